@@ -1,0 +1,36 @@
+//! What can go wrong running a graph.
+
+use rask_graph::{Failure, FailureCause, GraphError, Key, TaskError};
+
+/// A run that did not produce every requested value. Task failures name the key and the
+/// function (the innermost one, when tasks were nested or fused).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error("task {key} failed in `{function}`: {error}")]
+    Task { key: Key, function: String, error: TaskError },
+    #[error("task {key} panicked in `{function}`: {message}")]
+    Panic { key: Key, function: String, message: String },
+    #[error("unknown scheduler {0:?}: expected sync, threads[:N], processes[:N] or tcp://HOST:PORT")]
+    UnknownScheduler(String),
+    #[error("the {0} scheduler is not available in this build yet")]
+    Unavailable(String),
+}
+
+impl ExecError {
+    pub(crate) fn from_failure(key: &Key, failure: Failure) -> ExecError {
+        match failure.cause {
+            FailureCause::Error(error) => ExecError::Task { key: key.clone(), function: failure.function, error },
+            FailureCause::Panic(message) => ExecError::Panic { key: key.clone(), function: failure.function, message },
+        }
+    }
+
+    /// The key of the task that failed, if a task failed.
+    pub fn key(&self) -> Option<&Key> {
+        match self {
+            ExecError::Task { key, .. } | ExecError::Panic { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! `rask-exec`: executors that run a compiled [`Plan`] and return the requested values.
+//!
+//! What it is: the [`Executor`] trait, the single-threaded [`SyncExecutor`], the scheduler
+//! names that the CLI and library accept ([`Scheduler`]), and the [`get`] entry points that
+//! parse nothing: they take a [`Graph`], compile it and run it.
+//!
+//! What it is not: a graph model or optimizer (that is `rask-graph`, which every executor
+//! shares, so all of them agree on order, culling and errors), nor a network service.
+//!
+//! Main types: [`Executor`], [`Scheduler`], [`ExecError`], [`Outcome`], [`RunStats`].
+
+mod error;
+mod sync;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use error::ExecError;
+use rask_graph::{Graph, Key, Plan, Registry, Value};
+pub use sync::SyncExecutor;
+
+/// Receives progress: `done` of `total` tasks have finished. Called from executor threads, a
+/// few hundred times per run at most.
+pub trait Progress: Sync {
+    fn update(&self, done: usize, total: usize);
+}
+
+impl<F: Fn(usize, usize) + Sync> Progress for F {
+    fn update(&self, done: usize, total: usize) {
+        self(done, total)
+    }
+}
+
+/// Counters of one run, for tests and benchmarks (never asserted as times).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Tasks run.
+    pub tasks: usize,
+    /// The most results held in memory at once.
+    pub peak_live: usize,
+}
+
+/// The requested values, in request order, and the run's counters.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub values: Vec<Value>,
+    pub stats: RunStats,
+}
+
+/// Something that runs plans.
+pub trait Executor {
+    /// A short name: `sync`, `threads`, ….
+    fn name(&self) -> &str;
+
+    fn execute(&self, plan: &Plan, progress: Option<&dyn Progress>) -> Result<Outcome, ExecError>;
+
+    /// Compiles `graph` for `keys` and runs it: Dask's `get`.
+    fn get(&self, graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Vec<Value>, ExecError> {
+        let plan = Plan::build(graph, keys, registry)?;
+        Ok(self.execute(&plan, None)?.values)
+    }
+}
+
+/// Runs `graph` on one thread and returns the values of `keys`.
+pub fn get(graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Vec<Value>, ExecError> {
+    SyncExecutor.get(graph, keys, registry)
+}
+
+/// A scheduler named the way Dask users name them: `sync`, `threads`, `threads:8`,
+/// `processes`, `tcp://HOST:PORT`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scheduler {
+    Sync,
+    /// A thread pool; `None` means one thread per available core.
+    Threads(Option<usize>),
+    Processes(Option<usize>),
+    Distributed(String),
+}
+
+impl FromStr for Scheduler {
+    type Err = ExecError;
+
+    fn from_str(s: &str) -> Result<Scheduler, ExecError> {
+        let (name, count) = match s.split_once(':') {
+            Some((name, n)) if !s.starts_with("tcp://") => {
+                let n: usize = n.parse().ok().filter(|&n| n > 0).ok_or_else(|| ExecError::UnknownScheduler(s.into()))?;
+                (name, Some(n))
+            }
+            _ => (s, None),
+        };
+        match name {
+            "sync" | "synchronous" | "single-threaded" if count.is_none() => Ok(Scheduler::Sync),
+            "threads" | "threading" => Ok(Scheduler::Threads(count)),
+            "processes" | "multiprocessing" => Ok(Scheduler::Processes(count)),
+            _ if s.starts_with("tcp://") && s.len() > "tcp://".len() => Ok(Scheduler::Distributed(s.into())),
+            _ => Err(ExecError::UnknownScheduler(s.into())),
+        }
+    }
+}
+
+impl fmt::Display for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scheduler::Sync => f.write_str("sync"),
+            Scheduler::Threads(None) => f.write_str("threads"),
+            Scheduler::Threads(Some(n)) => write!(f, "threads:{n}"),
+            Scheduler::Processes(None) => f.write_str("processes"),
+            Scheduler::Processes(Some(n)) => write!(f, "processes:{n}"),
+            Scheduler::Distributed(addr) => f.write_str(addr),
+        }
+    }
+}
+
+impl Scheduler {
+    /// An executor for this scheduler, or an error if this build does not have it yet.
+    pub fn executor(&self) -> Result<Box<dyn Executor>, ExecError> {
+        match self {
+            Scheduler::Sync => Ok(Box::new(SyncExecutor)),
+            other => Err(ExecError::Unavailable(other.to_string())),
+        }
+    }
+}

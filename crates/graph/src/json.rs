@@ -1,0 +1,245 @@
+//! Graphs and values as JSON, for programs that generate graphs. Unlike Dask's notation, nothing
+//! is guessed: references and tasks are explicit, so a string is always a string.
+//!
+//! A graph is either an object (string keys only) or an array of `[key, definition]` pairs:
+//!
+//! ```json
+//! {"x": 1, "y": 2, "z": {"task": "add", "args": [{"ref": "x"}, {"ref": "y"}]}}
+//! [[["x", 0], 1], [["x", 1], {"task": "inc", "args": [{"ref": ["x", 0]}]}]]
+//! ```
+//!
+//! | JSON | meaning |
+//! |---|---|
+//! | `null`, `true`, `3`, `2.5`, `"s"` | None, bool, int (if integral and in range), float, str |
+//! | `[e, …]` | a list whose items are expressions |
+//! | `{"task": "f", "args": [e, …]}` | a task (`args` may be omitted) |
+//! | `{"ref": key}` | the value of `key` (a key is a string, an integer, or an array of keys for a tuple) |
+//! | `{"tuple": [v, …]}` | a tuple of values |
+//! | `{"dict": [[k, v], …]}` | a dict of values |
+//! | `{"bytes": "00ff"}` | bytes, hex encoded |
+//! | `{"float": "nan"}` | also `"inf"`, `"-inf"` (JSON has no such numbers) |
+//! | `{"array": {"dtype": "float64", "shape": [2], "data": [1.0, 2.0]}}` | an array (`int64` too) |
+//!
+//! Inside `tuple`, `dict` and `array` only values may appear, not tasks or references. Results
+//! print with the same mapping (`rask run --json`).
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value as Json};
+
+use crate::error::ParseError;
+use crate::expr::{Call, Expr, Graph};
+use crate::key::Key;
+use crate::value::{Array, DType, Value};
+
+/// Reads a graph from JSON text.
+pub fn graph_from_json(src: &str) -> Result<Graph, ParseError> {
+    let doc: Json = serde_json::from_str(src).map_err(|e| ParseError { line: e.line(), column: e.column(), message: e.to_string() })?;
+    let entries: Vec<(Key, &Json)> = match &doc {
+        Json::Object(map) => map.iter().map(|(k, v)| (Key::str(k), v)).collect(),
+        Json::Array(pairs) => pairs
+            .iter()
+            .enumerate()
+            .map(|(i, pair)| match pair.as_array().map(Vec::as_slice) {
+                Some([k, v]) => key_from_json(k).map(|k| (k, v)).map_err(|m| semantic(format!("entry {i}: {m}"))),
+                _ => Err(semantic(format!("entry {i}: expected a [key, definition] pair"))),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(semantic("a graph is a JSON object or an array of [key, definition] pairs".into())),
+    };
+    let mut graph = Graph::with_capacity(entries.len());
+    for (key, def) in entries {
+        let expr = expr_from_json(def).map_err(|m| semantic(format!("key {key}: {m}")))?;
+        if graph.insert(key.clone(), expr).is_some() {
+            return Err(semantic(format!("key {key} is defined twice")));
+        }
+    }
+    Ok(graph)
+}
+
+/// Errors found after the text parsed as JSON have no position; they name the key instead.
+fn semantic(message: String) -> ParseError {
+    ParseError { line: 0, column: 0, message }
+}
+
+pub fn key_from_json(j: &Json) -> Result<Key, String> {
+    match j {
+        Json::String(s) => Ok(Key::str(s)),
+        Json::Number(n) => n.as_i64().map(Key::Int).ok_or_else(|| format!("key {n} is not a 64-bit integer")),
+        Json::Array(parts) => parts.iter().map(key_from_json).collect::<Result<Vec<_>, _>>().map(Key::tuple),
+        other => Err(format!("{other} is not a key (a string, an integer or an array of keys)")),
+    }
+}
+
+pub fn key_to_json(k: &Key) -> Json {
+    match k {
+        Key::Int(i) => json!(i),
+        Key::Str(s) => json!(&**s),
+        Key::Tuple(parts) => Json::Array(parts.iter().map(key_to_json).collect()),
+    }
+}
+
+fn expr_from_json(j: &Json) -> Result<Expr, String> {
+    match j {
+        Json::Array(items) => Ok(Expr::list(items.iter().map(expr_from_json).collect::<Result<Vec<_>, _>>()?)),
+        Json::Object(map) if map.contains_key("task") => {
+            let func = map["task"].as_str().ok_or("\"task\" must be a function name")?;
+            let args = match map.get("args") {
+                None => Vec::new(),
+                Some(Json::Array(args)) => args.iter().map(expr_from_json).collect::<Result<_, _>>()?,
+                Some(_) => return Err("\"args\" must be an array".into()),
+            };
+            if let Some(extra) = map.keys().find(|k| *k != "task" && *k != "args") {
+                return Err(format!("unexpected field {extra:?} in a task"));
+            }
+            Ok(Expr::Call(Call { func: Arc::from(func), args }))
+        }
+        Json::Object(map) if map.len() == 1 && map.contains_key("ref") => Ok(Expr::Ref(key_from_json(&map["ref"])?)),
+        other => value_from_json(other).map(Expr::Literal),
+    }
+}
+
+/// A value under the mapping above.
+pub fn value_from_json(j: &Json) -> Result<Value, String> {
+    Ok(match j {
+        Json::Null => Value::None,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().ok_or_else(|| format!("number {n} out of range"))?),
+        },
+        Json::String(s) => Value::str(s),
+        Json::Array(items) => Value::list(items.iter().map(value_from_json).collect::<Result<Vec<_>, _>>()?),
+        Json::Object(map) => return tagged_value(map),
+    })
+}
+
+fn tagged_value(map: &Map<String, Json>) -> Result<Value, String> {
+    let (tag, body) = match map.iter().next() {
+        Some(entry) if map.len() == 1 => entry,
+        _ => return Err(format!("an object must have exactly one of the tags task/ref/tuple/dict/bytes/float/array, found {:?}", map.keys().collect::<Vec<_>>())),
+    };
+    let items = |what: &str| body.as_array().ok_or_else(|| format!("\"{what}\" must be an array"));
+    Ok(match tag.as_str() {
+        "tuple" => Value::tuple(items("tuple")?.iter().map(value_from_json).collect::<Result<Vec<_>, _>>()?),
+        "dict" => {
+            let mut pairs = Vec::new();
+            for pair in items("dict")? {
+                match pair.as_array().map(Vec::as_slice) {
+                    Some([k, v]) => pairs.push((value_from_json(k)?, value_from_json(v)?)),
+                    _ => return Err("\"dict\" items must be [key, value] pairs".into()),
+                }
+            }
+            Value::Dict(Arc::new(pairs))
+        }
+        "bytes" => Value::bytes(decode_hex(body.as_str().ok_or("\"bytes\" must be a hex string")?)?),
+        "float" => match body.as_str() {
+            Some("nan") => Value::Float(f64::NAN),
+            Some("inf") => Value::Float(f64::INFINITY),
+            Some("-inf") => Value::Float(f64::NEG_INFINITY),
+            _ => return Err("\"float\" must be \"nan\", \"inf\" or \"-inf\"".into()),
+        },
+        "array" => Value::Array(array_from_json(body)?),
+        "task" | "ref" => return Err(format!("a {tag} cannot appear inside a tuple, dict or array")),
+        other => return Err(format!("unknown tag {other:?}")),
+    })
+}
+
+fn array_from_json(body: &Json) -> Result<Array, String> {
+    let field = |name: &str| body.get(name).ok_or_else(|| format!("an array needs \"{name}\""));
+    let shape: Vec<usize> = serde_json::from_value(field("shape")?.clone()).map_err(|e| format!("array shape: {e}"))?;
+    let data = field("data")?;
+    let array = match field("dtype")?.as_str() {
+        Some("float64") => Array::from_f64(serde_json::from_value(data.clone()).map_err(|e| format!("array data: {e}"))?),
+        Some("int64") => Array::from_i64(serde_json::from_value(data.clone()).map_err(|e| format!("array data: {e}"))?),
+        _ => return Err("array dtype must be \"float64\" or \"int64\"".into()),
+    };
+    array.reshape(&shape)
+}
+
+fn decode_hex(s: &str) -> Result<Vec<u8>, String> {
+    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("{s:?} is not hex"));
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|e| e.to_string())).collect()
+}
+
+/// A value under the mapping above.
+pub fn value_to_json(v: &Value) -> Json {
+    match v {
+        Value::None => Json::Null,
+        Value::Bool(b) => json!(b),
+        Value::Int(i) => json!(i),
+        Value::Float(x) if x.is_nan() => json!({"float": "nan"}),
+        Value::Float(x) if x.is_infinite() => json!({"float": if *x > 0.0 { "inf" } else { "-inf" }}),
+        Value::Float(x) => json!(x),
+        Value::Str(s) => json!(&**s),
+        Value::Bytes(b) => json!({"bytes": b.as_slice().iter().map(|b| format!("{b:02x}")).collect::<String>()}),
+        Value::List(items) => Json::Array(items.iter().map(value_to_json).collect()),
+        Value::Tuple(items) => json!({"tuple": items.iter().map(value_to_json).collect::<Vec<_>>()}),
+        Value::Dict(pairs) => json!({"dict": pairs.iter().map(|(k, v)| json!([value_to_json(k), value_to_json(v)])).collect::<Vec<_>>()}),
+        Value::Array(a) => {
+            let data = match a.dtype() {
+                DType::F64 => json!(a.as_f64()),
+                DType::I64 => json!(a.as_i64()),
+            };
+            json!({"array": {"dtype": a.dtype().name(), "shape": a.shape(), "data": data}})
+        }
+    }
+}
+
+/// An expression under the mapping above.
+pub fn expr_to_json(e: &Expr) -> Json {
+    match e {
+        Expr::Literal(Value::List(items)) => Json::Array(items.iter().map(value_to_json).collect()),
+        Expr::Literal(v) => value_to_json(v),
+        Expr::Ref(k) => json!({"ref": key_to_json(k)}),
+        Expr::Call(call) => json!({"task": &*call.func, "args": call.args.iter().map(expr_to_json).collect::<Vec<_>>()}),
+        Expr::List(items) => Json::Array(items.iter().map(expr_to_json).collect()),
+    }
+}
+
+/// A graph as an array of `[key, definition]` pairs.
+pub fn graph_to_json(g: &Graph) -> Json {
+    Json::Array(g.iter().map(|(k, e)| json!([key_to_json(k), expr_to_json(e)])).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_graph_in_json() {
+        let src = r#"{"x": 1, "y": 2, "z": {"task": "add", "args": [{"ref": "x"}, {"ref": "y"}]},
+                      "w": {"task": "sum", "args": [[{"ref": "x"}, {"ref": "y"}, {"ref": "z"}]]},
+                      "v": [{"task": "sum", "args": [[{"ref": "w"}, {"ref": "z"}]]}, 2]}"#;
+        let g = graph_from_json(src).unwrap();
+        let dask = crate::parse_graph("{'x': 1, 'y': 2, 'z': (add, 'x', 'y'), 'w': (sum, ['x', 'y', 'z']), 'v': [(sum, ['w', 'z']), 2]}").unwrap();
+        assert_eq!(g, dask);
+        assert_eq!(graph_from_json(&graph_to_json(&g).to_string()).unwrap(), g);
+    }
+
+    #[test]
+    fn tagged_values_round_trip() {
+        let v = Value::list([
+            Value::tuple([1.into(), Value::Float(f64::NAN)]),
+            Value::bytes(vec![0, 255]),
+            Value::Dict(Arc::new(vec![(Value::Int(1), Value::str("a"))])),
+            Value::Array(Array::from_f64(vec![1.5])),
+            Value::Float(2.0),
+        ]);
+        assert_eq!(value_from_json(&value_to_json(&v)).unwrap(), v);
+    }
+
+    #[test]
+    fn errors_name_the_key_or_position() {
+        let e = graph_from_json("{\"x\": {\"task\": 3}}").unwrap_err();
+        assert!(e.message.contains("key 'x'") && e.message.contains("function name"), "{e}");
+        let e = graph_from_json("{\"x\": \n  [1,}").unwrap_err();
+        assert_eq!(e.line, 2);
+        let e = graph_from_json("[[[\"x\", {}], 1]]").unwrap_err();
+        assert!(e.message.contains("not a key"), "{e}");
+        let e = graph_from_json("{\"x\": {\"tuple\": [{\"ref\": \"y\"}]}}").unwrap_err();
+        assert!(e.message.contains("cannot appear inside"), "{e}");
+    }
+}

@@ -1,0 +1,179 @@
+//! Compiled expressions: what an executor evaluates for one node of a [`crate::Plan`].
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use crate::registry::{Function, TaskError};
+use crate::value::Value;
+
+/// An expression with keys resolved to node indices and names resolved to functions.
+#[derive(Clone, Debug)]
+pub enum Op {
+    Const(Value),
+    /// The result of another node.
+    Input(u32),
+    Call(Arc<Function>, Box<[Op]>),
+    List(Box<[Op]>),
+}
+
+/// Why evaluating an [`Op`] failed: the function that failed (the innermost one, when tasks
+/// nest or were fused) and what it did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    pub function: String,
+    pub cause: FailureCause,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FailureCause {
+    Error(TaskError),
+    Panic(String),
+}
+
+impl Op {
+    /// Evaluates the expression; `input(i)` supplies node `i`'s result. A panicking function is
+    /// caught here, where the function that panicked is known.
+    pub fn eval(&self, input: &impl Fn(u32) -> Value) -> Result<Value, Failure> {
+        match self {
+            Op::Const(v) => Ok(v.clone()),
+            Op::Input(i) => Ok(input(*i)),
+            Op::List(items) => Ok(Value::list(items.iter().map(|op| op.eval(input)).collect::<Result<Vec<_>, _>>()?)),
+            Op::Call(f, args) => {
+                let args: SmallVec<[Value; 4]> = args.iter().map(|op| op.eval(input)).collect::<Result<_, _>>()?;
+                match catch_unwind(AssertUnwindSafe(|| f.call(&args))) {
+                    Ok(Ok(v)) => Ok(v),
+                    Ok(Err(e)) => Err(Failure { function: f.name().to_owned(), cause: FailureCause::Error(e) }),
+                    Err(payload) => Err(Failure { function: f.name().to_owned(), cause: FailureCause::Panic(panic_message(&*payload)) }),
+                }
+            }
+        }
+    }
+
+    /// Calls `f` on every input index, in argument order, with repeats.
+    pub fn for_each_input(&self, f: &mut impl FnMut(u32)) {
+        match self {
+            Op::Const(_) => {}
+            Op::Input(i) => f(*i),
+            Op::Call(_, args) | Op::List(args) => args.iter().for_each(|a| a.for_each_input(f)),
+        }
+    }
+
+    pub(crate) fn for_each_input_mut(&mut self, f: &mut impl FnMut(&mut u32)) {
+        match self {
+            Op::Const(_) => {}
+            Op::Input(i) => f(i),
+            Op::Call(_, args) | Op::List(args) => args.iter_mut().for_each(|a| a.for_each_input_mut(f)),
+        }
+    }
+
+    /// Replaces each input for which `replace` has an op with that op.
+    pub(crate) fn substitute(&mut self, replace: &impl Fn(u32) -> Option<Op>) {
+        match self {
+            Op::Input(i) => {
+                if let Some(op) = replace(*i) {
+                    *self = op;
+                }
+            }
+            Op::Const(_) => {}
+            Op::Call(_, args) | Op::List(args) => args.iter_mut().for_each(|a| a.substitute(replace)),
+        }
+    }
+
+    /// Nesting depth of calls and lists, which bounds evaluation's recursion.
+    pub fn depth(&self) -> usize {
+        match self {
+            Op::Const(_) | Op::Input(_) => 0,
+            Op::Call(_, args) | Op::List(args) => 1 + args.iter().map(Op::depth).max().unwrap_or(0),
+        }
+    }
+
+    /// The outermost function's name, or what the op is when it is not a call.
+    pub fn label(&self) -> &str {
+        match self {
+            Op::Const(_) => "literal",
+            Op::Input(_) => "alias",
+            Op::Call(f, _) => f.name(),
+            Op::List(_) => "list",
+        }
+    }
+
+    /// Every function this op calls.
+    pub fn for_each_function(&self, f: &mut impl FnMut(&Arc<Function>)) {
+        match self {
+            Op::Const(_) | Op::Input(_) => {}
+            Op::Call(func, args) => {
+                f(func);
+                args.iter().for_each(|a| a.for_each_function(f));
+            }
+            Op::List(args) => args.iter().for_each(|a| a.for_each_function(f)),
+        }
+    }
+}
+
+/// The text of a panic's payload (`panic!("...")` gives a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}
+
+/// Adjacency lists in one allocation (compressed sparse rows): row `i` is `items[offsets[i]..offsets[i+1]]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Csr {
+    offsets: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl Csr {
+    pub fn from_rows<I: IntoIterator<Item = u32>>(rows: impl IntoIterator<Item = I>) -> Csr {
+        let mut csr = Csr { offsets: vec![0], items: Vec::new() };
+        for row in rows {
+            csr.items.extend(row);
+            csr.offsets.push(csr.items.len() as u32);
+        }
+        csr
+    }
+
+    /// The reverse adjacency of `self` over `n` nodes; rows come out in ascending order.
+    pub fn transpose(&self, n: usize) -> Csr {
+        let mut counts = vec![0u32; n + 1];
+        for &j in &self.items {
+            counts[j as usize + 1] += 1;
+        }
+        for i in 0..n {
+            counts[i + 1] += counts[i];
+        }
+        let mut fill = counts.clone();
+        let mut items = vec![0u32; self.items.len()];
+        for i in 0..self.len() {
+            for &j in self.row(i) {
+                items[fill[j as usize] as usize] = i as u32;
+                fill[j as usize] += 1;
+            }
+        }
+        Csr { offsets: counts, items }
+    }
+
+    #[inline]
+    pub fn row(&self, i: usize) -> &[u32] {
+        &self.items[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn edges(&self) -> usize {
+        self.items.len()
+    }
+}

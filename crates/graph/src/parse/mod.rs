@@ -1,0 +1,274 @@
+//! Dask's notation: a graph written as a Python dict literal.
+//!
+//! ```text
+//! {'x': 1, 'y': 2, 'z': (add, 'x', 'y'), 'w': (sum, ['x', 'y', 'z']), 'v': [(sum, ['w', 'z']), 2]}
+//! ```
+//!
+//! Dask's rules, applied after the whole dict is read: a tuple whose first element is a bare
+//! name is a task calling the function of that name; a string, integer or tuple that equals a
+//! key of the graph refers to that key; anything else is a literal. Containers that are not
+//! tasks or lists (tuples, dicts) are literals and are not searched for keys, as in Dask.
+//!
+//! The reader never panics and never recurses without bound: nesting deeper than
+//! [`MAX_DEPTH`] is an error, as is every malformed input, with line and column.
+
+mod lexer;
+
+use std::sync::Arc;
+
+use lexer::{Lexer, Tok};
+
+use crate::error::ParseError;
+use crate::expr::{Expr, Graph};
+use crate::key::Key;
+use crate::value::Value;
+
+/// How deeply containers may nest.
+pub const MAX_DEPTH: usize = 200;
+
+/// Reads a graph in Dask's notation.
+pub fn parse_graph(src: &str) -> Result<Graph, ParseError> {
+    let mut p = Parser::new(src)?;
+    let open = p.pos;
+    p.expect(&Tok::LBrace, "'{' to open the graph")?;
+    let entries = p.dict_entries(open, 1)?;
+    p.expect(&Tok::Eof, "the end of the input after the graph's closing '}'")?;
+
+    let mut graph = Graph::with_capacity(entries.len());
+    for (k, _) in &entries {
+        let key = k.to_key().ok_or_else(|| p.lexer.error(k.pos, "a graph's keys must be strings, integers or tuples of them"))?;
+        if graph.insert(key.clone(), Expr::Literal(Value::None)).is_some() {
+            return Err(p.lexer.error(k.pos, format!("key {key} is defined twice")));
+        }
+    }
+    let mut defs = Vec::with_capacity(entries.len());
+    for (k, v) in entries.into_iter() {
+        let key = k.to_key().expect("checked above");
+        defs.push((key, v.into_expr(&graph, &p.lexer)?));
+    }
+    for (key, expr) in defs {
+        graph.insert(key, expr);
+    }
+    Ok(graph)
+}
+
+/// Reads one key in the same notation (`'x'`, `('x', 0)`, `3`); a bare word is a string key,
+/// which is what a user typing `--key x` on a command line means.
+pub fn parse_key(src: &str) -> Result<Key, ParseError> {
+    let trimmed = src.trim();
+    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') && !trimmed.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-') {
+        return Ok(Key::str(trimmed));
+    }
+    let mut p = Parser::new(src)?;
+    let start = p.pos;
+    let node = p.node(0)?;
+    p.expect(&Tok::Eof, "the end of the key")?;
+    node.to_key().ok_or_else(|| p.lexer.error(start, "a key must be a string, an integer or a tuple of them"))
+}
+
+/// A parsed Python literal, before Dask's rules give it meaning.
+enum Node {
+    Scalar(Value),
+    Ident(Arc<str>),
+    Tuple(Vec<Spanned>),
+    List(Vec<Spanned>),
+    Dict(Vec<(Spanned, Spanned)>),
+}
+
+struct Spanned {
+    node: Node,
+    pos: usize,
+}
+
+impl Spanned {
+    fn to_key(&self) -> Option<Key> {
+        match &self.node {
+            Node::Scalar(Value::Str(s)) => Some(Key::Str(s.clone())),
+            Node::Scalar(Value::Int(i)) => Some(Key::Int(*i)),
+            Node::Tuple(items) => items.iter().map(Spanned::to_key).collect::<Option<Vec<Key>>>().map(Key::tuple),
+            _ => None,
+        }
+    }
+
+    /// This node as data: no tasks or names may appear inside.
+    fn into_value(self, lx: &Lexer) -> Result<Value, ParseError> {
+        Ok(match self.node {
+            Node::Scalar(v) => v,
+            Node::Ident(name) => return Err(name_as_value(lx, self.pos, &name)),
+            Node::Tuple(items) => {
+                if let Some(Node::Ident(name)) = items.first().map(|s| &s.node) {
+                    return Err(lx.error(self.pos, format!("a task `({name}, ...)` cannot appear inside a literal tuple or dict")));
+                }
+                Value::tuple(items.into_iter().map(|i| i.into_value(lx)).collect::<Result<Vec<_>, _>>()?)
+            }
+            Node::List(items) => Value::list(items.into_iter().map(|i| i.into_value(lx)).collect::<Result<Vec<_>, _>>()?),
+            Node::Dict(pairs) => {
+                let mut out = Vec::with_capacity(pairs.len());
+                for (k, v) in pairs {
+                    if matches!(k.node, Node::List(_) | Node::Dict(_)) {
+                        return Err(lx.error(k.pos, "unhashable dict key (a list or dict)"));
+                    }
+                    out.push((k.into_value(lx)?, v.into_value(lx)?));
+                }
+                Value::Dict(Arc::new(out))
+            }
+        })
+    }
+
+    /// This node under Dask's rules, given the graph's keys.
+    fn into_expr(self, graph: &Graph, lx: &Lexer) -> Result<Expr, ParseError> {
+        if let Some(key) = self.to_key().filter(|k| graph.contains(k)) {
+            return Ok(Expr::Ref(key));
+        }
+        match self.node {
+            Node::Tuple(items) if matches!(items.first(), Some(Spanned { node: Node::Ident(_), .. })) => {
+                let mut items = items.into_iter();
+                let Some(Spanned { node: Node::Ident(func), .. }) = items.next() else { unreachable!("checked above") };
+                let args = items.map(|a| a.into_expr(graph, lx)).collect::<Result<Vec<_>, _>>()?;
+                Ok(Expr::Call(crate::expr::Call { func, args }))
+            }
+            Node::List(items) => Ok(Expr::list(items.into_iter().map(|i| i.into_expr(graph, lx)).collect::<Result<Vec<_>, _>>()?)),
+            Node::Ident(name) => Err(name_as_value(lx, self.pos, &name)),
+            _ => self.into_value(lx).map(Expr::Literal),
+        }
+    }
+}
+
+fn name_as_value(lx: &Lexer, pos: usize, name: &str) -> ParseError {
+    lx.error(
+        pos,
+        format!("the name `{name}` can only be a task's function, the first element of a tuple like `({name}, ...)`; quote it to make a string"),
+    )
+}
+
+struct Parser<'a> {
+    lexer: Lexer<'a>,
+    tok: Tok<'a>,
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn new(src: &'a str) -> Result<Parser<'a>, ParseError> {
+        let mut lexer = Lexer::new(src);
+        let (tok, pos) = lexer.next()?;
+        Ok(Parser { lexer, tok, pos })
+    }
+
+    fn bump(&mut self) -> Result<Tok<'a>, ParseError> {
+        let (next, pos) = self.lexer.next()?;
+        self.pos = pos;
+        Ok(std::mem::replace(&mut self.tok, next))
+    }
+
+    fn expect(&mut self, tok: &Tok, what: &str) -> Result<(), ParseError> {
+        if &self.tok == tok {
+            self.bump()?;
+            Ok(())
+        } else {
+            Err(self.unexpected(what))
+        }
+    }
+
+    fn unexpected(&self, what: &str) -> ParseError {
+        self.lexer.error(self.pos, format!("expected {what}, found {}", self.tok.describe()))
+    }
+
+    fn node(&mut self, depth: usize) -> Result<Spanned, ParseError> {
+        if depth > MAX_DEPTH {
+            return Err(self.lexer.error(self.pos, format!("nesting deeper than {MAX_DEPTH} levels")));
+        }
+        let pos = self.pos;
+        let node = match self.bump()? {
+            Tok::Str(s) => Node::Scalar(Value::Str(s)),
+            Tok::Bytes(b) => Node::Scalar(Value::bytes(b)),
+            Tok::Int(i) => Node::Scalar(Value::Int(i)),
+            Tok::Float(x) => Node::Scalar(Value::Float(x)),
+            Tok::True => Node::Scalar(Value::Bool(true)),
+            Tok::False => Node::Scalar(Value::Bool(false)),
+            Tok::None => Node::Scalar(Value::None),
+            Tok::Ident(name) if self.tok == Tok::LParen => return self.special_call(name, pos),
+            Tok::Ident(name) => Node::Ident(Arc::from(name)),
+            Tok::LBrack => Node::List(self.sequence(pos, &Tok::RBrack, "']'", depth)?.0),
+            Tok::LBrace => Node::Dict(self.dict_entries(pos, depth + 1)?),
+            Tok::LParen => {
+                let (items, trailing_comma) = self.sequence(pos, &Tok::RParen, "')'", depth)?;
+                if items.len() == 1 && !trailing_comma {
+                    // `(x)` is x in parentheses, not a tuple.
+                    return Ok(items.into_iter().next().expect("one item"));
+                }
+                Node::Tuple(items)
+            }
+            other => {
+                return Err(self.lexer.error(pos, format!("expected a value, found {}", other.describe())));
+            }
+        };
+        Ok(Spanned { node, pos })
+    }
+
+    /// Python spells non-finite floats `float('nan')`, `float('inf')`, `float('-inf')`; nothing
+    /// else may be called in a literal.
+    fn special_call(&mut self, name: &str, pos: usize) -> Result<Spanned, ParseError> {
+        self.bump()?; // (
+        let arg = match (&self.tok, name) {
+            (Tok::Str(s), "float") => s.trim().to_ascii_lowercase(),
+            _ => return Err(self.lexer.error(pos, format!("`{name}(...)` is a call; a task is written as a tuple: `({name}, ...)`"))),
+        };
+        let x = match arg.as_str() {
+            "nan" | "+nan" | "-nan" => f64::NAN,
+            "inf" | "+inf" | "infinity" => f64::INFINITY,
+            "-inf" | "-infinity" => f64::NEG_INFINITY,
+            other => other.parse::<f64>().map_err(|_| self.lexer.error(pos, format!("could not convert string to float: {other:?}")))?,
+        };
+        self.bump()?;
+        self.expect(&Tok::RParen, "')'")?;
+        Ok(Spanned { node: Node::Scalar(Value::Float(x)), pos })
+    }
+
+    /// Items up to `close`, comma separated, trailing comma allowed. Returns whether the last
+    /// item was followed by a comma (which makes `(x,)` a tuple).
+    fn sequence(&mut self, open: usize, close: &Tok, close_name: &str, depth: usize) -> Result<(Vec<Spanned>, bool), ParseError> {
+        let mut items = Vec::new();
+        let mut trailing = false;
+        while &self.tok != close {
+            if self.tok == Tok::Eof {
+                return Err(self.lexer.error(open, format!("this bracket is never closed with {close_name}")));
+            }
+            items.push(self.node(depth + 1)?);
+            trailing = false;
+            if self.tok == Tok::Comma {
+                self.bump()?;
+                trailing = true;
+            } else if &self.tok != close {
+                return Err(self.unexpected(&format!("',' or {close_name}")));
+            }
+        }
+        self.bump()?;
+        Ok((items, trailing))
+    }
+
+    /// `key: value` pairs up to the closing brace (the opening one is already consumed).
+    fn dict_entries(&mut self, open: usize, depth: usize) -> Result<Vec<(Spanned, Spanned)>, ParseError> {
+        let mut entries = Vec::new();
+        while self.tok != Tok::RBrace {
+            if self.tok == Tok::Eof {
+                return Err(self.lexer.error(open, "this '{' is never closed"));
+            }
+            let key = self.node(depth)?;
+            self.expect(&Tok::Colon, "':' after a dict key")?;
+            let value = self.node(depth)?;
+            entries.push((key, value));
+            if self.tok == Tok::Comma {
+                self.bump()?;
+            } else if self.tok == Tok::Eof {
+                return Err(self.lexer.error(open, "this '{' is never closed"));
+            } else if self.tok != Tok::RBrace {
+                return Err(self.unexpected("',' or '}'"));
+            }
+        }
+        self.bump()?;
+        Ok(entries)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,328 @@
+//! Compiling a [`Graph`] for execution: everything that can go wrong is found here, before any
+//! task runs.
+//!
+//! `Plan::build` culls the graph to what the requested keys need, resolves every function and
+//! checks its arity, finds cycles, inlines cheap constants and aliases, fuses linear chains, and
+//! computes the static execution order. The result indexes nodes densely (`u32`), so executors
+//! keep per-node state in flat arrays and never hash a key on the hot path.
+
+use std::sync::Arc;
+
+use crate::error::GraphError;
+use crate::expr::{Expr, Graph};
+use crate::key::Key;
+use crate::op::{Csr, Op};
+use crate::order::dfs_order;
+use crate::registry::Registry;
+
+/// Which optional rewrites [`Plan::build_with`] applies.
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    /// Substitute small constant and alias nodes into the tasks that use them.
+    pub inline: bool,
+    /// Merge a task into its only dependent when that dependent has no other dependency.
+    pub fuse: bool,
+    /// Constants up to this many bytes count as cheap enough to copy into every user.
+    pub inline_max_bytes: usize,
+    /// Fused expressions nest no deeper than this (evaluation recurses once per level).
+    pub max_fused_depth: usize,
+}
+
+impl Default for PlanOptions {
+    fn default() -> PlanOptions {
+        PlanOptions { inline: true, fuse: true, inline_max_bytes: 1024, max_fused_depth: 32 }
+    }
+}
+
+impl PlanOptions {
+    /// One node per key, as written: for tests and tools that look at every key.
+    pub fn unoptimized() -> PlanOptions {
+        PlanOptions { inline: false, fuse: false, ..PlanOptions::default() }
+    }
+}
+
+/// A graph ready to run: dense nodes, resolved functions, dependency lists both ways, the
+/// requested targets and a static order.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    keys: Vec<Key>,
+    ops: Vec<Op>,
+    dependencies: Csr,
+    dependents: Csr,
+    order: Vec<u32>,
+    priority: Vec<u32>,
+    targets: Vec<u32>,
+}
+
+impl Plan {
+    /// Compiles `graph` to compute `targets` with the default rewrites.
+    pub fn build(graph: &Graph, targets: &[Key], registry: &Registry) -> Result<Plan, GraphError> {
+        Plan::build_with(graph, targets, registry, &PlanOptions::default())
+    }
+
+    pub fn build_with(graph: &Graph, targets: &[Key], registry: &Registry, options: &PlanOptions) -> Result<Plan, GraphError> {
+        let (keys, ops, targets) = compile_needed(graph, targets, registry)?;
+        let mut nodes = Nodes { keys, ops, targets };
+        let mut topo = nodes.topological_order()?;
+        if options.inline {
+            let is_target = nodes.target_mask();
+            let max = options.inline_max_bytes;
+            nodes.eliminate(&topo, |i, op| {
+                !is_target[i] && match op {
+                    Op::Const(v) => v.nbytes() <= max,
+                    Op::Input(_) => true,
+                    _ => false,
+                }
+            });
+            topo = nodes.topological_order()?;
+        }
+        if options.fuse {
+            let is_target = nodes.target_mask();
+            let deps = nodes.dependencies();
+            let dependents = deps.transpose(nodes.len());
+            let max_depth = options.max_fused_depth;
+            nodes.eliminate(&topo, |i, op| {
+                !is_target[i] && matches!(dependents.row(i), [d] if deps.row(*d as usize).len() == 1) && op.depth() < max_depth
+            });
+        }
+        let dependencies = nodes.dependencies();
+        let dependents = dependencies.transpose(nodes.len());
+        let order = dfs_order(&dependencies, &nodes.targets);
+        let mut priority = vec![0u32; order.len()];
+        for (rank, &node) in order.iter().enumerate() {
+            priority[node as usize] = rank as u32;
+        }
+        Ok(Plan { keys: nodes.keys, ops: nodes.ops, dependencies, dependents, order, priority, targets: nodes.targets })
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    pub fn key(&self, node: u32) -> &Key {
+        &self.keys[node as usize]
+    }
+
+    pub fn op(&self, node: u32) -> &Op {
+        &self.ops[node as usize]
+    }
+
+    /// Distinct inputs of `node`, in argument order.
+    pub fn dependencies(&self, node: u32) -> &[u32] {
+        self.dependencies.row(node as usize)
+    }
+
+    /// Nodes that take `node` as an input, ascending.
+    pub fn dependents(&self, node: u32) -> &[u32] {
+        self.dependents.row(node as usize)
+    }
+
+    /// Every node, in the order a single thread should run them: dependencies first, each
+    /// subtree finished before the next starts (see [`crate::order`]).
+    pub fn order(&self) -> &[u32] {
+        &self.order
+    }
+
+    /// The node's position in [`Plan::order`]: lower runs first.
+    pub fn priority(&self, node: u32) -> u32 {
+        self.priority[node as usize]
+    }
+
+    /// The node computing each requested key, in request order (repeats allowed).
+    pub fn targets(&self) -> &[u32] {
+        &self.targets
+    }
+
+    /// Refuses plans that call in-process-only closures, for executors that cross a process
+    /// boundary.
+    pub fn check_portable(&self, executor: &str) -> Result<(), GraphError> {
+        for (i, op) in self.ops.iter().enumerate() {
+            let mut bad = None;
+            op.for_each_function(&mut |f| {
+                if !f.is_portable() && bad.is_none() {
+                    bad = Some(f.name().to_owned());
+                }
+            });
+            if let Some(function) = bad {
+                return Err(GraphError::NotPortable { key: self.keys[i].clone(), function, executor: executor.into() });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The working form while rewriting.
+struct Nodes {
+    keys: Vec<Key>,
+    ops: Vec<Op>,
+    targets: Vec<u32>,
+}
+
+impl Nodes {
+    fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    fn target_mask(&self) -> Vec<bool> {
+        let mut mask = vec![false; self.len()];
+        for &t in &self.targets {
+            mask[t as usize] = true;
+        }
+        mask
+    }
+
+    /// Distinct inputs per node, first occurrence first.
+    fn dependencies(&self) -> Csr {
+        let mut seen: Vec<u32> = Vec::new();
+        Csr::from_rows(self.ops.iter().map(|op| {
+            seen.clear();
+            op.for_each_input(&mut |i| {
+                if !seen.contains(&i) {
+                    seen.push(i);
+                }
+            });
+            seen.clone()
+        }))
+    }
+
+    /// Kahn's algorithm; a cycle is reported with its keys in dependency order.
+    fn topological_order(&self) -> Result<Vec<u32>, GraphError> {
+        let deps = self.dependencies();
+        let dependents = deps.transpose(self.len());
+        let mut waiting: Vec<u32> = (0..self.len()).map(|i| deps.row(i).len() as u32).collect();
+        let mut order: Vec<u32> = (0..self.len() as u32).filter(|&i| waiting[i as usize] == 0).collect();
+        let mut next = 0;
+        while next < order.len() {
+            let done = order[next] as usize;
+            next += 1;
+            for &d in dependents.row(done) {
+                waiting[d as usize] -= 1;
+                if waiting[d as usize] == 0 {
+                    order.push(d);
+                }
+            }
+        }
+        if order.len() == self.len() {
+            return Ok(order);
+        }
+        // Every node left still waits on another node left, so following dependencies among
+        // them must come back to a node already seen.
+        let start = waiting.iter().position(|&w| w > 0).expect("some node is left");
+        let mut seen_at = vec![usize::MAX; self.len()];
+        let mut path = Vec::new();
+        let mut at = start;
+        while seen_at[at] == usize::MAX {
+            seen_at[at] = path.len();
+            path.push(at);
+            at = *deps.row(at).iter().find(|&&d| waiting[d as usize] > 0).expect("a waiting node waits on a waiting node") as usize;
+        }
+        Err(GraphError::Cycle(path[seen_at[at]..].iter().map(|&i| self.keys[i].clone()).collect()))
+    }
+
+    /// Removes every node for which `remove(node, op)` holds (after its own inputs were
+    /// substituted), substituting its op into the nodes that use it. `topo` must list
+    /// dependencies before dependents, so substitutions compose along chains.
+    fn eliminate(&mut self, topo: &[u32], remove: impl Fn(usize, &Op) -> bool) {
+        let mut replacement: Vec<Option<Op>> = vec![None; self.len()];
+        let mut removed = vec![false; self.len()];
+        for &i in topo {
+            let i = i as usize;
+            let mut op = std::mem::replace(&mut self.ops[i], Op::Input(u32::MAX));
+            op.substitute(&|j| replacement[j as usize].clone());
+            if remove(i, &op) {
+                replacement[i] = Some(op);
+                removed[i] = true;
+            } else {
+                self.ops[i] = op;
+            }
+        }
+        let mut new_index = vec![u32::MAX; self.len()];
+        let mut next = 0u32;
+        for (i, r) in removed.iter().enumerate() {
+            if !r {
+                new_index[i] = next;
+                next += 1;
+            }
+        }
+        self.keys = keep_unremoved(std::mem::take(&mut self.keys), &removed);
+        self.ops = keep_unremoved(std::mem::take(&mut self.ops), &removed);
+        for op in &mut self.ops {
+            op.for_each_input_mut(&mut |i| *i = new_index[*i as usize]);
+        }
+        for t in &mut self.targets {
+            *t = new_index[*t as usize];
+        }
+    }
+}
+
+fn keep_unremoved<T>(items: Vec<T>, removed: &[bool]) -> Vec<T> {
+    items.into_iter().zip(removed).filter(|(_, r)| !**r).map(|(x, _)| x).collect()
+}
+
+/// Culls to the targets while compiling each needed expression once: one hash lookup per reference.
+fn compile_needed(graph: &Graph, targets: &[Key], registry: &Registry) -> Result<(Vec<Key>, Vec<Op>, Vec<u32>), GraphError> {
+    let n = graph.len();
+    let mut compiled: Vec<Option<Op>> = vec![None; n];
+    let mut target_index = Vec::with_capacity(targets.len());
+    let mut stack = Vec::with_capacity(targets.len());
+    for t in targets {
+        let i = graph.index_of(t).ok_or_else(|| GraphError::MissingKey(t.clone()))?;
+        target_index.push(i);
+        stack.push(i);
+    }
+    let mut refs = Vec::new();
+    while let Some(i) = stack.pop() {
+        if compiled[i].is_some() {
+            continue;
+        }
+        let (key, expr) = graph.entry_at(i);
+        refs.clear();
+        compiled[i] = Some(compile_expr(expr, key, graph, registry, &mut refs)?);
+        stack.extend(refs.iter().map(|&r| r as usize).filter(|&r| compiled[r].is_none()));
+    }
+    let mut new_index = vec![u32::MAX; n];
+    let mut keys = Vec::new();
+    let mut ops = Vec::new();
+    for (i, op) in compiled.into_iter().enumerate() {
+        if let Some(op) = op {
+            new_index[i] = ops.len() as u32;
+            keys.push(graph.entry_at(i).0.clone());
+            ops.push(op);
+        }
+    }
+    for op in &mut ops {
+        op.for_each_input_mut(&mut |i| *i = new_index[*i as usize]);
+    }
+    let targets = target_index.into_iter().map(|i| new_index[i]).collect();
+    Ok((keys, ops, targets))
+}
+
+/// `Input`s in the result hold graph indices; `refs` collects them.
+fn compile_expr(expr: &Expr, key: &Key, graph: &Graph, registry: &Registry, refs: &mut Vec<u32>) -> Result<Op, GraphError> {
+    Ok(match expr {
+        Expr::Literal(v) => Op::Const(v.clone()),
+        Expr::Ref(k) => {
+            let i = graph.index_of(k).ok_or_else(|| GraphError::MissingDependency { key: key.clone(), missing: k.clone() })? as u32;
+            refs.push(i);
+            Op::Input(i)
+        }
+        Expr::Call(call) => {
+            let f = registry
+                .get(&call.func)
+                .ok_or_else(|| GraphError::UnknownFunction { key: key.clone(), function: call.func.to_string() })?;
+            if !f.arity().accepts(call.args.len()) {
+                return Err(GraphError::Arity { key: key.clone(), function: call.func.to_string(), expected: f.arity(), given: call.args.len() });
+            }
+            let args = call.args.iter().map(|a| compile_expr(a, key, graph, registry, refs)).collect::<Result<_, _>>()?;
+            Op::Call(Arc::clone(f), args)
+        }
+        Expr::List(items) => Op::List(items.iter().map(|a| compile_expr(a, key, graph, registry, refs)).collect::<Result<_, _>>()?),
+    })
+}
+
+#[cfg(test)]
+mod tests;

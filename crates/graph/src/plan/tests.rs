@@ -1,0 +1,103 @@
+use super::*;
+use crate::parse_graph;
+
+fn plan(src: &str, targets: &[&str], options: &PlanOptions) -> Result<Plan, GraphError> {
+    let g = parse_graph(src).expect("test graph parses");
+    let targets: Vec<Key> = targets.iter().map(|t| Key::from(*t)).collect();
+    Plan::build_with(&g, &targets, &Registry::new(), options)
+}
+
+const SEED: &str = "{'x': 1, 'y': 2, 'z': (add, 'x', 'y'), 'w': (sum, ['x', 'y', 'z']), 'v': [(sum, ['w', 'z']), 2]}";
+
+#[test]
+fn unoptimized_plan_keeps_every_needed_key_and_orders_dependencies_first() {
+    let p = plan(SEED, &["v"], &PlanOptions::unoptimized()).unwrap();
+    assert_eq!(p.len(), 5);
+    let pos = |k: &str| p.order().iter().position(|&n| p.key(n) == &Key::from(k)).unwrap();
+    assert!(pos("x") < pos("z") && pos("y") < pos("z") && pos("z") < pos("w") && pos("w") < pos("v"));
+    let z = p.order()[pos("z")];
+    assert_eq!(p.dependencies(z).iter().map(|&d| p.key(d).to_string()).collect::<Vec<_>>(), ["'x'", "'y'"]);
+}
+
+#[test]
+fn cull_drops_what_targets_do_not_need() {
+    let p = plan(SEED, &["z"], &PlanOptions::unoptimized()).unwrap();
+    let mut keys: Vec<String> = (0..p.len() as u32).map(|n| p.key(n).to_string()).collect();
+    keys.sort();
+    assert_eq!(keys, ["'x'", "'y'", "'z'"]);
+}
+
+#[test]
+fn inlining_removes_constants_and_aliases() {
+    let p = plan("{'x': 1, 'a': 'x', 'y': (inc, 'a'), 'z': (add, 'y', 'y')}", &["z"], &PlanOptions { fuse: false, ..PlanOptions::default() }).unwrap();
+    assert_eq!(p.len(), 2, "x and a are inlined into y");
+    let y = p.dependencies(p.targets()[0])[0];
+    assert!(matches!(p.op(y), Op::Call(f, args) if f.name() == "inc" && matches!(&args[0], Op::Const(_))));
+}
+
+#[test]
+fn fusion_merges_linear_chains_but_not_shared_or_target_nodes() {
+    let src = "{'a': (inc, 1), 'b': (inc, 'a'), 'c': (inc, 'b'), 'd': (add, 'c', 'e'), 'e': (inc, 2)}";
+    let p = plan(src, &["d"], &PlanOptions::default()).unwrap();
+    // a→b→c is a chain; d has two dependencies so c is not fused into d.
+    assert_eq!(p.len(), 3);
+    let c = p.dependencies(p.targets()[0])[0];
+    assert_eq!(p.key(c), &Key::from("c"));
+    assert_eq!(p.op(c).depth(), 3);
+
+    let p = plan(src, &["d", "b"], &PlanOptions::default()).unwrap();
+    assert!((0..p.len() as u32).any(|n| p.key(n) == &Key::from("b")), "a requested key survives fusion");
+}
+
+#[test]
+fn fusion_depth_is_bounded() {
+    let mut src = String::from("{'k0': (inc, 0)");
+    for i in 1..200 {
+        src.push_str(&format!(", 'k{i}': (inc, 'k{}')", i - 1));
+    }
+    src.push('}');
+    let p = plan(&src, &["k199"], &PlanOptions::default()).unwrap();
+    assert!((0..p.len() as u32).all(|n| p.op(n).depth() <= 32));
+    assert!(p.len() >= 200 / 32);
+}
+
+#[test]
+fn validation_errors_name_the_key_and_cause() {
+    let o = PlanOptions::default();
+    assert_eq!(plan(SEED, &["nope"], &o).unwrap_err(), GraphError::MissingKey(Key::from("nope")));
+    assert_eq!(
+        plan("{'x': (frobnicate, 1)}", &["x"], &o).unwrap_err(),
+        GraphError::UnknownFunction { key: Key::from("x"), function: "frobnicate".into() }
+    );
+    let e = plan("{'x': (add, 1)}", &["x"], &o).unwrap_err();
+    assert_eq!(e.to_string(), "task 'x': `add` takes exactly 2 arguments, but is given 1");
+    let e = plan("{'a': (inc, 'b'), 'b': (inc, 'c'), 'c': (inc, 'a'), 'd': (inc, 'a')}", &["d"], &o).unwrap_err();
+    match &e {
+        GraphError::Cycle(keys) => assert_eq!(keys.len(), 3),
+        other => panic!("expected a cycle, got {other}"),
+    }
+    assert!(e.to_string().contains("'a' -> 'b' -> 'c' -> 'a'") || e.to_string().contains("'b' -> 'c' -> 'a' -> 'b'") || e.to_string().contains("'c' -> 'a' -> 'b' -> 'c'"), "{e}");
+    let mut g = Graph::new();
+    g.insert("x", Expr::call("inc", [Expr::key("ghost")]));
+    assert_eq!(
+        Plan::build(&g, &[Key::from("x")], &Registry::new()).unwrap_err(),
+        GraphError::MissingDependency { key: Key::from("x"), missing: Key::from("ghost") }
+    );
+}
+
+#[test]
+fn self_reference_is_a_cycle() {
+    let mut g = Graph::new();
+    g.insert("x", Expr::call("inc", [Expr::key("x")]));
+    let e = Plan::build(&g, &[Key::from("x")], &Registry::new()).unwrap_err();
+    assert_eq!(e.to_string(), "the graph has a cycle: 'x' -> 'x'");
+}
+
+#[test]
+fn closures_are_refused_by_portable_executors() {
+    let mut r = Registry::new();
+    r.register_closure("local", crate::Arity::Exact(0), |_| Ok(crate::Value::None));
+    let g = parse_graph("{'x': (local,)}").unwrap();
+    let p = Plan::build(&g, &[Key::from("x")], &r).unwrap();
+    assert!(matches!(p.check_portable("processes"), Err(GraphError::NotPortable { .. })));
+}
