@@ -1,1 +1,145 @@
-fn main() {}
+//! `rask`: run, check and draw task graphs from the command line.
+//!
+//! What it is: a thin layer that reads a graph file (Dask's notation or JSON), picks an
+//! executor by scheduler name, and prints results the way Python prints them. What it is not:
+//! a place for logic — everything it does is a call into `rask-graph` or `rask-exec`.
+
+mod dot;
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use rask_exec::{ExecError, Scheduler};
+use rask_graph::{parse_graph_auto, parse_key, value_to_json, Graph, Key, Plan, Registry};
+
+#[derive(Parser)]
+#[command(name = "rask", version, about = "Dask's task-graph engine, in Rust")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a graph and print the requested keys' values.
+    Run {
+        /// Graph file in Dask's notation or JSON (`-` reads standard input).
+        file: PathBuf,
+        /// A key to compute, in the graph's notation (`--key "('x', 0)"`) or a bare word for a
+        /// string key. Repeatable; without it every output key (one nothing depends on) is printed.
+        #[arg(long = "key", short = 'k')]
+        keys: Vec<String>,
+        /// sync, threads[:N], processes[:N] or tcp://HOST:PORT.
+        #[arg(long, default_value = "sync")]
+        scheduler: String,
+        /// Print values as JSON (the mapping in rask_graph::json) instead of Python's repr.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Parse and validate a graph without running it, and report its size.
+    Check {
+        file: PathBuf,
+        /// Flag tasks that embed a literal larger than this many bytes.
+        #[arg(long, default_value_t = 1 << 20)]
+        large_literal: usize,
+    },
+    /// Print the graph in Graphviz DOT (Dask's `visualize`): `rask dot g.graph | dot -Tsvg`.
+    Dot { file: PathBuf },
+}
+
+/// A graph larger than this, serialized, makes a scheduler slow to accept it (Dask warns too).
+const LARGE_GRAPH_BYTES: usize = 10 << 20;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let result = match cli.command {
+        Command::Run { file, keys, scheduler, json } => run(&file, &keys, &scheduler, json, &mut out),
+        Command::Check { file, large_literal } => check(&file, large_literal, &mut out),
+        Command::Dot { file } => {
+            load(&file).map(|g| dot::write(&g, &mut out)).and_then(|r| r.map_err(|e| e.to_string()))
+        }
+    };
+    let flushed = out.flush();
+    match result.and_then(|()| flushed.map_err(|e| e.to_string())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("rask: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(path: &PathBuf) -> Result<Graph, String> {
+    let mut text = String::new();
+    let read = if path.as_os_str() == "-" {
+        io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::read_to_string(path).map(|t| text = t)
+    };
+    read.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    parse_graph_auto(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn run(path: &PathBuf, keys: &[String], scheduler: &str, json: bool, out: &mut impl Write) -> Result<(), String> {
+    let graph = load(path)?;
+    let scheduler: Scheduler = scheduler.parse().map_err(|e: ExecError| e.to_string())?;
+    let requested: Vec<Key> =
+        keys.iter().map(|k| parse_key(k).map_err(|e| format!("--key {k:?}: {e}"))).collect::<Result<_, _>>()?;
+    let show_keys = requested.is_empty();
+    let targets = if show_keys { graph.outputs() } else { requested };
+    let registry = Registry::new();
+    if show_keys && graph.cull(&targets).map_or(true, |needed| needed.len() < graph.len()) {
+        // Some keys feed no output, which only a cycle can cause: report it rather than skip it.
+        Plan::validate(&graph, &registry).map_err(|e| e.to_string())?;
+    }
+    let executor = scheduler.executor().map_err(|e| e.to_string())?;
+    let values = executor.get(&graph, &targets, &registry).map_err(|e| e.to_string())?;
+    let io = |e: io::Error| e.to_string();
+    for (key, value) in targets.iter().zip(&values) {
+        match (show_keys, json) {
+            (true, false) => writeln!(out, "{key} = {value}").map_err(io)?,
+            (false, false) => writeln!(out, "{value}").map_err(io)?,
+            (true, true) => {
+                writeln!(out, "{}", serde_json::json!([rask_graph::json::key_to_json(key), value_to_json(value)]))
+                    .map_err(io)?
+            }
+            (false, true) => writeln!(out, "{}", value_to_json(value)).map_err(io)?,
+        }
+    }
+    Ok(())
+}
+
+fn check(path: &PathBuf, large_literal: usize, out: &mut impl Write) -> Result<(), String> {
+    let graph = load(path)?;
+    let outputs = graph.outputs();
+    Plan::validate(&graph, &Registry::new()).map_err(|e| e.to_string())?;
+    let bytes = postcard::to_allocvec(&graph).map_err(|e| format!("cannot serialize the graph: {e}"))?.len();
+    let tasks = graph.task_count();
+    let io = |e: io::Error| e.to_string();
+    writeln!(
+        out,
+        "ok: {} keys ({tasks} tasks, {} data or aliases), {} outputs",
+        graph.len(),
+        graph.len() - tasks,
+        outputs.len()
+    )
+    .map_err(io)?;
+    writeln!(out, "serialized graph: {bytes} bytes").map_err(io)?;
+    if bytes > LARGE_GRAPH_BYTES {
+        writeln!(out, "warning: the graph is {} MiB serialized; a scheduler accepts it slowly — load large data inside tasks instead of embedding it", bytes >> 20).map_err(io)?;
+    }
+    let mut large: Vec<(&Key, usize)> =
+        graph.iter().map(|(k, e)| (k, e.largest_literal())).filter(|(_, n)| *n > large_literal).collect();
+    large.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    for (key, n) in large {
+        writeln!(
+            out,
+            "warning: task {key} embeds a literal of {n} bytes; load it inside a task or make it a key of its own"
+        )
+        .map_err(io)?;
+    }
+    Ok(())
+}

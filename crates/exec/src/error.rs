@@ -19,7 +19,9 @@ pub enum ExecError {
 }
 
 impl ExecError {
-    pub(crate) fn from_failure(key: &Key, failure: Failure) -> ExecError {
+    /// A failure while running `node_key`; a fused key inside it takes precedence.
+    pub(crate) fn from_failure(node_key: &Key, failure: Failure) -> ExecError {
+        let key = failure.key.as_ref().unwrap_or(node_key);
         match failure.cause {
             FailureCause::Error(error) => ExecError::Task { key: key.clone(), function: failure.function, error },
             FailureCause::Panic(message) => ExecError::Panic { key: key.clone(), function: failure.function, message },

@@ -83,7 +83,8 @@ impl FromStr for Scheduler {
     fn from_str(s: &str) -> Result<Scheduler, ExecError> {
         let (name, count) = match s.split_once(':') {
             Some((name, n)) if !s.starts_with("tcp://") => {
-                let n: usize = n.parse().ok().filter(|&n| n > 0).ok_or_else(|| ExecError::UnknownScheduler(s.into()))?;
+                let n: usize =
+                    n.parse().ok().filter(|&n| n > 0).ok_or_else(|| ExecError::UnknownScheduler(s.into()))?;
                 (name, Some(n))
             }
             _ => (s, None),

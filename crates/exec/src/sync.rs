@@ -25,7 +25,7 @@ impl Executor for SyncExecutor {
         }
         let mut live = 0usize;
         let mut stats = RunStats::default();
-        let report_every = (n / 100).max(1);
+        let report_every = n.div_ceil(100).max(1);
         for (done, &node) in plan.order().iter().enumerate() {
             let value = plan
                 .op(node)

@@ -61,13 +61,18 @@ struct Op {
     float: fn(f64, f64) -> f64,
 }
 
-const ADD: Op = Op { symbol: "+", name: "add", int: i64::checked_add, wrapping: i64::wrapping_add, float: |a, b| a + b };
-const SUB: Op = Op { symbol: "-", name: "sub", int: i64::checked_sub, wrapping: i64::wrapping_sub, float: |a, b| a - b };
-const MUL: Op = Op { symbol: "*", name: "mul", int: i64::checked_mul, wrapping: i64::wrapping_mul, float: |a, b| a * b };
+const ADD: Op =
+    Op { symbol: "+", name: "add", int: i64::checked_add, wrapping: i64::wrapping_add, float: |a, b| a + b };
+const SUB: Op =
+    Op { symbol: "-", name: "sub", int: i64::checked_sub, wrapping: i64::wrapping_sub, float: |a, b| a - b };
+const MUL: Op =
+    Op { symbol: "*", name: "mul", int: i64::checked_mul, wrapping: i64::wrapping_mul, float: |a, b| a * b };
 
 fn arith(op: &Op, a: &Value, b: &Value) -> Result<Value, TaskError> {
     match (num(a), num(b)) {
-        (Some(Num::Int(x)), Some(Num::Int(y))) => (op.int)(x, y).map(Value::Int).ok_or_else(|| TaskError::overflow(op.name)),
+        (Some(Num::Int(x)), Some(Num::Int(y))) => {
+            (op.int)(x, y).map(Value::Int).ok_or_else(|| TaskError::overflow(op.name))
+        }
         (Some(x), Some(y)) => Ok(Value::Float((op.float)(as_f64(x), as_f64(y)))),
         _ if matches!(a, Value::Array(_)) || matches!(b, Value::Array(_)) => array_arith(op, a, b),
         _ => Err(unsupported(op.symbol, a, b)),
@@ -150,7 +155,9 @@ fn sub(args: &[Value]) -> Result<Value, TaskError> {
 fn mul(args: &[Value]) -> Result<Value, TaskError> {
     let repeat = |n: i64| usize::try_from(n).unwrap_or(0);
     match (&args[0], &args[1]) {
-        (Value::Str(s), Value::Int(n)) | (Value::Int(n), Value::Str(s)) => Ok(Value::Str(Arc::from(s.repeat(repeat(*n))))),
+        (Value::Str(s), Value::Int(n)) | (Value::Int(n), Value::Str(s)) => {
+            Ok(Value::Str(Arc::from(s.repeat(repeat(*n)))))
+        }
         (Value::List(s), Value::Int(n)) | (Value::Int(n), Value::List(s)) => {
             Ok(Value::list((0..repeat(*n)).flat_map(|_| s.iter().cloned())))
         }
@@ -304,7 +311,9 @@ fn len(args: &[Value]) -> Result<Value, TaskError> {
 /// `concat([a, b, c])` or `concat(a, b, c)`: one list of every item of the given sequences.
 fn concat(args: &[Value]) -> Result<Value, TaskError> {
     let seqs: &[Value] = match args {
-        [one] => one.as_seq().ok_or_else(|| TaskError::type_error(format!("concat() wants a list of lists, not '{}'", one.type_name())))?,
+        [one] => one.as_seq().ok_or_else(|| {
+            TaskError::type_error(format!("concat() wants a list of lists, not '{}'", one.type_name()))
+        })?,
         many => many,
     };
     let mut out = Vec::new();
@@ -325,7 +334,10 @@ fn getitem(args: &[Value]) -> Result<Value, TaskError> {
             TaskError::type_error(format!("{what} indices must be integers, not '{}'", index.type_name()))
         })?;
         let resolved = if i < 0 { i + len as i64 } else { i };
-        usize::try_from(resolved).ok().filter(|&p| p < len).ok_or_else(|| TaskError::index_error(format!("{what} index out of range")))
+        usize::try_from(resolved)
+            .ok()
+            .filter(|&p| p < len)
+            .ok_or_else(|| TaskError::index_error(format!("{what} index out of range")))
     };
     match container {
         Value::List(items) => Ok(items[position(items.len(), "list")?].clone()),
@@ -344,7 +356,9 @@ fn getitem(args: &[Value]) -> Result<Value, TaskError> {
         }
         Value::Dict(pairs) => pairs
             .iter()
-            .find(|(k, _)| k == index || matches!((num(k), num(index)), (Some(Num::Int(x)), Some(Num::Float(y))) if x as f64 == y))
+            .find(|(k, _)| {
+                k == index || matches!((num(k), num(index)), (Some(Num::Int(x)), Some(Num::Float(y))) if x as f64 == y)
+            })
             .map(|(_, v)| v.clone())
             .ok_or_else(|| TaskError::key_error(index.to_string())),
         other => Err(TaskError::type_error(format!("'{}' object is not subscriptable", other.type_name()))),

@@ -34,7 +34,11 @@ use crate::value::{Array, DType, Value};
 
 /// Reads a graph from JSON text.
 pub fn graph_from_json(src: &str) -> Result<Graph, ParseError> {
-    let doc: Json = serde_json::from_str(src).map_err(|e| ParseError { line: e.line(), column: e.column(), message: e.to_string() })?;
+    let doc: Json = serde_json::from_str(src).map_err(|e| ParseError {
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
     let entries: Vec<(Key, &Json)> = match &doc {
         Json::Object(map) => map.iter().map(|(k, v)| (Key::str(k), v)).collect(),
         Json::Array(pairs) => pairs
@@ -117,7 +121,12 @@ pub fn value_from_json(j: &Json) -> Result<Value, String> {
 fn tagged_value(map: &Map<String, Json>) -> Result<Value, String> {
     let (tag, body) = match map.iter().next() {
         Some(entry) if map.len() == 1 => entry,
-        _ => return Err(format!("an object must have exactly one of the tags task/ref/tuple/dict/bytes/float/array, found {:?}", map.keys().collect::<Vec<_>>())),
+        _ => {
+            return Err(format!(
+                "an object must have exactly one of the tags task/ref/tuple/dict/bytes/float/array, found {:?}",
+                map.keys().collect::<Vec<_>>()
+            ))
+        }
     };
     let items = |what: &str| body.as_array().ok_or_else(|| format!("\"{what}\" must be an array"));
     Ok(match tag.as_str() {
@@ -150,7 +159,9 @@ fn array_from_json(body: &Json) -> Result<Array, String> {
     let shape: Vec<usize> = serde_json::from_value(field("shape")?.clone()).map_err(|e| format!("array shape: {e}"))?;
     let data = field("data")?;
     let array = match field("dtype")?.as_str() {
-        Some("float64") => Array::from_f64(serde_json::from_value(data.clone()).map_err(|e| format!("array data: {e}"))?),
+        Some("float64") => {
+            Array::from_f64(serde_json::from_value(data.clone()).map_err(|e| format!("array data: {e}"))?)
+        }
         Some("int64") => Array::from_i64(serde_json::from_value(data.clone()).map_err(|e| format!("array data: {e}"))?),
         _ => return Err("array dtype must be \"float64\" or \"int64\"".into()),
     };
@@ -171,13 +182,21 @@ pub fn value_to_json(v: &Value) -> Json {
         Value::Bool(b) => json!(b),
         Value::Int(i) => json!(i),
         Value::Float(x) if x.is_nan() => json!({"float": "nan"}),
-        Value::Float(x) if x.is_infinite() => json!({"float": if *x > 0.0 { "inf" } else { "-inf" }}),
+        Value::Float(x) if x.is_infinite() => {
+            json!({"float": if *x > 0.0 { "inf" } else { "-inf" }})
+        }
         Value::Float(x) => json!(x),
         Value::Str(s) => json!(&**s),
-        Value::Bytes(b) => json!({"bytes": b.as_slice().iter().map(|b| format!("{b:02x}")).collect::<String>()}),
+        Value::Bytes(b) => {
+            json!({"bytes": b.as_slice().iter().map(|b| format!("{b:02x}")).collect::<String>()})
+        }
         Value::List(items) => Json::Array(items.iter().map(value_to_json).collect()),
-        Value::Tuple(items) => json!({"tuple": items.iter().map(value_to_json).collect::<Vec<_>>()}),
-        Value::Dict(pairs) => json!({"dict": pairs.iter().map(|(k, v)| json!([value_to_json(k), value_to_json(v)])).collect::<Vec<_>>()}),
+        Value::Tuple(items) => {
+            json!({"tuple": items.iter().map(value_to_json).collect::<Vec<_>>()})
+        }
+        Value::Dict(pairs) => {
+            json!({"dict": pairs.iter().map(|(k, v)| json!([value_to_json(k), value_to_json(v)])).collect::<Vec<_>>()})
+        }
         Value::Array(a) => {
             let data = match a.dtype() {
                 DType::F64 => json!(a.as_f64()),
@@ -194,7 +213,9 @@ pub fn expr_to_json(e: &Expr) -> Json {
         Expr::Literal(Value::List(items)) => Json::Array(items.iter().map(value_to_json).collect()),
         Expr::Literal(v) => value_to_json(v),
         Expr::Ref(k) => json!({"ref": key_to_json(k)}),
-        Expr::Call(call) => json!({"task": &*call.func, "args": call.args.iter().map(expr_to_json).collect::<Vec<_>>()}),
+        Expr::Call(call) => {
+            json!({"task": &*call.func, "args": call.args.iter().map(expr_to_json).collect::<Vec<_>>()})
+        }
         Expr::List(items) => Json::Array(items.iter().map(expr_to_json).collect()),
     }
 }
@@ -214,7 +235,10 @@ mod tests {
                       "w": {"task": "sum", "args": [[{"ref": "x"}, {"ref": "y"}, {"ref": "z"}]]},
                       "v": [{"task": "sum", "args": [[{"ref": "w"}, {"ref": "z"}]]}, 2]}"#;
         let g = graph_from_json(src).unwrap();
-        let dask = crate::parse_graph("{'x': 1, 'y': 2, 'z': (add, 'x', 'y'), 'w': (sum, ['x', 'y', 'z']), 'v': [(sum, ['w', 'z']), 2]}").unwrap();
+        let dask = crate::parse_graph(
+            "{'x': 1, 'y': 2, 'z': (add, 'x', 'y'), 'w': (sum, ['x', 'y', 'z']), 'v': [(sum, ['w', 'z']), 2]}",
+        )
+        .unwrap();
         assert_eq!(g, dask);
         assert_eq!(graph_from_json(&graph_to_json(&g).to_string()).unwrap(), g);
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
+use crate::key::Key;
 use crate::registry::{Function, TaskError};
 use crate::value::Value;
 
@@ -16,12 +17,16 @@ pub enum Op {
     Input(u32),
     Call(Arc<Function>, Box<[Op]>),
     List(Box<[Op]>),
+    /// The expression of another key, fused into this one; failures inside name that key.
+    Fused(Key, Box<Op>),
 }
 
 /// Why evaluating an [`Op`] failed: the function that failed (the innermost one, when tasks
 /// nest or were fused) and what it did.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Failure {
+    /// The key whose expression failed, when it was fused into the node being run.
+    pub key: Option<Key>,
     pub function: String,
     pub cause: FailureCause,
 }
@@ -40,12 +45,22 @@ impl Op {
             Op::Const(v) => Ok(v.clone()),
             Op::Input(i) => Ok(input(*i)),
             Op::List(items) => Ok(Value::list(items.iter().map(|op| op.eval(input)).collect::<Result<Vec<_>, _>>()?)),
+            Op::Fused(key, op) => op.eval(input).map_err(|mut failure| {
+                failure.key.get_or_insert_with(|| key.clone());
+                failure
+            }),
             Op::Call(f, args) => {
                 let args: SmallVec<[Value; 4]> = args.iter().map(|op| op.eval(input)).collect::<Result<_, _>>()?;
                 match catch_unwind(AssertUnwindSafe(|| f.call(&args))) {
                     Ok(Ok(v)) => Ok(v),
-                    Ok(Err(e)) => Err(Failure { function: f.name().to_owned(), cause: FailureCause::Error(e) }),
-                    Err(payload) => Err(Failure { function: f.name().to_owned(), cause: FailureCause::Panic(panic_message(&*payload)) }),
+                    Ok(Err(e)) => {
+                        Err(Failure { key: None, function: f.name().to_owned(), cause: FailureCause::Error(e) })
+                    }
+                    Err(payload) => Err(Failure {
+                        key: None,
+                        function: f.name().to_owned(),
+                        cause: FailureCause::Panic(panic_message(&*payload)),
+                    }),
                 }
             }
         }
@@ -57,6 +72,7 @@ impl Op {
             Op::Const(_) => {}
             Op::Input(i) => f(*i),
             Op::Call(_, args) | Op::List(args) => args.iter().for_each(|a| a.for_each_input(f)),
+            Op::Fused(_, op) => op.for_each_input(f),
         }
     }
 
@@ -65,6 +81,7 @@ impl Op {
             Op::Const(_) => {}
             Op::Input(i) => f(i),
             Op::Call(_, args) | Op::List(args) => args.iter_mut().for_each(|a| a.for_each_input_mut(f)),
+            Op::Fused(_, op) => op.for_each_input_mut(f),
         }
     }
 
@@ -78,6 +95,7 @@ impl Op {
             }
             Op::Const(_) => {}
             Op::Call(_, args) | Op::List(args) => args.iter_mut().for_each(|a| a.substitute(replace)),
+            Op::Fused(_, op) => op.substitute(replace),
         }
     }
 
@@ -86,6 +104,7 @@ impl Op {
         match self {
             Op::Const(_) | Op::Input(_) => 0,
             Op::Call(_, args) | Op::List(args) => 1 + args.iter().map(Op::depth).max().unwrap_or(0),
+            Op::Fused(_, op) => op.depth(),
         }
     }
 
@@ -96,6 +115,7 @@ impl Op {
             Op::Input(_) => "alias",
             Op::Call(f, _) => f.name(),
             Op::List(_) => "list",
+            Op::Fused(_, op) => op.label(),
         }
     }
 
@@ -108,6 +128,7 @@ impl Op {
                 args.iter().for_each(|a| a.for_each_function(f));
             }
             Op::List(args) => args.iter().for_each(|a| a.for_each_function(f)),
+            Op::Fused(_, op) => op.for_each_function(f),
         }
     }
 }

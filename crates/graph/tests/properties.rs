@@ -9,36 +9,43 @@ use rask_graph::*;
 
 /// A random DAG over `n` nodes: node `i` only refers to nodes `< i`. Keys mix strings and tuples.
 fn dag() -> impl Strategy<Value = Graph> {
-    (1usize..40).prop_flat_map(|n| {
-        let node = |i: usize| {
-            let dep = if i == 0 { Just(0usize).boxed() } else { (0..i).boxed() };
-            prop_oneof![
-                (0i64..100).prop_map(|v| (0u8, vec![], v)),
-                dep.clone().prop_map(|d| (1u8, vec![d], 0)),
-                (dep.clone(), dep.clone()).prop_map(|(a, b)| (2u8, vec![a, b], 0)),
-                proptest::collection::vec(dep.clone(), 1..4).prop_map(|ds| (3u8, ds, 0)),
-                dep.prop_map(|d| (4u8, vec![d], 0)),
-            ]
-        };
-        let nodes: Vec<_> = (0..n).map(node).collect();
-        (nodes, Just((0..n).collect::<Vec<_>>()).prop_shuffle())
-    })
-    .prop_map(|(nodes, order)| {
-        let key = |i: usize| if i % 3 == 0 { Key::from(("t", i as i64)) } else { Key::from(format!("k{i}")) };
-        let mut g = Graph::new();
-        for &i in &order {
-            let (kind, deps, v) = &nodes[i];
-            let expr = match (kind, i) {
-                (_, 0) | (0, _) => Expr::from(*v),
-                (1, _) => Expr::call("inc", [Expr::key(key(deps[0]))]),
-                (2, _) => Expr::call("add", [Expr::key(key(deps[0])), Expr::key(key(deps[1]))]),
-                (3, _) => Expr::call("sum", [Expr::list(deps.iter().map(|&d| Expr::key(key(d))))]),
-                _ => Expr::key(key(deps[0])),
+    (1usize..40)
+        .prop_flat_map(|n| {
+            let node = |i: usize| {
+                let dep = if i == 0 { Just(0usize).boxed() } else { (0..i).boxed() };
+                prop_oneof![
+                    (0i64..100).prop_map(|v| (0u8, vec![], v)),
+                    dep.clone().prop_map(|d| (1u8, vec![d], 0)),
+                    (dep.clone(), dep.clone()).prop_map(|(a, b)| (2u8, vec![a, b], 0)),
+                    proptest::collection::vec(dep.clone(), 1..4).prop_map(|ds| (3u8, ds, 0)),
+                    dep.prop_map(|d| (4u8, vec![d], 0)),
+                ]
             };
-            g.insert(key(i), expr);
-        }
-        g
-    })
+            let nodes: Vec<_> = (0..n).map(node).collect();
+            (nodes, Just((0..n).collect::<Vec<_>>()).prop_shuffle())
+        })
+        .prop_map(|(nodes, order)| {
+            let key = |i: usize| {
+                if i % 3 == 0 {
+                    Key::from(("t", i as i64))
+                } else {
+                    Key::from(format!("k{i}"))
+                }
+            };
+            let mut g = Graph::new();
+            for &i in &order {
+                let (kind, deps, v) = &nodes[i];
+                let expr = match (kind, i) {
+                    (_, 0) | (0, _) => Expr::from(*v),
+                    (1, _) => Expr::call("inc", [Expr::key(key(deps[0]))]),
+                    (2, _) => Expr::call("add", [Expr::key(key(deps[0])), Expr::key(key(deps[1]))]),
+                    (3, _) => Expr::call("sum", [Expr::list(deps.iter().map(|&d| Expr::key(key(d))))]),
+                    _ => Expr::key(key(deps[0])),
+                };
+                g.insert(key(i), expr);
+            }
+            g
+        })
 }
 
 /// Evaluates straight from the graph, recursively, with no plan: the reference semantics.

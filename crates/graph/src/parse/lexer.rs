@@ -87,7 +87,9 @@ impl<'a> Lexer<'a> {
     pub(crate) fn next(&mut self) -> Result<(Tok<'a>, usize), ParseError> {
         self.skip_trivia();
         let start = self.pos;
-        let Some(&b) = self.bytes.get(start) else { return Ok((Tok::Eof, start)) };
+        let Some(&b) = self.bytes.get(start) else {
+            return Ok((Tok::Eof, start));
+        };
         let single = match b {
             b'{' => Some(Tok::LBrace),
             b'}' => Some(Tok::RBrace),
@@ -106,7 +108,9 @@ impl<'a> Lexer<'a> {
         let tok = match b {
             b'\'' | b'"' => self.string(start, false, false)?,
             b'0'..=b'9' | b'.' => self.number(start)?,
-            b'-' | b'+' if self.bytes.get(start + 1).is_some_and(|c| c.is_ascii_digit() || *c == b'.') => self.number(start)?,
+            b'-' | b'+' if self.bytes.get(start + 1).is_some_and(|c| c.is_ascii_digit() || *c == b'.') => {
+                self.number(start)?
+            }
             b if b.is_ascii_alphabetic() || b == b'_' => self.word(start)?,
             _ => {
                 let c = self.src[start..].chars().next().unwrap_or('?');
@@ -150,7 +154,8 @@ impl<'a> Lexer<'a> {
         }
         let is_float = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
         while let Some(&c) = self.bytes.get(end) {
-            let exponent_sign = matches!(c, b'-' | b'+') && matches!(self.bytes[end - 1], b'e' | b'E') && !self.is_radix(start);
+            let exponent_sign =
+                matches!(c, b'-' | b'+') && matches!(self.bytes[end - 1], b'e' | b'E') && !self.is_radix(start);
             if !(is_float(c) || exponent_sign) {
                 break;
             }
@@ -171,13 +176,18 @@ impl<'a> Lexer<'a> {
             _ => None,
         };
         if let Some(radix) = radix {
-            return parse_int(&lower[2..], radix, negative).map(Tok::Int).ok_or_else(|| self.error(start, format!("invalid integer literal `{}`", &self.src[start..end])));
+            return parse_int(&lower[2..], radix, negative)
+                .map(Tok::Int)
+                .ok_or_else(|| self.error(start, format!("invalid integer literal `{}`", &self.src[start..end])));
         }
         if lower.contains(['.', 'e']) {
             if lower.contains(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | 'e' | '-' | '+'))) {
                 return Err(self.error(start, format!("invalid number `{}`", &self.src[start..end])));
             }
-            return text.parse::<f64>().map(Tok::Float).map_err(|_| self.error(start, format!("invalid float literal `{}`", &self.src[start..end])));
+            return text
+                .parse::<f64>()
+                .map(Tok::Float)
+                .map_err(|_| self.error(start, format!("invalid float literal `{}`", &self.src[start..end])));
         }
         if !lower.bytes().all(|c| c.is_ascii_digit()) {
             return Err(self.error(start, format!("invalid number `{}`", &self.src[start..end])));
@@ -185,7 +195,9 @@ impl<'a> Lexer<'a> {
         if lower.len() > 1 && lower.starts_with('0') && lower.bytes().any(|c| c != b'0') {
             return Err(self.error(start, "leading zeros in an integer literal are not allowed (use 0o for octal)"));
         }
-        parse_int(&lower, 10, negative).map(Tok::Int).ok_or_else(|| self.error(start, "integer literal out of range for a 64-bit int"))
+        parse_int(&lower, 10, negative)
+            .map(Tok::Int)
+            .ok_or_else(|| self.error(start, "integer literal out of range for a 64-bit int"))
     }
 
     fn is_radix(&self, start: usize) -> bool {
@@ -234,7 +246,8 @@ impl<'a> Lexer<'a> {
         if bytes {
             return Ok(Tok::Bytes(out));
         }
-        let text = String::from_utf8(out).map_err(|_| self.error(body_start, "escape sequences produced invalid UTF-8"))?;
+        let text =
+            String::from_utf8(out).map_err(|_| self.error(body_start, "escape sequences produced invalid UTF-8"))?;
         Ok(Tok::Str(self.intern(text)))
     }
 
@@ -316,7 +329,8 @@ impl<'a> Lexer<'a> {
         if bytes {
             out.push(u8::try_from(code).map_err(|_| self.error(at, "escape out of range for bytes"))?);
         } else {
-            let ch = char::from_u32(code).ok_or_else(|| self.error(at, format!("invalid unicode escape U+{code:X}")))?;
+            let ch =
+                char::from_u32(code).ok_or_else(|| self.error(at, format!("invalid unicode escape U+{code:X}")))?;
             let mut buf = [0u8; 4];
             out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
         }

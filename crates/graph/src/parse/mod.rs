@@ -36,7 +36,9 @@ pub fn parse_graph(src: &str) -> Result<Graph, ParseError> {
 
     let mut graph = Graph::with_capacity(entries.len());
     for (k, _) in &entries {
-        let key = k.to_key().ok_or_else(|| p.lexer.error(k.pos, "a graph's keys must be strings, integers or tuples of them"))?;
+        let key = k
+            .to_key()
+            .ok_or_else(|| p.lexer.error(k.pos, "a graph's keys must be strings, integers or tuples of them"))?;
         if graph.insert(key.clone(), Expr::Literal(Value::None)).is_some() {
             return Err(p.lexer.error(k.pos, format!("key {key} is defined twice")));
         }
@@ -56,7 +58,10 @@ pub fn parse_graph(src: &str) -> Result<Graph, ParseError> {
 /// which is what a user typing `--key x` on a command line means.
 pub fn parse_key(src: &str) -> Result<Key, ParseError> {
     let trimmed = src.trim();
-    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') && !trimmed.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-') {
+    if !trimmed.is_empty()
+        && trimmed.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && !trimmed.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-')
+    {
         return Ok(Key::str(trimmed));
     }
     let mut p = Parser::new(src)?;
@@ -97,11 +102,16 @@ impl Spanned {
             Node::Ident(name) => return Err(name_as_value(lx, self.pos, &name)),
             Node::Tuple(items) => {
                 if let Some(Node::Ident(name)) = items.first().map(|s| &s.node) {
-                    return Err(lx.error(self.pos, format!("a task `({name}, ...)` cannot appear inside a literal tuple or dict")));
+                    return Err(lx.error(
+                        self.pos,
+                        format!("a task `({name}, ...)` cannot appear inside a literal tuple or dict"),
+                    ));
                 }
                 Value::tuple(items.into_iter().map(|i| i.into_value(lx)).collect::<Result<Vec<_>, _>>()?)
             }
-            Node::List(items) => Value::list(items.into_iter().map(|i| i.into_value(lx)).collect::<Result<Vec<_>, _>>()?),
+            Node::List(items) => {
+                Value::list(items.into_iter().map(|i| i.into_value(lx)).collect::<Result<Vec<_>, _>>()?)
+            }
             Node::Dict(pairs) => {
                 let mut out = Vec::with_capacity(pairs.len());
                 for (k, v) in pairs {
@@ -127,7 +137,9 @@ impl Spanned {
                 let args = items.map(|a| a.into_expr(graph, lx)).collect::<Result<Vec<_>, _>>()?;
                 Ok(Expr::Call(crate::expr::Call { func, args }))
             }
-            Node::List(items) => Ok(Expr::list(items.into_iter().map(|i| i.into_expr(graph, lx)).collect::<Result<Vec<_>, _>>()?)),
+            Node::List(items) => {
+                Ok(Expr::list(items.into_iter().map(|i| i.into_expr(graph, lx)).collect::<Result<Vec<_>, _>>()?))
+            }
             Node::Ident(name) => Err(name_as_value(lx, self.pos, &name)),
             _ => self.into_value(lx).map(Expr::Literal),
         }
@@ -211,13 +223,19 @@ impl<'a> Parser<'a> {
         self.bump()?; // (
         let arg = match (&self.tok, name) {
             (Tok::Str(s), "float") => s.trim().to_ascii_lowercase(),
-            _ => return Err(self.lexer.error(pos, format!("`{name}(...)` is a call; a task is written as a tuple: `({name}, ...)`"))),
+            _ => {
+                return Err(self
+                    .lexer
+                    .error(pos, format!("`{name}(...)` is a call; a task is written as a tuple: `({name}, ...)`")))
+            }
         };
         let x = match arg.as_str() {
             "nan" | "+nan" | "-nan" => f64::NAN,
             "inf" | "+inf" | "infinity" => f64::INFINITY,
             "-inf" | "-infinity" => f64::NEG_INFINITY,
-            other => other.parse::<f64>().map_err(|_| self.lexer.error(pos, format!("could not convert string to float: {other:?}")))?,
+            other => other
+                .parse::<f64>()
+                .map_err(|_| self.lexer.error(pos, format!("could not convert string to float: {other:?}")))?,
         };
         self.bump()?;
         self.expect(&Tok::RParen, "')'")?;
@@ -226,7 +244,13 @@ impl<'a> Parser<'a> {
 
     /// Items up to `close`, comma separated, trailing comma allowed. Returns whether the last
     /// item was followed by a comma (which makes `(x,)` a tuple).
-    fn sequence(&mut self, open: usize, close: &Tok, close_name: &str, depth: usize) -> Result<(Vec<Spanned>, bool), ParseError> {
+    fn sequence(
+        &mut self,
+        open: usize,
+        close: &Tok,
+        close_name: &str,
+        depth: usize,
+    ) -> Result<(Vec<Spanned>, bool), ParseError> {
         let mut items = Vec::new();
         let mut trailing = false;
         while &self.tok != close {

@@ -1,6 +1,7 @@
 use super::*;
 
-const SEED: &str = "{'x': 1,\n 'y': 2,\n 'z': (add, 'x', 'y'),\n 'w': (sum, ['x', 'y', 'z']),\n 'v': [(sum, ['w', 'z']), 2]}\n";
+const SEED: &str =
+    "{'x': 1,\n 'y': 2,\n 'z': (add, 'x', 'y'),\n 'w': (sum, ['x', 'y', 'z']),\n 'v': [(sum, ['w', 'z']), 2]}\n";
 
 fn err(src: &str) -> ParseError {
     parse_graph(src).expect_err("input is malformed")
@@ -40,7 +41,17 @@ fn python_literal_subset() {
     assert_eq!(g.get(&Key::from("a")), Some(&Expr::from("it's")));
     assert_eq!(g.get(&Key::from("b")), Some(&Expr::from("tab\thereAé")));
     assert_eq!(g.get(&Key::from("c")), Some(&Expr::Literal(Value::bytes(vec![0, b'a', b'b']))));
-    let d = Value::tuple([1.into(), 2.5.into(), (-3).into(), 1000.0.into(), true.into(), false.into(), Value::None, 31.into(), 1000.into()]);
+    let d = Value::tuple([
+        1.into(),
+        2.5.into(),
+        (-3).into(),
+        1000.0.into(),
+        true.into(),
+        false.into(),
+        Value::None,
+        31.into(),
+        1000.into(),
+    ]);
     assert_eq!(g.get(&Key::from("d")), Some(&Expr::Literal(d)));
     let e = Value::Dict(Arc::new(vec![("k".into(), Value::list([1.into(), 2.into()])), (2.into(), Value::tuple([]))]));
     assert_eq!(g.get(&Key::from("e")), Some(&Expr::Literal(e)));

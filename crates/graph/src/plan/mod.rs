@@ -60,20 +60,30 @@ impl Plan {
         Plan::build_with(graph, targets, registry, &PlanOptions::default())
     }
 
-    pub fn build_with(graph: &Graph, targets: &[Key], registry: &Registry, options: &PlanOptions) -> Result<Plan, GraphError> {
+    pub fn build_with(
+        graph: &Graph,
+        targets: &[Key],
+        registry: &Registry,
+        options: &PlanOptions,
+    ) -> Result<Plan, GraphError> {
         let (keys, ops, targets) = compile_needed(graph, targets, registry)?;
         let mut nodes = Nodes { keys, ops, targets };
         let mut topo = nodes.topological_order()?;
         if options.inline {
             let is_target = nodes.target_mask();
             let max = options.inline_max_bytes;
-            nodes.eliminate(&topo, |i, op| {
-                !is_target[i] && match op {
-                    Op::Const(v) => v.nbytes() <= max,
-                    Op::Input(_) => true,
-                    _ => false,
-                }
-            });
+            nodes.eliminate(
+                &topo,
+                |i, op| {
+                    !is_target[i]
+                        && match op {
+                            Op::Const(v) => v.nbytes() <= max,
+                            Op::Input(_) => true,
+                            _ => false,
+                        }
+                },
+                Provenance::Drop,
+            );
             topo = nodes.topological_order()?;
         }
         if options.fuse {
@@ -81,9 +91,15 @@ impl Plan {
             let deps = nodes.dependencies();
             let dependents = deps.transpose(nodes.len());
             let max_depth = options.max_fused_depth;
-            nodes.eliminate(&topo, |i, op| {
-                !is_target[i] && matches!(dependents.row(i), [d] if deps.row(*d as usize).len() == 1) && op.depth() < max_depth
-            });
+            nodes.eliminate(
+                &topo,
+                |i, op| {
+                    !is_target[i]
+                        && matches!(dependents.row(i), [d] if deps.row(*d as usize).len() == 1)
+                        && op.depth() < max_depth
+                },
+                Provenance::Keep,
+            );
         }
         let dependencies = nodes.dependencies();
         let dependents = dependencies.transpose(nodes.len());
@@ -93,6 +109,13 @@ impl Plan {
             priority[node as usize] = rank as u32;
         }
         Ok(Plan { keys: nodes.keys, ops: nodes.ops, dependencies, dependents, order, priority, targets: nodes.targets })
+    }
+
+    /// Checks every key of `graph` — not only those some output needs — for missing
+    /// references, unknown functions, wrong arity and cycles.
+    pub fn validate(graph: &Graph, registry: &Registry) -> Result<(), GraphError> {
+        let all: Vec<Key> = graph.keys().cloned().collect();
+        Plan::build_with(graph, &all, registry, &PlanOptions::unoptimized()).map(drop)
     }
 
     pub fn len(&self) -> usize {
@@ -153,6 +176,14 @@ impl Plan {
         }
         Ok(())
     }
+}
+
+/// Whether an eliminated node's op remembers its key, so that failures inside it name it.
+/// Constants and aliases cannot fail; fused tasks can.
+#[derive(Clone, Copy)]
+enum Provenance {
+    Keep,
+    Drop,
 }
 
 /// The working form while rewriting.
@@ -218,7 +249,11 @@ impl Nodes {
         while seen_at[at] == usize::MAX {
             seen_at[at] = path.len();
             path.push(at);
-            at = *deps.row(at).iter().find(|&&d| waiting[d as usize] > 0).expect("a waiting node waits on a waiting node") as usize;
+            at = *deps
+                .row(at)
+                .iter()
+                .find(|&&d| waiting[d as usize] > 0)
+                .expect("a waiting node waits on a waiting node") as usize;
         }
         Err(GraphError::Cycle(path[seen_at[at]..].iter().map(|&i| self.keys[i].clone()).collect()))
     }
@@ -226,7 +261,7 @@ impl Nodes {
     /// Removes every node for which `remove(node, op)` holds (after its own inputs were
     /// substituted), substituting its op into the nodes that use it. `topo` must list
     /// dependencies before dependents, so substitutions compose along chains.
-    fn eliminate(&mut self, topo: &[u32], remove: impl Fn(usize, &Op) -> bool) {
+    fn eliminate(&mut self, topo: &[u32], remove: impl Fn(usize, &Op) -> bool, provenance: Provenance) {
         let mut replacement: Vec<Option<Op>> = vec![None; self.len()];
         let mut removed = vec![false; self.len()];
         for &i in topo {
@@ -234,7 +269,10 @@ impl Nodes {
             let mut op = std::mem::replace(&mut self.ops[i], Op::Input(u32::MAX));
             op.substitute(&|j| replacement[j as usize].clone());
             if remove(i, &op) {
-                replacement[i] = Some(op);
+                replacement[i] = Some(match provenance {
+                    Provenance::Keep => Op::Fused(self.keys[i].clone(), Box::new(op)),
+                    Provenance::Drop => op,
+                });
                 removed[i] = true;
             } else {
                 self.ops[i] = op;
@@ -264,7 +302,11 @@ fn keep_unremoved<T>(items: Vec<T>, removed: &[bool]) -> Vec<T> {
 }
 
 /// Culls to the targets while compiling each needed expression once: one hash lookup per reference.
-fn compile_needed(graph: &Graph, targets: &[Key], registry: &Registry) -> Result<(Vec<Key>, Vec<Op>, Vec<u32>), GraphError> {
+fn compile_needed(
+    graph: &Graph,
+    targets: &[Key],
+    registry: &Registry,
+) -> Result<(Vec<Key>, Vec<Op>, Vec<u32>), GraphError> {
     let n = graph.len();
     let mut compiled: Vec<Option<Op>> = vec![None; n];
     let mut target_index = Vec::with_capacity(targets.len());
@@ -302,11 +344,20 @@ fn compile_needed(graph: &Graph, targets: &[Key], registry: &Registry) -> Result
 }
 
 /// `Input`s in the result hold graph indices; `refs` collects them.
-fn compile_expr(expr: &Expr, key: &Key, graph: &Graph, registry: &Registry, refs: &mut Vec<u32>) -> Result<Op, GraphError> {
+fn compile_expr(
+    expr: &Expr,
+    key: &Key,
+    graph: &Graph,
+    registry: &Registry,
+    refs: &mut Vec<u32>,
+) -> Result<Op, GraphError> {
     Ok(match expr {
         Expr::Literal(v) => Op::Const(v.clone()),
         Expr::Ref(k) => {
-            let i = graph.index_of(k).ok_or_else(|| GraphError::MissingDependency { key: key.clone(), missing: k.clone() })? as u32;
+            let i = graph
+                .index_of(k)
+                .ok_or_else(|| GraphError::MissingDependency { key: key.clone(), missing: k.clone() })?
+                as u32;
             refs.push(i);
             Op::Input(i)
         }
@@ -315,12 +366,20 @@ fn compile_expr(expr: &Expr, key: &Key, graph: &Graph, registry: &Registry, refs
                 .get(&call.func)
                 .ok_or_else(|| GraphError::UnknownFunction { key: key.clone(), function: call.func.to_string() })?;
             if !f.arity().accepts(call.args.len()) {
-                return Err(GraphError::Arity { key: key.clone(), function: call.func.to_string(), expected: f.arity(), given: call.args.len() });
+                return Err(GraphError::Arity {
+                    key: key.clone(),
+                    function: call.func.to_string(),
+                    expected: f.arity(),
+                    given: call.args.len(),
+                });
             }
-            let args = call.args.iter().map(|a| compile_expr(a, key, graph, registry, refs)).collect::<Result<_, _>>()?;
+            let args =
+                call.args.iter().map(|a| compile_expr(a, key, graph, registry, refs)).collect::<Result<_, _>>()?;
             Op::Call(Arc::clone(f), args)
         }
-        Expr::List(items) => Op::List(items.iter().map(|a| compile_expr(a, key, graph, registry, refs)).collect::<Result<_, _>>()?),
+        Expr::List(items) => {
+            Op::List(items.iter().map(|a| compile_expr(a, key, graph, registry, refs)).collect::<Result<_, _>>()?)
+        }
     })
 }
 

@@ -29,7 +29,12 @@ fn cull_drops_what_targets_do_not_need() {
 
 #[test]
 fn inlining_removes_constants_and_aliases() {
-    let p = plan("{'x': 1, 'a': 'x', 'y': (inc, 'a'), 'z': (add, 'y', 'y')}", &["z"], &PlanOptions { fuse: false, ..PlanOptions::default() }).unwrap();
+    let p = plan(
+        "{'x': 1, 'a': 'x', 'y': (inc, 'a'), 'z': (add, 'y', 'y')}",
+        &["z"],
+        &PlanOptions { fuse: false, ..PlanOptions::default() },
+    )
+    .unwrap();
     assert_eq!(p.len(), 2, "x and a are inlined into y");
     let y = p.dependencies(p.targets()[0])[0];
     assert!(matches!(p.op(y), Op::Call(f, args) if f.name() == "inc" && matches!(&args[0], Op::Const(_))));
@@ -76,7 +81,12 @@ fn validation_errors_name_the_key_and_cause() {
         GraphError::Cycle(keys) => assert_eq!(keys.len(), 3),
         other => panic!("expected a cycle, got {other}"),
     }
-    assert!(e.to_string().contains("'a' -> 'b' -> 'c' -> 'a'") || e.to_string().contains("'b' -> 'c' -> 'a' -> 'b'") || e.to_string().contains("'c' -> 'a' -> 'b' -> 'c'"), "{e}");
+    assert!(
+        e.to_string().contains("'a' -> 'b' -> 'c' -> 'a'")
+            || e.to_string().contains("'b' -> 'c' -> 'a' -> 'b'")
+            || e.to_string().contains("'c' -> 'a' -> 'b' -> 'c'"),
+        "{e}"
+    );
     let mut g = Graph::new();
     g.insert("x", Expr::call("inc", [Expr::key("ghost")]));
     assert_eq!(

@@ -1,0 +1,188 @@
+//! The graph corpus every executor must pass: the files in `tests/corpus/` (each states its
+//! expectations in `# expect: KEY => REPR` and `# error: KEY => MESSAGE-PART` comments), the seed
+//! graph from `../shared`, and generated graphs too large to write by hand.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use rask_exec::{ExecError, Executor};
+use rask_graph::{parse_graph, parse_key, register, Arity, Expr, Graph, Key, Registry, TaskError, Value};
+
+fn boom(args: &[Value]) -> Result<Value, TaskError> {
+    panic!("boom with {}", args[0]);
+}
+register!("boom", Arity::Exact(1), boom);
+
+pub enum Expect {
+    Value(String),
+    Error(String),
+}
+
+pub struct Case {
+    pub name: String,
+    pub graph: Graph,
+    pub checks: Vec<(Key, Expect)>,
+}
+
+pub fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus")
+}
+
+fn parse_case(name: String, text: &str) -> Case {
+    let graph = parse_graph(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut checks = Vec::new();
+    for line in text.lines() {
+        let (kind, rest) = match line.split_once(':') {
+            Some(("# expect", rest)) => ("expect", rest),
+            Some(("# error", rest)) => ("error", rest),
+            _ => continue,
+        };
+        let (key, want) = rest.split_once("=>").unwrap_or_else(|| panic!("{name}: bad expectation {line:?}"));
+        let key = parse_key(key.trim()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let want = want.trim().to_string();
+        checks.push((key, if kind == "expect" { Expect::Value(want) } else { Expect::Error(want) }));
+    }
+    assert!(!checks.is_empty(), "{name} states no expectations");
+    Case { name, graph, checks }
+}
+
+pub fn corpus() -> Vec<Case> {
+    let mut cases: Vec<Case> = std::fs::read_dir(corpus_dir())
+        .expect("tests/corpus exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "graph"))
+        .map(|p| parse_case(p.display().to_string(), &std::fs::read_to_string(&p).unwrap()))
+        .collect();
+    cases.sort_by(|a, b| a.name.cmp(&b.name));
+    let shared_seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/graphs/seed.graph");
+    if let Ok(text) = std::fs::read_to_string(&shared_seed) {
+        let mut case = parse_case("shared seed".into(), &format!("# expect: 'v' => [9, 2]\n{text}"));
+        case.name = shared_seed.display().to_string();
+        cases.push(case);
+    }
+    cases.extend(generated());
+    cases
+}
+
+/// The peer benchmark's shape: `n` independent `inc` tasks, then a binary tree of `add`.
+pub fn tree_sum(n: usize) -> (Graph, Key) {
+    let mut g = Graph::with_capacity(2 * n);
+    let mut level: Vec<Key> = (0..n as i64).map(|i| Key::from(("x", i))).collect();
+    for (i, k) in level.iter().enumerate() {
+        g.insert(k.clone(), Expr::call("inc", [Expr::from(i as i64)]));
+    }
+    let mut depth = 0i64;
+    while level.len() > 1 {
+        depth += 1;
+        level = level
+            .chunks(2)
+            .enumerate()
+            .map(|(j, pair)| {
+                let key = Key::from(("s", depth, j as i64));
+                let second = pair.get(1).map_or(Expr::from(0), |k| Expr::key(k.clone()));
+                g.insert(key.clone(), Expr::call("add", [Expr::key(pair[0].clone()), second]));
+                key
+            })
+            .collect();
+    }
+    (g, level.pop().expect("n > 0"))
+}
+
+fn generated() -> Vec<Case> {
+    let n = 5000usize;
+    let (tree, root) = tree_sum(n);
+    let total = (n * (n + 1) / 2).to_string();
+
+    let mut chain = Graph::new();
+    chain.insert(("c", 0i64), 0);
+    for i in 1..20_000i64 {
+        chain.insert(("c", i), Expr::call("inc", [Expr::key(("c", i - 1))]));
+    }
+
+    let mut wide = Graph::new();
+    for i in 0..3000i64 {
+        wide.insert(("w", i), Expr::call("mul", [Expr::from(i), Expr::from(2)]));
+    }
+    wide.insert("all", Expr::call("sum", [Expr::list((0..3000i64).map(|i| Expr::key(("w", i))))]));
+
+    let mut panics = Graph::new();
+    panics.insert("ok", 1);
+    panics.insert("explodes", Expr::call("inc", [Expr::call("boom", [Expr::key("ok")])]));
+
+    vec![
+        Case { name: "tree_sum(5000)".into(), graph: tree, checks: vec![(root, Expect::Value(total))] },
+        Case {
+            name: "chain(20000)".into(),
+            graph: chain,
+            checks: vec![(Key::from(("c", 19_999i64)), Expect::Value("19999".into()))],
+        },
+        Case {
+            name: "wide(3000)".into(),
+            graph: wide,
+            checks: vec![(Key::from("all"), Expect::Value((2 * 2999 * 3000 / 2).to_string()))],
+        },
+        Case {
+            name: "panicking task".into(),
+            graph: panics,
+            checks: vec![(
+                Key::from("explodes"),
+                Expect::Error("task 'explodes' panicked in `boom`: boom with 1".into()),
+            )],
+        },
+    ]
+}
+
+/// Runs every case on `executor`, one key at a time and all keys at once; panics listing
+/// every mismatch.
+pub fn check_corpus(executor: &dyn Executor) {
+    let registry = Registry::new();
+    let mut failures = Vec::new();
+    for case in corpus() {
+        let mut good_keys = Vec::new();
+        let mut good_values = Vec::new();
+        for (key, expect) in &case.checks {
+            let got = executor.get(&case.graph, std::slice::from_ref(key), &registry);
+            match (expect, &got) {
+                (Expect::Value(want), Ok(values)) if &values[0].to_string() == want => {
+                    good_keys.push(key.clone());
+                    good_values.push(want.clone());
+                }
+                (Expect::Error(want), Err(e)) if e.to_string().contains(want.as_str()) => {}
+                _ => failures.push(format!(
+                    "{} {key}: expected {}, got {}",
+                    case.name,
+                    describe(expect),
+                    describe_result(&got)
+                )),
+            }
+        }
+        if good_keys.len() > 1 {
+            match executor.get(&case.graph, &good_keys, &registry) {
+                Ok(values) => {
+                    let got: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+                    if got != good_values {
+                        failures
+                            .push(format!("{}: all keys at once gave {got:?}, expected {good_values:?}", case.name));
+                    }
+                }
+                Err(e) => failures.push(format!("{}: all keys at once failed: {e}", case.name)),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} corpus failures on {}:\n{}", failures.len(), executor.name(), failures.join("\n"));
+}
+
+fn describe(e: &Expect) -> String {
+    match e {
+        Expect::Value(v) => format!("value {v}"),
+        Expect::Error(m) => format!("an error containing {m:?}"),
+    }
+}
+
+fn describe_result(r: &Result<Vec<Value>, ExecError>) -> String {
+    match r {
+        Ok(values) => format!("value {}", values[0]),
+        Err(e) => format!("error {e:?}: {e}"),
+    }
+}
