@@ -1,1 +1,91 @@
-fn main() {}
+//! `cargo xtask`: the project's chores as Rust, so they run the same everywhere.
+//!
+//! - `cargo xtask fuzz [TARGET] [--seconds N]` — coverage-guided fuzzing with cargo-fuzz
+//!   (installed on first use). The machine has one stable toolchain; cargo-fuzz needs nightly
+//!   flags, so we set `RUSTC_BOOTSTRAP=1`, which lets stable rustc accept them.
+//! - `cargo xtask loom` — the executors' loom models (`--cfg loom`, release mode).
+//! - `cargo xtask bench [ARGS]` — the benchmark table, in release mode, beside Dask when a
+//!   Python with dask is found (`RASK_DASK_PYTHON` or `/tmp/daskenv/bin/python`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("fuzz") => fuzz(&args[1..]),
+        Some("loom") => loom(&args[1..]),
+        Some("bench") => bench(&args[1..]),
+        _ => Err("usage: cargo xtask fuzz [TARGET] [--seconds N] | loom | bench [ARGS]".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(mut cmd: Command) -> Result<(), String> {
+    let status = cmd.status().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    status.success().then_some(()).ok_or_else(|| format!("{cmd:?} failed: {status}"))
+}
+
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let mut target = "parse".to_string();
+    let mut seconds = 60u64;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seconds" => seconds = it.next().and_then(|s| s.parse().ok()).ok_or("--seconds takes a number")?,
+            t => target = t.to_string(),
+        }
+    }
+    let have_fuzz = cargo().args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !have_fuzz {
+        eprintln!("xtask: installing cargo-fuzz");
+        run({
+            let mut c = cargo();
+            c.args(["install", "cargo-fuzz", "--locked"]);
+            c
+        })?;
+    }
+    // Seed the corpus with the project's own graphs so fuzzing starts from valid input.
+    let corpus = root().join("fuzz/corpus").join(&target);
+    std::fs::create_dir_all(&corpus).map_err(|e| e.to_string())?;
+    if target == "parse" {
+        for entry in std::fs::read_dir(root().join("tests/corpus")).map_err(|e| e.to_string())? {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            let name = path.file_name().expect("a file").to_owned();
+            std::fs::copy(&path, corpus.join(name)).map_err(|e| e.to_string())?;
+        }
+    }
+    let mut c = cargo();
+    c.env("RUSTC_BOOTSTRAP", "1").args(["fuzz", "run", "--fuzz-dir", "fuzz", &target]);
+    c.arg(&corpus).arg("--").arg(format!("-max_total_time={seconds}")).arg("-max_len=4096");
+    run(c)
+}
+
+fn loom(args: &[String]) -> Result<(), String> {
+    let mut c = cargo();
+    c.env("RUSTFLAGS", "--cfg loom").env("LOOM_MAX_PREEMPTIONS", std::env::var("LOOM_MAX_PREEMPTIONS").unwrap_or("2".into()));
+    c.args(["test", "--release", "-p", "rask-exec", "--lib", "--target-dir", "target/loom", "loom"]).args(args);
+    run(c)
+}
+
+fn bench(args: &[String]) -> Result<(), String> {
+    let mut c = cargo();
+    c.args(["run", "--release", "-p", "rask-bench", "--"]).args(args);
+    run(c)
+}

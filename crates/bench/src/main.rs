@@ -1,1 +1,176 @@
-fn main() {}
+//! `rask-bench`: the figures behind `cargo xtask bench`, with Dask's beside them in one run.
+//!
+//! Workloads mirror `../shared/peer/dask_overhead.py`: N trivial `inc` tasks, then a binary tree
+//! of `add` (2N tasks in all). Times are medians of several runs; per-task figures include
+//! compiling the plan (cull, validate, order), as Dask's `get` includes its own.
+//!
+//! usage: rask-bench [--quick] [--no-dask] [--distributed]
+
+/// Task graphs allocate many small values; mimalloc frees them far faster than glibc's malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod peer;
+
+use std::time::{Duration, Instant};
+
+use rask_exec::{Executor, SyncExecutor};
+use rask_graph::{parse_graph, register, to_dask_string, Arity, Expr, Graph, Key, Plan, Registry, TaskError, Value};
+
+/// Burns about the given number of microseconds of CPU: the coarse-grained workload's task.
+fn spin_us(args: &[Value]) -> Result<Value, TaskError> {
+    let micros = args[0].as_int().ok_or_else(|| TaskError::type_error("spin_us wants an int"))?;
+    let until = Instant::now() + Duration::from_micros(micros as u64);
+    let mut x = 0u64;
+    while Instant::now() < until {
+        for _ in 0..256 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+    Ok(Value::Int((x & 1) as i64))
+}
+register!("spin_us", Arity::Exact(1), spin_us);
+
+pub struct Options {
+    pub quick: bool,
+    pub dask: bool,
+    pub distributed: bool,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = Options {
+        quick: args.iter().any(|a| a == "--quick"),
+        dask: !args.iter().any(|a| a == "--no-dask"),
+        distributed: args.iter().any(|a| a == "--distributed"),
+    };
+    let registry = Registry::new();
+    let small = 20_000;
+    let large = if options.quick { 100_000 } else { 500_000 };
+    let runs = if options.quick { 3 } else { 5 };
+
+    println!("rask-bench on {} cores; medians of {runs} runs\n", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    graph_pipeline(large, runs.min(3), &registry);
+
+    let dask = if options.dask { peer::dask_overhead(small, &options) } else { peer::Peer::absent("--no-dask") };
+    println!();
+    println!("| workload | tasks | rask µs/task | Dask µs/task | ratio (Dask / rask) |");
+    println!("|---|---|---|---|---|");
+    for n in [small, large] {
+        let (graph, root) = tree_sum(n);
+        let tasks = graph.len();
+        let sync = median_per_task(runs, tasks, || run(&SyncExecutor, &graph, &root, &registry));
+        row(&format!("sync, inc + tree sum ({})", human(tasks)), tasks, sync, dask.per_task("dask-sync"));
+    }
+    coarse(&registry, runs);
+    if let Some(note) = dask.note() {
+        println!("\n{note}");
+    }
+}
+
+/// Parse, validate and order the peer graph at `n` leaves (about 2n tasks): the foundation's
+/// "1M tasks in well under a second" figure.
+fn graph_pipeline(n: usize, runs: usize, registry: &Registry) {
+    let (graph, root) = tree_sum(n);
+    let text = to_dask_string(&graph);
+    let tasks = graph.len();
+    let parse = median(runs, || {
+        let start = Instant::now();
+        let g = parse_graph(&text).expect("the printed graph parses");
+        let t = start.elapsed();
+        assert_eq!(g.len(), tasks);
+        t
+    });
+    let plan = median(runs, || {
+        let start = Instant::now();
+        let p = Plan::build(&graph, std::slice::from_ref(&root), registry).expect("valid");
+        let t = start.elapsed();
+        assert_eq!(p.order().len(), p.len());
+        t
+    });
+    println!("graph pipeline on {} tasks ({:.1} MB of Dask notation):", human(tasks), text.len() as f64 / 1e6);
+    println!("  parse                     {:>8.1} ms  ({:.0} ns/task)", ms(parse), ns_per(parse, tasks));
+    println!("  validate + cull + order   {:>8.1} ms  ({:.0} ns/task)", ms(plan), ns_per(plan, tasks));
+    println!("  total                     {:>8.1} ms", ms(parse + plan));
+}
+
+/// Tasks of ~1 ms CPU each: how well the executors use the cores.
+fn coarse(registry: &Registry, runs: usize) {
+    let tasks = 400;
+    let mut g = Graph::new();
+    for i in 0..tasks as i64 {
+        g.insert(("spin", i), Expr::call("spin_us", [Expr::from(1000)]));
+    }
+    g.insert("total", Expr::call("sum", [Expr::list((0..tasks as i64).map(|i| Expr::key(("spin", i))))]));
+    let root = Key::from("total");
+    let sync = median(runs, || run(&SyncExecutor, &g, &root, registry));
+    println!("| coarse: {tasks} tasks of 1 ms, sync | {} | {:.0} | | wall {:.0} ms |", tasks + 1, us_per(sync, tasks + 1), ms(sync));
+}
+
+pub fn run(executor: &dyn Executor, graph: &Graph, root: &Key, registry: &Registry) -> Duration {
+    let start = Instant::now();
+    let values = executor.get(graph, std::slice::from_ref(root), registry).expect("the benchmark graph runs");
+    let t = start.elapsed();
+    std::hint::black_box(values);
+    t
+}
+
+fn row(name: &str, tasks: usize, rask: f64, dask: Option<f64>) {
+    match dask {
+        Some(d) => println!("| {name} | {tasks} | {rask:.3} | {d:.1} | {:.0}× |", d / rask),
+        None => println!("| {name} | {tasks} | {rask:.3} | – | – |"),
+    }
+}
+
+/// The peer's graph: `n` `inc` tasks keyed `('x', i)`, then a binary tree of `add` keyed
+/// `('s', level, j)`, an odd one out added to 0.
+pub fn tree_sum(n: usize) -> (Graph, Key) {
+    let mut g = Graph::with_capacity(2 * n);
+    let mut level: Vec<Key> = (0..n as i64).map(|i| Key::from(("x", i))).collect();
+    for (i, k) in level.iter().enumerate() {
+        g.insert(k.clone(), Expr::call("inc", [Expr::from(i as i64)]));
+    }
+    let mut depth = 0i64;
+    while level.len() > 1 {
+        depth += 1;
+        let mut next = Vec::with_capacity(level.len() / 2 + 1);
+        for (j, pair) in level.chunks(2).enumerate() {
+            let key = Key::from(("s", depth, j as i64));
+            let second = pair.get(1).map_or(Expr::from(0), |k| Expr::key(k.clone()));
+            g.insert(key.clone(), Expr::call("add", [Expr::key(pair[0].clone()), second]));
+            next.push(key);
+        }
+        level = next;
+    }
+    (g, level.pop().expect("n > 0"))
+}
+
+fn median(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
+    let mut times: Vec<Duration> = (0..runs).map(|_| f()).collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn median_per_task(runs: usize, tasks: usize, f: impl FnMut() -> Duration) -> f64 {
+    us_per(median(runs, f), tasks)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn us_per(d: Duration, tasks: usize) -> f64 {
+    d.as_secs_f64() * 1e6 / tasks as f64
+}
+
+fn ns_per(d: Duration, tasks: usize) -> f64 {
+    d.as_secs_f64() * 1e9 / tasks as f64
+}
+
+fn human(n: usize) -> String {
+    if n >= 1_000_000 {
+        format!("{:.1}M", n as f64 / 1e6)
+    } else {
+        format!("{}k", n / 1000)
+    }
+}

@@ -141,6 +141,11 @@ impl Graph {
         self.defs.get_index_of(key)
     }
 
+    /// Replaces the definition of the `i`th key, without hashing it again.
+    pub(crate) fn set_at(&mut self, i: usize, expr: Expr) {
+        *self.defs.get_index_mut(i).expect("index in range").1 = expr;
+    }
+
     pub(crate) fn entry_at(&self, i: usize) -> (&Key, &Expr) {
         self.defs.get_index(i).expect("index in range")
     }

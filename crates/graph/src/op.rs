@@ -161,6 +161,11 @@ impl Csr {
         csr
     }
 
+    pub(crate) fn from_parts(offsets: Vec<u32>, items: Vec<u32>) -> Csr {
+        debug_assert!(offsets.first() == Some(&0) && offsets.last() == Some(&(items.len() as u32)));
+        Csr { offsets, items }
+    }
+
     /// The reverse adjacency of `self` over `n` nodes; rows come out in ascending order.
     pub fn transpose(&self, n: usize) -> Csr {
         let mut counts = vec![0u32; n + 1];

@@ -148,6 +148,9 @@ impl<'a> Lexer<'a> {
     }
 
     fn number(&mut self, start: usize) -> Result<Tok<'a>, ParseError> {
+        if let Some(tok) = self.plain_int(start) {
+            return Ok(tok);
+        }
         let mut end = start;
         if matches!(self.bytes[end], b'-' | b'+') {
             end += 1;
@@ -198,6 +201,30 @@ impl<'a> Lexer<'a> {
         parse_int(&lower, 10, negative)
             .map(Tok::Int)
             .ok_or_else(|| self.error(start, "integer literal out of range for a 64-bit int"))
+    }
+
+    /// The common case without allocating: optional `-`, decimal digits, and nothing that
+    /// would make it a float, a radix literal or malformed.
+    fn plain_int(&mut self, start: usize) -> Option<Tok<'a>> {
+        let negative = self.bytes[start] == b'-';
+        let digits_start = start + usize::from(matches!(self.bytes[start], b'-' | b'+'));
+        let mut end = digits_start;
+        let mut magnitude: u64 = 0;
+        while let Some(&c) = self.bytes.get(end) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            magnitude = magnitude.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+            end += 1;
+        }
+        let digits = end - digits_start;
+        let next_continues = self.bytes.get(end).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.');
+        if digits == 0 || next_continues || (digits > 1 && self.bytes[digits_start] == b'0') {
+            return None;
+        }
+        let value = if negative { 0i64.checked_sub_unsigned(magnitude)? } else { i64::try_from(magnitude).ok()? };
+        self.pos = end;
+        Some(Tok::Int(value))
     }
 
     fn is_radix(&self, start: usize) -> bool {

@@ -43,13 +43,15 @@ pub fn parse_graph(src: &str) -> Result<Graph, ParseError> {
             return Err(p.lexer.error(k.pos, format!("key {key} is defined twice")));
         }
     }
+    // Only now, with every key known, can a string be told from a reference to a key.
+    let keys = Keys::of(graph);
     let mut defs = Vec::with_capacity(entries.len());
-    for (k, v) in entries.into_iter() {
-        let key = k.to_key().expect("checked above");
-        defs.push((key, v.into_expr(&graph, &p.lexer)?));
+    for (_, v) in entries {
+        defs.push(v.into_expr(&keys, &p.lexer)?);
     }
-    for (key, expr) in defs {
-        graph.insert(key, expr);
+    let mut graph = keys.graph;
+    for (i, expr) in defs.into_iter().enumerate() {
+        graph.set_at(i, expr);
     }
     Ok(graph)
 }
@@ -69,6 +71,38 @@ pub fn parse_key(src: &str) -> Result<Key, ParseError> {
     let node = p.node(0)?;
     p.expect(&Tok::Eof, "the end of the key")?;
     node.to_key().ok_or_else(|| p.lexer.error(start, "a key must be a string, an integer or a tuple of them"))
+}
+
+/// The graph's keys, and which kinds of key occur at all: most graphs have no integer keys,
+/// so integer literals (often millions of them) need no lookup.
+struct Keys {
+    graph: Graph,
+    ints: bool,
+    strs: bool,
+    tuples: bool,
+}
+
+impl Keys {
+    fn of(graph: Graph) -> Keys {
+        let (mut ints, mut strs, mut tuples) = (false, false, false);
+        for k in graph.keys() {
+            match k {
+                Key::Int(_) => ints = true,
+                Key::Str(_) => strs = true,
+                Key::Tuple(_) => tuples = true,
+            }
+        }
+        Keys { graph, ints, strs, tuples }
+    }
+
+    fn may_contain(&self, node: &Node) -> bool {
+        match node {
+            Node::Scalar(Value::Int(_)) => self.ints,
+            Node::Scalar(Value::Str(_)) => self.strs,
+            Node::Tuple(items) => self.tuples && !matches!(items.first(), Some(Spanned { node: Node::Ident(_), .. })),
+            _ => false,
+        }
+    }
 }
 
 /// A parsed Python literal, before Dask's rules give it meaning.
@@ -126,19 +160,21 @@ impl Spanned {
     }
 
     /// This node under Dask's rules, given the graph's keys.
-    fn into_expr(self, graph: &Graph, lx: &Lexer) -> Result<Expr, ParseError> {
-        if let Some(key) = self.to_key().filter(|k| graph.contains(k)) {
-            return Ok(Expr::Ref(key));
+    fn into_expr(self, keys: &Keys, lx: &Lexer) -> Result<Expr, ParseError> {
+        if keys.may_contain(&self.node) {
+            if let Some(key) = self.to_key().filter(|k| keys.graph.contains(k)) {
+                return Ok(Expr::Ref(key));
+            }
         }
         match self.node {
             Node::Tuple(items) if matches!(items.first(), Some(Spanned { node: Node::Ident(_), .. })) => {
                 let mut items = items.into_iter();
                 let Some(Spanned { node: Node::Ident(func), .. }) = items.next() else { unreachable!("checked above") };
-                let args = items.map(|a| a.into_expr(graph, lx)).collect::<Result<Vec<_>, _>>()?;
+                let args = items.map(|a| a.into_expr(keys, lx)).collect::<Result<Vec<_>, _>>()?;
                 Ok(Expr::Call(crate::expr::Call { func, args }))
             }
             Node::List(items) => {
-                Ok(Expr::list(items.into_iter().map(|i| i.into_expr(graph, lx)).collect::<Result<Vec<_>, _>>()?))
+                Ok(Expr::list(items.into_iter().map(|i| i.into_expr(keys, lx)).collect::<Result<Vec<_>, _>>()?))
             }
             Node::Ident(name) => Err(name_as_value(lx, self.pos, &name)),
             _ => self.into_value(lx).map(Expr::Literal),
@@ -157,13 +193,19 @@ struct Parser<'a> {
     lexer: Lexer<'a>,
     tok: Tok<'a>,
     pos: usize,
+    /// Function names repeat once per task: share one allocation per name.
+    names: rustc_hash::FxHashMap<&'a str, Arc<str>>,
 }
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Result<Parser<'a>, ParseError> {
         let mut lexer = Lexer::new(src);
         let (tok, pos) = lexer.next()?;
-        Ok(Parser { lexer, tok, pos })
+        Ok(Parser { lexer, tok, pos, names: Default::default() })
+    }
+
+    fn intern_name(&mut self, name: &'a str) -> Arc<str> {
+        self.names.entry(name).or_insert_with(|| Arc::from(name)).clone()
     }
 
     fn bump(&mut self) -> Result<Tok<'a>, ParseError> {
@@ -199,7 +241,7 @@ impl<'a> Parser<'a> {
             Tok::False => Node::Scalar(Value::Bool(false)),
             Tok::None => Node::Scalar(Value::None),
             Tok::Ident(name) if self.tok == Tok::LParen => return self.special_call(name, pos),
-            Tok::Ident(name) => Node::Ident(Arc::from(name)),
+            Tok::Ident(name) => Node::Ident(self.intern_name(name)),
             Tok::LBrack => Node::List(self.sequence(pos, &Tok::RBrack, "']'", depth)?.0),
             Tok::LBrace => Node::Dict(self.dict_entries(pos, depth + 1)?),
             Tok::LParen => {

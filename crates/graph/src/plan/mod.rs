@@ -68,41 +68,40 @@ impl Plan {
     ) -> Result<Plan, GraphError> {
         let (keys, ops, targets) = compile_needed(graph, targets, registry)?;
         let mut nodes = Nodes { keys, ops, targets };
-        let mut topo = nodes.topological_order()?;
+        let mut dependencies = nodes.dependencies();
+        let mut dependents = dependencies.transpose(nodes.len());
+        let mut topo = nodes.topological_order(&dependencies, &dependents)?;
+        // Each rewrite runs only when some node qualifies: most large graphs (maps, trees)
+        // have nothing to inline or fuse and should not pay for a pass.
         if options.inline {
             let is_target = nodes.target_mask();
             let max = options.inline_max_bytes;
-            nodes.eliminate(
-                &topo,
-                |i, op| {
-                    !is_target[i]
-                        && match op {
-                            Op::Const(v) => v.nbytes() <= max,
-                            Op::Input(_) => true,
-                            _ => false,
-                        }
-                },
-                Provenance::Drop,
-            );
-            topo = nodes.topological_order()?;
+            let inlinable = |i: usize, op: &Op| {
+                !is_target[i]
+                    && match op {
+                        Op::Const(v) => v.nbytes() <= max,
+                        Op::Input(_) => true,
+                        _ => false,
+                    }
+            };
+            if nodes.ops.iter().enumerate().any(|(i, op)| inlinable(i, op)) {
+                topo = nodes.eliminate(&topo, &dependencies, inlinable, Provenance::Drop);
+                dependencies = nodes.dependencies();
+                dependents = dependencies.transpose(nodes.len());
+            }
         }
         if options.fuse {
             let is_target = nodes.target_mask();
-            let deps = nodes.dependencies();
-            let dependents = deps.transpose(nodes.len());
-            let max_depth = options.max_fused_depth;
-            nodes.eliminate(
-                &topo,
-                |i, op| {
-                    !is_target[i]
-                        && matches!(dependents.row(i), [d] if deps.row(*d as usize).len() == 1)
-                        && op.depth() < max_depth
-                },
-                Provenance::Keep,
-            );
+            let fusable = |i: usize| {
+                !is_target[i] && matches!(dependents.row(i), [d] if dependencies.row(*d as usize).len() == 1)
+            };
+            if (0..nodes.len()).any(fusable) {
+                let max_depth = options.max_fused_depth;
+                nodes.eliminate(&topo, &dependencies, |i, op| fusable(i) && op.depth() < max_depth, Provenance::Keep);
+                dependencies = nodes.dependencies();
+                dependents = dependencies.transpose(nodes.len());
+            }
         }
-        let dependencies = nodes.dependencies();
-        let dependents = dependencies.transpose(nodes.len());
         let order = dfs_order(&dependencies, &nodes.targets);
         let mut priority = vec![0u32; order.len()];
         for (rank, &node) in order.iter().enumerate() {
@@ -208,22 +207,23 @@ impl Nodes {
 
     /// Distinct inputs per node, first occurrence first.
     fn dependencies(&self) -> Csr {
-        let mut seen: Vec<u32> = Vec::new();
-        Csr::from_rows(self.ops.iter().map(|op| {
-            seen.clear();
+        let mut offsets = Vec::with_capacity(self.len() + 1);
+        let mut items = Vec::with_capacity(self.len() * 2);
+        offsets.push(0);
+        for op in &self.ops {
+            let row = items.len();
             op.for_each_input(&mut |i| {
-                if !seen.contains(&i) {
-                    seen.push(i);
+                if !items[row..].contains(&i) {
+                    items.push(i);
                 }
             });
-            seen.clone()
-        }))
+            offsets.push(items.len() as u32);
+        }
+        Csr::from_parts(offsets, items)
     }
 
     /// Kahn's algorithm; a cycle is reported with its keys in dependency order.
-    fn topological_order(&self) -> Result<Vec<u32>, GraphError> {
-        let deps = self.dependencies();
-        let dependents = deps.transpose(self.len());
+    fn topological_order(&self, deps: &Csr, dependents: &Csr) -> Result<Vec<u32>, GraphError> {
         let mut waiting: Vec<u32> = (0..self.len()).map(|i| deps.row(i).len() as u32).collect();
         let mut order: Vec<u32> = (0..self.len() as u32).filter(|&i| waiting[i as usize] == 0).collect();
         let mut next = 0;
@@ -261,21 +261,28 @@ impl Nodes {
     /// Removes every node for which `remove(node, op)` holds (after its own inputs were
     /// substituted), substituting its op into the nodes that use it. `topo` must list
     /// dependencies before dependents, so substitutions compose along chains.
-    fn eliminate(&mut self, topo: &[u32], remove: impl Fn(usize, &Op) -> bool, provenance: Provenance) {
+    /// Returns `topo` for the nodes that remain.
+    fn eliminate(
+        &mut self,
+        topo: &[u32],
+        dependencies: &Csr,
+        remove: impl Fn(usize, &Op) -> bool,
+        provenance: Provenance,
+    ) -> Vec<u32> {
         let mut replacement: Vec<Option<Op>> = vec![None; self.len()];
         let mut removed = vec![false; self.len()];
         for &i in topo {
             let i = i as usize;
-            let mut op = std::mem::replace(&mut self.ops[i], Op::Input(u32::MAX));
-            op.substitute(&|j| replacement[j as usize].clone());
-            if remove(i, &op) {
+            if dependencies.row(i).iter().any(|&d| removed[d as usize]) {
+                self.ops[i].substitute(&|j| replacement[j as usize].clone());
+            }
+            if remove(i, &self.ops[i]) {
+                let op = std::mem::replace(&mut self.ops[i], Op::Input(u32::MAX));
                 replacement[i] = Some(match provenance {
                     Provenance::Keep => Op::Fused(self.keys[i].clone(), Box::new(op)),
                     Provenance::Drop => op,
                 });
                 removed[i] = true;
-            } else {
-                self.ops[i] = op;
             }
         }
         let mut new_index = vec![u32::MAX; self.len()];
@@ -294,6 +301,7 @@ impl Nodes {
         for t in &mut self.targets {
             *t = new_index[*t as usize];
         }
+        topo.iter().map(|&i| new_index[i as usize]).filter(|&i| i != u32::MAX).collect()
     }
 }
 

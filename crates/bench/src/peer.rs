@@ -1,0 +1,91 @@
+//! Dask, run beside us: `../shared/peer/dask_overhead.py`'s graph and timing, through the
+//! Python named by `RASK_DASK_PYTHON` or `/tmp/daskenv/bin/python`. Never a dependency: when
+//! no such Python is found, the table says so and shows rask's column alone.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::Options;
+
+pub struct Peer {
+    per_task: HashMap<String, Vec<f64>>,
+    note: Option<String>,
+}
+
+impl Peer {
+    pub fn absent(why: &str) -> Peer {
+        Peer { per_task: HashMap::new(), note: Some(format!("Dask column empty: {why}.")) }
+    }
+
+    /// Median µs per task Dask's scheduler `name` (`dask-sync`, `dask-threads`, …) took.
+    pub fn per_task(&self, name: &str) -> Option<f64> {
+        let mut xs = self.per_task.get(name)?.clone();
+        xs.sort_by(f64::total_cmp);
+        xs.get(xs.len() / 2).copied()
+    }
+
+    pub fn note(&self) -> Option<&str> {
+        self.note.as_deref()
+    }
+}
+
+fn python() -> Option<String> {
+    let candidates = [std::env::var("RASK_DASK_PYTHON").ok(), Some("/tmp/daskenv/bin/python".to_string())];
+    candidates.into_iter().flatten().find(|py| {
+        Command::new(py).args(["-c", "import dask, distributed"]).output().is_ok_and(|o| o.status.success())
+    })
+}
+
+fn script_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/peer")
+}
+
+/// Runs the peer's schedulers on its graph of `n` leaves, three times each.
+pub fn dask_overhead(n: usize, options: &Options) -> Peer {
+    let Some(py) = python() else {
+        return Peer::absent("no Python with dask (set RASK_DASK_PYTHON, or see the README to make /tmp/daskenv)");
+    };
+    let dir = script_dir();
+    if !dir.join("dask_overhead.py").exists() {
+        return Peer::absent(&format!("{} not found", dir.join("dask_overhead.py").display()));
+    }
+    let mut schedulers = vec![
+        ("dask-sync", "dask.local.get_sync"),
+        ("dask-threads", "dask.threaded.get"),
+        ("dask-processes", "lambda d, k: dask.multiprocessing.get(d, k, num_workers=2)"),
+    ];
+    if options.quick {
+        schedulers.truncate(2);
+    }
+    let mut program = format!("import sys; sys.path.insert(0, {:?})\nimport dask_overhead as peer, dask, dask.local, dask.threaded, dask.multiprocessing\n", dir.display().to_string());
+    for _ in 0..3 {
+        for (name, get) in &schedulers {
+            program.push_str(&format!("peer.run({name:?}, {get}, {n})\n"));
+        }
+    }
+    if options.distributed {
+        program.push_str(&format!(
+            "from distributed import Client, LocalCluster\nwith LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as c, Client(c) as cl:\n    peer.run('dask-distributed', cl.get, {})\n",
+            n.min(5000)
+        ));
+    }
+    eprintln!("running Dask's peer harness ({} schedulers × 3 runs at {n} leaves)…", schedulers.len());
+    let out = match Command::new(&py).arg("-c").arg(&program).output() {
+        Ok(o) if o.status.success() => o,
+        Ok(o) => return Peer::absent(&format!("the peer failed: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""))),
+        Err(e) => return Peer::absent(&format!("cannot run {py}: {e}")),
+    };
+    let mut per_task: HashMap<String, Vec<f64>> = HashMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        if let [name, _tasks, _seconds, us] = fields[..] {
+            if let Ok(us) = us.parse() {
+                per_task.entry(name.to_string()).or_default().push(us);
+            }
+        }
+    }
+    let shown: Vec<String> = per_task.keys().map(|k| k.to_string()).collect();
+    let note = format!("Dask: {} via {py}, peer graph at {n} leaves ({} tasks); its per-task figures stand beside both rask sizes.", shown.join(", "), 2 * n);
+    Peer { per_task, note: Some(note) }
+}
