@@ -41,10 +41,32 @@ fn temp_graph(name: &str, text: &str) -> PathBuf {
 }
 
 #[test]
-fn the_seed_graph_prints_v() {
-    let o = rask(&["run", "examples/seed.graph", "--key", "v"]);
+fn the_seed_graph_prints_v_on_every_scheduler() {
+    for scheduler in ["sync", "threads", "threads:3"] {
+        let o = rask(&["run", "examples/seed.graph", "--key", "v", "--scheduler", scheduler]);
+        assert!(o.status.success(), "{scheduler}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "[9, 2]\n", "{scheduler}");
+    }
+    let o = rask(&["run", "examples/seed.graph", "--scheduler", "processes"]);
+    assert!(!o.status.success() && stderr(&o).contains("not available in this build yet"), "{}", stderr(&o));
+}
+
+#[test]
+fn no_progress_bar_when_stderr_is_not_a_terminal() {
+    let mut text = String::from("{");
+    for i in 0..150_000 {
+        text.push_str(&format!("('x', {i}): (inc, {i}), "));
+    }
+    text.push_str("'total': (sum, [");
+    for i in 0..150_000 {
+        text.push_str(&format!("('x', {i}), "));
+    }
+    text.push_str("])}");
+    let path = temp_graph("wide.graph", &text);
+    let o = rask(&["run", path.to_str().unwrap(), "--key", "total", "--scheduler", "threads"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(stdout(&o), "[9, 2]\n");
+    assert_eq!(stdout(&o), format!("{}\n", (1..=150_000i64).sum::<i64>()));
+    assert_eq!(stderr(&o), "", "stderr is a pipe here: nothing drawn");
 }
 
 #[test]

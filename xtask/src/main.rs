@@ -3,7 +3,8 @@
 //! - `cargo xtask fuzz [TARGET] [--seconds N]` — coverage-guided fuzzing with cargo-fuzz
 //!   (installed on first use). The machine has one stable toolchain; cargo-fuzz needs nightly
 //!   flags, so we set `RUSTC_BOOTSTRAP=1`, which lets stable rustc accept them.
-//! - `cargo xtask loom` — the executors' loom models (`--cfg loom`, release mode).
+//! - `cargo xtask loom [--planted]` — the executors' loom models (`--cfg loom`, release mode);
+//!   `--planted` plants a memory-ordering bug and requires the models to fail.
 //! - `cargo xtask bench [ARGS]` — the benchmark table, in release mode, beside Dask when a
 //!   Python with dask is found (`RASK_DASK_PYTHON` or `/tmp/daskenv/bin/python`).
 
@@ -77,11 +78,29 @@ fn fuzz(args: &[String]) -> Result<(), String> {
     run(c)
 }
 
+/// Runs the loom models; with `--planted`, builds with a deliberately weakened ordering and
+/// succeeds only if the models catch it (a model that cannot fail is not a model).
 fn loom(args: &[String]) -> Result<(), String> {
+    let planted = args.iter().any(|a| a == "--planted");
+    let rest: Vec<&String> = args.iter().filter(|a| *a != "--planted").collect();
     let mut c = cargo();
-    c.env("RUSTFLAGS", "--cfg loom").env("LOOM_MAX_PREEMPTIONS", std::env::var("LOOM_MAX_PREEMPTIONS").unwrap_or("2".into()));
-    c.args(["test", "--release", "-p", "rask-exec", "--lib", "--target-dir", "target/loom", "loom"]).args(args);
-    run(c)
+    let flags = if planted { "--cfg loom --cfg rask_planted_bug" } else { "--cfg loom" };
+    c.env("RUSTFLAGS", flags)
+        .env("LOOM_MAX_PREEMPTIONS", std::env::var("LOOM_MAX_PREEMPTIONS").unwrap_or_else(|_| "2".into()))
+        .args(["test", "--release", "-p", "rask-exec", "--lib", "--target-dir"])
+        .arg(if planted { "target/loom-planted" } else { "target/loom" })
+        .arg("loom_")
+        .args(rest);
+    if !planted {
+        return run(c);
+    }
+    match run(c) {
+        Ok(()) => Err("the loom models passed with the planted bug: they cannot catch it".into()),
+        Err(_) => {
+            eprintln!("xtask: the loom models caught the planted bug, as they must");
+            Ok(())
+        }
+    }
 }
 
 fn bench(args: &[String]) -> Result<(), String> {

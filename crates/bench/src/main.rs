@@ -14,7 +14,7 @@ mod peer;
 
 use std::time::{Duration, Instant};
 
-use rask_exec::{Executor, SyncExecutor};
+use rask_exec::{Executor, SyncExecutor, ThreadedExecutor};
 use rask_graph::{parse_graph, register, to_dask_string, Arity, Expr, Graph, Key, Plan, Registry, TaskError, Value};
 
 /// Burns about the given number of microseconds of CPU: the coarse-grained workload's task.
@@ -61,6 +61,16 @@ fn main() {
         let tasks = graph.len();
         let sync = median_per_task(runs, tasks, || run(&SyncExecutor, &graph, &root, &registry));
         row(&format!("sync, inc + tree sum ({})", human(tasks)), tasks, sync, dask.per_task("dask-sync"));
+        let threaded = ThreadedExecutor::with_available_cores();
+        let threads = median_per_task(runs, tasks, || run(&threaded, &graph, &root, &registry));
+        row(&format!("threads, inc + tree sum ({})", human(tasks)), tasks, threads, dask.per_task("dask-threads"));
+        let plan = Plan::build(&graph, std::slice::from_ref(&root), &registry).expect("valid");
+        let run_only = median_per_task(runs, tasks, || {
+            let start = Instant::now();
+            std::hint::black_box(threaded.execute(&plan, None).expect("runs"));
+            start.elapsed()
+        });
+        row(&format!("threads, run only, plan prebuilt ({})", human(tasks)), tasks, run_only, None);
     }
     coarse(&registry, runs);
     if let Some(note) = dask.note() {
@@ -104,7 +114,17 @@ fn coarse(registry: &Registry, runs: usize) {
     g.insert("total", Expr::call("sum", [Expr::list((0..tasks as i64).map(|i| Expr::key(("spin", i))))]));
     let root = Key::from("total");
     let sync = median(runs, || run(&SyncExecutor, &g, &root, registry));
+    let threaded = ThreadedExecutor::with_available_cores();
+    let threads = median(runs, || run(&threaded, &g, &root, registry));
     println!("| coarse: {tasks} tasks of 1 ms, sync | {} | {:.0} | | wall {:.0} ms |", tasks + 1, us_per(sync, tasks + 1), ms(sync));
+    println!(
+        "| coarse: {tasks} tasks of 1 ms, {} threads | {} | {:.0} | | wall {:.0} ms, speedup {:.2}× |",
+        threaded.threads(),
+        tasks + 1,
+        us_per(threads, tasks + 1),
+        ms(threads),
+        sync.as_secs_f64() / threads.as_secs_f64()
+    );
 }
 
 pub fn run(executor: &dyn Executor, graph: &Graph, root: &Key, registry: &Registry) -> Duration {

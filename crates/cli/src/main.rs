@@ -41,6 +41,9 @@ enum Command {
         /// Print values as JSON (the mapping in rask_graph::json) instead of Python's repr.
         #[arg(long)]
         json: bool,
+        /// No progress bar (it is shown only when stderr is a terminal anyway).
+        #[arg(long, short = 'q')]
+        quiet: bool,
     },
     /// Parse and validate a graph without running it, and report its size.
     Check {
@@ -60,7 +63,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut out = io::BufWriter::new(io::stdout().lock());
     let result = match cli.command {
-        Command::Run { file, keys, scheduler, json } => run(&file, &keys, &scheduler, json, &mut out),
+        Command::Run { file, keys, scheduler, json, quiet } => run(&file, &keys, &scheduler, json, quiet, &mut out),
         Command::Check { file, large_literal } => check(&file, large_literal, &mut out),
         Command::Dot { file } => {
             load(&file).map(|g| dot::write(&g, &mut out)).and_then(|r| r.map_err(|e| e.to_string()))
@@ -87,7 +90,7 @@ fn load(path: &PathBuf) -> Result<Graph, String> {
     parse_graph_auto(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn run(path: &PathBuf, keys: &[String], scheduler: &str, json: bool, out: &mut impl Write) -> Result<(), String> {
+fn run(path: &PathBuf, keys: &[String], scheduler: &str, json: bool, quiet: bool, out: &mut impl Write) -> Result<(), String> {
     let graph = load(path)?;
     let scheduler: Scheduler = scheduler.parse().map_err(|e: ExecError| e.to_string())?;
     let requested: Vec<Key> =
@@ -100,7 +103,12 @@ fn run(path: &PathBuf, keys: &[String], scheduler: &str, json: bool, out: &mut i
         Plan::validate(&graph, &registry).map_err(|e| e.to_string())?;
     }
     let executor = scheduler.executor().map_err(|e| e.to_string())?;
-    let values = executor.get(&graph, &targets, &registry).map_err(|e| e.to_string())?;
+    let plan = Plan::build(&graph, &targets, &registry).map_err(|e| e.to_string())?;
+    let bar = progress_bar(plan.len(), quiet);
+    let progress = |done: usize, _total: usize| bar.set_position(done as u64);
+    let outcome = executor.execute(&plan, Some(&progress));
+    bar.finish_and_clear();
+    let values = outcome.map_err(|e| e.to_string())?.values;
     let io = |e: io::Error| e.to_string();
     for (key, value) in targets.iter().zip(&values) {
         match (show_keys, json) {
@@ -114,6 +122,20 @@ fn run(path: &PathBuf, keys: &[String], scheduler: &str, json: bool, out: &mut i
         }
     }
     Ok(())
+}
+
+/// A bar on stderr for runs long enough to want one; hidden when stderr is not a terminal
+/// (indicatif's own check), with `--quiet`, and for small graphs.
+fn progress_bar(total: usize, quiet: bool) -> indicatif::ProgressBar {
+    const WORTH_A_BAR: usize = 100_000;
+    if quiet || total < WORTH_A_BAR {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tasks  {per_sec}  eta {eta}") {
+        bar.set_style(style);
+    }
+    bar
 }
 
 fn check(path: &PathBuf, large_literal: usize, out: &mut impl Write) -> Result<(), String> {

@@ -1,6 +1,7 @@
 //! `rask-exec`: executors that run a compiled [`Plan`] and return the requested values.
 //!
-//! What it is: the [`Executor`] trait, the single-threaded [`SyncExecutor`], the scheduler
+//! What it is: the [`Executor`] trait, the single-threaded [`SyncExecutor`], the
+//! [`ThreadedExecutor`] (lock-free counters, work stealing, loom-checked), the scheduler
 //! names that the CLI and library accept ([`Scheduler`]), and the [`get`] entry points that
 //! parse nothing: they take a [`Graph`], compile it and run it.
 //!
@@ -10,7 +11,9 @@
 //! Main types: [`Executor`], [`Scheduler`], [`ExecError`], [`Outcome`], [`RunStats`].
 
 mod error;
+mod shim;
 mod sync;
+mod threaded;
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,6 +21,7 @@ use std::str::FromStr;
 pub use error::ExecError;
 use rask_graph::{Graph, Key, Plan, Registry, Value};
 pub use sync::SyncExecutor;
+pub use threaded::ThreadedExecutor;
 
 /// Receives progress: `done` of `total` tasks have finished. Called from executor threads, a
 /// few hundred times per run at most.
@@ -117,6 +121,8 @@ impl Scheduler {
     pub fn executor(&self) -> Result<Box<dyn Executor>, ExecError> {
         match self {
             Scheduler::Sync => Ok(Box::new(SyncExecutor)),
+            Scheduler::Threads(None) => Ok(Box::new(ThreadedExecutor::with_available_cores())),
+            Scheduler::Threads(Some(n)) => Ok(Box::new(ThreadedExecutor::new(*n))),
             other => Err(ExecError::Unavailable(other.to_string())),
         }
     }
