@@ -49,7 +49,10 @@ fn main() {
     let large = if options.quick { 100_000 } else { 500_000 };
     let runs = if options.quick { 3 } else { 5 };
 
-    println!("rask-bench on {} cores; medians of {runs} runs\n", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "rask-bench on {} cores; medians of {runs} runs\n",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     graph_pipeline(large, runs.min(3), &registry);
 
     let dask = if options.dask { peer::dask_overhead(small, &options) } else { peer::Peer::absent("--no-dask") };
@@ -116,7 +119,12 @@ fn coarse(registry: &Registry, runs: usize) {
     let sync = median(runs, || run(&SyncExecutor, &g, &root, registry));
     let threaded = ThreadedExecutor::with_available_cores();
     let threads = median(runs, || run(&threaded, &g, &root, registry));
-    println!("| coarse: {tasks} tasks of 1 ms, sync | {} | {:.0} | | wall {:.0} ms |", tasks + 1, us_per(sync, tasks + 1), ms(sync));
+    println!(
+        "| coarse: {tasks} tasks of 1 ms, sync | {} | {:.0} | | wall {:.0} ms |",
+        tasks + 1,
+        us_per(sync, tasks + 1),
+        ms(sync)
+    );
     println!(
         "| coarse: {tasks} tasks of 1 ms, {} threads | {} | {:.0} | | wall {:.0} ms, speedup {:.2}× |",
         threaded.threads(),

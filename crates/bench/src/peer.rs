@@ -32,9 +32,10 @@ impl Peer {
 
 fn python() -> Option<String> {
     let candidates = [std::env::var("RASK_DASK_PYTHON").ok(), Some("/tmp/daskenv/bin/python".to_string())];
-    candidates.into_iter().flatten().find(|py| {
-        Command::new(py).args(["-c", "import dask, distributed"]).output().is_ok_and(|o| o.status.success())
-    })
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|py| Command::new(py).args(["-c", "import dask, distributed"]).output().is_ok_and(|o| o.status.success()))
 }
 
 fn script_dir() -> PathBuf {
@@ -73,7 +74,12 @@ pub fn dask_overhead(n: usize, options: &Options) -> Peer {
     eprintln!("running Dask's peer harness ({} schedulers × 3 runs at {n} leaves)…", schedulers.len());
     let out = match Command::new(&py).arg("-c").arg(&program).output() {
         Ok(o) if o.status.success() => o,
-        Ok(o) => return Peer::absent(&format!("the peer failed: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""))),
+        Ok(o) => {
+            return Peer::absent(&format!(
+                "the peer failed: {}",
+                String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+            ))
+        }
         Err(e) => return Peer::absent(&format!("cannot run {py}: {e}")),
     };
     let mut per_task: HashMap<String, Vec<f64>> = HashMap::new();
@@ -86,6 +92,6 @@ pub fn dask_overhead(n: usize, options: &Options) -> Peer {
         }
     }
     let shown: Vec<String> = per_task.keys().map(|k| k.to_string()).collect();
-    let note = format!("Dask: {} via {py}, peer graph at {n} leaves ({} tasks); its per-task figures stand beside both rask sizes.", shown.join(", "), 2 * n);
+    let note = format!("Dask: {} via {py}, peer graph at {n} leaves (2n+5 tasks, medians of 3 runs); its per-task figures stand beside both rask sizes.", shown.join(", "));
     Peer { per_task, note: Some(note) }
 }

@@ -90,7 +90,14 @@ fn load(path: &PathBuf) -> Result<Graph, String> {
     parse_graph_auto(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn run(path: &PathBuf, keys: &[String], scheduler: &str, json: bool, quiet: bool, out: &mut impl Write) -> Result<(), String> {
+fn run(
+    path: &PathBuf,
+    keys: &[String],
+    scheduler: &str,
+    json: bool,
+    quiet: bool,
+    out: &mut impl Write,
+) -> Result<(), String> {
     let graph = load(path)?;
     let scheduler: Scheduler = scheduler.parse().map_err(|e: ExecError| e.to_string())?;
     let requested: Vec<Key> =

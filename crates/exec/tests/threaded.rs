@@ -24,7 +24,11 @@ fn tree_reduction_holds_few_results() {
         assert_eq!(outcome.values, vec![Value::Int((leaves * (leaves + 1) / 2) as i64)]);
         // One path per thread, and the batch of roots each thread claims: far below 32k leaves.
         let bound = threads * (16 + 8) + 16;
-        assert!(outcome.stats.peak_live <= bound, "{threads} threads held {} results (bound {bound})", outcome.stats.peak_live);
+        assert!(
+            outcome.stats.peak_live <= bound,
+            "{threads} threads held {} results (bound {bound})",
+            outcome.stats.peak_live
+        );
     }
 }
 
@@ -51,9 +55,13 @@ fn a_failure_stops_the_run_and_the_executor_is_reusable() {
     }
     let executor = ThreadedExecutor::new(2);
     let registry = Registry::new();
-    let plan = Plan::build_with(&g, &[Key::from(("c", 999i64))], &registry, &rask_graph::PlanOptions::unoptimized()).unwrap();
+    let plan =
+        Plan::build_with(&g, &[Key::from(("c", 999i64))], &registry, &rask_graph::PlanOptions::unoptimized()).unwrap();
     let err = executor.execute(&plan, None).unwrap_err();
-    assert!(matches!(&err, ExecError::Task { key, function, .. } if key == &Key::from(("c", 0i64)) && function == "fail_now"), "{err}");
+    assert!(
+        matches!(&err, ExecError::Task { key, function, .. } if key == &Key::from(("c", 0i64)) && function == "fail_now"),
+        "{err}"
+    );
     assert_eq!(STARTED_AFTER_FAILURE.load(Ordering::SeqCst), 0, "no dependent of a failed task starts");
     // Same executor, next run.
     let ok = parse_graph("{'a': (inc, 1)}").unwrap();

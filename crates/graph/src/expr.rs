@@ -137,6 +137,11 @@ impl Graph {
         self.defs.keys()
     }
 
+    /// The graph's own copy of `key`: a reference that clones it shares its allocation.
+    pub(crate) fn stored_key(&self, key: &Key) -> Option<&Key> {
+        self.defs.get_key_value(key).map(|(k, _)| k)
+    }
+
     pub(crate) fn index_of(&self, key: &Key) -> Option<usize> {
         self.defs.get_index_of(key)
     }

@@ -13,7 +13,7 @@ use crate::repr::write_str_repr;
 /// Cloning is cheap (reference counted). Keys are totally ordered so that output is
 /// deterministic: integers before strings before tuples, integers numerically, strings
 /// bytewise, tuples element by element — so `('x', 2)` sorts before `('x', 10)`.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Eq, Hash, Serialize, Deserialize)]
 pub enum Key {
     Int(i64),
     Str(Arc<str>),
@@ -44,6 +44,20 @@ impl Key {
             Key::Int(_) => 0,
             Key::Str(_) => 1,
             Key::Tuple(_) => 2,
+        }
+    }
+}
+
+/// Equal contents, with a pointer check first: references parsed from text share their key's
+/// allocation, so resolving them against a large graph compares pointers, not strings in memory
+/// that is unlikely to be in cache.
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Key::Int(a), Key::Int(b)) => a == b,
+            (Key::Str(a), Key::Str(b)) => Arc::ptr_eq(a, b) || a == b,
+            (Key::Tuple(a), Key::Tuple(b)) => Arc::ptr_eq(a, b) || a == b,
+            _ => false,
         }
     }
 }

@@ -51,7 +51,8 @@ fn loom_diamond() {
 
 #[test]
 fn loom_fan_out_is_stolen_and_sleepers_wake() {
-    let p = plan("{'a': (inc, 0), 'b': (inc, 'a'), 'c': (inc, 'a'), 'd': (inc, 'a'), 'e': (sum, ['b', 'c', 'd'])}", "e");
+    let p =
+        plan("{'a': (inc, 0), 'b': (inc, 'a'), 'c': (inc, 'a'), 'd': (inc, 'a'), 'e': (sum, ['b', 'c', 'd'])}", "e");
     loom::model(move || {
         let outcome = run(p, 2).expect("runs");
         assert_eq!(outcome.values, vec![Value::Int(6)]);

@@ -132,7 +132,8 @@ pub(crate) struct Shared<'p> {
 impl<'p> Shared<'p> {
     pub(crate) fn new(plan: &'p Plan, stealers: Vec<Stealer<u32>>, progress: Option<&'p dyn Progress>) -> Shared<'p> {
         let n = plan.len();
-        let consumers: Box<[AtomicU32]> = (0..n as u32).map(|i| AtomicU32::new(plan.dependents(i).len() as u32)).collect();
+        let consumers: Box<[AtomicU32]> =
+            (0..n as u32).map(|i| AtomicU32::new(plan.dependents(i).len() as u32)).collect();
         for &t in plan.targets() {
             consumers[t as usize].fetch_add(1, Relaxed);
         }

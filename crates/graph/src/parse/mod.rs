@@ -162,8 +162,8 @@ impl Spanned {
     /// This node under Dask's rules, given the graph's keys.
     fn into_expr(self, keys: &Keys, lx: &Lexer) -> Result<Expr, ParseError> {
         if keys.may_contain(&self.node) {
-            if let Some(key) = self.to_key().filter(|k| keys.graph.contains(k)) {
-                return Ok(Expr::Ref(key));
+            if let Some(key) = self.to_key().and_then(|k| keys.graph.stored_key(&k)) {
+                return Ok(Expr::Ref(key.clone()));
             }
         }
         match self.node {
