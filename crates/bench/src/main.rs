@@ -15,6 +15,7 @@ mod peer;
 use std::time::{Duration, Instant};
 
 use rask_exec::{Executor, SyncExecutor, ThreadedExecutor};
+use rask_graph::workloads::tree_sum;
 use rask_graph::{parse_graph, register, to_dask_string, Arity, Expr, Graph, Key, Plan, Registry, TaskError, Value};
 
 /// Burns about the given number of microseconds of CPU: the coarse-grained workload's task.
@@ -148,29 +149,6 @@ fn row(name: &str, tasks: usize, rask: f64, dask: Option<f64>) {
         Some(d) => println!("| {name} | {tasks} | {rask:.3} | {d:.1} | {:.0}× |", d / rask),
         None => println!("| {name} | {tasks} | {rask:.3} | – | – |"),
     }
-}
-
-/// The peer's graph: `n` `inc` tasks keyed `('x', i)`, then a binary tree of `add` keyed
-/// `('s', level, j)`, an odd one out added to 0.
-pub fn tree_sum(n: usize) -> (Graph, Key) {
-    let mut g = Graph::with_capacity(2 * n);
-    let mut level: Vec<Key> = (0..n as i64).map(|i| Key::from(("x", i))).collect();
-    for (i, k) in level.iter().enumerate() {
-        g.insert(k.clone(), Expr::call("inc", [Expr::from(i as i64)]));
-    }
-    let mut depth = 0i64;
-    while level.len() > 1 {
-        depth += 1;
-        let mut next = Vec::with_capacity(level.len() / 2 + 1);
-        for (j, pair) in level.chunks(2).enumerate() {
-            let key = Key::from(("s", depth, j as i64));
-            let second = pair.get(1).map_or(Expr::from(0), |k| Expr::key(k.clone()));
-            g.insert(key.clone(), Expr::call("add", [Expr::key(pair[0].clone()), second]));
-            next.push(key);
-        }
-        level = next;
-    }
-    (g, level.pop().expect("n > 0"))
 }
 
 fn median(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {

@@ -27,6 +27,7 @@ mod print;
 mod registry;
 mod repr;
 mod value;
+pub mod workloads;
 
 pub use builder::{GraphBuilder, Node};
 pub use error::{GraphError, ParseError};

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use proptest::prelude::*;
+use rask_graph::workloads::tree_sum;
 use rask_graph::*;
 
 /// A random DAG over `n` nodes: node `i` only refers to nodes `< i`. Keys mix strings and tuples.
@@ -198,30 +199,6 @@ fn literal() -> impl Strategy<Value = Value> {
             proptest::collection::vec((hashable.clone(), inner), 0..3).prop_map(|pairs| Value::Dict(Arc::new(pairs))),
         ]
     })
-}
-
-/// A binary tree reduction over `leaves` inputs, like the peer benchmark's graph.
-fn tree_sum(leaves: usize) -> (Graph, Key) {
-    let mut g = Graph::new();
-    let mut level: Vec<Key> = (0..leaves as i64).map(|i| Key::from(("x", i))).collect();
-    for (i, k) in level.iter().enumerate() {
-        g.insert(k.clone(), Expr::call("inc", [Expr::from(i as i64)]));
-    }
-    let mut depth = 0i64;
-    while level.len() > 1 {
-        depth += 1;
-        level = level
-            .chunks(2)
-            .enumerate()
-            .map(|(j, pair)| {
-                let key = Key::from(("s", depth, j as i64));
-                let second = pair.get(1).map_or(Expr::from(0), |k| Expr::key(k.clone()));
-                g.insert(key.clone(), Expr::call("add", [Expr::key(pair[0].clone()), second]));
-                key
-            })
-            .collect();
-    }
-    (g, level.pop().unwrap())
 }
 
 proptest! {

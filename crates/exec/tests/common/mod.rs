@@ -65,29 +65,7 @@ pub fn corpus() -> Vec<Case> {
     cases
 }
 
-/// The peer benchmark's shape: `n` independent `inc` tasks, then a binary tree of `add`.
-pub fn tree_sum(n: usize) -> (Graph, Key) {
-    let mut g = Graph::with_capacity(2 * n);
-    let mut level: Vec<Key> = (0..n as i64).map(|i| Key::from(("x", i))).collect();
-    for (i, k) in level.iter().enumerate() {
-        g.insert(k.clone(), Expr::call("inc", [Expr::from(i as i64)]));
-    }
-    let mut depth = 0i64;
-    while level.len() > 1 {
-        depth += 1;
-        level = level
-            .chunks(2)
-            .enumerate()
-            .map(|(j, pair)| {
-                let key = Key::from(("s", depth, j as i64));
-                let second = pair.get(1).map_or(Expr::from(0), |k| Expr::key(k.clone()));
-                g.insert(key.clone(), Expr::call("add", [Expr::key(pair[0].clone()), second]));
-                key
-            })
-            .collect();
-    }
-    (g, level.pop().expect("n > 0"))
-}
+pub use rask_graph::workloads::tree_sum;
 
 fn generated() -> Vec<Case> {
     let n = 5000usize;
