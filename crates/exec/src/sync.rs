@@ -18,11 +18,7 @@ impl Executor for SyncExecutor {
     fn execute(&self, plan: &Plan, progress: Option<&dyn Progress>) -> Result<Outcome, ExecError> {
         let n = plan.len();
         let mut results: Vec<Option<Value>> = vec![None; n];
-        // Consumers still to come per node; requested nodes carry one more, never released.
-        let mut pending: Vec<u32> = (0..n as u32).map(|i| plan.dependents(i).len() as u32).collect();
-        for &t in plan.targets() {
-            pending[t as usize] = pending[t as usize].saturating_add(1);
-        }
+        let mut pending: Vec<u32> = (0..n as u32).map(|i| plan.consumers(i)).collect();
         let mut live = 0usize;
         let mut stats = RunStats::default();
         let report_every = n.div_ceil(100).max(1);

@@ -57,16 +57,17 @@ struct Op {
     symbol: &'static str,
     name: &'static str,
     int: fn(i64, i64) -> Option<i64>,
-    wrapping: fn(i64, i64) -> i64,
+    /// The int64 array form (NumPy wraps); `None` when the result is always float64.
+    wrapping: Option<fn(i64, i64) -> i64>,
     float: fn(f64, f64) -> f64,
 }
 
 const ADD: Op =
-    Op { symbol: "+", name: "add", int: i64::checked_add, wrapping: i64::wrapping_add, float: |a, b| a + b };
+    Op { symbol: "+", name: "add", int: i64::checked_add, wrapping: Some(i64::wrapping_add), float: |a, b| a + b };
 const SUB: Op =
-    Op { symbol: "-", name: "sub", int: i64::checked_sub, wrapping: i64::wrapping_sub, float: |a, b| a - b };
+    Op { symbol: "-", name: "sub", int: i64::checked_sub, wrapping: Some(i64::wrapping_sub), float: |a, b| a - b };
 const MUL: Op =
-    Op { symbol: "*", name: "mul", int: i64::checked_mul, wrapping: i64::wrapping_mul, float: |a, b| a * b };
+    Op { symbol: "*", name: "mul", int: i64::checked_mul, wrapping: Some(i64::wrapping_mul), float: |a, b| a * b };
 
 fn arith(op: &Op, a: &Value, b: &Value) -> Result<Value, TaskError> {
     match (num(a), num(b)) {
@@ -129,10 +130,11 @@ fn array_arith(op: &Op, a: &Value, b: &Value) -> Result<Value, TaskError> {
         Operand::Scalar(s) => as_f64(*s),
     };
     let is_int = |o: &Operand| matches!(o, Operand::I(_) | Operand::Scalar(Num::Int(_)));
-    let out = if is_int(&x) && is_int(&y) {
-        Array::from_i64((0..n).map(|i| (op.wrapping)(at_i(&x, i), at_i(&y, i))).collect())
-    } else {
-        Array::from_f64((0..n).map(|i| (op.float)(at_f(&x, i), at_f(&y, i))).collect())
+    let out = match op.wrapping {
+        Some(wrapping) if is_int(&x) && is_int(&y) => {
+            Array::from_i64((0..n).map(|i| wrapping(at_i(&x, i), at_i(&y, i))).collect())
+        }
+        _ => Array::from_f64((0..n).map(|i| (op.float)(at_f(&x, i), at_f(&y, i))).collect()),
     };
     out.reshape(&shape).map(Value::Array).map_err(TaskError::value_error)
 }
@@ -172,16 +174,8 @@ fn div(args: &[Value]) -> Result<Value, TaskError> {
         (Some(x), Some(y)) => Ok(Value::Float(as_f64(x) / as_f64(y))),
         _ if matches!(a, Value::Array(_)) || matches!(b, Value::Array(_)) => {
             // NumPy's true division: always float64, x / 0 is inf or nan, not an error.
-            const DIV: Op = Op { symbol: "/", name: "div", int: |_, _| None, wrapping: |a, _| a, float: |a, b| a / b };
-            let as_float = |v: &Value| match v {
-                Value::Array(arr) if arr.dtype() == DType::I64 => {
-                    let floats = arr.as_i64().unwrap_or_default().iter().map(|&i| i as f64).collect();
-                    Array::from_f64(floats).reshape(arr.shape()).map(Value::Array).unwrap_or(Value::None)
-                }
-                Value::Int(i) => Value::Float(*i as f64),
-                other => other.clone(),
-            };
-            array_arith(&DIV, &as_float(a), &as_float(b))
+            const DIV: Op = Op { symbol: "/", name: "div", int: |_, _| None, wrapping: None, float: |a, b| a / b };
+            array_arith(&DIV, a, b)
         }
         _ => Err(unsupported("/", a, b)),
     }
@@ -438,6 +432,10 @@ mod tests {
         assert_eq!(call("add", &[a.clone(), b.clone()]), Ok(Value::Array(Array::from_f64(vec![11.0, 22.0]))));
         assert_eq!(call("mul", &[b.clone(), 2.into()]), Ok(Value::Array(Array::from_i64(vec![20, 40]))));
         assert_eq!(call("sum", &[a]), Ok(Value::Float(3.0)));
+        let halves = call("div", &[b.clone(), 20.into()]);
+        assert_eq!(halves, Ok(Value::Array(Array::from_f64(vec![0.5, 1.0]))), "int64 / int is float64");
+        let by_zero = call("div", &[b.clone(), 0.into()]);
+        assert_eq!(by_zero, Ok(Value::Array(Array::from_f64(vec![f64::INFINITY; 2]))), "NumPy: x / 0 is inf");
         let c = Value::Array(Array::from_i64(vec![1, 2, 3]));
         assert_eq!(call("add", &[b, c]).unwrap_err().kind, "ValueError");
     }

@@ -210,7 +210,6 @@ pub fn value_to_json(v: &Value) -> Json {
 /// An expression under the mapping above.
 pub fn expr_to_json(e: &Expr) -> Json {
     match e {
-        Expr::Literal(Value::List(items)) => Json::Array(items.iter().map(value_to_json).collect()),
         Expr::Literal(v) => value_to_json(v),
         Expr::Ref(k) => json!({"ref": key_to_json(k)}),
         Expr::Call(call) => {

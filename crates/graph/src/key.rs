@@ -29,16 +29,6 @@ impl Key {
         Key::Tuple(parts.into_iter().collect())
     }
 
-    /// The leading string of a key: `x` for `'x'` and `('x', 0)`. Dask calls it the key's
-    /// "prefix"; it groups keys of one collection in DOT output and progress reports.
-    pub fn prefix(&self) -> Option<&str> {
-        match self {
-            Key::Str(s) => Some(s),
-            Key::Tuple(parts) => parts.first().and_then(Key::prefix),
-            Key::Int(_) => None,
-        }
-    }
-
     fn rank(&self) -> u8 {
         match self {
             Key::Int(_) => 0,

@@ -108,17 +108,6 @@ impl Op {
         }
     }
 
-    /// The outermost function's name, or what the op is when it is not a call.
-    pub fn label(&self) -> &str {
-        match self {
-            Op::Const(_) => "literal",
-            Op::Input(_) => "alias",
-            Op::Call(f, _) => f.name(),
-            Op::List(_) => "list",
-            Op::Fused(_, op) => op.label(),
-        }
-    }
-
     /// Every function this op calls.
     pub fn for_each_function(&self, f: &mut impl FnMut(&Arc<Function>)) {
         match self {
@@ -197,9 +186,5 @@ impl Csr {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    pub fn edges(&self) -> usize {
-        self.items.len()
     }
 }

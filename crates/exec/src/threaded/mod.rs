@@ -132,15 +132,10 @@ pub(crate) struct Shared<'p> {
 impl<'p> Shared<'p> {
     pub(crate) fn new(plan: &'p Plan, stealers: Vec<Stealer<u32>>, progress: Option<&'p dyn Progress>) -> Shared<'p> {
         let n = plan.len();
-        let consumers: Box<[AtomicU32]> =
-            (0..n as u32).map(|i| AtomicU32::new(plan.dependents(i).len() as u32)).collect();
-        for &t in plan.targets() {
-            consumers[t as usize].fetch_add(1, Relaxed);
-        }
         Shared {
             plan,
             waiting: (0..n as u32).map(|i| AtomicU32::new(plan.dependencies(i).len() as u32)).collect(),
-            consumers,
+            consumers: (0..n as u32).map(|i| AtomicU32::new(plan.consumers(i))).collect(),
             results: (0..n).map(|_| Cell::new(None)).collect(),
             roots: plan.order().iter().copied().filter(|&i| plan.dependencies(i).is_empty()).collect(),
             next_root: AtomicUsize::new(0),

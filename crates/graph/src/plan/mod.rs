@@ -51,6 +51,9 @@ pub struct Plan {
     dependents: Csr,
     order: Vec<u32>,
     priority: Vec<u32>,
+    /// Dependents plus the number of times the node was requested: how many reads its result
+    /// awaits before an executor may free it.
+    consumers: Vec<u32>,
     targets: Vec<u32>,
 }
 
@@ -107,7 +110,20 @@ impl Plan {
         for (rank, &node) in order.iter().enumerate() {
             priority[node as usize] = rank as u32;
         }
-        Ok(Plan { keys: nodes.keys, ops: nodes.ops, dependencies, dependents, order, priority, targets: nodes.targets })
+        let mut consumers: Vec<u32> = (0..nodes.len()).map(|i| dependents.row(i).len() as u32).collect();
+        for &t in &nodes.targets {
+            consumers[t as usize] += 1;
+        }
+        Ok(Plan {
+            keys: nodes.keys,
+            ops: nodes.ops,
+            dependencies,
+            dependents,
+            order,
+            priority,
+            consumers,
+            targets: nodes.targets,
+        })
     }
 
     /// Checks every key of `graph` — not only those some output needs — for missing
@@ -152,6 +168,12 @@ impl Plan {
     /// The node's position in [`Plan::order`]: lower runs first.
     pub fn priority(&self, node: u32) -> u32 {
         self.priority[node as usize]
+    }
+
+    /// How many reads `node`'s result awaits: one per dependent and one per request. An
+    /// executor frees the result when the count reaches zero; requested results never do.
+    pub fn consumers(&self, node: u32) -> u32 {
+        self.consumers[node as usize]
     }
 
     /// The node computing each requested key, in request order (repeats allowed).
