@@ -27,6 +27,8 @@ pub(crate) const BUILTINS: &[(&str, Arity, NativeFn)] = &[
     ("concat", Arity::AtLeast(1), concat),
     ("identity", Arity::Exact(1), identity),
     ("getitem", Arity::Exact(2), getitem),
+    ("ones", Arity::Exact(1), ones),
+    ("arange", Arity::Range(1, 2), arange),
 ];
 
 #[derive(Clone, Copy)]
@@ -131,10 +133,12 @@ fn array_arith(op: &Op, a: &Value, b: &Value) -> Result<Value, TaskError> {
     };
     let is_int = |o: &Operand| matches!(o, Operand::I(_) | Operand::Scalar(Num::Int(_)));
     let out = match op.wrapping {
-        Some(wrapping) if is_int(&x) && is_int(&y) => {
-            Array::from_i64((0..n).map(|i| wrapping(at_i(&x, i), at_i(&y, i))).collect())
-        }
-        _ => Array::from_f64((0..n).map(|i| (op.float)(at_f(&x, i), at_f(&y, i))).collect()),
+        Some(wrapping) if is_int(&x) && is_int(&y) => Array::i64_with(n, |out| {
+            out.iter_mut().enumerate().for_each(|(i, o)| *o = wrapping(at_i(&x, i), at_i(&y, i)))
+        }),
+        _ => Array::f64_with(n, |out| {
+            out.iter_mut().enumerate().for_each(|(i, o)| *o = (op.float)(at_f(&x, i), at_f(&y, i)))
+        }),
     };
     out.reshape(&shape).map(Value::Array).map_err(TaskError::value_error)
 }
@@ -212,6 +216,35 @@ fn items<'a>(func: &str, v: &'a Value) -> Result<std::borrow::Cow<'a, [Value]>, 
         Value::Str(s) => Ok(Cow::Owned(s.chars().map(|c| Value::Str(Arc::from(c.to_string()))).collect())),
         other => Err(TaskError::type_error(format!("{func}(): '{}' object is not iterable", other.type_name()))),
     }
+}
+
+/// An array length from a task argument: a non-negative int that fits in memory.
+fn array_len(func: &str, v: &Value) -> Result<usize, TaskError> {
+    let n = v.as_int().ok_or_else(|| {
+        TaskError::type_error(format!("{func}(): '{}' object cannot be interpreted as an integer", v.type_name()))
+    })?;
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n <= isize::MAX as usize / 8)
+        .ok_or_else(|| TaskError::value_error(format!("{func}(): invalid array length {n}")))
+}
+
+/// NumPy's `ones(n)`: float64.
+fn ones(args: &[Value]) -> Result<Value, TaskError> {
+    let n = array_len("ones", &args[0])?;
+    Ok(Value::Array(Array::f64_with(n, |out| out.fill(1.0))))
+}
+
+/// NumPy's `arange(stop)` / `arange(start, stop)` on ints: int64.
+fn arange(args: &[Value]) -> Result<Value, TaskError> {
+    let (start, stop) = match args {
+        [stop] => (0, stop),
+        [start, stop] => (start.as_int().ok_or_else(|| TaskError::type_error("arange(): start must be an int"))?, stop),
+        _ => unreachable!("arity is checked"),
+    };
+    let stop = stop.as_int().ok_or_else(|| TaskError::type_error("arange(): stop must be an int"))?;
+    let n = array_len("arange", &Value::Int(stop.saturating_sub(start).max(0)))?;
+    Ok(Value::Array(Array::i64_with(n, |out| out.iter_mut().zip(start..).for_each(|(o, i)| *o = i))))
 }
 
 fn sum(args: &[Value]) -> Result<Value, TaskError> {
@@ -438,5 +471,55 @@ mod tests {
         assert_eq!(by_zero, Ok(Value::Array(Array::from_f64(vec![f64::INFINITY; 2]))), "NumPy: x / 0 is inf");
         let c = Value::Array(Array::from_i64(vec![1, 2, 3]));
         assert_eq!(call("add", &[b, c]).unwrap_err().kind, "ValueError");
+    }
+
+    #[test]
+    fn array_constructors_follow_numpy() {
+        assert_eq!(call("ones", &[3.into()]), Ok(Value::Array(Array::from_f64(vec![1.0; 3]))));
+        assert_eq!(call("arange", &[3.into()]), Ok(Value::Array(Array::from_i64(vec![0, 1, 2]))));
+        assert_eq!(call("arange", &[2.into(), 5.into()]), Ok(Value::Array(Array::from_i64(vec![2, 3, 4]))));
+        assert_eq!(call("arange", &[5.into(), 2.into()]), Ok(Value::Array(Array::from_i64(vec![]))));
+        assert_eq!(call("ones", &[(-1).into()]).unwrap_err().kind, "ValueError");
+        assert_eq!(call("ones", &["3".into()]).unwrap_err().kind, "TypeError");
+    }
+
+    #[test]
+    fn large_arrays_are_written_into_the_installed_arena() {
+        use crate::arena::{with_arena, Arena, BlockMut};
+        use crate::value::Buffer;
+        struct Counting(std::sync::atomic::AtomicUsize);
+        /// Words, so the block is 8-byte aligned like a real arena's.
+        struct Marked(Vec<u64>);
+        impl AsRef<[u8]> for Marked {
+            fn as_ref(&self) -> &[u8] {
+                // SAFETY: u64s are plain bytes with no padding.
+                unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast(), self.0.len() * 8) }
+            }
+        }
+        impl BlockMut for Marked {
+            fn bytes_mut(&mut self) -> &mut [u8] {
+                // SAFETY: as above; the borrow is unique.
+                unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast(), self.0.len() * 8) }
+            }
+            fn freeze(self: Box<Self>) -> Buffer {
+                Buffer::from_owner(Arc::new(*self))
+            }
+        }
+        impl Arena for Counting {
+            fn allocate(&self, len: usize) -> Option<Box<dyn BlockMut>> {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Some(Box::new(Marked(vec![0; len / 8])))
+            }
+        }
+        let arena = Arc::new(Counting(Default::default()));
+        let v = with_arena(arena.clone(), || call("add", &[call("ones", &[4.into()]).unwrap(), 1.into()]).unwrap());
+        assert_eq!(arena.0.load(std::sync::atomic::Ordering::Relaxed), 2, "ones and add both allocate there");
+        let Value::Array(a) = v else { panic!("an array") };
+        assert_eq!(a.as_f64(), Some(&[2.0; 4][..]));
+        assert!(a.buffer().owner::<Marked>().is_some(), "the result's bytes live in the arena's block");
+        assert_eq!(
+            call("ones", &[2.into()]).map(|v| matches!(v, Value::Array(a) if a.buffer().owner::<Marked>().is_none())),
+            Ok(true)
+        );
     }
 }

@@ -17,7 +17,7 @@ use crate::repr::write_str_repr;
 pub enum Key {
     Int(i64),
     Str(Arc<str>),
-    Tuple(Arc<[Key]>),
+    Tuple(#[serde(deserialize_with = "crate::value::deserialize_nested")] Arc<[Key]>),
 }
 
 impl Key {

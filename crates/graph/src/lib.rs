@@ -13,6 +13,7 @@
 //! Main types: [`Key`], [`Value`], [`Expr`], [`Graph`], [`Registry`], [`Plan`], [`Op`],
 //! [`GraphBuilder`]; readers [`parse_graph`] (Dask's notation) and [`graph_from_json`].
 
+pub mod arena;
 pub mod builder;
 pub mod builtins;
 mod error;
@@ -39,7 +40,7 @@ pub use parse::{parse_graph, parse_key, MAX_DEPTH};
 pub use plan::{Plan, PlanOptions};
 pub use print::to_dask_string;
 pub use registry::{Arity, Function, NativeFn, Registration, Registry, TaskError};
-pub use value::{Array, Buffer, DType, Value};
+pub use value::{deserialize_nested, Array, Buffer, BufferOwner, DType, Value};
 
 #[doc(hidden)]
 pub use inventory;

@@ -3,6 +3,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
 use crate::key::Key;
@@ -23,7 +24,7 @@ pub enum Op {
 
 /// Why evaluating an [`Op`] failed: the function that failed (the innermost one, when tasks
 /// nest or were fused) and what it did.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
     /// The key whose expression failed, when it was fused into the node being run.
     pub key: Option<Key>,
@@ -31,7 +32,7 @@ pub struct Failure {
     pub cause: FailureCause,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum FailureCause {
     Error(TaskError),
     Panic(String),

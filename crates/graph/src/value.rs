@@ -1,5 +1,7 @@
 //! Values: what tasks take and return.
 
+use std::any::Any;
+use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -25,11 +27,11 @@ pub enum Value {
     Float(f64),
     Str(Arc<str>),
     Bytes(Buffer),
-    List(Arc<Vec<Value>>),
-    Tuple(Arc<Vec<Value>>),
+    List(#[serde(deserialize_with = "deserialize_nested")] Arc<Vec<Value>>),
+    Tuple(#[serde(deserialize_with = "deserialize_nested")] Arc<Vec<Value>>),
     /// Insertion-ordered, like Python's dict. Lookups are linear: dicts in task graphs are small
     /// records; bulk data belongs in arrays or (later) record batches.
-    Dict(Arc<Vec<(Value, Value)>>),
+    Dict(#[serde(deserialize_with = "deserialize_nested")] Arc<Vec<(Value, Value)>>),
     Array(Array),
 }
 
@@ -197,12 +199,42 @@ value_from! {
     Array => |a| Value::Array(a),
 }
 
+thread_local! {
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Deserializes a container one level deeper, refusing input nested beyond [`crate::MAX_DEPTH`]:
+/// bytes from a peer must not be able to overflow the stack. For `#[serde(deserialize_with)]`
+/// on recursive fields, here and in the wire types built on these values.
+pub fn deserialize_nested<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    let depth = DEPTH.get() + 1;
+    if depth > crate::MAX_DEPTH {
+        return Err(serde::de::Error::custom(format!("values nested deeper than {} levels", crate::MAX_DEPTH)));
+    }
+    DEPTH.set(depth);
+    let result = T::deserialize(d);
+    DEPTH.set(depth - 1);
+    result
+}
+
+/// What can own a [`Buffer`]'s bytes: anything that lends them as a slice. `as_any` lets an
+/// executor recognise its own owners (a shared-memory segment) and pass a handle, not bytes.
+pub trait BufferOwner: AsRef<[u8]> + Send + Sync + 'static {
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: AsRef<[u8]> + Send + Sync + 'static> BufferOwner for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 /// An immutable, reference-counted byte buffer whose memory may belong to someone else —
 /// a `Vec`, a typed array, or (with `crates/store`) a shared-memory mapping — so readers get a
 /// slice without copying.
 #[derive(Clone)]
 pub struct Buffer {
-    owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    owner: Arc<dyn BufferOwner>,
     offset: usize,
     len: usize,
 }
@@ -214,9 +246,14 @@ impl Buffer {
     }
 
     /// Wraps any owner of bytes; the buffer keeps it alive as long as any clone exists.
-    pub fn from_owner(owner: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Buffer {
+    pub fn from_owner(owner: Arc<dyn BufferOwner>) -> Buffer {
         let len = (*owner).as_ref().len();
         Buffer { owner, offset: 0, len }
+    }
+
+    /// The owner, if it is a `T`, with this buffer's range within the owner's bytes.
+    pub fn owner<T: 'static>(&self) -> Option<(&T, std::ops::Range<usize>)> {
+        self.owner.as_any().downcast_ref::<T>().map(|o| (o, self.offset..self.offset + self.len))
     }
 
     /// A sub-range sharing the same owner. Panics if the range is out of bounds, like slicing.
@@ -321,6 +358,44 @@ impl Array {
     pub fn from_i64(values: Vec<i64>) -> Array {
         let shape: Arc<[usize]> = Arc::new([values.len()]);
         Array { dtype: DType::I64, shape, data: Buffer::from_owner(Arc::new(TypedVec(values))) }
+    }
+
+    /// A new float64 array of `len` elements, zero-filled and then written by `fill`, in the
+    /// thread's [arena](crate::arena) when one is installed and takes the size.
+    pub fn f64_with(len: usize, fill: impl FnOnce(&mut [f64])) -> Array {
+        match Array::in_arena::<f64, _>(len, fill) {
+            Ok(buffer) => Array { dtype: DType::F64, shape: Arc::new([len]), data: buffer },
+            Err(fill) => {
+                let mut v = vec![0.0; len];
+                fill(&mut v);
+                Array::from_f64(v)
+            }
+        }
+    }
+
+    /// The int64 form of [`Array::f64_with`].
+    pub fn i64_with(len: usize, fill: impl FnOnce(&mut [i64])) -> Array {
+        match Array::in_arena::<i64, _>(len, fill) {
+            Ok(buffer) => Array { dtype: DType::I64, shape: Arc::new([len]), data: buffer },
+            Err(fill) => {
+                let mut v = vec![0; len];
+                fill(&mut v);
+                Array::from_i64(v)
+            }
+        }
+    }
+
+    /// Fills an arena block, or hands `fill` back when there is no arena for this size.
+    fn in_arena<T: Copy, F: FnOnce(&mut [T])>(len: usize, fill: F) -> Result<Buffer, F> {
+        let Some(mut block) = len.checked_mul(8).and_then(crate::arena::allocate) else {
+            return Err(fill);
+        };
+        let bytes = block.bytes_mut();
+        assert!(bytes.len() == len * 8 && bytes.as_ptr() as usize % 8 == 0, "arena blocks are exact and aligned");
+        // SAFETY: the block is `len * 8` initialized (zeroed), 8-byte-aligned bytes, and T is
+        // f64 or i64, for which every bit pattern is valid.
+        fill(unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<T>(), len) });
+        Ok(block.freeze())
     }
 
     /// An array over existing bytes. Errors unless the bytes fill the shape exactly and are

@@ -1,0 +1,176 @@
+use std::io::Cursor;
+
+use proptest::prelude::*;
+use rask_graph::{parse_graph, Key, Plan, PlanOptions, Registry, Value};
+
+use crate::frame::{self, FrameError, HEADER_LEN};
+use crate::io::{read_message, write_message, StreamError};
+use crate::*;
+
+const MAX: usize = 1 << 20;
+
+fn sample_plan() -> Plan {
+    let g = parse_graph("{'x': 1, 'y': (add, 'x', 2), 'z': (sum, [(inc, 'y'), 'x', 3.5, ('k', 1)])}").unwrap();
+    Plan::build_with(&g, &[Key::str("z")], &Registry::new(), &PlanOptions::unoptimized()).unwrap()
+}
+
+#[test]
+fn a_task_encoded_from_a_compiled_op_decodes_as_the_owned_message() {
+    let plan = sample_plan();
+    for node in 0..plan.len() as u32 {
+        let inputs = vec![(0, WireValue::Inline(Value::Int(7)))];
+        let bytes = frame::to_frame(&ToWorkerRef::run(3, node, plan.op(node), &inputs), MAX).unwrap();
+        let decoded: ToWorker = frame::from_frame(&bytes, MAX).unwrap();
+        let expected = ToWorker::Run(RunTask { run: 3, node, op: OpMsg::from(plan.op(node)), inputs });
+        assert_eq!(decoded, expected);
+    }
+}
+
+#[test]
+fn resolved_ops_evaluate_like_the_originals() {
+    let plan = sample_plan();
+    let registry = Registry::new();
+    let results: Vec<Value> = vec![Value::Int(1), Value::Int(3), Value::Int(4)];
+    for node in 0..plan.len() as u32 {
+        let op = OpMsg::from(plan.op(node)).resolve(&registry).unwrap();
+        let input = |i: u32| results[i as usize].clone();
+        assert_eq!(op.eval(&input), plan.op(node).eval(&input));
+    }
+}
+
+#[test]
+fn unknown_functions_and_wrong_arity_are_refused_by_name() {
+    let registry = Registry::new();
+    let unknown = OpMsg::Call("launch_missiles".into(), vec![]);
+    assert_eq!(unknown.resolve(&registry).unwrap_err(), ResolveError::UnknownFunction("launch_missiles".into()));
+    let arity = OpMsg::Call("inc".into(), vec![OpMsg::Input(0), OpMsg::Input(1)]);
+    let err = arity.resolve(&registry).unwrap_err().to_string();
+    assert!(err.contains("'inc'") && err.contains("exactly 1 argument") && err.contains("gives 2"), "{err}");
+}
+
+#[test]
+fn every_prefix_of_a_frame_is_incomplete_not_wrong() {
+    let bytes = frame::to_frame(&ToWorker::Exit, MAX).unwrap();
+    let bytes = [bytes.clone(), frame::to_frame(&Value::str("next"), MAX).unwrap()].concat();
+    let first_len = HEADER_LEN + 1;
+    for cut in 0..first_len {
+        assert_eq!(frame::split(&bytes[..cut], MAX), Ok(None), "prefix of {cut} bytes");
+        let err = frame::from_frame::<ToWorker>(&bytes[..cut], MAX).unwrap_err();
+        assert!(matches!(err, FrameError::Truncated { .. }), "{err}");
+    }
+    let (payload, used) = frame::split(&bytes, MAX).unwrap().unwrap();
+    assert_eq!(used, first_len);
+    assert_eq!(frame::decode_payload::<ToWorker>(payload), Ok(ToWorker::Exit));
+    let err = frame::from_frame::<ToWorker>(&bytes, MAX).unwrap_err();
+    assert!(matches!(err, FrameError::Corrupt(_)), "a second frame is not part of the first: {err}");
+}
+
+#[test]
+fn oversized_frames_are_refused_from_the_header_alone() {
+    let mut header = ((MAX + 1) as u32).to_le_bytes().to_vec();
+    header.push(VERSION);
+    assert_eq!(frame::split(&header, MAX), Err(FrameError::TooLarge { len: MAX + 1, max: MAX }));
+    let big = Value::bytes(vec![0u8; 2000]);
+    assert!(matches!(frame::to_frame(&big, 1000), Err(FrameError::TooLarge { max: 1000, .. })));
+    // A stream reader refuses before allocating what the header claims.
+    let mut stream = Cursor::new([u32::MAX.to_le_bytes().as_slice(), &[VERSION]].concat());
+    let err = read_message::<_, ToWorker>(&mut stream, MAX).unwrap_err();
+    assert!(matches!(err, StreamError::Frame(FrameError::TooLarge { .. })), "{err}");
+}
+
+#[test]
+fn other_versions_are_refused() {
+    let mut bytes = frame::to_frame(&ToWorker::Exit, MAX).unwrap();
+    bytes[4] = VERSION + 1;
+    assert_eq!(
+        frame::from_frame::<ToWorker>(&bytes, MAX),
+        Err(FrameError::Version { found: VERSION + 1, expected: VERSION })
+    );
+}
+
+#[test]
+fn corrupt_payloads_are_errors() {
+    let mut bytes = frame::to_frame(&ToWorker::Exit, MAX).unwrap();
+    *bytes.last_mut().unwrap() = 0x7f; // no such variant
+    assert!(matches!(frame::from_frame::<ToWorker>(&bytes, MAX), Err(FrameError::Corrupt(_))));
+}
+
+#[test]
+fn deeply_nested_values_are_refused_without_overflowing_the_stack() {
+    // `List` is variant 6 of Value; each level is [6, 1] (one element), the leaf `None` is [0].
+    let nested = |depth: usize| [[6u8, 1].repeat(depth), vec![0]].concat();
+    let err = frame::decode_payload::<Value>(&nested(100_000)).unwrap_err();
+    assert!(matches!(err, FrameError::Corrupt(_)), "{err}");
+    let mut ok = Value::None;
+    for _ in 0..150 {
+        ok = Value::list([ok]);
+    }
+    assert_eq!(frame::decode_payload::<Value>(&nested(150)), Ok(ok.clone()), "the same encoding within the limit");
+    let bytes = frame::to_frame(&ok, MAX).unwrap();
+    assert_eq!(frame::from_frame::<Value>(&bytes, MAX), Ok(ok), "nesting within the limit round-trips");
+}
+
+#[test]
+fn streams_carry_frames_and_end_cleanly_or_report_truncation() {
+    let mut buf = Vec::new();
+    write_message(&mut buf, &ToWorker::Exit, MAX).unwrap();
+    write_message(&mut buf, &FromWorker::Done(done()), MAX).unwrap();
+    let mut stream = Cursor::new(buf.clone());
+    assert_eq!(read_message::<_, ToWorker>(&mut stream, MAX).unwrap(), Some(ToWorker::Exit));
+    assert_eq!(read_message::<_, FromWorker>(&mut stream, MAX).unwrap(), Some(FromWorker::Done(done())));
+    assert_eq!(read_message::<_, FromWorker>(&mut stream, MAX).unwrap(), None);
+    let mut cut = Cursor::new(buf[..buf.len() - 1].to_vec());
+    read_message::<_, ToWorker>(&mut cut, MAX).unwrap();
+    let err = read_message::<_, FromWorker>(&mut cut, MAX).unwrap_err();
+    assert!(matches!(err, StreamError::Frame(FrameError::Truncated { .. })), "{err}");
+}
+
+fn done() -> TaskDone {
+    TaskDone {
+        run: 1,
+        node: 2,
+        result: Ok(WireValue::Shared(SharedRef {
+            segment: "rask-1-2".into(),
+            offset: 0,
+            len: 80,
+            layout: Layout::Array { dtype: rask_graph::DType::F64, shape: vec![10] },
+        })),
+        bytes_copied: 0,
+        bytes_shared: 80,
+    }
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::None),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::Int),
+        any::<f64>().prop_map(Value::Float),
+        ".{0,8}".prop_map(|s: String| Value::str(&s)),
+        proptest::collection::vec(any::<u8>(), 0..16).prop_map(Value::bytes),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::list),
+            proptest::collection::vec(inner, 0..6).prop_map(Value::tuple),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn values_round_trip_through_frames(v in value()) {
+        let bytes = frame::to_frame(&WireValue::Inline(v.clone()), MAX).unwrap();
+        prop_assert_eq!(frame::from_frame::<WireValue>(&bytes, MAX), Ok(WireValue::Inline(v)));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = frame::from_frame::<ToWorker>(&bytes, MAX);
+        let _ = frame::from_frame::<FromWorker>(&bytes, MAX);
+        let _ = frame::decode_payload::<ToWorker>(&bytes);
+        let _ = frame::decode_payload::<FromWorker>(&bytes);
+    }
+}

@@ -1,0 +1,217 @@
+//! Shared-memory segments and their names.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::fd::FromRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+use memmap2::{MmapOptions, MmapRaw};
+
+/// Every segment of ours starts with this, then the creating process's pid.
+const PREFIX: &str = "rask-";
+const SHM_DIR: &str = "/dev/shm";
+
+/// A segment mapped read-only (or frozen by its creator). Dropping the handle unmaps it; if the
+/// handle owns the name, dropping (or [`Segment::unlink`]) also removes the name, after which
+/// no one can open it but existing mappings stay readable.
+pub struct Segment {
+    name: String,
+    map: MmapRaw,
+    owns_name: AtomicBool,
+}
+
+/// A segment being written by its creator, not yet visible to anyone else.
+pub struct SegmentMut {
+    name: String,
+    map: MmapRaw,
+}
+
+impl Segment {
+    /// Creates `name` with `len` zero bytes, failing if it exists.
+    pub fn create(name: &str, len: usize) -> io::Result<SegmentMut> {
+        if len == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty segments are not made: inline the value"));
+        }
+        let file = shm_open(name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL)?;
+        let created = (|| {
+            file.set_len(len as u64)?;
+            MmapOptions::new().len(len).map_raw(&file)
+        })();
+        match created {
+            Ok(map) => Ok(SegmentMut { name: name.to_owned(), map }),
+            Err(e) => {
+                let _ = shm_unlink(name);
+                Err(e)
+            }
+        }
+    }
+
+    /// Maps an existing segment read-only. The handle does not own the name.
+    pub fn open(name: &str) -> io::Result<Segment> {
+        let file = shm_open(name, libc::O_RDONLY)?;
+        let len = file.metadata()?.len() as usize;
+        if len == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{name}: segment is empty")));
+        }
+        let map = MmapOptions::new().len(len).map_raw_read_only(&file)?;
+        Ok(Segment { name: name.to_owned(), map, owns_name: AtomicBool::new(false) })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Makes this handle responsible for removing the name (the executor adopting a result).
+    pub fn own_name(&self) {
+        self.owns_name.store(true, Relaxed);
+    }
+
+    /// Removes the name now if this handle owns it; the mapping stays valid. Idempotent.
+    pub fn unlink(&self) {
+        if self.owns_name.swap(false, Relaxed) {
+            let _ = shm_unlink(&self.name);
+        }
+    }
+}
+
+impl AsRef<[u8]> for Segment {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: the mapping lives as long as `self`; nobody writes a frozen segment (its
+        // creator gave up write access in `freeze`, readers map it read-only).
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr(), self.map.len()) }
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        self.unlink();
+    }
+}
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Segment({}, {} bytes)", self.name, self.len())
+    }
+}
+
+impl SegmentMut {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: the creator is the only one that knows the name until `freeze`, and `&mut
+        // self` makes this borrow unique.
+        unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr(), self.map.len()) }
+    }
+
+    /// Finishes writing. The name is not owned by the returned handle: whoever receives the
+    /// segment's name adopts it (see [`Segment::own_name`]), or a sweep removes it.
+    pub fn freeze(self) -> Segment {
+        // The creator's mapping stays writable at the page level, but `Segment` gives out only
+        // shared slices, and every other process maps it read-only.
+        Segment { name: self.name, map: self.map, owns_name: AtomicBool::new(false) }
+    }
+}
+
+/// Names segments `rask-<pid>-<tag>-<n>`: the pid finds leftovers of dead processes, the tag
+/// those of one executor or worker.
+pub struct Namespace {
+    prefix: String,
+    next: AtomicU64,
+}
+
+impl Namespace {
+    /// Segments of this process under `tag` (letters, digits, `.` and `_` only).
+    pub fn new(tag: &str) -> Namespace {
+        Namespace::with_pid(std::process::id(), tag)
+    }
+
+    /// Segments created on behalf of process `pid` (a worker names its results after the
+    /// executor process that will own them).
+    pub fn with_pid(pid: u32, tag: &str) -> Namespace {
+        Namespace { prefix: format!("{PREFIX}{pid}-{tag}-"), next: AtomicU64::new(0) }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn create(&self, len: usize) -> io::Result<SegmentMut> {
+        let name = format!("{}{}", self.prefix, self.next.fetch_add(1, Relaxed));
+        Segment::create(&name, len)
+    }
+
+    /// Removes every segment under this namespace's prefix.
+    pub fn sweep(&self) -> usize {
+        sweep(&self.prefix)
+    }
+}
+
+/// Removes every segment whose name starts with `prefix`; returns how many.
+pub fn sweep(prefix: &str) -> usize {
+    list().into_iter().filter(|n| n.starts_with(prefix)).filter(|n| shm_unlink(n).is_ok()).count()
+}
+
+/// Removes segments left by processes that no longer exist (a crashed run); returns how many.
+pub fn sweep_orphans() -> usize {
+    list()
+        .into_iter()
+        .filter(|name| {
+            let pid = name.strip_prefix(PREFIX).and_then(|rest| rest.split('-').next()).and_then(|p| p.parse().ok());
+            pid.is_some_and(|pid: i32| !process_exists(pid))
+        })
+        .filter(|n| shm_unlink(n).is_ok())
+        .count()
+}
+
+/// Names of our segments currently in /dev/shm.
+pub fn list() -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(SHM_DIR) else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.starts_with(PREFIX)).collect()
+}
+
+fn process_exists(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence and permission.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+fn c_name(name: &str) -> io::Result<CString> {
+    if name.is_empty() || name.contains('/') {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad segment name {name:?}")));
+    }
+    CString::new(format!("/{name}")).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
+fn shm_open(name: &str, flags: i32) -> io::Result<File> {
+    let c = c_name(name)?;
+    // SAFETY: a valid C string; the returned fd is owned by the File.
+    let fd = unsafe { libc::shm_open(c.as_ptr(), flags | libc::O_CLOEXEC, 0o600) };
+    if fd < 0 {
+        return Err(io::Error::new(
+            io::Error::last_os_error().kind(),
+            format!("{name}: {}", io::Error::last_os_error()),
+        ));
+    }
+    // SAFETY: fd is a fresh descriptor we own.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+fn shm_unlink(name: &str) -> io::Result<()> {
+    let c = c_name(name)?;
+    // SAFETY: a valid C string.
+    if unsafe { libc::shm_unlink(c.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
