@@ -103,6 +103,13 @@ fn loom(args: &[String]) -> Result<(), String> {
         eprintln!("{log}");
         return Err("the loom models did not catch the planted bug: they cannot fail".into());
     }
+    // Each family of models must catch the bug planted in its own code.
+    for family in ["threaded::loom_tests", "process::ring_loom"] {
+        if !log.contains(&format!("    {family}::")) {
+            eprintln!("{log}");
+            return Err(format!("no {family} model failed under the planted bug"));
+        }
+    }
     eprintln!("xtask: the loom models caught the planted bug ({caught} causality violations reported), as they must");
     Ok(())
 }

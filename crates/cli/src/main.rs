@@ -60,6 +60,8 @@ enum Command {
 const LARGE_GRAPH_BYTES: usize = 10 << 20;
 
 fn main() -> ExitCode {
+    // A process started by `--scheduler processes` serves as a worker and never returns here.
+    rask_exec::worker_main_if_requested();
     let cli = Cli::parse();
     let mut out = io::BufWriter::new(io::stdout().lock());
     let result = match cli.command {

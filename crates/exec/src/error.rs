@@ -16,6 +16,16 @@ pub enum ExecError {
     UnknownScheduler(String),
     #[error("the {0} scheduler is not available in this build yet")]
     Unavailable(String),
+    /// Worker processes died running this task, `attempts` times (Dask's allowed-failures).
+    #[error("task {key}: its worker process died {attempts} times running it (last: {cause})")]
+    WorkerLost { key: Key, attempts: u32, cause: String },
+    /// The task could not be started in a worker (an input that cannot be mapped, a result
+    /// that cannot be stored).
+    #[error("task {key} could not run in a worker process: {cause}")]
+    Unrunnable { key: Key, cause: String },
+    /// The worker processes themselves: they cannot be started or misbehave.
+    #[error("worker processes: {0}")]
+    Workers(String),
 }
 
 impl ExecError {
@@ -31,7 +41,10 @@ impl ExecError {
     /// The key of the task that failed, if a task failed.
     pub fn key(&self) -> Option<&Key> {
         match self {
-            ExecError::Task { key, .. } | ExecError::Panic { key, .. } => Some(key),
+            ExecError::Task { key, .. }
+            | ExecError::Panic { key, .. }
+            | ExecError::WorkerLost { key, .. }
+            | ExecError::Unrunnable { key, .. } => Some(key),
             _ => None,
         }
     }

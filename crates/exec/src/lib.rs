@@ -1,7 +1,8 @@
 //! `rask-exec`: executors that run a compiled [`Plan`] and return the requested values.
 //!
 //! What it is: the [`Executor`] trait, the single-threaded [`SyncExecutor`], the
-//! [`ThreadedExecutor`] (lock-free counters, work stealing, loom-checked), the scheduler
+//! [`ThreadedExecutor`] (lock-free counters, work stealing, loom-checked), the
+//! `ProcessExecutor` (worker processes, shared-memory rings and results), the scheduler
 //! names that the CLI and library accept ([`Scheduler`]), and the [`get`] entry points that
 //! parse nothing: they take a [`Graph`], compile it and run it.
 //!
@@ -11,6 +12,16 @@
 //! Main types: [`Executor`], [`Scheduler`], [`ExecError`], [`Outcome`], [`RunStats`].
 
 mod error;
+#[cfg(not(loom))]
+mod process;
+/// Under loom, only the shared-memory rings: the state the models check.
+#[cfg(loom)]
+#[allow(dead_code)]
+mod process {
+    mod ring;
+    #[cfg(test)]
+    mod ring_loom;
+}
 mod shim;
 mod sync;
 mod threaded;
@@ -19,6 +30,8 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use error::ExecError;
+#[cfg(not(loom))]
+pub use process::{worker_main_if_requested, ProcessExecutor, MAX_ATTEMPTS, WINDOW};
 use rask_graph::{Graph, Key, Plan, Registry, Value};
 pub use sync::SyncExecutor;
 pub use threaded::ThreadedExecutor;
@@ -42,6 +55,12 @@ pub struct RunStats {
     pub tasks: usize,
     /// The most results held in memory at once.
     pub peak_live: usize,
+    /// Payload bytes copied into or out of shared memory (process executors).
+    pub bytes_copied: u64,
+    /// Payload bytes passed between processes by reference, without copying.
+    pub bytes_shared: u64,
+    /// Worker processes that died and were replaced during the run.
+    pub workers_replaced: usize,
 }
 
 /// The requested values, in request order, and the run's counters.
@@ -123,6 +142,10 @@ impl Scheduler {
             Scheduler::Sync => Ok(Box::new(SyncExecutor)),
             Scheduler::Threads(None) => Ok(Box::new(ThreadedExecutor::with_available_cores())),
             Scheduler::Threads(Some(n)) => Ok(Box::new(ThreadedExecutor::new(*n))),
+            #[cfg(not(loom))]
+            Scheduler::Processes(None) => Ok(Box::new(ProcessExecutor::with_available_cores())),
+            #[cfg(not(loom))]
+            Scheduler::Processes(Some(n)) => Ok(Box::new(ProcessExecutor::new(*n))),
             other => Err(ExecError::Unavailable(other.to_string())),
         }
     }

@@ -29,6 +29,7 @@ pub(crate) const BUILTINS: &[(&str, Arity, NativeFn)] = &[
     ("getitem", Arity::Exact(2), getitem),
     ("ones", Arity::Exact(1), ones),
     ("arange", Arity::Range(1, 2), arange),
+    ("sleep", Arity::Range(1, 2), sleep),
 ];
 
 #[derive(Clone, Copy)]
@@ -227,6 +228,17 @@ fn array_len(func: &str, v: &Value) -> Result<usize, TaskError> {
         .ok()
         .filter(|&n| n <= isize::MAX as usize / 8)
         .ok_or_else(|| TaskError::value_error(format!("{func}(): invalid array length {n}")))
+}
+
+/// `time.sleep(seconds)`, returning its second argument (or None): Dask's examples use it to
+/// stand for slow work.
+fn sleep(args: &[Value]) -> Result<Value, TaskError> {
+    let seconds = args[0]
+        .as_float()
+        .filter(|s| (0.0..=86_400.0).contains(s))
+        .ok_or_else(|| TaskError::value_error(format!("sleep(): want 0 to 86400 seconds, got {}", args[0])))?;
+    std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+    Ok(args.get(1).cloned().unwrap_or(Value::None))
 }
 
 /// NumPy's `ones(n)`: float64.
@@ -481,6 +493,15 @@ mod tests {
         assert_eq!(call("arange", &[5.into(), 2.into()]), Ok(Value::Array(Array::from_i64(vec![]))));
         assert_eq!(call("ones", &[(-1).into()]).unwrap_err().kind, "ValueError");
         assert_eq!(call("ones", &["3".into()]).unwrap_err().kind, "TypeError");
+    }
+
+    #[test]
+    fn sleep_waits_and_passes_its_value_through() {
+        let start = std::time::Instant::now();
+        assert_eq!(call("sleep", &[0.02.into(), 7.into()]), Ok(Value::Int(7)));
+        assert!(start.elapsed() >= std::time::Duration::from_millis(20));
+        assert_eq!(call("sleep", &[0.into()]), Ok(Value::None));
+        assert_eq!(call("sleep", &[(-1).into()]).unwrap_err().kind, "ValueError");
     }
 
     #[test]

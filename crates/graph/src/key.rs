@@ -13,6 +13,9 @@ use crate::repr::write_str_repr;
 /// Cloning is cheap (reference counted). Keys are totally ordered so that output is
 /// deterministic: integers before strings before tuples, integers numerically, strings
 /// bytewise, tuples element by element — so `('x', 2)` sorts before `('x', 10)`.
+// `PartialEq` is written by hand only to compare pointers first; it agrees with the derived
+// `Hash` (equal keys hash equally).
+#[allow(clippy::derived_hash_with_manual_eq)]
 #[derive(Clone, Eq, Hash, Serialize, Deserialize)]
 pub enum Key {
     Int(i64),
@@ -142,7 +145,7 @@ mod tests {
 
     #[test]
     fn orders_tuples_numerically() {
-        let mut keys = vec![Key::from(("x", 10i64)), Key::from("b"), Key::from(("x", 2i64)), Key::Int(5)];
+        let mut keys = [Key::from(("x", 10i64)), Key::from("b"), Key::from(("x", 2i64)), Key::Int(5)];
         keys.sort();
         let printed: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
         assert_eq!(printed, ["5", "'b'", "('x', 2)", "('x', 10)"]);

@@ -14,7 +14,8 @@ const SHM_DIR: &str = "/dev/shm";
 
 /// A segment mapped read-only (or frozen by its creator). Dropping the handle unmaps it; if the
 /// handle owns the name, dropping (or [`Segment::unlink`]) also removes the name, after which
-/// no one can open it but existing mappings stay readable.
+/// no one can open it but existing mappings stay readable. Exactly one handle should own a
+/// name: its creator's until handed over, then its adopter's.
 pub struct Segment {
     name: String,
     map: MmapRaw,
@@ -75,6 +76,11 @@ impl Segment {
         self.owns_name.store(true, Relaxed);
     }
 
+    /// Gives up responsibility for the name: its receiver adopts it (or a sweep removes it).
+    pub fn hand_over(&self) {
+        self.owns_name.store(false, Relaxed);
+    }
+
     /// Removes the name now if this handle owns it; the mapping stays valid. Idempotent.
     pub fn unlink(&self) {
         if self.owns_name.swap(false, Relaxed) {
@@ -114,12 +120,12 @@ impl SegmentMut {
         unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr(), self.map.len()) }
     }
 
-    /// Finishes writing. The name is not owned by the returned handle: whoever receives the
-    /// segment's name adopts it (see [`Segment::own_name`]), or a sweep removes it.
+    /// Finishes writing. The creator owns the name until it [hands it over](Segment::hand_over)
+    /// to whoever it sends the name to; a segment never handed over is removed with its handle.
     pub fn freeze(self) -> Segment {
         // The creator's mapping stays writable at the page level, but `Segment` gives out only
         // shared slices, and every other process maps it read-only.
-        Segment { name: self.name, map: self.map, owns_name: AtomicBool::new(false) }
+        Segment { name: self.name, map: self.map, owns_name: AtomicBool::new(true) }
     }
 }
 
@@ -172,6 +178,11 @@ pub fn sweep_orphans() -> usize {
         })
         .filter(|n| shm_unlink(n).is_ok())
         .count()
+}
+
+/// Removes one segment's name.
+pub fn remove(name: &str) -> io::Result<()> {
+    shm_unlink(name)
 }
 
 /// Names of our segments currently in /dev/shm.

@@ -16,6 +16,7 @@ fn a_segment_written_once_is_read_in_place_by_another_mapping() {
     w.bytes_mut()[..5].copy_from_slice(b"hello");
     let name = w.name().to_owned();
     let frozen = w.freeze();
+    frozen.hand_over();
     let reader = Segment::open(&name).unwrap();
     assert_eq!(&reader.as_ref()[..5], b"hello");
     assert_ne!(reader.as_ref().as_ptr(), frozen.as_ref().as_ptr(), "a second mapping of the same pages");
@@ -30,7 +31,12 @@ fn a_segment_written_once_is_read_in_place_by_another_mapping() {
 #[test]
 fn an_owning_handle_removes_the_name_when_dropped_and_others_do_not() {
     let ns = Namespace::new("t2");
-    let name = ns.create(10).unwrap().freeze().name().to_owned();
+    let dropped = ns.create(10).unwrap().freeze().name().to_owned();
+    assert!(Segment::open(&dropped).is_err(), "a creator that never hands over removes its segment");
+    let made = ns.create(10).unwrap().freeze();
+    made.hand_over();
+    let name = made.name().to_owned();
+    drop(made);
     drop(Segment::open(&name).unwrap());
     assert_eq!(names_under(ns.prefix()).len(), 1, "a reader's drop leaves the name");
     let owner = Segment::open(&name).unwrap();
@@ -50,14 +56,14 @@ fn bad_names_and_empty_segments_are_errors() {
 #[test]
 fn sweeps_remove_a_prefix_and_the_leftovers_of_dead_processes() {
     let mine = Namespace::new("t4");
-    mine.create(8).unwrap().freeze();
-    mine.create(8).unwrap().freeze();
+    mine.create(8).unwrap().freeze().hand_over();
+    mine.create(8).unwrap().freeze().hand_over();
     assert_eq!(mine.sweep(), 2);
     // A pid that cannot be running: above the kernel's pid_max limit (at most 2^22).
     let dead = Namespace::with_pid(9_999_999, "t4");
-    dead.create(8).unwrap().freeze();
+    dead.create(8).unwrap().freeze().hand_over();
     let live = Namespace::new("t4live");
-    live.create(8).unwrap().freeze();
+    live.create(8).unwrap().freeze().hand_over();
     assert!(sweep_orphans() >= 1);
     assert!(names_under(dead.prefix()).is_empty(), "the dead process's segment is gone");
     assert_eq!(names_under(live.prefix()).len(), 1, "ours are left alone");
@@ -75,7 +81,7 @@ fn task_functions_allocate_large_arrays_straight_into_segments() {
     let reader = Segment::open(segment.name()).unwrap();
     let view = Array::from_buffer(rask_graph::DType::F64, &[1000], Buffer::from_owner(Arc::new(reader))).unwrap();
     assert_eq!(Value::Array(view), Value::Array(big));
-    assert_eq!(ns.sweep(), 1);
+    assert_eq!(ns.sweep(), 0, "the arena's block is removed with the array that owns it");
 }
 
 #[test]

@@ -22,7 +22,7 @@
 //!
 //! Worker threads live for one run (scoped), with the calling thread as worker 0.
 
-mod deque;
+pub(crate) mod deque;
 #[cfg(all(test, loom))]
 mod loom_tests;
 
@@ -82,9 +82,10 @@ impl Executor for ThreadedExecutor {
         });
         #[cfg(loom)]
         {
-            drop((workers, first));
+            drop((workers, first, shared));
             unreachable!("under loom, models drive `Shared::work` directly");
         }
+        #[cfg(not(loom))]
         shared.into_outcome()
     }
 }
@@ -153,8 +154,13 @@ impl<'p> Shared<'p> {
         }
     }
 
-    fn finished(&self) -> bool {
+    pub(crate) fn finished(&self) -> bool {
         self.unreported.load(Acquire) == 0 || self.failed.load(Acquire)
+    }
+
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn failed(&self) -> bool {
+        self.failed.load(Acquire)
     }
 
     /// One worker's loop; returns when the run is complete or has failed.
@@ -193,13 +199,22 @@ impl<'p> Shared<'p> {
     /// Evaluates one task, stores its result, and frees inputs whose last consumer it was.
     fn run(&self, task: u32) -> Result<(), ExecError> {
         let plan = self.plan;
-        let input = |i: u32| {
-            // SAFETY: `i` is a finished dependency (our `waiting` count reached zero after its
-            // result was stored, with release/acquire ordering), and we are one of its consumers,
-            // so nobody frees it before our decrement below.
-            unsafe { self.results[i as usize].with(|v| v.clone().expect("a finished dependency has a result")) }
-        };
-        let value = plan.op(task).eval(&input).map_err(|f| ExecError::from_failure(plan.key(task), f))?;
+        let value = plan.op(task).eval(&|i| self.result(i)).map_err(|f| ExecError::from_failure(plan.key(task), f))?;
+        self.complete(task, value);
+        Ok(())
+    }
+
+    /// The result of `i`, a finished dependency of a task that has not completed yet.
+    pub(crate) fn result(&self, i: u32) -> Value {
+        // SAFETY: `i` is a finished dependency (the consumer's `waiting` count reached zero
+        // after its result was stored, with release/acquire ordering), and the caller is one of
+        // its consumers, so nobody frees it before that consumer's `complete`.
+        unsafe { self.results[i as usize].with(|v| v.clone().expect("a finished dependency has a result")) }
+    }
+
+    /// Stores `task`'s result for its consumers and frees inputs whose last consumer it was.
+    pub(crate) fn complete(&self, task: u32, value: Value) {
+        let plan = self.plan;
         if self.consumers[task as usize].load(Relaxed) > 0 {
             // SAFETY: only this task writes its own slot, and no consumer reads it before we
             // release the dependents (after this write).
@@ -216,12 +231,11 @@ impl<'p> Shared<'p> {
                 self.live.fetch_sub(1, Relaxed);
             }
         }
-        Ok(())
     }
 
     /// Makes dependents whose last dependency was `task` ready: returns the one to run next
     /// (the earliest in the static order), pushes the rest where idle threads can steal them.
-    fn release_dependents(&self, task: u32, local: &Worker<u32>) -> Option<u32> {
+    pub(crate) fn release_dependents(&self, task: u32, local: &Worker<u32>) -> Option<u32> {
         let mut next: Option<u32> = None;
         let mut pushed = false;
         for &m in self.plan.dependents(task) {
@@ -265,7 +279,7 @@ impl<'p> Shared<'p> {
         }
     }
 
-    fn claim_roots(&self, local: &Worker<u32>) -> Option<u32> {
+    pub(crate) fn claim_roots(&self, local: &Worker<u32>) -> Option<u32> {
         if self.next_root.load(Relaxed) >= self.roots.len() {
             return None;
         }
@@ -329,7 +343,7 @@ impl<'p> Shared<'p> {
     }
 
     /// Reports `count` finished tasks; true if they were the last ones (then everyone is woken).
-    fn report(&self, count: usize) -> bool {
+    pub(crate) fn report(&self, count: usize) -> bool {
         let before = self.unreported.fetch_sub(count, AcqRel);
         let total = self.plan.len();
         let done = total - (before - count);
@@ -349,7 +363,7 @@ impl<'p> Shared<'p> {
         false
     }
 
-    fn fail(&self, error: ExecError) {
+    pub(crate) fn fail(&self, error: ExecError) {
         let mut first = self.error.lock().expect("error lock");
         if first.is_none() {
             *first = Some(error);
@@ -372,6 +386,7 @@ impl<'p> Shared<'p> {
                 unsafe { self.results[t as usize].with(|v| v.clone().expect("requested results are kept")) }
             })
             .collect();
-        Ok(Outcome { values, stats: RunStats { tasks: self.plan.len(), peak_live: self.peak.load(Relaxed) } })
+        let stats = RunStats { tasks: self.plan.len(), peak_live: self.peak.load(Relaxed), ..RunStats::default() };
+        Ok(Outcome { values, stats })
     }
 }

@@ -1,0 +1,619 @@
+//! The multiprocess executor: a plan's tasks in worker processes, results in shared memory.
+//!
+//! - **Workers are this executable, re-executed** with `RASK_WORKER` set; the first line of
+//!   `main` ([`worker_main_if_requested`]) turns such a process into a worker. Re-executing
+//!   (rather than forking) gives each worker a clean single-threaded process with the same
+//!   link-time function registry, whatever threads the parent had running — forking a
+//!   multi-threaded process may copy a lock some other thread held.
+//! - **The parent schedules with the threaded executor's state machine** (`threaded::Shared`:
+//!   the same dependency counters, priority-ordered root claiming, release of results after
+//!   their last consumer, error cancellation), driven from one thread that keeps each worker a
+//!   few dozen tasks ahead ([`WINDOW`]).
+//! - **Tasks and completions travel through shared-memory rings** (see `ring.rs`), batched: a
+//!   worker wakes the parent once per [`worker::ANNOUNCE_EVERY`] completions or when it runs
+//!   dry, and nobody makes a system call while the other side is busy.
+//! - **Results never pass through the parent's hands**: small ones are inline in messages;
+//!   large ones are written once into a `/dev/shm` segment (task functions allocate their big
+//!   outputs there directly, see [`rask_graph::arena`]) and every later reader maps it.
+//! - **Failure**: a worker that dies is replaced; its unfinished tasks run again elsewhere; a
+//!   task that kills [`MAX_ATTEMPTS`] workers fails the run naming its key. Workers die with
+//!   the parent (`PR_SET_PDEATHSIG`, and a parent check while idle). Segment names carry the
+//!   owner's pid, so a crashed run's leftovers are swept when the next executor starts.
+
+mod control;
+mod ring;
+#[cfg(all(test, loom))]
+mod ring_loom;
+mod wire;
+mod worker;
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::{mpsc, Arc, Mutex, Once, Weak};
+use std::time::{Duration, Instant};
+
+use rask_graph::{Plan, Value};
+use rask_protocol::{frame, FromWorker, Layout, SharedRef, TaskFailure, ToWorker, ToWorkerRef, WireValue};
+use rask_store::{Namespace, Segment};
+use rustc_hash::FxHashMap;
+
+use self::control::Control;
+use self::wire::{from_wire, to_wire};
+use crate::threaded::deque::Worker as Deque;
+use crate::threaded::Shared;
+use crate::{ExecError, Executor, Outcome, Progress};
+
+/// Tasks sent to a worker and not yet completed, at most.
+pub const WINDOW: usize = 32;
+/// Worker deaths a task may cause before it fails the run (Dask's `allowed-failures` is 3).
+pub const MAX_ATTEMPTS: u32 = 3;
+pub(crate) const MAX_FRAME: usize = 64 << 20;
+const ENV: &str = "RASK_WORKER";
+/// Idle polls of the completion rings before the parent sleeps.
+const SPINS: usize = 100;
+/// How often the parent checks its workers are alive while busy; and its longest sleep.
+const HEALTH_EVERY: Duration = Duration::from_millis(10);
+
+/// If this process was started as a worker by a [`ProcessExecutor`], serves as one and exits;
+/// otherwise returns at once. Call it first thing in `main` of any binary that uses the
+/// process executor (the `rask` CLI does).
+pub fn worker_main_if_requested() {
+    let Some(spec) = std::env::var_os(ENV) else { return };
+    // Not inherited by anything a task might start.
+    std::env::remove_var(ENV);
+    let code = match spec.to_str().and_then(Spec::parse) {
+        Some(spec) => worker::serve(&spec),
+        None => {
+            eprintln!("rask worker: malformed {ENV}={spec:?}");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+/// What a worker is told through its environment.
+pub(crate) struct Spec {
+    fd: RawFd,
+    slots: usize,
+    slot: usize,
+    parent: u32,
+    tag: String,
+}
+
+impl Spec {
+    fn encode(&self) -> String {
+        format!("{}:{}:{}:{}:{}", self.fd, self.slots, self.slot, self.parent, self.tag)
+    }
+
+    fn parse(s: &str) -> Option<Spec> {
+        let mut parts = s.splitn(5, ':');
+        let spec = Spec {
+            fd: parts.next()?.parse().ok()?,
+            slots: parts.next()?.parse().ok()?,
+            slot: parts.next()?.parse().ok()?,
+            parent: parts.next()?.parse().ok()?,
+            tag: parts.next()?.to_owned(),
+        };
+        (spec.slot < spec.slots && !spec.tag.is_empty()).then_some(spec)
+    }
+}
+
+static NEXT_EXECUTOR: AtomicU32 = AtomicU32::new(0);
+static SWEEP_ORPHANS: Once = Once::new();
+
+/// Runs plans in a pool of worker processes (by default one per core), started on first use
+/// and kept until the executor is dropped.
+pub struct ProcessExecutor {
+    workers: usize,
+    worker_args: Vec<OsString>,
+    id: u32,
+    pool: Mutex<Option<Pool>>,
+}
+
+struct Pool {
+    spawner: Spawner,
+    control: Control,
+    slots: Vec<Slot>,
+    namespace: Namespace,
+    next_run: u64,
+}
+
+struct Slot {
+    child: Option<Child>,
+    incarnation: u32,
+    in_flight: Vec<InFlight>,
+}
+
+struct InFlight {
+    node: u32,
+    /// Segments made to send this task (a spilled message, a copied input): unlinked when done.
+    _keep: Vec<Segment>,
+}
+
+impl ProcessExecutor {
+    pub fn new(workers: usize) -> ProcessExecutor {
+        ProcessExecutor {
+            workers: workers.max(1),
+            worker_args: Vec::new(),
+            id: NEXT_EXECUTOR.fetch_add(1, Relaxed),
+            pool: Mutex::new(None),
+        }
+    }
+
+    pub fn with_available_cores() -> ProcessExecutor {
+        ProcessExecutor::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// Arguments for the re-executed workers: for binaries whose `main` is not theirs to edit
+    /// (a test harness that must be told which test calls [`worker_main_if_requested`]).
+    pub fn worker_args(mut self, args: impl IntoIterator<Item = impl Into<OsString>>) -> ProcessExecutor {
+        self.worker_args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// The live workers' process ids (empty before the first run).
+    pub fn worker_pids(&self) -> Vec<u32> {
+        let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        pool.iter().flat_map(|p| p.slots.iter().filter_map(|s| s.child.as_ref().map(Child::id))).collect()
+    }
+
+    /// The prefix of every shared-memory segment this executor and its workers create.
+    pub fn segment_prefix(&self) -> String {
+        format!("rask-{}-e{}.", std::process::id(), self.id)
+    }
+
+    fn worker_tag(&self, slot: usize, incarnation: u32) -> String {
+        format!("e{}.w{slot}.{incarnation}", self.id)
+    }
+
+    fn start_pool(&self) -> Result<Pool, ExecError> {
+        SWEEP_ORPHANS.call_once(|| {
+            rask_store::sweep_orphans();
+        });
+        let control = Control::create(self.workers).map_err(|e| ExecError::Workers(format!("control block: {e}")))?;
+        let spawner = Spawner::start().map_err(|e| ExecError::Workers(format!("spawner thread: {e}")))?;
+        let mut pool = Pool {
+            spawner,
+            control,
+            slots: Vec::new(),
+            namespace: Namespace::new(&format!("e{}.p", self.id)),
+            next_run: 0,
+        };
+        for slot in 0..self.workers {
+            let child = self.spawn(&pool.spawner, &pool.control, slot, 0);
+            let child = child.map_err(|e| ExecError::Workers(format!("spawn: {e}")))?;
+            pool.slots.push(Slot { child: Some(child), incarnation: 0, in_flight: Vec::new() });
+        }
+        Ok(pool)
+    }
+
+    fn spawn(&self, spawner: &Spawner, control: &Control, slot: usize, incarnation: u32) -> io::Result<Child> {
+        let spec = Spec {
+            fd: control.fd(),
+            slots: control.slots(),
+            slot,
+            parent: std::process::id(),
+            tag: self.worker_tag(slot, incarnation),
+        };
+        let mut command = Command::new(std::env::current_exe()?);
+        command.args(&self.worker_args).env(ENV, spec.encode()).stdin(Stdio::null()).stdout(Stdio::null());
+        let fd = control.fd();
+        // SAFETY: between fork and exec only async-signal-safe calls (prctl, fcntl).
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        spawner.spawn(command)
+    }
+}
+
+/// The thread that starts worker processes. `PR_SET_PDEATHSIG` fires when the *thread* that
+/// forked a child exits, not the process: so workers are forked by this thread, which lives
+/// exactly as long as the executor, rather than by whichever thread happened to run a plan.
+struct Spawner {
+    requests: Option<mpsc::Sender<(Command, mpsc::Sender<io::Result<Child>>)>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Spawner {
+    fn start() -> io::Result<Spawner> {
+        let (tx, rx) = mpsc::channel::<(Command, mpsc::Sender<io::Result<Child>>)>();
+        let thread = std::thread::Builder::new().name("rask-spawner".into()).spawn(move || {
+            for (mut command, reply) in rx {
+                let _ = reply.send(command.spawn());
+            }
+        })?;
+        Ok(Spawner { requests: Some(tx), thread: Some(thread) })
+    }
+
+    fn spawn(&self, command: Command) -> io::Result<Child> {
+        let gone = || io::Error::other("the spawner thread is gone");
+        let (tx, rx) = mpsc::channel();
+        self.requests.as_ref().ok_or_else(gone)?.send((command, tx)).map_err(|_| gone())?;
+        rx.recv().map_err(|_| gone())?
+    }
+}
+
+impl Drop for Spawner {
+    fn drop(&mut self) {
+        drop(self.requests.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Default for ProcessExecutor {
+    fn default() -> ProcessExecutor {
+        ProcessExecutor::with_available_cores()
+    }
+}
+
+impl Drop for ProcessExecutor {
+    fn drop(&mut self) {
+        let Some(mut pool) = self.pool.get_mut().unwrap_or_else(|e| e.into_inner()).take() else { return };
+        let exit = frame::to_frame(&ToWorker::Exit, MAX_FRAME).expect("a tiny message encodes");
+        for (i, slot) in pool.slots.iter().enumerate() {
+            if slot.child.is_some() {
+                let ring = pool.control.tasks(i);
+                // A full ring means a busy worker: it is killed below instead.
+                ring.try_push(&exit);
+                ring.notify();
+            }
+        }
+        let deadline = Instant::now() + Duration::from_millis(500);
+        for slot in &mut pool.slots {
+            if let Some(child) = slot.child.as_mut() {
+                while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        rask_store::sweep(&self.segment_prefix());
+    }
+}
+
+impl Executor for ProcessExecutor {
+    fn name(&self) -> &str {
+        "processes"
+    }
+
+    fn execute(&self, plan: &Plan, progress: Option<&dyn Progress>) -> Result<Outcome, ExecError> {
+        plan.check_portable(self.name())?;
+        let mut guard = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.start_pool()?);
+        }
+        let pool = guard.as_mut().expect("started above");
+        pool.next_run += 1;
+        Run::new(self, pool, plan, progress).drive()
+    }
+}
+
+/// One run's parent-side state.
+struct Run<'a, 'p> {
+    exec: &'a ProcessExecutor,
+    pool: &'a mut Pool,
+    plan: &'p Plan,
+    shared: Shared<'p>,
+    local: Deque<u32>,
+    run: u64,
+    /// Segments adopted from workers, by name: a result that comes back by a name we already
+    /// hold (say, `identity` of a big array) shares the mapping and its single owner.
+    segments: FxHashMap<String, Weak<Segment>>,
+    attempts: FxHashMap<u32, u32>,
+    bytes_copied: u64,
+    bytes_shared: u64,
+    replaced: usize,
+    frame: Vec<u8>,
+    record: Vec<u8>,
+    last_health: Instant,
+    next_slot: usize,
+}
+
+impl<'a, 'p> Run<'a, 'p> {
+    fn new(exec: &'a ProcessExecutor, pool: &'a mut Pool, plan: &'p Plan, progress: Option<&'p dyn Progress>) -> Self {
+        let run = pool.next_run;
+        Run {
+            exec,
+            pool,
+            plan,
+            shared: Shared::new(plan, Vec::new(), progress),
+            local: Deque::new_lifo(),
+            run,
+            segments: FxHashMap::default(),
+            attempts: FxHashMap::default(),
+            bytes_copied: 0,
+            bytes_shared: 0,
+            replaced: 0,
+            frame: Vec::new(),
+            record: Vec::new(),
+            last_health: Instant::now(),
+            next_slot: 0,
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.pool.slots.iter().map(|s| s.in_flight.len()).sum()
+    }
+
+    fn drive(mut self) -> Result<Outcome, ExecError> {
+        // Workers lost between runs (killed while idle) are replaced before we count on them.
+        self.check_health();
+        let mut idle = 0usize;
+        loop {
+            let sent = self.dispatch();
+            let got = self.collect();
+            if self.shared.finished() && self.in_flight() == 0 {
+                break;
+            }
+            if self.last_health.elapsed() >= HEALTH_EVERY {
+                self.check_health();
+            }
+            if sent || got {
+                idle = 0;
+                continue;
+            }
+            idle += 1;
+            if idle < SPINS {
+                std::hint::spin_loop();
+                continue;
+            }
+            let control = &self.pool.control;
+            let slots = self.pool.slots.len();
+            control.parent_bell().wait(|| (0..slots).any(|s| !control.done(s).is_empty()), Some(HEALTH_EVERY));
+            self.check_health();
+        }
+        // Results handed back to the caller keep their mappings; the names go now, so nothing
+        // of this run remains in /dev/shm whatever the caller does with the values.
+        for segment in self.segments.values().filter_map(Weak::upgrade) {
+            segment.unlink();
+        }
+        let (bytes_copied, bytes_shared, replaced) = (self.bytes_copied, self.bytes_shared, self.replaced);
+        let mut outcome = self.shared.into_outcome()?;
+        outcome.stats.bytes_copied = bytes_copied;
+        outcome.stats.bytes_shared = bytes_shared;
+        outcome.stats.workers_replaced = replaced;
+        Ok(outcome)
+    }
+
+    /// Sends ready tasks to workers with room, one each in turn so that a few ready tasks
+    /// spread over the pool.
+    fn dispatch(&mut self) -> bool {
+        let n = self.pool.slots.len();
+        let mut sent = vec![false; n];
+        'fill: while !self.shared.failed() {
+            let mut progress = false;
+            for k in 0..n {
+                let s = (self.next_slot + k) % n;
+                let slot = &self.pool.slots[s];
+                if slot.child.is_none() || slot.in_flight.len() >= WINDOW {
+                    continue;
+                }
+                let Some(task) = self.local.pop().or_else(|| self.shared.claim_roots(&self.local)) else { break 'fill };
+                match self.send(s, task) {
+                    Ok(true) => {
+                        sent[s] = true;
+                        progress = true;
+                    }
+                    Ok(false) => self.local.push(task),
+                    Err(e) => self.shared.fail(e),
+                }
+            }
+            if !progress {
+                break;
+            }
+        }
+        self.next_slot = (self.next_slot + 1) % n;
+        for (s, _) in sent.iter().enumerate().filter(|(_, &sent)| sent) {
+            self.pool.control.tasks(s).notify();
+        }
+        sent.contains(&true)
+    }
+
+    /// Encodes `task` with its inputs into slot `s`'s ring; false if the ring is full.
+    fn send(&mut self, s: usize, task: u32) -> Result<bool, ExecError> {
+        let plan = self.plan;
+        let unrunnable = |cause: String| ExecError::Unrunnable { key: plan.key(task).clone(), cause };
+        let mut keep = Vec::new();
+        let mut inputs = Vec::with_capacity(plan.dependencies(task).len());
+        for &i in plan.dependencies(task) {
+            let value: Value = self.shared.result(i);
+            let (wire, made) = to_wire(&value, &self.pool.namespace, false).map_err(|e| unrunnable(e.to_string()))?;
+            keep.extend(made);
+            inputs.push((i, wire));
+        }
+        self.frame.clear();
+        frame::encode(&ToWorkerRef::run(self.run, task, plan.op(task), &inputs), MAX_FRAME, &mut self.frame)
+            .map_err(|e| unrunnable(e.to_string()))?;
+        let ring = self.pool.control.tasks(s);
+        if self.frame.len() > ring.max_record() {
+            let spill = rask_store::put(&self.pool.namespace, &self.frame).map_err(|e| unrunnable(e.to_string()))?;
+            let r = SharedRef {
+                segment: spill.name().to_owned(),
+                offset: 0,
+                len: self.frame.len() as u64,
+                layout: Layout::Encoded,
+            };
+            self.frame = frame::to_frame(&ToWorker::Spilled(r), MAX_FRAME).map_err(|e| unrunnable(e.to_string()))?;
+            keep.push(spill);
+        }
+        if !ring.try_push(&self.frame) {
+            return Ok(false);
+        }
+        self.pool.slots[s].in_flight.push(InFlight { node: task, _keep: keep });
+        Ok(true)
+    }
+
+    /// Takes every completion waiting in every ring.
+    fn collect(&mut self) -> bool {
+        let mut got = false;
+        for s in 0..self.pool.slots.len() {
+            got |= self.collect_slot(s);
+        }
+        got
+    }
+
+    fn collect_slot(&mut self, s: usize) -> bool {
+        let mut got = false;
+        loop {
+            let popped = self.pool.control.done(s).pop(&mut self.record);
+            match popped {
+                Ok(true) => got = true,
+                Ok(false) => return got,
+                Err(_) => {
+                    self.kill(s, "it wrote a corrupt record");
+                    return got;
+                }
+            }
+            match frame::from_frame::<FromWorker>(&self.record, MAX_FRAME) {
+                Ok(FromWorker::Done(done)) => self.on_done(s, done),
+                Err(e) => {
+                    self.kill(s, &format!("it sent a bad message ({e})"));
+                    return got;
+                }
+            }
+        }
+    }
+
+    fn on_done(&mut self, s: usize, done: rask_protocol::TaskDone) {
+        let slot = &mut self.pool.slots[s];
+        let position = slot.in_flight.iter().position(|f| f.node == done.node);
+        let (Some(position), true) = (position, done.run == self.run) else {
+            // A result of an earlier run (which failed before it came back): take its segment
+            // only to remove it.
+            if let Ok(WireValue::Shared(r)) = done.result {
+                let _ = self.adopt(&r.segment);
+            }
+            return;
+        };
+        slot.in_flight.swap_remove(position);
+        self.bytes_copied += done.bytes_copied;
+        self.bytes_shared += done.bytes_shared;
+        let node = done.node;
+        let key = self.plan.key(node);
+        let value = match done.result {
+            Ok(wire) => {
+                let (segments, prefix) = (&mut self.segments, self.exec.segment_prefix());
+                from_wire(wire, &mut |name| adopt(segments, &prefix, name))
+                    .map_err(|cause| ExecError::Unrunnable { key: key.clone(), cause })
+            }
+            Err(TaskFailure::Failed(f)) => Err(ExecError::from_failure(key, f)),
+            Err(TaskFailure::Unrunnable(cause)) => Err(ExecError::Unrunnable { key: key.clone(), cause }),
+        };
+        match value {
+            Ok(value) => {
+                self.shared.complete(node, value);
+                if let Some(next) = self.shared.release_dependents(node, &self.local) {
+                    self.local.push(next);
+                }
+                self.shared.report(1);
+            }
+            Err(e) => self.shared.fail(e),
+        }
+    }
+
+    fn adopt(&mut self, name: &str) -> io::Result<Arc<Segment>> {
+        adopt(&mut self.segments, &self.exec.segment_prefix(), name)
+    }
+
+    fn check_health(&mut self) {
+        self.last_health = Instant::now();
+        for s in 0..self.pool.slots.len() {
+            let status = match self.pool.slots[s].child.as_mut().map(Child::try_wait) {
+                None => Some("it could not be started".to_owned()),
+                Some(Ok(Some(status))) => Some(status.to_string()),
+                Some(Ok(None)) => None,
+                Some(Err(e)) => Some(e.to_string()),
+            };
+            if let Some(cause) = status {
+                self.replace(s, &cause);
+            }
+        }
+    }
+
+    fn kill(&mut self, s: usize, why: &str) {
+        if let Some(child) = self.pool.slots[s].child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.replace(s, &format!("killed by the executor: {why}"));
+    }
+
+    /// Replaces the dead worker in slot `s`: keeps what it finished, re-queues what it was
+    /// running, removes its half-made segments, starts a new worker on clean rings.
+    fn replace(&mut self, s: usize, cause: &str) {
+        if self.pool.slots[s].child.is_some() {
+            // Completions it published before dying are whole: use them.
+            self.collect_slot(s);
+        }
+        let lost = std::mem::take(&mut self.pool.slots[s].in_flight);
+        for task in lost {
+            if self.shared.failed() {
+                continue;
+            }
+            let attempts = self.attempts.entry(task.node).or_insert(0);
+            *attempts += 1;
+            if *attempts >= MAX_ATTEMPTS {
+                let key = self.plan.key(task.node).clone();
+                self.shared.fail(ExecError::WorkerLost { key, attempts: *attempts, cause: cause.to_owned() });
+            } else {
+                self.local.push(task.node);
+            }
+        }
+        let slot = &mut self.pool.slots[s];
+        let dead_prefix = format!("rask-{}-{}-", std::process::id(), self.exec.worker_tag(s, slot.incarnation));
+        for name in rask_store::list().into_iter().filter(|n| n.starts_with(&dead_prefix)) {
+            if !self.segments.get(&name).is_some_and(|w| w.strong_count() > 0) {
+                let _ = rask_store::remove(&name);
+            }
+        }
+        self.pool.control.tasks(s).reset();
+        self.pool.control.done(s).reset();
+        slot.incarnation += 1;
+        self.replaced += 1;
+        match self.exec.spawn(&self.pool.spawner, &self.pool.control, s, slot.incarnation) {
+            Ok(child) => slot.child = Some(child),
+            Err(e) => {
+                slot.child = None;
+                self.shared.fail(ExecError::Workers(format!("cannot replace a dead worker: {e}")));
+            }
+        }
+    }
+}
+
+/// The mapping of a worker's result segment, shared if already held; the first holder owns
+/// the name. Only names under this executor's prefix are taken (and so ever unlinked).
+fn adopt(segments: &mut FxHashMap<String, Weak<Segment>>, prefix: &str, name: &str) -> io::Result<Arc<Segment>> {
+    if let Some(segment) = segments.get(name).and_then(Weak::upgrade) {
+        return Ok(segment);
+    }
+    if !name.starts_with(prefix) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{name} is not a segment of this executor"),
+        ));
+    }
+    let segment = Arc::new(Segment::open(name)?);
+    segment.own_name();
+    segments.insert(name.to_owned(), Arc::downgrade(&segment));
+    Ok(segment)
+}

@@ -1,0 +1,97 @@
+//! Values to and from the wire: small ones inline, large ones by segment name.
+
+use std::io;
+use std::sync::Arc;
+
+use rask_graph::{Array, Buffer, Value};
+use rask_protocol::{Layout, SharedRef, WireValue};
+use rask_store::{traffic, Namespace, Segment};
+
+/// Values up to this many bytes travel inside messages; larger ones in segments. Measured with
+/// `cargo xtask bench` (the `inline cut-off` rows): below ~64 KiB, encoding into the ring beats
+/// creating and mapping a segment.
+pub(crate) const INLINE_MAX: usize = 64 << 10;
+
+/// The wire form of `value`: by reference if it already lives in a segment, inline if small,
+/// otherwise copied into a new segment of `namespace` (the only copy, and counted).
+/// Returns the segment made, if any, so the caller can keep it alive. With `hand_over`, the
+/// segments the message names pass to the receiver (who adopts them); without, the sender
+/// keeps owning them.
+pub(crate) fn to_wire(
+    value: &Value,
+    namespace: &Namespace,
+    hand_over: bool,
+) -> io::Result<(WireValue, Option<Segment>)> {
+    let (buffer, layout) = match value {
+        Value::Array(a) => (a.buffer(), Layout::Array { dtype: a.dtype(), shape: a.shape().to_vec() }),
+        Value::Bytes(b) => (b, Layout::Bytes),
+        _ if value.nbytes() <= INLINE_MAX => return Ok((WireValue::Inline(value.clone()), None)),
+        _ => {
+            let bytes = postcard::to_stdvec(value).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let segment = rask_store::put(namespace, &bytes)?;
+            if hand_over {
+                segment.hand_over();
+            }
+            let r = SharedRef {
+                segment: segment.name().to_owned(),
+                offset: 0,
+                len: bytes.len() as u64,
+                layout: Layout::Encoded,
+            };
+            return Ok((WireValue::Shared(r), Some(segment)));
+        }
+    };
+    if let Some((segment, range)) = buffer.owner::<Segment>() {
+        traffic::shared(range.len());
+        if hand_over {
+            segment.hand_over();
+        }
+        let r = SharedRef {
+            segment: segment.name().to_owned(),
+            offset: range.start as u64,
+            len: range.len() as u64,
+            layout,
+        };
+        return Ok((WireValue::Shared(r), None));
+    }
+    if buffer.len() <= INLINE_MAX {
+        return Ok((WireValue::Inline(value.clone()), None));
+    }
+    let segment = rask_store::put(namespace, buffer.as_slice())?;
+    if hand_over {
+        segment.hand_over();
+    }
+    let r = SharedRef { segment: segment.name().to_owned(), offset: 0, len: buffer.len() as u64, layout };
+    Ok((WireValue::Shared(r), Some(segment)))
+}
+
+/// The value of a wire form; `open` maps a segment by name (or finds it already mapped).
+pub(crate) fn from_wire(
+    wire: WireValue,
+    open: &mut dyn FnMut(&str) -> io::Result<Arc<Segment>>,
+) -> Result<Value, String> {
+    let r = match wire {
+        WireValue::Inline(v) => return Ok(v),
+        WireValue::Shared(r) => r,
+    };
+    let segment = open(&r.segment).map_err(|e| format!("cannot map segment {}: {e}", r.segment))?;
+    let (offset, len) = (r.offset as usize, r.len as usize);
+    if offset.checked_add(len).is_none_or(|end| end > segment.len()) {
+        return Err(format!("segment {} holds {} bytes, not {offset}..{offset}+{len}", r.segment, segment.len()));
+    }
+    let buffer = Buffer::from_owner(segment).slice(offset, len);
+    match r.layout {
+        Layout::Bytes => {
+            traffic::shared(len);
+            Ok(Value::Bytes(buffer))
+        }
+        Layout::Array { dtype, shape } => {
+            traffic::shared(len);
+            Array::from_buffer(dtype, &shape, buffer).map(Value::Array)
+        }
+        Layout::Encoded => {
+            traffic::copied(len);
+            postcard::from_bytes(buffer.as_slice()).map_err(|e| format!("segment {}: corrupt value: {e}", r.segment))
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The worker side: a process that serves one slot of a control block — takes tasks from its
+//! ring, maps their inputs, runs them, writes each result where the parent can read it.
+//!
+//! A worker keeps nothing between tasks but its open mappings' names: every result is either
+//! inside the completion message or in a segment the parent adopts. So a worker that dies takes
+//! no finished result with it, only the tasks it was running.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rask_graph::arena::with_arena;
+use rask_graph::{Failure, Registry, Value};
+use rask_protocol::{frame, FromWorker, SharedRef, TaskDone, TaskFailure, ToWorker, WireValue};
+use rask_store::{traffic, Namespace, Segment, ShmArena};
+
+use super::control::Control;
+use super::wire::{from_wire, to_wire, INLINE_MAX};
+use super::{Spec, MAX_FRAME};
+
+/// Idle polls of the task ring before sleeping on the bell.
+const SPINS: usize = 200;
+/// Completions a worker sends before it rings the parent, when it has more work queued.
+const ANNOUNCE_EVERY: usize = 16;
+/// How long a worker sleeps before checking that its parent is still there.
+const PARENT_CHECK: Duration = Duration::from_millis(200);
+/// Error messages are truncated to this, so a completion always fits its ring.
+const MESSAGE_MAX: usize = 16 << 10;
+
+/// Runs the worker loop for `spec` until told to exit or orphaned; returns the exit code.
+pub(crate) fn serve(spec: &Spec) -> i32 {
+    // SAFETY: the parent passed us this descriptor for exactly this purpose.
+    let control = match unsafe { Control::from_fd(spec.fd, spec.slots) } {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rask worker: cannot map the control block: {e}");
+            return 2;
+        }
+    };
+    let namespace = Arc::new(Namespace::with_pid(spec.parent, &spec.tag));
+    let arena = Arc::new(ShmArena::new(namespace.clone(), INLINE_MAX));
+    let mut worker = Worker { control: &control, slot: spec.slot, namespace, registry: Registry::new() };
+    with_arena(arena, || worker.run(spec.parent))
+}
+
+struct Worker<'c> {
+    control: &'c Control,
+    slot: usize,
+    namespace: Arc<Namespace>,
+    registry: Registry,
+}
+
+impl Worker<'_> {
+    fn run(&mut self, parent: u32) -> i32 {
+        let tasks = self.control.tasks(self.slot);
+        let (mut record, mut out) = (Vec::new(), Vec::new());
+        let mut unannounced = 0usize;
+        let mut idle = 0usize;
+        loop {
+            match tasks.pop(&mut record) {
+                Ok(true) => {
+                    idle = 0;
+                    match frame::from_frame::<ToWorker>(&record, MAX_FRAME) {
+                        Ok(ToWorker::Exit) => return 0,
+                        Ok(message) => {
+                            let Some(done) = self.handle(message) else { return 3 };
+                            self.send(&done, &mut out);
+                            unannounced += 1;
+                            if unannounced >= ANNOUNCE_EVERY {
+                                self.control.parent_bell().ring();
+                                unannounced = 0;
+                            }
+                        }
+                        Err(e) => {
+                            eprintln!("rask worker: bad message from the executor: {e}");
+                            return 3;
+                        }
+                    }
+                }
+                Ok(false) => {
+                    if unannounced > 0 {
+                        self.control.parent_bell().ring();
+                        unannounced = 0;
+                    }
+                    idle += 1;
+                    if idle < SPINS {
+                        std::hint::spin_loop();
+                        continue;
+                    }
+                    tasks.wait(Some(PARENT_CHECK));
+                    // SAFETY: getppid has no preconditions.
+                    if unsafe { libc::getppid() } as u32 != parent {
+                        return 0; // orphaned: PR_SET_PDEATHSIG's backstop
+                    }
+                }
+                Err(_) => {
+                    eprintln!("rask worker: corrupt record in the task ring");
+                    return 3;
+                }
+            }
+        }
+    }
+
+    /// The completion for one message; `None` if the message cannot be a task at all.
+    fn handle(&mut self, message: ToWorker) -> Option<TaskDone> {
+        match message {
+            ToWorker::Run(task) => Some(self.run_task(task)),
+            ToWorker::Spilled(r) => {
+                let inner = read_spilled(&r).ok()?;
+                match inner {
+                    ToWorker::Run(task) => Some(self.run_task(task)),
+                    _ => None,
+                }
+            }
+            ToWorker::Exit => None,
+        }
+    }
+
+    fn run_task(&mut self, task: rask_protocol::RunTask) -> TaskDone {
+        traffic::take();
+        let result = self.evaluate(task.op, task.inputs);
+        let (bytes_copied, bytes_shared) = traffic::take();
+        TaskDone { run: task.run, node: task.node, result, bytes_copied, bytes_shared }
+    }
+
+    fn evaluate(&mut self, op: rask_protocol::OpMsg, inputs: Vec<(u32, WireValue)>) -> Result<WireValue, TaskFailure> {
+        let op = op.resolve(&self.registry).map_err(|e| TaskFailure::Unrunnable(e.to_string()))?;
+        let mut open = |name: &str| Segment::open(name).map(Arc::new);
+        let inputs: Vec<(u32, Value)> = inputs
+            .into_iter()
+            .map(|(i, w)| from_wire(w, &mut open).map(|v| (i, v)))
+            .collect::<Result<_, _>>()
+            .map_err(TaskFailure::Unrunnable)?;
+        let input = |i: u32| {
+            inputs.iter().find(|(j, _)| *j == i).map(|(_, v)| v.clone()).expect("the executor sends every input")
+        };
+        let value = op.eval(&input).map_err(|f| TaskFailure::Failed(truncate(f)))?;
+        match to_wire(&value, &self.namespace, true) {
+            // The segment's name passes to the parent with the message; our mapping goes. A
+            // segment made for an intermediate value that is not sent is removed with it.
+            Ok((wire, _segment)) => Ok(wire),
+            Err(e) => Err(TaskFailure::Unrunnable(format!("cannot store the result in shared memory: {e}"))),
+        }
+    }
+
+    /// Appends a completion to the done ring, waiting for room if the parent is behind.
+    fn send(&self, done: &TaskDone, out: &mut Vec<u8>) {
+        out.clear();
+        let message = FromWorker::Done(done.clone());
+        if let Err(e) = frame::encode(&message, MAX_FRAME, out) {
+            let failed = TaskDone {
+                result: Err(TaskFailure::Unrunnable(format!("cannot encode the result: {e}"))),
+                ..done.clone()
+            };
+            out.clear();
+            frame::encode(&FromWorker::Done(failed), MAX_FRAME, out).expect("a small message encodes");
+        }
+        let ring = self.control.done(self.slot);
+        while !ring.try_push(out) {
+            ring.notify();
+            std::thread::yield_now();
+        }
+    }
+}
+
+fn read_spilled(r: &SharedRef) -> io::Result<ToWorker> {
+    let segment = Segment::open(&r.segment)?;
+    let bytes = segment.as_ref().get(r.offset as usize..(r.offset + r.len) as usize).unwrap_or_default();
+    frame::from_frame(bytes, usize::MAX).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+fn truncate(mut failure: Failure) -> Failure {
+    let cut = |s: &mut String| {
+        if s.len() > MESSAGE_MAX {
+            let mut end = MESSAGE_MAX;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+            s.push_str("… (truncated)");
+        }
+    };
+    match &mut failure.cause {
+        rask_graph::FailureCause::Error(e) => cut(&mut e.message),
+        rask_graph::FailureCause::Panic(m) => cut(m),
+    }
+    failure
+}

@@ -1,0 +1,204 @@
+//! The multiprocess executor, with real worker processes: the shared corpus, a worker killed
+//! with SIGKILL mid-run, a task that keeps killing its worker, zero-copy large results, and no
+//! shared-memory segment left behind.
+//!
+//! This binary has its own `main` (`harness = false` in Cargo.toml) because the executor
+//! re-executes it as its workers: `main` must first ask whether it is one.
+
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rask_exec::{ExecError, Executor, ProcessExecutor, MAX_ATTEMPTS};
+use rask_graph::{parse_graph, register, Arity, Expr, Graph, Key, Plan, PlanOptions, Registry, TaskError, Value};
+
+fn main() {
+    rask_exec::worker_main_if_requested();
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let tests: &[(&str, fn())] = &[
+        ("passes_the_shared_corpus", passes_the_shared_corpus),
+        ("a_killed_worker_is_replaced_and_the_answer_is_right", a_killed_worker_is_replaced_and_the_answer_is_right),
+        ("a_task_that_kills_its_worker_fails_after_the_allowed_attempts", a_task_that_kills_its_worker_fails),
+        ("large_results_cross_processes_without_copies", large_results_cross_processes_without_copies),
+        ("inputs_too_large_for_a_message_still_arrive", inputs_too_large_for_a_message_still_arrive),
+        ("closures_are_refused", closures_are_refused),
+        ("the_executor_runs_many_plans_and_leaves_no_segments", many_plans_and_no_segments_left),
+    ];
+    let mut failed = Vec::new();
+    let mut ran = 0;
+    for (name, test) in tests {
+        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        ran += 1;
+        let start = Instant::now();
+        let ok = catch_unwind(AssertUnwindSafe(test)).is_ok();
+        println!("test {name} ... {} ({:.2}s)", if ok { "ok" } else { "FAILED" }, start.elapsed().as_secs_f64());
+        if !ok {
+            failed.push(*name);
+        }
+    }
+    println!(
+        "\ntest result: {}. {} passed; {} failed",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        ran - failed.len(),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        eprintln!("failed: {failed:?}");
+        std::process::exit(101);
+    }
+}
+
+/// Names of this executor's segments still in /dev/shm.
+fn leftovers(executor: &ProcessExecutor) -> Vec<String> {
+    let prefix = executor.segment_prefix();
+    std::fs::read_dir("/dev/shm")
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.starts_with(&prefix)).collect())
+        .unwrap_or_default()
+}
+
+fn passes_the_shared_corpus() {
+    let executor = ProcessExecutor::new(2);
+    common::check_corpus(&executor);
+    assert_eq!(leftovers(&executor), Vec::<String>::new());
+}
+
+/// A tree sum of slow leaves: long enough to kill a worker in the middle.
+fn slow_tree(leaves: i64, seconds: f64) -> (Graph, Key) {
+    let mut g = Graph::new();
+    for i in 0..leaves {
+        g.insert(("leaf", i), Expr::call("sleep", [Expr::from(seconds), Expr::from(i)]));
+    }
+    let mut level: Vec<Key> = (0..leaves).map(|i| Key::from(("leaf", i))).collect();
+    let mut depth = 0i64;
+    while level.len() > 1 {
+        depth += 1;
+        level = level
+            .chunks(2)
+            .enumerate()
+            .map(|(j, pair)| {
+                let key = Key::from(("node", depth * 100_000 + j as i64));
+                g.insert(key.clone(), Expr::call("sum", [Expr::list(pair.iter().cloned().map(Expr::key))]));
+                key
+            })
+            .collect();
+    }
+    (g, level.pop().unwrap())
+}
+
+fn a_killed_worker_is_replaced_and_the_answer_is_right() {
+    let leaves = 300;
+    let (graph, root) = slow_tree(leaves, 0.002);
+    let plan = Plan::build(&graph, &[root], &Registry::new()).unwrap();
+    let executor = Arc::new(ProcessExecutor::new(2));
+    executor.execute(&plan, None).unwrap(); // starts the pool
+    for round in 0..3 {
+        let before = executor.worker_pids();
+        let runner = {
+            let (executor, plan) = (executor.clone(), plan.clone());
+            std::thread::spawn(move || executor.execute(&plan, None))
+        };
+        // Somewhere inside the ~300 ms run, different each round.
+        let nanos = Instant::now().elapsed().subsec_nanos() as u64 ^ std::process::id() as u64;
+        std::thread::sleep(Duration::from_millis(30 + (nanos + round * 37) % 150));
+        let victim = before[round as usize % before.len()];
+        // SAFETY: sending a signal to a child process of ours.
+        let r = unsafe { libc::kill(victim as i32, libc::SIGKILL) };
+        assert_eq!(r, 0, "round {round}: kill {victim} ({before:?}): {}", std::io::Error::last_os_error());
+        let outcome = runner.join().unwrap().expect("the run survives a killed worker");
+        assert_eq!(outcome.values, vec![Value::Int(leaves * (leaves - 1) / 2)]);
+        assert!(outcome.stats.workers_replaced >= 1, "round {round}: the dead worker was noticed");
+        let after = executor.worker_pids();
+        assert_eq!(after.len(), 2);
+        assert!(!after.contains(&victim), "round {round}: {victim} was replaced: {after:?}");
+    }
+    assert_eq!(leftovers(&executor), Vec::<String>::new());
+}
+
+fn die(_: &[Value]) -> Result<Value, TaskError> {
+    std::process::abort();
+}
+register!("die", Arity::Exact(1), die);
+
+fn a_task_that_kills_its_worker_fails() {
+    let executor = ProcessExecutor::new(2);
+    let graph = parse_graph("{'ok': (inc, 1), 'fatal': (die, 'ok'), 'after': (inc, 'fatal')}").unwrap();
+    // Unfused, so that `fatal` is a task of its own (fused, the error names the task it is in).
+    let plan = Plan::build_with(&graph, &[Key::from("after")], &Registry::new(), &PlanOptions::unoptimized()).unwrap();
+    let err = executor.execute(&plan, None).unwrap_err();
+    match &err {
+        ExecError::WorkerLost { key, attempts, .. } => {
+            assert_eq!(key, &Key::from("fatal"));
+            assert_eq!(*attempts, MAX_ATTEMPTS);
+        }
+        other => panic!("expected a lost-worker error, got {other:?}"),
+    }
+    assert!(err.to_string().contains("task 'fatal'") && err.to_string().contains("died 3 times"), "{err}");
+    // The pool is whole again and runs the next graph.
+    let g = parse_graph("{'a': (inc, 41)}").unwrap();
+    assert_eq!(executor.get(&g, &[Key::from("a")], &Registry::new()).unwrap(), vec![Value::Int(42)]);
+    assert_eq!(executor.worker_pids().len(), 2);
+}
+
+fn large_results_cross_processes_without_copies() {
+    let n = 8 << 20; // 64 MiB of float64
+    let graph = parse_graph(&format!("{{'a': (ones, {n}), 'b': (sum, 'a'), 'c': (mul, 'a', 2)}}")).unwrap();
+    // Unfused, so `a` is its own task and its result really crosses to the tasks that read it.
+    let plan = Plan::build_with(
+        &graph,
+        &[Key::from("b"), Key::from("a"), Key::from("c")],
+        &Registry::new(),
+        &PlanOptions::unoptimized(),
+    )
+    .unwrap();
+    let executor = ProcessExecutor::new(2);
+    let outcome = executor.execute(&plan, None).unwrap();
+    assert_eq!(outcome.values[0], Value::Float(n as f64));
+    let (Value::Array(a), Value::Array(c)) = (&outcome.values[1], &outcome.values[2]) else { panic!("arrays") };
+    assert_eq!(a.len(), n);
+    assert!(a.as_f64().unwrap().iter().all(|&x| x == 1.0));
+    assert!(c.as_f64().unwrap().iter().all(|&x| x == 2.0));
+    assert_eq!(outcome.stats.bytes_copied, 0, "written once in place, read in place");
+    assert!(outcome.stats.bytes_shared >= 2 * 8 * n as u64, "passed by reference: {}", outcome.stats.bytes_shared);
+    assert_eq!(leftovers(&executor), Vec::<String>::new(), "names are gone even while we hold the arrays");
+}
+
+fn inputs_too_large_for_a_message_still_arrive() {
+    // A literal far larger than a ring record: the task message goes through a segment.
+    let items: Vec<String> = (0..200_000).map(|i| i.to_string()).collect();
+    let graph = parse_graph(&format!("{{'xs': [{}], 'n': (len, 'xs'), 's': (sum, 'xs')}}", items.join(", "))).unwrap();
+    let executor = ProcessExecutor::new(2);
+    let values = executor.get(&graph, &[Key::from("n"), Key::from("s")], &Registry::new()).unwrap();
+    assert_eq!(values, vec![Value::Int(200_000), Value::Int(199_999 * 200_000 / 2)]);
+    assert_eq!(leftovers(&executor), Vec::<String>::new());
+}
+
+fn closures_are_refused() {
+    let mut registry = Registry::new();
+    registry.register_closure("local", Arity::Exact(1), |a| Ok(a[0].clone()));
+    let graph = parse_graph("{'a': (local, 1)}").unwrap();
+    let err = ProcessExecutor::new(1).get(&graph, &[Key::from("a")], &registry).unwrap_err();
+    assert!(err.to_string().contains("local"), "{err}");
+}
+
+fn many_plans_and_no_segments_left() {
+    let executor = ProcessExecutor::new(2);
+    let registry = Registry::new();
+    for i in 0..20i64 {
+        let g =
+            parse_graph(&format!("{{'a': (arange, {}), 'b': (sum, 'a'), 'bad': (div, 'b', 0)}}", 20_000 + i)).unwrap();
+        let n = 20_000 + i;
+        assert_eq!(executor.get(&g, &[Key::from("b")], &registry).unwrap(), vec![Value::Int(n * (n - 1) / 2)]);
+        assert!(executor.get(&g, &[Key::from("bad")], &registry).is_err());
+    }
+    assert_eq!(leftovers(&executor), Vec::<String>::new());
+    let pids = executor.worker_pids();
+    assert_eq!(pids.len(), 2);
+    drop(executor);
+    for pid in pids {
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "worker {pid} exited and was reaped");
+    }
+}
