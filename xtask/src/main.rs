@@ -65,6 +65,12 @@ fn fuzz(args: &[String]) -> Result<(), String> {
     // Seed the corpus with the project's own graphs so fuzzing starts from valid input.
     let corpus = root().join("fuzz/corpus").join(&target);
     std::fs::create_dir_all(&corpus).map_err(|e| e.to_string())?;
+    if target == "protocol" {
+        // A frame is a u32 length, a version byte, then the payload: ToWorker::Exit, and a
+        // frame that ends early.
+        std::fs::write(corpus.join("exit"), [1, 0, 0, 0, 1, 2]).map_err(|e| e.to_string())?;
+        std::fs::write(corpus.join("truncated"), [9, 0, 0, 0, 1, 0, 0]).map_err(|e| e.to_string())?;
+    }
     if target == "parse" {
         for entry in std::fs::read_dir(root().join("tests/corpus")).map_err(|e| e.to_string())? {
             let path = entry.map_err(|e| e.to_string())?.path();

@@ -4,17 +4,18 @@
 //! of `add` (2N tasks in all). Times are medians of several runs; per-task figures include
 //! compiling the plan (cull, validate, order), as Dask's `get` includes its own.
 //!
-//! usage: rask-bench [--quick] [--no-dask] [--distributed]
+//! usage: rask-bench [--quick] [--no-dask] [--distributed] [--only zero-copy|inline]
 
 /// Task graphs allocate many small values; mimalloc frees them far faster than glibc's malloc.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod peer;
+mod processes;
 
 use std::time::{Duration, Instant};
 
-use rask_exec::{Executor, SyncExecutor, ThreadedExecutor};
+use rask_exec::{Executor, ProcessExecutor, SyncExecutor, ThreadedExecutor};
 use rask_graph::workloads::tree_sum;
 use rask_graph::{parse_graph, register, to_dask_string, Arity, Expr, Graph, Key, Plan, Registry, TaskError, Value};
 
@@ -39,12 +40,23 @@ pub struct Options {
 }
 
 fn main() {
+    // The process executor's workers are this binary, re-executed.
+    rask_exec::worker_main_if_requested();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let options = Options {
         quick: args.iter().any(|a| a == "--quick"),
         dask: !args.iter().any(|a| a == "--no-dask"),
         distributed: args.iter().any(|a| a == "--distributed"),
     };
+    if let Some(only) = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)) {
+        let runs = if options.quick { 3 } else { 5 };
+        match only.as_str() {
+            "zero-copy" => processes::zero_copy(if options.quick { 1 << 28 } else { 1 << 30 }, runs, options.dask),
+            "inline" => processes::inline_cutoff(runs),
+            other => eprintln!("unknown section {other:?}: zero-copy or inline"),
+        }
+        return;
+    }
     let registry = Registry::new();
     let small = 20_000;
     let large = if options.quick { 100_000 } else { 500_000 };
@@ -57,6 +69,7 @@ fn main() {
     graph_pipeline(large, runs.min(3), &registry);
 
     let dask = if options.dask { peer::dask_overhead(small, &options) } else { peer::Peer::absent("--no-dask") };
+    let processes = ProcessExecutor::with_available_cores();
     println!();
     println!("| workload | tasks | rask µs/task | Dask µs/task | ratio (Dask / rask) |");
     println!("|---|---|---|---|---|");
@@ -75,8 +88,17 @@ fn main() {
             start.elapsed()
         });
         row(&format!("threads, run only, plan prebuilt ({})", human(tasks)), tasks, run_only, None);
+        let procs = median_per_task(runs, tasks, || run(&processes, &graph, &root, &registry));
+        let name = format!("processes ({} workers), inc + tree sum ({})", processes.workers(), human(tasks));
+        row(&name, tasks, procs, dask.per_task("dask-processes"));
     }
     coarse(&registry, runs);
+    processes::zero_copy(
+        if options.quick { 1 << 28 } else { 1 << 30 },
+        if options.quick { 3 } else { 5 },
+        options.dask,
+    );
+    processes::inline_cutoff(if options.quick { 3 } else { 5 });
     if let Some(note) = dask.note() {
         println!("\n{note}");
     }
@@ -151,7 +173,7 @@ fn row(name: &str, tasks: usize, rask: f64, dask: Option<f64>) {
     }
 }
 
-fn median(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
+pub fn median(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
     let mut times: Vec<Duration> = (0..runs).map(|_| f()).collect();
     times.sort();
     times[times.len() / 2]
@@ -161,7 +183,7 @@ fn median_per_task(runs: usize, tasks: usize, f: impl FnMut() -> Duration) -> f6
     us_per(median(runs, f), tasks)
 }
 
-fn ms(d: Duration) -> f64 {
+pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 

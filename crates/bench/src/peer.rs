@@ -51,14 +51,11 @@ pub fn dask_overhead(n: usize, options: &Options) -> Peer {
     if !dir.join("dask_overhead.py").exists() {
         return Peer::absent(&format!("{} not found", dir.join("dask_overhead.py").display()));
     }
-    let mut schedulers = vec![
+    let schedulers = [
         ("dask-sync", "dask.local.get_sync"),
         ("dask-threads", "dask.threaded.get"),
         ("dask-processes", "lambda d, k: dask.multiprocessing.get(d, k, num_workers=2)"),
     ];
-    if options.quick {
-        schedulers.truncate(2);
-    }
     let mut program = format!("import sys; sys.path.insert(0, {:?})\nimport dask_overhead as peer, dask, dask.local, dask.threaded, dask.multiprocessing\n", dir.display().to_string());
     for _ in 0..3 {
         for (name, get) in &schedulers {
@@ -94,4 +91,27 @@ pub fn dask_overhead(n: usize, options: &Options) -> Peer {
     let shown: Vec<String> = per_task.keys().map(|k| k.to_string()).collect();
     let note = format!("Dask: {} via {py}, peer graph at {n} leaves (2n+5 tasks, medians of 3 runs); its per-task figures stand beside both rask sizes.", shown.join(", "));
     Peer { per_task, note: Some(note) }
+}
+
+/// Dask's multiprocessing scheduler on `{'a': (np.ones, n), 'b': (np.sum, 'a')}`, unfused:
+/// the median wall time of `runs` runs.
+pub fn dask_numpy_hop(n: usize, runs: usize) -> Result<std::time::Duration, String> {
+    let py = python().ok_or("no Python with dask")?;
+    let program = format!(
+        "import time, numpy as np, dask.multiprocessing\n\
+         dsk = {{'a': (np.ones, {n}), 'b': (np.sum, 'a')}}\n\
+         for _ in range({runs}):\n    \
+         t = time.perf_counter(); r = dask.multiprocessing.get(dsk, 'b', num_workers=2, optimize_graph=False)\n    \
+         assert r == {n}, r\n    \
+         print(time.perf_counter() - t, flush=True)\n"
+    );
+    eprintln!("running Dask's multiprocessing scheduler on a {} MiB NumPy hop…", n * 8 >> 20);
+    let out = Command::new(&py).arg("-c").arg(&program).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_string());
+    }
+    let mut times: Vec<f64> =
+        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect();
+    times.sort_by(f64::total_cmp);
+    times.get(times.len() / 2).map(|&s| std::time::Duration::from_secs_f64(s)).ok_or_else(|| "no timings".into())
 }

@@ -31,7 +31,7 @@ use std::str::FromStr;
 
 pub use error::ExecError;
 #[cfg(not(loom))]
-pub use process::{worker_main_if_requested, ProcessExecutor, MAX_ATTEMPTS, WINDOW};
+pub use process::{worker_main_if_requested, ProcessExecutor, DEFAULT_INLINE_MAX, MAX_ATTEMPTS, WINDOW};
 use rask_graph::{Graph, Key, Plan, Registry, Value};
 pub use sync::SyncExecutor;
 pub use threaded::ThreadedExecutor;

@@ -22,7 +22,7 @@ fn main() {
         ("a_killed_worker_is_replaced_and_the_answer_is_right", a_killed_worker_is_replaced_and_the_answer_is_right),
         ("a_task_that_kills_its_worker_fails_after_the_allowed_attempts", a_task_that_kills_its_worker_fails),
         ("large_results_cross_processes_without_copies", large_results_cross_processes_without_copies),
-        ("inputs_too_large_for_a_message_still_arrive", inputs_too_large_for_a_message_still_arrive),
+        ("messages_too_large_for_a_ring_still_arrive", messages_too_large_for_a_ring_still_arrive),
         ("closures_are_refused", closures_are_refused),
         ("the_executor_runs_many_plans_and_leaves_no_segments", many_plans_and_no_segments_left),
     ];
@@ -166,7 +166,7 @@ fn large_results_cross_processes_without_copies() {
     assert_eq!(leftovers(&executor), Vec::<String>::new(), "names are gone even while we hold the arrays");
 }
 
-fn inputs_too_large_for_a_message_still_arrive() {
+fn messages_too_large_for_a_ring_still_arrive() {
     // A literal far larger than a ring record: the task message goes through a segment.
     let items: Vec<String> = (0..200_000).map(|i| i.to_string()).collect();
     let graph = parse_graph(&format!("{{'xs': [{}], 'n': (len, 'xs'), 's': (sum, 'xs')}}", items.join(", "))).unwrap();
@@ -174,6 +174,16 @@ fn inputs_too_large_for_a_message_still_arrive() {
     let values = executor.get(&graph, &[Key::from("n"), Key::from("s")], &Registry::new()).unwrap();
     assert_eq!(values, vec![Value::Int(200_000), Value::Int(199_999 * 200_000 / 2)]);
     assert_eq!(leftovers(&executor), Vec::<String>::new());
+    // And results: with everything inline, a 2.4 MB array cannot fit a completion ring either.
+    let everything_inline = ProcessExecutor::new(2).inline_max(usize::MAX / 2);
+    let graph = parse_graph("{'a': (arange, 300000), 'b': (mul, 'a', 2), 's': (sum, 'b')}").unwrap();
+    let plan =
+        Plan::build_with(&graph, &[Key::from("s"), Key::from("a")], &Registry::new(), &PlanOptions::unoptimized())
+            .unwrap();
+    let outcome = everything_inline.execute(&plan, None).unwrap();
+    assert_eq!(outcome.values[0], Value::Int(299_999 * 300_000));
+    assert!(matches!(&outcome.values[1], Value::Array(a) if a.len() == 300_000));
+    assert_eq!(leftovers(&everything_inline), Vec::<String>::new());
 }
 
 fn closures_are_refused() {

@@ -57,6 +57,9 @@ pub struct RunTask {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum FromWorker {
     Done(TaskDone),
+    /// A completion too large for the ring (a big inline value), parked in a segment that the
+    /// executor adopts.
+    Spilled(SharedRef),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

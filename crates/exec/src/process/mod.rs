@@ -42,6 +42,7 @@ use rask_store::{Namespace, Segment};
 use rustc_hash::FxHashMap;
 
 use self::control::Control;
+pub use self::wire::DEFAULT_INLINE_MAX;
 use self::wire::{from_wire, to_wire};
 use crate::threaded::deque::Worker as Deque;
 use crate::threaded::Shared;
@@ -78,6 +79,7 @@ pub fn worker_main_if_requested() {
 /// What a worker is told through its environment.
 pub(crate) struct Spec {
     fd: RawFd,
+    inline_max: usize,
     slots: usize,
     slot: usize,
     parent: u32,
@@ -86,13 +88,14 @@ pub(crate) struct Spec {
 
 impl Spec {
     fn encode(&self) -> String {
-        format!("{}:{}:{}:{}:{}", self.fd, self.slots, self.slot, self.parent, self.tag)
+        format!("{}:{}:{}:{}:{}:{}", self.fd, self.inline_max, self.slots, self.slot, self.parent, self.tag)
     }
 
     fn parse(s: &str) -> Option<Spec> {
-        let mut parts = s.splitn(5, ':');
+        let mut parts = s.splitn(6, ':');
         let spec = Spec {
             fd: parts.next()?.parse().ok()?,
+            inline_max: parts.next()?.parse().ok()?,
             slots: parts.next()?.parse().ok()?,
             slot: parts.next()?.parse().ok()?,
             parent: parts.next()?.parse().ok()?,
@@ -109,6 +112,7 @@ static SWEEP_ORPHANS: Once = Once::new();
 /// and kept until the executor is dropped.
 pub struct ProcessExecutor {
     workers: usize,
+    inline_max: usize,
     worker_args: Vec<OsString>,
     id: u32,
     pool: Mutex<Option<Pool>>,
@@ -138,6 +142,7 @@ impl ProcessExecutor {
     pub fn new(workers: usize) -> ProcessExecutor {
         ProcessExecutor {
             workers: workers.max(1),
+            inline_max: DEFAULT_INLINE_MAX,
             worker_args: Vec::new(),
             id: NEXT_EXECUTOR.fetch_add(1, Relaxed),
             pool: Mutex::new(None),
@@ -152,6 +157,14 @@ impl ProcessExecutor {
     /// (a test harness that must be told which test calls [`worker_main_if_requested`]).
     pub fn worker_args(mut self, args: impl IntoIterator<Item = impl Into<OsString>>) -> ProcessExecutor {
         self.worker_args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Values of up to `bytes` travel inside messages, larger ones in shared-memory segments
+    /// (and task functions allocate arrays above it in shared memory directly). Takes effect
+    /// when the workers start. Default [`DEFAULT_INLINE_MAX`].
+    pub fn inline_max(mut self, bytes: usize) -> ProcessExecutor {
+        self.inline_max = bytes;
         self
     }
 
@@ -198,6 +211,7 @@ impl ProcessExecutor {
     fn spawn(&self, spawner: &Spawner, control: &Control, slot: usize, incarnation: u32) -> io::Result<Child> {
         let spec = Spec {
             fd: control.fd(),
+            inline_max: self.inline_max,
             slots: control.slots(),
             slot,
             parent: std::process::id(),
@@ -437,7 +451,8 @@ impl<'a, 'p> Run<'a, 'p> {
         let mut inputs = Vec::with_capacity(plan.dependencies(task).len());
         for &i in plan.dependencies(task) {
             let value: Value = self.shared.result(i);
-            let (wire, made) = to_wire(&value, &self.pool.namespace, false).map_err(|e| unrunnable(e.to_string()))?;
+            let (wire, made) = to_wire(&value, &self.pool.namespace, self.exec.inline_max, false)
+                .map_err(|e| unrunnable(e.to_string()))?;
             keep.extend(made);
             inputs.push((i, wire));
         }
@@ -484,14 +499,30 @@ impl<'a, 'p> Run<'a, 'p> {
                     return got;
                 }
             }
-            match frame::from_frame::<FromWorker>(&self.record, MAX_FRAME) {
+            let message = match frame::from_frame::<FromWorker>(&self.record, MAX_FRAME) {
+                Ok(FromWorker::Spilled(r)) => self.unspill(&r),
+                other => other.map_err(|e| e.to_string()),
+            };
+            match message {
                 Ok(FromWorker::Done(done)) => self.on_done(s, done),
+                Ok(FromWorker::Spilled(_)) => {
+                    self.kill(s, "it spilled a spilled message");
+                    return got;
+                }
                 Err(e) => {
                     self.kill(s, &format!("it sent a bad message ({e})"));
                     return got;
                 }
             }
         }
+    }
+
+    /// The completion a worker parked in a segment; the segment goes once it is read.
+    fn unspill(&mut self, r: &SharedRef) -> Result<FromWorker, String> {
+        let segment = self.adopt(&r.segment).map_err(|e| e.to_string())?;
+        let range = r.offset as usize..(r.offset + r.len) as usize;
+        let bytes = AsRef::<[u8]>::as_ref(&*segment).get(range).ok_or("spilled message out of its segment's bounds")?;
+        frame::from_frame(bytes, usize::MAX).map_err(|e| e.to_string())
     }
 
     fn on_done(&mut self, s: usize, done: rask_protocol::TaskDone) {

@@ -7,10 +7,12 @@ use rask_graph::{Array, Buffer, Value};
 use rask_protocol::{Layout, SharedRef, WireValue};
 use rask_store::{traffic, Namespace, Segment};
 
-/// Values up to this many bytes travel inside messages; larger ones in segments. Measured with
-/// `cargo xtask bench` (the `inline cut-off` rows): below ~64 KiB, encoding into the ring beats
-/// creating and mapping a segment.
-pub(crate) const INLINE_MAX: usize = 64 << 10;
+/// Values up to this many bytes travel inside messages by default; larger ones in segments.
+/// Measured with `cargo xtask bench --only inline`: on this class of machine a segment costs
+/// ~80 µs of system calls and first-touch page faults per hop, so inline wins by 5× up to
+/// 256 KiB; past half a ring (512 KiB) a message must be parked in a segment anyway, and then
+/// inline loses 2.5× at 1 MiB. See `ProcessExecutor::inline_max`.
+pub const DEFAULT_INLINE_MAX: usize = 256 << 10;
 
 /// The wire form of `value`: by reference if it already lives in a segment, inline if small,
 /// otherwise copied into a new segment of `namespace` (the only copy, and counted).
@@ -20,12 +22,13 @@ pub(crate) const INLINE_MAX: usize = 64 << 10;
 pub(crate) fn to_wire(
     value: &Value,
     namespace: &Namespace,
+    inline_max: usize,
     hand_over: bool,
 ) -> io::Result<(WireValue, Option<Segment>)> {
     let (buffer, layout) = match value {
         Value::Array(a) => (a.buffer(), Layout::Array { dtype: a.dtype(), shape: a.shape().to_vec() }),
         Value::Bytes(b) => (b, Layout::Bytes),
-        _ if value.nbytes() <= INLINE_MAX => return Ok((WireValue::Inline(value.clone()), None)),
+        _ if value.nbytes() <= inline_max => return Ok((WireValue::Inline(value.clone()), None)),
         _ => {
             let bytes = postcard::to_stdvec(value).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             let segment = rask_store::put(namespace, &bytes)?;
@@ -54,7 +57,7 @@ pub(crate) fn to_wire(
         };
         return Ok((WireValue::Shared(r), None));
     }
-    if buffer.len() <= INLINE_MAX {
+    if buffer.len() <= inline_max {
         return Ok((WireValue::Inline(value.clone()), None));
     }
     let segment = rask_store::put(namespace, buffer.as_slice())?;

@@ -15,7 +15,7 @@ use rask_protocol::{frame, FromWorker, SharedRef, TaskDone, TaskFailure, ToWorke
 use rask_store::{traffic, Namespace, Segment, ShmArena};
 
 use super::control::Control;
-use super::wire::{from_wire, to_wire, INLINE_MAX};
+use super::wire::{from_wire, to_wire};
 use super::{Spec, MAX_FRAME};
 
 /// Idle polls of the task ring before sleeping on the bell.
@@ -38,8 +38,14 @@ pub(crate) fn serve(spec: &Spec) -> i32 {
         }
     };
     let namespace = Arc::new(Namespace::with_pid(spec.parent, &spec.tag));
-    let arena = Arc::new(ShmArena::new(namespace.clone(), INLINE_MAX));
-    let mut worker = Worker { control: &control, slot: spec.slot, namespace, registry: Registry::new() };
+    let arena = Arc::new(ShmArena::new(namespace.clone(), spec.inline_max + 1));
+    let mut worker = Worker {
+        control: &control,
+        slot: spec.slot,
+        namespace,
+        inline_max: spec.inline_max,
+        registry: Registry::new(),
+    };
     with_arena(arena, || worker.run(spec.parent))
 }
 
@@ -47,6 +53,7 @@ struct Worker<'c> {
     control: &'c Control,
     slot: usize,
     namespace: Arc<Namespace>,
+    inline_max: usize,
     registry: Registry,
 }
 
@@ -135,7 +142,7 @@ impl Worker<'_> {
             inputs.iter().find(|(j, _)| *j == i).map(|(_, v)| v.clone()).expect("the executor sends every input")
         };
         let value = op.eval(&input).map_err(|f| TaskFailure::Failed(truncate(f)))?;
-        match to_wire(&value, &self.namespace, true) {
+        match to_wire(&value, &self.namespace, self.inline_max, true) {
             // The segment's name passes to the parent with the message; our mapping goes. A
             // segment made for an intermediate value that is not sent is removed with it.
             Ok((wire, _segment)) => Ok(wire),
@@ -156,11 +163,37 @@ impl Worker<'_> {
             frame::encode(&FromWorker::Done(failed), MAX_FRAME, out).expect("a small message encodes");
         }
         let ring = self.control.done(self.slot);
+        if out.len() > ring.max_record() {
+            match spill(&self.namespace, out) {
+                Ok(frame) => *out = frame,
+                Err(e) => {
+                    let failed = TaskDone {
+                        result: Err(TaskFailure::Unrunnable(format!("cannot spill a large result: {e}"))),
+                        ..done.clone()
+                    };
+                    out.clear();
+                    frame::encode(&FromWorker::Done(failed), MAX_FRAME, out).expect("a small message encodes");
+                }
+            }
+        }
         while !ring.try_push(out) {
             ring.notify();
             std::thread::yield_now();
         }
     }
+}
+
+/// Parks a frame in a segment handed to the executor; returns the small frame that names it.
+fn spill(namespace: &Namespace, frame_bytes: &[u8]) -> io::Result<Vec<u8>> {
+    let segment = rask_store::put(namespace, frame_bytes)?;
+    segment.hand_over();
+    let r = SharedRef {
+        segment: segment.name().to_owned(),
+        offset: 0,
+        len: frame_bytes.len() as u64,
+        layout: rask_protocol::Layout::Encoded,
+    };
+    frame::to_frame(&FromWorker::Spilled(r), MAX_FRAME).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 fn read_spilled(r: &SharedRef) -> io::Result<ToWorker> {
