@@ -2,7 +2,8 @@
 //!
 //! What it is: a thin layer that reads a graph file (Dask's notation or JSON), picks an
 //! executor by scheduler name, and prints results the way Python prints them. What it is not:
-//! a place for logic — everything it does is a call into `rask-graph` or `rask-exec`.
+//! a place for logic — everything it does is a call into `rask-graph`, `rask-exec` or
+//! `rask-distributed`.
 
 /// Task graphs allocate many small values; mimalloc frees them far faster than glibc's malloc.
 #[global_allocator]
@@ -54,14 +55,34 @@ enum Command {
     },
     /// Print the graph in Graphviz DOT (Dask's `visualize`): `rask dot g.graph | dot -Tsvg`.
     Dot { file: PathBuf },
+    /// Run a distributed scheduler; prints `rask scheduler listening on tcp://HOST:PORT`.
+    /// With `RASK_SECRET` set, every client and worker must know the same secret.
+    Scheduler {
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// 0 picks a free port.
+        #[arg(long, default_value_t = 8786)]
+        port: u16,
+    },
+    /// Run a worker for the scheduler at tcp://HOST:PORT (`RASK_SECRET` as for the scheduler).
+    Worker {
+        scheduler: String,
+        /// Task threads (default: one per core).
+        #[arg(long)]
+        nthreads: Option<usize>,
+        /// Bytes of results this worker may hold (reported to the scheduler; 0: no limit).
+        #[arg(long, default_value_t = 0)]
+        memory_limit: u64,
+    },
 }
 
 /// A graph larger than this, serialized, makes a scheduler slow to accept it (Dask warns too).
 const LARGE_GRAPH_BYTES: usize = 10 << 20;
 
 fn main() -> ExitCode {
-    // A process started by `--scheduler processes` serves as a worker and never returns here.
-    rask_exec::worker_main_if_requested();
+    // A process started as a worker (by `--scheduler processes` or a LocalCluster) serves as
+    // one and never returns here.
+    rask_distributed::worker_main_if_requested();
     let cli = Cli::parse();
     let mut out = io::BufWriter::new(io::stdout().lock());
     let result = match cli.command {
@@ -69,6 +90,13 @@ fn main() -> ExitCode {
         Command::Check { file, large_literal } => check(&file, large_literal, &mut out),
         Command::Dot { file } => {
             load(&file).map(|g| dot::write(&g, &mut out)).and_then(|r| r.map_err(|e| e.to_string()))
+        }
+        Command::Scheduler { host, port } => scheduler(&host, port),
+        Command::Worker { scheduler, nthreads, memory_limit } => {
+            let nthreads = nthreads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let secret = rask_distributed::secret_from_env();
+            let options = rask_distributed::WorkerOptions { scheduler, nthreads, memory_limit, secret };
+            rask_distributed::worker::run(options).map_err(|e| e.to_string())
         }
     };
     let flushed = out.flush();
@@ -78,6 +106,17 @@ fn main() -> ExitCode {
             eprintln!("rask: error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn scheduler(host: &str, port: u16) -> Result<(), String> {
+    let running =
+        rask_distributed::SchedulerThread::start(&format!("{host}:{port}"), rask_distributed::secret_from_env())
+            .map_err(|e| format!("cannot start the scheduler on {host}:{port}: {e}"))?;
+    println!("rask scheduler listening on tcp://{}", running.addr());
+    io::stdout().flush().map_err(|e| e.to_string())?;
+    loop {
+        std::thread::park();
     }
 }
 
@@ -111,7 +150,13 @@ fn run(
         // Some keys feed no output, which only a cycle can cause: report it rather than skip it.
         Plan::validate(&graph, &registry).map_err(|e| e.to_string())?;
     }
-    let executor = scheduler.executor().map_err(|e| e.to_string())?;
+    let executor: Box<dyn rask_exec::Executor> = match &scheduler {
+        Scheduler::Distributed(addr) => {
+            let client = rask_distributed::Client::connect_with(addr, rask_distributed::secret_from_env());
+            Box::new(client.map_err(|e| format!("{addr}: {e}"))?)
+        }
+        other => other.executor().map_err(|e| e.to_string())?,
+    };
     let plan = Plan::build(&graph, &targets, &registry).map_err(|e| e.to_string())?;
     let bar = progress_bar(plan.len(), quiet);
     let progress = |done: usize, _total: usize| bar.set_position(done as u64);

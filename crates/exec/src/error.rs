@@ -26,11 +26,14 @@ pub enum ExecError {
     /// The worker processes themselves: they cannot be started or misbehave.
     #[error("worker processes: {0}")]
     Workers(String),
+    /// A run on a distributed cluster failed; the text names the key and the cause.
+    #[error("{0}")]
+    Remote(String),
 }
 
 impl ExecError {
     /// A failure while running `node_key`; a fused key inside it takes precedence.
-    pub(crate) fn from_failure(node_key: &Key, failure: Failure) -> ExecError {
+    pub fn from_failure(node_key: &Key, failure: Failure) -> ExecError {
         let key = failure.key.as_ref().unwrap_or(node_key);
         match failure.cause {
             FailureCause::Error(error) => ExecError::Task { key: key.clone(), function: failure.function, error },

@@ -9,8 +9,10 @@
 //! (the multiprocess executor), a pipe, a socket ([`io`] has blocking stream helpers) — so the
 //! same messages serve every transport.
 //!
-//! Main types: [`FrameError`], [`ToWorker`], [`FromWorker`], [`WireValue`], [`OpMsg`], [`OpRef`].
+//! Main types: [`FrameError`], [`ToWorker`], [`FromWorker`], [`WireValue`], [`OpMsg`], [`OpRef`];
+//! the distributed layer's messages are in [`dist`].
 
+pub mod dist;
 pub mod frame;
 pub mod io;
 mod messages;

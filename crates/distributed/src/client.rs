@@ -1,0 +1,470 @@
+//! The client: submits graphs, holds futures, gathers results from the workers directly.
+//!
+//! Blocking API over a small tokio runtime of its own. A [`Future`] names a key on the cluster;
+//! while any clone of it lives the result is kept, and the last one dropped releases it
+//! (Dask's reference counting). Graphs are compiled here (`Plan::build`: validated, culled,
+//! fused, ordered) and sent as tasks in priority order, so the scheduler never parses text.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex};
+
+use rask_exec::{ExecError, Executor, Outcome, Progress, RunStats};
+use rask_graph::{Expr, Graph, Key, Plan, Registry, Value};
+use rask_protocol::dist::{ClientMsg, Role, SchedulerStats, TaskDef, ToClient};
+use rask_protocol::OpMsg;
+use rustc_hash::{FxHashMap, FxHashSet};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+use crate::conn::{self, read_msg, write_msg};
+use crate::peers::Peers;
+use crate::DistError;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Status {
+    Pending,
+    Finished,
+    Erred(String),
+}
+
+#[derive(Default)]
+struct Shared {
+    status: FxHashMap<Key, Status>,
+    refs: FxHashMap<Key, usize>,
+    replies: VecDeque<ToClient>,
+    closed: Option<String>,
+}
+
+/// What the connection's reader task updates; kept apart from [`Inner`] so that the task never
+/// holds the runtime it runs on (dropping a runtime inside itself is an error).
+#[derive(Default)]
+struct Board {
+    shared: Mutex<Shared>,
+    changed: Condvar,
+}
+
+enum Outgoing {
+    Msg(ClientMsg),
+    Close,
+}
+
+struct Inner {
+    runtime: tokio::runtime::Runtime,
+    tx: UnboundedSender<Outgoing>,
+    board: Arc<Board>,
+    /// One request awaiting a reply at a time.
+    request: Mutex<()>,
+    peers: Arc<Peers>,
+    registry: Registry,
+    token: String,
+    next: AtomicU64,
+}
+
+/// A connection to a scheduler.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+/// A key being computed (or computed) on the cluster.
+pub struct Future {
+    key: Key,
+    inner: Arc<Inner>,
+}
+
+/// An argument of [`Client::submit`]: a value, or the result of another future.
+pub enum Arg {
+    Value(Value),
+    Future(Future),
+}
+
+impl<T: Into<Value>> From<T> for Arg {
+    fn from(v: T) -> Arg {
+        Arg::Value(v.into())
+    }
+}
+
+impl From<&Future> for Arg {
+    fn from(f: &Future) -> Arg {
+        Arg::Future(f.clone())
+    }
+}
+
+impl Client {
+    /// Connects to the scheduler at `HOST:PORT` (or `tcp://HOST:PORT`).
+    pub fn connect(addr: &str) -> Result<Client, DistError> {
+        Client::connect_with(addr, None)
+    }
+
+    pub fn connect_with(addr: &str, secret: Option<Vec<u8>>) -> Result<Client, DistError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+        let addr = addr.trim_start_matches("tcp://").to_owned();
+        let secret: Option<Arc<[u8]>> = secret.map(Into::into);
+        let stream = runtime.block_on(async {
+            let mut stream = TcpStream::connect(&addr).await?;
+            stream.set_nodelay(true)?;
+            conn::connect(&mut stream, Role::Client, secret.as_deref()).await?;
+            Ok::<_, DistError>(stream)
+        })?;
+        let (tx, mut rx) = unbounded_channel::<Outgoing>();
+        let board = Arc::new(Board::default());
+        let inner = Arc::new(Inner {
+            runtime,
+            tx,
+            board: board.clone(),
+            request: Mutex::new(()),
+            peers: Arc::new(Peers::new(secret)),
+            registry: Registry::new(),
+            token: crate::auth::nonce()?.iter().take(6).map(|b| format!("{b:02x}")).collect(),
+            next: AtomicU64::new(0),
+        });
+        let (mut rd, mut wr) = stream.into_split();
+        inner.runtime.spawn(async move {
+            while let Some(out) = rx.recv().await {
+                let msg = match out {
+                    Outgoing::Msg(msg) => msg,
+                    Outgoing::Close => break,
+                };
+                if write_msg(&mut wr, &msg).await.is_err() {
+                    break;
+                }
+            }
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut wr).await;
+        });
+        inner.runtime.spawn(async move {
+            let why = loop {
+                match read_msg::<ToClient>(&mut rd).await {
+                    Ok(Some(msg)) => board.receive(msg),
+                    Ok(None) => break "the scheduler closed the connection".to_owned(),
+                    Err(e) => break e.to_string(),
+                }
+            };
+            board.shared.lock().expect("client state").closed = Some(why);
+            board.changed.notify_all();
+        });
+        Ok(Client { inner })
+    }
+
+    /// Closes the connection: the scheduler releases every key this client wanted. Futures
+    /// still held fail from then on.
+    pub fn close(&self) {
+        let _ = self.inner.tx.send(Outgoing::Close);
+    }
+
+    /// Computes `keys` of `graph` on the cluster and returns their values (Dask's `get`).
+    pub fn compute(&self, graph: &Graph, keys: &[Key]) -> Result<Vec<Value>, DistError> {
+        let futures = self.persist(graph, keys)?;
+        self.gather(&futures)
+    }
+
+    /// Starts computing `keys`; their results stay on the workers while the futures live, and
+    /// later graphs may refer to them by key.
+    pub fn persist(&self, graph: &Graph, keys: &[Key]) -> Result<Vec<Future>, DistError> {
+        // Keys the graph refers to but does not define, which this client holds futures for:
+        // they are on the cluster already.
+        let held: FxHashSet<Key> = {
+            let shared = self.inner.board.shared.lock().expect("client state");
+            let mut external = FxHashSet::default();
+            for (_, expr) in graph.iter() {
+                expr.for_each_ref(&mut |k| {
+                    if !graph.contains(k) && shared.refs.contains_key(k) {
+                        external.insert(k.clone());
+                    }
+                });
+            }
+            external
+        };
+        let mut full = graph.clone();
+        for k in &held {
+            full.insert(k.clone(), Expr::from(Value::None));
+        }
+        // External keys are targets, so the plan neither inlines nor fuses their placeholders.
+        let targets: Vec<Key> = keys.iter().cloned().chain(held.iter().cloned()).collect();
+        let plan = Plan::build(&full, &targets, &self.inner.registry)?;
+        let tasks = plan_tasks(&plan, |k| held.contains(k));
+        Ok(self.send_tasks(tasks, keys))
+    }
+
+    /// Runs the registered function `func` on `args` (values or other futures' results).
+    pub fn submit(&self, func: &str, args: impl IntoIterator<Item = Arg>) -> Result<Future, DistError> {
+        let key = self.fresh_key(func);
+        let mut graph = Graph::new();
+        let mut keep = Vec::new();
+        let args: Vec<Expr> = args
+            .into_iter()
+            .map(|a| match a {
+                Arg::Value(v) => Expr::from(v),
+                Arg::Future(f) => {
+                    let e = Expr::key(f.key.clone());
+                    keep.push(f);
+                    e
+                }
+            })
+            .collect();
+        graph.insert(key.clone(), Expr::call(func, args));
+        let mut futures = self.persist(&graph, std::slice::from_ref(&key))?;
+        drop(keep);
+        Ok(futures.pop().expect("one key, one future"))
+    }
+
+    /// `func` applied to each item, as one submission.
+    pub fn map(&self, func: &str, items: impl IntoIterator<Item = Value>) -> Result<Vec<Future>, DistError> {
+        let mut graph = Graph::new();
+        let mut keys = Vec::new();
+        for item in items {
+            let key = self.fresh_key(func);
+            graph.insert(key.clone(), Expr::call(func, [Expr::from(item)]));
+            keys.push(key);
+        }
+        self.persist(&graph, &keys)
+    }
+
+    /// Waits for every future, then fetches the values from the workers that hold them.
+    pub fn gather(&self, futures: &[Future]) -> Result<Vec<Value>, DistError> {
+        self.wait(futures)?;
+        let keys: Vec<Key> = futures.iter().map(|f| f.key.clone()).collect();
+        let holders = match self.request(ClientMsg::WhoHas { keys: keys.clone() })? {
+            ToClient::WhoHas { holders } => holders,
+            other => return Err(DistError::Protocol(format!("expected who-has, got {other:?}"))),
+        };
+        let mut by_worker: FxHashMap<String, Vec<Key>> = FxHashMap::default();
+        for (key, addrs) in holders {
+            let addr = addrs.into_iter().next().ok_or_else(|| DistError::Task(format!("no worker holds {key}")))?;
+            by_worker.entry(addr).or_default().push(key);
+        }
+        let peers = self.inner.peers.clone();
+        let mut values: FxHashMap<Key, Value> = FxHashMap::default();
+        for (addr, keys) in by_worker {
+            let fetched = self.inner.runtime.block_on(peers.fetch(&addr, keys))?;
+            for (key, value) in fetched {
+                let value = value.ok_or_else(|| DistError::Task(format!("{addr} no longer holds {key}")))?;
+                values.insert(key, value);
+            }
+        }
+        Ok(keys.iter().map(|k| values[k].clone()).collect())
+    }
+
+    /// Blocks until every future has finished; the first error, if any, is returned.
+    pub fn wait(&self, futures: &[Future]) -> Result<(), DistError> {
+        let mut shared = self.inner.board.shared.lock().expect("client state");
+        for f in futures {
+            loop {
+                match shared.status.get(&f.key) {
+                    Some(Status::Finished) => break,
+                    Some(Status::Erred(e)) => return Err(DistError::Task(e.clone())),
+                    _ => {}
+                }
+                if let Some(why) = &shared.closed {
+                    return Err(DistError::Closed(why.clone()));
+                }
+                shared = self.inner.board.changed.wait(shared).expect("client state");
+            }
+        }
+        Ok(())
+    }
+
+    /// The futures in the order they finish (successfully or not).
+    pub fn as_completed(&self, futures: Vec<Future>) -> AsCompleted {
+        AsCompleted { client: self.clone(), pending: futures }
+    }
+
+    /// Cancels unfinished futures: they (and what depends on them) become errors.
+    pub fn cancel(&self, futures: &[Future]) {
+        let keys = futures.iter().map(|f| f.key.clone()).collect();
+        let _ = self.inner.tx.send(Outgoing::Msg(ClientMsg::Cancel { keys }));
+    }
+
+    /// The scheduler's counters.
+    pub fn stats(&self) -> Result<SchedulerStats, DistError> {
+        match self.request(ClientMsg::Stats)? {
+            ToClient::Stats(s) => Ok(s),
+            other => Err(DistError::Protocol(format!("expected stats, got {other:?}"))),
+        }
+    }
+
+    fn request(&self, msg: ClientMsg) -> Result<ToClient, DistError> {
+        let _one = self.inner.request.lock().expect("request lock");
+        self.inner.tx.send(Outgoing::Msg(msg)).map_err(|_| DistError::Closed("client writer stopped".into()))?;
+        let mut shared = self.inner.board.shared.lock().expect("client state");
+        loop {
+            if let Some(reply) = shared.replies.pop_front() {
+                return Ok(reply);
+            }
+            if let Some(why) = &shared.closed {
+                return Err(DistError::Closed(why.clone()));
+            }
+            shared = self.inner.board.changed.wait(shared).expect("client state");
+        }
+    }
+
+    fn fresh_key(&self, func: &str) -> Key {
+        Key::str(&format!("{func}-{}-{}", self.inner.token, self.inner.next.fetch_add(1, Relaxed)))
+    }
+
+    /// Sends tasks and returns futures for `wanted`.
+    fn send_tasks(&self, tasks: Vec<TaskDef>, wanted: &[Key]) -> Vec<Future> {
+        let futures: Vec<Future> = {
+            let mut shared = self.inner.board.shared.lock().expect("client state");
+            wanted
+                .iter()
+                .map(|k| {
+                    *shared.refs.entry(k.clone()).or_insert(0) += 1;
+                    shared.status.entry(k.clone()).or_insert(Status::Pending);
+                    Future { key: k.clone(), inner: self.inner.clone() }
+                })
+                .collect()
+        };
+        let _ = self.inner.tx.send(Outgoing::Msg(ClientMsg::Submit { tasks, wanted: wanted.to_vec() }));
+        futures
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Client")
+    }
+}
+
+impl Board {
+    fn receive(&self, msg: ToClient) {
+        let mut shared = self.shared.lock().expect("client state");
+        match msg {
+            ToClient::Finished { keys } => {
+                for k in keys {
+                    if let Some(s) = shared.status.get_mut(&k) {
+                        *s = Status::Finished;
+                    }
+                }
+            }
+            ToClient::Erred { key, error } => {
+                if let Some(s) = shared.status.get_mut(&key) {
+                    *s = Status::Erred(error);
+                }
+            }
+            reply => shared.replies.push_back(reply),
+        }
+        drop(shared);
+        self.changed.notify_all();
+    }
+}
+
+/// The tasks of `plan` in priority order, minus `external` keys (already on the cluster); each
+/// op reads its inputs by position in its task's `deps`.
+pub(crate) fn plan_tasks(plan: &Plan, external: impl Fn(&Key) -> bool) -> Vec<TaskDef> {
+    plan.order()
+        .iter()
+        .filter(|&&n| !external(plan.key(n)))
+        .map(|&n| {
+            let deps = plan.dependencies(n);
+            let mut op = OpMsg::from(plan.op(n));
+            renumber(&mut op, deps);
+            TaskDef { key: plan.key(n).clone(), op, deps: deps.iter().map(|&d| plan.key(d).clone()).collect() }
+        })
+        .collect()
+}
+
+fn renumber(op: &mut OpMsg, deps: &[u32]) {
+    match op {
+        OpMsg::Input(i) => *i = deps.iter().position(|d| d == i).expect("an input is a dependency") as u32,
+        OpMsg::Const(_) => {}
+        OpMsg::Call(_, args) | OpMsg::List(args) => args.iter_mut().for_each(|a| renumber(a, deps)),
+        OpMsg::Fused(_, inner) => renumber(inner, deps),
+    }
+}
+
+impl Future {
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// Whether it has finished (successfully or not).
+    pub fn done(&self) -> bool {
+        let shared = self.inner.board.shared.lock().expect("client state");
+        !matches!(shared.status.get(&self.key), Some(Status::Pending) | None)
+    }
+
+    /// Waits for the value.
+    pub fn result(&self) -> Result<Value, DistError> {
+        let client = Client { inner: self.inner.clone() };
+        Ok(client.gather(std::slice::from_ref(self))?.remove(0))
+    }
+}
+
+impl Clone for Future {
+    fn clone(&self) -> Future {
+        *self.inner.board.shared.lock().expect("client state").refs.entry(self.key.clone()).or_insert(0) += 1;
+        Future { key: self.key.clone(), inner: self.inner.clone() }
+    }
+}
+
+impl Drop for Future {
+    fn drop(&mut self) {
+        let mut shared = self.inner.board.shared.lock().unwrap_or_else(|e| e.into_inner());
+        let last = match shared.refs.get_mut(&self.key) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        };
+        if last {
+            shared.refs.remove(&self.key);
+            shared.status.remove(&self.key);
+            drop(shared);
+            let _ = self.inner.tx.send(Outgoing::Msg(ClientMsg::Release { keys: vec![self.key.clone()] }));
+        }
+    }
+}
+
+impl std::fmt::Debug for Future {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Future({})", self.key)
+    }
+}
+
+/// Futures in the order they finish: see [`Client::as_completed`].
+pub struct AsCompleted {
+    client: Client,
+    pending: Vec<Future>,
+}
+
+impl Iterator for AsCompleted {
+    type Item = Future;
+
+    fn next(&mut self) -> Option<Future> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let inner = &self.client.inner;
+        let mut shared = inner.board.shared.lock().expect("client state");
+        loop {
+            let done =
+                self.pending.iter().position(|f| !matches!(shared.status.get(&f.key), Some(Status::Pending) | None));
+            if let Some(i) = done {
+                drop(shared);
+                return Some(self.pending.remove(i));
+            }
+            if shared.closed.is_some() {
+                drop(shared);
+                return Some(self.pending.remove(0));
+            }
+            shared = inner.board.changed.wait(shared).expect("client state");
+        }
+    }
+}
+
+/// `Client` as an executor: `--scheduler tcp://HOST:PORT` anywhere a scheduler is named.
+impl Executor for Client {
+    fn name(&self) -> &str {
+        "distributed"
+    }
+
+    fn execute(&self, plan: &Plan, _progress: Option<&dyn Progress>) -> Result<Outcome, ExecError> {
+        plan.check_portable(self.name())?;
+        let wanted: Vec<Key> = plan.targets().iter().map(|&t| plan.key(t).clone()).collect();
+        let futures = self.send_tasks(plan_tasks(plan, |_| false), &wanted);
+        let values = self.gather(&futures).map_err(|e| ExecError::Remote(e.to_string()))?;
+        Ok(Outcome { values, stats: RunStats { tasks: plan.len(), ..RunStats::default() } })
+    }
+}

@@ -1,0 +1,258 @@
+//! The scheduler: accepts clients and workers over TCP and runs the [`state::State`] machine
+//! on one task (an actor), so no lock guards the task table.
+//!
+//! Each connection has a reader task (decodes frames, forwards them as events) and a writer
+//! task (encodes what the actor sends it). The actor handles every event that is waiting,
+//! then flushes: one message per worker and per client per round, so a burst of a thousand
+//! completions costs a handful of messages. A large submission arrives in chunks (dependencies
+//! first), so other clients and workers are served between chunks.
+
+pub mod state;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rask_protocol::dist::{ClientMsg, FromDistWorker, Role, ToClient, ToDistWorker};
+use rustc_hash::FxHashMap;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use self::state::{ClientId, State, WorkerId};
+use crate::conn::{self, read_msg, write_msg};
+use crate::DistError;
+
+/// Tasks per submission chunk: a million-task graph is a few hundred events, each short.
+const SUBMIT_CHUNK: usize = 4096;
+/// Events handled before the actor flushes its messages.
+const EVENTS_PER_ROUND: usize = 4096;
+
+enum Event {
+    Joined { conn: u32, role: Role, tx: UnboundedSender<Outgoing> },
+    Left { conn: u32 },
+    Client { conn: u32, msg: ClientMsg },
+    Worker { conn: u32, msg: FromDistWorker },
+}
+
+enum Outgoing {
+    Client(ToClient),
+    Worker(ToDistWorker),
+}
+
+/// Serves on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, secret: Option<Arc<[u8]>>) -> Result<(), DistError> {
+    let (events, inbox) = unbounded_channel();
+    tokio::spawn(actor(inbox));
+    let mut next_conn = 0u32;
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        next_conn += 1;
+        tokio::spawn(connection(stream, peer, next_conn, events.clone(), secret.clone()));
+    }
+}
+
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    conn: u32,
+    events: UnboundedSender<Event>,
+    secret: Option<Arc<[u8]>>,
+) {
+    let role = match conn::accept(&mut stream, secret.as_deref()).await {
+        Ok(Role::Peer) => {
+            eprintln!("rask scheduler: refused {peer}: a data fetch sent to the scheduler");
+            return;
+        }
+        Ok(role) => role,
+        Err(e) => {
+            eprintln!("rask scheduler: refused {peer}: {e}");
+            return;
+        }
+    };
+    let is_client = role == Role::Client;
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = unbounded_channel::<Outgoing>();
+    if events.send(Event::Joined { conn, role, tx }).is_err() {
+        return;
+    }
+    tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            let sent = match &out {
+                Outgoing::Client(m) => write_msg(&mut wr, m).await,
+                Outgoing::Worker(m) => write_msg(&mut wr, m).await,
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+    });
+    let why = loop {
+        let event = if is_client {
+            match read_msg::<ClientMsg>(&mut rd).await {
+                Ok(Some(ClientMsg::Submit { tasks, wanted })) => {
+                    // Wants first, so no result is released before its want arrives.
+                    let _ = events.send(Event::Client { conn, msg: ClientMsg::Submit { tasks: Vec::new(), wanted } });
+                    let mut tasks = tasks;
+                    while !tasks.is_empty() {
+                        let rest = tasks.split_off(tasks.len().min(SUBMIT_CHUNK));
+                        let chunk = std::mem::replace(&mut tasks, rest);
+                        let _ = events
+                            .send(Event::Client { conn, msg: ClientMsg::Submit { tasks: chunk, wanted: Vec::new() } });
+                    }
+                    continue;
+                }
+                Ok(Some(msg)) => Event::Client { conn, msg },
+                Ok(None) => break None,
+                Err(e) => break Some(e.to_string()),
+            }
+        } else {
+            match read_msg::<FromDistWorker>(&mut rd).await {
+                Ok(Some(msg)) => Event::Worker { conn, msg },
+                Ok(None) => break None,
+                Err(e) => break Some(e.to_string()),
+            }
+        };
+        if events.send(event).is_err() {
+            return;
+        }
+    };
+    if let Some(why) = &why {
+        eprintln!("rask scheduler: dropped {peer}: {why}");
+    }
+    let _ = events.send(Event::Left { conn });
+}
+
+async fn actor(mut inbox: UnboundedReceiver<Event>) {
+    let mut state = State::default();
+    let mut clients: FxHashMap<ClientId, UnboundedSender<Outgoing>> = FxHashMap::default();
+    let mut workers: FxHashMap<WorkerId, UnboundedSender<Outgoing>> = FxHashMap::default();
+    while let Some(first) = inbox.recv().await {
+        let mut event = Some(first);
+        let mut handled = 0;
+        while let Some(e) = event.take() {
+            handle(&mut state, &mut clients, &mut workers, e);
+            handled += 1;
+            if handled < EVENTS_PER_ROUND {
+                event = inbox.try_recv().ok();
+            }
+        }
+        flush(&mut state, &clients, &workers);
+    }
+}
+
+fn handle(
+    state: &mut State,
+    clients: &mut FxHashMap<ClientId, UnboundedSender<Outgoing>>,
+    workers: &mut FxHashMap<WorkerId, UnboundedSender<Outgoing>>,
+    event: Event,
+) {
+    match event {
+        Event::Joined { conn, role: Role::Client, tx } => {
+            clients.insert(conn, tx);
+            state.add_client(conn);
+        }
+        Event::Joined { conn, role: Role::Worker { data_addr, nthreads, .. }, tx } => {
+            workers.insert(conn, tx);
+            state.add_worker(conn, data_addr, nthreads as usize);
+        }
+        Event::Joined { role: Role::Peer, .. } => {}
+        Event::Left { conn, .. } => {
+            if clients.remove(&conn).is_some() {
+                state.remove_client(conn);
+            }
+            if workers.remove(&conn).is_some() {
+                state.remove_worker(conn);
+            }
+        }
+        Event::Client { conn, msg } => match msg {
+            ClientMsg::Submit { tasks, wanted } => {
+                if !wanted.is_empty() {
+                    state.want(conn, &wanted);
+                }
+                if !tasks.is_empty() {
+                    state.submit(conn, tasks);
+                }
+            }
+            ClientMsg::Release { keys } => state.release(conn, &keys),
+            ClientMsg::Cancel { keys } => state.cancel(conn, &keys),
+            ClientMsg::WhoHas { keys } => {
+                let holders = state.who_has(&keys);
+                state.out.to_clients.push((conn, ToClient::WhoHas { holders }));
+            }
+            ClientMsg::Stats => {
+                let stats = state.stats();
+                state.out.to_clients.push((conn, ToClient::Stats(stats)));
+            }
+        },
+        Event::Worker { conn, msg } => match msg {
+            FromDistWorker::Done { tasks } => state.done(conn, tasks),
+            FromDistWorker::Erred { key, failure } => state.erred(conn, &key, failure),
+            FromDistWorker::Missing { key, dep } => state.missing(conn, &key, &dep),
+            FromDistWorker::Heartbeat { .. } => {}
+        },
+    }
+}
+
+fn flush(
+    state: &mut State,
+    clients: &FxHashMap<ClientId, UnboundedSender<Outgoing>>,
+    workers: &FxHashMap<WorkerId, UnboundedSender<Outgoing>>,
+) {
+    let out = std::mem::take(&mut state.out);
+    for (w, tasks) in out.compute {
+        if let Some(tx) = workers.get(&w) {
+            let _ = tx.send(Outgoing::Worker(ToDistWorker::Compute { tasks }));
+        }
+    }
+    for (w, keys) in out.release {
+        if let Some(tx) = workers.get(&w) {
+            let _ = tx.send(Outgoing::Worker(ToDistWorker::Release { keys }));
+        }
+    }
+    for (c, keys) in out.finished {
+        if let Some(tx) = clients.get(&c) {
+            let _ = tx.send(Outgoing::Client(ToClient::Finished { keys }));
+        }
+    }
+    for (c, msg) in out.to_clients {
+        if let Some(tx) = clients.get(&c) {
+            let _ = tx.send(Outgoing::Client(msg));
+        }
+    }
+}
+
+/// A scheduler serving on a thread of its own (for `LocalCluster` and tests).
+pub struct SchedulerThread {
+    addr: SocketAddr,
+}
+
+impl SchedulerThread {
+    /// Binds `addr` (port 0 for any) and serves in the background until the process exits.
+    pub fn start(addr: &str, secret: Option<Vec<u8>>) -> Result<SchedulerThread, DistError> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let local = listener.local_addr()?;
+        let secret: Option<Arc<[u8]>> = secret.map(Into::into);
+        std::thread::Builder::new().name("rask-scheduler".into()).spawn(move || {
+            // Two threads: decoding a large submission must not stall the actor.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            runtime.block_on(async move {
+                let listener = TcpListener::from_std(listener).expect("a tokio listener");
+                if let Err(e) = serve(listener, secret).await {
+                    eprintln!("rask scheduler: {e}");
+                }
+            });
+        })?;
+        Ok(SchedulerThread { addr: local })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}

@@ -1,0 +1,609 @@
+//! The scheduler's state machine, with no I/O: events in, messages out (an [`Outbox`]), so
+//! every transition is testable without a socket.
+//!
+//! A task moves through these states (Dask's, minus `fetch`/`flight`, which are workers'):
+//!
+//! ```text
+//!   (new) ──► Waiting ──(deps in memory)──► Queued ──(assigned)──► Processing ──► Memory
+//!                ▲                            ▲                         │           │
+//!                │                            └──(worker died, retry)───┘           │
+//!                └────────(needed again after its result was lost)── Released ◄─────┘
+//!   any active state ──(it or a dependency failed, or cancelled)──► Erred
+//!   Released/Erred, unwanted, no dependents ──► forgotten (removed)
+//! ```
+//!
+//! Ready tasks wait on the scheduler in priority order (submission, then the graph's static
+//! order) and each worker gets only `nthreads + SATURATION` at a time: roots are not handed out
+//! faster than their consumers reduce them (dask/distributed #5555), and the graph's order
+//! decides what runs next. A result is released as soon as no active task needs it and no
+//! client wants it; its definition is kept until all its dependents are forgotten, so a result
+//! lost with a worker can be recomputed.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use rask_graph::Key;
+use rask_protocol::dist::{Assignment, DistFailure, SchedulerStats, TaskDef, ToClient};
+use rustc_hash::{FxHashMap, FxHashSet};
+use smallvec::SmallVec;
+
+pub type WorkerId = u32;
+pub type ClientId = u32;
+type TaskId = usize;
+
+/// Tasks a worker may have beyond one per thread: enough to hide a network round trip behind
+/// work, few enough that ready roots stay queued here.
+pub const SATURATION: usize = 32;
+/// Worker deaths a task may cause before it is erred (Dask's `allowed-failures`).
+pub const ALLOWED_FAILURES: u32 = 3;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    Released,
+    Waiting,
+    Queued,
+    Processing(WorkerId),
+    Memory,
+    Erred(Arc<str>),
+}
+
+impl TaskState {
+    /// Active tasks still need their dependencies' results.
+    fn is_active(&self) -> bool {
+        matches!(self, TaskState::Waiting | TaskState::Queued | TaskState::Processing(_))
+    }
+}
+
+struct Task {
+    def: TaskDef,
+    deps: Vec<TaskId>,
+    dependents: Vec<TaskId>,
+    state: TaskState,
+    /// Dependencies not in memory, while waiting.
+    waiting: u32,
+    /// Dependents in an active state: while non-zero, the result must be kept.
+    active_dependents: u32,
+    who_has: SmallVec<[WorkerId; 2]>,
+    nbytes: u64,
+    wanted_by: SmallVec<[ClientId; 1]>,
+    priority: (u64, u32),
+    attempts: u32,
+}
+
+struct Worker {
+    addr: String,
+    nthreads: usize,
+    processing: FxHashSet<TaskId>,
+    holds: FxHashSet<TaskId>,
+}
+
+/// Messages produced by a batch of events, one per destination when flushed.
+#[derive(Default)]
+pub struct Outbox {
+    pub compute: FxHashMap<WorkerId, Vec<Assignment>>,
+    pub release: FxHashMap<WorkerId, Vec<Key>>,
+    pub finished: FxHashMap<ClientId, Vec<Key>>,
+    pub to_clients: Vec<(ClientId, ToClient)>,
+}
+
+#[derive(Default)]
+pub struct State {
+    tasks: Vec<Option<Task>>,
+    index: FxHashMap<Key, TaskId>,
+    ready: BinaryHeap<Reverse<((u64, u32), TaskId)>>,
+    workers: FxHashMap<WorkerId, Worker>,
+    clients: FxHashMap<ClientId, FxHashSet<TaskId>>,
+    /// Wants registered before their task arrived (a submission in several chunks).
+    pending_wants: FxHashMap<Key, SmallVec<[ClientId; 1]>>,
+    generation: u64,
+    stats: SchedulerStats,
+    /// Tasks whose result may have become unneeded; examined at the end of each event.
+    release_checks: Vec<TaskId>,
+    pub out: Outbox,
+}
+
+impl State {
+    fn task(&self, t: TaskId) -> &Task {
+        self.tasks[t].as_ref().expect("live task id")
+    }
+
+    fn task_mut(&mut self, t: TaskId) -> &mut Task {
+        self.tasks[t].as_mut().expect("live task id")
+    }
+
+    pub fn stats(&self) -> SchedulerStats {
+        SchedulerStats { workers: self.workers.len() as u32, tasks_known: self.index.len() as u64, ..self.stats }
+    }
+
+    pub fn state_of(&self, key: &Key) -> Option<&TaskState> {
+        self.index.get(key).map(|&t| &self.task(t).state)
+    }
+
+    /// Every state change goes through here: it keeps dependencies' counts of active
+    /// dependents (which decide when a result may be released) and the memory counters.
+    fn set_state(&mut self, t: TaskId, new: TaskState) {
+        let old = std::mem::replace(&mut self.task_mut(t).state, new);
+        let new_active = self.task(t).state.is_active();
+        if old.is_active() != new_active {
+            for i in 0..self.task(t).deps.len() {
+                let d = self.task(t).deps[i];
+                let dep = self.task_mut(d);
+                if new_active {
+                    dep.active_dependents += 1;
+                } else {
+                    dep.active_dependents -= 1;
+                    if dep.active_dependents == 0 {
+                        self.release_checks.push(d);
+                    }
+                }
+            }
+        }
+        let now_memory = self.task(t).state == TaskState::Memory;
+        if (old == TaskState::Memory) != now_memory {
+            if now_memory {
+                self.stats.tasks_in_memory += 1;
+                self.stats.peak_in_memory = self.stats.peak_in_memory.max(self.stats.tasks_in_memory);
+            } else {
+                self.stats.tasks_in_memory -= 1;
+            }
+        }
+        if matches!(old, TaskState::Processing(_)) || !new_active {
+            self.release_checks.push(t);
+        }
+    }
+
+    pub fn add_worker(&mut self, id: WorkerId, addr: String, nthreads: usize) {
+        let worker =
+            Worker { addr, nthreads: nthreads.max(1), processing: FxHashSet::default(), holds: FxHashSet::default() };
+        self.workers.insert(id, worker);
+        self.schedule();
+    }
+
+    pub fn add_client(&mut self, id: ClientId) {
+        self.clients.insert(id, FxHashSet::default());
+    }
+
+    /// Registers that client `c` wants `keys`, before or after they are submitted.
+    pub fn want(&mut self, c: ClientId, keys: &[Key]) {
+        for key in keys {
+            match self.index.get(key) {
+                Some(&t) => self.attach_want(c, t),
+                None => self.pending_wants.entry(key.clone()).or_default().push(c),
+            }
+        }
+    }
+
+    fn attach_want(&mut self, c: ClientId, t: TaskId) {
+        self.task_mut(t).wanted_by.push(c);
+        self.clients.entry(c).or_default().insert(t);
+        let key = self.task(t).def.key.clone();
+        match &self.task(t).state {
+            TaskState::Memory => self.out.finished.entry(c).or_default().push(key),
+            TaskState::Erred(e) => {
+                let error = e.to_string();
+                self.out.to_clients.push((c, ToClient::Erred { key, error }))
+            }
+            TaskState::Released => self.need(t),
+            _ => {}
+        }
+    }
+
+    /// Adds tasks (dependencies first, in priority order) and starts what is ready.
+    pub fn submit(&mut self, c: ClientId, defs: Vec<TaskDef>) {
+        self.generation += 1;
+        let mut fresh = Vec::with_capacity(defs.len());
+        for (rank, def) in defs.into_iter().enumerate() {
+            if let Some(&t) = self.index.get(&def.key) {
+                // Keys are identities: a key already known is that task (Dask's rule), unless
+                // it failed, in which case the new definition gets a new chance.
+                if !matches!(self.task(t).state, TaskState::Erred(_)) {
+                    continue;
+                }
+                self.forget_erred_for_resubmission(t);
+            }
+            let mut deps = Vec::with_capacity(def.deps.len());
+            let mut missing = None;
+            for d in &def.deps {
+                match self.index.get(d) {
+                    Some(&dt) => deps.push(dt),
+                    None => missing = Some(d.clone()),
+                }
+            }
+            if let Some(d) = missing {
+                let error = format!("task {} depends on {d}, which the scheduler does not know", def.key);
+                self.out.to_clients.push((c, ToClient::Erred { key: def.key, error }));
+                continue;
+            }
+            let t = self.tasks.len();
+            for &d in &deps {
+                self.task_mut(d).dependents.push(t);
+            }
+            let key = def.key.clone();
+            self.tasks.push(Some(Task {
+                def,
+                deps,
+                dependents: Vec::new(),
+                state: TaskState::Released,
+                waiting: 0,
+                active_dependents: 0,
+                who_has: SmallVec::new(),
+                nbytes: 0,
+                wanted_by: SmallVec::new(),
+                priority: (self.generation, rank as u32),
+                attempts: 0,
+            }));
+            self.index.insert(key.clone(), t);
+            if let Some(clients) = self.pending_wants.remove(&key) {
+                for c in clients {
+                    self.task_mut(t).wanted_by.push(c);
+                    self.clients.entry(c).or_default().insert(t);
+                }
+            }
+            fresh.push(t);
+        }
+        // Submitted tasks are what the client's wanted keys need (the client culled them).
+        for t in fresh {
+            self.need(t);
+        }
+        self.schedule();
+        self.run_release_checks();
+    }
+
+    fn forget_erred_for_resubmission(&mut self, t: TaskId) {
+        let key = self.task(t).def.key.clone();
+        self.index.remove(&key);
+        // Its dependents keep pointing at the old (erred) task; they were erred with it.
+    }
+
+    /// Makes sure `t`'s result will exist: revives it and, transitively, any released
+    /// dependencies whose results are gone (the recomputation after a lost worker).
+    fn need(&mut self, t: TaskId) {
+        let mut revive = Vec::new();
+        let mut stack = vec![t];
+        let mut seen = FxHashSet::default();
+        while let Some(x) = stack.pop() {
+            if self.task(x).state != TaskState::Released || !seen.insert(x) {
+                continue;
+            }
+            revive.push(x);
+            stack.extend(self.task(x).deps.iter().copied());
+        }
+        // Dependencies first, so that a revived task counts its revived dependencies as waiting.
+        for &x in revive.iter().rev() {
+            let waiting = self.task(x).deps.iter().filter(|&&d| self.task(d).state != TaskState::Memory).count();
+            if self.task(x).nbytes > 0 || self.task(x).attempts > 0 {
+                self.stats.tasks_recomputed += 1;
+            }
+            self.task_mut(x).waiting = waiting as u32;
+            let erred_dep = self.task(x).deps.iter().find_map(|&d| match &self.task(d).state {
+                TaskState::Erred(e) => Some((self.task(d).def.key.clone(), e.clone())),
+                _ => None,
+            });
+            if let Some((dep, e)) = erred_dep {
+                let error: Arc<str> = format!("dependency {dep} failed: {e}").into();
+                self.set_state(x, TaskState::Waiting);
+                self.err(x, error);
+            } else if waiting == 0 {
+                self.set_state(x, TaskState::Queued);
+                let priority = self.task(x).priority;
+                self.ready.push(Reverse((priority, x)));
+            } else {
+                self.set_state(x, TaskState::Waiting);
+            }
+        }
+    }
+
+    /// Hands queued tasks to workers with room, best data locality first, then least loaded.
+    pub fn schedule(&mut self) {
+        loop {
+            let has_room = self.workers.values().any(|w| w.processing.len() < w.nthreads + SATURATION);
+            if !has_room {
+                return;
+            }
+            let Some(Reverse((_, t))) = self.ready.pop() else { return };
+            if self.task(t).state != TaskState::Queued {
+                continue; // stale entry: cancelled, erred or re-queued since
+            }
+            let w = self.choose_worker(t);
+            self.assign(t, w);
+        }
+    }
+
+    fn choose_worker(&self, t: TaskId) -> WorkerId {
+        let mut local_bytes: SmallVec<[(WorkerId, u64); 4]> = SmallVec::new();
+        for &d in &self.task(t).deps {
+            let dep = self.task(d);
+            for &w in &dep.who_has {
+                match local_bytes.iter_mut().find(|(x, _)| *x == w) {
+                    Some((_, b)) => *b += dep.nbytes.max(1),
+                    None => local_bytes.push((w, dep.nbytes.max(1))),
+                }
+            }
+        }
+        let room = |w: &Worker| w.processing.len() < w.nthreads + SATURATION;
+        self.workers
+            .iter()
+            .filter(|(_, w)| room(w))
+            .max_by_key(|(id, w)| {
+                let local = local_bytes.iter().find(|(x, _)| x == *id).map_or(0, |(_, b)| *b);
+                // More local bytes first; then the emptier worker (relative to its threads);
+                // then the lower id, for determinism.
+                (local, Reverse(w.processing.len() * 64 / w.nthreads), Reverse(**id))
+            })
+            .map(|(&id, _)| id)
+            .expect("schedule checked that some worker has room")
+    }
+
+    fn assign(&mut self, t: TaskId, w: WorkerId) {
+        self.set_state(t, TaskState::Processing(w));
+        self.workers.get_mut(&w).expect("chosen worker").processing.insert(t);
+        let holders = self
+            .task(t)
+            .deps
+            .iter()
+            .map(|&d| {
+                let dep = self.task(d);
+                if dep.who_has.contains(&w) {
+                    Vec::new()
+                } else {
+                    dep.who_has.iter().map(|h| self.workers[h].addr.clone()).collect()
+                }
+            })
+            .collect();
+        let task = self.task(t).def.clone();
+        self.out.compute.entry(w).or_default().push(Assignment { task, holders });
+    }
+
+    /// Worker `w` finished these tasks.
+    pub fn done(&mut self, w: WorkerId, results: Vec<(Key, u64)>) {
+        for (key, nbytes) in results {
+            let Some(&t) = self.index.get(&key) else {
+                self.out.release.entry(w).or_default().push(key);
+                continue;
+            };
+            if self.task(t).state != TaskState::Processing(w) {
+                // Stale (cancelled, or re-assigned after a suspected loss): keep a copy only if
+                // the result is in memory anyway and this worker is now a holder.
+                if self.task(t).state != TaskState::Memory {
+                    self.out.release.entry(w).or_default().push(key);
+                    continue;
+                }
+            } else {
+                self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
+            }
+            self.stats.tasks_done += 1;
+            let task = self.task_mut(t);
+            task.nbytes = nbytes;
+            if !task.who_has.contains(&w) {
+                task.who_has.push(w);
+            }
+            self.workers.get_mut(&w).map(|x| x.holds.insert(t));
+            if self.task(t).state == TaskState::Memory {
+                continue;
+            }
+            self.set_state(t, TaskState::Memory);
+            for i in 0..self.task(t).wanted_by.len() {
+                let c = self.task(t).wanted_by[i];
+                self.out.finished.entry(c).or_default().push(key.clone());
+            }
+            for i in 0..self.task(t).dependents.len() {
+                let d = self.task(t).dependents[i];
+                if self.task(d).state == TaskState::Waiting {
+                    let dep = self.task_mut(d);
+                    dep.waiting -= 1;
+                    if dep.waiting == 0 {
+                        let priority = dep.priority;
+                        self.set_state(d, TaskState::Queued);
+                        self.ready.push(Reverse((priority, d)));
+                    }
+                }
+            }
+        }
+        self.schedule();
+        self.run_release_checks();
+    }
+
+    /// A task failed: it and everything active that depends on it are erred.
+    pub fn erred(&mut self, w: WorkerId, key: &Key, failure: DistFailure) {
+        let Some(&t) = self.index.get(key) else { return };
+        if self.task(t).state != TaskState::Processing(w) {
+            return;
+        }
+        self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
+        let error: Arc<str> = match failure {
+            DistFailure::Failed(f) => rask_exec::ExecError::from_failure(key, f).to_string().into(),
+            DistFailure::Unrunnable(why) => format!("task {key} could not run on a worker: {why}").into(),
+        };
+        self.err(t, error);
+        self.schedule();
+        self.run_release_checks();
+    }
+
+    fn err(&mut self, t: TaskId, error: Arc<str>) {
+        let mut stack = vec![(t, error)];
+        while let Some((x, e)) = stack.pop() {
+            if matches!(self.task(x).state, TaskState::Erred(_) | TaskState::Memory) {
+                continue;
+            }
+            if let TaskState::Processing(w) = self.task(x).state {
+                self.workers.get_mut(&w).map(|wk| wk.processing.remove(&x));
+            }
+            self.set_state(x, TaskState::Erred(e.clone()));
+            let key = self.task(x).def.key.clone();
+            for i in 0..self.task(x).wanted_by.len() {
+                let c = self.task(x).wanted_by[i];
+                self.out.to_clients.push((c, ToClient::Erred { key: key.clone(), error: e.to_string() }));
+            }
+            let downstream: Arc<str> = if x == t { format!("dependency {key} failed: {e}").into() } else { e.clone() };
+            for &d in &self.task(x).dependents {
+                stack.push((d, downstream.clone()));
+            }
+        }
+    }
+
+    /// A worker could not fetch `dep` for `key`: try the task again once `dep` is available.
+    pub fn missing(&mut self, w: WorkerId, key: &Key, dep: &Key) {
+        let (Some(&t), Some(&d)) = (self.index.get(key), self.index.get(dep)) else { return };
+        if self.task(t).state != TaskState::Processing(w) {
+            return;
+        }
+        self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
+        self.task_mut(t).attempts += 1;
+        if self.task(t).attempts > ALLOWED_FAILURES * 4 {
+            self.err(t, format!("task {key}: input {dep} could not be fetched from any holder").into());
+        } else if self.task(d).state == TaskState::Memory {
+            let priority = self.task(t).priority;
+            self.set_state(t, TaskState::Queued);
+            self.ready.push(Reverse((priority, t)));
+        } else {
+            self.set_state(t, TaskState::Released);
+            self.need(t);
+        }
+        self.schedule();
+        self.run_release_checks();
+    }
+
+    /// A worker is gone: its running tasks go back to the queue (or err after too many
+    /// deaths), results only it held are recomputed if still needed.
+    pub fn remove_worker(&mut self, w: WorkerId) {
+        let Some(worker) = self.workers.remove(&w) else { return };
+        self.stats.workers_lost += 1;
+        let mut running: Vec<TaskId> = worker.processing.into_iter().collect();
+        running.sort_by_key(|&t| self.task(t).priority);
+        for t in running {
+            if self.task(t).state != TaskState::Processing(w) {
+                continue;
+            }
+            self.task_mut(t).attempts += 1;
+            if self.task(t).attempts >= ALLOWED_FAILURES {
+                let key = self.task(t).def.key.clone();
+                let attempts = self.task(t).attempts;
+                self.err(t, format!("task {key}: its worker died {attempts} times running it").into());
+            } else {
+                let priority = self.task(t).priority;
+                self.set_state(t, TaskState::Queued);
+                self.ready.push(Reverse((priority, t)));
+            }
+        }
+        let mut lost = Vec::new();
+        for t in worker.holds {
+            let Some(task) = self.tasks[t].as_mut() else { continue };
+            task.who_has.retain(|x| *x != w);
+            if task.who_has.is_empty() && task.state == TaskState::Memory {
+                lost.push(t);
+            }
+        }
+        lost.sort_by_key(|&t| self.task(t).priority);
+        for &t in &lost {
+            self.set_state(t, TaskState::Released);
+        }
+        for t in lost {
+            let needed = !self.task(t).wanted_by.is_empty() || self.task(t).active_dependents > 0;
+            if needed {
+                self.need(t);
+            }
+        }
+        self.schedule();
+        self.run_release_checks();
+    }
+
+    /// The client released these keys.
+    pub fn release(&mut self, c: ClientId, keys: &[Key]) {
+        for key in keys {
+            let Some(&t) = self.index.get(key) else {
+                if let Some(clients) = self.pending_wants.get_mut(key) {
+                    clients.retain(|x| *x != c);
+                }
+                continue;
+            };
+            let task = self.task_mut(t);
+            if let Some(i) = task.wanted_by.iter().position(|x| *x == c) {
+                task.wanted_by.swap_remove(i);
+                if !task.wanted_by.contains(&c) {
+                    self.clients.get_mut(&c).map(|s| s.remove(&t));
+                }
+                self.release_checks.push(t);
+            }
+        }
+        self.run_release_checks();
+    }
+
+    /// Cancels keys the client wants: unfinished ones (and what depends on them) become errors.
+    pub fn cancel(&mut self, c: ClientId, keys: &[Key]) {
+        for key in keys {
+            if let Some(&t) = self.index.get(key) {
+                if self.task(t).state.is_active() {
+                    self.err(t, format!("task {key} was cancelled").into());
+                }
+            }
+        }
+        self.release(c, keys);
+        self.schedule();
+    }
+
+    /// The client disconnected: everything it wanted is released.
+    pub fn remove_client(&mut self, c: ClientId) {
+        let Some(wants) = self.clients.remove(&c) else { return };
+        for t in wants {
+            if let Some(task) = self.tasks[t].as_mut() {
+                task.wanted_by.retain(|x| *x != c);
+                self.release_checks.push(t);
+            }
+        }
+        self.pending_wants.retain(|_, clients| {
+            clients.retain(|x| *x != c);
+            !clients.is_empty()
+        });
+        self.run_release_checks();
+    }
+
+    pub fn who_has(&self, keys: &[Key]) -> Vec<(Key, Vec<String>)> {
+        keys.iter()
+            .map(|k| {
+                let holders = self.index.get(k).map_or_else(Vec::new, |&t| {
+                    let task = self.task(t);
+                    let in_memory = task.state == TaskState::Memory;
+                    task.who_has.iter().filter(|_| in_memory).map(|w| self.workers[w].addr.clone()).collect()
+                });
+                (k.clone(), holders)
+            })
+            .collect()
+    }
+
+    /// Releases results nobody needs any more and forgets tasks nothing can need again.
+    fn run_release_checks(&mut self) {
+        while let Some(t) = self.release_checks.pop() {
+            let Some(task) = self.tasks[t].as_ref() else { continue };
+            if !task.wanted_by.is_empty() || task.active_dependents > 0 {
+                continue;
+            }
+            if task.state == TaskState::Memory {
+                let holders = std::mem::take(&mut self.task_mut(t).who_has);
+                let key = self.task(t).def.key.clone();
+                for w in holders {
+                    if let Some(worker) = self.workers.get_mut(&w) {
+                        worker.holds.remove(&t);
+                        self.out.release.entry(w).or_default().push(key.clone());
+                    }
+                }
+                self.set_state(t, TaskState::Released);
+            }
+            let task = self.task(t);
+            let forgettable = matches!(task.state, TaskState::Released | TaskState::Erred(_))
+                && task.dependents.iter().all(|&d| self.tasks[d].is_none());
+            if forgettable {
+                let task = self.tasks[t].take().expect("checked above");
+                if self.index.get(&task.def.key) == Some(&t) {
+                    self.index.remove(&task.def.key);
+                }
+                for d in task.deps {
+                    if let Some(dep) = self.tasks[d].as_mut() {
+                        dep.dependents.retain(|x| *x != t);
+                        self.release_checks.push(d);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The state machine's transitions, driven by hand: no sockets, no threads.
+
+use rask_graph::workloads::tree_sum;
+use rask_graph::{parse_graph, Key, Plan, Registry};
+use rask_protocol::dist::{DistFailure, TaskDef, ToClient};
+
+use super::state::{State, TaskState, SATURATION};
+use crate::client::plan_tasks;
+
+fn tasks(src: &str, wanted: &[&str]) -> (Vec<TaskDef>, Vec<Key>) {
+    let graph = parse_graph(src).unwrap();
+    let wanted: Vec<Key> = wanted.iter().map(|k| Key::from(*k)).collect();
+    let plan = Plan::build_with(&graph, &wanted, &Registry::new(), &rask_graph::PlanOptions::unoptimized()).unwrap();
+    (plan_tasks(&plan, |_| false), wanted)
+}
+
+/// Plays worker: completes every assigned task, in assignment order; returns how many.
+fn run_assigned(state: &mut State) -> usize {
+    let mut n = 0;
+    loop {
+        let compute = std::mem::take(&mut state.out.compute);
+        if compute.is_empty() {
+            return n;
+        }
+        for (w, batch) in compute {
+            for a in batch {
+                n += 1;
+                state.done(w, vec![(a.task.key, 8)]);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_chain_runs_in_order_and_releases_what_is_consumed() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1);
+    s.add_client(7);
+    let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a'), 'c': (inc, 'b')}", &["c"]);
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    assert_eq!(s.state_of(&Key::from("a")), Some(&TaskState::Processing(1)));
+    assert_eq!(s.state_of(&Key::from("b")), Some(&TaskState::Waiting));
+    assert_eq!(run_assigned(&mut s), 3);
+    assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Memory));
+    assert_eq!(s.out.finished.get(&7), Some(&vec![Key::from("c")]));
+    let released: Vec<Key> = s.out.release.values().flatten().cloned().collect();
+    assert_eq!(released, vec![Key::from("a"), Key::from("b")], "each input released once consumed");
+    assert_eq!(
+        s.state_of(&Key::from("a")),
+        Some(&TaskState::Released),
+        "kept as a definition while c may need b again"
+    );
+    s.release(7, &wanted);
+    assert_eq!(s.stats().tasks_known, 0);
+    assert_eq!(s.stats().tasks_in_memory, 0);
+}
+
+#[test]
+fn ready_roots_wait_on_the_scheduler_and_the_order_bounds_memory() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1);
+    s.add_worker(2, "w2".into(), 1);
+    s.add_client(7);
+    let (graph, root) = tree_sum(20_000);
+    let plan = Plan::build(&graph, std::slice::from_ref(&root), &Registry::new()).unwrap();
+    s.want(7, std::slice::from_ref(&root));
+    s.submit(7, plan_tasks(&plan, |_| false));
+    let assigned: usize = s.out.compute.values().map(Vec::len).sum();
+    assert_eq!(assigned, 2 * (1 + SATURATION), "each worker gets its threads plus the saturation, no more");
+    run_assigned(&mut s);
+    assert_eq!(s.state_of(&root), Some(&TaskState::Memory));
+    let peak = s.stats().peak_in_memory;
+    assert!(peak <= 200, "a 20k-leaf reduction held {peak} results at once");
+}
+
+#[test]
+fn a_lost_worker_s_running_tasks_rerun_and_its_needed_results_are_recomputed() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1);
+    s.add_client(7);
+    let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2), 'c': (add, 'a', 'b')}", &["c"]);
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    // w1 finishes `a` only, then dies while running `b`.
+    let batch = s.out.compute.remove(&1).unwrap();
+    assert_eq!(batch.len(), 2);
+    s.done(1, vec![(Key::from("a"), 8)]);
+    s.add_worker(2, "w2".into(), 1);
+    s.remove_worker(1);
+    assert_eq!(s.state_of(&Key::from("a")), Some(&TaskState::Processing(2)), "a's result was only on w1");
+    assert_eq!(s.state_of(&Key::from("b")), Some(&TaskState::Processing(2)));
+    assert_eq!(run_assigned(&mut s), 3);
+    assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Memory));
+    assert!(s.stats().tasks_recomputed >= 1 && s.stats().workers_lost == 1);
+}
+
+#[test]
+fn a_task_that_kills_workers_errs_after_the_allowed_failures() {
+    let mut s = State::default();
+    s.add_client(7);
+    let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a')}", &["b"]);
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    for w in 1..=3 {
+        s.add_worker(w, format!("w{w}"), 1);
+        assert_eq!(s.state_of(&Key::from("a")), Some(&TaskState::Processing(w)));
+        s.remove_worker(w);
+    }
+    let erred = s.out.to_clients.iter().find_map(|(c, m)| match m {
+        ToClient::Erred { key, error } if *c == 7 => Some((key.clone(), error.clone())),
+        _ => None,
+    });
+    let (key, error) = erred.expect("the client is told");
+    assert_eq!(key, Key::from("b"));
+    assert!(error.contains("'a'") && error.contains("died 3 times"), "{error}");
+}
+
+#[test]
+fn failures_propagate_to_dependents_and_clients_that_leave_release_everything() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1);
+    s.add_client(7);
+    s.add_client(8);
+    let (defs, _) = tasks("{'a': (inc, 1), 'b': (inc, 'a'), 'x': (inc, 5)}", &["b", "x"]);
+    s.want(7, &[Key::from("b")]);
+    s.want(8, &[Key::from("x")]);
+    s.submit(7, defs);
+    let failure = DistFailure::Unrunnable("no such thing".into());
+    s.erred(1, &Key::from("a"), failure);
+    assert!(matches!(s.state_of(&Key::from("b")), Some(TaskState::Erred(e)) if e.contains("dependency 'a' failed")));
+    run_assigned(&mut s);
+    assert_eq!(s.state_of(&Key::from("x")), Some(&TaskState::Memory));
+    s.remove_client(8);
+    assert!(s.state_of(&Key::from("x")).is_none(), "x was wanted only by the client that left");
+    s.remove_client(7);
+    assert_eq!(s.stats().tasks_known, 0);
+}

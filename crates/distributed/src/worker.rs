@@ -1,0 +1,247 @@
+//! A worker: runs the tasks the scheduler assigns on a pool of threads, keeps their results,
+//! fetches missing inputs directly from the peers that hold them, and serves its own results
+//! to peers and clients.
+//!
+//! The network side is a tokio runtime; the tasks run on plain threads (a task may compute for
+//! seconds and must not block the runtime). Completions are sent in batches: whatever finished
+//! since the last message.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rask_graph::{Key, Registry, Value};
+use rask_protocol::dist::{Assignment, DataReply, DataRequest, DistFailure, FromDistWorker, Role, ToDistWorker};
+use rustc_hash::FxHashMap;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+use crate::conn::{self, read_msg, write_msg};
+use crate::peers::Peers;
+use crate::DistError;
+
+/// How a worker joins a cluster.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// `HOST:PORT` of the scheduler (a `tcp://` prefix is accepted).
+    pub scheduler: String,
+    pub nthreads: usize,
+    /// Bytes of results the worker may hold (0: no limit). Reported to the scheduler.
+    pub memory_limit: u64,
+    pub secret: Option<Vec<u8>>,
+}
+
+/// Results held by this worker.
+#[derive(Default)]
+pub(crate) struct Store {
+    values: Mutex<FxHashMap<Key, Value>>,
+}
+
+impl Store {
+    fn get(&self, key: &Key) -> Option<Value> {
+        self.values.lock().expect("store lock").get(key).cloned()
+    }
+
+    fn insert(&self, key: Key, value: Value) {
+        self.values.lock().expect("store lock").insert(key, value);
+    }
+
+    fn remove(&self, keys: &[Key]) {
+        let mut values = self.values.lock().expect("store lock");
+        for k in keys {
+            values.remove(k);
+        }
+    }
+
+    fn totals(&self) -> (u64, u64) {
+        let values = self.values.lock().expect("store lock");
+        (values.values().map(|v| v.nbytes() as u64).sum(), values.len() as u64)
+    }
+}
+
+struct Job {
+    assignment: Assignment,
+    inputs: Vec<Value>,
+}
+
+/// Runs a worker until the scheduler goes away. Blocks the calling thread.
+pub fn run(options: WorkerOptions) -> Result<(), DistError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    runtime.block_on(serve(options))
+}
+
+async fn serve(options: WorkerOptions) -> Result<(), DistError> {
+    let scheduler_addr = options.scheduler.trim_start_matches("tcp://").to_owned();
+    let mut stream = TcpStream::connect(&scheduler_addr).await?;
+    stream.set_nodelay(true)?;
+    // Serve data on the interface that reaches the scheduler.
+    let host = stream.local_addr()?.ip();
+    let data = TcpListener::bind((host, 0)).await?;
+    let data_addr = data.local_addr()?.to_string();
+    let secret: Option<Arc<[u8]>> = options.secret.clone().map(Into::into);
+    let nthreads = options.nthreads.max(1);
+    let role = Role::Worker { data_addr, nthreads: nthreads as u32, memory_limit: options.memory_limit };
+    conn::connect(&mut stream, role, secret.as_deref()).await?;
+
+    let store = Arc::new(Store::default());
+    let peers = Arc::new(Peers::new(secret.clone()));
+    tokio::spawn(serve_data(data, store.clone(), secret));
+
+    let (out_tx, mut out_rx) = unbounded_channel::<FromDistWorker>();
+    let jobs = start_pool(nthreads, store.clone(), out_tx.clone());
+    let (mut rd, mut wr) = stream.into_split();
+    tokio::spawn(async move {
+        while let Some(first) = out_rx.recv().await {
+            // Everything finished since the last message goes in one `Done`.
+            let mut done = Vec::new();
+            let mut others = Vec::new();
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    FromDistWorker::Done { tasks } => done.extend(tasks),
+                    other => others.push(other),
+                }
+                next = out_rx.try_recv().ok();
+            }
+            if !done.is_empty() && write_msg(&mut wr, &FromDistWorker::Done { tasks: done }).await.is_err() {
+                break;
+            }
+            for msg in others {
+                if write_msg(&mut wr, &msg).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    {
+        let (out, store) = (out_tx.clone(), store.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let (bytes_held, keys_held) = store.totals();
+                if out.send(FromDistWorker::Heartbeat { bytes_held, keys_held }).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    loop {
+        match read_msg::<ToDistWorker>(&mut rd).await {
+            Ok(Some(ToDistWorker::Compute { tasks })) => {
+                for assignment in tasks {
+                    dispatch(assignment, &store, &peers, &jobs, &out_tx);
+                }
+            }
+            Ok(Some(ToDistWorker::Release { keys })) => store.remove(&keys),
+            Ok(Some(ToDistWorker::Exit)) | Ok(None) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Starts a task whose inputs are all here at once; otherwise fetches them first.
+fn dispatch(
+    assignment: Assignment,
+    store: &Arc<Store>,
+    peers: &Arc<Peers>,
+    jobs: &std::sync::mpsc::Sender<Job>,
+    out: &UnboundedSender<FromDistWorker>,
+) {
+    let local: Option<Vec<Value>> = assignment.task.deps.iter().map(|d| store.get(d)).collect();
+    if let Some(inputs) = local {
+        let _ = jobs.send(Job { assignment, inputs });
+        return;
+    }
+    let (store, peers, jobs, out) = (store.clone(), peers.clone(), jobs.clone(), out.clone());
+    tokio::spawn(async move {
+        let mut inputs = Vec::with_capacity(assignment.task.deps.len());
+        for (dep, holders) in assignment.task.deps.iter().zip(&assignment.holders) {
+            let value = match store.get(dep) {
+                Some(v) => Some(v),
+                None => peers.fetch_one(dep, holders).await,
+            };
+            match value {
+                Some(v) => inputs.push(v),
+                None => {
+                    let _ = out.send(FromDistWorker::Missing { key: assignment.task.key.clone(), dep: dep.clone() });
+                    return;
+                }
+            }
+        }
+        let _ = jobs.send(Job { assignment, inputs });
+    });
+}
+
+fn start_pool(
+    nthreads: usize,
+    store: Arc<Store>,
+    out: UnboundedSender<FromDistWorker>,
+) -> std::sync::mpsc::Sender<Job> {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..nthreads {
+        let (rx, store, out) = (rx.clone(), store.clone(), out.clone());
+        std::thread::Builder::new()
+            .name(format!("rask-task-{i}"))
+            .spawn(move || {
+                let registry = Registry::new();
+                loop {
+                    let job = match rx.lock().expect("job queue").recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    };
+                    let key = job.assignment.task.key.clone();
+                    let message = match run_job(job, &registry) {
+                        Ok(value) => {
+                            let nbytes = value.nbytes() as u64;
+                            store.insert(key.clone(), value);
+                            FromDistWorker::Done { tasks: vec![(key, nbytes)] }
+                        }
+                        Err(failure) => FromDistWorker::Erred { key, failure },
+                    };
+                    if out.send(message).is_err() {
+                        return;
+                    }
+                }
+            })
+            .expect("spawning a task thread");
+    }
+    tx
+}
+
+fn run_job(job: Job, registry: &Registry) -> Result<Value, DistFailure> {
+    let op = job.assignment.task.op.resolve(registry).map_err(|e| DistFailure::Unrunnable(e.to_string()))?;
+    let inputs = job.inputs;
+    let input = |i: u32| inputs.get(i as usize).cloned().unwrap_or(Value::None);
+    op.eval(&input).map_err(DistFailure::Failed)
+}
+
+/// Answers peers' and clients' requests for results.
+async fn serve_data(listener: TcpListener, store: Arc<Store>, secret: Option<Arc<[u8]>>) {
+    loop {
+        let Ok((mut stream, peer)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        let (store, secret) = (store.clone(), secret.clone());
+        tokio::spawn(async move {
+            if let Err(e) = conn::accept(&mut stream, secret.as_deref()).await {
+                eprintln!("rask worker: refused {peer}: {e}");
+                return;
+            }
+            loop {
+                match read_msg::<DataRequest>(&mut stream).await {
+                    Ok(Some(DataRequest::Get { keys })) => {
+                        let values = keys.into_iter().map(|k| (k.clone(), store.get(&k))).collect();
+                        if write_msg(&mut stream, &DataReply { values }).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        eprintln!("rask worker: dropped {peer}: {e}");
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,250 @@
+//! The distributed layer with real processes on loopback: a LocalCluster (embedded scheduler,
+//! worker processes re-executed from this binary) running the shared corpus and the futures
+//! API, a worker killed mid-graph, a task that kills its workers, clients that disconnect,
+//! malformed frames, and authentication.
+//!
+//! Own `main` (`harness = false`): the cluster's workers are this binary, re-executed.
+
+#[path = "../../exec/tests/common/mod.rs"]
+mod common;
+
+use std::io::{Read, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use rask_distributed::{Arg, Client, DistError, LocalCluster, SchedulerThread, WorkerOptions};
+use rask_graph::{parse_graph, register, Arity, Expr, Graph, Key, TaskError, Value};
+
+fn main() {
+    rask_distributed::worker_main_if_requested();
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let tests: &[(&str, fn())] = &[
+        ("a_local_cluster_passes_the_shared_corpus", passes_the_shared_corpus),
+        ("futures_submit_map_gather_wait_as_completed_cancel_persist", futures_api),
+        ("a_killed_worker_s_tasks_and_results_are_recomputed", killed_worker),
+        ("a_task_that_kills_its_workers_is_erred_after_three_tries", task_that_kills_workers),
+        ("a_client_that_disconnects_releases_its_keys_and_others_go_on", client_disconnects),
+        ("malformed_frames_and_unknown_peers_are_refused", malformed_frames),
+        ("a_shared_secret_is_required_when_configured", shared_secret),
+        ("a_wide_reduction_holds_few_results", wide_reduction_memory),
+    ];
+    let mut failed = Vec::new();
+    let mut ran = 0;
+    for (name, test) in tests {
+        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        ran += 1;
+        let start = Instant::now();
+        let ok = catch_unwind(AssertUnwindSafe(test)).is_ok();
+        println!("test {name} ... {} ({:.2}s)", if ok { "ok" } else { "FAILED" }, start.elapsed().as_secs_f64());
+        if !ok {
+            failed.push(*name);
+        }
+    }
+    println!(
+        "\ntest result: {}. {} passed; {} failed",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        ran - failed.len(),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        eprintln!("failed: {failed:?}");
+        std::process::exit(101);
+    }
+}
+
+/// Polls `f` until it holds or 10 s pass.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn passes_the_shared_corpus() {
+    let cluster = LocalCluster::new(2, 1).unwrap();
+    let client = cluster.client().unwrap();
+    common::check_corpus(&client);
+    // Every key of every run was released when its futures went.
+    eventually("all tasks are forgotten", || client.stats().unwrap().tasks_known == 0);
+}
+
+fn futures_api() {
+    let cluster = LocalCluster::new(2, 2).unwrap();
+    let client = cluster.client().unwrap();
+    let x = client.submit("inc", [Arg::from(41)]).unwrap();
+    assert_eq!(x.result().unwrap(), Value::Int(42));
+    let y = client.submit("add", [Arg::from(&x), Arg::from(8)]).unwrap();
+    assert_eq!(y.result().unwrap(), Value::Int(50));
+    let squares = client.map("inc", (0..100).map(Value::Int)).unwrap();
+    let values = client.gather(&squares).unwrap();
+    assert_eq!(values, (1..=100).map(Value::Int).collect::<Vec<_>>());
+    let order: Vec<Key> = client.as_completed(squares.clone()).map(|f| f.key().clone()).collect();
+    assert_eq!(order.len(), 100);
+    client.wait(&squares).unwrap();
+    // persist: later graphs use the persisted key without recomputing it.
+    let graph = parse_graph("{'big': (sum, [1, 2, 3]), 'double': (mul, 'big', 2)}").unwrap();
+    let persisted = client.persist(&graph, &[Key::from("big")]).unwrap();
+    client.wait(&persisted).unwrap();
+    // (In Dask's notation 'big' would be a string here: no key of this graph is named so.)
+    let mut later = Graph::new();
+    later.insert("plus", Expr::call("add", [Expr::key("big"), Expr::from(100)]));
+    assert_eq!(client.compute(&later, &[Key::from("plus")]).unwrap(), vec![Value::Int(106)]);
+    // Errors name the key and the function.
+    let bad = client.submit("div", [Arg::from(1), Arg::from(0)]).unwrap();
+    let err = bad.result().unwrap_err().to_string();
+    assert!(err.contains("ZeroDivisionError") && err.contains("`div`"), "{err}");
+    // cancel: a slow task becomes an error, and what depends on it too.
+    let slow = client.submit("sleep", [Arg::from(5.0), Arg::from(1)]).unwrap();
+    let after = client.submit("inc", [Arg::from(&slow)]).unwrap();
+    client.cancel(&[slow.clone()]);
+    let err = after.result().unwrap_err().to_string();
+    assert!(err.contains("cancelled"), "{err}");
+    // Release on drop: once every future is gone, the scheduler forgets everything.
+    drop((x, y, squares, persisted, bad, slow, after));
+    eventually("every key is released", || client.stats().unwrap().tasks_known == 0);
+}
+
+/// A tree sum over slow leaves: long enough to kill a worker in the middle.
+fn slow_tree(leaves: i64, seconds: f64) -> (Graph, Key) {
+    let mut g = Graph::new();
+    let mut level: Vec<Key> = (0..leaves)
+        .map(|i| {
+            g.insert(("leaf", i), Expr::call("sleep", [Expr::from(seconds), Expr::from(i)]));
+            Key::from(("leaf", i))
+        })
+        .collect();
+    let mut depth = 0i64;
+    while level.len() > 1 {
+        depth += 1;
+        level = level
+            .chunks(2)
+            .enumerate()
+            .map(|(j, pair)| {
+                let key = Key::from(("node", depth * 100_000 + j as i64));
+                g.insert(key.clone(), Expr::call("sum", [Expr::list(pair.iter().cloned().map(Expr::key))]));
+                key
+            })
+            .collect();
+    }
+    (g, level.pop().unwrap())
+}
+
+fn killed_worker() {
+    let mut cluster = LocalCluster::new(2, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let leaves = 200;
+    let (graph, root) = slow_tree(leaves, 0.003);
+    let victim = cluster.worker_pids()[0];
+    let runner = {
+        let client = client.clone();
+        std::thread::spawn(move || client.compute(&graph, &[root]))
+    };
+    std::thread::sleep(Duration::from_millis(150));
+    // SAFETY: a child process of ours.
+    assert_eq!(unsafe { libc::kill(victim as i32, libc::SIGKILL) }, 0);
+    cluster.add_worker().unwrap();
+    let values = runner.join().unwrap().expect("the graph survives a killed worker");
+    assert_eq!(values, vec![Value::Int(leaves * (leaves - 1) / 2)]);
+    let stats = client.stats().unwrap();
+    assert_eq!(stats.workers_lost, 1);
+    assert!(stats.tasks_recomputed >= 1, "results only the dead worker held were recomputed: {stats:?}");
+}
+
+fn die(_: &[Value]) -> Result<Value, TaskError> {
+    std::process::abort();
+}
+register!("die", Arity::Exact(1), die);
+
+fn task_that_kills_workers() {
+    let cluster = LocalCluster::new(4, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let graph = parse_graph("{'fatal': (die, 1), 'fine': (inc, 1)}").unwrap();
+    let err = client.compute(&graph, &[Key::from("fatal")]).unwrap_err().to_string();
+    assert!(err.contains("'fatal'") && err.contains("died 3 times"), "{err}");
+    assert_eq!(client.compute(&graph, &[Key::from("fine")]).unwrap(), vec![Value::Int(2)], "the last worker lives on");
+}
+
+fn client_disconnects() {
+    let cluster = LocalCluster::new(2, 1).unwrap();
+    let observer = cluster.client().unwrap();
+    {
+        let leaving = cluster.client().unwrap();
+        let graph = parse_graph("{'a': (inc, 1), 'b': (sleep, 0.3, 'a')}").unwrap();
+        let kept = leaving.persist(&graph, &[Key::from("a"), Key::from("b")]).unwrap();
+        leaving.wait(&kept[..1]).unwrap();
+        assert!(observer.stats().unwrap().tasks_known >= 2);
+        std::mem::forget(kept); // never released: only the disconnect can free them
+        leaving.close();
+    }
+    eventually("the departed client's keys are released", || observer.stats().unwrap().tasks_known == 0);
+    let g = parse_graph("{'z': (mul, 6, 7)}").unwrap();
+    assert_eq!(observer.compute(&g, &[Key::from("z")]).unwrap(), vec![Value::Int(42)]);
+}
+
+fn scheduler_addr(cluster: &LocalCluster) -> String {
+    cluster.address().trim_start_matches("tcp://").to_owned()
+}
+
+fn malformed_frames() {
+    let cluster = LocalCluster::new(1, 1).unwrap();
+    let addr = scheduler_addr(&cluster);
+    let attacks: Vec<Vec<u8>> = vec![
+        vec![0xff, 0xff, 0xff, 0x7f, 1],                // claims a 2 GiB frame
+        vec![4, 0, 0, 0, 99, 1, 2, 3, 4],               // unknown version
+        vec![6, 0, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef, 9], // garbage payload
+        vec![200, 0, 0, 0, 1, 0],                       // truncated, then closed
+    ];
+    for bytes in attacks {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut header = [0u8; 5];
+        stream.read_exact(&mut header).unwrap();
+        let mut welcome = vec![0u8; u32::from_le_bytes(header[..4].try_into().unwrap()) as usize];
+        stream.read_exact(&mut welcome).unwrap();
+        stream.write_all(&bytes).unwrap();
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut rest = Vec::new();
+        // Hung up (a reset when our unread bytes were still in its buffer), nothing answered.
+        let closed = stream.read_to_end(&mut rest);
+        let hung_up = closed.as_ref().map_or_else(|e| e.kind() == std::io::ErrorKind::ConnectionReset, |_| true);
+        assert!(hung_up && rest.is_empty(), "the scheduler answered {closed:?} {rest:?} to {bytes:?}");
+    }
+    // A data fetch sent to the scheduler is not a scheduler peer.
+    let client = cluster.client().unwrap();
+    let g = parse_graph("{'ok': (inc, 1)}").unwrap();
+    assert_eq!(client.compute(&g, &[Key::from("ok")]).unwrap(), vec![Value::Int(2)], "the scheduler lives on");
+}
+
+fn shared_secret() {
+    let secret = b"correct horse battery staple".to_vec();
+    let scheduler = SchedulerThread::start("127.0.0.1:0", Some(secret.clone())).unwrap();
+    let addr = scheduler.addr().to_string();
+    let worker = |secret: Option<Vec<u8>>| {
+        let options = WorkerOptions { scheduler: addr.clone(), nthreads: 1, memory_limit: 0, secret };
+        std::thread::spawn(move || rask_distributed::worker::run(options))
+    };
+    let _good_worker = worker(Some(secret.clone()));
+    let bad_worker = worker(Some(b"wrong".to_vec()));
+    assert!(bad_worker.join().unwrap().is_err(), "a worker with the wrong secret is refused");
+    let err = Client::connect(&addr).unwrap_err();
+    assert!(matches!(err, DistError::Auth(_)), "no secret: {err}");
+    let wrong = Client::connect_with(&addr, Some(b"guess".to_vec())).and_then(|c| c.stats());
+    assert!(wrong.is_err(), "a wrong secret gets nothing");
+    let client = Client::connect_with(&addr, Some(secret)).unwrap();
+    eventually("the good worker joined", || client.stats().unwrap().workers == 1);
+    let g = parse_graph("{'a': (inc, 1), 'b': (add, 'a', 'a')}").unwrap();
+    assert_eq!(client.compute(&g, &[Key::from("b")]).unwrap(), vec![Value::Int(4)]);
+}
+
+fn wide_reduction_memory() {
+    let cluster = LocalCluster::new(2, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let leaves = 20_000;
+    let (graph, root) = common::tree_sum(leaves);
+    assert_eq!(client.compute(&graph, &[root]).unwrap(), vec![Value::Int((leaves * (leaves + 1) / 2) as i64)]);
+    let peak = client.stats().unwrap().peak_in_memory;
+    assert!(peak <= 400, "a {leaves}-leaf reduction held {peak} results at once");
+}

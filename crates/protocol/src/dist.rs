@@ -1,0 +1,155 @@
+//! The distributed layer's messages: client ↔ scheduler ↔ worker, and worker ↔ worker (or
+//! client) for data. Every connection starts with [`Welcome`] from the side that accepted it and
+//! [`Hello`] from the side that connected, which names its role and proves it knows the shared
+//! secret when one is configured (an HMAC of the welcome's nonce: the secret never travels).
+
+use rask_graph::{Failure, Key, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::task::OpMsg;
+
+/// First frame on every connection, from the accepting side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub nonce: [u8; 32],
+    pub auth_required: bool,
+}
+
+/// The connecting side's answer: who it is, and `HMAC-SHA256(secret, nonce)` if asked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub role: Role,
+    pub proof: Option<[u8; 32]>,
+}
+
+/// The accepting side's verdict on a [`Hello`]: `Err` carries the reason it was refused.
+pub type Verdict = Result<(), String>;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    Client,
+    /// A worker, with the address where it serves its results and its thread count.
+    Worker {
+        data_addr: String,
+        nthreads: u32,
+        memory_limit: u64,
+    },
+    /// A worker or client fetching results from a worker.
+    Peer,
+}
+
+/// One task, as the scheduler and workers know it: its op reads its inputs by position in
+/// `deps` (`OpMsg::Input(i)` is the value of `deps[i]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskDef {
+    pub key: Key,
+    pub op: OpMsg,
+    pub deps: Vec<Key>,
+}
+
+/// Client → scheduler.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ClientMsg {
+    /// New tasks, in priority order (earlier runs first when both are ready), and the keys the
+    /// client wants kept until it releases them. Tasks may depend on keys submitted before.
+    Submit { tasks: Vec<TaskDef>, wanted: Vec<Key> },
+    /// The client no longer wants these keys.
+    Release { keys: Vec<Key> },
+    /// Stop these keys (and what only they need) if not finished; they become errors.
+    Cancel { keys: Vec<Key> },
+    /// Which workers hold these keys (to fetch them from the workers directly).
+    WhoHas { keys: Vec<Key> },
+    /// The scheduler's counters.
+    Stats,
+}
+
+/// Scheduler → client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ToClient {
+    /// Wanted keys now in memory on some worker.
+    Finished {
+        keys: Vec<Key>,
+    },
+    /// A wanted key failed (or a key it needs did), with the error as text.
+    Erred {
+        key: Key,
+        error: String,
+    },
+    WhoHas {
+        holders: Vec<(Key, Vec<String>)>,
+    },
+    Stats(SchedulerStats),
+}
+
+/// Counters a client can ask for (tests read them; nothing else should depend on them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedulerStats {
+    pub workers: u32,
+    pub tasks_known: u64,
+    pub tasks_in_memory: u64,
+    pub peak_in_memory: u64,
+    pub tasks_done: u64,
+    pub tasks_recomputed: u64,
+    pub workers_lost: u64,
+}
+
+/// Scheduler → worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ToDistWorker {
+    /// Run these tasks; `holders[i]` lists data addresses holding `deps[i]` (empty when the
+    /// worker holds it itself).
+    Compute {
+        tasks: Vec<Assignment>,
+    },
+    /// Drop these results.
+    Release {
+        keys: Vec<Key>,
+    },
+    Exit,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub task: TaskDef,
+    pub holders: Vec<Vec<String>>,
+}
+
+/// Worker → scheduler.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum FromDistWorker {
+    /// Tasks finished, with their results' sizes in bytes.
+    Done {
+        tasks: Vec<(Key, u64)>,
+    },
+    Erred {
+        key: Key,
+        failure: DistFailure,
+    },
+    /// The worker could not fetch input `dep` of `key` from any holder.
+    Missing {
+        key: Key,
+        dep: Key,
+    },
+    Heartbeat {
+        bytes_held: u64,
+        keys_held: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DistFailure {
+    Failed(Failure),
+    Unrunnable(String),
+}
+
+/// Peer → worker, on a data connection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DataRequest {
+    Get { keys: Vec<Key> },
+}
+
+/// Worker → peer: each requested key's value, or `None` if the worker does not hold it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataReply {
+    pub values: Vec<(Key, Option<Value>)>,
+}
