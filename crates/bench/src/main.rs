@@ -4,12 +4,13 @@
 //! of `add` (2N tasks in all). Times are medians of several runs; per-task figures include
 //! compiling the plan (cull, validate, order), as Dask's `get` includes its own.
 //!
-//! usage: rask-bench [--quick] [--no-dask] [--distributed] [--only zero-copy|inline]
+//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed]
 
 /// Task graphs allocate many small values; mimalloc frees them far faster than glibc's malloc.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod distributed;
 mod peer;
 mod processes;
 
@@ -36,24 +37,25 @@ register!("spin_us", Arity::Exact(1), spin_us);
 pub struct Options {
     pub quick: bool,
     pub dask: bool,
-    pub distributed: bool,
 }
 
 fn main() {
-    // The process executor's workers are this binary, re-executed.
-    rask_exec::worker_main_if_requested();
+    // The process executor's and the LocalCluster's workers are this binary, re-executed.
+    rask_distributed::worker_main_if_requested();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = Options {
-        quick: args.iter().any(|a| a == "--quick"),
-        dask: !args.iter().any(|a| a == "--no-dask"),
-        distributed: args.iter().any(|a| a == "--distributed"),
-    };
+    let options = Options { quick: args.iter().any(|a| a == "--quick"), dask: !args.iter().any(|a| a == "--no-dask") };
     if let Some(only) = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)) {
         let runs = if options.quick { 3 } else { 5 };
         match only.as_str() {
             "zero-copy" => processes::zero_copy(if options.quick { 1 << 28 } else { 1 << 30 }, runs, options.dask),
             "inline" => processes::inline_cutoff(runs),
-            other => eprintln!("unknown section {other:?}: zero-copy or inline"),
+            "distributed" => {
+                let dask = if options.dask { peer::dask_distributed(5000) } else { None };
+                let sizes: &[usize] = if options.quick { &[20_000, 100_000] } else { &[20_000, 500_000] };
+                distributed::throughput(sizes, runs, dask);
+                distributed::data_heavy(runs);
+            }
+            other => eprintln!("unknown section {other:?}: zero-copy, inline or distributed"),
         }
         return;
     }
@@ -68,7 +70,7 @@ fn main() {
     );
     graph_pipeline(large, runs.min(3), &registry);
 
-    let dask = if options.dask { peer::dask_overhead(small, &options) } else { peer::Peer::absent("--no-dask") };
+    let dask = if options.dask { peer::dask_overhead(small) } else { peer::Peer::absent("--no-dask") };
     let processes = ProcessExecutor::with_available_cores();
     println!();
     println!("| workload | tasks | rask µs/task | Dask µs/task | ratio (Dask / rask) |");

@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::Options;
-
 pub struct Peer {
     per_task: HashMap<String, Vec<f64>>,
     note: Option<String>,
@@ -43,7 +41,7 @@ fn script_dir() -> PathBuf {
 }
 
 /// Runs the peer's schedulers on its graph of `n` leaves, three times each.
-pub fn dask_overhead(n: usize, options: &Options) -> Peer {
+pub fn dask_overhead(n: usize) -> Peer {
     let Some(py) = python() else {
         return Peer::absent("no Python with dask (set RASK_DASK_PYTHON, or see the README to make /tmp/daskenv)");
     };
@@ -61,12 +59,6 @@ pub fn dask_overhead(n: usize, options: &Options) -> Peer {
         for (name, get) in &schedulers {
             program.push_str(&format!("peer.run({name:?}, {get}, {n})\n"));
         }
-    }
-    if options.distributed {
-        program.push_str(&format!(
-            "from distributed import Client, LocalCluster\nwith LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as c, Client(c) as cl:\n    peer.run('dask-distributed', cl.get, {})\n",
-            n.min(5000)
-        ));
     }
     eprintln!("running Dask's peer harness ({} schedulers × 3 runs at {n} leaves)…", schedulers.len());
     let out = match Command::new(&py).arg("-c").arg(&program).output() {
@@ -114,4 +106,24 @@ pub fn dask_numpy_hop(n: usize, runs: usize) -> Result<std::time::Duration, Stri
         String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect();
     times.sort_by(f64::total_cmp);
     times.get(times.len() / 2).map(|&s| std::time::Duration::from_secs_f64(s)).ok_or_else(|| "no timings".into())
+}
+
+/// Dask distributed's µs per task on the peer graph at `n` leaves, through a LocalCluster of
+/// 2 workers × 1 thread (the peer script's own setup): the median of 3 runs.
+pub fn dask_distributed(n: usize) -> Option<f64> {
+    let py = python()?;
+    let dir = script_dir();
+    let program = format!(
+        "import sys; sys.path.insert(0, {:?})\nimport dask_overhead as peer\n\
+         from distributed import Client, LocalCluster\n\
+         with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as c, Client(c) as cl:\n    \
+         for _ in range(3):\n        peer.run('dask-distributed', cl.get, {n})\n",
+        dir.display().to_string()
+    );
+    eprintln!("running Dask distributed on the peer graph at {n} leaves (3 runs)…");
+    let out = Command::new(&py).arg("-c").arg(&program).output().ok()?;
+    let mut us: Vec<f64> =
+        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split('\t').nth(3)?.parse().ok()).collect();
+    us.sort_by(f64::total_cmp);
+    us.get(us.len() / 2).copied()
 }

@@ -14,25 +14,46 @@ mod tests;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use rask_protocol::dist::{ClientMsg, FromDistWorker, Role, ToClient, ToDistWorker};
+use rask_protocol::dist::{ClientMsg, FromDistWorker, Role, TaskDef, ToClient, ToDistWorker};
 use rustc_hash::FxHashMap;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
 
 use self::state::{ClientId, State, WorkerId};
 use crate::conn::{self, read_msg, write_msg};
 use crate::DistError;
 
-/// Tasks per submission chunk: a million-task graph is a few hundred events, each short.
+/// Tasks per submission chunk: a million-task graph is a few hundred events of a few
+/// milliseconds each, with other connections served in between.
 const SUBMIT_CHUNK: usize = 4096;
 /// Events handled before the actor flushes its messages.
 const EVENTS_PER_ROUND: usize = 4096;
 
 enum Event {
-    Joined { conn: u32, role: Role, tx: UnboundedSender<Outgoing> },
-    Left { conn: u32 },
-    Client { conn: u32, msg: ClientMsg },
-    Worker { conn: u32, msg: FromDistWorker },
+    Joined {
+        conn: u32,
+        role: Role,
+        tx: UnboundedSender<Outgoing>,
+    },
+    Left {
+        conn: u32,
+    },
+    Client {
+        conn: u32,
+        msg: ClientMsg,
+    },
+    /// A chunk of a large submission; the reader sends the next one after `ack` fires, so
+    /// other connections' events are handled between chunks.
+    Chunk {
+        conn: u32,
+        tasks: Vec<TaskDef>,
+        ack: oneshot::Sender<()>,
+    },
+    Worker {
+        conn: u32,
+        msg: FromDistWorker,
+    },
 }
 
 enum Outgoing {
@@ -98,8 +119,10 @@ async fn connection(
                     while !tasks.is_empty() {
                         let rest = tasks.split_off(tasks.len().min(SUBMIT_CHUNK));
                         let chunk = std::mem::replace(&mut tasks, rest);
-                        let _ = events
-                            .send(Event::Client { conn, msg: ClientMsg::Submit { tasks: chunk, wanted: Vec::new() } });
+                        let (ack, done) = oneshot::channel();
+                        if events.send(Event::Chunk { conn, tasks: chunk, ack }).is_err() || done.await.is_err() {
+                            return;
+                        }
                     }
                     continue;
                 }
@@ -132,9 +155,11 @@ async fn actor(mut inbox: UnboundedReceiver<Event>) {
         let mut event = Some(first);
         let mut handled = 0;
         while let Some(e) = event.take() {
+            let heavy = matches!(e, Event::Chunk { .. });
             handle(&mut state, &mut clients, &mut workers, e);
             handled += 1;
-            if handled < EVENTS_PER_ROUND {
+            // After a chunk of a submission, flush: its first tasks start at once.
+            if handled < EVENTS_PER_ROUND && !heavy {
                 event = inbox.try_recv().ok();
             }
         }
@@ -165,6 +190,10 @@ fn handle(
             if workers.remove(&conn).is_some() {
                 state.remove_worker(conn);
             }
+        }
+        Event::Chunk { conn, tasks, ack } => {
+            state.submit(conn, tasks);
+            let _ = ack.send(());
         }
         Event::Client { conn, msg } => match msg {
             ClientMsg::Submit { tasks, wanted } => {
@@ -201,14 +230,16 @@ fn flush(
     workers: &FxHashMap<WorkerId, UnboundedSender<Outgoing>>,
 ) {
     let out = std::mem::take(&mut state.out);
-    for (w, tasks) in out.compute {
-        if let Some(tx) = workers.get(&w) {
-            let _ = tx.send(Outgoing::Worker(ToDistWorker::Compute { tasks }));
-        }
-    }
+    // Releases first: a key released and submitted again in the same round must not have its
+    // new result dropped by the old release.
     for (w, keys) in out.release {
         if let Some(tx) = workers.get(&w) {
             let _ = tx.send(Outgoing::Worker(ToDistWorker::Release { keys }));
+        }
+    }
+    for (w, tasks) in out.compute {
+        if let Some(tx) = workers.get(&w) {
+            let _ = tx.send(Outgoing::Worker(ToDistWorker::Compute { tasks }));
         }
     }
     for (c, keys) in out.finished {
