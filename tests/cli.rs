@@ -227,3 +227,70 @@ fn dot_draws_keys_functions_and_edges() {
     assert!(out.contains("k0 -> f2;") && out.contains("f2 -> k2;"), "{out}");
     assert!(out.trim_end().ends_with('}'));
 }
+
+/// Processes killed when the test ends, however it ends.
+struct Running(Vec<std::process::Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[test]
+fn a_scheduler_and_two_workers_started_by_hand_run_the_seed_and_the_corpus() {
+    use std::io::BufRead;
+    let mut scheduler = Command::new(env!("CARGO_BIN_EXE_rask"))
+        .args(["scheduler", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(scheduler.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let mut running = Running(vec![scheduler]);
+    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(addr.starts_with("tcp://127.0.0.1:"), "{line}");
+    for _ in 0..2 {
+        let worker = Command::new(env!("CARGO_BIN_EXE_rask"))
+            .args(["worker", &addr, "--nthreads", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        running.0.push(worker);
+    }
+    let client = rask_distributed::Client::connect(&addr).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while client.stats().unwrap().workers < 2 {
+        assert!(std::time::Instant::now() < deadline, "the workers did not join");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let o = rask(&["run", "examples/seed.graph", "--key", "v", "--scheduler", &addr]);
+    assert_eq!((stdout(&o).as_str(), o.status.success()), ("[9, 2]\n", true), "{}", stderr(&o));
+    // Every expectation of the file corpus, through the CLI, on this cluster.
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("tests/corpus")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines() {
+            let (kind, rest) = match line.split_once(':') {
+                Some(("# expect", rest)) => ("expect", rest),
+                Some(("# error", rest)) => ("error", rest),
+                _ => continue,
+            };
+            let (key, want) = rest.split_once("=>").unwrap();
+            let o = rask(&["run", path.to_str().unwrap(), "--key", key.trim(), "--scheduler", &addr]);
+            if kind == "expect" {
+                assert_eq!(stdout(&o).trim_end(), want.trim(), "{} {key}: {}", path.display(), stderr(&o));
+            } else {
+                assert!(!o.status.success() && stderr(&o).contains(want.trim()), "{} {key}: {}", path.display(), stderr(&o));
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} expectations found");
+}
