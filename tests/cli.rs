@@ -287,7 +287,12 @@ fn a_scheduler_and_two_workers_started_by_hand_run_the_seed_and_the_corpus() {
             if kind == "expect" {
                 assert_eq!(stdout(&o).trim_end(), want.trim(), "{} {key}: {}", path.display(), stderr(&o));
             } else {
-                assert!(!o.status.success() && stderr(&o).contains(want.trim()), "{} {key}: {}", path.display(), stderr(&o));
+                assert!(
+                    !o.status.success() && stderr(&o).contains(want.trim()),
+                    "{} {key}: {}",
+                    path.display(),
+                    stderr(&o)
+                );
             }
             checked += 1;
         }

@@ -16,13 +16,12 @@ pub fn worker_main_if_requested() {
     if let Some(spec) = std::env::var_os(ENV) {
         std::env::remove_var(ENV);
         let spec = spec.to_string_lossy().into_owned();
-        let (addr, nthreads) = spec.rsplit_once('#').unwrap_or((&spec, "1"));
-        let options = WorkerOptions {
-            scheduler: addr.to_owned(),
-            nthreads: nthreads.parse().unwrap_or(1),
-            memory_limit: 0,
-            secret: crate::secret_from_env(),
-        };
+        let mut parts = spec.split('#');
+        let addr = parts.next().unwrap_or_default();
+        let nthreads = parts.next().and_then(|n| n.parse().ok()).unwrap_or(1);
+        let memory_limit = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let options =
+            WorkerOptions { scheduler: addr.to_owned(), nthreads, memory_limit, secret: crate::secret_from_env() };
         let code = match worker::run(options) {
             Ok(()) => 0,
             Err(e) => {
@@ -40,6 +39,7 @@ pub struct LocalCluster {
     scheduler: SchedulerThread,
     workers: Vec<Child>,
     nthreads: usize,
+    memory_limit: u64,
     secret: Option<Vec<u8>>,
 }
 
@@ -47,9 +47,20 @@ impl LocalCluster {
     /// Starts the scheduler on a free loopback port and `n_workers` workers of
     /// `threads_per_worker` threads; returns once they have all joined.
     pub fn new(n_workers: usize, threads_per_worker: usize) -> Result<LocalCluster, DistError> {
+        LocalCluster::with_memory_limit(n_workers, threads_per_worker, 0)
+    }
+
+    /// As [`LocalCluster::new`], each worker limited to `memory_limit` bytes (0: none): past
+    /// 60% of it results spill to disk, past 80% (resident memory) the worker pauses.
+    pub fn with_memory_limit(
+        n_workers: usize,
+        threads_per_worker: usize,
+        memory_limit: u64,
+    ) -> Result<LocalCluster, DistError> {
         let secret = crate::secret_from_env();
         let scheduler = SchedulerThread::start("127.0.0.1:0", secret.clone())?;
-        let mut cluster = LocalCluster { scheduler, workers: Vec::new(), nthreads: threads_per_worker.max(1), secret };
+        let nthreads = threads_per_worker.max(1);
+        let mut cluster = LocalCluster { scheduler, workers: Vec::new(), nthreads, memory_limit, secret };
         for _ in 0..n_workers {
             cluster.add_worker()?;
         }
@@ -72,7 +83,7 @@ impl LocalCluster {
 
     /// Starts one more worker process.
     pub fn add_worker(&mut self) -> Result<(), DistError> {
-        let spec = format!("{}#{}", self.scheduler.addr(), self.nthreads);
+        let spec = format!("{}#{}#{}", self.scheduler.addr(), self.nthreads, self.memory_limit);
         let child =
             Command::new(std::env::current_exe()?).env(ENV, spec).stdin(Stdio::null()).stdout(Stdio::null()).spawn()?;
         self.workers.push(child);

@@ -21,6 +21,7 @@ mod cluster;
 mod conn;
 mod peers;
 pub mod scheduler;
+pub mod store;
 pub mod worker;
 
 pub use client::{Arg, AsCompleted, Client, Future};

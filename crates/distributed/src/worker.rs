@@ -7,16 +7,16 @@
 //! since the last message.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rask_graph::{Key, Registry, Value};
+use rask_graph::{Registry, Value};
 use rask_protocol::dist::{Assignment, DataReply, DataRequest, DistFailure, FromDistWorker, Role, ToDistWorker};
-use rustc_hash::FxHashMap;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::conn::{self, read_msg, write_msg};
 use crate::peers::Peers;
+use crate::store::Store;
 use crate::DistError;
 
 /// How a worker joins a cluster.
@@ -28,34 +28,6 @@ pub struct WorkerOptions {
     /// Bytes of results the worker may hold (0: no limit). Reported to the scheduler.
     pub memory_limit: u64,
     pub secret: Option<Vec<u8>>,
-}
-
-/// Results held by this worker.
-#[derive(Default)]
-pub(crate) struct Store {
-    values: Mutex<FxHashMap<Key, Value>>,
-}
-
-impl Store {
-    fn get(&self, key: &Key) -> Option<Value> {
-        self.values.lock().expect("store lock").get(key).cloned()
-    }
-
-    fn insert(&self, key: Key, value: Value) {
-        self.values.lock().expect("store lock").insert(key, value);
-    }
-
-    fn remove(&self, keys: &[Key]) {
-        let mut values = self.values.lock().expect("store lock");
-        for k in keys {
-            values.remove(k);
-        }
-    }
-
-    fn totals(&self) -> (u64, u64) {
-        let values = self.values.lock().expect("store lock");
-        (values.values().map(|v| v.nbytes() as u64).sum(), values.len() as u64)
-    }
 }
 
 struct Job {
@@ -82,12 +54,14 @@ async fn serve(options: WorkerOptions) -> Result<(), DistError> {
     let role = Role::Worker { data_addr, nthreads: nthreads as u32, memory_limit: options.memory_limit };
     conn::connect(&mut stream, role, secret.as_deref()).await?;
 
-    let store = Arc::new(Store::default());
+    let spill_dir = std::env::temp_dir().join(format!("rask-worker-{}", std::process::id()));
+    let store = Arc::new(Store::new(options.memory_limit, spill_dir));
+    let pause = Arc::new(Pause::new(options.memory_limit));
     let peers = Arc::new(Peers::new(secret.clone()));
     tokio::spawn(serve_data(data, store.clone(), secret));
 
     let (out_tx, mut out_rx) = unbounded_channel::<FromDistWorker>();
-    let jobs = start_pool(nthreads, store.clone(), out_tx.clone());
+    let jobs = start_pool(nthreads, store.clone(), pause.clone(), out_tx.clone());
     let (mut rd, mut wr) = stream.into_split();
     tokio::spawn(async move {
         while let Some(first) = out_rx.recv().await {
@@ -113,13 +87,26 @@ async fn serve(options: WorkerOptions) -> Result<(), DistError> {
         }
     });
     {
-        let (out, store) = (out_tx.clone(), store.clone());
+        let (out, store, pause) = (out_tx.clone(), store.clone(), pause.clone());
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            // Every second, or at once when the worker pauses or resumes.
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            let mut last = (Instant::now(), false);
             loop {
                 tick.tick().await;
-                let (bytes_held, keys_held) = store.totals();
-                if out.send(FromDistWorker::Heartbeat { bytes_held, keys_held }).is_err() {
+                let paused = pause.check();
+                if paused == last.1 && last.0.elapsed() < Duration::from_secs(1) {
+                    continue;
+                }
+                last = (Instant::now(), paused);
+                let u = store.usage();
+                let beat = FromDistWorker::Heartbeat {
+                    keys_held: u.keys,
+                    bytes_in_memory: u.in_memory,
+                    bytes_spilled: u.spilled,
+                    paused,
+                };
+                if out.send(beat).is_err() {
                     return;
                 }
             }
@@ -172,20 +159,46 @@ fn dispatch(
     });
 }
 
+/// Whether the process is past the pause threshold of its memory limit.
+struct Pause {
+    threshold: Option<u64>,
+}
+
+impl Pause {
+    fn new(memory_limit: u64) -> Pause {
+        let threshold = (memory_limit > 0).then(|| (memory_limit as f64 * crate::store::PAUSE) as u64);
+        Pause { threshold }
+    }
+
+    /// Measures resident memory against the threshold.
+    fn check(&self) -> bool {
+        self.threshold.is_some_and(|t| crate::store::resident_bytes() > t)
+    }
+
+    /// Blocks a task thread while the worker is paused.
+    fn wait(&self) {
+        while self.threshold.is_some() && self.check() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 fn start_pool(
     nthreads: usize,
     store: Arc<Store>,
+    pause: Arc<Pause>,
     out: UnboundedSender<FromDistWorker>,
 ) -> std::sync::mpsc::Sender<Job> {
     let (tx, rx) = std::sync::mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
     for i in 0..nthreads {
-        let (rx, store, out) = (rx.clone(), store.clone(), out.clone());
+        let (rx, store, out, pause) = (rx.clone(), store.clone(), out.clone(), pause.clone());
         std::thread::Builder::new()
             .name(format!("rask-task-{i}"))
             .spawn(move || {
                 let registry = Registry::new();
                 loop {
+                    pause.wait();
                     let job = match rx.lock().expect("job queue").recv() {
                         Ok(job) => job,
                         Err(_) => return,

@@ -27,6 +27,7 @@ fn main() {
         ("malformed_frames_and_unknown_peers_are_refused", malformed_frames),
         ("a_shared_secret_is_required_when_configured", shared_secret),
         ("a_wide_reduction_holds_few_results", wide_reduction_memory),
+        ("past_its_memory_limit_a_worker_spills_and_loses_nothing", memory_limit_spills),
     ];
     let mut failed = Vec::new();
     let mut ran = 0;
@@ -247,4 +248,26 @@ fn wide_reduction_memory() {
     assert_eq!(client.compute(&graph, &[root]).unwrap(), vec![Value::Int((leaves * (leaves + 1) / 2) as i64)]);
     let peak = client.stats().unwrap().peak_in_memory;
     assert!(peak <= 400, "a {leaves}-leaf reduction held {peak} results at once");
+}
+
+fn memory_limit_spills() {
+    // 128 MiB per worker: results past ~77 MiB go to disk; 120 MiB of arrays are kept.
+    let cluster = LocalCluster::with_memory_limit(1, 1, 128 << 20).unwrap();
+    let client = cluster.client().unwrap();
+    let n = 1 << 18; // 2 MiB of float64 each
+    let mut graph = Graph::new();
+    let keys: Vec<Key> = (0..60i64)
+        .map(|i| {
+            graph.insert(("arr", i), Expr::call("mul", [Expr::call("ones", [Expr::from(n)]), Expr::from(i)]));
+            Key::from(("arr", i))
+        })
+        .collect();
+    let futures = client.persist(&graph, &keys).unwrap();
+    client.wait(&futures).unwrap();
+    eventually("the worker reports spilled results", || client.stats().unwrap().bytes_spilled > 30 << 20);
+    let values = client.gather(&futures).unwrap();
+    for (i, v) in values.iter().enumerate() {
+        let Value::Array(a) = v else { panic!("an array") };
+        assert!(a.len() == n as usize && a.as_f64().unwrap().iter().all(|&x| x == i as f64), "array {i} intact");
+    }
 }

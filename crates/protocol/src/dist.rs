@@ -91,6 +91,10 @@ pub struct SchedulerStats {
     pub tasks_done: u64,
     pub tasks_recomputed: u64,
     pub workers_lost: u64,
+    /// Totals of the workers' last heartbeats.
+    pub bytes_in_memory: u64,
+    pub bytes_spilled: u64,
+    pub workers_paused: u32,
 }
 
 /// Scheduler → worker.
@@ -130,9 +134,13 @@ pub enum FromDistWorker {
         key: Key,
         dep: Key,
     },
+    /// Memory in use, results spilled to disk, and whether the worker has paused (its
+    /// memory is past the pause threshold: it takes no new tasks until it falls).
     Heartbeat {
-        bytes_held: u64,
         keys_held: u64,
+        bytes_in_memory: u64,
+        bytes_spilled: u64,
+        paused: bool,
     },
 }
 

@@ -219,7 +219,9 @@ fn handle(
             FromDistWorker::Done { tasks } => state.done(conn, tasks),
             FromDistWorker::Erred { key, failure } => state.erred(conn, &key, failure),
             FromDistWorker::Missing { key, dep } => state.missing(conn, &key, &dep),
-            FromDistWorker::Heartbeat { .. } => {}
+            FromDistWorker::Heartbeat { bytes_in_memory, bytes_spilled, paused, .. } => {
+                state.heartbeat(conn, bytes_in_memory, bytes_spilled, paused)
+            }
         },
     }
 }

@@ -74,8 +74,17 @@ struct Task {
 struct Worker {
     addr: String,
     nthreads: usize,
+    paused: bool,
+    bytes_in_memory: u64,
+    bytes_spilled: u64,
     processing: FxHashSet<TaskId>,
     holds: FxHashSet<TaskId>,
+}
+
+impl Worker {
+    fn has_room(&self) -> bool {
+        !self.paused && self.processing.len() < self.nthreads + SATURATION
+    }
 }
 
 /// Messages produced by a batch of events, one per destination when flushed.
@@ -113,7 +122,24 @@ impl State {
     }
 
     pub fn stats(&self) -> SchedulerStats {
-        SchedulerStats { workers: self.workers.len() as u32, tasks_known: self.index.len() as u64, ..self.stats }
+        SchedulerStats {
+            workers: self.workers.len() as u32,
+            tasks_known: self.index.len() as u64,
+            bytes_in_memory: self.workers.values().map(|w| w.bytes_in_memory).sum(),
+            bytes_spilled: self.workers.values().map(|w| w.bytes_spilled).sum(),
+            workers_paused: self.workers.values().filter(|w| w.paused).count() as u32,
+            ..self.stats
+        }
+    }
+
+    /// A worker's report: a paused worker gets no new tasks until it resumes.
+    pub fn heartbeat(&mut self, w: WorkerId, bytes_in_memory: u64, bytes_spilled: u64, paused: bool) {
+        let Some(worker) = self.workers.get_mut(&w) else { return };
+        let resumed = worker.paused && !paused;
+        (worker.bytes_in_memory, worker.bytes_spilled, worker.paused) = (bytes_in_memory, bytes_spilled, paused);
+        if resumed {
+            self.schedule();
+        }
     }
 
     pub fn state_of(&self, key: &Key) -> Option<&TaskState> {
@@ -154,8 +180,15 @@ impl State {
     }
 
     pub fn add_worker(&mut self, id: WorkerId, addr: String, nthreads: usize) {
-        let worker =
-            Worker { addr, nthreads: nthreads.max(1), processing: FxHashSet::default(), holds: FxHashSet::default() };
+        let worker = Worker {
+            addr,
+            nthreads: nthreads.max(1),
+            paused: false,
+            bytes_in_memory: 0,
+            bytes_spilled: 0,
+            processing: FxHashSet::default(),
+            holds: FxHashSet::default(),
+        };
         self.workers.insert(id, worker);
         self.schedule();
     }
@@ -297,7 +330,7 @@ impl State {
     /// Hands queued tasks to workers with room, best data locality first, then least loaded.
     pub fn schedule(&mut self) {
         loop {
-            let has_room = self.workers.values().any(|w| w.processing.len() < w.nthreads + SATURATION);
+            let has_room = self.workers.values().any(Worker::has_room);
             if !has_room {
                 return;
             }
@@ -321,10 +354,9 @@ impl State {
                 }
             }
         }
-        let room = |w: &Worker| w.processing.len() < w.nthreads + SATURATION;
         self.workers
             .iter()
-            .filter(|(_, w)| room(w))
+            .filter(|(_, w)| w.has_room())
             .max_by_key(|(id, w)| {
                 let local = local_bytes.iter().find(|(x, _)| x == *id).map_or(0, |(_, b)| *b);
                 // More local bytes first; then the emptier worker (relative to its threads);

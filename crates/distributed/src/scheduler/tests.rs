@@ -136,3 +136,20 @@ fn failures_propagate_to_dependents_and_clients_that_leave_release_everything() 
     s.remove_client(7);
     assert_eq!(s.stats().tasks_known, 0);
 }
+
+#[test]
+fn a_paused_worker_gets_no_new_tasks_until_it_resumes() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1);
+    s.add_worker(2, "w2".into(), 1);
+    s.heartbeat(1, 900, 0, true);
+    s.add_client(7);
+    let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2)}", &["a", "b"]);
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    assert!(s.out.compute.get(&1).is_none(), "paused");
+    assert_eq!(s.out.compute.get(&2).map(Vec::len), Some(2));
+    assert_eq!(s.stats().workers_paused, 1);
+    s.heartbeat(1, 100, 800, false);
+    assert_eq!((s.stats().workers_paused, s.stats().bytes_spilled), (0, 800));
+}

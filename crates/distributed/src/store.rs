@@ -1,0 +1,190 @@
+//! A worker's results: in memory up to a target, spilled to disk past it (oldest first), so a
+//! memory limit slows a worker down instead of killing it. Spilled results are read back from
+//! disk when a task or a peer needs them; nothing is lost.
+//!
+//! Fractions of the worker's memory limit, as in Dask: past `SPILL` of it, results go to disk;
+//! past `PAUSE` of it (the process's resident memory, which counts what the store cannot see),
+//! the worker stops taking tasks until memory falls again.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use rask_graph::{Key, Value};
+use rustc_hash::FxHashMap;
+
+pub const SPILL: f64 = 0.6;
+pub const PAUSE: f64 = 0.8;
+
+enum Slot {
+    Memory(Value, u64),
+    Disk(PathBuf, u64),
+}
+
+#[derive(Default)]
+struct Inner {
+    slots: FxHashMap<Key, Slot>,
+    /// Keys in memory, oldest first: the spill order.
+    order: VecDeque<Key>,
+    in_memory: u64,
+    spilled: u64,
+    next_file: u64,
+}
+
+/// The results one worker holds.
+pub struct Store {
+    inner: Mutex<Inner>,
+    /// Bytes of results kept in memory before spilling; `None`: no limit.
+    target: Option<u64>,
+    dir: PathBuf,
+}
+
+/// What a heartbeat reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub keys: u64,
+    pub in_memory: u64,
+    pub spilled: u64,
+}
+
+impl Store {
+    /// A store for a worker with `memory_limit` bytes (0: none), spilling under `dir`.
+    pub fn new(memory_limit: u64, dir: PathBuf) -> Store {
+        let target = (memory_limit > 0).then(|| (memory_limit as f64 * SPILL) as u64);
+        Store { inner: Mutex::new(Inner::default()), target, dir }
+    }
+
+    pub fn get(&self, key: &Key) -> Option<Value> {
+        let inner = self.inner.lock().expect("store lock");
+        match inner.slots.get(key)? {
+            Slot::Memory(v, _) => Some(v.clone()),
+            Slot::Disk(path, _) => {
+                let path = path.clone();
+                drop(inner);
+                let bytes = std::fs::read(&path).ok()?;
+                postcard::from_bytes(&bytes).ok()
+            }
+        }
+    }
+
+    pub fn insert(&self, key: Key, value: Value) {
+        let nbytes = value.nbytes() as u64;
+        let mut inner = self.inner.lock().expect("store lock");
+        if let Some(old) = inner.slots.insert(key.clone(), Slot::Memory(value, nbytes)) {
+            forget(&mut inner, &key, old);
+        }
+        inner.in_memory += nbytes;
+        inner.order.push_back(key);
+        if let Some(target) = self.target {
+            while inner.in_memory > target {
+                let Some(oldest) = inner.order.pop_front() else { break };
+                self.spill(&mut inner, oldest);
+            }
+        }
+    }
+
+    fn spill(&self, inner: &mut Inner, key: Key) {
+        let Some(Slot::Memory(value, nbytes)) = inner.slots.remove(&key) else { return };
+        let path = self.dir.join(format!("{}.spill", inner.next_file));
+        inner.next_file += 1;
+        let written = std::fs::create_dir_all(&self.dir)
+            .and_then(|()| postcard::to_stdvec(&value).map_err(std::io::Error::other))
+            .and_then(|bytes| std::fs::write(&path, bytes));
+        match written {
+            Ok(()) => {
+                inner.in_memory -= nbytes;
+                inner.spilled += nbytes;
+                inner.slots.insert(key, Slot::Disk(path, nbytes));
+            }
+            // A full disk: keep it in memory rather than lose it (the pause threshold is the
+            // next line of defence).
+            Err(_) => {
+                inner.slots.insert(key, Slot::Memory(value, nbytes));
+            }
+        }
+    }
+
+    pub fn remove(&self, keys: &[Key]) {
+        let mut inner = self.inner.lock().expect("store lock");
+        for k in keys {
+            if let Some(slot) = inner.slots.remove(k) {
+                forget(&mut inner, k, slot);
+            }
+        }
+    }
+
+    pub fn usage(&self) -> Usage {
+        let inner = self.inner.lock().expect("store lock");
+        Usage { keys: inner.slots.len() as u64, in_memory: inner.in_memory, spilled: inner.spilled }
+    }
+}
+
+fn forget(inner: &mut Inner, key: &Key, slot: Slot) {
+    match slot {
+        Slot::Memory(_, n) => {
+            inner.in_memory -= n;
+            if let Some(i) = inner.order.iter().position(|k| k == key) {
+                inner.order.remove(i);
+            }
+        }
+        Slot::Disk(path, n) => {
+            inner.spilled -= n;
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// This process's resident memory in bytes (Linux), for the pause threshold.
+pub fn resident_bytes() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rask_graph::Array;
+
+    fn array(n: usize, x: f64) -> Value {
+        Value::Array(Array::from_f64(vec![x; n]))
+    }
+
+    #[test]
+    fn past_the_target_the_oldest_results_go_to_disk_and_come_back_intact() {
+        let dir = std::env::temp_dir().join(format!("rask-store-test-{}", std::process::id()));
+        let store = Store::new(10_000, dir.clone()); // spill past 6000 bytes
+        for i in 0..10 {
+            store.insert(Key::Int(i), array(100, i as f64)); // ~816 bytes each
+        }
+        let usage = store.usage();
+        assert!(usage.in_memory <= 6000, "{usage:?}");
+        assert!(usage.spilled >= 2000, "{usage:?}");
+        assert_eq!(usage.keys, 10);
+        for i in 0..10 {
+            assert_eq!(store.get(&Key::Int(i)), Some(array(100, i as f64)), "key {i} survives");
+        }
+        store.remove(&[Key::Int(0), Key::Int(9)]);
+        assert_eq!(store.usage().keys, 8);
+        drop(store);
+        assert!(!dir.exists(), "spill files go with the store");
+    }
+
+    #[test]
+    fn without_a_limit_nothing_spills() {
+        let store = Store::new(0, std::env::temp_dir().join("rask-store-never"));
+        for i in 0..100 {
+            store.insert(Key::Int(i), array(1000, 1.0));
+        }
+        assert_eq!(store.usage().spilled, 0);
+        assert!(resident_bytes() > 0);
+    }
+}
