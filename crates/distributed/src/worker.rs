@@ -9,7 +9,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rask_graph::{Registry, Value};
+use rask_graph::{Key, Registry, Value};
 use rask_protocol::dist::{Assignment, DataReply, DataRequest, DistFailure, FromDistWorker, Role, ToDistWorker};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
@@ -33,6 +33,55 @@ pub struct WorkerOptions {
 struct Job {
     assignment: Assignment,
     inputs: Vec<Value>,
+}
+
+/// Tasks with their inputs, waiting for a thread; the scheduler may take back those not
+/// started (work stealing).
+#[derive(Default)]
+struct Jobs {
+    queue: Mutex<(std::collections::VecDeque<Job>, bool)>,
+    ready: std::sync::Condvar,
+}
+
+impl Jobs {
+    fn push(&self, job: Job) {
+        self.queue.lock().expect("job queue").0.push_back(job);
+        self.ready.notify_one();
+    }
+
+    /// The next job; `None` once closed.
+    fn pop(&self) -> Option<Job> {
+        let mut q = self.queue.lock().expect("job queue");
+        loop {
+            if let Some(job) = q.0.pop_front() {
+                return Some(job);
+            }
+            if q.1 {
+                return None;
+            }
+            q = self.ready.wait(q).expect("job queue");
+        }
+    }
+
+    /// Removes the queued jobs among `keys`; returns their keys.
+    fn steal(&self, keys: &[Key]) -> Vec<Key> {
+        let wanted: rustc_hash::FxHashSet<&Key> = keys.iter().collect();
+        let mut q = self.queue.lock().expect("job queue");
+        let mut stolen = Vec::new();
+        q.0.retain(|job| {
+            let take = wanted.contains(&job.assignment.task.key);
+            if take {
+                stolen.push(job.assignment.task.key.clone());
+            }
+            !take
+        });
+        stolen
+    }
+
+    fn close(&self) {
+        self.queue.lock().expect("job queue").1 = true;
+        self.ready.notify_all();
+    }
 }
 
 /// Runs a worker until the scheduler goes away. Blocks the calling thread.
@@ -120,8 +169,18 @@ async fn serve(options: WorkerOptions) -> Result<(), DistError> {
                 }
             }
             Ok(Some(ToDistWorker::Release { keys })) => store.remove(&keys),
-            Ok(Some(ToDistWorker::Exit)) | Ok(None) => return Ok(()),
-            Err(e) => return Err(e),
+            Ok(Some(ToDistWorker::Steal { keys })) => {
+                let keys = jobs.steal(&keys);
+                let _ = out_tx.send(FromDistWorker::Stolen { keys });
+            }
+            Ok(Some(ToDistWorker::Exit)) | Ok(None) => {
+                jobs.close();
+                return Ok(());
+            }
+            Err(e) => {
+                jobs.close();
+                return Err(e);
+            }
         }
     }
 }
@@ -131,12 +190,12 @@ fn dispatch(
     assignment: Assignment,
     store: &Arc<Store>,
     peers: &Arc<Peers>,
-    jobs: &std::sync::mpsc::Sender<Job>,
+    jobs: &Arc<Jobs>,
     out: &UnboundedSender<FromDistWorker>,
 ) {
     let local: Option<Vec<Value>> = assignment.task.deps.iter().map(|d| store.get(d)).collect();
     if let Some(inputs) = local {
-        let _ = jobs.send(Job { assignment, inputs });
+        jobs.push(Job { assignment, inputs });
         return;
     }
     let (store, peers, jobs, out) = (store.clone(), peers.clone(), jobs.clone(), out.clone());
@@ -155,7 +214,7 @@ fn dispatch(
                 }
             }
         }
-        let _ = jobs.send(Job { assignment, inputs });
+        jobs.push(Job { assignment, inputs });
     });
 }
 
@@ -188,21 +247,17 @@ fn start_pool(
     store: Arc<Store>,
     pause: Arc<Pause>,
     out: UnboundedSender<FromDistWorker>,
-) -> std::sync::mpsc::Sender<Job> {
-    let (tx, rx) = std::sync::mpsc::channel::<Job>();
-    let rx = Arc::new(Mutex::new(rx));
+) -> Arc<Jobs> {
+    let jobs = Arc::new(Jobs::default());
     for i in 0..nthreads {
-        let (rx, store, out, pause) = (rx.clone(), store.clone(), out.clone(), pause.clone());
+        let (jobs, store, out, pause) = (jobs.clone(), store.clone(), out.clone(), pause.clone());
         std::thread::Builder::new()
             .name(format!("rask-task-{i}"))
             .spawn(move || {
                 let registry = Registry::new();
                 loop {
                     pause.wait();
-                    let job = match rx.lock().expect("job queue").recv() {
-                        Ok(job) => job,
-                        Err(_) => return,
-                    };
+                    let Some(job) = jobs.pop() else { return };
                     let key = job.assignment.task.key.clone();
                     let message = match run_job(job, &registry) {
                         Ok(value) => {
@@ -219,7 +274,7 @@ fn start_pool(
             })
             .expect("spawning a task thread");
     }
-    tx
+    jobs
 }
 
 fn run_job(job: Job, registry: &Registry) -> Result<Value, DistFailure> {

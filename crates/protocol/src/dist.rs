@@ -109,6 +109,11 @@ pub enum ToDistWorker {
     Release {
         keys: Vec<Key>,
     },
+    /// Give back those of these tasks that have not started (work stealing); answered by
+    /// [`FromDistWorker::Stolen`].
+    Steal {
+        keys: Vec<Key>,
+    },
     Exit,
 }
 
@@ -128,6 +133,10 @@ pub enum FromDistWorker {
     Erred {
         key: Key,
         failure: DistFailure,
+    },
+    /// The tasks of a `Steal` request that had not started and will not run here.
+    Stolen {
+        keys: Vec<Key>,
     },
     /// The worker could not fetch input `dep` of `key` from any holder.
     Missing {

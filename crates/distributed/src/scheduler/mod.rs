@@ -219,6 +219,7 @@ fn handle(
             FromDistWorker::Done { tasks } => state.done(conn, tasks),
             FromDistWorker::Erred { key, failure } => state.erred(conn, &key, failure),
             FromDistWorker::Missing { key, dep } => state.missing(conn, &key, &dep),
+            FromDistWorker::Stolen { keys } => state.stolen(conn, &keys),
             FromDistWorker::Heartbeat { bytes_in_memory, bytes_spilled, paused, .. } => {
                 state.heartbeat(conn, bytes_in_memory, bytes_spilled, paused)
             }
@@ -237,6 +238,11 @@ fn flush(
     for (w, keys) in out.release {
         if let Some(tx) = workers.get(&w) {
             let _ = tx.send(Outgoing::Worker(ToDistWorker::Release { keys }));
+        }
+    }
+    for (w, keys) in out.steal {
+        if let Some(tx) = workers.get(&w) {
+            let _ = tx.send(Outgoing::Worker(ToDistWorker::Steal { keys }));
         }
     }
     for (w, tasks) in out.compute {

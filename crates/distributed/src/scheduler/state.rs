@@ -92,6 +92,7 @@ impl Worker {
 pub struct Outbox {
     pub compute: FxHashMap<WorkerId, Vec<Assignment>>,
     pub release: FxHashMap<WorkerId, Vec<Key>>,
+    pub steal: FxHashMap<WorkerId, Vec<Key>>,
     pub finished: FxHashMap<ClientId, Vec<Key>>,
     pub to_clients: Vec<(ClientId, ToClient)>,
 }
@@ -109,6 +110,8 @@ pub struct State {
     stats: SchedulerStats,
     /// Tasks whose result may have become unneeded; examined at the end of each event.
     release_checks: Vec<TaskId>,
+    /// Tasks asked back from their worker and not yet answered for.
+    stealing: FxHashSet<TaskId>,
     pub out: Outbox,
 }
 
@@ -150,6 +153,9 @@ impl State {
     /// dependents (which decide when a result may be released) and the memory counters.
     fn set_state(&mut self, t: TaskId, new: TaskState) {
         let old = std::mem::replace(&mut self.task_mut(t).state, new);
+        if matches!(old, TaskState::Processing(_)) {
+            self.stealing.remove(&t);
+        }
         let new_active = self.task(t).state.is_active();
         if old.is_active() != new_active {
             for i in 0..self.task(t).deps.len() {
@@ -334,13 +340,65 @@ impl State {
             if !has_room {
                 return;
             }
-            let Some(Reverse((_, t))) = self.ready.pop() else { return };
+            let Some(Reverse((_, t))) = self.ready.pop() else {
+                self.balance();
+                return;
+            };
             if self.task(t).state != TaskState::Queued {
                 continue; // stale entry: cancelled, erred or re-queued since
             }
             let w = self.choose_worker(t);
             self.assign(t, w);
         }
+    }
+
+    /// Nothing is queued but a worker has idle threads: ask the busiest worker for half of its
+    /// backlog (tasks whose inputs are small, so moving them costs little).
+    fn balance(&mut self) {
+        const CHEAP_TO_MOVE: u64 = 1 << 20;
+        let idle = self.workers.values().any(|w| !w.paused && w.processing.len() < w.nthreads);
+        if !idle {
+            return;
+        }
+        let victim = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.processing.len() > w.nthreads + 1)
+            .max_by_key(|(id, w)| (w.processing.len() - w.nthreads, Reverse(**id)))
+            .map(|(&id, w)| (id, (w.processing.len() - w.nthreads) / 2));
+        let Some((victim, count)) = victim else { return };
+        let mut candidates: Vec<TaskId> = self.workers[&victim]
+            .processing
+            .iter()
+            .copied()
+            .filter(|t| !self.stealing.contains(t))
+            .filter(|&t| self.task(t).deps.iter().map(|&d| self.task(d).nbytes).sum::<u64>() < CHEAP_TO_MOVE)
+            .collect();
+        // The last in priority order are the last the victim would start.
+        candidates.sort_by_key(|&t| Reverse(self.task(t).priority));
+        candidates.truncate(count);
+        if candidates.is_empty() {
+            return;
+        }
+        let keys = candidates.iter().map(|&t| self.task(t).def.key.clone()).collect::<Vec<_>>();
+        self.stealing.extend(candidates);
+        self.out.steal.entry(victim).or_default().extend(keys);
+    }
+
+    /// The worker gave these tasks back: queue them again.
+    pub fn stolen(&mut self, w: WorkerId, keys: &[Key]) {
+        for key in keys {
+            let Some(&t) = self.index.get(key) else { continue };
+            if !self.stealing.remove(&t) || self.task(t).state != TaskState::Processing(w) {
+                continue;
+            }
+            self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
+            let priority = self.task(t).priority;
+            self.set_state(t, TaskState::Queued);
+            self.ready.push(Reverse((priority, t)));
+        }
+        self.schedule();
+        self.run_release_checks();
     }
 
     fn choose_worker(&self, t: TaskId) -> WorkerId {

@@ -153,3 +153,29 @@ fn a_paused_worker_gets_no_new_tasks_until_it_resumes() {
     s.heartbeat(1, 100, 800, false);
     assert_eq!((s.stats().workers_paused, s.stats().bytes_spilled), (0, 800));
 }
+
+#[test]
+fn an_idle_worker_steals_half_of_a_busy_worker_s_backlog() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1);
+    s.add_client(7);
+    let src: String = format!("{{{}}}", (0..20).map(|i| format!("'t{i}': (inc, {i})")).collect::<Vec<_>>().join(", "));
+    let names: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
+    let (defs, wanted) = tasks(&src, &names.iter().map(String::as_str).collect::<Vec<_>>());
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    assert_eq!(s.out.compute.remove(&1).map(|b| b.len()), Some(20), "all 20 fit w1's saturation");
+    s.add_worker(2, "w2".into(), 1);
+    let asked = s.out.steal.remove(&1).expect("w1 is asked for its backlog");
+    assert_eq!(asked.len(), 9, "half of what w1 cannot start at once");
+    assert!(asked.contains(&Key::from("t19")), "the last in priority order go first");
+    // w1 had already started one of them; it gives back the rest.
+    s.stolen(1, &asked[1..]);
+    assert_eq!(s.out.compute.get(&2).map(Vec::len), Some(8));
+    assert_eq!(s.state_of(&asked[0]), Some(&TaskState::Processing(1)));
+    run_assigned(&mut s);
+    s.done(1, (0..20).map(|i| (Key::from(format!("t{i}").as_str()), 8)).collect());
+    for k in &wanted {
+        assert_eq!(s.state_of(k), Some(&TaskState::Memory), "{k}");
+    }
+}
