@@ -47,7 +47,7 @@ static PROCESS_EXECUTORS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 #[test]
 fn the_seed_graph_prints_v_on_every_scheduler() {
     let _serial = PROCESS_EXECUTORS.lock().unwrap_or_else(|e| e.into_inner());
-    for scheduler in ["sync", "threads", "threads:3", "processes", "processes:3"] {
+    for scheduler in ["sync", "threads", "threads:3", "processes", "processes:3", "local", "local:3"] {
         let o = rask(&["run", "examples/seed.graph", "--key", "v", "--scheduler", scheduler]);
         assert!(o.status.success(), "{scheduler}: {}", stderr(&o));
         assert_eq!(stdout(&o), "[9, 2]\n", "{scheduler}");

@@ -6,7 +6,19 @@
 
 use libfuzzer_sys::fuzz_target;
 use rask_graph::Registry;
+use rask_protocol::dist::{ClientMsg, DataReply, DataRequest, FromDistWorker, Hello, ToClient, ToDistWorker, Verdict, Welcome};
 use rask_protocol::{frame, FromWorker, ToWorker};
+
+/// Decodes `payload` as a `T`; whatever decodes must survive a round trip.
+fn round_trip<T>(payload: &[u8])
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    if let Ok(message) = frame::decode_payload::<T>(payload) {
+        let again = frame::to_frame(&message, usize::MAX).expect("a decoded message re-encodes");
+        assert_eq!(frame::from_frame::<T>(&again, usize::MAX).as_ref(), Ok(&message));
+    }
+}
 
 const MAX: usize = 1 << 20;
 
@@ -22,10 +34,17 @@ fuzz_target!(|data: &[u8]| {
                 let _ = task.op.resolve(&registry);
             }
         }
-        if let Ok(message) = frame::decode_payload::<FromWorker>(payload) {
-            let again = frame::to_frame(&message, usize::MAX).expect("a decoded message re-encodes");
-            assert_eq!(frame::from_frame::<FromWorker>(&again, usize::MAX).as_ref(), Ok(&message));
-        }
+        round_trip::<FromWorker>(payload);
+        // The distributed layer's messages, as a scheduler, worker or client reads them.
+        round_trip::<Welcome>(payload);
+        round_trip::<Hello>(payload);
+        round_trip::<Verdict>(payload);
+        round_trip::<ClientMsg>(payload);
+        round_trip::<ToClient>(payload);
+        round_trip::<ToDistWorker>(payload);
+        round_trip::<FromDistWorker>(payload);
+        round_trip::<DataRequest>(payload);
+        round_trip::<DataReply>(payload);
         rest = &rest[used..];
     }
 });

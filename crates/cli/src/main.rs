@@ -36,7 +36,8 @@ enum Command {
         /// string key. Repeatable; without it every output key (one nothing depends on) is printed.
         #[arg(long = "key", short = 'k')]
         keys: Vec<String>,
-        /// sync, threads[:N], processes[:N] or tcp://HOST:PORT.
+        /// sync, threads[:N], processes[:N], local[:N] (an embedded cluster of N worker
+        /// processes) or tcp://HOST:PORT.
         #[arg(long, default_value = "sync")]
         scheduler: String,
         /// Print values as JSON (the mapping in rask_graph::json) instead of Python's repr.
@@ -109,6 +110,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// `local` → one worker per core; `local:N` → N workers; anything else → `None`.
+fn local_workers(name: &str) -> Result<Option<usize>, String> {
+    match name.split_once(':') {
+        None if name == "local" => Ok(Some(std::thread::available_parallelism().map_or(1, |n| n.get()))),
+        Some(("local", n)) => {
+            n.parse().ok().filter(|&n| n > 0).map(Some).ok_or_else(|| format!("bad worker count in {name:?}"))
+        }
+        _ => Ok(None),
+    }
+}
+
 fn scheduler(host: &str, port: u16) -> Result<(), String> {
     let running =
         rask_distributed::SchedulerThread::start(&format!("{host}:{port}"), rask_distributed::secret_from_env())
@@ -140,7 +152,12 @@ fn run(
     out: &mut impl Write,
 ) -> Result<(), String> {
     let graph = load(path)?;
-    let scheduler: Scheduler = scheduler.parse().map_err(|e: ExecError| e.to_string())?;
+    // `local[:N]`: an embedded cluster (scheduler + N worker processes) for this run.
+    let local = local_workers(scheduler)?;
+    let scheduler: Scheduler = match local {
+        Some(_) => Scheduler::Sync,
+        None => scheduler.parse().map_err(|e: ExecError| e.to_string())?,
+    };
     let requested: Vec<Key> =
         keys.iter().map(|k| parse_key(k).map_err(|e| format!("--key {k:?}: {e}"))).collect::<Result<_, _>>()?;
     let show_keys = requested.is_empty();
@@ -150,7 +167,15 @@ fn run(
         // Some keys feed no output, which only a cycle can cause: report it rather than skip it.
         Plan::validate(&graph, &registry).map_err(|e| e.to_string())?;
     }
+    let cluster = match local {
+        Some(n) => Some(rask_distributed::LocalCluster::new(n, 1).map_err(|e| format!("local cluster: {e}"))?),
+        None => None,
+    };
     let executor: Box<dyn rask_exec::Executor> = match &scheduler {
+        _ if cluster.is_some() => {
+            let client = cluster.as_ref().expect("checked").client().map_err(|e| format!("local cluster: {e}"))?;
+            Box::new(client)
+        }
         Scheduler::Distributed(addr) => {
             let client = rask_distributed::Client::connect_with(addr, rask_distributed::secret_from_env());
             Box::new(client.map_err(|e| format!("{addr}: {e}"))?)

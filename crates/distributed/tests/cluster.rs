@@ -9,7 +9,6 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use rask_distributed::{Arg, Client, DistError, LocalCluster, SchedulerThread, WorkerOptions};
@@ -17,7 +16,6 @@ use rask_graph::{parse_graph, register, Arity, Expr, Graph, Key, TaskError, Valu
 
 fn main() {
     rask_distributed::worker_main_if_requested();
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let tests: &[(&str, fn())] = &[
         ("a_local_cluster_passes_the_shared_corpus", passes_the_shared_corpus),
         ("futures_submit_map_gather_wait_as_completed_cancel_persist", futures_api),
@@ -29,30 +27,7 @@ fn main() {
         ("a_wide_reduction_holds_few_results", wide_reduction_memory),
         ("past_its_memory_limit_a_worker_spills_and_loses_nothing", memory_limit_spills),
     ];
-    let mut failed = Vec::new();
-    let mut ran = 0;
-    for (name, test) in tests {
-        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
-            continue;
-        }
-        ran += 1;
-        let start = Instant::now();
-        let ok = catch_unwind(AssertUnwindSafe(test)).is_ok();
-        println!("test {name} ... {} ({:.2}s)", if ok { "ok" } else { "FAILED" }, start.elapsed().as_secs_f64());
-        if !ok {
-            failed.push(*name);
-        }
-    }
-    println!(
-        "\ntest result: {}. {} passed; {} failed",
-        if failed.is_empty() { "ok" } else { "FAILED" },
-        ran - failed.len(),
-        failed.len()
-    );
-    if !failed.is_empty() {
-        eprintln!("failed: {failed:?}");
-        std::process::exit(101);
-    }
+    common::run_tests(tests);
 }
 
 /// Polls `f` until it holds or 10 s pass.
@@ -108,36 +83,12 @@ fn futures_api() {
     eventually("every key is released", || client.stats().unwrap().tasks_known == 0);
 }
 
-/// A tree sum over slow leaves: long enough to kill a worker in the middle.
-fn slow_tree(leaves: i64, seconds: f64) -> (Graph, Key) {
-    let mut g = Graph::new();
-    let mut level: Vec<Key> = (0..leaves)
-        .map(|i| {
-            g.insert(("leaf", i), Expr::call("sleep", [Expr::from(seconds), Expr::from(i)]));
-            Key::from(("leaf", i))
-        })
-        .collect();
-    let mut depth = 0i64;
-    while level.len() > 1 {
-        depth += 1;
-        level = level
-            .chunks(2)
-            .enumerate()
-            .map(|(j, pair)| {
-                let key = Key::from(("node", depth * 100_000 + j as i64));
-                g.insert(key.clone(), Expr::call("sum", [Expr::list(pair.iter().cloned().map(Expr::key))]));
-                key
-            })
-            .collect();
-    }
-    (g, level.pop().unwrap())
-}
 
 fn killed_worker() {
     let mut cluster = LocalCluster::new(2, 1).unwrap();
     let client = cluster.client().unwrap();
     let leaves = 200;
-    let (graph, root) = slow_tree(leaves, 0.003);
+    let (graph, root) = common::slow_tree(leaves, 0.003);
     let victim = cluster.worker_pids()[0];
     let runner = {
         let client = client.clone();

@@ -7,16 +7,14 @@
 
 mod common;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rask_exec::{ExecError, Executor, ProcessExecutor, MAX_ATTEMPTS};
-use rask_graph::{parse_graph, register, Arity, Expr, Graph, Key, Plan, PlanOptions, Registry, TaskError, Value};
+use rask_graph::{parse_graph, register, Arity, Key, Plan, PlanOptions, Registry, TaskError, Value};
 
 fn main() {
     rask_exec::worker_main_if_requested();
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let tests: &[(&str, fn())] = &[
         ("passes_the_shared_corpus", passes_the_shared_corpus),
         ("a_killed_worker_is_replaced_and_the_answer_is_right", a_killed_worker_is_replaced_and_the_answer_is_right),
@@ -26,30 +24,7 @@ fn main() {
         ("closures_are_refused", closures_are_refused),
         ("the_executor_runs_many_plans_and_leaves_no_segments", many_plans_and_no_segments_left),
     ];
-    let mut failed = Vec::new();
-    let mut ran = 0;
-    for (name, test) in tests {
-        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
-            continue;
-        }
-        ran += 1;
-        let start = Instant::now();
-        let ok = catch_unwind(AssertUnwindSafe(test)).is_ok();
-        println!("test {name} ... {} ({:.2}s)", if ok { "ok" } else { "FAILED" }, start.elapsed().as_secs_f64());
-        if !ok {
-            failed.push(*name);
-        }
-    }
-    println!(
-        "\ntest result: {}. {} passed; {} failed",
-        if failed.is_empty() { "ok" } else { "FAILED" },
-        ran - failed.len(),
-        failed.len()
-    );
-    if !failed.is_empty() {
-        eprintln!("failed: {failed:?}");
-        std::process::exit(101);
-    }
+    common::run_tests(tests);
 }
 
 /// Names of this executor's segments still in /dev/shm.
@@ -66,32 +41,10 @@ fn passes_the_shared_corpus() {
     assert_eq!(leftovers(&executor), Vec::<String>::new());
 }
 
-/// A tree sum of slow leaves: long enough to kill a worker in the middle.
-fn slow_tree(leaves: i64, seconds: f64) -> (Graph, Key) {
-    let mut g = Graph::new();
-    for i in 0..leaves {
-        g.insert(("leaf", i), Expr::call("sleep", [Expr::from(seconds), Expr::from(i)]));
-    }
-    let mut level: Vec<Key> = (0..leaves).map(|i| Key::from(("leaf", i))).collect();
-    let mut depth = 0i64;
-    while level.len() > 1 {
-        depth += 1;
-        level = level
-            .chunks(2)
-            .enumerate()
-            .map(|(j, pair)| {
-                let key = Key::from(("node", depth * 100_000 + j as i64));
-                g.insert(key.clone(), Expr::call("sum", [Expr::list(pair.iter().cloned().map(Expr::key))]));
-                key
-            })
-            .collect();
-    }
-    (g, level.pop().unwrap())
-}
 
 fn a_killed_worker_is_replaced_and_the_answer_is_right() {
     let leaves = 300;
-    let (graph, root) = slow_tree(leaves, 0.002);
+    let (graph, root) = common::slow_tree(leaves, 0.002);
     let plan = Plan::build(&graph, &[root], &Registry::new()).unwrap();
     let executor = Arc::new(ProcessExecutor::new(2));
     executor.execute(&plan, None).unwrap(); // starts the pool

@@ -13,6 +13,7 @@ mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rask_protocol::dist::{ClientMsg, FromDistWorker, Role, TaskDef, ToClient, ToDistWorker};
 use rustc_hash::FxHashMap;
@@ -30,7 +31,11 @@ const SUBMIT_CHUNK: usize = 4096;
 /// Events handled before the actor flushes its messages.
 const EVENTS_PER_ROUND: usize = 4096;
 
+/// A worker silent this long is considered dead (it heartbeats every second).
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
+
 enum Event {
+    Tick,
     Joined {
         conn: u32,
         role: Role,
@@ -65,6 +70,16 @@ enum Outgoing {
 pub async fn serve(listener: TcpListener, secret: Option<Arc<[u8]>>) -> Result<(), DistError> {
     let (events, inbox) = unbounded_channel();
     tokio::spawn(actor(inbox));
+    let ticks = events.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            if ticks.send(Event::Tick).is_err() {
+                return;
+            }
+        }
+    });
     let mut next_conn = 0u32;
     loop {
         let (stream, peer) = listener.accept().await?;
@@ -174,6 +189,13 @@ fn handle(
     event: Event,
 ) {
     match event {
+        Event::Tick => {
+            for w in state.expire_silent_workers(Instant::now(), HEARTBEAT_TIMEOUT) {
+                eprintln!("rask scheduler: worker {w} silent for {HEARTBEAT_TIMEOUT:?}: treated as dead");
+                // Dropping its sender ends its writer, which closes the connection.
+                workers.remove(&w);
+            }
+        }
         Event::Joined { conn, role: Role::Client, tx } => {
             clients.insert(conn, tx);
             state.add_client(conn);
@@ -215,15 +237,22 @@ fn handle(
                 state.out.to_clients.push((conn, ToClient::Stats(stats)));
             }
         },
-        Event::Worker { conn, msg } => match msg {
-            FromDistWorker::Done { tasks } => state.done(conn, tasks),
-            FromDistWorker::Erred { key, failure } => state.erred(conn, &key, failure),
-            FromDistWorker::Missing { key, dep } => state.missing(conn, &key, &dep),
-            FromDistWorker::Stolen { keys } => state.stolen(conn, &keys),
-            FromDistWorker::Heartbeat { bytes_in_memory, bytes_spilled, paused, .. } => {
-                state.heartbeat(conn, bytes_in_memory, bytes_spilled, paused)
-            }
-        },
+        Event::Worker { conn, msg } => {
+            state.seen(conn, Instant::now());
+            worker_message(state, conn, msg)
+        }
+    }
+}
+
+fn worker_message(state: &mut State, conn: WorkerId, msg: FromDistWorker) {
+    match msg {
+        FromDistWorker::Done { tasks } => state.done(conn, tasks),
+        FromDistWorker::Erred { key, failure } => state.erred(conn, &key, failure),
+        FromDistWorker::Missing { key, dep } => state.missing(conn, &key, &dep),
+        FromDistWorker::Stolen { keys } => state.stolen(conn, &keys),
+        FromDistWorker::Heartbeat { bytes_in_memory, bytes_spilled, paused, .. } => {
+            state.heartbeat(conn, bytes_in_memory, bytes_spilled, paused)
+        }
     }
 }
 

@@ -22,6 +22,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rask_graph::Key;
 use rask_protocol::dist::{Assignment, DistFailure, SchedulerStats, TaskDef, ToClient};
@@ -74,6 +75,8 @@ struct Task {
 struct Worker {
     addr: String,
     nthreads: usize,
+    /// When the worker was last heard from.
+    seen: Instant,
     paused: bool,
     bytes_in_memory: u64,
     bytes_spilled: u64,
@@ -135,6 +138,24 @@ impl State {
         }
     }
 
+    /// Any message from worker `w` shows it alive.
+    pub fn seen(&mut self, w: WorkerId, now: Instant) {
+        if let Some(worker) = self.workers.get_mut(&w) {
+            worker.seen = now;
+        }
+    }
+
+    /// Workers silent for longer than `timeout` (hung, or cut off without the connection
+    /// closing): removed as if they had died. Returns them, so their connections are closed.
+    pub fn expire_silent_workers(&mut self, now: Instant, timeout: Duration) -> Vec<WorkerId> {
+        let silent: Vec<WorkerId> =
+            self.workers.iter().filter(|(_, w)| now.duration_since(w.seen) > timeout).map(|(&id, _)| id).collect();
+        for &w in &silent {
+            self.remove_worker(w);
+        }
+        silent
+    }
+
     /// A worker's report: a paused worker gets no new tasks until it resumes.
     pub fn heartbeat(&mut self, w: WorkerId, bytes_in_memory: u64, bytes_spilled: u64, paused: bool) {
         let Some(worker) = self.workers.get_mut(&w) else { return };
@@ -189,6 +210,7 @@ impl State {
         let worker = Worker {
             addr,
             nthreads: nthreads.max(1),
+            seen: Instant::now(),
             paused: false,
             bytes_in_memory: 0,
             bytes_spilled: 0,

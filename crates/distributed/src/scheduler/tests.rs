@@ -179,3 +179,16 @@ fn an_idle_worker_steals_half_of_a_busy_worker_s_backlog() {
         assert_eq!(s.state_of(k), Some(&TaskState::Memory), "{k}");
     }
 }
+
+#[test]
+fn a_silent_worker_is_treated_as_dead() {
+    use std::time::{Duration, Instant};
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1);
+    s.add_worker(2, "w2".into(), 1);
+    let later = Instant::now() + Duration::from_secs(20);
+    s.seen(2, later);
+    let gone = s.expire_silent_workers(later + Duration::from_secs(15), Duration::from_secs(30));
+    assert_eq!(gone, vec![1], "w1 was last heard from 35 s ago, w2 15 s ago");
+    assert_eq!((s.stats().workers, s.stats().workers_lost), (1, 1));
+}

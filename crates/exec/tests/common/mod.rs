@@ -164,3 +164,56 @@ fn describe_result(r: &Result<Vec<Value>, ExecError>) -> String {
         Err(e) => format!("error {e:?}: {e}"),
     }
 }
+
+/// The test runner of binaries with their own `main` (`harness = false`, because they are
+/// re-executed as worker processes): runs the tests whose names contain the first non-flag
+/// argument, prints libtest-like lines, exits non-zero if any failed.
+pub fn run_tests(tests: &[(&str, fn())]) {
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let mut failed = Vec::new();
+    let mut ran = 0;
+    for (name, test) in tests {
+        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        ran += 1;
+        let start = std::time::Instant::now();
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(test)).is_ok();
+        println!("test {name} ... {} ({:.2}s)", if ok { "ok" } else { "FAILED" }, start.elapsed().as_secs_f64());
+        if !ok {
+            failed.push(*name);
+        }
+    }
+    let verdict = if failed.is_empty() { "ok" } else { "FAILED" };
+    println!("\ntest result: {verdict}. {} passed; {} failed", ran - failed.len(), failed.len());
+    if !failed.is_empty() {
+        eprintln!("failed: {failed:?}");
+        std::process::exit(101);
+    }
+}
+
+/// A tree sum over leaves that each `sleep` for `seconds`: long enough to kill a worker in
+/// the middle. The root's value is `leaves * (leaves - 1) / 2`.
+pub fn slow_tree(leaves: i64, seconds: f64) -> (Graph, Key) {
+    let mut g = Graph::new();
+    let mut level: Vec<Key> = (0..leaves)
+        .map(|i| {
+            g.insert(("leaf", i), Expr::call("sleep", [Expr::from(seconds), Expr::from(i)]));
+            Key::from(("leaf", i))
+        })
+        .collect();
+    let mut depth = 0i64;
+    while level.len() > 1 {
+        depth += 1;
+        level = level
+            .chunks(2)
+            .enumerate()
+            .map(|(j, pair)| {
+                let key = Key::from(("node", depth * 100_000 + j as i64));
+                g.insert(key.clone(), Expr::call("sum", [Expr::list(pair.iter().cloned().map(Expr::key))]));
+                key
+            })
+            .collect();
+    }
+    (g, level.pop().expect("at least one leaf"))
+}
