@@ -244,15 +244,17 @@ impl Drop for Running {
 fn a_scheduler_and_two_workers_started_by_hand_run_the_seed_and_the_corpus() {
     use std::io::BufRead;
     let mut scheduler = Command::new(env!("CARGO_BIN_EXE_rask"))
-        .args(["scheduler", "--port", "0"])
+        .args(["scheduler", "--port", "0", "--dashboard-port", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
     std::io::BufReader::new(scheduler.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let mut running = Running(vec![scheduler]);
     let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let mut dashboard = String::new();
+    std::io::BufReader::new(scheduler.stdout.take().unwrap()).read_line(&mut dashboard).unwrap();
+    let mut running = Running(vec![scheduler]);
     assert!(addr.starts_with("tcp://127.0.0.1:"), "{line}");
     for _ in 0..2 {
         let worker = Command::new(env!("CARGO_BIN_EXE_rask"))
@@ -271,6 +273,13 @@ fn a_scheduler_and_two_workers_started_by_hand_run_the_seed_and_the_corpus() {
     }
     let o = rask(&["run", "examples/seed.graph", "--key", "v", "--scheduler", &addr]);
     assert_eq!((stdout(&o).as_str(), o.status.success()), ("[9, 2]\n", true), "{}", stderr(&o));
+    // The dashboard answers with the counters as JSON.
+    let http = dashboard.trim().rsplit(' ').next().unwrap().trim_start_matches("http://").trim_end_matches('/');
+    let mut page = std::net::TcpStream::connect(http).unwrap();
+    std::io::Write::write_all(&mut page, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut page, &mut body).unwrap();
+    assert!(body.starts_with("HTTP/1.1 200") && body.contains("\"workers\":2"), "{body}");
     // Every expectation of the file corpus, through the CLI, on this cluster.
     let mut checked = 0;
     for entry in std::fs::read_dir(root().join("tests/corpus")).unwrap() {

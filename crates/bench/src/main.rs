@@ -101,6 +101,10 @@ fn main() {
         options.dask,
     );
     processes::inline_cutoff(if options.quick { 3 } else { 5 });
+    let dask_distributed = if options.dask { peer::dask_distributed(5000) } else { None };
+    let sizes: &[usize] = if options.quick { &[20_000, 100_000] } else { &[20_000, 500_000] };
+    distributed::throughput(sizes, runs, dask_distributed);
+    distributed::data_heavy(runs);
     if let Some(note) = dask.note() {
         println!("\n{note}");
     }

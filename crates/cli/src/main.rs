@@ -64,6 +64,9 @@ enum Command {
         /// 0 picks a free port.
         #[arg(long, default_value_t = 8786)]
         port: u16,
+        /// Serve the scheduler's counters as JSON over HTTP on this port.
+        #[arg(long)]
+        dashboard_port: Option<u16>,
     },
     /// Run a worker for the scheduler at tcp://HOST:PORT (`RASK_SECRET` as for the scheduler).
     Worker {
@@ -92,7 +95,7 @@ fn main() -> ExitCode {
         Command::Dot { file } => {
             load(&file).map(|g| dot::write(&g, &mut out)).and_then(|r| r.map_err(|e| e.to_string()))
         }
-        Command::Scheduler { host, port } => scheduler(&host, port),
+        Command::Scheduler { host, port, dashboard_port } => scheduler(&host, port, dashboard_port),
         Command::Worker { scheduler, nthreads, memory_limit } => {
             let nthreads = nthreads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let secret = rask_distributed::secret_from_env();

@@ -98,6 +98,12 @@ impl Client {
     }
 
     pub fn connect_with(addr: &str, secret: Option<Vec<u8>>) -> Result<Client, DistError> {
+        Client::connect_with_registry(addr, secret, Registry::new())
+    }
+
+    /// As [`Client::connect_with`], validating graphs against `registry` (the workers resolve
+    /// every name again in their own).
+    pub fn connect_with_registry(addr: &str, secret: Option<Vec<u8>>, registry: Registry) -> Result<Client, DistError> {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
         let addr = addr.trim_start_matches("tcp://").to_owned();
         let secret: Option<Arc<[u8]>> = secret.map(Into::into);
@@ -115,7 +121,7 @@ impl Client {
             board: board.clone(),
             request: Mutex::new(()),
             peers: Arc::new(Peers::new(secret)),
-            registry: Registry::new(),
+            registry,
             token: crate::auth::nonce()?.iter().take(6).map(|b| format!("{b:02x}")).collect(),
             next: AtomicU64::new(0),
         });

@@ -112,6 +112,8 @@ impl Drop for LocalCluster {
         for w in &mut self.workers {
             let _ = w.kill();
             let _ = w.wait();
+            // Killed workers leave their shared-memory results behind: remove them now.
+            rask_store::sweep(&format!("rask-{}-", w.id()));
         }
     }
 }

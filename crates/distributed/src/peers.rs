@@ -3,7 +3,12 @@
 use std::sync::Arc;
 
 use rask_graph::{Key, Value};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use rask_exec::wire::from_wire;
 use rask_protocol::dist::{DataReply, DataRequest, Role};
+use rask_protocol::WireValue;
+use rask_store::Segment;
 use rustc_hash::FxHashMap;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
@@ -14,11 +19,19 @@ use crate::DistError;
 pub(crate) struct Peers {
     secret: Option<Arc<[u8]>>,
     conns: Mutex<FxHashMap<String, Arc<Mutex<TcpStream>>>>,
+    /// Payload bytes received as segment names (mapped, not copied) and as bytes.
+    pub(crate) by_reference: AtomicU64,
+    pub(crate) by_copy: AtomicU64,
 }
 
 impl Peers {
     pub(crate) fn new(secret: Option<Arc<[u8]>>) -> Peers {
-        Peers { secret, conns: Mutex::new(FxHashMap::default()) }
+        Peers {
+            secret,
+            conns: Mutex::new(FxHashMap::default()),
+            by_reference: AtomicU64::new(0),
+            by_copy: AtomicU64::new(0),
+        }
     }
 
     async fn conn(&self, addr: &str) -> Result<Arc<Mutex<TcpStream>>, DistError> {
@@ -41,14 +54,32 @@ impl Peers {
             write_msg(&mut *stream, &DataRequest::Get { keys }).await?;
             let reply: DataReply =
                 read_msg(&mut *stream).await?.ok_or(DistError::Protocol(format!("{addr} closed")))?;
-            Ok(reply.values)
+            Ok::<_, DistError>(reply.values)
         }
         .await;
         if result.is_err() {
             // A broken connection is not reused.
             self.conns.lock().await.remove(addr);
         }
-        result
+        let values: Vec<(Key, Option<WireValue>)> = result?;
+        Ok(values.into_iter().map(|(k, w)| (k, w.and_then(|w| self.materialize(w)))).collect())
+    }
+
+    /// A received value: mapped in place if it names a segment (a holder on this machine; if
+    /// the segment is already gone the key counts as not held), else as sent.
+    fn materialize(&self, wire: WireValue) -> Option<Value> {
+        match wire {
+            WireValue::Inline(v) => {
+                self.by_copy.fetch_add(v.nbytes() as u64, Relaxed);
+                Some(v)
+            }
+            WireValue::Shared(r) => {
+                let len = r.len;
+                let value = from_wire(WireValue::Shared(r), &mut |name| Segment::open(name).map(Arc::new)).ok()?;
+                self.by_reference.fetch_add(len, Relaxed);
+                Some(value)
+            }
+        }
     }
 
     /// One key from the first holder that has it.

@@ -113,6 +113,12 @@ impl Store {
         }
     }
 
+    /// Drops every result (their segments' names go with them).
+    pub fn clear(&self) {
+        let keys: Vec<Key> = self.inner.lock().expect("store lock").slots.keys().cloned().collect();
+        self.remove(&keys);
+    }
+
     pub fn usage(&self) -> Usage {
         let inner = self.inner.lock().expect("store lock");
         Usage { keys: inner.slots.len() as u64, in_memory: inner.in_memory, spilled: inner.spilled }

@@ -15,6 +15,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::conn::{self, read_msg, write_msg};
+use rask_graph::arena::with_arena;
+use rask_protocol::WireValue;
+use rask_store::{Namespace, ShmArena};
+
 use crate::peers::Peers;
 use crate::store::Store;
 use crate::DistError;
@@ -103,6 +107,8 @@ async fn serve(options: WorkerOptions) -> Result<(), DistError> {
     let role = Role::Worker { data_addr, nthreads: nthreads as u32, memory_limit: options.memory_limit };
     conn::connect(&mut stream, role, secret.as_deref()).await?;
 
+    // Segments of workers on this machine that died without cleaning up.
+    rask_store::sweep_orphans();
     let spill_dir = std::env::temp_dir().join(format!("rask-worker-{}", std::process::id()));
     let store = Arc::new(Store::new(options.memory_limit, spill_dir));
     let pause = Arc::new(Pause::new(options.memory_limit));
@@ -111,6 +117,7 @@ async fn serve(options: WorkerOptions) -> Result<(), DistError> {
 
     let (out_tx, mut out_rx) = unbounded_channel::<FromDistWorker>();
     let jobs = start_pool(nthreads, store.clone(), pause.clone(), out_tx.clone());
+
     let (mut rd, mut wr) = stream.into_split();
     tokio::spawn(async move {
         while let Some(first) = out_rx.recv().await {
@@ -136,7 +143,7 @@ async fn serve(options: WorkerOptions) -> Result<(), DistError> {
         }
     });
     {
-        let (out, store, pause) = (out_tx.clone(), store.clone(), pause.clone());
+        let (out, store, pause, peers) = (out_tx.clone(), store.clone(), pause.clone(), peers.clone());
         tokio::spawn(async move {
             // Every second, or at once when the worker pauses or resumes.
             let mut tick = tokio::time::interval(Duration::from_millis(50));
@@ -154,6 +161,8 @@ async fn serve(options: WorkerOptions) -> Result<(), DistError> {
                     bytes_in_memory: u.in_memory,
                     bytes_spilled: u.spilled,
                     paused,
+                    fetched_by_reference: peers.by_reference.load(std::sync::atomic::Ordering::Relaxed),
+                    fetched_by_copy: peers.by_copy.load(std::sync::atomic::Ordering::Relaxed),
                 };
                 if out.send(beat).is_err() {
                     return;
@@ -175,10 +184,12 @@ async fn serve(options: WorkerOptions) -> Result<(), DistError> {
             }
             Ok(Some(ToDistWorker::Exit)) | Ok(None) => {
                 jobs.close();
+                store.clear();
                 return Ok(());
             }
             Err(e) => {
                 jobs.close();
+                store.clear();
                 return Err(e);
             }
         }
@@ -255,7 +266,11 @@ fn start_pool(
             .name(format!("rask-task-{i}"))
             .spawn(move || {
                 let registry = Registry::new();
-                loop {
+                // Large arrays a task makes go straight into shared memory, where workers on
+                // this machine map them instead of receiving a copy.
+                let namespace = Arc::new(Namespace::new(&format!("dw{i}")));
+                let arena = Arc::new(ShmArena::new(namespace, SHARE_MIN));
+                with_arena(arena, || loop {
                     pause.wait();
                     let Some(job) = jobs.pop() else { return };
                     let key = job.assignment.task.key.clone();
@@ -270,7 +285,7 @@ fn start_pool(
                     if out.send(message).is_err() {
                         return;
                     }
-                }
+                })
             })
             .expect("spawning a task thread");
     }
@@ -284,6 +299,18 @@ fn run_job(job: Job, registry: &Registry) -> Result<Value, DistFailure> {
     op.eval(&input).map_err(DistFailure::Failed)
 }
 
+/// Arrays and bytes from this size up are made in shared memory.
+const SHARE_MIN: usize = 256 << 10;
+
+/// A value for a peer: by segment name if the peer is on this machine and the value lives in
+/// shared memory (it maps the same pages), else the value itself.
+fn share(value: Value, same_host: bool) -> WireValue {
+    match rask_exec::wire::by_reference(&value) {
+        Some((_, r)) if same_host => WireValue::Shared(r),
+        _ => WireValue::Inline(value),
+    }
+}
+
 /// Answers peers' and clients' requests for results.
 async fn serve_data(listener: TcpListener, store: Arc<Store>, secret: Option<Arc<[u8]>>) {
     loop {
@@ -295,10 +322,12 @@ async fn serve_data(listener: TcpListener, store: Arc<Store>, secret: Option<Arc
                 eprintln!("rask worker: refused {peer}: {e}");
                 return;
             }
+            let same_host = stream.local_addr().is_ok_and(|me| me.ip() == peer.ip());
             loop {
                 match read_msg::<DataRequest>(&mut stream).await {
                     Ok(Some(DataRequest::Get { keys })) => {
-                        let values = keys.into_iter().map(|k| (k.clone(), store.get(&k))).collect();
+                        let values =
+                            keys.into_iter().map(|k| (k.clone(), store.get(&k).map(|v| share(v, same_host)))).collect();
                         if write_msg(&mut stream, &DataReply { values }).await.is_err() {
                             return;
                         }

@@ -26,6 +26,8 @@ fn main() {
         ("a_shared_secret_is_required_when_configured", shared_secret),
         ("a_wide_reduction_holds_few_results", wide_reduction_memory),
         ("past_its_memory_limit_a_worker_spills_and_loses_nothing", memory_limit_spills),
+        ("a_function_the_workers_lack_is_an_error_naming_it", unknown_function_on_workers),
+        ("workers_on_one_machine_share_large_results_without_copies", shared_memory_between_workers),
     ];
     common::run_tests(tests);
 }
@@ -82,7 +84,6 @@ fn futures_api() {
     drop((x, y, squares, persisted, bad, slow, after));
     eventually("every key is released", || client.stats().unwrap().tasks_known == 0);
 }
-
 
 fn killed_worker() {
     let mut cluster = LocalCluster::new(2, 1).unwrap();
@@ -221,4 +222,41 @@ fn memory_limit_spills() {
         let Value::Array(a) = v else { panic!("an array") };
         assert!(a.len() == n as usize && a.as_f64().unwrap().iter().all(|&x| x == i as f64), "array {i} intact");
     }
+}
+
+fn only_in_the_client(_: &[Value]) -> Result<Value, TaskError> {
+    Ok(Value::None)
+}
+
+fn unknown_function_on_workers() {
+    let cluster = LocalCluster::new(1, 1).unwrap();
+    // Registered at run time in this process only: the workers' registries do not have it.
+    let mut registry = rask_graph::Registry::new();
+    registry.register("only_in_the_client", Arity::Exact(1), only_in_the_client);
+    let client = Client::connect_with_registry(&cluster.address(), None, registry).unwrap();
+    let graph = parse_graph("{'x': (only_in_the_client, 1)}").unwrap();
+    let err = client.compute(&graph, &[Key::from("x")]).unwrap_err().to_string();
+    assert!(err.contains("unknown function 'only_in_the_client'") && err.contains("'x'"), "{err}");
+}
+
+fn shared_memory_between_workers() {
+    let cluster = LocalCluster::new(2, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let n = 1 << 20; // 8 MiB of float64 each
+                     // `a` and `b` start on different workers (the emptier one gets the next root), so `c`
+                     // needs one of them from the other worker.
+    let graph =
+        parse_graph(&format!("{{'a': (ones, {n}), 'b': (ones, {n}), 'c': (add, 'a', 'b'), 's': (sum, 'c')}}")).unwrap();
+    assert_eq!(client.compute(&graph, &[Key::from("s")]).unwrap(), vec![Value::Float(2.0 * n as f64)]);
+    eventually("a heartbeat reports the fetch", || client.stats().unwrap().bytes_fetched_by_reference >= 8 << 20);
+    assert_eq!(client.stats().unwrap().bytes_fetched_by_copy, 0, "nothing large crossed as bytes");
+    let pids = cluster.worker_pids();
+    drop(client);
+    drop(cluster);
+    let leftovers: Vec<String> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| pids.iter().any(|p| n.starts_with(&format!("rask-{p}-"))))
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new(), "the workers' segments are gone with them");
 }

@@ -32,6 +32,14 @@ use std::str::FromStr;
 pub use error::ExecError;
 #[cfg(not(loom))]
 pub use process::{worker_main_if_requested, ProcessExecutor, DEFAULT_INLINE_MAX, MAX_ATTEMPTS, WINDOW};
+
+/// Values to and from `rask_protocol::WireValue`: large arrays and bytes by shared-memory
+/// segment name, the rest inline (used by the process executor and by cluster workers on one
+/// machine).
+#[cfg(not(loom))]
+pub mod wire {
+    pub use crate::process::wire::{by_reference, from_wire};
+}
 use rask_graph::{Graph, Key, Plan, Registry, Value};
 pub use sync::SyncExecutor;
 pub use threaded::ThreadedExecutor;

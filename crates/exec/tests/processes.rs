@@ -41,7 +41,6 @@ fn passes_the_shared_corpus() {
     assert_eq!(leftovers(&executor), Vec::<String>::new());
 }
 
-
 fn a_killed_worker_is_replaced_and_the_answer_is_right() {
     let leaves = 300;
     let (graph, root) = common::slow_tree(leaves, 0.002);

@@ -3,9 +3,10 @@
 //! [`Hello`] from the side that connected, which names its role and proves it knows the shared
 //! secret when one is configured (an HMAC of the welcome's nonce: the secret never travels).
 
-use rask_graph::{Failure, Key, Value};
+use rask_graph::{Failure, Key};
 use serde::{Deserialize, Serialize};
 
+use crate::messages::WireValue;
 use crate::task::OpMsg;
 
 /// First frame on every connection, from the accepting side.
@@ -95,6 +96,8 @@ pub struct SchedulerStats {
     pub bytes_in_memory: u64,
     pub bytes_spilled: u64,
     pub workers_paused: u32,
+    pub bytes_fetched_by_reference: u64,
+    pub bytes_fetched_by_copy: u64,
 }
 
 /// Scheduler → worker.
@@ -145,11 +148,15 @@ pub enum FromDistWorker {
     },
     /// Memory in use, results spilled to disk, and whether the worker has paused (its
     /// memory is past the pause threshold: it takes no new tasks until it falls).
+    /// Also the bytes it has fetched from peers by segment name (same machine, no copy) and
+    /// as bytes over the connection, since it started.
     Heartbeat {
         keys_held: u64,
         bytes_in_memory: u64,
         bytes_spilled: u64,
         paused: bool,
+        fetched_by_reference: u64,
+        fetched_by_copy: u64,
     },
 }
 
@@ -165,8 +172,9 @@ pub enum DataRequest {
     Get { keys: Vec<Key> },
 }
 
-/// Worker → peer: each requested key's value, or `None` if the worker does not hold it.
+/// Worker → peer: each requested key's value, or `None` if the worker does not hold it. A
+/// peer on the same machine gets large arrays as the name of the segment that holds them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DataReply {
-    pub values: Vec<(Key, Option<Value>)>,
+    pub values: Vec<(Key, Option<WireValue>)>,
 }

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rask_protocol::dist::{ClientMsg, FromDistWorker, Role, TaskDef, ToClient, ToDistWorker};
+use rask_protocol::dist::{ClientMsg, FromDistWorker, Role, SchedulerStats, TaskDef, ToClient, ToDistWorker};
 use rustc_hash::FxHashMap;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -36,6 +36,8 @@ const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
 
 enum Event {
     Tick,
+    /// The dashboard asks for the counters.
+    Stats(oneshot::Sender<SchedulerStats>),
     Joined {
         conn: u32,
         role: Role,
@@ -53,6 +55,7 @@ enum Event {
     Chunk {
         conn: u32,
         tasks: Vec<TaskDef>,
+        last: bool,
         ack: oneshot::Sender<()>,
     },
     Worker {
@@ -67,8 +70,15 @@ enum Outgoing {
 }
 
 /// Serves on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, secret: Option<Arc<[u8]>>) -> Result<(), DistError> {
+pub async fn serve(
+    listener: TcpListener,
+    secret: Option<Arc<[u8]>>,
+    dashboard: Option<TcpListener>,
+) -> Result<(), DistError> {
     let (events, inbox) = unbounded_channel();
+    if let Some(dashboard) = dashboard {
+        tokio::spawn(serve_dashboard(dashboard, events.clone()));
+    }
     tokio::spawn(actor(inbox));
     let ticks = events.clone();
     tokio::spawn(async move {
@@ -135,7 +145,8 @@ async fn connection(
                         let rest = tasks.split_off(tasks.len().min(SUBMIT_CHUNK));
                         let chunk = std::mem::replace(&mut tasks, rest);
                         let (ack, done) = oneshot::channel();
-                        if events.send(Event::Chunk { conn, tasks: chunk, ack }).is_err() || done.await.is_err() {
+                        let last = tasks.is_empty();
+                        if events.send(Event::Chunk { conn, tasks: chunk, last, ack }).is_err() || done.await.is_err() {
                             return;
                         }
                     }
@@ -189,6 +200,9 @@ fn handle(
     event: Event,
 ) {
     match event {
+        Event::Stats(reply) => {
+            let _ = reply.send(state.stats());
+        }
         Event::Tick => {
             for w in state.expire_silent_workers(Instant::now(), HEARTBEAT_TIMEOUT) {
                 eprintln!("rask scheduler: worker {w} silent for {HEARTBEAT_TIMEOUT:?}: treated as dead");
@@ -213,8 +227,8 @@ fn handle(
                 state.remove_worker(conn);
             }
         }
-        Event::Chunk { conn, tasks, ack } => {
-            state.submit(conn, tasks);
+        Event::Chunk { conn, tasks, last, ack } => {
+            state.submit_chunk(conn, tasks, last);
             let _ = ack.send(());
         }
         Event::Client { conn, msg } => match msg {
@@ -250,8 +264,17 @@ fn worker_message(state: &mut State, conn: WorkerId, msg: FromDistWorker) {
         FromDistWorker::Erred { key, failure } => state.erred(conn, &key, failure),
         FromDistWorker::Missing { key, dep } => state.missing(conn, &key, &dep),
         FromDistWorker::Stolen { keys } => state.stolen(conn, &keys),
-        FromDistWorker::Heartbeat { bytes_in_memory, bytes_spilled, paused, .. } => {
-            state.heartbeat(conn, bytes_in_memory, bytes_spilled, paused)
+        FromDistWorker::Heartbeat {
+            bytes_in_memory,
+            bytes_spilled,
+            paused,
+            fetched_by_reference,
+            fetched_by_copy,
+            ..
+        } => {
+            let report =
+                state::WorkerReport { bytes_in_memory, bytes_spilled, paused, fetched_by_reference, fetched_by_copy };
+            state.heartbeat(conn, report)
         }
     }
 }
@@ -291,17 +314,61 @@ fn flush(
     }
 }
 
+/// A minimal status page: any HTTP request gets the scheduler's counters as JSON (for people
+/// and for monitoring; no graphs, no control).
+async fn serve_dashboard(listener: TcpListener, events: UnboundedSender<Event>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else { continue };
+        let events = events.clone();
+        tokio::spawn(async move {
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).await;
+            let (reply, stats) = oneshot::channel();
+            if events.send(Event::Stats(reply)).is_err() {
+                return;
+            }
+            let Ok(stats) = stats.await else { return };
+            let body = serde_json::to_string(&stats).unwrap_or_default();
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        });
+    }
+}
+
 /// A scheduler serving on a thread of its own (for `LocalCluster` and tests).
 pub struct SchedulerThread {
     addr: SocketAddr,
+    dashboard: Option<SocketAddr>,
 }
 
 impl SchedulerThread {
     /// Binds `addr` (port 0 for any) and serves in the background until the process exits.
     pub fn start(addr: &str, secret: Option<Vec<u8>>) -> Result<SchedulerThread, DistError> {
+        SchedulerThread::start_with_dashboard(addr, secret, None)
+    }
+
+    /// As [`SchedulerThread::start`], with the JSON status page on `dashboard` if given.
+    pub fn start_with_dashboard(
+        addr: &str,
+        secret: Option<Vec<u8>>,
+        dashboard: Option<&str>,
+    ) -> Result<SchedulerThread, DistError> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
+        let dashboard = match dashboard {
+            Some(d) => {
+                let l = std::net::TcpListener::bind(d)?;
+                l.set_nonblocking(true)?;
+                Some(l)
+            }
+            None => None,
+        };
+        let dashboard_addr = dashboard.as_ref().map(|l| l.local_addr()).transpose()?;
         let secret: Option<Arc<[u8]>> = secret.map(Into::into);
         std::thread::Builder::new().name("rask-scheduler".into()).spawn(move || {
             // Two threads: decoding a large submission must not stall the actor.
@@ -312,15 +379,20 @@ impl SchedulerThread {
                 .expect("a tokio runtime");
             runtime.block_on(async move {
                 let listener = TcpListener::from_std(listener).expect("a tokio listener");
-                if let Err(e) = serve(listener, secret).await {
+                let dashboard = dashboard.map(|l| TcpListener::from_std(l).expect("a tokio listener"));
+                if let Err(e) = serve(listener, secret, dashboard).await {
                     eprintln!("rask scheduler: {e}");
                 }
             });
         })?;
-        Ok(SchedulerThread { addr: local })
+        Ok(SchedulerThread { addr: local, dashboard: dashboard_addr })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    pub fn dashboard_addr(&self) -> Option<SocketAddr> {
+        self.dashboard
     }
 }

@@ -70,6 +70,10 @@ struct Task {
     wanted_by: SmallVec<[ClientId; 1]>,
     priority: (u64, u32),
     attempts: u32,
+    /// Submissions in progress that include this task: until they end it is not forgotten,
+    /// because their later chunks may add dependents (its result may still be released, and
+    /// is recomputed if a later chunk needs it).
+    pins: u32,
 }
 
 struct Worker {
@@ -77,16 +81,25 @@ struct Worker {
     nthreads: usize,
     /// When the worker was last heard from.
     seen: Instant,
-    paused: bool,
-    bytes_in_memory: u64,
-    bytes_spilled: u64,
+    report: WorkerReport,
     processing: FxHashSet<TaskId>,
     holds: FxHashSet<TaskId>,
 }
 
+/// What a worker's heartbeat says about it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WorkerReport {
+    pub bytes_in_memory: u64,
+    pub bytes_spilled: u64,
+    /// Past its pause threshold: it gets no new tasks until it resumes.
+    pub paused: bool,
+    pub fetched_by_reference: u64,
+    pub fetched_by_copy: u64,
+}
+
 impl Worker {
     fn has_room(&self) -> bool {
-        !self.paused && self.processing.len() < self.nthreads + SATURATION
+        !self.report.paused && self.processing.len() < self.nthreads + SATURATION
     }
 }
 
@@ -110,11 +123,15 @@ pub struct State {
     /// Wants registered before their task arrived (a submission in several chunks).
     pending_wants: FxHashMap<Key, SmallVec<[ClientId; 1]>>,
     generation: u64,
+    /// Tasks of the current generation so far: the rank of the next.
+    submitted: u32,
     stats: SchedulerStats,
     /// Tasks whose result may have become unneeded; examined at the end of each event.
     release_checks: Vec<TaskId>,
     /// Tasks asked back from their worker and not yet answered for.
     stealing: FxHashSet<TaskId>,
+    /// Per client, the tasks pinned by its submission in progress.
+    pinned: FxHashMap<ClientId, Vec<TaskId>>,
     pub out: Outbox,
 }
 
@@ -131,9 +148,11 @@ impl State {
         SchedulerStats {
             workers: self.workers.len() as u32,
             tasks_known: self.index.len() as u64,
-            bytes_in_memory: self.workers.values().map(|w| w.bytes_in_memory).sum(),
-            bytes_spilled: self.workers.values().map(|w| w.bytes_spilled).sum(),
-            workers_paused: self.workers.values().filter(|w| w.paused).count() as u32,
+            bytes_in_memory: self.workers.values().map(|w| w.report.bytes_in_memory).sum(),
+            bytes_spilled: self.workers.values().map(|w| w.report.bytes_spilled).sum(),
+            workers_paused: self.workers.values().filter(|w| w.report.paused).count() as u32,
+            bytes_fetched_by_reference: self.workers.values().map(|w| w.report.fetched_by_reference).sum(),
+            bytes_fetched_by_copy: self.workers.values().map(|w| w.report.fetched_by_copy).sum(),
             ..self.stats
         }
     }
@@ -157,10 +176,10 @@ impl State {
     }
 
     /// A worker's report: a paused worker gets no new tasks until it resumes.
-    pub fn heartbeat(&mut self, w: WorkerId, bytes_in_memory: u64, bytes_spilled: u64, paused: bool) {
+    pub fn heartbeat(&mut self, w: WorkerId, report: WorkerReport) {
         let Some(worker) = self.workers.get_mut(&w) else { return };
-        let resumed = worker.paused && !paused;
-        (worker.bytes_in_memory, worker.bytes_spilled, worker.paused) = (bytes_in_memory, bytes_spilled, paused);
+        let resumed = worker.report.paused && !report.paused;
+        worker.report = report;
         if resumed {
             self.schedule();
         }
@@ -211,9 +230,7 @@ impl State {
             addr,
             nthreads: nthreads.max(1),
             seen: Instant::now(),
-            paused: false,
-            bytes_in_memory: 0,
-            bytes_spilled: 0,
+            report: WorkerReport::default(),
             processing: FxHashSet::default(),
             holds: FxHashSet::default(),
         };
@@ -252,13 +269,29 @@ impl State {
 
     /// Adds tasks (dependencies first, in priority order) and starts what is ready.
     pub fn submit(&mut self, c: ClientId, defs: Vec<TaskDef>) {
-        self.generation += 1;
+        self.submit_chunk(c, defs, true);
+    }
+
+    /// One chunk of a submission; `last` ends it. Until then every task it mentioned is
+    /// pinned, so that a later chunk's tasks find their dependencies.
+    pub fn submit_chunk(&mut self, c: ClientId, defs: Vec<TaskDef>, last: bool) {
+        if self.pinned.get(&c).is_none_or(|p| p.is_empty()) {
+            self.generation += 1;
+            self.submitted = 0;
+        }
         let mut fresh = Vec::with_capacity(defs.len());
-        for (rank, def) in defs.into_iter().enumerate() {
+        let mut pinned = self.pinned.remove(&c).unwrap_or_default();
+        for def in defs {
+            let rank = self.submitted;
+            self.submitted += 1;
             if let Some(&t) = self.index.get(&def.key) {
                 // Keys are identities: a key already known is that task (Dask's rule), unless
                 // it failed, in which case the new definition gets a new chance.
                 if !matches!(self.task(t).state, TaskState::Erred(_)) {
+                    if !last {
+                        self.task_mut(t).pins += 1;
+                        pinned.push(t);
+                    }
                     continue;
                 }
                 self.forget_erred_for_resubmission(t);
@@ -291,9 +324,13 @@ impl State {
                 who_has: SmallVec::new(),
                 nbytes: 0,
                 wanted_by: SmallVec::new(),
-                priority: (self.generation, rank as u32),
+                priority: (self.generation, rank),
                 attempts: 0,
+                pins: u32::from(!last),
             }));
+            if !last {
+                pinned.push(t);
+            }
             self.index.insert(key.clone(), t);
             if let Some(clients) = self.pending_wants.remove(&key) {
                 for c in clients {
@@ -307,8 +344,22 @@ impl State {
         for t in fresh {
             self.need(t);
         }
+        if last {
+            self.unpin(pinned);
+        } else {
+            self.pinned.insert(c, pinned);
+        }
         self.schedule();
         self.run_release_checks();
+    }
+
+    fn unpin(&mut self, pinned: Vec<TaskId>) {
+        for t in pinned {
+            if let Some(task) = self.tasks[t].as_mut() {
+                task.pins -= 1;
+                self.release_checks.push(t);
+            }
+        }
     }
 
     fn forget_erred_for_resubmission(&mut self, t: TaskId) {
@@ -378,7 +429,7 @@ impl State {
     /// backlog (tasks whose inputs are small, so moving them costs little).
     fn balance(&mut self) {
         const CHEAP_TO_MOVE: u64 = 1 << 20;
-        let idle = self.workers.values().any(|w| !w.paused && w.processing.len() < w.nthreads);
+        let idle = self.workers.values().any(|w| !w.report.paused && w.processing.len() < w.nthreads);
         if !idle {
             return;
         }
@@ -656,6 +707,9 @@ impl State {
 
     /// The client disconnected: everything it wanted is released.
     pub fn remove_client(&mut self, c: ClientId) {
+        if let Some(pinned) = self.pinned.remove(&c) {
+            self.unpin(pinned);
+        }
         let Some(wants) = self.clients.remove(&c) else { return };
         for t in wants {
             if let Some(task) = self.tasks[t].as_mut() {
@@ -703,6 +757,7 @@ impl State {
             }
             let task = self.task(t);
             let forgettable = matches!(task.state, TaskState::Released | TaskState::Erred(_))
+                && task.pins == 0
                 && task.dependents.iter().all(|&d| self.tasks[d].is_none());
             if forgettable {
                 let task = self.tasks[t].take().expect("checked above");

@@ -4,7 +4,7 @@ use rask_graph::workloads::tree_sum;
 use rask_graph::{parse_graph, Key, Plan, Registry};
 use rask_protocol::dist::{DistFailure, TaskDef, ToClient};
 
-use super::state::{State, TaskState, SATURATION};
+use super::state::{State, TaskState, WorkerReport, SATURATION};
 use crate::client::plan_tasks;
 
 fn tasks(src: &str, wanted: &[&str]) -> (Vec<TaskDef>, Vec<Key>) {
@@ -142,7 +142,7 @@ fn a_paused_worker_gets_no_new_tasks_until_it_resumes() {
     let mut s = State::default();
     s.add_worker(1, "w1".into(), 1);
     s.add_worker(2, "w2".into(), 1);
-    s.heartbeat(1, 900, 0, true);
+    s.heartbeat(1, WorkerReport { bytes_in_memory: 900, paused: true, ..WorkerReport::default() });
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2)}", &["a", "b"]);
     s.want(7, &wanted);
@@ -150,7 +150,7 @@ fn a_paused_worker_gets_no_new_tasks_until_it_resumes() {
     assert!(s.out.compute.get(&1).is_none(), "paused");
     assert_eq!(s.out.compute.get(&2).map(Vec::len), Some(2));
     assert_eq!(s.stats().workers_paused, 1);
-    s.heartbeat(1, 100, 800, false);
+    s.heartbeat(1, WorkerReport { bytes_in_memory: 100, bytes_spilled: 800, ..WorkerReport::default() });
     assert_eq!((s.stats().workers_paused, s.stats().bytes_spilled), (0, 800));
 }
 
@@ -191,4 +191,33 @@ fn a_silent_worker_is_treated_as_dead() {
     let gone = s.expire_silent_workers(later + Duration::from_secs(15), Duration::from_secs(30));
     assert_eq!(gone, vec![1], "w1 was last heard from 35 s ago, w2 15 s ago");
     assert_eq!((s.stats().workers, s.stats().workers_lost), (1, 1));
+}
+
+#[test]
+fn a_submission_in_chunks_keeps_what_later_chunks_depend_on() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1);
+    s.add_client(7);
+    let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a'), 'c': (inc, 'b')}", &["c"]);
+    s.want(7, &wanted);
+    let mut defs = defs.into_iter();
+    // `a` arrives and finishes before the chunk with its dependent arrives.
+    s.submit_chunk(7, vec![defs.next().unwrap()], false);
+    run_assigned(&mut s);
+    assert_eq!(s.state_of(&Key::from("a")), Some(&TaskState::Released), "pinned: released but not forgotten");
+    s.submit_chunk(7, defs.collect(), true);
+    run_assigned(&mut s);
+    assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Memory));
+    assert!(s.out.to_clients.is_empty(), "no error: {:?}", s.out.to_clients.len());
+    // The same keys again, while the first graph's results are being released: the known
+    // tasks are reused and kept until the submission ends.
+    s.release(7, &wanted);
+    let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a'), 'c': (inc, 'b')}", &["c"]);
+    s.want(7, &wanted);
+    let mut defs = defs.into_iter();
+    s.submit_chunk(7, vec![defs.next().unwrap(), defs.next().unwrap()], false);
+    s.submit_chunk(7, defs.collect(), true);
+    run_assigned(&mut s);
+    assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Memory));
+    assert!(s.out.to_clients.is_empty());
 }

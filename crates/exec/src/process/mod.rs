@@ -24,7 +24,7 @@ mod control;
 mod ring;
 #[cfg(all(test, loom))]
 mod ring_loom;
-mod wire;
+pub(crate) mod wire;
 mod worker;
 
 use std::ffi::OsString;

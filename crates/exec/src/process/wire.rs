@@ -44,17 +44,11 @@ pub(crate) fn to_wire(
             return Ok((WireValue::Shared(r), Some(segment)));
         }
     };
-    if let Some((segment, range)) = buffer.owner::<Segment>() {
-        traffic::shared(range.len());
+    if let Some((segment, r)) = by_reference(value) {
+        traffic::shared(r.len as usize);
         if hand_over {
             segment.hand_over();
         }
-        let r = SharedRef {
-            segment: segment.name().to_owned(),
-            offset: range.start as u64,
-            len: range.len() as u64,
-            layout,
-        };
         return Ok((WireValue::Shared(r), None));
     }
     if buffer.len() <= inline_max {
@@ -68,11 +62,22 @@ pub(crate) fn to_wire(
     Ok((WireValue::Shared(r), Some(segment)))
 }
 
+/// A reference to `value`'s bytes if they already live in a shared-memory segment (an array
+/// or bytes value made in an arena, or mapped from one): the segment and where in it they lie.
+pub fn by_reference(value: &Value) -> Option<(&Segment, SharedRef)> {
+    let (buffer, layout) = match value {
+        Value::Array(a) => (a.buffer(), Layout::Array { dtype: a.dtype(), shape: a.shape().to_vec() }),
+        Value::Bytes(b) => (b, Layout::Bytes),
+        _ => return None,
+    };
+    let (segment, range) = buffer.owner::<Segment>()?;
+    let r =
+        SharedRef { segment: segment.name().to_owned(), offset: range.start as u64, len: range.len() as u64, layout };
+    Some((segment, r))
+}
+
 /// The value of a wire form; `open` maps a segment by name (or finds it already mapped).
-pub(crate) fn from_wire(
-    wire: WireValue,
-    open: &mut dyn FnMut(&str) -> io::Result<Arc<Segment>>,
-) -> Result<Value, String> {
+pub fn from_wire(wire: WireValue, open: &mut dyn FnMut(&str) -> io::Result<Arc<Segment>>) -> Result<Value, String> {
     let r = match wire {
         WireValue::Inline(v) => return Ok(v),
         WireValue::Shared(r) => r,
