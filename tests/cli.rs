@@ -249,11 +249,12 @@ fn a_scheduler_and_two_workers_started_by_hand_run_the_seed_and_the_corpus() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut announcements = std::io::BufReader::new(scheduler.stdout.take().unwrap());
     let mut line = String::new();
-    std::io::BufReader::new(scheduler.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    announcements.read_line(&mut line).unwrap();
     let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
     let mut dashboard = String::new();
-    std::io::BufReader::new(scheduler.stdout.take().unwrap()).read_line(&mut dashboard).unwrap();
+    announcements.read_line(&mut dashboard).unwrap();
     let mut running = Running(vec![scheduler]);
     assert!(addr.starts_with("tcp://127.0.0.1:"), "{line}");
     for _ in 0..2 {

@@ -124,11 +124,19 @@ fn local_workers(name: &str) -> Result<Option<usize>, String> {
     }
 }
 
-fn scheduler(host: &str, port: u16) -> Result<(), String> {
-    let running =
-        rask_distributed::SchedulerThread::start(&format!("{host}:{port}"), rask_distributed::secret_from_env())
-            .map_err(|e| format!("cannot start the scheduler on {host}:{port}: {e}"))?;
+fn scheduler(host: &str, port: u16, dashboard_port: Option<u16>) -> Result<(), String> {
+    let dashboard = dashboard_port.map(|p| format!("{host}:{p}"));
+    let secret = rask_distributed::secret_from_env();
+    let running = rask_distributed::SchedulerThread::start_with_dashboard(
+        &format!("{host}:{port}"),
+        secret,
+        dashboard.as_deref(),
+    )
+    .map_err(|e| format!("cannot start the scheduler on {host}:{port}: {e}"))?;
     println!("rask scheduler listening on tcp://{}", running.addr());
+    if let Some(d) = running.dashboard_addr() {
+        println!("rask scheduler dashboard on http://{d}/");
+    }
     io::stdout().flush().map_err(|e| e.to_string())?;
     loop {
         std::thread::park();
