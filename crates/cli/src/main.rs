@@ -187,10 +187,6 @@ fn run(
             let client = cluster.as_ref().expect("checked").client().map_err(|e| format!("local cluster: {e}"))?;
             Box::new(client)
         }
-        Scheduler::Distributed(addr) => {
-            let client = rask_distributed::Client::connect_with(addr, rask_distributed::secret_from_env());
-            Box::new(client.map_err(|e| format!("{addr}: {e}"))?)
-        }
         other => other.executor().map_err(|e| e.to_string())?,
     };
     let plan = Plan::build(&graph, &targets, &registry).map_err(|e| e.to_string())?;

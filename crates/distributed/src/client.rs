@@ -474,3 +474,13 @@ impl Executor for Client {
         Ok(Outcome { values, stats: RunStats { tasks: plan.len(), ..RunStats::default() } })
     }
 }
+
+fn connect_executor(addr: &str) -> Result<Box<dyn Executor>, ExecError> {
+    let client =
+        Client::connect_with(addr, crate::secret_from_env()).map_err(|e| ExecError::Remote(format!("{addr}: {e}")))?;
+    Ok(Box::new(client))
+}
+
+rask_graph::inventory::submit! {
+    rask_exec::RemoteExecutor { connect: connect_executor }
+}

@@ -80,6 +80,11 @@ fn futures_api() {
     client.cancel(&[slow.clone()]);
     let err = after.result().unwrap_err().to_string();
     assert!(err.contains("cancelled"), "{err}");
+    // Any code that names schedulers gets this cluster from its address.
+    let scheduler: rask_exec::Scheduler = cluster.address().parse().unwrap();
+    let executor = scheduler.executor().unwrap();
+    let g = parse_graph("{'q': (mul, 6, 7)}").unwrap();
+    assert_eq!(executor.get(&g, &[Key::from("q")], &rask_graph::Registry::new()).unwrap(), vec![Value::Int(42)]);
     // Release on drop: once every future is gone, the scheduler forgets everything.
     drop((x, y, squares, persisted, bad, slow, after));
     eventually("every key is released", || client.stats().unwrap().tasks_known == 0);

@@ -97,6 +97,15 @@ pub fn get(graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Vec<Value
     SyncExecutor.get(graph, keys, registry)
 }
 
+/// How `tcp://HOST:PORT` becomes an executor: the distributed layer sits above this crate and
+/// registers itself here at link time, so [`Scheduler::executor`] works for every scheduler
+/// name in any binary that links it.
+pub struct RemoteExecutor {
+    pub connect: fn(&str) -> Result<Box<dyn Executor>, ExecError>,
+}
+
+rask_graph::inventory::collect!(RemoteExecutor);
+
 /// A scheduler named the way Dask users name them: `sync`, `threads`, `threads:8`,
 /// `processes`, `tcp://HOST:PORT`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,6 +163,11 @@ impl Scheduler {
             Scheduler::Processes(None) => Ok(Box::new(ProcessExecutor::with_available_cores())),
             #[cfg(not(loom))]
             Scheduler::Processes(Some(n)) => Ok(Box::new(ProcessExecutor::new(*n))),
+            Scheduler::Distributed(addr) => match rask_graph::inventory::iter::<RemoteExecutor>.into_iter().next() {
+                Some(remote) => (remote.connect)(addr),
+                None => Err(ExecError::Unavailable(self.to_string())),
+            },
+            #[cfg(loom)]
             other => Err(ExecError::Unavailable(other.to_string())),
         }
     }
