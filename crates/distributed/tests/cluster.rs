@@ -208,12 +208,13 @@ fn wide_reduction_memory() {
 }
 
 fn memory_limit_spills() {
-    // 128 MiB per worker: results past ~77 MiB go to disk; 120 MiB of arrays are kept.
-    let cluster = LocalCluster::with_memory_limit(1, 1, 128 << 20).unwrap();
+    // 256 MiB per worker: results past ~154 MiB go to disk; 200 MiB of arrays are kept. (The
+    // pause threshold, 80% of resident memory, stays well out of reach.)
+    let cluster = LocalCluster::with_memory_limit(1, 1, 256 << 20).unwrap();
     let client = cluster.client().unwrap();
     let n = 1 << 18; // 2 MiB of float64 each
     let mut graph = Graph::new();
-    let keys: Vec<Key> = (0..60i64)
+    let keys: Vec<Key> = (0..100i64)
         .map(|i| {
             graph.insert(("arr", i), Expr::call("mul", [Expr::call("ones", [Expr::from(n)]), Expr::from(i)]));
             Key::from(("arr", i))

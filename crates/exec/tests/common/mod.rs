@@ -178,7 +178,22 @@ pub fn run_tests(tests: &[(&str, fn())]) {
         }
         ran += 1;
         let start = std::time::Instant::now();
+        // A hung test must fail CI, not stall it.
+        let watchdog = {
+            let name = name.to_string();
+            let (done, finished) = std::sync::mpsc::channel::<()>();
+            std::thread::spawn(move || {
+                // Dropping the sender (the test ended) disconnects; only a timeout is a hang.
+                let waited = finished.recv_timeout(std::time::Duration::from_secs(180));
+                if waited == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                    eprintln!("test {name} ... TIMED OUT after 180 s");
+                    std::process::exit(101);
+                }
+            });
+            done
+        };
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(test)).is_ok();
+        drop(watchdog);
         println!("test {name} ... {} ({:.2}s)", if ok { "ok" } else { "FAILED" }, start.elapsed().as_secs_f64());
         if !ok {
             failed.push(*name);
