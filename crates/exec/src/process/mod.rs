@@ -450,7 +450,8 @@ impl<'a, 'p> Run<'a, 'p> {
         let mut keep = Vec::new();
         let mut inputs = Vec::with_capacity(plan.dependencies(task).len());
         for &i in plan.dependencies(task) {
-            let value: Value = self.shared.result(i);
+            // SAFETY: `task` is ready (every dependency finished) and not yet complete.
+            let value: Value = unsafe { self.shared.result(i) };
             let (wire, made) = to_wire(&value, &self.pool.namespace, self.exec.inline_max, false)
                 .map_err(|e| unrunnable(e.to_string()))?;
             keep.extend(made);

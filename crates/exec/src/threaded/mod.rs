@@ -199,17 +199,22 @@ impl<'p> Shared<'p> {
     /// Evaluates one task, stores its result, and frees inputs whose last consumer it was.
     fn run(&self, task: u32) -> Result<(), ExecError> {
         let plan = self.plan;
-        let value = plan.op(task).eval(&|i| self.result(i)).map_err(|f| ExecError::from_failure(plan.key(task), f))?;
+        // SAFETY: the op reads only its own dependencies, all finished (we were made ready by
+        // the last of them) and not freed before this task completes.
+        let input = |i: u32| unsafe { self.result(i) };
+        let value = plan.op(task).eval(&input).map_err(|f| ExecError::from_failure(plan.key(task), f))?;
         self.complete(task, value);
         Ok(())
     }
 
-    /// The result of `i`, a finished dependency of a task that has not completed yet.
-    pub(crate) fn result(&self, i: u32) -> Value {
-        // SAFETY: `i` is a finished dependency (the consumer's `waiting` count reached zero
-        // after its result was stored, with release/acquire ordering), and the caller is one of
-        // its consumers, so nobody frees it before that consumer's `complete`.
-        unsafe { self.results[i as usize].with(|v| v.clone().expect("a finished dependency has a result")) }
+    /// The result of `i`.
+    ///
+    /// # Safety
+    /// `i` must be a finished dependency of a task that has not completed yet: then its result
+    /// was stored before that task became ready (release/acquire through `waiting`), and it is
+    /// not freed before that task's `complete`.
+    pub(crate) unsafe fn result(&self, i: u32) -> Value {
+        self.results[i as usize].with(|v| v.clone().expect("a finished dependency has a result"))
     }
 
     /// Stores `task`'s result for its consumers and frees inputs whose last consumer it was.
