@@ -83,7 +83,12 @@ impl LocalCluster {
 
     /// Starts one more worker process.
     pub fn add_worker(&mut self) -> Result<(), DistError> {
-        let spec = format!("{}#{}#{}", self.scheduler.addr(), self.nthreads, self.memory_limit);
+        self.add_worker_with_limit(self.memory_limit)
+    }
+
+    /// Starts one more worker process with its own memory limit (0: none).
+    pub fn add_worker_with_limit(&mut self, memory_limit: u64) -> Result<(), DistError> {
+        let spec = format!("{}#{}#{}", self.scheduler.addr(), self.nthreads, memory_limit);
         let child =
             Command::new(std::env::current_exe()?).env(ENV, spec).stdin(Stdio::null()).stdout(Stdio::null()).spawn()?;
         self.workers.push(child);

@@ -28,6 +28,7 @@ fn main() {
         ("past_its_memory_limit_a_worker_spills_and_loses_nothing", memory_limit_spills),
         ("a_function_the_workers_lack_is_an_error_naming_it", unknown_function_on_workers),
         ("workers_on_one_machine_share_large_results_without_copies", shared_memory_between_workers),
+        ("a_paused_worker_takes_no_tasks_and_the_graph_runs_elsewhere", paused_worker),
     ];
     common::run_tests(tests);
 }
@@ -265,4 +266,19 @@ fn shared_memory_between_workers() {
         .filter(|n| pids.iter().any(|p| n.starts_with(&format!("rask-{p}-"))))
         .collect();
     assert_eq!(leftovers, Vec::<String>::new(), "the workers' segments are gone with them");
+}
+
+fn paused_worker() {
+    let mut cluster = LocalCluster::new(1, 1).unwrap();
+    // A 1 MB limit: the process's resident memory is past 80% of it from the start.
+    cluster.add_worker_with_limit(1 << 20).unwrap();
+    let client = cluster.client().unwrap();
+    eventually("the small worker joins and pauses", || {
+        let s = client.stats().unwrap();
+        s.workers == 2 && s.workers_paused == 1
+    });
+    // Were any of these handed to the paused worker, it would hold them forever (and the
+    // watchdog would fail the test); they all run on the other one.
+    let futures = client.map("inc", (0..200).map(Value::Int)).unwrap();
+    assert_eq!(client.gather(&futures).unwrap(), (1..=200).map(Value::Int).collect::<Vec<_>>());
 }
