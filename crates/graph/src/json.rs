@@ -19,6 +19,7 @@
 //! | `{"bytes": "00ff"}` | bytes, hex encoded |
 //! | `{"float": "nan"}` | also `"inf"`, `"-inf"` (JSON has no such numbers) |
 //! | `{"array": {"dtype": "float64", "shape": [2], "data": [1.0, 2.0]}}` | an array (`int64` too) |
+//! | `{"ext": {"type": "arrow.RecordBatch", "repr": "…"}}` | an extension value (output only: printed, never read back) |
 //!
 //! Inside `tuple`, `dict` and `array` only values may appear, not tasks or references. Results
 //! print with the same mapping (`rask run --json`).
@@ -204,6 +205,8 @@ pub fn value_to_json(v: &Value) -> Json {
             };
             json!({"array": {"dtype": a.dtype().name(), "shape": a.shape(), "data": data}})
         }
+        // Output only: extension values are printed, not read back from JSON.
+        Value::Ext(e) => json!({"ext": {"type": e.type_name(), "repr": e.to_string()}}),
     }
 }
 

@@ -16,6 +16,7 @@
 pub mod arena;
 pub mod builder;
 pub mod builtins;
+pub mod ext;
 mod error;
 mod expr;
 pub mod json;

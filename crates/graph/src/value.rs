@@ -33,6 +33,8 @@ pub enum Value {
     /// records; bulk data belongs in arrays or (later) record batches.
     Dict(#[serde(deserialize_with = "deserialize_nested")] Arc<Vec<(Value, Value)>>),
     Array(Array),
+    /// A value of a type defined above this crate (an Arrow record batch, …); see [`crate::ext`].
+    Ext(crate::ext::Ext),
 }
 
 impl Value {
@@ -65,6 +67,7 @@ impl Value {
             Value::Tuple(_) => "tuple",
             Value::Dict(_) => "dict",
             Value::Array(_) => "ndarray",
+            Value::Ext(e) => e.type_name(),
         }
     }
 
@@ -110,6 +113,7 @@ impl Value {
             Value::List(items) | Value::Tuple(items) => SCALAR + items.iter().map(Value::nbytes).sum::<usize>(),
             Value::Dict(pairs) => SCALAR + pairs.iter().map(|(k, v)| k.nbytes() + v.nbytes()).sum::<usize>(),
             Value::Array(a) => SCALAR + a.data.len(),
+            Value::Ext(e) => SCALAR + e.nbytes(),
             _ => SCALAR,
         }
     }
@@ -127,6 +131,7 @@ impl PartialEq for Value {
             (Value::List(a), Value::List(b)) | (Value::Tuple(a), Value::Tuple(b)) => a == b,
             (Value::Dict(a), Value::Dict(b)) => a == b,
             (Value::Array(a), Value::Array(b)) => a == b,
+            (Value::Ext(a), Value::Ext(b)) => a == b,
             _ => false,
         }
     }
@@ -157,6 +162,7 @@ impl fmt::Display for Value {
                 f.write_str("}")
             }
             Value::Array(a) => fmt::Display::fmt(a, f),
+            Value::Ext(e) => fmt::Display::fmt(e, f),
         }
     }
 }
