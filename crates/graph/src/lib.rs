@@ -16,9 +16,9 @@
 pub mod arena;
 pub mod builder;
 pub mod builtins;
-pub mod ext;
 mod error;
 mod expr;
+pub mod ext;
 pub mod json;
 mod key;
 mod op;

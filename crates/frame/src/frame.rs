@@ -1,0 +1,278 @@
+//! The lazy frame and its lowering to a task graph.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use arrow_array::RecordBatch;
+use rask_exec::Executor;
+use rask_graph::{Expr as Task, Graph, Key, Registry, Value};
+
+use crate::batch::{from_value, to_value};
+use crate::expr::Expr;
+use crate::kernels::{encode, Agg, PartitionOp};
+use crate::FrameError;
+
+/// Partials combined per task in a reduction tree (Dask's `split_every`).
+const SPLIT_EVERY: usize = 8;
+
+#[derive(Clone, Debug)]
+enum Source {
+    Parquet(Vec<PathBuf>),
+    Batches(Vec<RecordBatch>),
+}
+
+/// A lazy, partitioned frame: nothing is read or computed until `compute` (or a reduction's).
+#[derive(Clone, Debug)]
+pub struct Frame {
+    source: Source,
+    ops: Vec<PartitionOp>,
+}
+
+/// A reduction of one column, computed on demand.
+#[derive(Clone, Debug)]
+pub struct Reduction {
+    pub(crate) frame: Frame,
+    pub(crate) column: String,
+    pub(crate) agg: Agg,
+}
+
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(0);
+
+impl Frame {
+    /// One partition per Parquet file: `path` is a file, a directory (its `*.parquet` files) or
+    /// a glob whose last component holds the `*` (`data/facts/*.parquet`).
+    pub fn read_parquet(path: impl AsRef<Path>) -> Result<Frame, FrameError> {
+        let path = path.as_ref();
+        let text = path.to_string_lossy();
+        let files = if text.contains('*') {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let pattern = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let (prefix, suffix) = pattern.split_once('*').unwrap_or((&pattern, ""));
+            list(dir, |name| {
+                name.starts_with(prefix) && name.ends_with(suffix) && name.len() >= prefix.len() + suffix.len()
+            })?
+        } else if path.is_dir() {
+            list(path, |name| name.ends_with(".parquet"))?
+        } else {
+            vec![path.to_path_buf()]
+        };
+        if files.is_empty() {
+            return Err(FrameError::File { path: text.into_owned(), cause: "no Parquet files match".into() });
+        }
+        Ok(Frame { source: Source::Parquet(files), ops: Vec::new() })
+    }
+
+    /// A frame over batches in memory, one partition each.
+    pub fn from_batches(batches: Vec<RecordBatch>) -> Frame {
+        Frame { source: Source::Batches(batches), ops: Vec::new() }
+    }
+
+    pub fn npartitions(&self) -> usize {
+        match &self.source {
+            Source::Parquet(files) => files.len(),
+            Source::Batches(b) => b.len(),
+        }
+    }
+
+    fn with(mut self, op: PartitionOp) -> Frame {
+        self.ops.push(op);
+        self
+    }
+
+    /// Rows where `predicate` is true (nulls count as false).
+    pub fn filter(self, predicate: Expr) -> Frame {
+        self.with(PartitionOp::Filter(predicate))
+    }
+
+    /// Adds (or replaces) column `name`.
+    pub fn with_column(self, name: &str, value: Expr) -> Frame {
+        self.with(PartitionOp::WithColumn(name.to_owned(), value))
+    }
+
+    pub fn select(self, columns: &[&str]) -> Frame {
+        self.with(PartitionOp::Select(columns.iter().map(|c| c.to_string()).collect()))
+    }
+
+    pub fn sum(&self, column: &str) -> Reduction {
+        self.reduce(column, Agg::Sum)
+    }
+
+    pub fn mean(&self, column: &str) -> Reduction {
+        self.reduce(column, Agg::Mean)
+    }
+
+    /// Non-null values in `column`.
+    pub fn count(&self, column: &str) -> Reduction {
+        self.reduce(column, Agg::Count)
+    }
+
+    pub fn min(&self, column: &str) -> Reduction {
+        self.reduce(column, Agg::Min)
+    }
+
+    pub fn max(&self, column: &str) -> Reduction {
+        self.reduce(column, Agg::Max)
+    }
+
+    fn reduce(&self, column: &str, agg: Agg) -> Reduction {
+        Reduction { frame: self.clone(), column: column.to_owned(), agg }
+    }
+
+    /// The columns the source must provide for `wanted` output columns (`None`: all):
+    /// projection pushdown, computed backwards through the operations.
+    fn needed_columns(&self, wanted: Option<Vec<String>>) -> Option<Vec<String>> {
+        let mut needed = wanted;
+        for op in self.ops.iter().rev() {
+            needed = match op {
+                PartitionOp::Select(names) => Some(names.clone()),
+                PartitionOp::WithColumn(name, e) => needed.map(|mut n| {
+                    n.retain(|c| c != name);
+                    e.columns(&mut n);
+                    n
+                }),
+                PartitionOp::Filter(e) => needed.map(|mut n| {
+                    e.columns(&mut n);
+                    n
+                }),
+            };
+        }
+        needed
+    }
+
+    /// Adds one task per partition to `graph` (source read and the operations chain, which
+    /// the plan fuses into one task) and returns their keys.
+    fn lower(&self, graph: &mut Graph, token: &str, wanted: Option<Vec<String>>) -> Vec<Key> {
+        let columns = self.needed_columns(wanted);
+        (0..self.npartitions())
+            .map(|i| {
+                let source = match &self.source {
+                    Source::Parquet(files) => Task::call(
+                        "frame_read_parquet",
+                        [Task::from(Value::str(&files[i].to_string_lossy())), Task::from(encode(&columns))],
+                    ),
+                    Source::Batches(batches) => Task::from(to_value(batches[i].clone())),
+                };
+                let key = Key::from((token, i as i64));
+                let task = if self.ops.is_empty() {
+                    source
+                } else {
+                    Task::call("frame_apply", [source, Task::from(encode(&self.ops))])
+                };
+                graph.insert(key.clone(), task);
+                key
+            })
+            .collect()
+    }
+
+    /// The plan, readably: source, pushed-down columns, operations, and the task count.
+    pub fn explain(&self) -> String {
+        let source = match &self.source {
+            Source::Parquet(files) => format!("read_parquet: {} files", files.len()),
+            Source::Batches(b) => format!("from_batches: {} batches", b.len()),
+        };
+        let columns = match self.needed_columns(None) {
+            Some(c) => format!("columns read: {}", c.join(", ")),
+            None => "columns read: all".to_owned(),
+        };
+        let ops: Vec<String> = self.ops.iter().map(|op| format!("  {op:?}")).collect();
+        format!(
+            "{source}\n{columns}\noperations (one task per partition):\n{}\ntasks: {} (+1 to concatenate)",
+            ops.join("\n"),
+            self.npartitions()
+        )
+    }
+
+    /// Every partition, concatenated into one batch.
+    pub fn compute(&self, executor: &dyn Executor) -> Result<RecordBatch, FrameError> {
+        let token = fresh_token("frame");
+        let mut graph = Graph::new();
+        let parts = self.lower(&mut graph, &token, None);
+        let root = Key::from((token.as_str(), -1i64));
+        graph.insert(root.clone(), Task::call("frame_concat", [Task::list(parts.into_iter().map(Task::key))]));
+        let value = executor.get(&graph, &[root], &Registry::new())?;
+        Ok(from_value("compute", &value[0]).map_err(|e| FrameError::Type(e.to_string()))?.clone())
+    }
+
+    /// The first `n` rows, reading partitions in order only until there are enough.
+    pub fn head(&self, n: usize, executor: &dyn Executor) -> Result<RecordBatch, FrameError> {
+        let mut take = 1usize;
+        loop {
+            let first = Frame { source: self.first(take), ops: self.ops.clone() };
+            let batch = first.compute(executor)?;
+            if batch.num_rows() >= n || take >= self.npartitions() {
+                return Ok(batch.slice(0, n.min(batch.num_rows())));
+            }
+            take = (take * 2).min(self.npartitions());
+        }
+    }
+
+    fn first(&self, k: usize) -> Source {
+        match &self.source {
+            Source::Parquet(files) => Source::Parquet(files[..k.min(files.len())].to_vec()),
+            Source::Batches(b) => Source::Batches(b[..k.min(b.len())].to_vec()),
+        }
+    }
+}
+
+impl Reduction {
+    /// The graph: a partial aggregate per partition, combined `SPLIT_EVERY` at a time.
+    pub fn graph(&self) -> (Graph, Key) {
+        let token = fresh_token("reduce");
+        let mut graph = Graph::new();
+        let parts = self.frame.lower(&mut graph, &token, Some(vec![self.column.clone()]));
+        let mut level: Vec<Key> = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let key = Key::from((format!("{token}-partial").as_str(), i as i64));
+                graph.insert(
+                    key.clone(),
+                    Task::call("frame_partial", [Task::key(p), Task::from(Value::str(&self.column))]),
+                );
+                key
+            })
+            .collect();
+        let mut depth = 0i64;
+        while level.len() > 1 {
+            depth += 1;
+            level = level
+                .chunks(SPLIT_EVERY)
+                .enumerate()
+                .map(|(j, group)| {
+                    let key = Key::from((format!("{token}-combine").as_str(), depth * 1_000_000 + j as i64));
+                    let inputs = Task::list(group.iter().cloned().map(Task::key));
+                    graph.insert(key.clone(), Task::call("frame_combine", [inputs]));
+                    key
+                })
+                .collect();
+        }
+        let root = Key::from((token.as_str(), -1i64));
+        let top = match level.pop() {
+            Some(k) => Task::key(k),
+            None => Task::call("frame_combine", [Task::list([])]),
+        };
+        graph.insert(root.clone(), Task::call("frame_finish", [top, Task::from(encode(&self.agg))]));
+        (graph, root)
+    }
+
+    pub fn compute(&self, executor: &dyn Executor) -> Result<Value, FrameError> {
+        let (graph, root) = self.graph();
+        Ok(executor.get(&graph, &[root], &Registry::new())?.remove(0))
+    }
+}
+
+fn fresh_token(kind: &str) -> String {
+    format!("{kind}-{}", NEXT_TOKEN.fetch_add(1, Relaxed))
+}
+
+fn list(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, FrameError> {
+    let err = |e: std::io::Error| FrameError::File { path: dir.display().to_string(), cause: e.to_string() };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(err)?
+        .filter_map(|e| e.ok())
+        .filter(|e| keep(&e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    Ok(files)
+}

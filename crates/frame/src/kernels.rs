@@ -1,0 +1,315 @@
+//! The task functions frames lower to, registered by name so every executor (threads,
+//! processes, a cluster's workers) runs them the same way. Arguments that describe work (which
+//! columns, which operations, which aggregates) travel as postcard bytes.
+
+use std::fs::File;
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use rask_graph::{register, Arity, TaskError, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::batch::{from_value, to_value};
+use crate::expr::Expr;
+use crate::FrameError;
+
+/// A per-partition operation; a chain of them runs as one task per partition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum PartitionOp {
+    Filter(Expr),
+    WithColumn(String, Expr),
+    Select(Vec<String>),
+}
+
+/// A whole-frame reduction of one column (or of rows, for `Count` of `None`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Agg {
+    Count,
+    Sum,
+    Mean,
+    Min,
+    Max,
+}
+
+pub(crate) fn encode<T: Serialize>(what: &T) -> Value {
+    Value::bytes(postcard::to_stdvec(what).expect("plan pieces encode"))
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(func: &str, v: &Value) -> Result<T, TaskError> {
+    match v {
+        Value::Bytes(b) => {
+            postcard::from_bytes(b.as_slice()).map_err(|e| TaskError::value_error(format!("{func}(): {e}")))
+        }
+        other => Err(TaskError::type_error(format!("{func}(): expected encoded arguments, got {}", other.type_name()))),
+    }
+}
+
+fn frame_error(func: &str, e: FrameError) -> TaskError {
+    TaskError::new(e.kind(), format!("{func}(): {e}"))
+}
+
+/// `(frame_read_parquet, path, columns)`: one file as one partition; `columns` (encoded
+/// `Option<Vec<String>>`) is the projection pushed down from the plan.
+fn read_parquet(args: &[Value]) -> Result<Value, TaskError> {
+    let path = args[0].as_str().ok_or_else(|| TaskError::type_error("frame_read_parquet(): path must be a str"))?;
+    let columns: Option<Vec<String>> = decode("frame_read_parquet", &args[1])?;
+    read_file(path, columns.as_deref()).map(to_value).map_err(|e| frame_error("frame_read_parquet", e))
+}
+
+pub(crate) fn read_file(path: &str, columns: Option<&[String]>) -> Result<RecordBatch, FrameError> {
+    let io = |e: std::io::Error| FrameError::File { path: path.to_owned(), cause: e.to_string() };
+    let pq = |e: parquet::errors::ParquetError| FrameError::File { path: path.to_owned(), cause: e.to_string() };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).map_err(io)?).map_err(pq)?;
+    let builder = match columns {
+        Some(columns) => {
+            let schema = builder.schema().clone();
+            let indices = columns
+                .iter()
+                .map(|c| {
+                    schema.index_of(c).map_err(|_| FrameError::MissingColumn {
+                        column: c.clone(),
+                        available: schema.fields().iter().map(|f| f.name().clone()).collect(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+            builder.with_projection(mask)
+        }
+        None => builder,
+    };
+    let schema = builder.schema().clone();
+    let reader = builder.with_batch_size(1 << 16).build().map_err(pq)?;
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| FrameError::File { path: path.to_owned(), cause: e.to_string() })?;
+    let schema = batches.first().map_or(schema, |b| b.schema());
+    Ok(arrow_select::concat::concat_batches(&schema, &batches)?)
+}
+
+/// `(frame_apply, batch, ops)`: a chain of per-partition operations.
+fn apply(args: &[Value]) -> Result<Value, TaskError> {
+    let batch = from_value("frame_apply", &args[0])?;
+    let ops: Vec<PartitionOp> = decode("frame_apply", &args[1])?;
+    apply_ops(batch.clone(), &ops).map(to_value).map_err(|e| frame_error("frame_apply", e))
+}
+
+pub(crate) fn apply_ops(mut batch: RecordBatch, ops: &[PartitionOp]) -> Result<RecordBatch, FrameError> {
+    for op in ops {
+        batch = match op {
+            PartitionOp::Filter(e) => {
+                let mask = e.evaluate(&batch)?;
+                let mask = mask.as_any().downcast_ref::<arrow_array::BooleanArray>().ok_or_else(|| {
+                    FrameError::Type(format!("filter needs a boolean expression, got {}", mask.data_type()))
+                })?;
+                arrow_select::filter::filter_record_batch(&batch, mask)?
+            }
+            PartitionOp::WithColumn(name, e) => {
+                let values = e.evaluate(&batch)?;
+                let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
+                let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+                let field = Arc::new(Field::new(name, values.data_type().clone(), true));
+                match fields.iter().position(|f| f.name() == name) {
+                    Some(i) => {
+                        fields[i] = field;
+                        columns[i] = values;
+                    }
+                    None => {
+                        fields.push(field);
+                        columns.push(values);
+                    }
+                }
+                RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?
+            }
+            PartitionOp::Select(names) => {
+                let schema = batch.schema();
+                let indices = names
+                    .iter()
+                    .map(|c| {
+                        schema.index_of(c).map_err(|_| FrameError::MissingColumn {
+                            column: c.clone(),
+                            available: schema.fields().iter().map(|f| f.name().clone()).collect(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                batch.project(&indices)?
+            }
+        };
+    }
+    Ok(batch)
+}
+
+/// A partial aggregate: what combining needs (a sum and a count give a mean).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Partial {
+    pub count: i64,
+    /// Float sums stay float; int sums stay int until a float joins them.
+    pub sum: Option<Num>,
+    pub min: Option<Num>,
+    pub max: Option<Num>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Num {
+    Int(i64),
+    Float(f64),
+}
+
+impl Num {
+    fn f(self) -> f64 {
+        match self {
+            Num::Int(i) => i as f64,
+            Num::Float(x) => x,
+        }
+    }
+
+    fn add(self, o: Num) -> Result<Num, FrameError> {
+        match (self, o) {
+            (Num::Int(a), Num::Int(b)) => {
+                a.checked_add(b).map(Num::Int).ok_or(FrameError::Type("int64 sum overflowed".into()))
+            }
+            (a, b) => Ok(Num::Float(a.f() + b.f())),
+        }
+    }
+
+    fn value(self) -> Value {
+        match self {
+            Num::Int(i) => Value::Int(i),
+            Num::Float(x) => Value::Float(x),
+        }
+    }
+}
+
+fn pick(a: Option<Num>, b: Option<Num>, keep_first: impl Fn(f64, f64) -> bool) -> Option<Num> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if keep_first(x.f(), y.f()) { x } else { y }),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+impl Partial {
+    pub(crate) fn of(array: &dyn Array) -> Result<Partial, FrameError> {
+        let count = (array.len() - array.null_count()) as i64;
+        match array.data_type() {
+            DataType::Int64 => {
+                let a = array.as_any().downcast_ref::<Int64Array>().expect("int64");
+                let mut sum = 0i64;
+                for v in a.iter().flatten() {
+                    sum = sum.checked_add(v).ok_or(FrameError::Type("int64 sum overflowed".into()))?;
+                }
+                let min = arrow_arith::aggregate::min(a).map(Num::Int);
+                let max = arrow_arith::aggregate::max(a).map(Num::Int);
+                Ok(Partial { count, sum: (count > 0).then_some(Num::Int(sum)), min, max })
+            }
+            DataType::Float64 => {
+                let a = array.as_any().downcast_ref::<Float64Array>().expect("float64");
+                let sum = arrow_arith::aggregate::sum(a).map(Num::Float);
+                let min = arrow_arith::aggregate::min(a).map(Num::Float);
+                let max = arrow_arith::aggregate::max(a).map(Num::Float);
+                Ok(Partial { count, sum, min, max })
+            }
+            _ if array.data_type().is_numeric() => {
+                let cast = arrow_cast::cast(array, &DataType::Float64)?;
+                Partial::of(&cast)
+            }
+            other => Err(FrameError::Type(format!("cannot aggregate a column of {other}"))),
+        }
+    }
+
+    pub(crate) fn combine(self, o: Partial) -> Result<Partial, FrameError> {
+        let sum = match (self.sum, o.sum) {
+            (Some(a), Some(b)) => Some(a.add(b)?),
+            (a, None) => a,
+            (None, b) => b,
+        };
+        Ok(Partial {
+            count: self.count + o.count,
+            sum,
+            min: pick(self.min, o.min, |a, b| a <= b),
+            max: pick(self.max, o.max, |a, b| a >= b),
+        })
+    }
+
+    /// The final value, in pandas' terms: the sum of nothing is 0, the mean/min/max of nothing
+    /// is None (NaN in pandas).
+    pub(crate) fn finish(&self, agg: Agg) -> Value {
+        match agg {
+            Agg::Count => Value::Int(self.count),
+            Agg::Sum => self.sum.map_or(Value::Int(0), Num::value),
+            Agg::Mean => {
+                self.sum.filter(|_| self.count > 0).map_or(Value::None, |s| Value::Float(s.f() / self.count as f64))
+            }
+            Agg::Min => self.min.map_or(Value::None, Num::value),
+            Agg::Max => self.max.map_or(Value::None, Num::value),
+        }
+    }
+}
+
+/// `(frame_partial, batch, column)`: one partition's partial aggregate of a column.
+fn partial(args: &[Value]) -> Result<Value, TaskError> {
+    let batch = from_value("frame_partial", &args[0])?;
+    let column = args[1].as_str().ok_or_else(|| TaskError::type_error("frame_partial(): column must be a str"))?;
+    let array = batch.column_by_name(column).ok_or_else(|| {
+        frame_error(
+            "frame_partial",
+            FrameError::MissingColumn {
+                column: column.to_owned(),
+                available: batch.schema().fields().iter().map(|f| f.name().clone()).collect(),
+            },
+        )
+    })?;
+    Partial::of(array).map(|p| encode(&p)).map_err(|e| frame_error("frame_partial", e))
+}
+
+/// `(frame_combine, [partials])`: a level of the reduction tree.
+fn combine(args: &[Value]) -> Result<Value, TaskError> {
+    let items = args[0].as_seq().ok_or_else(|| TaskError::type_error("frame_combine(): expected a list"))?;
+    let mut acc: Option<Partial> = None;
+    for item in items {
+        let p: Partial = decode("frame_combine", item)?;
+        acc = Some(match acc {
+            Some(a) => a.combine(p).map_err(|e| frame_error("frame_combine", e))?,
+            None => p,
+        });
+    }
+    Ok(encode(&acc.unwrap_or(Partial { count: 0, sum: None, min: None, max: None })))
+}
+
+/// `(frame_finish, partial, agg)`: the reduction's value.
+fn finish(args: &[Value]) -> Result<Value, TaskError> {
+    let p: Partial = decode("frame_finish", &args[0])?;
+    let agg: Agg = decode("frame_finish", &args[1])?;
+    Ok(p.finish(agg))
+}
+
+/// `(frame_concat, [batches])`: partitions into one batch (a frame's `compute`).
+fn concat(args: &[Value]) -> Result<Value, TaskError> {
+    let items = args[0].as_seq().ok_or_else(|| TaskError::type_error("frame_concat(): expected a list"))?;
+    let batches = items.iter().map(|v| from_value("frame_concat", v).cloned()).collect::<Result<Vec<_>, _>>()?;
+    let Some(first) = batches.first() else { return Err(TaskError::value_error("frame_concat(): no partitions")) };
+    arrow_select::concat::concat_batches(&first.schema(), &batches)
+        .map(to_value)
+        .map_err(|e| TaskError::value_error(format!("frame_concat(): {e}")))
+}
+
+/// `(frame_head, [batches], n)`: the first `n` rows.
+fn head(args: &[Value]) -> Result<Value, TaskError> {
+    let n = args[1]
+        .as_int()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| TaskError::value_error("frame_head(): n must be a non-negative int"))?;
+    let whole = concat(&args[..1])?;
+    let batch = from_value("frame_head", &whole)?;
+    Ok(to_value(batch.slice(0, n.min(batch.num_rows()))))
+}
+
+register!("frame_read_parquet", Arity::Exact(2), read_parquet);
+register!("frame_apply", Arity::Exact(2), apply);
+register!("frame_partial", Arity::Exact(2), partial);
+register!("frame_combine", Arity::Exact(1), combine);
+register!("frame_finish", Arity::Exact(2), finish);
+register!("frame_concat", Arity::Exact(1), concat);
+register!("frame_head", Arity::Exact(2), head);

@@ -1,0 +1,54 @@
+//! `rask-frame`: a lazy dataframe of Arrow record batches (partitions) that lowers to task
+//! graphs, like Dask DataFrame over pandas.
+//!
+//! What it is: [`Frame`] — sources (`read_parquet`, `from_batches`), per-partition operations
+//! (`filter`, `with_column`, `select`), reductions (`sum`, `mean`, `count`, `min`, `max` as tree
+//! reductions), `head`, `compute` — with an [`Expr`] type that serializes, so an operation
+//! travels to any executor and is evaluated there with Arrow's compute kernels. The plan is
+//! kept separate from execution (as in polars): operations accumulate in the plan, projection
+//! pushdown happens when it lowers, and each partition's chain of operations becomes one task.
+//! Record batches are task values through `rask_graph::ext` ([`batch`]).
+//!
+//! What it is not (yet): group-by, joins, index/divisions, shuffles, CSV; those are the next
+//! steps of the dataframe issue.
+//!
+//! Main types: [`Frame`], [`Expr`] (built with [`col`] and [`lit`]), [`FrameError`].
+
+pub mod batch;
+mod expr;
+mod frame;
+mod kernels;
+#[cfg(test)]
+mod tests;
+
+pub use expr::{col, lit, Expr, Lit, Op, Type};
+pub use frame::{Frame, Reduction};
+pub use kernels::{Agg, PartitionOp};
+
+/// Why a frame operation failed: names the column or file involved.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("no column {column:?} (columns: {})", available.join(", "))]
+    MissingColumn { column: String, available: Vec<String> },
+    #[error("type error: {0}")]
+    Type(String),
+    #[error("{path}: {cause}")]
+    File { path: String, cause: String },
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+    #[error(transparent)]
+    Exec(#[from] rask_exec::ExecError),
+}
+
+impl FrameError {
+    /// The Python exception name a task failure carries.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FrameError::MissingColumn { .. } => "KeyError",
+            FrameError::Type(_) => "TypeError",
+            FrameError::File { .. } => "OSError",
+            FrameError::Arrow(_) => "ArrowError",
+            FrameError::Exec(_) => "ExecError",
+        }
+    }
+}

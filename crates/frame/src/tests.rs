@@ -1,0 +1,168 @@
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use proptest::prelude::*;
+use rask_exec::{Executor, SyncExecutor, ThreadedExecutor};
+use rask_graph::Value;
+
+use crate::batch::to_value;
+use crate::kernels::{apply_ops, Partial};
+use crate::*;
+
+fn batch(k: Vec<Option<i64>>, x: Vec<f64>, y: Vec<f64>) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, true),
+        Field::new("x", DataType::Float64, false),
+        Field::new("y", DataType::Float64, false),
+    ]));
+    let columns: Vec<ArrayRef> =
+        vec![Arc::new(Int64Array::from(k)), Arc::new(Float64Array::from(x)), Arc::new(Float64Array::from(y))];
+    RecordBatch::try_new(schema, columns).unwrap()
+}
+
+fn executors() -> Vec<Box<dyn Executor>> {
+    vec![Box::new(SyncExecutor), Box::new(ThreadedExecutor::new(2))]
+}
+
+#[test]
+fn batches_travel_as_values_and_round_trip_through_ipc() {
+    let b = batch(vec![Some(1), None], vec![0.5, 1.5], vec![2.0, 3.0]);
+    let v = to_value(b.clone());
+    assert_eq!(v.to_string(), "RecordBatch(rows=2, columns=[k: Int64, x: Float64, y: Float64])");
+    let bytes = postcard::to_stdvec(&v).unwrap();
+    let back: Value = postcard::from_bytes(&bytes).unwrap();
+    assert_eq!(back, v);
+    assert_eq!(crate::batch::from_value("t", &back).unwrap(), &b);
+}
+
+#[test]
+fn expressions_follow_numeric_coercion_and_name_missing_columns() {
+    let b = batch(vec![Some(1), None, Some(3)], vec![0.5, 1.5, 2.5], vec![0.1, 0.9, 0.6]);
+    let z = col("x").mul(lit(2i64)).add(col("k")).evaluate(&b).unwrap();
+    let z = z.as_any().downcast_ref::<Float64Array>().unwrap();
+    assert_eq!((z.value(0), z.is_null(1), z.value(2)), (2.0, true, 8.0), "int meets float at float64; nulls propagate");
+    let mask = col("y").gt(lit(0.5)).and(col("k").is_null().not()).evaluate(&b).unwrap();
+    let mask = mask.as_any().downcast_ref::<arrow_array::BooleanArray>().unwrap();
+    assert_eq!(mask.iter().collect::<Vec<_>>(), vec![Some(false), Some(false), Some(true)]);
+    let constant = lit(7i64).evaluate(&b).unwrap();
+    assert_eq!(constant.len(), 3, "a constant fills the column");
+    let err = col("nope").evaluate(&b).unwrap_err();
+    assert!(err.to_string().contains("\"nope\"") && err.to_string().contains("k, x, y"), "{err}");
+    let names = Arc::new(StringArray::from(vec!["a", "b", "c"])) as ArrayRef;
+    let with_names =
+        RecordBatch::try_new(Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, false)])), vec![names]).unwrap();
+    assert!(matches!(col("s").add(lit(1i64)).evaluate(&with_names), Err(FrameError::Type(_))));
+    assert_eq!(col("s").eq(lit("b")).evaluate(&with_names).unwrap().len(), 3);
+}
+
+#[test]
+fn reductions_and_compute_run_on_every_executor() {
+    let parts = vec![
+        batch(vec![Some(1), Some(2)], vec![1.0, 2.0], vec![0.9, 0.1]),
+        batch(vec![], vec![], vec![]),
+        batch(vec![None, Some(4)], vec![3.0, 4.0], vec![0.7, 0.8]),
+    ];
+    let frame = Frame::from_batches(parts).filter(col("y").gt(lit(0.5))).with_column("z", col("x").add(col("k")));
+    for ex in executors() {
+        let ex = ex.as_ref();
+        let out = frame.compute(ex).unwrap();
+        assert_eq!(out.num_rows(), 3, "{}", ex.name());
+        assert_eq!(frame.sum("x").compute(ex).unwrap(), Value::Float(8.0));
+        assert_eq!(frame.sum("k").compute(ex).unwrap(), Value::Int(5));
+        assert_eq!(frame.count("k").compute(ex).unwrap(), Value::Int(2));
+        assert_eq!(frame.mean("x").compute(ex).unwrap(), Value::Float(8.0 / 3.0));
+        assert_eq!(frame.min("z").compute(ex).unwrap(), Value::Float(2.0));
+        assert_eq!(frame.max("k").compute(ex).unwrap(), Value::Int(4));
+        assert_eq!(frame.head(2, ex).unwrap().num_rows(), 2);
+    }
+    let empty = Frame::from_batches(vec![batch(vec![], vec![], vec![])]);
+    assert_eq!(empty.sum("x").compute(&SyncExecutor).unwrap(), Value::Int(0), "pandas: the sum of nothing is 0");
+    assert_eq!(empty.mean("x").compute(&SyncExecutor).unwrap(), Value::None);
+    let err = Frame::from_batches(vec![batch(vec![Some(1)], vec![1.0], vec![1.0])])
+        .sum("w")
+        .compute(&SyncExecutor)
+        .unwrap_err();
+    assert!(err.to_string().contains("KeyError") && err.to_string().contains("\"w\""), "{err}");
+}
+
+#[test]
+fn parquet_sources_push_projections_down_and_report_bad_files() {
+    let dir = std::env::temp_dir().join(format!("rask-frame-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..3 {
+        let b = batch(vec![Some(i), Some(10 + i)], vec![i as f64, 1.0], vec![0.2, 0.8]);
+        let file = std::fs::File::create(dir.join(format!("part-{i}.parquet"))).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, b.schema(), None).unwrap();
+        w.write(&b).unwrap();
+        w.close().unwrap();
+    }
+    let frame = Frame::read_parquet(dir.join("part-*.parquet")).unwrap().filter(col("y").gt(lit(0.5)));
+    assert_eq!(frame.npartitions(), 3);
+    assert!(frame.sum("x").frame.explain().contains("columns read: all"));
+    let narrowed = frame.clone().select(&["x"]);
+    assert!(narrowed.explain().contains("columns read: x, y"), "{}", narrowed.explain());
+    for ex in executors() {
+        assert_eq!(frame.sum("x").compute(ex.as_ref()).unwrap(), Value::Float(3.0));
+        assert_eq!(narrowed.compute(ex.as_ref()).unwrap().num_columns(), 1);
+    }
+    std::fs::write(dir.join("part-9.parquet"), b"not parquet at all").unwrap();
+    let err = Frame::read_parquet(&dir).unwrap().compute(&SyncExecutor).unwrap_err().to_string();
+    assert!(err.contains("part-9.parquet"), "{err}");
+    assert!(Frame::read_parquet(dir.join("none-*.parquet")).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn frame_strategy() -> impl Strategy<Value = (Vec<RecordBatch>, RecordBatch)> {
+    let row = (proptest::option::of(-50i64..50), -10.0f64..10.0, 0.0f64..1.0);
+    (proptest::collection::vec(row, 0..60), proptest::collection::vec(0usize..60, 0..5)).prop_map(|(rows, mut cuts)| {
+        let whole = batch(
+            rows.iter().map(|r| r.0).collect(),
+            rows.iter().map(|r| r.1).collect(),
+            rows.iter().map(|r| r.2).collect(),
+        );
+        cuts.iter_mut().for_each(|c| *c = (*c).min(rows.len()));
+        cuts.sort();
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for c in cuts.into_iter().chain([rows.len()]) {
+            parts.push(whole.slice(start, c - start));
+            start = c;
+        }
+        (parts, whole)
+    })
+}
+
+fn close(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Float(x), Value::Float(y)) => (x - y).abs() <= 1e-9 * (1.0 + x.abs().max(y.abs())),
+        _ => a == b,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Partitioning never changes a result: every operation and reduction on the partitioned
+    /// frame equals the same on one batch holding every row (empty and single partitions included).
+    #[test]
+    fn partitioning_never_changes_a_result((parts, whole) in frame_strategy(), threshold in 0.0f64..1.0) {
+        let ops = vec![
+            PartitionOp::Filter(col("y").gt(lit(threshold))),
+            PartitionOp::WithColumn("z".into(), col("x").mul(lit(2i64)).add(col("k"))),
+        ];
+        let frame = Frame::from_batches(parts).filter(col("y").gt(lit(threshold))).with_column("z", col("x").mul(lit(2i64)).add(col("k")));
+        let expected = apply_ops(whole, &ops).unwrap();
+        let ex = ThreadedExecutor::new(2);
+        prop_assert_eq!(frame.compute(&ex).unwrap(), expected.clone());
+        for column in ["k", "x", "z"] {
+            let whole_partial = Partial::of(expected.column_by_name(column).unwrap().as_ref()).unwrap();
+            for agg in [Agg::Count, Agg::Sum, Agg::Mean, Agg::Min, Agg::Max] {
+                let reduction = Reduction { frame: frame.clone(), column: column.into(), agg };
+                let got = reduction.compute(&ex).unwrap();
+                let want = whole_partial.finish(agg);
+                prop_assert!(close(&got, &want), "{agg:?}({column}): {got} vs {want}");
+            }
+        }
+    }
+}
