@@ -98,6 +98,9 @@ impl From<&str> for Lit {
 
 macro_rules! binary_methods {
     ($($name:ident => $op:ident),* $(,)?) => {
+        // Builder methods, as in polars: `col("x").add(lit(1))` reads better than operators
+        // on a plan type.
+        #[allow(clippy::should_implement_trait)]
         impl Expr {
             $(pub fn $name(self, other: Expr) -> Expr {
                 Expr::Binary(Op::$op, Box::new(self), Box::new(other))

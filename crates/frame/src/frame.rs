@@ -9,6 +9,7 @@ use rask_graph::{Expr as Task, Graph, Key, Registry, Value};
 
 use crate::batch::{from_value, to_value};
 use crate::expr::Expr;
+use crate::groupby::{AggSpec, GroupAgg, GroupSpec};
 use crate::kernels::{encode, Agg, PartitionOp};
 use crate::FrameError;
 
@@ -114,6 +115,11 @@ impl Frame {
         self.reduce(column, Agg::Max)
     }
 
+    /// Rows grouped by the values of `keys`; aggregate with [`GroupBy::agg`].
+    pub fn groupby(&self, keys: &[&str]) -> GroupBy {
+        GroupBy { frame: self.clone(), keys: keys.iter().map(|k| k.to_string()).collect(), split_every: SPLIT_EVERY }
+    }
+
     fn reduce(&self, column: &str, agg: Agg) -> Reduction {
         Reduction { frame: self.clone(), column: column.to_owned(), agg }
     }
@@ -211,6 +217,89 @@ impl Frame {
             Source::Parquet(files) => Source::Parquet(files[..k.min(files.len())].to_vec()),
             Source::Batches(b) => Source::Batches(b[..k.min(b.len())].to_vec()),
         }
+    }
+}
+
+/// A grouped frame: `agg` lists output columns.
+#[derive(Clone, Debug)]
+pub struct GroupBy {
+    frame: Frame,
+    keys: Vec<String>,
+    split_every: usize,
+}
+
+impl GroupBy {
+    /// Partials merged per task (Dask's `split_every`; at least 2).
+    pub fn split_every(mut self, n: usize) -> GroupBy {
+        self.split_every = n.max(2);
+        self
+    }
+
+    /// One row per group: the key columns, then `(column, agg)` for each spec, named
+    /// `column_agg` (`x_sum`), sorted by key.
+    pub fn agg(&self, specs: &[(&str, GroupAgg)]) -> GroupedFrame {
+        let aggs = specs
+            .iter()
+            .map(|(c, a)| AggSpec {
+                column: c.to_string(),
+                agg: *a,
+                name: format!("{c}_{}", format!("{a:?}").to_lowercase()),
+            })
+            .collect();
+        GroupedFrame { by: self.clone(), spec: GroupSpec { keys: self.keys.clone(), aggs } }
+    }
+}
+
+/// A group-by with its aggregates, computed on demand.
+#[derive(Clone, Debug)]
+pub struct GroupedFrame {
+    by: GroupBy,
+    spec: GroupSpec,
+}
+
+impl GroupedFrame {
+    pub fn graph(&self) -> (Graph, Key) {
+        let token = fresh_token("groupby");
+        let mut graph = Graph::new();
+        let mut wanted = self.spec.keys.clone();
+        wanted.extend(self.spec.aggs.iter().map(|a| a.column.clone()));
+        let parts = self.by.frame.lower(&mut graph, &token, Some(wanted));
+        let spec = encode(&self.spec);
+        let mut level: Vec<Key> = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let key = Key::from((format!("{token}-partial").as_str(), i as i64));
+                graph
+                    .insert(key.clone(), Task::call("frame_groupby_partial", [Task::key(p), Task::from(spec.clone())]));
+                key
+            })
+            .collect();
+        let mut depth = 0i64;
+        // At least one merge, so that a single partition's partial is still merged into form.
+        while level.len() > 1 || depth == 0 {
+            depth += 1;
+            level = level
+                .chunks(self.by.split_every)
+                .enumerate()
+                .map(|(j, group)| {
+                    let key = Key::from((format!("{token}-merge").as_str(), depth * 1_000_000 + j as i64));
+                    let inputs = Task::list(group.iter().cloned().map(Task::key));
+                    graph.insert(key.clone(), Task::call("frame_groupby_merge", [inputs, Task::from(spec.clone())]));
+                    key
+                })
+                .collect();
+        }
+        let root = Key::from((token.as_str(), -1i64));
+        let top = level.pop().expect("a frame has at least one partition");
+        graph.insert(root.clone(), Task::call("frame_groupby_finish", [Task::key(top), Task::from(spec)]));
+        (graph, root)
+    }
+
+    pub fn compute(&self, executor: &dyn Executor) -> Result<RecordBatch, FrameError> {
+        let (graph, root) = self.graph();
+        let value = executor.get(&graph, &[root], &Registry::new())?;
+        Ok(from_value("compute", &value[0]).map_err(|e| FrameError::Type(e.to_string()))?.clone())
     }
 }
 

@@ -38,7 +38,7 @@ pub(crate) fn encode<T: Serialize>(what: &T) -> Value {
     Value::bytes(postcard::to_stdvec(what).expect("plan pieces encode"))
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(func: &str, v: &Value) -> Result<T, TaskError> {
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(func: &str, v: &Value) -> Result<T, TaskError> {
     match v {
         Value::Bytes(b) => {
             postcard::from_bytes(b.as_slice()).map_err(|e| TaskError::value_error(format!("{func}(): {e}")))
@@ -47,7 +47,7 @@ fn decode<T: for<'de> Deserialize<'de>>(func: &str, v: &Value) -> Result<T, Task
     }
 }
 
-fn frame_error(func: &str, e: FrameError) -> TaskError {
+pub(crate) fn frame_error(func: &str, e: FrameError) -> TaskError {
     TaskError::new(e.kind(), format!("{func}(): {e}"))
 }
 

@@ -9,7 +9,10 @@
 //! pushdown happens when it lowers, and each partition's chain of operations becomes one task.
 //! Record batches are task values through `rask_graph::ext` ([`batch`]).
 //!
-//! What it is not (yet): group-by, joins, index/divisions, shuffles, CSV; those are the next
+//! Group-by (`groupby(keys).agg(...)`: count, sum, mean, min, max, first, last, several at
+//! once) is a tree reduction of partial states, `split_every` at a time.
+//!
+//! What it is not (yet): joins, index/divisions, shuffles, `split_out`, CSV; those are the next
 //! steps of the dataframe issue.
 //!
 //! Main types: [`Frame`], [`Expr`] (built with [`col`] and [`lit`]), [`FrameError`].
@@ -17,12 +20,14 @@
 pub mod batch;
 mod expr;
 mod frame;
+mod groupby;
 mod kernels;
 #[cfg(test)]
 mod tests;
 
 pub use expr::{col, lit, Expr, Lit, Op, Type};
-pub use frame::{Frame, Reduction};
+pub use frame::{Frame, GroupBy, GroupedFrame, Reduction};
+pub use groupby::{AggSpec, GroupAgg};
 pub use kernels::{Agg, PartitionOp};
 
 /// Why a frame operation failed: names the column or file involved.

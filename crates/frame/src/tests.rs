@@ -166,3 +166,93 @@ proptest! {
         }
     }
 }
+
+/// The plain reading of a group-by over `k` of `x`: group rows in a map, aggregate in loops.
+fn reference_groupby(
+    whole: &RecordBatch,
+) -> Vec<(Option<i64>, i64, f64, Option<f64>, Option<f64>, Option<f64>, Option<f64>)> {
+    let k = whole.column_by_name("k").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+    let x = whole.column_by_name("x").unwrap().as_any().downcast_ref::<Float64Array>().unwrap();
+    let mut groups: std::collections::BTreeMap<Option<i64>, Vec<f64>> = Default::default();
+    for i in 0..whole.num_rows() {
+        groups.entry(k.is_valid(i).then(|| k.value(i))).or_default().push(x.value(i));
+    }
+    groups
+        .into_iter()
+        .map(|(key, xs)| {
+            let sum: f64 = xs.iter().sum();
+            let min = xs.iter().cloned().fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v))));
+            let max = xs.iter().cloned().fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+            (key, xs.len() as i64, sum, Some(sum / xs.len() as f64), min, max, xs.first().copied())
+        })
+        .collect()
+}
+
+fn f64s(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    batch.column_by_name(name).unwrap().as_any().downcast_ref::<Float64Array>().unwrap().iter().collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// A group-by over any partitioning (and any split_every) equals the plain reading of it.
+    #[test]
+    fn groupby_matches_the_plain_reading((parts, whole) in frame_strategy(), split_every in 2usize..5) {
+        prop_assume!(whole.num_rows() > 0);
+        let grouped = Frame::from_batches(parts).groupby(&["k"]).split_every(split_every).agg(&[
+            ("x", GroupAgg::Count),
+            ("x", GroupAgg::Sum),
+            ("x", GroupAgg::Mean),
+            ("x", GroupAgg::Min),
+            ("x", GroupAgg::Max),
+            ("x", GroupAgg::First),
+        ]);
+        let out = grouped.compute(&ThreadedExecutor::new(2)).unwrap();
+        let want = reference_groupby(&whole);
+        let keys: Vec<Option<i64>> = out.column(0).as_any().downcast_ref::<Int64Array>().unwrap().iter().collect();
+        // Nulls sort first in both (Arrow's default, and None < Some in Rust).
+        prop_assert_eq!(keys, want.iter().map(|w| w.0).collect::<Vec<_>>());
+        let counts: Vec<i64> = out.column_by_name("x_count").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec();
+        prop_assert_eq!(counts, want.iter().map(|w| w.1).collect::<Vec<_>>());
+        let near = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * (1.0 + a.abs().max(b.abs())),
+            (a, b) => a == b,
+        };
+        for (name, pick) in [("x_sum", 2usize), ("x_mean", 3), ("x_min", 4), ("x_max", 5), ("x_first", 6)] {
+            let got = f64s(&out, name);
+            for (g, w) in got.iter().zip(&want) {
+                let w = match pick { 2 => Some(w.2), 3 => w.3, 4 => w.4, 5 => w.5, _ => w.6 };
+                prop_assert!(near(*g, w), "{name}: {g:?} vs {w:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn groupby_takes_string_and_several_keys_and_names_missing_columns() {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("name", DataType::Utf8, true),
+        Field::new("k", DataType::Int64, false),
+        Field::new("x", DataType::Float64, false),
+    ]));
+    let b = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec![Some("a"), Some("b"), None, Some("a")])),
+            Arc::new(Int64Array::from(vec![1, 1, 2, 1])),
+            Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0, 4.0])),
+        ],
+    )
+    .unwrap();
+    let frame = Frame::from_batches(vec![b.slice(0, 2), b.slice(2, 2)]);
+    let out = frame
+        .groupby(&["name", "k"])
+        .agg(&[("x", GroupAgg::Sum), ("x", GroupAgg::Last)])
+        .compute(&SyncExecutor)
+        .unwrap();
+    assert_eq!(out.num_rows(), 3, "(None, 2), ('a', 1), ('b', 1)");
+    assert_eq!(f64s(&out, "x_sum"), vec![Some(3.0), Some(5.0), Some(2.0)]);
+    assert_eq!(f64s(&out, "x_last"), vec![Some(3.0), Some(4.0), Some(2.0)]);
+    let err = frame.groupby(&["nope"]).agg(&[("x", GroupAgg::Sum)]).compute(&SyncExecutor).unwrap_err();
+    assert!(err.to_string().contains("\"nope\""), "{err}");
+}

@@ -614,7 +614,7 @@ impl<'a, 'p> Run<'a, 'p> {
         let slot = &mut self.pool.slots[s];
         let dead_prefix = format!("rask-{}-{}-", std::process::id(), self.exec.worker_tag(s, slot.incarnation));
         for name in rask_store::list().into_iter().filter(|n| n.starts_with(&dead_prefix)) {
-            if !self.segments.get(&name).is_some_and(|w| w.strong_count() > 0) {
+            if self.segments.get(&name).is_none_or(|w| w.strong_count() == 0) {
                 let _ = rask_store::remove(&name);
             }
         }
