@@ -50,7 +50,7 @@ pub struct Usage {
 impl Store {
     /// A store for a worker with `memory_limit` bytes (0: none), spilling under `dir`.
     pub fn new(memory_limit: u64, dir: PathBuf) -> Store {
-        let target = (memory_limit > 0).then(|| (memory_limit as f64 * SPILL) as u64);
+        let target = (memory_limit > 0).then_some((memory_limit as f64 * SPILL) as u64);
         Store { inner: Mutex::new(Inner::default()), target, dir }
     }
 

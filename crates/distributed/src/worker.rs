@@ -236,7 +236,7 @@ struct Pause {
 
 impl Pause {
     fn new(memory_limit: u64) -> Pause {
-        let threshold = (memory_limit > 0).then(|| (memory_limit as f64 * crate::store::PAUSE) as u64);
+        let threshold = (memory_limit > 0).then_some((memory_limit as f64 * crate::store::PAUSE) as u64);
         Pause { threshold }
     }
 
