@@ -10,6 +10,7 @@ use rask_graph::{Expr as Task, Graph, Key, Registry, Value};
 use crate::batch::{from_value, to_value};
 use crate::expr::Expr;
 use crate::groupby::{AggSpec, GroupAgg, GroupSpec};
+use crate::join::{How, JoinSpec};
 use crate::kernels::{encode, Agg, PartitionOp};
 use crate::FrameError;
 
@@ -20,6 +21,12 @@ const SPLIT_EVERY: usize = 8;
 enum Source {
     Parquet(Vec<PathBuf>),
     Batches(Vec<RecordBatch>),
+    /// Every partition of `left` joined to all of `right` (broadcast).
+    Join {
+        left: Box<Frame>,
+        right: Box<Frame>,
+        spec: JoinSpec,
+    },
 }
 
 /// A lazy, partitioned frame: nothing is read or computed until `compute` (or a reduction's).
@@ -72,6 +79,18 @@ impl Frame {
         match &self.source {
             Source::Parquet(files) => files.len(),
             Source::Batches(b) => b.len(),
+            Source::Join { left, .. } => left.npartitions(),
+        }
+    }
+
+    /// Rows of `self` joined to rows of `right` with equal `on` columns. The plan broadcasts
+    /// `right` (put the smaller frame there): it is concatenated once and joined to every
+    /// partition of `self`, with no shuffle.
+    pub fn merge(&self, right: &Frame, on: &[&str], how: How) -> Frame {
+        let spec = JoinSpec { on: on.iter().map(|c| c.to_string()).collect(), how };
+        Frame {
+            source: Source::Join { left: Box::new(self.clone()), right: Box::new(right.clone()), spec },
+            ops: Vec::new(),
         }
     }
 
@@ -149,14 +168,33 @@ impl Frame {
     /// the plan fuses into one task) and returns their keys.
     fn lower(&self, graph: &mut Graph, token: &str, wanted: Option<Vec<String>>) -> Vec<Key> {
         let columns = self.needed_columns(wanted);
+        // A join's inputs are lowered first: left partition by partition, right as one batch.
+        let joined = match &self.source {
+            Source::Join { left, right, spec } => {
+                let left_parts = left.lower(graph, &format!("{token}-left"), None);
+                let right_parts = right.lower(graph, &format!("{token}-right"), None);
+                let right_all = Key::from((format!("{token}-right").as_str(), -1i64));
+                graph.insert(
+                    right_all.clone(),
+                    Task::call("frame_concat", [Task::list(right_parts.into_iter().map(Task::key))]),
+                );
+                Some((left_parts, right_all, encode(spec)))
+            }
+            _ => None,
+        };
         (0..self.npartitions())
             .map(|i| {
-                let source = match &self.source {
-                    Source::Parquet(files) => Task::call(
+                let source = match (&self.source, &joined) {
+                    (Source::Parquet(files), _) => Task::call(
                         "frame_read_parquet",
                         [Task::from(Value::str(&files[i].to_string_lossy())), Task::from(encode(&columns))],
                     ),
-                    Source::Batches(batches) => Task::from(to_value(batches[i].clone())),
+                    (Source::Batches(batches), _) => Task::from(to_value(batches[i].clone())),
+                    (Source::Join { .. }, Some((left, right, spec))) => Task::call(
+                        "frame_join",
+                        [Task::key(left[i].clone()), Task::key(right.clone()), Task::from(spec.clone())],
+                    ),
+                    (Source::Join { .. }, None) => unreachable!("joins are lowered above"),
                 };
                 let key = Key::from((token, i as i64));
                 let task = if self.ops.is_empty() {
@@ -175,6 +213,14 @@ impl Frame {
         let source = match &self.source {
             Source::Parquet(files) => format!("read_parquet: {} files", files.len()),
             Source::Batches(b) => format!("from_batches: {} batches", b.len()),
+            Source::Join { right, spec, .. } => {
+                format!(
+                    "merge on {:?} ({:?}), broadcasting a {}-partition right side",
+                    spec.on,
+                    spec.how,
+                    right.npartitions()
+                )
+            }
         };
         let columns = match self.needed_columns(None) {
             Some(c) => format!("columns read: {}", c.join(", ")),
@@ -216,6 +262,11 @@ impl Frame {
         match &self.source {
             Source::Parquet(files) => Source::Parquet(files[..k.min(files.len())].to_vec()),
             Source::Batches(b) => Source::Batches(b[..k.min(b.len())].to_vec()),
+            Source::Join { left, right, spec } => Source::Join {
+                left: Box::new(Frame { source: left.first(k), ops: left.ops.clone() }),
+                right: right.clone(),
+                spec: spec.clone(),
+            },
         }
     }
 }

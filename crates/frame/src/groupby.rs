@@ -87,6 +87,24 @@ fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Vec<Vec<u32>>, Ve
     Ok((groups, columns))
 }
 
+/// Each row's key columns as bytes, or `None` if any key is null (for joins, where a null key
+/// matches nothing).
+pub(crate) fn key_bytes(batch: &RecordBatch, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, FrameError> {
+    let columns: Vec<ArrayRef> = keys.iter().map(|k| column(batch, k)).collect::<Result<_, _>>()?;
+    (0..batch.num_rows())
+        .map(|row| {
+            if columns.iter().any(|c| c.is_null(row)) {
+                return Ok(None);
+            }
+            let mut buf = Vec::new();
+            for c in &columns {
+                encode_key(c.as_ref(), row, &mut buf)?;
+            }
+            Ok(Some(buf))
+        })
+        .collect()
+}
+
 fn encode_key(c: &dyn Array, row: usize, out: &mut Vec<u8>) -> Result<(), FrameError> {
     if c.is_null(row) {
         out.push(0);

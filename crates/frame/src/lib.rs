@@ -12,8 +12,11 @@
 //! Group-by (`groupby(keys).agg(...)`: count, sum, mean, min, max, first, last, several at
 //! once) is a tree reduction of partial states, `split_every` at a time.
 //!
-//! What it is not (yet): joins, index/divisions, shuffles, `split_out`, CSV; those are the next
-//! steps of the dataframe issue.
+//! `merge` joins (inner, left) by broadcasting the smaller side to every partition of the
+//! larger one.
+//!
+//! What it is not (yet): right/outer joins, hash-shuffle joins, index/divisions, shuffles,
+//! `split_out`, CSV; those are the next steps of the dataframe issue.
 //!
 //! Main types: [`Frame`], [`Expr`] (built with [`col`] and [`lit`]), [`FrameError`].
 
@@ -21,6 +24,7 @@ pub mod batch;
 mod expr;
 mod frame;
 mod groupby;
+mod join;
 mod kernels;
 #[cfg(test)]
 mod tests;
@@ -28,6 +32,7 @@ mod tests;
 pub use expr::{col, lit, Expr, Lit, Op, Type};
 pub use frame::{Frame, GroupBy, GroupedFrame, Reduction};
 pub use groupby::{AggSpec, GroupAgg};
+pub use join::How;
 pub use kernels::{Agg, PartitionOp};
 
 /// Why a frame operation failed: names the column or file involved.

@@ -256,3 +256,59 @@ fn groupby_takes_string_and_several_keys_and_names_missing_columns() {
     let err = frame.groupby(&["nope"]).agg(&[("x", GroupAgg::Sum)]).compute(&SyncExecutor).unwrap_err();
     assert!(err.to_string().contains("\"nope\""), "{err}");
 }
+
+fn dims(keys: Vec<Option<i64>>, w: Vec<f64>) -> RecordBatch {
+    let schema =
+        Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, true), Field::new("w", DataType::Float64, false)]));
+    RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(keys)) as ArrayRef, Arc::new(Float64Array::from(w))])
+        .unwrap()
+}
+
+#[test]
+fn merges_match_keys_skip_nulls_multiply_duplicates_and_keep_left_rows() {
+    let left = batch(vec![Some(1), Some(2), None, Some(3)], vec![1.0, 2.0, 3.0, 4.0], vec![0.0; 4]);
+    let right = dims(vec![Some(1), Some(1), Some(3), None], vec![10.0, 11.0, 30.0, 99.0]);
+    let frame = Frame::from_batches(vec![left.slice(0, 2), left.slice(2, 2)]);
+    let small = Frame::from_batches(vec![right.slice(0, 1), right.slice(1, 3)]);
+    let inner = frame.merge(&small, &["k"], How::Inner).compute(&SyncExecutor).unwrap();
+    assert_eq!(
+        f64s(&inner, "x"),
+        vec![Some(1.0), Some(1.0), Some(4.0)],
+        "k=1 twice, k=3 once; null keys match nothing"
+    );
+    assert_eq!(f64s(&inner, "w"), vec![Some(10.0), Some(11.0), Some(30.0)]);
+    let left_join = frame.merge(&small, &["k"], How::Left).compute(&SyncExecutor).unwrap();
+    assert_eq!(f64s(&left_join, "w"), vec![Some(10.0), Some(11.0), None, None, Some(30.0)]);
+    let total = frame.merge(&small, &["k"], How::Inner).sum("w").compute(&ThreadedExecutor::new(2)).unwrap();
+    assert_eq!(total, Value::Float(51.0));
+    // A column name on both sides (other than the key) gets a suffix on the right one.
+    let clash = frame.merge(&Frame::from_batches(vec![batch(vec![Some(1)], vec![7.0], vec![0.5])]), &["k"], How::Inner);
+    let clash = clash.compute(&SyncExecutor).unwrap();
+    assert_eq!(f64s(&clash, "x_right"), vec![Some(7.0)]);
+    assert!(frame
+        .merge(&small, &["nope"], How::Inner)
+        .compute(&SyncExecutor)
+        .unwrap_err()
+        .to_string()
+        .contains("\"nope\""));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// A broadcast merge over any partitioning equals the join of the whole left side.
+    #[test]
+    fn merges_do_not_depend_on_partitioning(
+        (parts, whole) in frame_strategy(),
+        right_keys in proptest::collection::vec(proptest::option::of(-50i64..50), 0..20),
+        left_join in any::<bool>(),
+    ) {
+        let w: Vec<f64> = (0..right_keys.len()).map(|i| i as f64).collect();
+        let right = dims(right_keys, w);
+        let how = if left_join { How::Left } else { How::Inner };
+        let spec = crate::join::JoinSpec { on: vec!["k".into()], how };
+        let expected = crate::join::join(&whole, &right, &spec).unwrap();
+        let got = Frame::from_batches(parts).merge(&Frame::from_batches(vec![right]), &["k"], how).compute(&ThreadedExecutor::new(2)).unwrap();
+        prop_assert_eq!(got, expected);
+    }
+}
