@@ -27,6 +27,12 @@ enum Source {
         right: Box<Frame>,
         spec: JoinSpec,
     },
+    /// `input` sorted by `column`, in as many partitions; only the first `limit` are lowered.
+    Sorted {
+        input: Box<Frame>,
+        column: String,
+        limit: Option<usize>,
+    },
 }
 
 /// A lazy, partitioned frame: nothing is read or computed until `compute` (or a reduction's).
@@ -80,7 +86,14 @@ impl Frame {
             Source::Parquet(files) => files.len(),
             Source::Batches(b) => b.len(),
             Source::Join { left, .. } => left.npartitions(),
+            Source::Sorted { input, limit, .. } => limit.unwrap_or(usize::MAX).min(input.npartitions()),
         }
+    }
+
+    /// Rows in ascending order of `column` (nulls last) across all partitions.
+    pub fn sort_values(&self, column: &str) -> Frame {
+        let source = Source::Sorted { input: Box::new(self.clone()), column: column.to_owned(), limit: None };
+        Frame { source, ops: Vec::new() }
     }
 
     /// Rows of `self` joined to rows of `right` with equal `on` columns. The plan broadcasts
@@ -171,8 +184,14 @@ impl Frame {
         // A join's inputs are lowered first: left partition by partition, right as one batch.
         let joined = match &self.source {
             Source::Join { left, right, spec } => {
-                let left_parts = left.lower(graph, &format!("{token}-left"), None);
-                let right_parts = right.lower(graph, &format!("{token}-right"), None);
+                // Projection pushdown through the join: each side reads the keys and whatever
+                // the join's consumers need (a side skips the columns it does not have).
+                let wanted_through = columns.clone().map(|mut c| {
+                    c.extend(spec.on.iter().cloned());
+                    c
+                });
+                let left_parts = left.lower(graph, &format!("{token}-left"), wanted_through.clone());
+                let right_parts = right.lower(graph, &format!("{token}-right"), wanted_through);
                 let right_all = Key::from((format!("{token}-right").as_str(), -1i64));
                 graph.insert(
                     right_all.clone(),
@@ -180,6 +199,10 @@ impl Frame {
                 );
                 Some((left_parts, right_all, encode(spec)))
             }
+            _ => None,
+        };
+        let sorted = match &self.source {
+            Source::Sorted { input, column, .. } => Some(self.lower_sort(graph, token, input, column, columns.clone())),
             _ => None,
         };
         (0..self.npartitions())
@@ -195,6 +218,12 @@ impl Frame {
                         [Task::key(left[i].clone()), Task::key(right.clone()), Task::from(spec.clone())],
                     ),
                     (Source::Join { .. }, None) => unreachable!("joins are lowered above"),
+                    (Source::Sorted { column, .. }, _) => {
+                        let splits = sorted.as_ref().expect("sorts are lowered above");
+                        let pieces =
+                            splits.iter().map(|s| Task::call("getitem", [Task::key(s.clone()), Task::from(i as i64)]));
+                        Task::call("frame_gather_sort", [Task::list(pieces), Task::from(Value::str(column))])
+                    }
                 };
                 let key = Key::from((token, i as i64));
                 let task = if self.ops.is_empty() {
@@ -203,6 +232,52 @@ impl Frame {
                     Task::call("frame_apply", [source, Task::from(encode(&self.ops))])
                 };
                 graph.insert(key.clone(), task);
+                key
+            })
+            .collect()
+    }
+
+    /// Samples, divisions and splits of a sort; returns the split tasks' keys.
+    fn lower_sort(
+        &self,
+        graph: &mut Graph,
+        token: &str,
+        input: &Frame,
+        column: &str,
+        wanted: Option<Vec<String>>,
+    ) -> Vec<Key> {
+        let wanted = wanted.map(|mut c| {
+            if !c.iter().any(|x| x == column) {
+                c.push(column.to_owned());
+            }
+            c
+        });
+        let parts = input.lower(graph, &format!("{token}-in"), wanted);
+        let n = parts.len() as i64;
+        let samples: Vec<Key> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let key = Key::from((format!("{token}-sample").as_str(), i as i64));
+                graph.insert(
+                    key.clone(),
+                    Task::call("frame_sample", [Task::key(p.clone()), Task::from(Value::str(column))]),
+                );
+                key
+            })
+            .collect();
+        let divisions = Key::from((format!("{token}-divisions").as_str(), 0i64));
+        graph.insert(
+            divisions.clone(),
+            Task::call("frame_divisions", [Task::list(samples.into_iter().map(Task::key)), Task::from(n)]),
+        );
+        parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let key = Key::from((format!("{token}-split").as_str(), i as i64));
+                let args = [Task::key(p.clone()), Task::from(Value::str(column)), Task::key(divisions.clone())];
+                graph.insert(key.clone(), Task::call("frame_split", args));
                 key
             })
             .collect()
@@ -220,6 +295,9 @@ impl Frame {
                     spec.how,
                     right.npartitions()
                 )
+            }
+            Source::Sorted { input, column, .. } => {
+                format!("sort by {column:?}: sample, divide and split {} partitions", input.npartitions())
             }
         };
         let columns = match self.needed_columns(None) {
@@ -267,6 +345,11 @@ impl Frame {
                 right: right.clone(),
                 spec: spec.clone(),
             },
+            // Every input partition may hold rows of the first outputs: all are read, only the
+            // first `k` outputs are gathered.
+            Source::Sorted { input, column, .. } => {
+                Source::Sorted { input: input.clone(), column: column.clone(), limit: Some(k) }
+            }
         }
     }
 }

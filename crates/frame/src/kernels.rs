@@ -65,16 +65,11 @@ pub(crate) fn read_file(path: &str, columns: Option<&[String]>) -> Result<Record
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).map_err(io)?).map_err(pq)?;
     let builder = match columns {
         Some(columns) => {
+            // Columns this file lacks are skipped: a join asks both sides for the union of
+            // what it needs, and a column that is really missing is reported by the operation
+            // that reads it.
             let schema = builder.schema().clone();
-            let indices = columns
-                .iter()
-                .map(|c| {
-                    schema.index_of(c).map_err(|_| FrameError::MissingColumn {
-                        column: c.clone(),
-                        available: schema.fields().iter().map(|f| f.name().clone()).collect(),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let indices: Vec<usize> = columns.iter().filter_map(|c| schema.index_of(c).ok()).collect();
             let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
             builder.with_projection(mask)
         }

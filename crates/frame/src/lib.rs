@@ -15,6 +15,9 @@
 //! `merge` joins (inner, left) by broadcasting the smaller side to every partition of the
 //! larger one.
 //!
+//! `sort_values(column)` sorts globally: sampled quantiles set the output partitions'
+//! boundaries and rows move to their partition in one graph.
+//!
 //! What it is not (yet): right/outer joins, hash-shuffle joins, index/divisions, shuffles,
 //! `split_out`, CSV; those are the next steps of the dataframe issue.
 //!
@@ -26,6 +29,7 @@ mod frame;
 mod groupby;
 mod join;
 mod kernels;
+mod sort;
 #[cfg(test)]
 mod tests;
 

@@ -312,3 +312,26 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// A sort over any partitioning puts every row in order (nulls last) and loses none.
+    #[test]
+    fn sort_values_orders_every_row((parts, whole) in frame_strategy()) {
+        let sorted = Frame::from_batches(parts.clone()).sort_values("k").compute(&ThreadedExecutor::new(2)).unwrap();
+        prop_assert_eq!(sorted.num_rows(), whole.num_rows());
+        let got: Vec<Option<i64>> = sorted.column_by_name("k").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().iter().collect();
+        let mut want: Vec<Option<i64>> = whole.column_by_name("k").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().iter().collect();
+        want.sort_by_key(|v| (v.is_none(), *v));
+        prop_assert_eq!(got, want);
+        // Rows move whole: the sum of x is unchanged.
+        let xs = |b: &RecordBatch| f64s(b, "x").into_iter().flatten().sum::<f64>();
+        prop_assert!((xs(&sorted) - xs(&whole)).abs() < 1e-9);
+        if whole.num_rows() > 0 {
+            let first = Frame::from_batches(parts).sort_values("x").head(1, &SyncExecutor).unwrap();
+            let min = f64s(&whole, "x").into_iter().flatten().fold(f64::INFINITY, f64::min);
+            prop_assert_eq!(f64s(&first, "x"), vec![Some(min)]);
+        }
+    }
+}
