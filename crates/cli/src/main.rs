@@ -56,6 +56,22 @@ enum Command {
     },
     /// Print the graph in Graphviz DOT (Dask's `visualize`): `rask dot g.graph | dot -Tsvg`.
     Dot { file: PathBuf },
+    /// The dataframe demo: makes the peer's 10M-row Parquet dataset if missing (`--data` may
+    /// point at the files `../shared/peer/dask_frame.py` wrote), then runs its four queries
+    /// (groupby_sum, filter_mean, join_dims, set_index) and prints seconds and checksums.
+    Demo {
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// As for `run`; by default an embedded local cluster.
+        #[arg(long, default_value = "local")]
+        scheduler: String,
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 20)]
+        files: usize,
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
     /// Run a distributed scheduler; prints `rask scheduler listening on tcp://HOST:PORT`.
     /// With `RASK_SECRET` set, every client and worker must know the same secret.
     Scheduler {
@@ -95,6 +111,7 @@ fn main() -> ExitCode {
         Command::Dot { file } => {
             load(&file).map(|g| dot::write(&g, &mut out)).and_then(|r| r.map_err(|e| e.to_string()))
         }
+        Command::Demo { data, scheduler, rows, files, quiet } => demo(data, &scheduler, rows, files, quiet, &mut out),
         Command::Scheduler { host, port, dashboard_port } => scheduler(&host, port, dashboard_port),
         Command::Worker { scheduler, nthreads, memory_limit } => {
             let nthreads = nthreads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -111,6 +128,59 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The executor a scheduler name asks for; `local[:N]` also returns the embedded cluster,
+/// which lives as long as the caller keeps it.
+fn executor_for(name: &str) -> Result<(Box<dyn rask_exec::Executor>, Option<rask_distributed::LocalCluster>), String> {
+    if let Some(n) = local_workers(name)? {
+        let cluster = rask_distributed::LocalCluster::new(n, 1).map_err(|e| format!("local cluster: {e}"))?;
+        let client = cluster.client().map_err(|e| format!("local cluster: {e}"))?;
+        return Ok((Box::new(client), Some(cluster)));
+    }
+    let scheduler: Scheduler = name.parse().map_err(|e: ExecError| e.to_string())?;
+    Ok((scheduler.executor().map_err(|e| e.to_string())?, None))
+}
+
+/// Makes the peer's dataset if missing, then runs its four queries: a line per query with
+/// its seconds and checksum.
+fn demo(
+    data: Option<PathBuf>,
+    scheduler: &str,
+    rows: usize,
+    files: usize,
+    quiet: bool,
+    out: &mut impl Write,
+) -> Result<(), String> {
+    let root = data.unwrap_or_else(|| std::env::temp_dir().join("rask-demo"));
+    let bar = |total: usize, what: &str| {
+        if quiet {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::stderr());
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {what}")) {
+            bar.set_style(style);
+        }
+        bar
+    };
+    let making = bar(files, "files written");
+    rask_frame::demo::make_data(&root, rows, files, &|done, _| making.set_position(done as u64))
+        .map_err(|e| format!("making the dataset in {}: {e}", root.display()))?;
+    making.finish_and_clear();
+    let (executor, _cluster) = executor_for(scheduler)?;
+    let running = bar(rask_frame::demo::QUERIES.len(), "queries");
+    let io = |e: io::Error| e.to_string();
+    writeln!(out, "# {} rows in {} files under {}; scheduler {scheduler}", rows, files, root.display()).map_err(io)?;
+    for (i, query) in rask_frame::demo::QUERIES.iter().enumerate() {
+        let (time, checksum) =
+            rask_frame::demo::run_query(query, &root, executor.as_ref()).map_err(|e| format!("{query}: {e}"))?;
+        running.set_position(i as u64 + 1);
+        running
+            .suspend(|| writeln!(out, "{query}\t{:.3}\t{checksum:.6}", time.as_secs_f64()).and_then(|()| out.flush()))
+            .map_err(io)?;
+    }
+    running.finish_and_clear();
+    Ok(())
 }
 
 /// `local` → one worker per core; `local:N` → N workers; anything else → `None`.
@@ -163,12 +233,6 @@ fn run(
     out: &mut impl Write,
 ) -> Result<(), String> {
     let graph = load(path)?;
-    // `local[:N]`: an embedded cluster (scheduler + N worker processes) for this run.
-    let local = local_workers(scheduler)?;
-    let scheduler: Scheduler = match local {
-        Some(_) => Scheduler::Sync,
-        None => scheduler.parse().map_err(|e: ExecError| e.to_string())?,
-    };
     let requested: Vec<Key> =
         keys.iter().map(|k| parse_key(k).map_err(|e| format!("--key {k:?}: {e}"))).collect::<Result<_, _>>()?;
     let show_keys = requested.is_empty();
@@ -178,17 +242,7 @@ fn run(
         // Some keys feed no output, which only a cycle can cause: report it rather than skip it.
         Plan::validate(&graph, &registry).map_err(|e| e.to_string())?;
     }
-    let cluster = match local {
-        Some(n) => Some(rask_distributed::LocalCluster::new(n, 1).map_err(|e| format!("local cluster: {e}"))?),
-        None => None,
-    };
-    let executor: Box<dyn rask_exec::Executor> = match &scheduler {
-        _ if cluster.is_some() => {
-            let client = cluster.as_ref().expect("checked").client().map_err(|e| format!("local cluster: {e}"))?;
-            Box::new(client)
-        }
-        other => other.executor().map_err(|e| e.to_string())?,
-    };
+    let (executor, _cluster) = executor_for(scheduler)?;
     let plan = Plan::build(&graph, &targets, &registry).map_err(|e| e.to_string())?;
     let bar = progress_bar(plan.len(), quiet);
     let progress = |done: usize, _total: usize| bar.set_position(done as u64);

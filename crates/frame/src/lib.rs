@@ -24,6 +24,7 @@
 //! Main types: [`Frame`], [`Expr`] (built with [`col`] and [`lit`]), [`FrameError`].
 
 pub mod batch;
+pub mod demo;
 mod expr;
 mod frame;
 mod groupby;
