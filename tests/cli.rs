@@ -309,3 +309,47 @@ fn a_scheduler_and_two_workers_started_by_hand_run_the_seed_and_the_corpus() {
     }
     assert!(checked >= 20, "only {checked} expectations found");
 }
+
+#[test]
+fn the_demo_makes_its_data_and_runs_four_queries() {
+    let dir = std::env::temp_dir().join(format!("rask-cli-demo-{}", std::process::id()));
+    let o = rask(&[
+        "demo",
+        "--data",
+        dir.to_str().unwrap(),
+        "--rows",
+        "20000",
+        "--files",
+        "4",
+        "--scheduler",
+        "threads",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<String> = stdout(&o).lines().filter(|l| !l.starts_with('#')).map(String::from).collect();
+    let names: Vec<&str> = lines.iter().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(names, ["groupby_sum", "filter_mean", "join_dims", "set_index"]);
+    let checksum = |i: usize| lines[i].split('\t').nth(2).unwrap().parse::<f64>().unwrap();
+    // x and y are uniform on [0, 1): the mean of x where y > 0.5 is near 0.5; ids 0.. sort first.
+    assert!((checksum(1) - 0.5).abs() < 0.05, "{}", lines[1]);
+    assert!(checksum(0) > 9000.0 && checksum(0) < 11000.0, "the sum of 20k uniform x: {}", lines[0]);
+    assert_eq!(std::fs::read_dir(dir.join("facts")).unwrap().count(), 4);
+    // The same data on the processes scheduler gives the same checksums.
+    let again = rask(&[
+        "demo",
+        "--data",
+        dir.to_str().unwrap(),
+        "--rows",
+        "20000",
+        "--files",
+        "4",
+        "--scheduler",
+        "processes:2",
+        "-q",
+    ]);
+    let again_lines: Vec<String> = stdout(&again).lines().filter(|l| !l.starts_with('#')).map(String::from).collect();
+    for (a, b) in lines.iter().zip(&again_lines) {
+        assert_eq!(a.split('\t').nth(2), b.split('\t').nth(2), "{a} vs {b}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, UInt32Array};
 use arrow_schema::{Field, Schema};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -29,31 +31,13 @@ pub(crate) struct JoinSpec {
 /// both sides use gets `_right` on the right one). Rows come in left's order; a left row
 /// matching several right rows appears once per match, in right's order.
 pub(crate) fn join(left: &RecordBatch, right: &RecordBatch, spec: &JoinSpec) -> Result<RecordBatch, FrameError> {
-    let right_keys = key_bytes(right, &spec.on)?;
-    let mut table: FxHashMap<&[u8], Vec<u32>> = FxHashMap::default();
-    for (row, key) in right_keys.iter().enumerate() {
-        // A null key matches nothing (SQL's and pandas' merge rule).
-        if let Some(key) = key {
-            table.entry(key.as_slice()).or_default().push(row as u32);
+    let (left_rows, right_rows) = match int_key(left, right, &spec.on)? {
+        Some((l, r)) => match_rows(l.iter(), r.iter(), spec.how),
+        None => {
+            let (l, r) = (key_bytes(left, &spec.on)?, key_bytes(right, &spec.on)?);
+            match_rows(l.iter().map(|k| k.as_deref()), r.iter().map(|k| k.as_deref()), spec.how)
         }
-    }
-    let left_keys = key_bytes(left, &spec.on)?;
-    let (mut left_rows, mut right_rows) = (Vec::new(), Vec::<Option<u32>>::new());
-    for (row, key) in left_keys.iter().enumerate() {
-        match key.as_ref().and_then(|k| table.get(k.as_slice())) {
-            Some(matches) => {
-                for &m in matches {
-                    left_rows.push(row as u32);
-                    right_rows.push(Some(m));
-                }
-            }
-            None if spec.how == How::Left => {
-                left_rows.push(row as u32);
-                right_rows.push(None);
-            }
-            None => {}
-        }
-    }
+    };
     let left_take = UInt32Array::from(left_rows);
     let right_take = UInt32Array::from(right_rows);
     let mut fields: Vec<Arc<Field>> = Vec::new();
@@ -76,6 +60,52 @@ pub(crate) fn join(left: &RecordBatch, right: &RecordBatch, spec: &JoinSpec) -> 
         columns.push(arrow_select::take::take(c, &right_take, None)?);
     }
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+}
+
+/// Both sides' key, when it is one int64 column: the fast path, hashing the ints themselves.
+fn int_key<'a>(
+    left: &'a RecordBatch,
+    right: &'a RecordBatch,
+    on: &[String],
+) -> Result<Option<(&'a Int64Array, &'a Int64Array)>, FrameError> {
+    let [key] = on else { return Ok(None) };
+    let (Some(l), Some(r)) = (left.column_by_name(key), right.column_by_name(key)) else {
+        // Let the general path name the missing column.
+        return Ok(None);
+    };
+    Ok(l.as_primitive_opt::<Int64Type>().zip(r.as_primitive_opt::<Int64Type>()))
+}
+
+/// (left row, right row or none) pairs: left rows in order, each with its matches in right's
+/// order; a null key matches nothing (SQL's and pandas' merge rule).
+fn match_rows<K: std::hash::Hash + Eq>(
+    left: impl Iterator<Item = Option<K>>,
+    right: impl Iterator<Item = Option<K>>,
+    how: How,
+) -> (Vec<u32>, Vec<Option<u32>>) {
+    let mut table: FxHashMap<K, Vec<u32>> = FxHashMap::default();
+    for (row, key) in right.enumerate() {
+        if let Some(key) = key {
+            table.entry(key).or_default().push(row as u32);
+        }
+    }
+    let (mut left_rows, mut right_rows) = (Vec::new(), Vec::<Option<u32>>::new());
+    for (row, key) in left.enumerate() {
+        match key.and_then(|k| table.get(&k)) {
+            Some(matches) => {
+                for &m in matches {
+                    left_rows.push(row as u32);
+                    right_rows.push(Some(m));
+                }
+            }
+            None if how == How::Left => {
+                left_rows.push(row as u32);
+                right_rows.push(None);
+            }
+            None => {}
+        }
+    }
+    (left_rows, right_rows)
 }
 
 mod tasks {

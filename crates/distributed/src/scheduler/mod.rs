@@ -154,13 +154,13 @@ async fn connection(
                 }
                 Ok(Some(msg)) => Event::Client { conn, msg },
                 Ok(None) => break None,
-                Err(e) => break Some(e.to_string()),
+                Err(e) => break dropped_reason(e),
             }
         } else {
             match read_msg::<FromDistWorker>(&mut rd).await {
                 Ok(Some(msg)) => Event::Worker { conn, msg },
                 Ok(None) => break None,
-                Err(e) => break Some(e.to_string()),
+                Err(e) => break dropped_reason(e),
             }
         };
         if events.send(event).is_err() {
@@ -171,6 +171,19 @@ async fn connection(
         eprintln!("rask scheduler: dropped {peer}: {why}");
     }
     let _ = events.send(Event::Left { conn });
+}
+
+/// Why a connection ended, if it deserves a log line: a peer that vanished (reset, broken pipe)
+/// is ordinary, a malformed frame is not.
+fn dropped_reason(e: DistError) -> Option<String> {
+    match &e {
+        DistError::Io(io)
+            if matches!(io.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe) =>
+        {
+            None
+        }
+        _ => Some(e.to_string()),
+    }
 }
 
 async fn actor(mut inbox: UnboundedReceiver<Event>) {
