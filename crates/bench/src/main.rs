@@ -4,13 +4,14 @@
 //! of `add` (2N tasks in all). Times are medians of several runs; per-task figures include
 //! compiling the plan (cull, validate, order), as Dask's `get` includes its own.
 //!
-//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed]
+//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|frame]
 
 /// Task graphs allocate many small values; mimalloc frees them far faster than glibc's malloc.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod distributed;
+mod frame;
 mod peer;
 mod processes;
 
@@ -55,7 +56,8 @@ fn main() {
                 distributed::throughput(sizes, runs, dask);
                 distributed::data_heavy(runs);
             }
-            other => eprintln!("unknown section {other:?}: zero-copy, inline or distributed"),
+            "frame" => frame::queries(&frame_data(), runs, options.dask),
+            other => eprintln!("unknown section {other:?}: zero-copy, inline, distributed or frame"),
         }
         return;
     }
@@ -105,6 +107,7 @@ fn main() {
     let sizes: &[usize] = if options.quick { &[20_000, 100_000] } else { &[20_000, 500_000] };
     distributed::throughput(sizes, runs, dask_distributed);
     distributed::data_heavy(runs);
+    frame::queries(&frame_data(), 3, options.dask);
     if let Some(note) = dask.note() {
         println!("\n{note}");
     }
@@ -177,6 +180,12 @@ fn row(name: &str, tasks: usize, rask: f64, dask: Option<f64>) {
         Some(d) => println!("| {name} | {tasks} | {rask:.3} | {d:.1} | {:.0}× |", d / rask),
         None => println!("| {name} | {tasks} | {rask:.3} | – | – |"),
     }
+}
+
+/// Where the dataframe benchmark's files live: `RASK_FRAME_DATA`, or a directory under /tmp
+/// shared with the peer harness.
+fn frame_data() -> std::path::PathBuf {
+    std::env::var_os("RASK_FRAME_DATA").map_or_else(|| std::path::PathBuf::from("/tmp/rask-frame-data"), Into::into)
 }
 
 pub fn median(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {

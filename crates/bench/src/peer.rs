@@ -127,3 +127,21 @@ pub fn dask_distributed(n: usize) -> Option<f64> {
     us.sort_by(f64::total_cmp);
     us.get(us.len() / 2).copied()
 }
+
+/// `dask_frame.py DATA_DIR`'s lines: (engine, query, seconds, checksum).
+pub fn dask_frame(data: &std::path::Path) -> Result<Vec<(String, String, f64, f64)>, String> {
+    let py = python().ok_or("no Python with dask")?;
+    let script = script_dir().join("dask_frame.py");
+    eprintln!("running {} {} (Dask, Polars, DuckDB)…", script.display(), data.display());
+    let out = Command::new(&py).arg(&script).arg(data).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_string());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Some((f.first()?.to_string(), f.get(1)?.to_string(), f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
+        })
+        .collect())
+}
