@@ -40,8 +40,9 @@ fn temp_graph(name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// Held by tests that start process executors: each one sweeps the segments of dead processes
-/// when it starts, which would race the test that checks a crash leaves some to sweep.
+/// Held by tests that start process executors or cluster workers: each one sweeps the segments
+/// of dead processes when it starts, which would race the test that checks a crash leaves some
+/// to sweep.
 static PROCESS_EXECUTORS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
@@ -242,6 +243,7 @@ impl Drop for Running {
 
 #[test]
 fn a_scheduler_and_two_workers_started_by_hand_run_the_seed_and_the_corpus() {
+    let _serial = PROCESS_EXECUTORS.lock().unwrap_or_else(|e| e.into_inner());
     use std::io::BufRead;
     let mut scheduler = Command::new(env!("CARGO_BIN_EXE_rask"))
         .args(["scheduler", "--port", "0", "--dashboard-port", "0"])
@@ -312,6 +314,7 @@ fn a_scheduler_and_two_workers_started_by_hand_run_the_seed_and_the_corpus() {
 
 #[test]
 fn the_demo_makes_its_data_and_runs_four_queries() {
+    let _serial = PROCESS_EXECUTORS.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!("rask-cli-demo-{}", std::process::id()));
     let o = rask(&[
         "demo",
