@@ -122,6 +122,12 @@ impl Frame {
         self.with(PartitionOp::WithColumn(name.to_owned(), value))
     }
 
+    /// Applies the registered function `function` (a record batch in, a record batch out) to
+    /// every partition, in every process that runs it: Dask's `map_partitions`.
+    pub fn map_partitions(self, function: &str) -> Frame {
+        self.with(PartitionOp::Map(function.to_owned()))
+    }
+
     pub fn select(self, columns: &[&str]) -> Frame {
         self.with(PartitionOp::Select(columns.iter().map(|c| c.to_string()).collect()))
     }
@@ -163,6 +169,8 @@ impl Frame {
         for op in self.ops.iter().rev() {
             needed = match op {
                 PartitionOp::Select(names) => Some(names.clone()),
+                // A function may read any column.
+                PartitionOp::Map(_) => None,
                 PartitionOp::WithColumn(name, e) => needed.map(|mut n| {
                     n.retain(|c| c != name);
                     e.columns(&mut n);
@@ -226,11 +234,21 @@ impl Frame {
                     }
                 };
                 let key = Key::from((token, i as i64));
-                let task = if self.ops.is_empty() {
-                    source
-                } else {
-                    Task::call("frame_apply", [source, Task::from(encode(&self.ops))])
-                };
+                // Runs of built-in operations become one `frame_apply`; a mapped function is a
+                // call of its own (the plan fuses the chain into one task per partition).
+                let mut task = source;
+                for run in self.ops.split_inclusive(|op| matches!(op, PartitionOp::Map(_))) {
+                    let (builtin, map) = match run.split_last() {
+                        Some((PartitionOp::Map(f), rest)) => (rest, Some(f)),
+                        _ => (run, None),
+                    };
+                    if !builtin.is_empty() {
+                        task = Task::call("frame_apply", [task, Task::from(encode(&builtin.to_vec()))]);
+                    }
+                    if let Some(f) = map {
+                        task = Task::call(f, [task]);
+                    }
+                }
                 graph.insert(key.clone(), task);
                 key
             })

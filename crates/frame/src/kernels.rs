@@ -22,6 +22,9 @@ pub enum PartitionOp {
     Filter(Expr),
     WithColumn(String, Expr),
     Select(Vec<String>),
+    /// A registered function from batch to batch (Dask's `map_partitions`); it runs as a task
+    /// of its own in the chain, which the plan then fuses with its neighbours.
+    Map(String),
 }
 
 /// A whole-frame reduction of one column (or of rows, for `Count` of `None`).
@@ -117,6 +120,9 @@ pub(crate) fn apply_ops(mut batch: RecordBatch, ops: &[PartitionOp]) -> Result<R
                     }
                 }
                 RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?
+            }
+            PartitionOp::Map(f) => {
+                return Err(FrameError::Type(format!("map_partitions({f}) runs as its own task, not inside a chain")))
             }
             PartitionOp::Select(names) => {
                 let schema = batch.schema();

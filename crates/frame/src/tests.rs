@@ -335,3 +335,31 @@ proptest! {
         }
     }
 }
+
+/// A user function for `map_partitions`: doubles column x.
+fn double_x(args: &[Value]) -> Result<Value, rask_graph::TaskError> {
+    let b = crate::batch::from_value("double_x", &args[0])?;
+    let doubled = col("x").mul(lit(2i64)).evaluate(b).map_err(|e| rask_graph::TaskError::value_error(e.to_string()))?;
+    let mut columns = b.columns().to_vec();
+    let i = b.schema().index_of("x").unwrap();
+    columns[i] = doubled;
+    Ok(crate::batch::to_value(RecordBatch::try_new(b.schema(), columns).unwrap()))
+}
+rask_graph::register!("double_x", rask_graph::Arity::Exact(1), double_x);
+
+#[test]
+fn map_partitions_runs_a_registered_function_inside_the_chain() {
+    let parts =
+        vec![batch(vec![Some(1), Some(2)], vec![1.0, 2.0], vec![0.9, 0.1]), batch(vec![Some(3)], vec![3.0], vec![0.7])];
+    let frame = Frame::from_batches(parts)
+        .filter(col("y").gt(lit(0.5)))
+        .map_partitions("double_x")
+        .with_column("z", col("x").add(lit(1i64)));
+    for ex in executors() {
+        assert_eq!(frame.sum("x").compute(ex.as_ref()).unwrap(), Value::Float(8.0), "rows 1 and 3, doubled");
+        assert_eq!(frame.sum("z").compute(ex.as_ref()).unwrap(), Value::Float(10.0));
+    }
+    let unknown = Frame::from_batches(vec![batch(vec![Some(1)], vec![1.0], vec![1.0])]).map_partitions("no_such_fn");
+    let err = unknown.compute(&SyncExecutor).unwrap_err().to_string();
+    assert!(err.contains("no_such_fn"), "{err}");
+}
