@@ -307,7 +307,24 @@ fn head(args: &[Value]) -> Result<Value, TaskError> {
     Ok(to_value(batch.slice(0, n.min(batch.num_rows()))))
 }
 
+/// `(frame_write_parquet, batch, path)`: one partition to one file; returns the rows written.
+fn write_parquet(args: &[Value]) -> Result<Value, TaskError> {
+    let batch = from_value("frame_write_parquet", &args[0])?;
+    let path = args[1].as_str().ok_or_else(|| TaskError::type_error("frame_write_parquet(): path must be a str"))?;
+    let fail = |e: String| frame_error("frame_write_parquet", FrameError::File { path: path.to_owned(), cause: e });
+    let file = File::create(path).map_err(|e| fail(e.to_string()))?;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| fail(e.to_string()))?;
+    writer.write(batch).map_err(|e| fail(e.to_string()))?;
+    writer.close().map_err(|e| fail(e.to_string()))?;
+    Ok(Value::Int(batch.num_rows() as i64))
+}
+
 register!("frame_read_parquet", Arity::Exact(2), read_parquet);
+register!("frame_write_parquet", Arity::Exact(2), write_parquet);
 register!("frame_apply", Arity::Exact(2), apply);
 register!("frame_partial", Arity::Exact(2), partial);
 register!("frame_combine", Arity::Exact(1), combine);

@@ -106,6 +106,12 @@ fn parquet_sources_push_projections_down_and_report_bad_files() {
         assert_eq!(frame.sum("x").compute(ex.as_ref()).unwrap(), Value::Float(3.0));
         assert_eq!(narrowed.compute(ex.as_ref()).unwrap().num_columns(), 1);
     }
+    // Written back out, partition by partition, it reads back the same.
+    let out = dir.join("out");
+    assert_eq!(frame.to_parquet(&out, &ThreadedExecutor::new(2)).unwrap(), 3, "one row per file passes y > 0.5");
+    let back = Frame::read_parquet(&out).unwrap();
+    assert_eq!(back.npartitions(), 3);
+    assert_eq!(back.compute(&SyncExecutor).unwrap(), frame.compute(&SyncExecutor).unwrap());
     std::fs::write(dir.join("part-9.parquet"), b"not parquet at all").unwrap();
     let err = Frame::read_parquet(&dir).unwrap().compute(&SyncExecutor).unwrap_err().to_string();
     assert!(err.contains("part-9.parquet"), "{err}");
