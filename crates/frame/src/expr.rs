@@ -146,6 +146,43 @@ impl Expr {
         }
     }
 
+    /// The `column op number` conjuncts of a predicate, for row-group pruning (anything else
+    /// is left to the filter itself).
+    pub(crate) fn bounds(&self, out: &mut Vec<crate::kernels::Bound>) {
+        let number = |l: &Lit| match l {
+            Lit::Int(i) => Some(*i as f64),
+            Lit::Float(x) => Some(*x),
+            _ => None,
+        };
+        let flipped = |op: Op| match op {
+            Op::Gt => Op::Lt,
+            Op::GtEq => Op::LtEq,
+            Op::Lt => Op::Gt,
+            Op::LtEq => Op::GtEq,
+            other => other,
+        };
+        match self {
+            Expr::Binary(Op::And, l, r) => {
+                l.bounds(out);
+                r.bounds(out);
+            }
+            Expr::Binary(op @ (Op::Gt | Op::GtEq | Op::Lt | Op::LtEq | Op::Eq), l, r) => match (&**l, &**r) {
+                (Expr::Col(c), Expr::Lit(v)) => {
+                    if let Some(value) = number(v) {
+                        out.push(crate::kernels::Bound { column: c.clone(), op: *op, value });
+                    }
+                }
+                (Expr::Lit(v), Expr::Col(c)) => {
+                    if let Some(value) = number(v) {
+                        out.push(crate::kernels::Bound { column: c.clone(), op: flipped(*op), value });
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
     /// The expression's value for every row of `batch`.
     pub fn evaluate(&self, batch: &RecordBatch) -> Result<ArrayRef, FrameError> {
         let v = self.eval(batch)?;

@@ -218,7 +218,11 @@ impl Frame {
                 let source = match (&self.source, &joined) {
                     (Source::Parquet(files), _) => Task::call(
                         "frame_read_parquet",
-                        [Task::from(Value::str(&files[i].to_string_lossy())), Task::from(encode(&columns))],
+                        [
+                            Task::from(Value::str(&files[i].to_string_lossy())),
+                            Task::from(encode(&columns)),
+                            Task::from(encode(&self.pushed_bounds())),
+                        ],
                     ),
                     (Source::Batches(batches), _) => Task::from(to_value(batches[i].clone())),
                     (Source::Join { .. }, Some((left, right, spec))) => Task::call(
@@ -253,6 +257,20 @@ impl Frame {
                 key
             })
             .collect()
+    }
+
+    /// Predicates of the filters that come before anything changes a column: the reader may
+    /// skip row groups whose statistics exclude them (the filters still run).
+    fn pushed_bounds(&self) -> Vec<crate::kernels::Bound> {
+        let mut bounds = Vec::new();
+        for op in &self.ops {
+            match op {
+                PartitionOp::Filter(e) => e.bounds(&mut bounds),
+                PartitionOp::Select(_) => {}
+                PartitionOp::WithColumn(..) | PartitionOp::Map(_) => break,
+            }
+        }
+        bounds
     }
 
     /// Samples, divisions and splits of a sort; returns the split tasks' keys.

@@ -54,15 +54,72 @@ pub(crate) fn frame_error(func: &str, e: FrameError) -> TaskError {
     TaskError::new(e.kind(), format!("{func}(): {e}"))
 }
 
-/// `(frame_read_parquet, path, columns)`: one file as one partition; `columns` (encoded
-/// `Option<Vec<String>>`) is the projection pushed down from the plan.
+/// `column op value` from a leading filter: what row-group statistics can rule out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Bound {
+    pub column: String,
+    pub op: crate::expr::Op,
+    pub value: f64,
+}
+
+impl Bound {
+    /// Whether a row group whose column lies in `[min, max]` may hold a matching row.
+    fn may_match(&self, min: f64, max: f64) -> bool {
+        use crate::expr::Op;
+        let v = self.value;
+        match self.op {
+            Op::Gt => max > v,
+            Op::GtEq => max >= v,
+            Op::Lt => min < v,
+            Op::LtEq => min <= v,
+            Op::Eq => min <= v && v <= max,
+            _ => true,
+        }
+    }
+}
+
+thread_local! {
+    /// Row groups read on this thread (tests check that pruning happened).
+    pub(crate) static ROW_GROUPS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// `(frame_read_parquet, path, columns, bounds)`: one file as one partition; `columns` (encoded
+/// `Option<Vec<String>>`) is the projection and `bounds` the predicates pushed down from the
+/// plan (row groups whose statistics exclude them are not read).
 fn read_parquet(args: &[Value]) -> Result<Value, TaskError> {
     let path = args[0].as_str().ok_or_else(|| TaskError::type_error("frame_read_parquet(): path must be a str"))?;
     let columns: Option<Vec<String>> = decode("frame_read_parquet", &args[1])?;
-    read_file(path, columns.as_deref()).map(to_value).map_err(|e| frame_error("frame_read_parquet", e))
+    let bounds: Vec<Bound> = decode("frame_read_parquet", &args[2])?;
+    read_file(path, columns.as_deref(), &bounds).map(to_value).map_err(|e| frame_error("frame_read_parquet", e))
 }
 
-pub(crate) fn read_file(path: &str, columns: Option<&[String]>) -> Result<RecordBatch, FrameError> {
+/// Row groups whose min/max statistics do not rule out every bound.
+fn row_groups(metadata: &parquet::file::metadata::ParquetMetaData, bounds: &[Bound]) -> Vec<usize> {
+    use parquet::file::statistics::Statistics as S;
+    let range = |s: &S| -> Option<(f64, f64)> {
+        match s {
+            S::Int32(v) => Some((*v.min_opt()? as f64, *v.max_opt()? as f64)),
+            S::Int64(v) => Some((*v.min_opt()? as f64, *v.max_opt()? as f64)),
+            S::Float(v) => Some((*v.min_opt()? as f64, *v.max_opt()? as f64)),
+            S::Double(v) => Some((*v.min_opt()?, *v.max_opt()?)),
+            _ => None,
+        }
+    };
+    (0..metadata.num_row_groups())
+        .filter(|&g| {
+            let group = metadata.row_group(g);
+            bounds.iter().all(|b| {
+                let stats = (0..group.num_columns())
+                    .find(|&c| group.column(c).column_path().string() == b.column)
+                    .and_then(|c| group.column(c).statistics())
+                    .and_then(range);
+                stats.is_none_or(|(min, max)| b.may_match(min, max))
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn read_file(path: &str, columns: Option<&[String]>, bounds: &[Bound]) -> Result<RecordBatch, FrameError> {
     let io = |e: std::io::Error| FrameError::File { path: path.to_owned(), cause: e.to_string() };
     let pq = |e: parquet::errors::ParquetError| FrameError::File { path: path.to_owned(), cause: e.to_string() };
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).map_err(io)?).map_err(pq)?;
@@ -79,6 +136,15 @@ pub(crate) fn read_file(path: &str, columns: Option<&[String]>) -> Result<Record
         None => builder,
     };
     let schema = builder.schema().clone();
+    let (builder, read) = if bounds.is_empty() {
+        let all = builder.metadata().num_row_groups();
+        (builder, all)
+    } else {
+        let kept = row_groups(builder.metadata(), bounds);
+        let n = kept.len();
+        (builder.with_row_groups(kept), n)
+    };
+    ROW_GROUPS_READ.set(ROW_GROUPS_READ.get() + read);
     let reader = builder.with_batch_size(1 << 16).build().map_err(pq)?;
     let batches = reader
         .collect::<Result<Vec<_>, _>>()
@@ -323,7 +389,7 @@ fn write_parquet(args: &[Value]) -> Result<Value, TaskError> {
     Ok(Value::Int(batch.num_rows() as i64))
 }
 
-register!("frame_read_parquet", Arity::Exact(2), read_parquet);
+register!("frame_read_parquet", Arity::Exact(3), read_parquet);
 register!("frame_write_parquet", Arity::Exact(2), write_parquet);
 register!("frame_apply", Arity::Exact(2), apply);
 register!("frame_partial", Arity::Exact(2), partial);

@@ -369,3 +369,31 @@ fn map_partitions_runs_a_registered_function_inside_the_chain() {
     let err = unknown.compute(&SyncExecutor).unwrap_err().to_string();
     assert!(err.contains("no_such_fn"), "{err}");
 }
+
+#[test]
+fn filters_on_parquet_skip_row_groups_their_statistics_exclude() {
+    let dir = std::env::temp_dir().join(format!("rask-frame-prune-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // x runs 0..400 in 4 row groups of 100: [0, 99], [100, 199], ...
+    let b = batch((0..400).map(Some).collect(), (0..400).map(|i| i as f64).collect(), vec![0.5; 400]);
+    let props = parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(100)).build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(dir.join("sorted.parquet")).unwrap(),
+        b.schema(),
+        Some(props),
+    )
+    .unwrap();
+    w.write(&b).unwrap();
+    w.close().unwrap();
+    let frame = Frame::read_parquet(dir.join("sorted.parquet")).unwrap();
+    // The sync executor reads on this thread, whose counter no other test touches.
+    let before = crate::kernels::ROW_GROUPS_READ.get();
+    let high = frame.clone().filter(col("x").gt_eq(lit(300.0)).and(lit(390i64).gt(col("k"))));
+    assert_eq!(high.count("x").compute(&SyncExecutor).unwrap(), Value::Int(90), "x in [300, 390)");
+    let read = crate::kernels::ROW_GROUPS_READ.get() - before;
+    assert_eq!(read, 1, "only the last row group can hold x >= 300");
+    // A filter after a column changes is not pushed (it may name the new column).
+    let derived = frame.with_column("x", col("x").mul(lit(-1i64))).filter(col("x").gt(lit(-10i64)));
+    assert_eq!(derived.count("x").compute(&SyncExecutor).unwrap(), Value::Int(10));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
