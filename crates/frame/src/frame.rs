@@ -27,6 +27,11 @@ enum Source {
         right: Box<Frame>,
         spec: JoinSpec,
     },
+    /// `input` in `n` partitions: neighbours concatenated, or each split into equal slices.
+    Repartitioned {
+        input: Box<Frame>,
+        n: usize,
+    },
     /// `input` sorted by `column`, in as many partitions; only the first `limit` are lowered.
     Sorted {
         input: Box<Frame>,
@@ -87,7 +92,14 @@ impl Frame {
             Source::Batches(b) => b.len(),
             Source::Join { left, .. } => left.npartitions(),
             Source::Sorted { input, limit, .. } => limit.unwrap_or(usize::MAX).min(input.npartitions()),
+            Source::Repartitioned { n, .. } => *n,
         }
+    }
+
+    /// The same rows in `n` partitions (at least one): fewer by concatenating neighbours, more
+    /// by splitting each partition into equal slices. Order is kept.
+    pub fn repartition(&self, n: usize) -> Frame {
+        Frame { source: Source::Repartitioned { input: Box::new(self.clone()), n: n.max(1) }, ops: Vec::new() }
     }
 
     /// Rows in ascending order of `column` (nulls last) across all partitions.
@@ -209,6 +221,10 @@ impl Frame {
             }
             _ => None,
         };
+        let repartitioned = match &self.source {
+            Source::Repartitioned { input, n } => Some(lower_repartition(graph, token, input, *n, columns.clone())),
+            _ => None,
+        };
         let sorted = match &self.source {
             Source::Sorted { input, column, .. } => Some(self.lower_sort(graph, token, input, column, columns.clone())),
             _ => None,
@@ -230,6 +246,9 @@ impl Frame {
                         [Task::key(left[i].clone()), Task::key(right.clone()), Task::from(spec.clone())],
                     ),
                     (Source::Join { .. }, None) => unreachable!("joins are lowered above"),
+                    (Source::Repartitioned { .. }, _) => {
+                        repartitioned.as_ref().expect("repartitions are lowered above")[i].clone()
+                    }
                     (Source::Sorted { column, .. }, _) => {
                         let splits = sorted.as_ref().expect("sorts are lowered above");
                         let pieces =
@@ -335,6 +354,7 @@ impl Frame {
             Source::Sorted { input, column, .. } => {
                 format!("sort by {column:?}: sample, divide and split {} partitions", input.npartitions())
             }
+            Source::Repartitioned { input, n } => format!("repartition {} partitions into {n}", input.npartitions()),
         };
         let columns = match self.needed_columns(None) {
             Some(c) => format!("columns read: {}", c.join(", ")),
@@ -409,6 +429,9 @@ impl Frame {
             Source::Sorted { input, column, .. } => {
                 Source::Sorted { input: input.clone(), column: column.clone(), limit: Some(k) }
             }
+            // Output partitions map to input ranges in order; lowering all is simplest and
+            // `head` slices the result.
+            Source::Repartitioned { input, n } => Source::Repartitioned { input: input.clone(), n: *n },
         }
     }
 }
@@ -540,6 +563,39 @@ impl Reduction {
     pub fn compute(&self, executor: &dyn Executor) -> Result<Value, FrameError> {
         let (graph, root) = self.graph();
         Ok(executor.get(&graph, &[root], &Registry::new())?.remove(0))
+    }
+}
+
+/// Tasks for each output partition of a repartition: `Task`s, not keys (the caller names them).
+fn lower_repartition(
+    graph: &mut Graph,
+    token: &str,
+    input: &Frame,
+    n: usize,
+    wanted: Option<Vec<String>>,
+) -> Vec<Task> {
+    let parts = input.lower(graph, &format!("{token}-in"), wanted);
+    let m = parts.len();
+    if n <= m {
+        // Output j gathers inputs [j*m/n, (j+1)*m/n).
+        (0..n)
+            .map(|j| {
+                let group = &parts[j * m / n..(j + 1) * m / n];
+                Task::call("frame_concat", [Task::list(group.iter().cloned().map(Task::key))])
+            })
+            .collect()
+    } else {
+        // Each input i gives outputs for j in [i*n/m, (i+1)*n/m), as equal slices.
+        (0..n)
+            .map(|j| {
+                let i = (0..m).find(|&i| j < (i + 1) * n / m).expect("every output has an input");
+                let (first, count) = (i * n / m, (i + 1) * n / m - i * n / m);
+                Task::call(
+                    "frame_slice",
+                    [Task::key(parts[i].clone()), Task::from((j - first) as i64), Task::from(count as i64)],
+                )
+            })
+            .collect()
     }
 }
 

@@ -397,3 +397,17 @@ register!("frame_combine", Arity::Exact(1), combine);
 register!("frame_finish", Arity::Exact(2), finish);
 register!("frame_concat", Arity::Exact(1), concat);
 register!("frame_head", Arity::Exact(2), head);
+register!("frame_slice", Arity::Exact(3), slice);
+
+/// `(frame_slice, batch, i, k)`: the `i`-th of `k` equal slices (the last takes the rest).
+fn slice(args: &[Value]) -> Result<Value, TaskError> {
+    let batch = from_value("frame_slice", &args[0])?;
+    let (i, k) = match (args[1].as_int(), args[2].as_int()) {
+        (Some(i), Some(k)) if k > 0 && (0..k).contains(&i) => (i as usize, k as usize),
+        _ => return Err(TaskError::value_error("frame_slice(): want 0 <= i < k")),
+    };
+    let rows = batch.num_rows();
+    let start = i * rows / k;
+    let end = if i + 1 == k { rows } else { (i + 1) * rows / k };
+    Ok(to_value(batch.slice(start, end - start)))
+}

@@ -397,3 +397,17 @@ fn filters_on_parquet_skip_row_groups_their_statistics_exclude() {
     assert_eq!(derived.count("x").compute(&SyncExecutor).unwrap(), Value::Int(10));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Repartitioning to any count keeps every row, in order.
+    #[test]
+    fn repartition_keeps_rows_in_order((parts, whole) in frame_strategy(), n in 1usize..9) {
+        let frame = Frame::from_batches(parts).repartition(n);
+        prop_assert_eq!(frame.npartitions(), n);
+        let got = frame.with_column("w", col("x").add(lit(1i64))).compute(&ThreadedExecutor::new(2)).unwrap();
+        let want = apply_ops(whole, &[PartitionOp::WithColumn("w".into(), col("x").add(lit(1i64)))]).unwrap();
+        prop_assert_eq!(got, want);
+    }
+}
