@@ -8,6 +8,7 @@ use rask_exec::Executor;
 use rask_graph::{Expr as Task, Graph, Key, Registry, Value};
 
 use crate::batch::{from_value, to_value};
+use crate::csv::CsvColumn;
 use crate::expr::Expr;
 use crate::groupby::{AggSpec, GroupAgg, GroupSpec};
 use crate::join::{How, JoinSpec};
@@ -20,6 +21,11 @@ const SPLIT_EVERY: usize = 8;
 #[derive(Clone, Debug)]
 enum Source {
     Parquet(Vec<PathBuf>),
+    /// Byte ranges `[start, end)` of CSV files, with the schema inferred from the first file.
+    Csv {
+        ranges: Vec<(PathBuf, u64, u64)>,
+        columns: Vec<CsvColumn>,
+    },
     Batches(Vec<RecordBatch>),
     /// Every partition of `left` joined to all of `right` (broadcast).
     Join {
@@ -81,6 +87,30 @@ impl Frame {
         Ok(Frame { source: Source::Parquet(files), ops: Vec::new() })
     }
 
+    /// CSV files (a file, a directory's `*.csv`, or a glob) in partitions of about `blocksize`
+    /// bytes; the header names the columns and the first 1000 rows set their types.
+    pub fn read_csv(path: impl AsRef<Path>, blocksize: u64) -> Result<Frame, FrameError> {
+        let files = find(path.as_ref(), ".csv")?;
+        let columns = crate::csv::infer(&files[0].to_string_lossy())?;
+        let mut ranges = Vec::new();
+        for f in files {
+            let len = std::fs::metadata(&f)
+                .map_err(|e| FrameError::File { path: f.display().to_string(), cause: e.to_string() })?
+                .len();
+            let block = blocksize.max(1);
+            let mut start = 0;
+            loop {
+                let end = (start + block).min(len);
+                ranges.push((f.clone(), start, end));
+                if end >= len {
+                    break;
+                }
+                start = end;
+            }
+        }
+        Ok(Frame { source: Source::Csv { ranges, columns }, ops: Vec::new() })
+    }
+
     /// A frame over batches in memory, one partition each.
     pub fn from_batches(batches: Vec<RecordBatch>) -> Frame {
         Frame { source: Source::Batches(batches), ops: Vec::new() }
@@ -89,6 +119,7 @@ impl Frame {
     pub fn npartitions(&self) -> usize {
         match &self.source {
             Source::Parquet(files) => files.len(),
+            Source::Csv { ranges, .. } => ranges.len(),
             Source::Batches(b) => b.len(),
             Source::Join { left, .. } => left.npartitions(),
             Source::Sorted { input, limit, .. } => limit.unwrap_or(usize::MAX).min(input.npartitions()),
@@ -240,6 +271,19 @@ impl Frame {
                             Task::from(encode(&self.pushed_bounds())),
                         ],
                     ),
+                    (Source::Csv { ranges, columns: schema }, _) => {
+                        let (file, start, end) = &ranges[i];
+                        Task::call(
+                            "frame_read_csv",
+                            [
+                                Task::from(Value::str(&file.to_string_lossy())),
+                                Task::from(*start as i64),
+                                Task::from(*end as i64),
+                                Task::from(encode(schema)),
+                                Task::from(encode(&columns)),
+                            ],
+                        )
+                    }
                     (Source::Batches(batches), _) => Task::from(to_value(batches[i].clone())),
                     (Source::Join { .. }, Some((left, right, spec))) => Task::call(
                         "frame_join",
@@ -342,6 +386,7 @@ impl Frame {
     pub fn explain(&self) -> String {
         let source = match &self.source {
             Source::Parquet(files) => format!("read_parquet: {} files", files.len()),
+            Source::Csv { ranges, .. } => format!("read_csv: {} byte ranges", ranges.len()),
             Source::Batches(b) => format!("from_batches: {} batches", b.len()),
             Source::Join { right, spec, .. } => {
                 format!(
@@ -418,6 +463,9 @@ impl Frame {
     fn first(&self, k: usize) -> Source {
         match &self.source {
             Source::Parquet(files) => Source::Parquet(files[..k.min(files.len())].to_vec()),
+            Source::Csv { ranges, columns } => {
+                Source::Csv { ranges: ranges[..k.min(ranges.len())].to_vec(), columns: columns.clone() }
+            }
             Source::Batches(b) => Source::Batches(b[..k.min(b.len())].to_vec()),
             Source::Join { left, right, spec } => Source::Join {
                 left: Box::new(Frame { source: left.first(k), ops: left.ops.clone() }),
@@ -601,6 +649,28 @@ fn lower_repartition(
 
 fn fresh_token(kind: &str) -> String {
     format!("{kind}-{}", NEXT_TOKEN.fetch_add(1, Relaxed))
+}
+
+/// The files `path` names: itself, a directory's files ending in `extension`, or a glob whose
+/// last component holds one `*`.
+fn find(path: &Path, extension: &str) -> Result<Vec<PathBuf>, FrameError> {
+    let text = path.to_string_lossy();
+    let files = if text.contains('*') {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let pattern = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let (prefix, suffix) = pattern.split_once('*').unwrap_or((&pattern, ""));
+        list(dir, |name| {
+            name.starts_with(prefix) && name.ends_with(suffix) && name.len() >= prefix.len() + suffix.len()
+        })?
+    } else if path.is_dir() {
+        list(path, |name| name.ends_with(extension))?
+    } else {
+        vec![path.to_path_buf()]
+    };
+    if files.is_empty() {
+        return Err(FrameError::File { path: text.into_owned(), cause: format!("no {extension} files match") });
+    }
+    Ok(files)
 }
 
 fn list(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, FrameError> {

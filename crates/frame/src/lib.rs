@@ -18,12 +18,15 @@
 //! `sort_values(column)` sorts globally: sampled quantiles set the output partitions'
 //! boundaries and rows move to their partition in one graph.
 //!
+//! `read_csv(path, blocksize)` reads byte ranges, each line in exactly one partition.
+//!
 //! What it is not (yet): right/outer joins, hash-shuffle joins, index/divisions, shuffles,
-//! `split_out`, CSV; those are the next steps of the dataframe issue.
+//! `split_out`; those are the next steps of the dataframe issue.
 //!
 //! Main types: [`Frame`], [`Expr`] (built with [`col`] and [`lit`]), [`FrameError`].
 
 pub mod batch;
+mod csv;
 pub mod demo;
 mod expr;
 mod frame;

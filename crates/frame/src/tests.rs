@@ -411,3 +411,47 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// However a CSV file is cut into byte ranges, every line is read once, in order.
+    #[test]
+    fn csv_byte_ranges_read_every_line_once(
+        rows in proptest::collection::vec((-1000i64..1000, -100.0f64..100.0, "[a-z]{0,6}"), 1..80),
+        blocksize in 1u64..300,
+    ) {
+        let dir = std::env::temp_dir().join(format!("rask-frame-csv-{}-{blocksize}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("data.csv");
+        let mut text = String::from("k,x,s\n");
+        for (k, x, s) in &rows {
+            text.push_str(&format!("{k},{x:.3},{s}\n"));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let frame = Frame::read_csv(&path, blocksize).unwrap();
+        prop_assert!(frame.npartitions() as u64 >= (text.len() as u64 / blocksize).max(1));
+        let got = frame.compute(&ThreadedExecutor::new(2)).unwrap();
+        prop_assert_eq!(got.num_rows(), rows.len());
+        let ks: Vec<i64> = got.column_by_name("k").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec();
+        prop_assert_eq!(ks, rows.iter().map(|r| r.0).collect::<Vec<_>>());
+        let whole = Frame::read_csv(&path, u64::MAX / 2).unwrap().compute(&SyncExecutor).unwrap();
+        prop_assert_eq!(got, whole);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn csv_projection_and_errors() {
+    let dir = std::env::temp_dir().join(format!("rask-frame-csv-proj-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.csv"), "k,x\n1,0.5\n2,1.5\n3,2.5\n").unwrap();
+    let frame = Frame::read_csv(dir.join("a.csv"), 8).unwrap();
+    assert_eq!(
+        frame.clone().filter(col("k").gt(lit(1i64))).sum("x").compute(&SyncExecutor).unwrap(),
+        Value::Float(4.0)
+    );
+    assert!(frame.clone().select(&["x"]).explain().contains("columns read: x"));
+    assert!(Frame::read_csv(dir.join("missing.csv"), 8).unwrap_err().to_string().contains("missing.csv"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
