@@ -436,6 +436,22 @@ impl Frame {
         Ok(rows.as_int().unwrap_or(0) as usize)
     }
 
+    /// Computes every partition once and returns a frame over the results, so later queries
+    /// start from them instead of re-reading and re-filtering. The partitions are held by
+    /// this process (on a cluster they come back to the client; keeping them on the workers
+    /// is a later step).
+    pub fn persist(&self, executor: &dyn Executor) -> Result<Frame, FrameError> {
+        let token = fresh_token("persist");
+        let mut graph = Graph::new();
+        let parts = self.lower(&mut graph, &token, None);
+        let values = executor.get(&graph, &parts, &Registry::new())?;
+        let batches = values
+            .iter()
+            .map(|v| from_value("persist", v).cloned().map_err(|e| FrameError::Type(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Frame::from_batches(batches))
+    }
+
     /// Every partition, concatenated into one batch.
     pub fn compute(&self, executor: &dyn Executor) -> Result<RecordBatch, FrameError> {
         let token = fresh_token("frame");

@@ -455,3 +455,21 @@ fn csv_projection_and_errors() {
     assert!(Frame::read_csv(dir.join("missing.csv"), 8).unwrap_err().to_string().contains("missing.csv"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn persisted_frames_answer_from_their_computed_partitions() {
+    let parts =
+        vec![batch(vec![Some(1), Some(2)], vec![1.0, 2.0], vec![0.9, 0.1]), batch(vec![Some(3)], vec![3.0], vec![0.7])];
+    let frame = Frame::from_batches(parts).filter(col("y").gt(lit(0.5)));
+    for ex in executors() {
+        let kept = frame.persist(ex.as_ref()).unwrap();
+        assert_eq!(kept.npartitions(), 2);
+        assert!(
+            kept.explain().contains("from_batches")
+                && kept.explain().contains("operations (one task per partition):\n\n"),
+            "{}",
+            kept.explain()
+        );
+        assert_eq!(kept.sum("x").compute(ex.as_ref()).unwrap(), frame.sum("x").compute(ex.as_ref()).unwrap());
+    }
+}
