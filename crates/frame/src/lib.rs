@@ -3,7 +3,7 @@
 //!
 //! What it is: [`Frame`] — sources (`read_parquet`, `from_batches`), per-partition operations
 //! (`filter`, `with_column`, `select`), reductions (`sum`, `mean`, `count`, `min`, `max` as tree
-//! reductions), `head`, `compute` — with an [`Expr`] type that serializes, so an operation
+//! reductions), `head`, `persist`, `compute` — with an [`Expr`] type that serializes, so an operation
 //! travels to any executor and is evaluated there with Arrow's compute kernels. The plan is
 //! kept separate from execution (as in polars): operations accumulate in the plan, projection
 //! pushdown happens when it lowers, and each partition's chain of operations becomes one task.
