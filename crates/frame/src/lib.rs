@@ -1,9 +1,10 @@
 //! `rask-frame`: a lazy dataframe of Arrow record batches (partitions) that lowers to task
 //! graphs, like Dask DataFrame over pandas.
 //!
-//! What it is: [`Frame`] — sources (`read_parquet`, `from_batches`), per-partition operations
-//! (`filter`, `with_column`, `select`), reductions (`sum`, `mean`, `count`, `min`, `max` as tree
-//! reductions), `head`, `persist`, `compute` — with an [`Expr`] type that serializes, so an operation
+//! What it is: [`Frame`] — sources (`read_parquet`, `read_csv`, `from_batches`), per-partition
+//! operations (`filter`, `with_column`, `select`, `map_partitions`), `repartition`, reductions
+//! (`sum`, `mean`, `count`, `min`, `max` as tree reductions), `head`, `persist`, `compute`,
+//! `to_parquet` — with an [`Expr`] type that serializes, so an operation
 //! travels to any executor and is evaluated there with Arrow's compute kernels. The plan is
 //! kept separate from execution (as in polars): operations accumulate in the plan, projection
 //! pushdown happens when it lowers, and each partition's chain of operations becomes one task.
