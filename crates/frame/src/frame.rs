@@ -121,7 +121,7 @@ impl Frame {
             Source::Parquet(files) => files.len(),
             Source::Csv { ranges, .. } => ranges.len(),
             Source::Batches(b) => b.len(),
-            Source::Join { left, .. } => left.npartitions(),
+            Source::Join { left, spec, .. } => left.npartitions() + usize::from(spec.how.keeps_right()),
             Source::Sorted { input, limit, .. } => limit.unwrap_or(usize::MAX).min(input.npartitions()),
             Source::Repartitioned { n, .. } => *n,
         }
@@ -248,7 +248,25 @@ impl Frame {
                     right_all.clone(),
                     Task::call("frame_concat", [Task::list(right_parts.into_iter().map(Task::key))]),
                 );
-                Some((left_parts, right_all, encode(spec)))
+                let spec_value = encode(spec);
+                if spec.how.keeps_right() {
+                    // One more partition: the right rows no left partition matched.
+                    let bitmaps = left_parts.iter().map(|l| {
+                        Task::call(
+                            "frame_join_matched",
+                            [Task::key(l.clone()), Task::key(right_all.clone()), Task::from(spec_value.clone())],
+                        )
+                    });
+                    let sample =
+                        Task::call("frame_head", [Task::list([Task::key(left_parts[0].clone())]), Task::from(0i64)]);
+                    let extra = Task::call(
+                        "frame_join_unmatched",
+                        [sample, Task::list(bitmaps), Task::key(right_all.clone()), Task::from(spec_value.clone())],
+                    );
+                    Some((left_parts, right_all, spec_value, Some(extra)))
+                } else {
+                    Some((left_parts, right_all, spec_value, None))
+                }
             }
             _ => None,
         };
@@ -285,7 +303,8 @@ impl Frame {
                         )
                     }
                     (Source::Batches(batches), _) => Task::from(to_value(batches[i].clone())),
-                    (Source::Join { .. }, Some((left, right, spec))) => Task::call(
+                    (Source::Join { .. }, Some((left, _, _, Some(extra)))) if i == left.len() => extra.clone(),
+                    (Source::Join { .. }, Some((left, right, spec, _))) => Task::call(
                         "frame_join",
                         [Task::key(left[i].clone()), Task::key(right.clone()), Task::from(spec.clone())],
                     ),
@@ -483,6 +502,10 @@ impl Frame {
                 Source::Csv { ranges: ranges[..k.min(ranges.len())].to_vec(), columns: columns.clone() }
             }
             Source::Batches(b) => Source::Batches(b[..k.min(b.len())].to_vec()),
+            // The unmatched rows of right and outer joins depend on every left partition.
+            Source::Join { left, right, spec } if spec.how.keeps_right() => {
+                Source::Join { left: left.clone(), right: right.clone(), spec: spec.clone() }
+            }
             Source::Join { left, right, spec } => Source::Join {
                 left: Box::new(Frame { source: left.first(k), ops: left.ops.clone() }),
                 right: right.clone(),

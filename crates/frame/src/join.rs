@@ -19,6 +19,23 @@ pub enum How {
     Inner,
     /// Every row of the large (left) side, with nulls where the right side has no match.
     Left,
+    /// Every row of the right side: the matches, then right rows no left row matched (their
+    /// left columns null, their keys from the right).
+    Right,
+    /// Every row of both sides: `Left`, then the right rows no left row matched.
+    Outer,
+}
+
+impl How {
+    /// Whether a left row without a match is kept.
+    fn keeps_left(self) -> bool {
+        matches!(self, How::Left | How::Outer)
+    }
+
+    /// Whether right rows no left row matched are kept (one extra partition).
+    pub(crate) fn keeps_right(self) -> bool {
+        matches!(self, How::Right | How::Outer)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -43,7 +60,9 @@ pub(crate) fn join(left: &RecordBatch, right: &RecordBatch, spec: &JoinSpec) -> 
     let mut fields: Vec<Arc<Field>> = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
     for (f, c) in left.schema().fields().iter().zip(left.columns()) {
-        fields.push(f.clone());
+        // Nullable: every partition of a join has the same schema, and right and outer joins
+        // add rows whose left columns are null.
+        fields.push(Arc::new(Field::new(f.name(), f.data_type().clone(), true)));
         columns.push(arrow_select::take::take(c, &left_take, None)?);
     }
     let left_schema = left.schema();
@@ -58,6 +77,60 @@ pub(crate) fn join(left: &RecordBatch, right: &RecordBatch, spec: &JoinSpec) -> 
         };
         fields.push(Arc::new(Field::new(name, f.data_type().clone(), true)));
         columns.push(arrow_select::take::take(c, &right_take, None)?);
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+}
+
+/// Which right rows some row of `left` matches (for right and outer joins).
+pub(crate) fn matched_right(left: &RecordBatch, right: &RecordBatch, on: &[String]) -> Result<Vec<bool>, FrameError> {
+    let (_, right_rows) = match int_key(left, right, on)? {
+        Some((l, r)) => match_rows(l.iter(), r.iter(), How::Inner),
+        None => {
+            let (l, r) = (key_bytes(left, on)?, key_bytes(right, on)?);
+            match_rows(l.iter().map(|k| k.as_deref()), r.iter().map(|k| k.as_deref()), How::Inner)
+        }
+    };
+    let mut matched = vec![false; right.num_rows()];
+    for r in right_rows.into_iter().flatten() {
+        matched[r as usize] = true;
+    }
+    Ok(matched)
+}
+
+/// The right rows nobody matched, shaped like the join's output: left columns null except the
+/// keys, which come from the right. `left` gives the left side's schema (it may be empty).
+pub(crate) fn unmatched(
+    left: &RecordBatch,
+    right: &RecordBatch,
+    matched: &[bool],
+    spec: &JoinSpec,
+) -> Result<RecordBatch, FrameError> {
+    let rows = UInt32Array::from((0..right.num_rows() as u32).filter(|&r| !matched[r as usize]).collect::<Vec<_>>());
+    let n = rows.len();
+    let mut fields: Vec<Arc<Field>> = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for f in left.schema().fields() {
+        let column = match right.column_by_name(f.name()) {
+            Some(key) if spec.on.contains(f.name()) => {
+                arrow_cast::cast(&arrow_select::take::take(key, &rows, None)?, f.data_type())?
+            }
+            _ => arrow_array::new_null_array(f.data_type(), n),
+        };
+        fields.push(Arc::new(Field::new(f.name(), f.data_type().clone(), true)));
+        columns.push(column);
+    }
+    let left_schema = left.schema();
+    for (f, c) in right.schema().fields().iter().zip(right.columns()) {
+        if spec.on.contains(f.name()) {
+            continue;
+        }
+        let name = if left_schema.field_with_name(f.name()).is_ok() {
+            format!("{}_right", f.name())
+        } else {
+            f.name().clone()
+        };
+        fields.push(Arc::new(Field::new(name, f.data_type().clone(), true)));
+        columns.push(arrow_select::take::take(c, &rows, None)?);
     }
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
 }
@@ -98,7 +171,7 @@ fn match_rows<K: std::hash::Hash + Eq>(
                     right_rows.push(Some(m));
                 }
             }
-            None if how == How::Left => {
+            None if how.keeps_left() => {
                 left_rows.push(row as u32);
                 right_rows.push(None);
             }
@@ -123,5 +196,36 @@ mod tasks {
         super::join(left, right, &spec).map(to_value).map_err(|e| frame_error("frame_join", e))
     }
 
+    /// `(frame_join_matched, left_partition, right_whole, spec)`: which right rows it matches.
+    fn matched(args: &[Value]) -> Result<Value, TaskError> {
+        let left = from_value("frame_join_matched", &args[0])?;
+        let right = from_value("frame_join_matched", &args[1])?;
+        let spec: JoinSpec = decode("frame_join_matched", &args[2])?;
+        let bits = super::matched_right(left, right, &spec.on).map_err(|e| frame_error("frame_join_matched", e))?;
+        Ok(Value::bytes(bits.into_iter().map(u8::from).collect::<Vec<u8>>()))
+    }
+
+    /// `(frame_join_unmatched, left_sample, [matched], right_whole, spec)`: the extra partition
+    /// of right and outer joins.
+    fn unmatched(args: &[Value]) -> Result<Value, TaskError> {
+        let sample = from_value("frame_join_unmatched", &args[0])?;
+        let right = from_value("frame_join_unmatched", &args[2])?;
+        let spec: JoinSpec = decode("frame_join_unmatched", &args[3])?;
+        let mut matched = vec![false; right.num_rows()];
+        for bits in args[1].as_seq().unwrap_or_default() {
+            let Value::Bytes(b) = bits else {
+                return Err(TaskError::type_error("frame_join_unmatched(): expected bitmaps"));
+            };
+            for (m, &bit) in matched.iter_mut().zip(b.as_slice()) {
+                *m |= bit != 0;
+            }
+        }
+        super::unmatched(sample, right, &matched, &spec)
+            .map(to_value)
+            .map_err(|e| frame_error("frame_join_unmatched", e))
+    }
+
     register!("frame_join", Arity::Exact(3), join);
+    register!("frame_join_matched", Arity::Exact(3), matched);
+    register!("frame_join_unmatched", Arity::Exact(4), unmatched);
 }

@@ -285,6 +285,21 @@ fn merges_match_keys_skip_nulls_multiply_duplicates_and_keep_left_rows() {
     assert_eq!(f64s(&inner, "w"), vec![Some(10.0), Some(11.0), Some(30.0)]);
     let left_join = frame.merge(&small, &["k"], How::Left).compute(&SyncExecutor).unwrap();
     assert_eq!(f64s(&left_join, "w"), vec![Some(10.0), Some(11.0), None, None, Some(30.0)]);
+    // Right and outer joins add the right rows nobody matched (k=None here), keys from the right.
+    let right_join = frame.merge(&small, &["k"], How::Right).compute(&SyncExecutor).unwrap();
+    assert_eq!(f64s(&right_join, "w"), vec![Some(10.0), Some(11.0), Some(30.0), Some(99.0)]);
+    assert_eq!(f64s(&right_join, "x"), vec![Some(1.0), Some(1.0), Some(4.0), None]);
+    let outer = frame.merge(&small, &["k"], How::Outer).compute(&SyncExecutor).unwrap();
+    assert_eq!(f64s(&outer, "w"), vec![Some(10.0), Some(11.0), None, None, Some(30.0), Some(99.0)]);
+    let only_right = Frame::from_batches(vec![left.clone()]).merge(
+        &Frame::from_batches(vec![dims(vec![Some(7)], vec![70.0])]),
+        &["k"],
+        How::Outer,
+    );
+    let only_right = only_right.compute(&SyncExecutor).unwrap();
+    let keys: Vec<Option<i64>> =
+        only_right.column_by_name("k").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().iter().collect();
+    assert_eq!(keys, vec![Some(1), Some(2), None, Some(3), Some(7)], "an unmatched right row keeps its key");
     let total = frame.merge(&small, &["k"], How::Inner).sum("w").compute(&ThreadedExecutor::new(2)).unwrap();
     assert_eq!(total, Value::Float(51.0));
     // A column name on both sides (other than the key) gets a suffix on the right one.
@@ -307,14 +322,13 @@ proptest! {
     fn merges_do_not_depend_on_partitioning(
         (parts, whole) in frame_strategy(),
         right_keys in proptest::collection::vec(proptest::option::of(-50i64..50), 0..20),
-        left_join in any::<bool>(),
+        how in prop_oneof![Just(How::Inner), Just(How::Left), Just(How::Right), Just(How::Outer)],
     ) {
         let w: Vec<f64> = (0..right_keys.len()).map(|i| i as f64).collect();
         let right = dims(right_keys, w);
-        let how = if left_join { How::Left } else { How::Inner };
-        let spec = crate::join::JoinSpec { on: vec!["k".into()], how };
-        let expected = crate::join::join(&whole, &right, &spec).unwrap();
-        let got = Frame::from_batches(parts).merge(&Frame::from_batches(vec![right]), &["k"], how).compute(&ThreadedExecutor::new(2)).unwrap();
+        let small = Frame::from_batches(vec![right]);
+        let expected = Frame::from_batches(vec![whole]).merge(&small, &["k"], how).compute(&SyncExecutor).unwrap();
+        let got = Frame::from_batches(parts).merge(&small, &["k"], how).compute(&ThreadedExecutor::new(2)).unwrap();
         prop_assert_eq!(got, expected);
     }
 }
