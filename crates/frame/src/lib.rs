@@ -13,15 +13,15 @@
 //! Group-by (`groupby(keys).agg(...)`: count, sum, mean, min, max, first, last, several at
 //! once) is a tree reduction of partial states, `split_every` at a time.
 //!
-//! `merge` joins (inner, left) by broadcasting the smaller side to every partition of the
-//! larger one.
+//! `merge` joins (inner, left, right, outer) by broadcasting the smaller side to every
+//! partition of the larger one.
 //!
 //! `sort_values(column)` sorts globally: sampled quantiles set the output partitions'
 //! boundaries and rows move to their partition in one graph.
 //!
 //! `read_csv(path, blocksize)` reads byte ranges, each line in exactly one partition.
 //!
-//! What it is not (yet): right/outer joins, hash-shuffle joins, index/divisions, shuffles,
+//! What it is not (yet): hash-shuffle joins, index/divisions, shuffles,
 //! `split_out`; those are the next steps of the dataframe issue.
 //!
 //! Main types: [`Frame`], [`Expr`] (built with [`col`] and [`lit`]), [`FrameError`].
