@@ -196,13 +196,7 @@ impl Expr {
 
     fn eval(&self, batch: &RecordBatch) -> Result<Evaluated, FrameError> {
         Ok(match self {
-            Expr::Col(name) => {
-                let array = batch.column_by_name(name).ok_or_else(|| FrameError::MissingColumn {
-                    column: name.clone(),
-                    available: batch.schema().fields().iter().map(|f| f.name().clone()).collect(),
-                })?;
-                Evaluated { array: array.clone(), scalar: false }
-            }
+            Expr::Col(name) => Evaluated { array: crate::column(batch, name)?, scalar: false },
             Expr::Lit(l) => Evaluated { array: literal(l), scalar: true },
             Expr::Binary(op, l, r) => {
                 let (l, r) = coerce(l.eval(batch)?, r.eval(batch)?, *op)?;

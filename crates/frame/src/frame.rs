@@ -67,24 +67,7 @@ impl Frame {
     /// One partition per Parquet file: `path` is a file, a directory (its `*.parquet` files) or
     /// a glob whose last component holds the `*` (`data/facts/*.parquet`).
     pub fn read_parquet(path: impl AsRef<Path>) -> Result<Frame, FrameError> {
-        let path = path.as_ref();
-        let text = path.to_string_lossy();
-        let files = if text.contains('*') {
-            let dir = path.parent().unwrap_or(Path::new("."));
-            let pattern = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let (prefix, suffix) = pattern.split_once('*').unwrap_or((&pattern, ""));
-            list(dir, |name| {
-                name.starts_with(prefix) && name.ends_with(suffix) && name.len() >= prefix.len() + suffix.len()
-            })?
-        } else if path.is_dir() {
-            list(path, |name| name.ends_with(".parquet"))?
-        } else {
-            vec![path.to_path_buf()]
-        };
-        if files.is_empty() {
-            return Err(FrameError::File { path: text.into_owned(), cause: "no Parquet files match".into() });
-        }
-        Ok(Frame { source: Source::Parquet(files), ops: Vec::new() })
+        Ok(Frame { source: Source::Parquet(find(path.as_ref(), ".parquet")?), ops: Vec::new() })
     }
 
     /// CSV files (a file, a directory's `*.csv`, or a glob) in partitions of about `blocksize`
@@ -464,10 +447,7 @@ impl Frame {
         let mut graph = Graph::new();
         let parts = self.lower(&mut graph, &token, None);
         let values = executor.get(&graph, &parts, &Registry::new())?;
-        let batches = values
-            .iter()
-            .map(|v| from_value("persist", v).cloned().map_err(|e| FrameError::Type(e.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
+        let batches = values.iter().map(batch_result).collect::<Result<Vec<_>, _>>()?;
         Ok(Frame::from_batches(batches))
     }
 
@@ -478,8 +458,7 @@ impl Frame {
         let parts = self.lower(&mut graph, &token, None);
         let root = Key::from((token.as_str(), -1i64));
         graph.insert(root.clone(), Task::call("frame_concat", [Task::list(parts.into_iter().map(Task::key))]));
-        let value = executor.get(&graph, &[root], &Registry::new())?;
-        Ok(from_value("compute", &value[0]).map_err(|e| FrameError::Type(e.to_string()))?.clone())
+        batch_result(&executor.get(&graph, &[root], &Registry::new())?[0])
     }
 
     /// The first `n` rows, reading partitions in order only until there are enough.
@@ -568,41 +547,25 @@ impl GroupedFrame {
         wanted.extend(self.spec.aggs.iter().map(|a| a.column.clone()));
         let parts = self.by.frame.lower(&mut graph, &token, Some(wanted));
         let spec = encode(&self.spec);
-        let mut level: Vec<Key> = parts
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let key = Key::from((format!("{token}-partial").as_str(), i as i64));
-                graph
-                    .insert(key.clone(), Task::call("frame_groupby_partial", [Task::key(p), Task::from(spec.clone())]));
-                key
-            })
-            .collect();
-        let mut depth = 0i64;
         // At least one merge, so that a single partition's partial is still merged into form.
-        while level.len() > 1 || depth == 0 {
-            depth += 1;
-            level = level
-                .chunks(self.by.split_every)
-                .enumerate()
-                .map(|(j, group)| {
-                    let key = Key::from((format!("{token}-merge").as_str(), depth * 1_000_000 + j as i64));
-                    let inputs = Task::list(group.iter().cloned().map(Task::key));
-                    graph.insert(key.clone(), Task::call("frame_groupby_merge", [inputs, Task::from(spec.clone())]));
-                    key
-                })
-                .collect();
-        }
+        let top = tree_reduce(
+            &mut graph,
+            &token,
+            parts,
+            self.by.split_every,
+            1,
+            |p| Task::call("frame_groupby_partial", [p, Task::from(spec.clone())]),
+            |inputs| Task::call("frame_groupby_merge", [inputs, Task::from(spec.clone())]),
+        );
         let root = Key::from((token.as_str(), -1i64));
-        let top = level.pop().expect("a frame has at least one partition");
+        let top = top.expect("a frame has at least one partition");
         graph.insert(root.clone(), Task::call("frame_groupby_finish", [Task::key(top), Task::from(spec)]));
         (graph, root)
     }
 
     pub fn compute(&self, executor: &dyn Executor) -> Result<RecordBatch, FrameError> {
         let (graph, root) = self.graph();
-        let value = executor.get(&graph, &[root], &Registry::new())?;
-        Ok(from_value("compute", &value[0]).map_err(|e| FrameError::Type(e.to_string()))?.clone())
+        batch_result(&executor.get(&graph, &[root], &Registry::new())?[0])
     }
 }
 
@@ -612,34 +575,18 @@ impl Reduction {
         let token = fresh_token("reduce");
         let mut graph = Graph::new();
         let parts = self.frame.lower(&mut graph, &token, Some(vec![self.column.clone()]));
-        let mut level: Vec<Key> = parts
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let key = Key::from((format!("{token}-partial").as_str(), i as i64));
-                graph.insert(
-                    key.clone(),
-                    Task::call("frame_partial", [Task::key(p), Task::from(Value::str(&self.column))]),
-                );
-                key
-            })
-            .collect();
-        let mut depth = 0i64;
-        while level.len() > 1 {
-            depth += 1;
-            level = level
-                .chunks(SPLIT_EVERY)
-                .enumerate()
-                .map(|(j, group)| {
-                    let key = Key::from((format!("{token}-combine").as_str(), depth * 1_000_000 + j as i64));
-                    let inputs = Task::list(group.iter().cloned().map(Task::key));
-                    graph.insert(key.clone(), Task::call("frame_combine", [inputs]));
-                    key
-                })
-                .collect();
-        }
+        let column = Task::from(Value::str(&self.column));
+        let top = tree_reduce(
+            &mut graph,
+            &token,
+            parts,
+            SPLIT_EVERY,
+            0,
+            |p| Task::call("frame_partial", [p, column.clone()]),
+            |inputs| Task::call("frame_combine", [inputs]),
+        );
         let root = Key::from((token.as_str(), -1i64));
-        let top = match level.pop() {
+        let top = match top {
             Some(k) => Task::key(k),
             None => Task::call("frame_combine", [Task::list([])]),
         };
@@ -651,6 +598,48 @@ impl Reduction {
         let (graph, root) = self.graph();
         Ok(executor.get(&graph, &[root], &Registry::new())?.remove(0))
     }
+}
+
+/// A tree reduction over `parts`: `partial` of each, then `combine` of lists of at most
+/// `split_every`, level by level (at least `min_levels` of them) until one is left. Returns its
+/// key, or `None` when there are no parts.
+fn tree_reduce(
+    graph: &mut Graph,
+    token: &str,
+    parts: Vec<Key>,
+    split_every: usize,
+    min_levels: i64,
+    partial: impl Fn(Task) -> Task,
+    combine: impl Fn(Task) -> Task,
+) -> Option<Key> {
+    let mut level: Vec<Key> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let key = Key::from((format!("{token}-partial").as_str(), i as i64));
+            graph.insert(key.clone(), partial(Task::key(p)));
+            key
+        })
+        .collect();
+    let mut depth = 0i64;
+    while level.len() > 1 || depth < min_levels {
+        depth += 1;
+        level = level
+            .chunks(split_every)
+            .enumerate()
+            .map(|(j, group)| {
+                let key = Key::from((format!("{token}-combine").as_str(), depth * 1_000_000 + j as i64));
+                graph.insert(key.clone(), combine(Task::list(group.iter().cloned().map(Task::key))));
+                key
+            })
+            .collect();
+    }
+    level.pop()
+}
+
+/// The batch a frame's graph computed.
+fn batch_result(value: &Value) -> Result<RecordBatch, FrameError> {
+    Ok(from_value("compute", value).map_err(|e| FrameError::Type(e.to_string()))?.clone())
 }
 
 /// Tasks for each output partition of a repartition: `Task`s, not keys (the caller names them).

@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::kernels::Agg;
-use crate::FrameError;
+use crate::{column, FrameError};
 
 /// One output column: `agg` of input `column`, named `name`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -123,13 +123,6 @@ fn encode_key(c: &dyn Array, row: usize, out: &mut Vec<u8>) -> Result<(), FrameE
         other => return Err(FrameError::Type(format!("cannot group by a column of {other}"))),
     }
     Ok(())
-}
-
-fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef, FrameError> {
-    batch.column_by_name(name).cloned().ok_or_else(|| FrameError::MissingColumn {
-        column: name.to_owned(),
-        available: batch.schema().fields().iter().map(|f| f.name().clone()).collect(),
-    })
 }
 
 /// The state columns a partial batch carries for one aggregated input column.

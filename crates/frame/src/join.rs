@@ -48,13 +48,7 @@ pub(crate) struct JoinSpec {
 /// both sides use gets `_right` on the right one). Rows come in left's order; a left row
 /// matching several right rows appears once per match, in right's order.
 pub(crate) fn join(left: &RecordBatch, right: &RecordBatch, spec: &JoinSpec) -> Result<RecordBatch, FrameError> {
-    let (left_rows, right_rows) = match int_key(left, right, &spec.on)? {
-        Some((l, r)) => match_rows(l.iter(), r.iter(), spec.how),
-        None => {
-            let (l, r) = (key_bytes(left, &spec.on)?, key_bytes(right, &spec.on)?);
-            match_rows(l.iter().map(|k| k.as_deref()), r.iter().map(|k| k.as_deref()), spec.how)
-        }
-    };
+    let (left_rows, right_rows) = pairs(left, right, &spec.on, spec.how)?;
     let left_take = UInt32Array::from(left_rows);
     let right_take = UInt32Array::from(right_rows);
     let mut fields: Vec<Arc<Field>> = Vec::new();
@@ -65,6 +59,37 @@ pub(crate) fn join(left: &RecordBatch, right: &RecordBatch, spec: &JoinSpec) -> 
         fields.push(Arc::new(Field::new(f.name(), f.data_type().clone(), true)));
         columns.push(arrow_select::take::take(c, &left_take, None)?);
     }
+    append_right(left, right, &right_take, spec, &mut fields, &mut columns)?;
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+}
+
+/// (left row, right row or none) pairs of `left` and `right` matched on `on`.
+#[allow(clippy::type_complexity)]
+fn pairs(
+    left: &RecordBatch,
+    right: &RecordBatch,
+    on: &[String],
+    how: How,
+) -> Result<(Vec<u32>, Vec<Option<u32>>), FrameError> {
+    Ok(match int_key(left, right, on)? {
+        Some((l, r)) => match_rows(l.iter(), r.iter(), how),
+        None => {
+            let (l, r) = (key_bytes(left, on)?, key_bytes(right, on)?);
+            match_rows(l.iter().map(|k| k.as_deref()), r.iter().map(|k| k.as_deref()), how)
+        }
+    })
+}
+
+/// Appends right's non-key columns at `rows` to a join's output; a name the left side also
+/// has gets `_right`.
+fn append_right(
+    left: &RecordBatch,
+    right: &RecordBatch,
+    rows: &UInt32Array,
+    spec: &JoinSpec,
+    fields: &mut Vec<Arc<Field>>,
+    columns: &mut Vec<ArrayRef>,
+) -> Result<(), FrameError> {
     let left_schema = left.schema();
     for (f, c) in right.schema().fields().iter().zip(right.columns()) {
         if spec.on.contains(f.name()) {
@@ -76,20 +101,14 @@ pub(crate) fn join(left: &RecordBatch, right: &RecordBatch, spec: &JoinSpec) -> 
             f.name().clone()
         };
         fields.push(Arc::new(Field::new(name, f.data_type().clone(), true)));
-        columns.push(arrow_select::take::take(c, &right_take, None)?);
+        columns.push(arrow_select::take::take(c, rows, None)?);
     }
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+    Ok(())
 }
 
 /// Which right rows some row of `left` matches (for right and outer joins).
 pub(crate) fn matched_right(left: &RecordBatch, right: &RecordBatch, on: &[String]) -> Result<Vec<bool>, FrameError> {
-    let (_, right_rows) = match int_key(left, right, on)? {
-        Some((l, r)) => match_rows(l.iter(), r.iter(), How::Inner),
-        None => {
-            let (l, r) = (key_bytes(left, on)?, key_bytes(right, on)?);
-            match_rows(l.iter().map(|k| k.as_deref()), r.iter().map(|k| k.as_deref()), How::Inner)
-        }
-    };
+    let (_, right_rows) = pairs(left, right, on, How::Inner)?;
     let mut matched = vec![false; right.num_rows()];
     for r in right_rows.into_iter().flatten() {
         matched[r as usize] = true;
@@ -119,19 +138,7 @@ pub(crate) fn unmatched(
         fields.push(Arc::new(Field::new(f.name(), f.data_type().clone(), true)));
         columns.push(column);
     }
-    let left_schema = left.schema();
-    for (f, c) in right.schema().fields().iter().zip(right.columns()) {
-        if spec.on.contains(f.name()) {
-            continue;
-        }
-        let name = if left_schema.field_with_name(f.name()).is_ok() {
-            format!("{}_right", f.name())
-        } else {
-            f.name().clone()
-        };
-        fields.push(Arc::new(Field::new(name, f.data_type().clone(), true)));
-        columns.push(arrow_select::take::take(c, &rows, None)?);
-    }
+    append_right(left, right, &rows, spec, &mut fields, &mut columns)?;
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
 }
 

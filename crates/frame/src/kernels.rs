@@ -194,12 +194,7 @@ pub(crate) fn apply_ops(mut batch: RecordBatch, ops: &[PartitionOp]) -> Result<R
                 let schema = batch.schema();
                 let indices = names
                     .iter()
-                    .map(|c| {
-                        schema.index_of(c).map_err(|_| FrameError::MissingColumn {
-                            column: c.clone(),
-                            available: schema.fields().iter().map(|f| f.name().clone()).collect(),
-                        })
-                    })
+                    .map(|c| schema.index_of(c).map_err(|_| FrameError::missing(c, &schema)))
                     .collect::<Result<Vec<_>, _>>()?;
                 batch.project(&indices)?
             }
@@ -319,16 +314,8 @@ impl Partial {
 fn partial(args: &[Value]) -> Result<Value, TaskError> {
     let batch = from_value("frame_partial", &args[0])?;
     let column = args[1].as_str().ok_or_else(|| TaskError::type_error("frame_partial(): column must be a str"))?;
-    let array = batch.column_by_name(column).ok_or_else(|| {
-        frame_error(
-            "frame_partial",
-            FrameError::MissingColumn {
-                column: column.to_owned(),
-                available: batch.schema().fields().iter().map(|f| f.name().clone()).collect(),
-            },
-        )
-    })?;
-    Partial::of(array).map(|p| encode(&p)).map_err(|e| frame_error("frame_partial", e))
+    let array = crate::column(batch, column).map_err(|e| frame_error("frame_partial", e))?;
+    Partial::of(&array).map(|p| encode(&p)).map_err(|e| frame_error("frame_partial", e))
 }
 
 /// `(frame_combine, [partials])`: a level of the reduction tree.

@@ -60,6 +60,14 @@ pub enum FrameError {
 }
 
 impl FrameError {
+    /// `column` is not in `schema`.
+    pub(crate) fn missing(column: &str, schema: &arrow_schema::Schema) -> FrameError {
+        FrameError::MissingColumn {
+            column: column.to_owned(),
+            available: schema.fields().iter().map(|f| f.name().clone()).collect(),
+        }
+    }
+
     /// The Python exception name a task failure carries.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -70,4 +78,9 @@ impl FrameError {
             FrameError::Exec(_) => "ExecError",
         }
     }
+}
+
+/// The column `name` of `batch`, or an error listing the columns there are.
+pub(crate) fn column(batch: &arrow_array::RecordBatch, name: &str) -> Result<arrow_array::ArrayRef, FrameError> {
+    batch.column_by_name(name).cloned().ok_or_else(|| FrameError::missing(name, &batch.schema()))
 }

@@ -19,14 +19,11 @@ use crate::FrameError;
 pub(crate) const SAMPLES: usize = 64;
 
 fn keys_as_f64(batch: &RecordBatch, column: &str) -> Result<Arc<dyn Array>, FrameError> {
-    let c = batch.column_by_name(column).ok_or_else(|| FrameError::MissingColumn {
-        column: column.to_owned(),
-        available: batch.schema().fields().iter().map(|f| f.name().clone()).collect(),
-    })?;
+    let c = crate::column(batch, column)?;
     if !c.data_type().is_numeric() {
         return Err(FrameError::Type(format!("sorting by a column of {} is not supported yet", c.data_type())));
     }
-    Ok(arrow_cast::cast(c, &DataType::Float64)?)
+    Ok(arrow_cast::cast(&c, &DataType::Float64)?)
 }
 
 fn str_arg<'a>(func: &str, v: &'a Value) -> Result<&'a str, TaskError> {
