@@ -32,6 +32,17 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// A graph in Dask's notation: `n` groups of tasks (`entries(i)`, comma-terminated), and
+/// `'total'`, the sum of `summed(i)` over them.
+fn summed_graph(n: usize, entries: impl Fn(usize) -> String, summed: impl Fn(usize) -> String) -> String {
+    let mut text = String::from("{");
+    (0..n).for_each(|i| text.push_str(&entries(i)));
+    text.push_str("'total': (sum, [");
+    (0..n).for_each(|i| text.push_str(&format!("{}, ", summed(i))));
+    text.push_str("])}");
+    text
+}
+
 fn temp_graph(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rask-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -85,15 +96,11 @@ fn children_of(pid: u32) -> Vec<u32> {
 fn a_killed_parent_leaves_no_workers_and_its_segments_are_swept_next_time() {
     let _serial = PROCESS_EXECUTORS.lock().unwrap_or_else(|e| e.into_inner());
     // Big arrays (held in segments) made by slow tasks: there is shared memory to leave behind.
-    let mut text = String::from("{");
-    for i in 0..40 {
-        text.push_str(&format!("('a', {i}): (sleep, 0.05, (arange, 100000)), ('s', {i}): (sum, ('a', {i})), "));
-    }
-    text.push_str("'total': (sum, [");
-    for i in 0..40 {
-        text.push_str(&format!("('s', {i}), "));
-    }
-    text.push_str("])}");
+    let text = summed_graph(
+        40,
+        |i| format!("('a', {i}): (sleep, 0.05, (arange, 100000)), ('s', {i}): (sum, ('a', {i})), "),
+        |i| format!("('s', {i})"),
+    );
     let path = temp_graph("slow_arrays.graph", &text);
     let mut parent = Command::new(env!("CARGO_BIN_EXE_rask"))
         .args(["run", path.to_str().unwrap(), "--key", "total", "--scheduler", "processes:2", "-q"])
@@ -129,15 +136,7 @@ fn a_killed_parent_leaves_no_workers_and_its_segments_are_swept_next_time() {
 
 #[test]
 fn no_progress_bar_when_stderr_is_not_a_terminal() {
-    let mut text = String::from("{");
-    for i in 0..100_000 {
-        text.push_str(&format!("('x', {i}): (inc, {i}), "));
-    }
-    text.push_str("'total': (sum, [");
-    for i in 0..100_000 {
-        text.push_str(&format!("('x', {i}), "));
-    }
-    text.push_str("])}");
+    let text = summed_graph(100_000, |i| format!("('x', {i}): (inc, {i}), "), |i| format!("('x', {i})"));
     let path = temp_graph("wide.graph", &text);
     let o = rask(&["run", path.to_str().unwrap(), "--key", "total", "--scheduler", "threads"]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -67,15 +67,13 @@ pub fn data_heavy(runs: usize) {
     let client = cluster.client().expect("connects");
     let pairs = 16;
     let n = 1 << 20; // 8 MiB of float64
-    let mut text = String::from("{");
-    for i in 0..pairs {
-        text.push_str(&format!("('a', {i}): (ones, {n}), ('b', {i}): (ones, {n}), ('c', {i}): (add, ('a', {i}), ('b', {i})), ('s', {i}): (sum, ('c', {i})), "));
-    }
-    text.push_str("'total': (sum, [");
-    for i in 0..pairs {
-        text.push_str(&format!("('s', {i}), "));
-    }
-    text.push_str("])}");
+    let text = crate::summed_graph(
+        pairs,
+        |i| {
+            format!("('a', {i}): (ones, {n}), ('b', {i}): (ones, {n}), ('c', {i}): (add, ('a', {i}), ('b', {i})), ('s', {i}): (sum, ('c', {i})), ")
+        },
+        |i| format!("('s', {i})"),
+    );
     let graph = parse_graph(&text).expect("parses");
     let t = median(runs, || {
         let start = Instant::now();

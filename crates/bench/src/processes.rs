@@ -63,15 +63,11 @@ pub fn inline_cutoff(runs: usize) {
     let shm = ProcessExecutor::new(2).inline_max(0);
     for kib in [1usize, 4, 16, 64, 256, 1024] {
         let n = kib * 1024 / 8;
-        let mut text = String::from("{");
-        for i in 0..pairs {
-            text.push_str(&format!("('a', {i}): (arange, {n}), ('s', {i}): (sum, ('a', {i})), "));
-        }
-        text.push_str("'total': (sum, [");
-        for i in 0..pairs {
-            text.push_str(&format!("('s', {i}), "));
-        }
-        text.push_str("])}");
+        let text = crate::summed_graph(
+            pairs,
+            |i| format!("('a', {i}): (arange, {n}), ('s', {i}): (sum, ('a', {i})), "),
+            |i| format!("('s', {i})"),
+        );
         let graph = parse_graph(&text).expect("parses");
         let plan = Plan::build_with(&graph, &[Key::from("total")], &registry, &PlanOptions::unoptimized()).expect("ok");
         let time = |executor: &ProcessExecutor| -> Duration {
