@@ -298,32 +298,27 @@ fn flush(
     workers: &FxHashMap<WorkerId, UnboundedSender<Outgoing>>,
 ) {
     let out = std::mem::take(&mut state.out);
+    let send = |to: &FxHashMap<u32, UnboundedSender<Outgoing>>, id: u32, msg: Outgoing| {
+        if let Some(tx) = to.get(&id) {
+            let _ = tx.send(msg);
+        }
+    };
     // Releases first: a key released and submitted again in the same round must not have its
     // new result dropped by the old release.
     for (w, keys) in out.release {
-        if let Some(tx) = workers.get(&w) {
-            let _ = tx.send(Outgoing::Worker(ToDistWorker::Release { keys }));
-        }
+        send(workers, w, Outgoing::Worker(ToDistWorker::Release { keys }));
     }
     for (w, keys) in out.steal {
-        if let Some(tx) = workers.get(&w) {
-            let _ = tx.send(Outgoing::Worker(ToDistWorker::Steal { keys }));
-        }
+        send(workers, w, Outgoing::Worker(ToDistWorker::Steal { keys }));
     }
     for (w, tasks) in out.compute {
-        if let Some(tx) = workers.get(&w) {
-            let _ = tx.send(Outgoing::Worker(ToDistWorker::Compute { tasks }));
-        }
+        send(workers, w, Outgoing::Worker(ToDistWorker::Compute { tasks }));
     }
     for (c, keys) in out.finished {
-        if let Some(tx) = clients.get(&c) {
-            let _ = tx.send(Outgoing::Client(ToClient::Finished { keys }));
-        }
+        send(clients, c, Outgoing::Client(ToClient::Finished { keys }));
     }
     for (c, msg) in out.to_clients {
-        if let Some(tx) = clients.get(&c) {
-            let _ = tx.send(Outgoing::Client(msg));
-        }
+        send(clients, c, Outgoing::Client(msg));
     }
 }
 
