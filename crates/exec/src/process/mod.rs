@@ -521,9 +521,7 @@ impl<'a, 'p> Run<'a, 'p> {
     /// The completion a worker parked in a segment; the segment goes once it is read.
     fn unspill(&mut self, r: &SharedRef) -> Result<FromWorker, String> {
         let segment = self.adopt(&r.segment).map_err(|e| e.to_string())?;
-        let range = r.offset as usize..(r.offset + r.len) as usize;
-        let bytes = AsRef::<[u8]>::as_ref(&*segment).get(range).ok_or("spilled message out of its segment's bounds")?;
-        frame::from_frame(bytes, usize::MAX).map_err(|e| e.to_string())
+        wire::spilled(&segment, r)
     }
 
     fn on_done(&mut self, s: usize, done: rask_protocol::TaskDone) {

@@ -15,7 +15,7 @@ use rask_protocol::{frame, FromWorker, SharedRef, TaskDone, TaskFailure, ToWorke
 use rask_store::{traffic, Namespace, Segment, ShmArena};
 
 use super::control::Control;
-use super::wire::{from_wire, to_wire};
+use super::wire::{from_wire, spilled, to_wire};
 use super::{Spec, MAX_FRAME};
 
 /// Idle polls of the task ring before sleeping on the bell.
@@ -196,10 +196,9 @@ fn spill(namespace: &Namespace, frame_bytes: &[u8]) -> io::Result<Vec<u8>> {
     frame::to_frame(&FromWorker::Spilled(r), MAX_FRAME).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
-fn read_spilled(r: &SharedRef) -> io::Result<ToWorker> {
-    let segment = Segment::open(&r.segment)?;
-    let bytes = segment.as_ref().get(r.offset as usize..(r.offset + r.len) as usize).unwrap_or_default();
-    frame::from_frame(bytes, usize::MAX).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+fn read_spilled(r: &SharedRef) -> Result<ToWorker, String> {
+    let segment = Segment::open(&r.segment).map_err(|e| e.to_string())?;
+    spilled(&segment, r)
 }
 
 fn truncate(mut failure: Failure) -> Failure {
