@@ -74,9 +74,7 @@ fn the_seed_graph_prints_v_on_every_scheduler() {
 /// Our segments in /dev/shm that carry `pid`.
 fn segments_of(pid: u32) -> Vec<String> {
     let prefix = format!("rask-{pid}-");
-    std::fs::read_dir("/dev/shm")
-        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.starts_with(&prefix)).collect())
-        .unwrap_or_default()
+    rask_store::list().into_iter().filter(|n| n.starts_with(&prefix)).collect()
 }
 
 /// Children of `pid`, from /proc.

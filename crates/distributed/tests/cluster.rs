@@ -260,11 +260,8 @@ fn shared_memory_between_workers() {
     let pids = cluster.worker_pids();
     drop(client);
     drop(cluster);
-    let leftovers: Vec<String> = std::fs::read_dir("/dev/shm")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| pids.iter().any(|p| n.starts_with(&format!("rask-{p}-"))))
-        .collect();
+    let leftovers: Vec<String> =
+        rask_store::list().into_iter().filter(|n| pids.iter().any(|p| n.starts_with(&format!("rask-{p}-")))).collect();
     assert_eq!(leftovers, Vec::<String>::new(), "the workers' segments are gone with them");
 }
 

@@ -30,9 +30,7 @@ fn main() {
 /// Names of this executor's segments still in /dev/shm.
 fn leftovers(executor: &ProcessExecutor) -> Vec<String> {
     let prefix = executor.segment_prefix();
-    std::fs::read_dir("/dev/shm")
-        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.starts_with(&prefix)).collect())
-        .unwrap_or_default()
+    rask_store::list().into_iter().filter(|n| n.starts_with(&prefix)).collect()
 }
 
 fn passes_the_shared_corpus() {
