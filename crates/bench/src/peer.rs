@@ -97,7 +97,7 @@ pub fn dask_numpy_hop(n: usize, runs: usize) -> Result<std::time::Duration, Stri
          assert r == {n}, r\n    \
          print(time.perf_counter() - t, flush=True)\n"
     );
-    eprintln!("running Dask's multiprocessing scheduler on a {} MiB NumPy hop…", n * 8 >> 20);
+    eprintln!("running Dask's multiprocessing scheduler on a {} MiB NumPy hop…", (n * 8) >> 20);
     let out = Command::new(&py).arg("-c").arg(&program).output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_string());

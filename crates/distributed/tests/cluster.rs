@@ -78,7 +78,7 @@ fn futures_api() {
     // cancel: a slow task becomes an error, and what depends on it too.
     let slow = client.submit("sleep", [Arg::from(5.0), Arg::from(1)]).unwrap();
     let after = client.submit("inc", [Arg::from(&slow)]).unwrap();
-    client.cancel(&[slow.clone()]);
+    client.cancel(std::slice::from_ref(&slow));
     let err = after.result().unwrap_err().to_string();
     assert!(err.contains("cancelled"), "{err}");
     // Any code that names schedulers gets this cluster from its address.

@@ -147,7 +147,7 @@ fn a_paused_worker_gets_no_new_tasks_until_it_resumes() {
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2)}", &["a", "b"]);
     s.want(7, &wanted);
     s.submit(7, defs);
-    assert!(s.out.compute.get(&1).is_none(), "paused");
+    assert!(!s.out.compute.contains_key(&1), "paused");
     assert_eq!(s.out.compute.get(&2).map(Vec::len), Some(2));
     assert_eq!(s.stats().workers_paused, 1);
     s.heartbeat(1, WorkerReport { bytes_in_memory: 100, bytes_spilled: 800, ..WorkerReport::default() });

@@ -106,7 +106,9 @@ pub fn from_wire(wire: WireValue, open: &mut dyn FnMut(&str) -> io::Result<Arc<S
 
 /// The message a peer parked in `segment` because it was too large for a ring.
 pub(crate) fn spilled<T: serde::de::DeserializeOwned>(segment: &Segment, r: &SharedRef) -> Result<T, String> {
-    let range = usize::try_from(r.offset).ok().zip(usize::try_from(r.len).ok()).and_then(|(o, l)| Some(o..o.checked_add(l)?));
-    let bytes = range.and_then(|range| segment.as_ref().get(range)).ok_or("spilled message out of its segment's bounds")?;
+    let range =
+        usize::try_from(r.offset).ok().zip(usize::try_from(r.len).ok()).and_then(|(o, l)| Some(o..o.checked_add(l)?));
+    let bytes =
+        range.and_then(|range| segment.as_ref().get(range)).ok_or("spilled message out of its segment's bounds")?;
     rask_protocol::frame::from_frame(bytes, usize::MAX).map_err(|e| e.to_string())
 }
