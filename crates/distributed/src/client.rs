@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
 
-use rask_exec::{ExecError, Executor, Outcome, Progress, RunStats};
+use rask_exec::{ExecError, Executor, Outcome, Persisted, Progress, RunStats};
 use rask_graph::{Expr, Graph, Key, Plan, Registry, Value};
 use rask_protocol::dist::{ClientMsg, Role, SchedulerStats, TaskDef, ToClient};
 use rask_protocol::OpMsg;
@@ -473,6 +473,18 @@ impl Executor for Client {
         let values = self.gather(&futures).map_err(|e| ExecError::Remote(e.to_string()))?;
         Ok(Outcome { values, stats: RunStats { tasks: plan.len(), ..RunStats::default() } })
     }
+
+    /// As [`Client::compute`]: the graph may refer to keys this client persisted.
+    fn get(&self, graph: &Graph, keys: &[Key], _registry: &Registry) -> Result<Vec<Value>, ExecError> {
+        self.compute(graph, keys).map_err(exec_error)
+    }
+
+    /// The results stay on the workers while the returned handle (the futures) lives.
+    fn persist(&self, graph: &Graph, keys: &[Key], _registry: &Registry) -> Result<Persisted, ExecError> {
+        let futures = Client::persist(self, graph, keys).map_err(exec_error)?;
+        self.wait(&futures).map_err(exec_error)?;
+        Ok(Persisted::Held { keys: keys.to_vec(), hold: Arc::new(futures) })
+    }
 }
 
 fn connect_executor(addr: &str) -> Result<Box<dyn Executor>, ExecError> {
@@ -483,4 +495,12 @@ fn connect_executor(addr: &str) -> Result<Box<dyn Executor>, ExecError> {
 
 rask_graph::inventory::submit! {
     rask_exec::RemoteExecutor { connect: connect_executor }
+}
+
+/// A client failure as an executor's: graph errors keep their type, the rest name their cause.
+fn exec_error(e: DistError) -> ExecError {
+    match e {
+        DistError::Graph(g) => ExecError::Graph(g),
+        other => ExecError::Remote(other.to_string()),
+    }
 }

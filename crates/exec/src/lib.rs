@@ -90,6 +90,31 @@ pub trait Executor {
         let plan = Plan::build(graph, keys, registry)?;
         Ok(self.execute(&plan, None)?.values)
     }
+
+    /// Computes `keys` and keeps their results for later graphs (Dask's `persist`). In-process
+    /// executors hand the values back; a cluster keeps them on its workers, and later graphs
+    /// given to the same executor may refer to them by key.
+    fn persist(&self, graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Persisted, ExecError> {
+        self.get(graph, keys, registry).map(Persisted::Values)
+    }
+}
+
+/// What [`Executor::persist`] kept.
+#[derive(Clone)]
+pub enum Persisted {
+    /// The values themselves, here.
+    Values(Vec<Value>),
+    /// The keys, held where they were computed for as long as `hold` lives.
+    Held { keys: Vec<Key>, hold: std::sync::Arc<dyn std::any::Any + Send + Sync> },
+}
+
+impl std::fmt::Debug for Persisted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Persisted::Values(v) => write!(f, "Persisted::Values({} values)", v.len()),
+            Persisted::Held { keys, .. } => write!(f, "Persisted::Held({} keys)", keys.len()),
+        }
+    }
 }
 
 /// Runs `graph` on one thread and returns the values of `keys`.

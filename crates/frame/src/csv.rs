@@ -45,7 +45,7 @@ pub(crate) fn infer(path: &str) -> Result<Vec<CsvColumn>, FrameError> {
         .collect())
 }
 
-fn schema(columns: &[CsvColumn]) -> SchemaRef {
+pub(crate) fn schema(columns: &[CsvColumn]) -> SchemaRef {
     Arc::new(Schema::new(
         columns
             .iter()

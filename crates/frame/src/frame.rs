@@ -1,25 +1,30 @@
-//! The lazy frame and its lowering to a task graph.
+//! The lazy frame: what users build. Lowering to a task graph is in `lower.rs`, schema and
+//! size inference in `meta.rs`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use rask_exec::Executor;
+use arrow_schema::SchemaRef;
+use rask_exec::{Executor, Persisted};
 use rask_graph::{Expr as Task, Graph, Key, Registry, Value};
 
-use crate::batch::{from_value, to_value};
+use crate::batch::from_value;
 use crate::csv::CsvColumn;
-use crate::expr::Expr;
+use crate::expr::{col, lit, Expr};
 use crate::groupby::{AggSpec, GroupAgg, GroupSpec};
 use crate::join::{How, JoinSpec};
-use crate::kernels::{encode, Agg, PartitionOp};
+use crate::kernels::{Agg, PartitionOp};
+use crate::shuffle::RowTarget;
 use crate::FrameError;
 
 /// Partials combined per task in a reduction tree (Dask's `split_every`).
-const SPLIT_EVERY: usize = 8;
+pub(crate) const SPLIT_EVERY: usize = 8;
 
+/// Where a frame's partitions come from.
 #[derive(Clone, Debug)]
-enum Source {
+pub(crate) enum Source {
     Parquet(Vec<PathBuf>),
     /// Byte ranges `[start, end)` of CSV files, with the schema inferred from the first file.
     Csv {
@@ -27,30 +32,129 @@ enum Source {
         columns: Vec<CsvColumn>,
     },
     Batches(Vec<RecordBatch>),
-    /// Every partition of `left` joined to all of `right` (broadcast).
+    /// Partitions a cluster keeps (see [`Frame::persist`]).
+    Held(Held),
     Join {
         left: Box<Frame>,
         right: Box<Frame>,
         spec: JoinSpec,
+        plan: JoinPlan,
     },
     /// `input` in `n` partitions: neighbours concatenated, or each split into equal slices.
     Repartitioned {
         input: Box<Frame>,
         n: usize,
     },
-    /// `input` sorted by `column`, in as many partitions; only the first `limit` are lowered.
-    Sorted {
+    /// `input`'s rows moved to `n` partitions by `target`; with `sort`, each output partition
+    /// is then sorted by that column.
+    Shuffled {
         input: Box<Frame>,
-        column: String,
-        limit: Option<usize>,
+        target: RowTarget,
+        cuts: Cuts,
+        n: usize,
+        sort: Option<String>,
     },
+    /// One row per group, in `split_out` partitions.
+    Grouped {
+        input: Box<Frame>,
+        spec: GroupSpec,
+        split_every: usize,
+        split_out: usize,
+    },
+    /// Only these partitions of `input`, in this order (the others are never computed).
+    Subset {
+        input: Box<Frame>,
+        keep: Vec<usize>,
+    },
+}
+
+/// The cut points of a range target.
+#[derive(Clone, Debug)]
+pub(crate) enum Cuts {
+    /// Not a range target.
+    None,
+    Known(Vec<f64>),
+    /// Computed in the graph from samples of the input (a sort).
+    Sampled,
+}
+
+/// How a join brings matching rows together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum JoinPlan {
+    /// The right side whole, joined to every left partition.
+    Broadcast,
+    /// Partition `i` of each side holds the same keys: on a shared index's divisions.
+    Aligned,
+    /// Partition `i` of each side holds the same keys: both were hash-shuffled.
+    Hashed,
+}
+
+/// Keys of persisted partitions on a cluster, kept there while `hold` lives.
+#[derive(Clone)]
+pub(crate) struct Held {
+    pub keys: Vec<Key>,
+    pub schema: Option<SchemaRef>,
+    /// Never read: the cluster keeps the keys while this lives.
+    _hold: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Held({} partitions)", self.keys.len())
+    }
+}
+
+/// A sorted index: partition `i` holds the rows whose `column` lies in `[cuts[i-1], cuts[i])`
+/// (the first partition is open below, the last above and holds the nulls).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Divisions {
+    pub column: String,
+    pub cuts: Vec<f64>,
+}
+
+impl Divisions {
+    /// Partitions that may hold values in `[lo, hi]`.
+    fn overlapping(&self, lo: f64, hi: f64) -> Vec<usize> {
+        (0..=self.cuts.len())
+            .filter(|&i| (i == 0 || self.cuts[i - 1] <= hi) && (i == self.cuts.len() || self.cuts[i] > lo))
+            .collect()
+    }
 }
 
 /// A lazy, partitioned frame: nothing is read or computed until `compute` (or a reduction's).
 #[derive(Clone, Debug)]
 pub struct Frame {
-    source: Source,
-    ops: Vec<PartitionOp>,
+    pub(crate) source: Source,
+    pub(crate) ops: Vec<PartitionOp>,
+    pub(crate) divisions: Option<Divisions>,
+}
+
+/// How [`Frame::merge_with`] plans a join.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinStrategy {
+    /// Aligned on a shared index when both sides have one on the key; else broadcast the
+    /// right side if it is at most `broadcast_threshold` bytes; else align the right side to
+    /// the left's index; else hash-shuffle both.
+    Auto,
+    Broadcast,
+    /// Hash-shuffle both sides into the same number of partitions.
+    Shuffle,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct MergeOptions {
+    pub strategy: JoinStrategy,
+    /// The largest right side (estimated bytes: files on disk, batches in memory) `Auto`
+    /// broadcasts.
+    pub broadcast_threshold: u64,
+    /// Partitions of a hash-shuffled join (default: the larger side's).
+    pub npartitions: Option<usize>,
+}
+
+impl Default for MergeOptions {
+    fn default() -> MergeOptions {
+        MergeOptions { strategy: JoinStrategy::Auto, broadcast_threshold: 64 << 20, npartitions: None }
+    }
 }
 
 /// A reduction of one column, computed on demand.
@@ -64,10 +168,14 @@ pub struct Reduction {
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(0);
 
 impl Frame {
+    pub(crate) fn new(source: Source) -> Frame {
+        Frame { source, ops: Vec::new(), divisions: None }
+    }
+
     /// One partition per Parquet file: `path` is a file, a directory (its `*.parquet` files) or
     /// a glob whose last component holds the `*` (`data/facts/*.parquet`).
     pub fn read_parquet(path: impl AsRef<Path>) -> Result<Frame, FrameError> {
-        Ok(Frame { source: Source::Parquet(find(path.as_ref(), ".parquet")?), ops: Vec::new() })
+        Ok(Frame::new(Source::Parquet(find(path.as_ref(), ".parquet")?)))
     }
 
     /// CSV files (a file, a directory's `*.csv`, or a glob) in partitions of about `blocksize`
@@ -91,12 +199,12 @@ impl Frame {
                 start = end;
             }
         }
-        Ok(Frame { source: Source::Csv { ranges, columns }, ops: Vec::new() })
+        Ok(Frame::new(Source::Csv { ranges, columns }))
     }
 
     /// A frame over batches in memory, one partition each.
     pub fn from_batches(batches: Vec<RecordBatch>) -> Frame {
-        Frame { source: Source::Batches(batches), ops: Vec::new() }
+        Frame::new(Source::Batches(batches))
     }
 
     pub fn npartitions(&self) -> usize {
@@ -104,36 +212,135 @@ impl Frame {
             Source::Parquet(files) => files.len(),
             Source::Csv { ranges, .. } => ranges.len(),
             Source::Batches(b) => b.len(),
-            Source::Join { left, spec, .. } => left.npartitions() + usize::from(spec.how.keeps_right()),
-            Source::Sorted { input, limit, .. } => limit.unwrap_or(usize::MAX).min(input.npartitions()),
-            Source::Repartitioned { n, .. } => *n,
+            Source::Held(h) => h.keys.len(),
+            Source::Join { left, spec, plan: JoinPlan::Broadcast, .. } => {
+                left.npartitions() + usize::from(spec.how.keeps_right())
+            }
+            Source::Join { left, .. } => left.npartitions(),
+            Source::Repartitioned { n, .. } | Source::Shuffled { n, .. } => *n,
+            Source::Grouped { split_out, .. } => *split_out,
+            Source::Subset { keep, .. } => keep.len(),
         }
+    }
+
+    /// The sorted index and its partition boundaries, when known (after [`Frame::set_index`]).
+    pub fn divisions(&self) -> Option<&Divisions> {
+        self.divisions.as_ref()
     }
 
     /// The same rows in `n` partitions (at least one): fewer by concatenating neighbours, more
-    /// by splitting each partition into equal slices. Order is kept.
+    /// by splitting each partition into equal slices. Order is kept, and so are divisions when
+    /// partitions are only concatenated.
     pub fn repartition(&self, n: usize) -> Frame {
-        Frame { source: Source::Repartitioned { input: Box::new(self.clone()), n: n.max(1) }, ops: Vec::new() }
+        let n = n.max(1);
+        let m = self.npartitions();
+        let divisions = self.divisions.as_ref().filter(|_| n <= m).map(|d| Divisions {
+            column: d.column.clone(),
+            // Output j ends where input (j+1)*m/n - 1 ends.
+            cuts: (0..n - 1).map(|j| d.cuts[(j + 1) * m / n - 1]).collect(),
+        });
+        Frame { divisions, ..Frame::new(Source::Repartitioned { input: Box::new(self.clone()), n }) }
     }
 
-    /// Rows in ascending order of `column` (nulls last) across all partitions.
+    /// Rows in ascending order of `column` (nulls last) across all partitions: sampled
+    /// quantiles set the boundaries, computed inside the same graph.
     pub fn sort_values(&self, column: &str) -> Frame {
-        let source = Source::Sorted { input: Box::new(self.clone()), column: column.to_owned(), limit: None };
-        Frame { source, ops: Vec::new() }
+        self.range_shuffled(column, Cuts::Sampled, self.npartitions(), true)
     }
 
-    /// Rows of `self` joined to rows of `right` with equal `on` columns. The plan broadcasts
-    /// `right` (put the smaller frame there): it is concatenated once and joined to every
-    /// partition of `self`, with no shuffle.
-    pub fn merge(&self, right: &Frame, on: &[&str], how: How) -> Frame {
-        let spec = JoinSpec { on: on.iter().map(|c| c.to_string()).collect(), how };
-        Frame {
-            source: Source::Join { left: Box::new(self.clone()), right: Box::new(right.clone()), spec },
-            ops: Vec::new(),
+    /// Rows sorted by `column` into partitions with known boundaries: the boundaries are
+    /// computed now (approximate quantiles of a sample of every partition, reading only
+    /// `column`), then rows move to their partitions when the frame is computed. With known
+    /// divisions, [`Frame::loc`] reads only the partitions a range touches and joins on
+    /// `column` need no shuffle. Numeric columns only.
+    pub fn set_index(&self, column: &str, executor: &dyn Executor) -> Result<Frame, FrameError> {
+        let cuts = self.quantiles(column, self.npartitions(), executor)?;
+        let mut out = self.range_shuffled(column, Cuts::Known(cuts.clone()), cuts.len() + 1, true);
+        out.divisions = Some(Divisions { column: column.to_owned(), cuts });
+        Ok(out)
+    }
+
+    fn range_shuffled(&self, column: &str, cuts: Cuts, n: usize, sort: bool) -> Frame {
+        Frame::new(Source::Shuffled {
+            input: Box::new(self.clone()),
+            target: RowTarget::Range { column: column.to_owned() },
+            cuts,
+            n,
+            sort: sort.then(|| column.to_owned()),
+        })
+    }
+
+    /// Rows whose index lies in `[lo, hi]` (pandas' label slicing: both ends included). With
+    /// known divisions, partitions outside the range are never read.
+    pub fn loc(&self, lo: f64, hi: f64) -> Result<Frame, FrameError> {
+        let Some(d) = &self.divisions else {
+            return Err(FrameError::Type("loc needs an index with known divisions: call set_index first".into()));
+        };
+        let mut keep = d.overlapping(lo, hi);
+        if keep.is_empty() {
+            // An empty range still has a schema: the filter leaves no row of partition 0.
+            keep.push(0);
         }
+        let (first, last) = (keep.first().copied().unwrap_or(0), keep.last().copied().unwrap_or(0));
+        let divisions = Divisions { column: d.column.clone(), cuts: d.cuts[first..last.max(first)].to_vec() };
+        let subset = Frame { divisions: Some(divisions), ..Frame::new(Source::Subset { input: Box::new(self.clone()), keep }) };
+        let column = d.column.clone();
+        Ok(subset.filter(col(&column).gt_eq(lit(lo)).and(col(&column).lt_eq(lit(hi)))))
+    }
+
+    /// Rows in `n` partitions by a hash of `on`: equal keys end up in the same partition. The
+    /// exchange runs in stages of at most 32 partitions each (see `shuffle.rs`).
+    pub fn shuffle(&self, on: &[&str], n: usize) -> Frame {
+        let on: Vec<String> = on.iter().map(|c| c.to_string()).collect();
+        let n = n.max(1);
+        Frame::new(Source::Shuffled { input: Box::new(self.clone()), target: RowTarget::Hash { on, n }, cuts: Cuts::None, n, sort: None })
+    }
+
+    /// Rows of `self` joined to rows of `right` with equal `on` columns, planned by
+    /// [`JoinStrategy::Auto`] with the default threshold.
+    pub fn merge(&self, right: &Frame, on: &[&str], how: How) -> Frame {
+        self.merge_with(right, on, how, MergeOptions::default())
+    }
+
+    /// A join, planned as `options` say. Output columns: left's, then right's others (a name
+    /// both sides use gets `_right`).
+    pub fn merge_with(&self, right: &Frame, on: &[&str], how: How, options: MergeOptions) -> Frame {
+        let spec = JoinSpec { on: on.iter().map(|c| c.to_string()).collect(), how };
+        let index = |f: &Frame| f.divisions.clone().filter(|d| spec.on.len() == 1 && d.column == spec.on[0]);
+        let small_right = || right.estimated_bytes().is_some_and(|b| b <= options.broadcast_threshold);
+        let shuffled = |f: &Frame, n: usize| f.shuffle(on, n);
+        let n = options.npartitions.unwrap_or(self.npartitions().max(right.npartitions()));
+        let (left, right, plan) = match (options.strategy, index(self), index(right)) {
+            (JoinStrategy::Auto, Some(l), Some(r)) if l == r => (self.clone(), right.clone(), JoinPlan::Aligned),
+            (JoinStrategy::Broadcast, ..) => (self.clone(), right.clone(), JoinPlan::Broadcast),
+            (JoinStrategy::Auto, ..) if small_right() => (self.clone(), right.clone(), JoinPlan::Broadcast),
+            (JoinStrategy::Auto, Some(l), _) => {
+                // Only the right side moves, into the left's ranges.
+                let aligned = right.range_shuffled(&l.column, Cuts::Known(l.cuts.clone()), l.cuts.len() + 1, false);
+                (self.clone(), aligned, JoinPlan::Aligned)
+            }
+            _ => (shuffled(self, n), shuffled(right, n), JoinPlan::Hashed),
+        };
+        // Partition i of an aligned join holds the left index's range i, right rows included.
+        let divisions = match plan {
+            JoinPlan::Aligned => left.divisions.clone(),
+            JoinPlan::Broadcast if !how.keeps_right() => left.divisions.clone(),
+            _ => None,
+        };
+        let source = Source::Join { left: Box::new(left), right: Box::new(right), spec, plan };
+        Frame { divisions, ..Frame::new(source) }
     }
 
     fn with(mut self, op: PartitionOp) -> Frame {
+        // An index survives what keeps its column and its rows' partitions.
+        let index_lost = match (&op, &self.divisions) {
+            (PartitionOp::Select(names), Some(d)) => !names.contains(&d.column),
+            (PartitionOp::WithColumn(name, _), Some(d)) => *name == d.column,
+            _ => false,
+        };
+        if index_lost {
+            self.divisions = None;
+        }
         self.ops.push(op);
         self
     }
@@ -149,9 +356,17 @@ impl Frame {
     }
 
     /// Applies the registered function `function` (a record batch in, a record batch out) to
-    /// every partition, in every process that runs it: Dask's `map_partitions`.
+    /// every partition, in every process that runs it: Dask's `map_partitions`. Its output
+    /// schema is inferred by calling it on an empty batch (Dask's `meta`); a function that
+    /// cannot take one should be given its schema with [`Frame::map_partitions_with_meta`].
+    /// The function must keep rows in their partitions (divisions are kept).
     pub fn map_partitions(self, function: &str) -> Frame {
-        self.with(PartitionOp::Map(function.to_owned()))
+        self.with(PartitionOp::Map { function: function.to_owned(), meta: None })
+    }
+
+    /// [`Frame::map_partitions`] with the output schema given.
+    pub fn map_partitions_with_meta(self, function: &str, meta: SchemaRef) -> Frame {
+        self.with(PartitionOp::Map { function: function.to_owned(), meta: Some(meta) })
     }
 
     pub fn select(self, columns: &[&str]) -> Frame {
@@ -179,240 +394,31 @@ impl Frame {
         self.reduce(column, Agg::Max)
     }
 
-    /// Rows grouped by the values of `keys`; aggregate with [`GroupBy::agg`].
-    pub fn groupby(&self, keys: &[&str]) -> GroupBy {
-        GroupBy { frame: self.clone(), keys: keys.iter().map(|k| k.to_string()).collect(), split_every: SPLIT_EVERY }
-    }
-
     fn reduce(&self, column: &str, agg: Agg) -> Reduction {
         Reduction { frame: self.clone(), column: column.to_owned(), agg }
     }
 
-    /// The columns the source must provide for `wanted` output columns (`None`: all):
-    /// projection pushdown, computed backwards through the operations.
-    fn needed_columns(&self, wanted: Option<Vec<String>>) -> Option<Vec<String>> {
-        let mut needed = wanted;
-        for op in self.ops.iter().rev() {
-            needed = match op {
-                PartitionOp::Select(names) => Some(names.clone()),
-                // A function may read any column.
-                PartitionOp::Map(_) => None,
-                PartitionOp::WithColumn(name, e) => needed.map(|mut n| {
-                    n.retain(|c| c != name);
-                    e.columns(&mut n);
-                    n
-                }),
-                PartitionOp::Filter(e) => needed.map(|mut n| {
-                    e.columns(&mut n);
-                    n
-                }),
-            };
+    /// Rows grouped by the values of `keys`; aggregate with [`GroupBy::agg`].
+    pub fn groupby(&self, keys: &[&str]) -> GroupBy {
+        GroupBy {
+            frame: self.clone(),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            split_every: SPLIT_EVERY,
+            split_out: 1,
         }
-        needed
     }
 
-    /// Adds one task per partition to `graph` (source read and the operations chain, which
-    /// the plan fuses into one task) and returns their keys.
-    fn lower(&self, graph: &mut Graph, token: &str, wanted: Option<Vec<String>>) -> Vec<Key> {
-        let columns = self.needed_columns(wanted);
-        // A join's inputs are lowered first: left partition by partition, right as one batch.
-        let joined = match &self.source {
-            Source::Join { left, right, spec } => {
-                // Projection pushdown through the join: each side reads the keys and whatever
-                // the join's consumers need (a side skips the columns it does not have).
-                let wanted_through = columns.clone().map(|mut c| {
-                    c.extend(spec.on.iter().cloned());
-                    c
-                });
-                let left_parts = left.lower(graph, &format!("{token}-left"), wanted_through.clone());
-                let right_parts = right.lower(graph, &format!("{token}-right"), wanted_through);
-                let right_all = Key::from((format!("{token}-right").as_str(), -1i64));
-                graph.insert(
-                    right_all.clone(),
-                    Task::call("frame_concat", [Task::list(right_parts.into_iter().map(Task::key))]),
-                );
-                let spec_value = encode(spec);
-                if spec.how.keeps_right() {
-                    // One more partition: the right rows no left partition matched.
-                    let bitmaps = left_parts.iter().map(|l| {
-                        Task::call(
-                            "frame_join_matched",
-                            [Task::key(l.clone()), Task::key(right_all.clone()), Task::from(spec_value.clone())],
-                        )
-                    });
-                    let sample =
-                        Task::call("frame_head", [Task::list([Task::key(left_parts[0].clone())]), Task::from(0i64)]);
-                    let extra = Task::call(
-                        "frame_join_unmatched",
-                        [sample, Task::list(bitmaps), Task::key(right_all.clone()), Task::from(spec_value.clone())],
-                    );
-                    Some((left_parts, right_all, spec_value, Some(extra)))
-                } else {
-                    Some((left_parts, right_all, spec_value, None))
-                }
-            }
-            _ => None,
-        };
-        let repartitioned = match &self.source {
-            Source::Repartitioned { input, n } => Some(lower_repartition(graph, token, input, *n, columns.clone())),
-            _ => None,
-        };
-        let sorted = match &self.source {
-            Source::Sorted { input, column, .. } => Some(self.lower_sort(graph, token, input, column, columns.clone())),
-            _ => None,
-        };
-        (0..self.npartitions())
-            .map(|i| {
-                let source = match (&self.source, &joined) {
-                    (Source::Parquet(files), _) => Task::call(
-                        "frame_read_parquet",
-                        [
-                            Task::from(Value::str(&files[i].to_string_lossy())),
-                            Task::from(encode(&columns)),
-                            Task::from(encode(&self.pushed_bounds())),
-                        ],
-                    ),
-                    (Source::Csv { ranges, columns: schema }, _) => {
-                        let (file, start, end) = &ranges[i];
-                        Task::call(
-                            "frame_read_csv",
-                            [
-                                Task::from(Value::str(&file.to_string_lossy())),
-                                Task::from(*start as i64),
-                                Task::from(*end as i64),
-                                Task::from(encode(schema)),
-                                Task::from(encode(&columns)),
-                            ],
-                        )
-                    }
-                    (Source::Batches(batches), _) => Task::from(to_value(batches[i].clone())),
-                    (Source::Join { .. }, Some((left, _, _, Some(extra)))) if i == left.len() => extra.clone(),
-                    (Source::Join { .. }, Some((left, right, spec, _))) => Task::call(
-                        "frame_join",
-                        [Task::key(left[i].clone()), Task::key(right.clone()), Task::from(spec.clone())],
-                    ),
-                    (Source::Join { .. }, None) => unreachable!("joins are lowered above"),
-                    (Source::Repartitioned { .. }, _) => {
-                        repartitioned.as_ref().expect("repartitions are lowered above")[i].clone()
-                    }
-                    (Source::Sorted { column, .. }, _) => {
-                        let splits = sorted.as_ref().expect("sorts are lowered above");
-                        let pieces =
-                            splits.iter().map(|s| Task::call("getitem", [Task::key(s.clone()), Task::from(i as i64)]));
-                        Task::call("frame_gather_sort", [Task::list(pieces), Task::from(Value::str(column))])
-                    }
-                };
-                let key = Key::from((token, i as i64));
-                // Runs of built-in operations become one `frame_apply`; a mapped function is a
-                // call of its own (the plan fuses the chain into one task per partition).
-                let mut task = source;
-                for run in self.ops.split_inclusive(|op| matches!(op, PartitionOp::Map(_))) {
-                    let (builtin, map) = match run.split_last() {
-                        Some((PartitionOp::Map(f), rest)) => (rest, Some(f)),
-                        _ => (run, None),
-                    };
-                    if !builtin.is_empty() {
-                        task = Task::call("frame_apply", [task, Task::from(encode(&builtin.to_vec()))]);
-                    }
-                    if let Some(f) = map {
-                        task = Task::call(f, [task]);
-                    }
-                }
-                graph.insert(key.clone(), task);
-                key
-            })
-            .collect()
-    }
-
-    /// Predicates of the filters that come before anything changes a column: the reader may
-    /// skip row groups whose statistics exclude them (the filters still run).
-    fn pushed_bounds(&self) -> Vec<crate::kernels::Bound> {
-        let mut bounds = Vec::new();
-        for op in &self.ops {
-            match op {
-                PartitionOp::Filter(e) => e.bounds(&mut bounds),
-                PartitionOp::Select(_) => {}
-                PartitionOp::WithColumn(..) | PartitionOp::Map(_) => break,
-            }
-        }
-        bounds
-    }
-
-    /// Samples, divisions and splits of a sort; returns the split tasks' keys.
-    fn lower_sort(
-        &self,
-        graph: &mut Graph,
-        token: &str,
-        input: &Frame,
-        column: &str,
-        wanted: Option<Vec<String>>,
-    ) -> Vec<Key> {
-        let wanted = wanted.map(|mut c| {
-            if !c.iter().any(|x| x == column) {
-                c.push(column.to_owned());
-            }
-            c
-        });
-        let parts = input.lower(graph, &format!("{token}-in"), wanted);
-        let n = parts.len() as i64;
-        let samples: Vec<Key> = parts
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let key = Key::from((format!("{token}-sample").as_str(), i as i64));
-                graph.insert(
-                    key.clone(),
-                    Task::call("frame_sample", [Task::key(p.clone()), Task::from(Value::str(column))]),
-                );
-                key
-            })
-            .collect();
-        let divisions = Key::from((format!("{token}-divisions").as_str(), 0i64));
-        graph.insert(
-            divisions.clone(),
-            Task::call("frame_divisions", [Task::list(samples.into_iter().map(Task::key)), Task::from(n)]),
-        );
-        parts
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let key = Key::from((format!("{token}-split").as_str(), i as i64));
-                let args = [Task::key(p.clone()), Task::from(Value::str(column)), Task::key(divisions.clone())];
-                graph.insert(key.clone(), Task::call("frame_split", args));
-                key
-            })
-            .collect()
-    }
-
-    /// The plan, readably: source, pushed-down columns, operations, and the task count.
-    pub fn explain(&self) -> String {
-        let source = match &self.source {
-            Source::Parquet(files) => format!("read_parquet: {} files", files.len()),
-            Source::Csv { ranges, .. } => format!("read_csv: {} byte ranges", ranges.len()),
-            Source::Batches(b) => format!("from_batches: {} batches", b.len()),
-            Source::Join { right, spec, .. } => {
-                format!(
-                    "merge on {:?} ({:?}), broadcasting a {}-partition right side",
-                    spec.on,
-                    spec.how,
-                    right.npartitions()
-                )
-            }
-            Source::Sorted { input, column, .. } => {
-                format!("sort by {column:?}: sample, divide and split {} partitions", input.npartitions())
-            }
-            Source::Repartitioned { input, n } => format!("repartition {} partitions into {n}", input.npartitions()),
-        };
-        let columns = match self.needed_columns(None) {
-            Some(c) => format!("columns read: {}", c.join(", ")),
-            None => "columns read: all".to_owned(),
-        };
-        let ops: Vec<String> = self.ops.iter().map(|op| format!("  {op:?}")).collect();
-        format!(
-            "{source}\n{columns}\noperations (one task per partition):\n{}\ntasks: {} (+1 to concatenate)",
-            ops.join("\n"),
-            self.npartitions()
-        )
+    /// Rows in the frame: a per-partition count summed in a tree, reading no column it does
+    /// not filter on.
+    pub fn len(&self, executor: &dyn Executor) -> Result<usize, FrameError> {
+        let token = fresh_token("len");
+        let mut graph = Graph::new();
+        let parts = self.lower(&mut graph, &token, Some(Vec::new()));
+        let counts = parts.into_iter().map(|p| Task::call("frame_num_rows", [Task::key(p)]));
+        let root = Key::from((token.as_str(), -1i64));
+        graph.insert(root.clone(), Task::call("sum", [Task::list(counts)]));
+        let total = executor.get(&graph, &[root], &Registry::new())?.remove(0);
+        Ok(total.as_int().unwrap_or(0) as usize)
     }
 
     /// Writes every partition to `dir/part-NNNNN.parquet` (snappy), in parallel on the executor;
@@ -439,66 +445,61 @@ impl Frame {
     }
 
     /// Computes every partition once and returns a frame over the results, so later queries
-    /// start from them instead of re-reading and re-filtering. The partitions are held by
-    /// this process (on a cluster they come back to the client; keeping them on the workers
-    /// is a later step).
+    /// start from them instead of re-reading and re-filtering. In-process executors hand the
+    /// batches back; a cluster keeps them on its workers (the returned frame holds them there
+    /// while it lives, and runs only on that cluster's client).
     pub fn persist(&self, executor: &dyn Executor) -> Result<Frame, FrameError> {
         let token = fresh_token("persist");
         let mut graph = Graph::new();
         let parts = self.lower(&mut graph, &token, None);
-        let values = executor.get(&graph, &parts, &Registry::new())?;
-        let batches = values.iter().map(batch_result).collect::<Result<Vec<_>, _>>()?;
-        Ok(Frame::from_batches(batches))
+        let source = match executor.persist(&graph, &parts, &Registry::new())? {
+            Persisted::Values(values) => {
+                Source::Batches(values.iter().map(batch_result).collect::<Result<Vec<_>, _>>()?)
+            }
+            Persisted::Held { keys, hold } => Source::Held(Held { keys, schema: self.schema().ok(), _hold: hold }),
+        };
+        Ok(Frame { divisions: self.divisions.clone(), ..Frame::new(source) })
     }
 
     /// Every partition, concatenated into one batch.
     pub fn compute(&self, executor: &dyn Executor) -> Result<RecordBatch, FrameError> {
+        let (graph, root) = self.graph();
+        batch_result(&executor.get(&graph, &[root], &Registry::new())?[0])
+    }
+
+    /// The task graph of [`Frame::compute`] and its output key.
+    pub fn graph(&self) -> (Graph, Key) {
         let token = fresh_token("frame");
         let mut graph = Graph::new();
         let parts = self.lower(&mut graph, &token, None);
         let root = Key::from((token.as_str(), -1i64));
         graph.insert(root.clone(), Task::call("frame_concat", [Task::list(parts.into_iter().map(Task::key))]));
-        batch_result(&executor.get(&graph, &[root], &Registry::new())?[0])
+        (graph, root)
     }
 
-    /// The first `n` rows, reading partitions in order only until there are enough.
+    /// The first `n` rows, computing partitions in order only until there are enough.
     pub fn head(&self, n: usize, executor: &dyn Executor) -> Result<RecordBatch, FrameError> {
-        let mut take = 1usize;
+        let total = self.npartitions();
+        let mut take = 1usize.min(total);
         loop {
-            let first = Frame { source: self.first(take), ops: self.ops.clone() };
+            let first = Frame::new(Source::Subset { input: Box::new(self.clone()), keep: (0..take).collect() });
             let batch = first.compute(executor)?;
-            if batch.num_rows() >= n || take >= self.npartitions() {
+            if batch.num_rows() >= n || take >= total {
                 return Ok(batch.slice(0, n.min(batch.num_rows())));
             }
-            take = (take * 2).min(self.npartitions());
+            take = (take * 2).min(total);
         }
     }
 
-    fn first(&self, k: usize) -> Source {
-        match &self.source {
-            Source::Parquet(files) => Source::Parquet(files[..k.min(files.len())].to_vec()),
-            Source::Csv { ranges, columns } => {
-                Source::Csv { ranges: ranges[..k.min(ranges.len())].to_vec(), columns: columns.clone() }
-            }
-            Source::Batches(b) => Source::Batches(b[..k.min(b.len())].to_vec()),
-            // The unmatched rows of right and outer joins depend on every left partition.
-            Source::Join { left, right, spec } if spec.how.keeps_right() => {
-                Source::Join { left: left.clone(), right: right.clone(), spec: spec.clone() }
-            }
-            Source::Join { left, right, spec } => Source::Join {
-                left: Box::new(Frame { source: left.first(k), ops: left.ops.clone() }),
-                right: right.clone(),
-                spec: spec.clone(),
-            },
-            // Every input partition may hold rows of the first outputs: all are read, only the
-            // first `k` outputs are gathered.
-            Source::Sorted { input, column, .. } => {
-                Source::Sorted { input: input.clone(), column: column.clone(), limit: Some(k) }
-            }
-            // Output partitions map to input ranges in order; lowering all is simplest and
-            // `head` slices the result.
-            Source::Repartitioned { input, n } => Source::Repartitioned { input: input.clone(), n: *n },
-        }
+    /// `n - 1` cut points splitting `column`'s values into `n` ranges of about equal rows,
+    /// from a sample of every partition.
+    fn quantiles(&self, column: &str, n: usize, executor: &dyn Executor) -> Result<Vec<f64>, FrameError> {
+        let token = fresh_token("quantiles");
+        let mut graph = Graph::new();
+        let parts = self.lower(&mut graph, &token, Some(vec![column.to_owned()]));
+        let root = crate::lower::lower_quantiles(&mut graph, &token, &parts, column, n);
+        let cuts = executor.get(&graph, &[root], &Registry::new())?.remove(0);
+        Ok(cuts.as_seq().unwrap_or_default().iter().filter_map(Value::as_float).collect())
     }
 }
 
@@ -508,6 +509,7 @@ pub struct GroupBy {
     frame: Frame,
     keys: Vec<String>,
     split_every: usize,
+    split_out: usize,
 }
 
 impl GroupBy {
@@ -517,9 +519,17 @@ impl GroupBy {
         self
     }
 
+    /// Output partitions (Dask's `split_out`): for many groups, each partition's partial is
+    /// hash-split by key and every output merges only its share, so no task holds all groups.
+    pub fn split_out(mut self, n: usize) -> GroupBy {
+        self.split_out = n.max(1);
+        self
+    }
+
     /// One row per group: the key columns, then `(column, agg)` for each spec, named
-    /// `column_agg` (`x_sum`), sorted by key.
-    pub fn agg(&self, specs: &[(&str, GroupAgg)]) -> GroupedFrame {
+    /// `column_agg` (`x_sum`). Each output partition is sorted by key (with one partition,
+    /// so is the result).
+    pub fn agg(&self, specs: &[(&str, GroupAgg)]) -> Frame {
         let aggs = specs
             .iter()
             .map(|(c, a)| AggSpec {
@@ -528,44 +538,12 @@ impl GroupBy {
                 name: format!("{c}_{}", format!("{a:?}").to_lowercase()),
             })
             .collect();
-        GroupedFrame { by: self.clone(), spec: GroupSpec { keys: self.keys.clone(), aggs } }
-    }
-}
-
-/// A group-by with its aggregates, computed on demand.
-#[derive(Clone, Debug)]
-pub struct GroupedFrame {
-    by: GroupBy,
-    spec: GroupSpec,
-}
-
-impl GroupedFrame {
-    pub fn graph(&self) -> (Graph, Key) {
-        let token = fresh_token("groupby");
-        let mut graph = Graph::new();
-        let mut wanted = self.spec.keys.clone();
-        wanted.extend(self.spec.aggs.iter().map(|a| a.column.clone()));
-        let parts = self.by.frame.lower(&mut graph, &token, Some(wanted));
-        let spec = encode(&self.spec);
-        // At least one merge, so that a single partition's partial is still merged into form.
-        let top = tree_reduce(
-            &mut graph,
-            &token,
-            parts,
-            self.by.split_every,
-            1,
-            |p| Task::call("frame_groupby_partial", [p, Task::from(spec.clone())]),
-            |inputs| Task::call("frame_groupby_merge", [inputs, Task::from(spec.clone())]),
-        );
-        let root = Key::from((token.as_str(), -1i64));
-        let top = top.expect("a frame has at least one partition");
-        graph.insert(root.clone(), Task::call("frame_groupby_finish", [Task::key(top), Task::from(spec)]));
-        (graph, root)
-    }
-
-    pub fn compute(&self, executor: &dyn Executor) -> Result<RecordBatch, FrameError> {
-        let (graph, root) = self.graph();
-        batch_result(&executor.get(&graph, &[root], &Registry::new())?[0])
+        Frame::new(Source::Grouped {
+            input: Box::new(self.frame.clone()),
+            spec: GroupSpec { keys: self.keys.clone(), aggs },
+            split_every: self.split_every,
+            split_out: self.split_out,
+        })
     }
 }
 
@@ -576,7 +554,7 @@ impl Reduction {
         let mut graph = Graph::new();
         let parts = self.frame.lower(&mut graph, &token, Some(vec![self.column.clone()]));
         let column = Task::from(Value::str(&self.column));
-        let top = tree_reduce(
+        let top = crate::lower::tree_reduce(
             &mut graph,
             &token,
             parts,
@@ -590,7 +568,7 @@ impl Reduction {
             Some(k) => Task::key(k),
             None => Task::call("frame_combine", [Task::list([])]),
         };
-        graph.insert(root.clone(), Task::call("frame_finish", [top, Task::from(encode(&self.agg))]));
+        graph.insert(root.clone(), Task::call("frame_finish", [top, Task::from(crate::kernels::encode(&self.agg))]));
         (graph, root)
     }
 
@@ -600,83 +578,20 @@ impl Reduction {
     }
 }
 
-/// A tree reduction over `parts`: `partial` of each, then `combine` of lists of at most
-/// `split_every`, level by level (at least `min_levels` of them) until one is left. Returns its
-/// key, or `None` when there are no parts.
-fn tree_reduce(
-    graph: &mut Graph,
-    token: &str,
-    parts: Vec<Key>,
-    split_every: usize,
-    min_levels: i64,
-    partial: impl Fn(Task) -> Task,
-    combine: impl Fn(Task) -> Task,
-) -> Option<Key> {
-    let mut level: Vec<Key> = parts
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let key = Key::from((format!("{token}-partial").as_str(), i as i64));
-            graph.insert(key.clone(), partial(Task::key(p)));
-            key
-        })
-        .collect();
-    let mut depth = 0i64;
-    while level.len() > 1 || depth < min_levels {
-        depth += 1;
-        level = level
-            .chunks(split_every)
-            .enumerate()
-            .map(|(j, group)| {
-                let key = Key::from((format!("{token}-combine").as_str(), depth * 1_000_000 + j as i64));
-                graph.insert(key.clone(), combine(Task::list(group.iter().cloned().map(Task::key))));
-                key
-            })
-            .collect();
-    }
-    level.pop()
-}
-
 /// The batch a frame's graph computed.
 fn batch_result(value: &Value) -> Result<RecordBatch, FrameError> {
     Ok(from_value("compute", value).map_err(|e| FrameError::Type(e.to_string()))?.clone())
 }
 
-/// Tasks for each output partition of a repartition: `Task`s, not keys (the caller names them).
-fn lower_repartition(
-    graph: &mut Graph,
-    token: &str,
-    input: &Frame,
-    n: usize,
-    wanted: Option<Vec<String>>,
-) -> Vec<Task> {
-    let parts = input.lower(graph, &format!("{token}-in"), wanted);
-    let m = parts.len();
-    if n <= m {
-        // Output j gathers inputs [j*m/n, (j+1)*m/n).
-        (0..n)
-            .map(|j| {
-                let group = &parts[j * m / n..(j + 1) * m / n];
-                Task::call("frame_concat", [Task::list(group.iter().cloned().map(Task::key))])
-            })
-            .collect()
-    } else {
-        // Each input i gives outputs for j in [i*n/m, (i+1)*n/m), as equal slices.
-        (0..n)
-            .map(|j| {
-                let i = (0..m).find(|&i| j < (i + 1) * n / m).expect("every output has an input");
-                let (first, count) = (i * n / m, (i + 1) * n / m - i * n / m);
-                Task::call(
-                    "frame_slice",
-                    [Task::key(parts[i].clone()), Task::from((j - first) as i64), Task::from(count as i64)],
-                )
-            })
-            .collect()
-    }
-}
-
-fn fresh_token(kind: &str) -> String {
-    format!("{kind}-{}", NEXT_TOKEN.fetch_add(1, Relaxed))
+/// A key prefix no other graph of this process, or (likely) of another client of the same
+/// cluster, uses.
+pub(crate) fn fresh_token(kind: &str) -> String {
+    static PROCESS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let process = PROCESS.get_or_init(|| {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        (nanos as u64 ^ (u64::from(std::process::id()) << 32)) & 0xffff_ffff_ffff
+    });
+    format!("{kind}-{process:x}-{}", NEXT_TOKEN.fetch_add(1, Relaxed))
 }
 
 /// The files `path` names: itself, a directory's files ending in `extension`, or a glob whose

@@ -105,7 +105,7 @@ pub(crate) fn key_bytes(batch: &RecordBatch, keys: &[String]) -> Result<Vec<Opti
         .collect()
 }
 
-fn encode_key(c: &dyn Array, row: usize, out: &mut Vec<u8>) -> Result<(), FrameError> {
+pub(crate) fn encode_key(c: &dyn Array, row: usize, out: &mut Vec<u8>) -> Result<(), FrameError> {
     if c.is_null(row) {
         out.push(0);
         return Ok(());

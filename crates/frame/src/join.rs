@@ -142,6 +142,16 @@ pub(crate) fn unmatched(
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
 }
 
+/// [`join`], then (right and outer joins) the right rows nothing in `left` matched.
+pub(crate) fn join_local(left: &RecordBatch, right: &RecordBatch, spec: &JoinSpec) -> Result<RecordBatch, FrameError> {
+    let joined = join(left, right, spec)?;
+    if !spec.how.keeps_right() {
+        return Ok(joined);
+    }
+    let rest = unmatched(left, right, &matched_right(left, right, &spec.on)?, spec)?;
+    Ok(arrow_select::concat::concat_batches(&joined.schema(), [&joined, &rest])?)
+}
+
 /// Both sides' key, when it is one int64 column: the fast path, hashing the ints themselves.
 fn int_key<'a>(
     left: &'a RecordBatch,
@@ -232,7 +242,19 @@ mod tasks {
             .map_err(|e| frame_error("frame_join_unmatched", e))
     }
 
+    /// `(frame_join_local, left_partition, right_partition, spec)`: partitions holding the same
+    /// keys (aligned or hash-shuffled), joined whole: right and outer joins add the right rows
+    /// no left row matched.
+    fn join_local(args: &[Value]) -> Result<Value, TaskError> {
+        const F: &str = "frame_join_local";
+        let left = from_value(F, &args[0])?;
+        let right = from_value(F, &args[1])?;
+        let spec: JoinSpec = decode(F, &args[2])?;
+        super::join_local(left, right, &spec).map(to_value).map_err(|e| frame_error(F, e))
+    }
+
     register!("frame_join", Arity::Exact(3), join);
+    register!("frame_join_local", Arity::Exact(3), join_local);
     register!("frame_join_matched", Arity::Exact(3), matched);
     register!("frame_join_unmatched", Arity::Exact(4), unmatched);
 }

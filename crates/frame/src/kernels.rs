@@ -23,8 +23,13 @@ pub enum PartitionOp {
     WithColumn(String, Expr),
     Select(Vec<String>),
     /// A registered function from batch to batch (Dask's `map_partitions`); it runs as a task
-    /// of its own in the chain, which the plan then fuses with its neighbours.
-    Map(String),
+    /// of its own in the chain, which the plan then fuses with its neighbours. `meta` is its
+    /// output schema when the user gave it (it stays in the plan; tasks do not need it).
+    Map {
+        function: String,
+        #[serde(skip)]
+        meta: Option<arrow_schema::SchemaRef>,
+    },
 }
 
 /// A whole-frame reduction of one column (or of rows, for `Count` of `None`).
@@ -187,8 +192,8 @@ pub(crate) fn apply_ops(mut batch: RecordBatch, ops: &[PartitionOp]) -> Result<R
                 }
                 RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?
             }
-            PartitionOp::Map(f) => {
-                return Err(FrameError::Type(format!("map_partitions({f}) runs as its own task, not inside a chain")))
+            PartitionOp::Map { function, .. } => {
+                return Err(FrameError::Type(format!("map_partitions({function}) runs as its own task, not inside a chain")))
             }
             PartitionOp::Select(names) => {
                 let schema = batch.schema();
@@ -384,6 +389,12 @@ register!("frame_combine", Arity::Exact(1), combine);
 register!("frame_finish", Arity::Exact(2), finish);
 register!("frame_concat", Arity::Exact(1), concat);
 register!("frame_head", Arity::Exact(2), head);
+register!("frame_num_rows", Arity::Exact(1), num_rows);
+
+/// `(frame_num_rows, batch)`.
+fn num_rows(args: &[Value]) -> Result<Value, TaskError> {
+    Ok(Value::Int(from_value("frame_num_rows", &args[0])?.num_rows() as i64))
+}
 register!("frame_slice", Arity::Exact(3), slice);
 
 /// `(frame_slice, batch, i, k)`: the `i`-th of `k` equal slices (the last takes the rest).

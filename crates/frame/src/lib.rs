@@ -13,16 +13,19 @@
 //! Group-by (`groupby(keys).agg(...)`: count, sum, mean, min, max, first, last, several at
 //! once) is a tree reduction of partial states, `split_every` at a time.
 //!
-//! `merge` joins (inner, left, right, outer) by broadcasting the smaller side to every
-//! partition of the larger one.
+//! `merge` joins (inner, left, right, outer) with the cheapest plan it can prove right: aligned
+//! partition by partition on a shared sorted index, broadcasting a small right side (a size
+//! threshold in [`MergeOptions`]), moving only the right side into the left index's ranges, or
+//! hash-shuffling both sides.
 //!
-//! `sort_values(column)` sorts globally: sampled quantiles set the output partitions'
-//! boundaries and rows move to their partition in one graph.
+//! Moving rows: `shuffle(on, n)` (hash), `sort_values(column)` (ranges from sampled
+//! quantiles, inside the graph) and `set_index(column)` (ranges computed first, so the frame
+//! has known [`Divisions`]: `loc` prunes partitions, joins on the index need no shuffle). All
+//! three use the staged exchange of `shuffle.rs`, which never builds an `n²` graph.
 //!
 //! `read_csv(path, blocksize)` reads byte ranges, each line in exactly one partition.
-//!
-//! What it is not (yet): hash-shuffle joins, index/divisions, shuffles,
-//! `split_out`; those are the next steps of the dataframe issue.
+//! `schema()` is known before anything runs (Dask's `meta`), from file metadata and kernels
+//! run on empty batches.
 //!
 //! Main types: [`Frame`], [`Expr`] (built with [`col`] and [`lit`]), [`FrameError`].
 
@@ -34,12 +37,15 @@ mod frame;
 mod groupby;
 mod join;
 mod kernels;
+mod lower;
+mod meta;
+mod shuffle;
 mod sort;
 #[cfg(test)]
 mod tests;
 
 pub use expr::{col, lit, Expr, Lit, Op, Type};
-pub use frame::{Frame, GroupBy, GroupedFrame, Reduction};
+pub use frame::{Divisions, Frame, GroupBy, JoinStrategy, MergeOptions, Reduction};
 pub use groupby::{AggSpec, GroupAgg};
 pub use join::How;
 pub use kernels::{Agg, PartitionOp};

@@ -1,0 +1,97 @@
+//! What a frame knows before it runs: its output schema (Dask's `meta`) and a size estimate
+//! for planning joins. Schemas come from the sources' metadata and from running each
+//! operation's kernel on an empty batch, so they agree with what compute produces.
+
+use std::fs::File;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{Schema, SchemaRef};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rask_graph::Registry;
+
+use crate::batch::{from_value, to_value};
+use crate::frame::{Frame, Source};
+use crate::kernels::{apply_ops, PartitionOp};
+use crate::FrameError;
+
+impl Frame {
+    /// The schema every partition has, known without computing: from file metadata and the
+    /// operations. A missing column or a type error in an expression shows up here, before
+    /// anything runs. A mapped function without a given `meta` is called on an empty batch.
+    pub fn schema(&self) -> Result<SchemaRef, FrameError> {
+        let mut batch = RecordBatch::new_empty(self.source_schema()?);
+        for run in self.ops.split_inclusive(|op| matches!(op, PartitionOp::Map { .. })) {
+            match run.split_last() {
+                Some((PartitionOp::Map { function, meta }, rest)) => {
+                    batch = apply_ops(batch, rest)?;
+                    batch = match meta {
+                        Some(schema) => RecordBatch::new_empty(schema.clone()),
+                        None => infer_map(function, batch)?,
+                    };
+                }
+                _ => batch = apply_ops(batch, run)?,
+            }
+        }
+        Ok(batch.schema())
+    }
+
+    fn source_schema(&self) -> Result<SchemaRef, FrameError> {
+        Ok(match &self.source {
+            Source::Parquet(files) => {
+                let path = files[0].display().to_string();
+                let fail = |cause: String| FrameError::File { path: path.clone(), cause };
+                let file = File::open(&files[0]).map_err(|e| fail(e.to_string()))?;
+                ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(e.to_string()))?.schema().clone()
+            }
+            Source::Csv { columns, .. } => crate::csv::schema(columns),
+            Source::Batches(b) => b.first().map_or_else(|| Arc::new(Schema::empty()), |b| b.schema()),
+            Source::Held(h) => h.schema.clone().ok_or_else(|| FrameError::Type("a persisted frame of unknown schema".into()))?,
+            Source::Subset { input, .. } | Source::Repartitioned { input, .. } | Source::Shuffled { input, .. } => {
+                input.schema()?
+            }
+            Source::Grouped { input, spec, .. } => {
+                let empty = RecordBatch::new_empty(input.schema()?);
+                let partial = crate::groupby::partial(&empty, &spec.keys, &spec.aggs)?;
+                let merged = crate::groupby::merge(&[partial], &spec.keys, &spec.aggs)?;
+                crate::groupby::finish(&merged, &spec.keys, &spec.aggs)?.schema()
+            }
+            Source::Join { left, right, spec, .. } => {
+                let (l, r) = (RecordBatch::new_empty(left.schema()?), RecordBatch::new_empty(right.schema()?));
+                crate::join::join(&l, &r, spec)?.schema()
+            }
+        })
+    }
+
+    /// An upper bound of the frame's bytes, when one is cheap to know: files on disk, batches in
+    /// memory (operations are assumed to shrink nothing).
+    pub(crate) fn estimated_bytes(&self) -> Option<u64> {
+        match &self.source {
+            Source::Parquet(files) => files.iter().map(|f| std::fs::metadata(f).ok().map(|m| m.len())).sum(),
+            Source::Csv { ranges, .. } => Some(ranges.iter().map(|(_, start, end)| end - start).sum()),
+            Source::Batches(b) => Some(b.iter().map(|b| b.get_array_memory_size() as u64).sum()),
+            Source::Held(_) => None,
+            Source::Subset { input, keep } => {
+                input.estimated_bytes().map(|b| b * keep.len() as u64 / input.npartitions().max(1) as u64)
+            }
+            Source::Repartitioned { input, .. } | Source::Shuffled { input, .. } | Source::Grouped { input, .. } => {
+                input.estimated_bytes()
+            }
+            Source::Join { left, right, .. } => Some(left.estimated_bytes()? + right.estimated_bytes()?),
+        }
+    }
+}
+
+/// A mapped function's output on an empty batch: its schema.
+fn infer_map(function: &str, empty: RecordBatch) -> Result<RecordBatch, FrameError> {
+    let registry = Registry::new();
+    let f = registry
+        .get(function)
+        .ok_or_else(|| FrameError::Type(format!("map_partitions: no registered function {function:?}")))?;
+    let out = f.call(&[to_value(empty)]).map_err(|e| {
+        FrameError::Type(format!(
+            "map_partitions({function}) failed on an empty batch ({e}); give its output schema with map_partitions_with_meta"
+        ))
+    })?;
+    Ok(from_value(function, &out).map_err(|e| FrameError::Type(e.to_string()))?.clone())
+}

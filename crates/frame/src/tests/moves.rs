@@ -1,0 +1,237 @@
+//! Operations that move rows between partitions (shuffle, set_index, joins by every plan,
+//! split_out) and what a frame knows before it runs (schema, divisions, len): each checked
+//! against a single-batch evaluation of the same rows.
+
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+
+use super::*;
+use crate::frame::Source;
+
+/// Every row as text, sorted: equal multisets of rows compare equal whatever the partitioning
+/// (floats to 6 decimals: sums in another order differ in the last bits).
+fn rows(b: &RecordBatch) -> Vec<String> {
+    let options = FormatOptions::default().with_null("null");
+    let rounded: Vec<ArrayRef> = b
+        .columns()
+        .iter()
+        .map(|c| match c.as_any().downcast_ref::<Float64Array>() {
+            Some(f) => Arc::new(f.unary::<_, arrow_array::types::Float64Type>(|v| (v * 1e6).round() / 1e6)) as ArrayRef,
+            None => c.clone(),
+        })
+        .collect();
+    let formatters: Vec<ArrayFormatter> =
+        rounded.iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap()).collect();
+    let names: Vec<String> = b.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let mut out: Vec<String> = (0..b.num_rows())
+        .map(|r| names.iter().zip(&formatters).map(|(n, f)| format!("{n}={}", f.value(r))).collect::<Vec<_>>().join(" "))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The frame's partitions, computed.
+fn partitions(frame: &Frame) -> Vec<RecordBatch> {
+    match frame.persist(&ThreadedExecutor::new(2)).unwrap().source {
+        Source::Batches(b) => b,
+        other => panic!("an in-process persist gives batches, not {other:?}"),
+    }
+}
+
+fn ints(b: &RecordBatch, name: &str) -> Vec<Option<i64>> {
+    b.column_by_name(name).unwrap().as_any().downcast_ref::<Int64Array>().unwrap().iter().collect()
+}
+
+/// No key value appears in two partitions.
+fn keys_are_together(parts: &[RecordBatch], name: &str) -> bool {
+    let mut home: std::collections::HashMap<Option<i64>, usize> = Default::default();
+    parts.iter().enumerate().all(|(i, p)| ints(p, name).into_iter().all(|k| *home.entry(k).or_insert(i) == i))
+}
+
+fn right_side() -> impl Strategy<Value = Vec<RecordBatch>> {
+    (proptest::collection::vec(proptest::option::of(-50i64..50), 0..30), 1usize..4).prop_map(|(keys, n)| {
+        let w: Vec<f64> = (0..keys.len()).map(|i| i as f64).collect();
+        let whole = dims(keys, w);
+        let rows = whole.num_rows();
+        (0..n).map(|i| whole.slice(i * rows / n, (i + 1) * rows / n - i * rows / n)).collect()
+    })
+}
+
+fn any_how() -> impl Strategy<Value = How> {
+    prop_oneof![Just(How::Inner), Just(How::Left), Just(How::Right), Just(How::Outer)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// A hash shuffle keeps every row and brings equal keys (nulls included) together.
+    #[test]
+    fn shuffle_keeps_rows_and_brings_equal_keys_together((parts, whole) in frame_strategy(), n in 1usize..7) {
+        let shuffled = Frame::from_batches(parts).shuffle(&["k"], n);
+        let out = partitions(&shuffled);
+        prop_assert_eq!(out.len(), n);
+        prop_assert!(keys_are_together(&out, "k"));
+        let all = arrow_select::concat::concat_batches(&whole.schema(), &out).unwrap();
+        prop_assert_eq!(rows(&all), rows(&whole));
+    }
+
+    /// Every join plan gives the rows of the join of the whole left side to the whole right one.
+    #[test]
+    fn every_join_plan_gives_the_same_rows(
+        (parts, whole) in frame_strategy(),
+        right in right_side(),
+        how in any_how(),
+        n in 1usize..5,
+    ) {
+        let right_whole = arrow_select::concat::concat_batches(&right[0].schema(), &right).unwrap();
+        let expected = Frame::from_batches(vec![whole])
+            .merge_with(&Frame::from_batches(vec![right_whole]), &["k"], how, MergeOptions { strategy: JoinStrategy::Broadcast, ..MergeOptions::default() })
+            .compute(&SyncExecutor)
+            .unwrap();
+        let left = Frame::from_batches(parts);
+        let right = Frame::from_batches(right);
+        let ex = ThreadedExecutor::new(2);
+        for strategy in [JoinStrategy::Broadcast, JoinStrategy::Shuffle] {
+            let options = MergeOptions { strategy, npartitions: Some(n), ..MergeOptions::default() };
+            let got = left.merge_with(&right, &["k"], how, options).compute(&ex).unwrap();
+            prop_assert_eq!(rows(&got), rows(&expected), "{:?}", strategy);
+        }
+        // Left indexed on the key: the right side moves into its ranges.
+        let indexed = left.set_index("k", &ex).unwrap();
+        let aligned = indexed.merge_with(&right, &["k"], how, MergeOptions { broadcast_threshold: 0, ..MergeOptions::default() });
+        prop_assert!(aligned.explain().contains("aligned on the index"), "{}", aligned.explain());
+        prop_assert_eq!(rows(&aligned.compute(&ex).unwrap()), rows(&expected));
+    }
+
+    /// set_index sorts by the column into partitions that hold their ranges; loc gives the
+    /// rows a filter gives.
+    #[test]
+    fn set_index_partitions_by_range_and_loc_matches_a_filter(
+        (parts, whole) in frame_strategy(),
+        lo in -60i64..60,
+        width in 0i64..40,
+    ) {
+        let ex = ThreadedExecutor::new(2);
+        let indexed = Frame::from_batches(parts).set_index("k", &ex).unwrap();
+        let d = indexed.divisions().unwrap().clone();
+        prop_assert_eq!(d.cuts.len() + 1, indexed.npartitions());
+        let out = partitions(&indexed);
+        for (i, p) in out.iter().enumerate() {
+            for k in ints(p, "k") {
+                match k {
+                    Some(k) => prop_assert!(
+                        (i == 0 || d.cuts[i - 1] <= k as f64) && (i == d.cuts.len() || (k as f64) < d.cuts[i]),
+                        "key {} in partition {} of {:?}", k, i, d.cuts
+                    ),
+                    None => prop_assert_eq!(i, d.cuts.len(), "nulls go last"),
+                }
+            }
+        }
+        let all = arrow_select::concat::concat_batches(&whole.schema(), &out).unwrap();
+        let mut want = ints(&whole, "k");
+        want.sort_by_key(|v| (v.is_none(), *v));
+        prop_assert_eq!(ints(&all, "k"), want);
+        let (lo, hi) = (lo as f64, (lo + width) as f64);
+        let ranged = indexed.loc(lo, hi).unwrap();
+        let filtered = Frame::from_batches(vec![whole]).filter(col("k").gt_eq(lit(lo)).and(col("k").lt_eq(lit(hi))));
+        prop_assert_eq!(rows(&ranged.compute(&ex).unwrap()), rows(&filtered.compute(&SyncExecutor).unwrap()));
+    }
+
+    /// split_out spreads the groups over partitions without changing them.
+    #[test]
+    fn split_out_spreads_groups_without_changing_them((parts, _whole) in frame_strategy(), split_out in 2usize..5) {
+        let frame = Frame::from_batches(parts);
+        let specs = [("x", GroupAgg::Sum), ("y", GroupAgg::Max), ("x", GroupAgg::Count)];
+        let one = frame.groupby(&["k"]).agg(&specs).compute(&SyncExecutor).unwrap();
+        let spread = frame.groupby(&["k"]).split_out(split_out).split_every(2).agg(&specs);
+        prop_assert_eq!(spread.npartitions(), split_out);
+        let out = partitions(&spread);
+        prop_assert!(keys_are_together(&out, "k"));
+        let all = arrow_select::concat::concat_batches(&one.schema(), &out).unwrap();
+        prop_assert_eq!(rows(&all), rows(&one));
+    }
+}
+
+#[test]
+fn a_shuffle_of_many_partitions_runs_in_stages_and_keeps_string_keys_together() {
+    let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true), Field::new("v", DataType::Int64, false)]));
+    let parts: Vec<RecordBatch> = (0..40)
+        .map(|p| {
+            let names: Vec<Option<String>> =
+                (0..25).map(|i| (i % 11 != 0).then(|| format!("name{}", (p * 7 + i) % 53))).collect();
+            let values: Vec<i64> = (0..25).map(|i| p * 100 + i).collect();
+            let columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(names)), Arc::new(Int64Array::from(values))];
+            RecordBatch::try_new(schema.clone(), columns).unwrap()
+        })
+        .collect();
+    let frame = Frame::from_batches(parts.clone()).shuffle(&["s"], 40);
+    // 40 partitions take two stages of 7 (49 slots): splits, picks and the empty-batch task.
+    let (graph, _) = frame.graph();
+    assert!(graph.len() < 2 * (49 + 49 * 7) + 100, "{} tasks", graph.len());
+    let out = partitions(&frame);
+    assert_eq!(out.len(), 40);
+    let mut home: std::collections::HashMap<Option<String>, usize> = Default::default();
+    for (i, p) in out.iter().enumerate() {
+        let names = p.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        for name in names.iter() {
+            assert_eq!(*home.entry(name.map(str::to_owned)).or_insert(i), i, "{name:?} in two partitions");
+        }
+    }
+    let whole = arrow_select::concat::concat_batches(&schema, &parts).unwrap();
+    let all = arrow_select::concat::concat_batches(&schema, &out).unwrap();
+    assert_eq!(rows(&all), rows(&whole));
+    assert!(frame.explain().contains("shuffle by hash of [\"s\"] into 40"), "{}", frame.explain());
+}
+
+#[test]
+fn merge_picks_the_cheapest_plan_it_can_prove_right() {
+    let ex = ThreadedExecutor::new(2);
+    let left = Frame::from_batches((0..4).map(|i| batch(vec![Some(i), Some(i + 4)], vec![1.0, 2.0], vec![0.0, 1.0])).collect());
+    let small = Frame::from_batches(vec![dims(vec![Some(1), Some(5)], vec![10.0, 50.0])]);
+    let plan = |f: &Frame| f.explain().lines().next().unwrap_or_default().to_owned();
+    assert!(plan(&left.merge(&small, &["k"], How::Inner)).contains("broadcast"));
+    let no_broadcast = MergeOptions { broadcast_threshold: 0, ..MergeOptions::default() };
+    assert!(plan(&left.merge_with(&small, &["k"], How::Inner, no_broadcast)).contains("hash-shuffled"));
+    let indexed = left.set_index("k", &ex).unwrap();
+    let self_join = indexed.merge(&indexed.clone().select(&["k", "y"]), &["k"], How::Inner);
+    assert!(plan(&self_join).contains("aligned"), "equal divisions: no movement at all");
+    assert_eq!(self_join.divisions(), indexed.divisions(), "an aligned join keeps the index");
+    let joined = self_join.compute(&ex).unwrap();
+    assert_eq!(joined.num_rows(), 8);
+    assert_eq!(f64s(&joined, "y"), f64s(&joined, "y_right"));
+}
+
+#[test]
+fn loc_reads_only_the_partitions_its_range_touches() {
+    let ex = ThreadedExecutor::new(2);
+    let frame = Frame::from_batches((0..8).map(|p| batch((0..50).map(|i| Some(p * 50 + i)).collect(), vec![1.0; 50], vec![0.5; 50])).collect());
+    let indexed = frame.set_index("k", &ex).unwrap();
+    assert_eq!(indexed.npartitions(), 8);
+    let narrow = indexed.loc(100.0, 120.0).unwrap();
+    assert!(narrow.npartitions() <= 2, "{}", narrow.explain());
+    assert_eq!(narrow.len(&ex).unwrap(), 21);
+    assert!(frame.loc(0.0, 1.0).is_err(), "no index, no loc");
+    let dropped = indexed.clone().with_column("k", col("k").mul(lit(2i64)));
+    assert!(dropped.divisions().is_none(), "changing the index column forgets the divisions");
+    assert!(indexed.clone().filter(col("x").gt(lit(0.0))).divisions().is_some());
+}
+
+#[test]
+fn schemas_are_known_before_compute_and_name_what_is_wrong() {
+    let frame = Frame::from_batches(vec![batch(vec![Some(1)], vec![1.0], vec![0.5])]);
+    let derived = frame.clone().with_column("z", col("x").mul(lit(2i64))).select(&["k", "z"]);
+    let names: Vec<String> = derived.schema().unwrap().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["k", "z"]);
+    let err = frame.clone().filter(col("nope").gt(lit(1i64))).schema().unwrap_err().to_string();
+    assert!(err.contains("\"nope\""), "{err}");
+    // A mapped function's schema: inferred from an empty batch, or given.
+    assert_eq!(frame.clone().map_partitions("double_x").schema().unwrap(), frame.schema().unwrap());
+    let meta = Arc::new(Schema::new(vec![Field::new("only", DataType::Int64, false)]));
+    assert_eq!(frame.clone().map_partitions_with_meta("double_x", meta.clone()).schema().unwrap(), meta);
+    let err = frame.clone().map_partitions("no_such_fn").schema().unwrap_err().to_string();
+    assert!(err.contains("no_such_fn"), "{err}");
+    let grouped = frame.groupby(&["k"]).agg(&[("x", GroupAgg::Mean)]);
+    let names: Vec<String> = grouped.schema().unwrap().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["k", "x_mean"]);
+    let joined = frame.merge(&Frame::from_batches(vec![dims(vec![Some(1)], vec![2.0])]), &["k"], How::Left);
+    assert_eq!(joined.schema().unwrap(), joined.compute(&SyncExecutor).unwrap().schema());
+}
