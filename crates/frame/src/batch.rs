@@ -1,20 +1,23 @@
 //! Record batches as task values: an [`ExtValue`] that travels between threads by reference and
-//! between processes in Arrow's IPC stream format.
+//! between processes in Arrow's IPC stream format. Decoding reads the bytes in place: when they
+//! live in a shared-memory segment (a large batch handed between worker processes), the
+//! batch's columns point into the mapping and nothing is copied; passing the batch on to
+//! another process sends the segment's name again.
 
 use std::any::Any;
 use std::fmt;
-use std::io::Cursor;
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use arrow_ipc::reader::StreamReader;
+use arrow_ipc::reader::StreamDecoder;
 use arrow_ipc::writer::StreamWriter;
 use rask_graph::ext::{Ext, ExtValue};
 use rask_graph::{register_ext, Buffer, TaskError, Value};
 
 const TYPE_NAME: &str = "arrow.RecordBatch";
 
-/// One partition of a frame.
-pub struct Batch(pub RecordBatch);
+/// One partition of a frame, with the encoded bytes it was decoded from (and reads in place).
+pub struct Batch(pub RecordBatch, Option<Buffer>);
 
 impl ExtValue for Batch {
     fn type_name(&self) -> &'static str {
@@ -47,19 +50,31 @@ impl ExtValue for Batch {
     fn as_any(&self) -> &dyn Any {
         self
     }
+
+    fn encoded_source(&self) -> Option<&Buffer> {
+        self.1.as_ref()
+    }
 }
 
+/// Keeps the bytes an Arrow buffer points into alive (Arrow wants an unwind-safe owner).
+struct Keep(#[allow(dead_code)] std::panic::AssertUnwindSafe<Buffer>);
+
 fn decode(bytes: Buffer) -> Result<Ext, String> {
-    let mut reader = StreamReader::try_new(Cursor::new(bytes.as_slice()), None).map_err(|e| e.to_string())?;
-    let batch = reader.next().ok_or("an IPC stream without a batch")?.map_err(|e| e.to_string())?;
-    Ok(Ext::new(Batch(batch)))
+    let slice = bytes.as_slice();
+    let ptr = std::ptr::NonNull::new(slice.as_ptr().cast_mut()).ok_or("a null buffer")?;
+    // SAFETY: `ptr..ptr+len` is `bytes`' memory, immutable and alive while `Keep` holds it.
+    let mut arrow =
+        unsafe { arrow_buffer::Buffer::from_custom_allocation(ptr, slice.len(), Arc::new(Keep(std::panic::AssertUnwindSafe(bytes.clone())))) };
+    let mut decoder = StreamDecoder::new();
+    let batch = decoder.decode(&mut arrow).map_err(|e| e.to_string())?.ok_or("an IPC stream without a batch")?;
+    Ok(Ext::new(Batch(batch, Some(bytes))))
 }
 
 register_ext!(TYPE_NAME, decode);
 
 /// A batch as a task value.
 pub fn to_value(batch: RecordBatch) -> Value {
-    Value::Ext(Ext::new(Batch(batch)))
+    Value::Ext(Ext::new(Batch(batch, None)))
 }
 
 /// The batch inside a task argument, or a `TypeError` naming what it was.

@@ -27,6 +27,11 @@ pub trait ExtValue: Send + Sync + 'static {
     /// How it prints inside a value's repr.
     fn fmt_repr(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
     fn as_any(&self) -> &dyn Any;
+    /// The encoded bytes this value was decoded from and still reads in place (a shared-memory
+    /// mapping, say), so that it can be passed on by reference instead of encoded again.
+    fn encoded_source(&self) -> Option<&Buffer> {
+        None
+    }
 }
 
 /// Rebuilds values of one extension type from their encoded bytes (which may live in a
@@ -69,6 +74,25 @@ impl Ext {
     pub fn downcast_ref<T: 'static>(&self) -> Option<&T> {
         self.0.as_any().downcast_ref()
     }
+
+    /// See [`ExtValue::encode`].
+    pub fn encode(&self) -> Result<Vec<u8>, String> {
+        self.0.encode()
+    }
+
+    /// See [`ExtValue::encoded_source`].
+    pub fn encoded_source(&self) -> Option<&Buffer> {
+        self.0.encoded_source()
+    }
+
+    /// Rebuilds a value of type `name` from its encoded bytes with the codec registered for it.
+    pub fn decode(name: &str, bytes: Buffer) -> Result<Ext, String> {
+        let codec = inventory::iter::<ExtCodec>
+            .into_iter()
+            .find(|c| c.type_name == name)
+            .ok_or_else(|| format!("no codec for extension type {name:?} in this process"))?;
+        (codec.decode)(bytes).map_err(|e| format!("{name}: {e}"))
+    }
 }
 
 impl PartialEq for Ext {
@@ -99,11 +123,7 @@ impl Serialize for Ext {
 impl<'de> Deserialize<'de> for Ext {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Ext, D::Error> {
         let (name, bytes): (String, Buffer) = Deserialize::deserialize(d)?;
-        let codec = inventory::iter::<ExtCodec>
-            .into_iter()
-            .find(|c| c.type_name == name)
-            .ok_or_else(|| D::Error::custom(format!("no codec for extension type {name:?} in this process")))?;
-        (codec.decode)(bytes).map_err(|e| D::Error::custom(format!("{name}: {e}")))
+        Ext::decode(&name, bytes).map_err(D::Error::custom)
     }
 }
 

@@ -32,6 +32,9 @@ pub enum Layout {
     Array { dtype: DType, shape: Vec<usize> },
     /// Any other value, postcard-encoded (read by decoding: one copy).
     Encoded,
+    /// An extension value (`rask_graph::ext`) in its own encoding, which its codec reads in
+    /// place: an Arrow record batch's columns point into the mapping.
+    Ext { type_name: String },
 }
 
 /// Executor → worker.

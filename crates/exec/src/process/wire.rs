@@ -29,6 +29,18 @@ pub(crate) fn to_wire(
         Value::Array(a) => (a.buffer(), Layout::Array { dtype: a.dtype(), shape: a.shape().to_vec() }),
         Value::Bytes(b) => (b, Layout::Bytes),
         _ if value.nbytes() <= inline_max => return Ok((WireValue::Inline(value.clone()), None)),
+        Value::Ext(e) if by_reference(value).is_none() => {
+            // Encoded once, into the segment the receiver decodes in place.
+            let bytes = e.encode().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let segment = rask_store::put(namespace, &bytes)?;
+            if hand_over {
+                segment.hand_over();
+            }
+            let layout = Layout::Ext { type_name: e.type_name().to_owned() };
+            let r = SharedRef { segment: segment.name().to_owned(), offset: 0, len: bytes.len() as u64, layout };
+            return Ok((WireValue::Shared(r), Some(segment)));
+        }
+        Value::Ext(e) => (e.encoded_source().expect("by_reference found it"), Layout::Bytes),
         _ => {
             let bytes = postcard::to_stdvec(value).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             let segment = rask_store::put(namespace, &bytes)?;
@@ -63,11 +75,13 @@ pub(crate) fn to_wire(
 }
 
 /// A reference to `value`'s bytes if they already live in a shared-memory segment (an array
-/// or bytes value made in an arena, or mapped from one): the segment and where in it they lie.
+/// or bytes value made in an arena, or mapped from one; an extension value decoded in place
+/// from one): the segment and where in it they lie.
 pub fn by_reference(value: &Value) -> Option<(&Segment, SharedRef)> {
     let (buffer, layout) = match value {
         Value::Array(a) => (a.buffer(), Layout::Array { dtype: a.dtype(), shape: a.shape().to_vec() }),
         Value::Bytes(b) => (b, Layout::Bytes),
+        Value::Ext(e) => (e.encoded_source()?, Layout::Ext { type_name: e.type_name().to_owned() }),
         _ => return None,
     };
     let (segment, range) = buffer.owner::<Segment>()?;
@@ -100,6 +114,12 @@ pub fn from_wire(wire: WireValue, open: &mut dyn FnMut(&str) -> io::Result<Arc<S
         Layout::Encoded => {
             traffic::copied(len);
             postcard::from_bytes(buffer.as_slice()).map_err(|e| format!("segment {}: corrupt value: {e}", r.segment))
+        }
+        Layout::Ext { type_name } => {
+            traffic::shared(len);
+            rask_graph::ext::Ext::decode(&type_name, buffer)
+                .map(Value::Ext)
+                .map_err(|e| format!("segment {}: {e}", r.segment))
         }
     }
 }

@@ -488,3 +488,18 @@ fn persisted_frames_answer_from_their_computed_partitions() {
         assert_eq!(kept.sum("x").compute(ex.as_ref()).unwrap(), frame.sum("x").compute(ex.as_ref()).unwrap());
     }
 }
+
+#[test]
+fn decoded_batches_read_their_encoded_bytes_in_place() {
+    let b = batch((0..1000).map(Some).collect(), (0..1000).map(f64::from).collect(), vec![0.5; 1000]);
+    let Value::Ext(e) = to_value(b.clone()) else { unreachable!("a batch is an extension value") };
+    assert!(e.encoded_source().is_none(), "a batch made here has no encoded form yet");
+    let bytes = rask_graph::Buffer::from_vec(e.encode().unwrap());
+    let range = bytes.as_slice().as_ptr_range();
+    let back = rask_graph::ext::Ext::decode("arrow.RecordBatch", bytes).unwrap();
+    let decoded = &back.downcast_ref::<crate::batch::Batch>().unwrap().0;
+    assert_eq!(decoded, &b);
+    let x = decoded.column(1).to_data().buffers()[0].as_ptr();
+    assert!(range.contains(&x), "the column points into the encoded bytes: no copy");
+    assert!(back.encoded_source().is_some(), "so it can be passed on by reference");
+}
