@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rask_exec::{Executor, ThreadedExecutor};
+use rask_exec::{Executor, ProcessExecutor, ThreadedExecutor};
 use rask_frame::demo::{run_query, QUERIES};
 
 use crate::median;
@@ -31,6 +31,7 @@ pub fn queries(data: &Path, runs: usize, dask: bool) {
     let cluster = rask_distributed::LocalCluster::new(2, 1).expect("a local cluster");
     let executors: Vec<(&str, Box<dyn Executor>)> = vec![
         ("rask-threads", Box::new(ThreadedExecutor::new(2))),
+        ("rask-processes", Box::new(ProcessExecutor::new(2))),
         ("rask-local-cluster", Box::new(cluster.client().expect("connects"))),
     ];
     for (name, ex) in &executors {
