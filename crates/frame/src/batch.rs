@@ -63,8 +63,13 @@ fn decode(bytes: Buffer) -> Result<Ext, String> {
     let slice = bytes.as_slice();
     let ptr = std::ptr::NonNull::new(slice.as_ptr().cast_mut()).ok_or("a null buffer")?;
     // SAFETY: `ptr..ptr+len` is `bytes`' memory, immutable and alive while `Keep` holds it.
-    let mut arrow =
-        unsafe { arrow_buffer::Buffer::from_custom_allocation(ptr, slice.len(), Arc::new(Keep(std::panic::AssertUnwindSafe(bytes.clone())))) };
+    let mut arrow = unsafe {
+        arrow_buffer::Buffer::from_custom_allocation(
+            ptr,
+            slice.len(),
+            Arc::new(Keep(std::panic::AssertUnwindSafe(bytes.clone()))),
+        )
+    };
     let mut decoder = StreamDecoder::new();
     let batch = decoder.decode(&mut arrow).map_err(|e| e.to_string())?.ok_or("an IPC stream without a batch")?;
     Ok(Ext::new(Batch(batch, Some(bytes))))

@@ -61,6 +61,12 @@ pub(crate) enum Source {
         split_every: usize,
         split_out: usize,
     },
+    /// Output partition `i` concatenates the `(input, slice, slices)` pieces `outputs[i]`
+    /// lists (see [`Frame::repartition_by_size`]).
+    Resized {
+        input: Box<Frame>,
+        outputs: Vec<Vec<(usize, usize, usize)>>,
+    },
     /// Only these partitions of `input`, in this order (the others are never computed).
     Subset {
         input: Box<Frame>,
@@ -220,6 +226,7 @@ impl Frame {
             Source::Repartitioned { n, .. } | Source::Shuffled { n, .. } => *n,
             Source::Grouped { split_out, .. } => *split_out,
             Source::Subset { keep, .. } => keep.len(),
+            Source::Resized { outputs, .. } => outputs.len(),
         }
     }
 
@@ -283,7 +290,8 @@ impl Frame {
         }
         let (first, last) = (keep.first().copied().unwrap_or(0), keep.last().copied().unwrap_or(0));
         let divisions = Divisions { column: d.column.clone(), cuts: d.cuts[first..last.max(first)].to_vec() };
-        let subset = Frame { divisions: Some(divisions), ..Frame::new(Source::Subset { input: Box::new(self.clone()), keep }) };
+        let subset =
+            Frame { divisions: Some(divisions), ..Frame::new(Source::Subset { input: Box::new(self.clone()), keep }) };
         let column = d.column.clone();
         Ok(subset.filter(col(&column).gt_eq(lit(lo)).and(col(&column).lt_eq(lit(hi)))))
     }
@@ -293,7 +301,13 @@ impl Frame {
     pub fn shuffle(&self, on: &[&str], n: usize) -> Frame {
         let on: Vec<String> = on.iter().map(|c| c.to_string()).collect();
         let n = n.max(1);
-        Frame::new(Source::Shuffled { input: Box::new(self.clone()), target: RowTarget::Hash { on, n }, cuts: Cuts::None, n, sort: None })
+        Frame::new(Source::Shuffled {
+            input: Box::new(self.clone()),
+            target: RowTarget::Hash { on, n },
+            cuts: Cuts::None,
+            n,
+            sort: None,
+        })
     }
 
     /// Rows of `self` joined to rows of `right` with equal `on` columns, planned by
@@ -406,6 +420,33 @@ impl Frame {
             split_every: SPLIT_EVERY,
             split_out: 1,
         }
+    }
+
+    /// One row aggregating every numeric column (Dask's `df.sum()`, `df.mean()`, …), named
+    /// `column_agg` as a group-by names them.
+    pub fn agg(&self, agg: GroupAgg) -> Result<Frame, FrameError> {
+        let schema = self.schema()?;
+        let numeric: Vec<&str> =
+            schema.fields().iter().filter(|f| f.data_type().is_numeric()).map(|f| f.name().as_str()).collect();
+        let specs: Vec<(&str, GroupAgg)> = numeric.into_iter().map(|c| (c, agg)).collect();
+        Ok(self.groupby(&[]).agg(&specs))
+    }
+
+    /// Partitions of about `bytes` each (in memory): large ones split into equal slices,
+    /// small neighbours concatenated, order kept. The sizes are measured by computing the frame
+    /// once (as Dask does), so persist it first if that is expensive.
+    pub fn repartition_by_size(&self, bytes: u64, executor: &dyn Executor) -> Result<Frame, FrameError> {
+        let token = fresh_token("sizes");
+        let mut graph = Graph::new();
+        let parts = self.lower(&mut graph, &token, None);
+        let sizes = parts.into_iter().map(|p| Task::call("frame_nbytes", [Task::key(p)]));
+        let root = Key::from((token.as_str(), -1i64));
+        graph.insert(root.clone(), Task::list(sizes));
+        let sizes = executor.get(&graph, &[root], &Registry::new())?.remove(0);
+        let sizes: Vec<u64> =
+            sizes.as_seq().unwrap_or_default().iter().filter_map(Value::as_int).map(|s| s as u64).collect();
+        let outputs = size_plan(&sizes, bytes.max(1));
+        Ok(Frame::new(Source::Resized { input: Box::new(self.clone()), outputs }))
     }
 
     /// Rows in the frame: a per-partition count summed in a tree, reading no column it does
@@ -576,6 +617,29 @@ impl Reduction {
         let (graph, root) = self.graph();
         Ok(executor.get(&graph, &[root], &Registry::new())?.remove(0))
     }
+}
+
+/// Output partitions of about `target` bytes from inputs of `sizes`: each `(input, slice,
+/// slices)` is slice `slice` of `slices` equal slices of an input.
+fn size_plan(sizes: &[u64], target: u64) -> Vec<Vec<(usize, usize, usize)>> {
+    let mut outputs = Vec::new();
+    let (mut current, mut filled) = (Vec::new(), 0u64);
+    for (i, &size) in sizes.iter().enumerate() {
+        let slices = size.div_ceil(target).max(1) as usize;
+        let piece = size / slices as u64;
+        for j in 0..slices {
+            if filled + piece > target && !current.is_empty() {
+                outputs.push(std::mem::take(&mut current));
+                filled = 0;
+            }
+            current.push((i, j, slices));
+            filled += piece;
+        }
+    }
+    if !current.is_empty() || outputs.is_empty() {
+        outputs.push(current);
+    }
+    outputs
 }
 
 /// The batch a frame's graph computed.

@@ -324,6 +324,9 @@ fn fill_zero(sum: &ArrayRef) -> Result<ArrayRef, FrameError> {
 }
 
 fn sort_by_keys(batch: &RecordBatch, nkeys: usize) -> Result<RecordBatch, FrameError> {
+    if nkeys == 0 {
+        return Ok(batch.clone());
+    }
     let columns: Vec<arrow_ord::sort::SortColumn> = batch
         .columns()
         .iter()

@@ -193,7 +193,9 @@ pub(crate) fn apply_ops(mut batch: RecordBatch, ops: &[PartitionOp]) -> Result<R
                 RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?
             }
             PartitionOp::Map { function, .. } => {
-                return Err(FrameError::Type(format!("map_partitions({function}) runs as its own task, not inside a chain")))
+                return Err(FrameError::Type(format!(
+                    "map_partitions({function}) runs as its own task, not inside a chain"
+                )))
             }
             PartitionOp::Select(names) => {
                 let schema = batch.schema();
@@ -390,6 +392,12 @@ register!("frame_finish", Arity::Exact(2), finish);
 register!("frame_concat", Arity::Exact(1), concat);
 register!("frame_head", Arity::Exact(2), head);
 register!("frame_num_rows", Arity::Exact(1), num_rows);
+register!("frame_nbytes", Arity::Exact(1), nbytes);
+
+/// `(frame_nbytes, batch)`: its size in memory.
+fn nbytes(args: &[Value]) -> Result<Value, TaskError> {
+    Ok(Value::Int(from_value("frame_nbytes", &args[0])?.get_array_memory_size() as i64))
+}
 
 /// `(frame_num_rows, batch)`.
 fn num_rows(args: &[Value]) -> Result<Value, TaskError> {

@@ -107,9 +107,22 @@ impl Frame {
                 let parts = input.lower(graph, &input_token, columns);
                 keep.iter().map(|&i| Task::key(parts[i].clone())).collect()
             }
-            Source::Repartitioned { input, n } => {
-                lower_repartition(&input.lower(graph, &input_token, columns), *n)
+            Source::Resized { input, outputs } => {
+                let parts = input.lower(graph, &input_token, columns);
+                outputs
+                    .iter()
+                    .map(|pieces| {
+                        let slices = pieces.iter().map(|&(i, j, k)| {
+                            Task::call(
+                                "frame_slice",
+                                [Task::key(parts[i].clone()), Task::from(j as i64), Task::from(k as i64)],
+                            )
+                        });
+                        Task::call("frame_concat", [Task::list(slices)])
+                    })
+                    .collect()
             }
+            Source::Repartitioned { input, n } => lower_repartition(&input.lower(graph, &input_token, columns), *n),
             Source::Shuffled { input, target, cuts, n, sort } => {
                 let wanted = columns.map(|mut c| {
                     match target {
@@ -120,7 +133,9 @@ impl Frame {
                 });
                 let parts = input.lower(graph, &input_token, wanted);
                 let cuts = match (cuts, target) {
-                    (Cuts::Known(c), _) => Task::from(Value::list(c.iter().map(|&x| Value::Float(x)).collect::<Vec<_>>())),
+                    (Cuts::Known(c), _) => {
+                        Task::from(Value::list(c.iter().map(|&x| Value::Float(x)).collect::<Vec<_>>()))
+                    }
                     (Cuts::Sampled, RowTarget::Range { column }) => {
                         Task::key(lower_quantiles(graph, token, &parts, column, *n))
                     }
@@ -176,6 +191,7 @@ impl Frame {
             Source::Held(h) => format!("persisted on the cluster: {} partitions", h.keys.len()),
             Source::Subset { keep, .. } => format!("partitions {keep:?} only"),
             Source::Repartitioned { .. } => format!("repartition into {n}"),
+            Source::Resized { .. } => format!("repartition by size into {n}"),
             Source::Shuffled { target: RowTarget::Hash { on, .. }, .. } => {
                 format!("shuffle by hash of {on:?} into {n} (staged, at most {} per stage)", shuffle::MAX_BRANCH)
             }
@@ -190,11 +206,16 @@ impl Frame {
                 spec.aggs.iter().map(|a| a.name.as_str()).collect::<Vec<_>>()
             ),
             Source::Join { spec, plan, .. } => {
-                format!("merge on {:?} ({:?}): {}", spec.on, spec.how, match plan {
-                    JoinPlan::Broadcast => "broadcast the right side",
-                    JoinPlan::Aligned => "aligned on the index, partition by partition",
-                    JoinPlan::Hashed => "both sides hash-shuffled, partition by partition",
-                })
+                format!(
+                    "merge on {:?} ({:?}): {}",
+                    spec.on,
+                    spec.how,
+                    match plan {
+                        JoinPlan::Broadcast => "broadcast the right side",
+                        JoinPlan::Aligned => "aligned on the index, partition by partition",
+                        JoinPlan::Hashed => "both sides hash-shuffled, partition by partition",
+                    }
+                )
             }
         };
         out.push_str(&format!("{pad}{line} [{n} partitions]\n"));
@@ -217,6 +238,7 @@ impl Frame {
             }
             Source::Subset { input, .. }
             | Source::Repartitioned { input, .. }
+            | Source::Resized { input, .. }
             | Source::Shuffled { input, .. }
             | Source::Grouped { input, .. } => input.describe(depth + 1, out),
             _ => {}
@@ -277,7 +299,7 @@ fn lower_groupby(
     (0..split_out)
         .map(|j| {
             let share = |s: Task| Task::call("getitem", [s, Task::from(j as i64)]);
-            let top = tree_reduce(graph, &format!("{token}-out{j}"), splits.clone(), split_every, 1, share, &merge);
+            let top = tree_reduce(graph, &format!("{token}-out{j}"), splits.clone(), split_every, 1, share, merge);
             finish(top.expect("a frame has at least one partition"))
         })
         .collect()
@@ -305,7 +327,9 @@ fn lower_join(
         return left_parts
             .iter()
             .zip(&right_parts)
-            .map(|(l, r)| Task::call("frame_join_local", [Task::key(l.clone()), Task::key(r.clone()), spec_value.clone()]))
+            .map(|(l, r)| {
+                Task::call("frame_join_local", [Task::key(l.clone()), Task::key(r.clone()), spec_value.clone()])
+            })
             .collect();
     }
     let right_all = Key::from((format!("{token}-right").as_str(), -1i64));
@@ -320,10 +344,7 @@ fn lower_join(
             Task::call("frame_join_matched", [Task::key(l.clone()), Task::key(right_all.clone()), spec_value.clone()])
         });
         let sample = Task::call("frame_head", [Task::list([Task::key(left_parts[0].clone())]), Task::from(0i64)]);
-        out.push(Task::call(
-            "frame_join_unmatched",
-            [sample, Task::list(bitmaps), Task::key(right_all), spec_value],
-        ));
+        out.push(Task::call("frame_join_unmatched", [sample, Task::list(bitmaps), Task::key(right_all), spec_value]));
     }
     out
 }

@@ -46,10 +46,13 @@ impl Frame {
             }
             Source::Csv { columns, .. } => crate::csv::schema(columns),
             Source::Batches(b) => b.first().map_or_else(|| Arc::new(Schema::empty()), |b| b.schema()),
-            Source::Held(h) => h.schema.clone().ok_or_else(|| FrameError::Type("a persisted frame of unknown schema".into()))?,
-            Source::Subset { input, .. } | Source::Repartitioned { input, .. } | Source::Shuffled { input, .. } => {
-                input.schema()?
+            Source::Held(h) => {
+                h.schema.clone().ok_or_else(|| FrameError::Type("a persisted frame of unknown schema".into()))?
             }
+            Source::Subset { input, .. }
+            | Source::Repartitioned { input, .. }
+            | Source::Resized { input, .. }
+            | Source::Shuffled { input, .. } => input.schema()?,
             Source::Grouped { input, spec, .. } => {
                 let empty = RecordBatch::new_empty(input.schema()?);
                 let partial = crate::groupby::partial(&empty, &spec.keys, &spec.aggs)?;
@@ -74,9 +77,10 @@ impl Frame {
             Source::Subset { input, keep } => {
                 input.estimated_bytes().map(|b| b * keep.len() as u64 / input.npartitions().max(1) as u64)
             }
-            Source::Repartitioned { input, .. } | Source::Shuffled { input, .. } | Source::Grouped { input, .. } => {
-                input.estimated_bytes()
-            }
+            Source::Repartitioned { input, .. }
+            | Source::Resized { input, .. }
+            | Source::Shuffled { input, .. }
+            | Source::Grouped { input, .. } => input.estimated_bytes(),
             Source::Join { left, right, .. } => Some(left.estimated_bytes()? + right.estimated_bytes()?),
         }
     }

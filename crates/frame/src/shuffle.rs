@@ -103,9 +103,7 @@ fn split_by(batch: &RecordBatch, targets: &[u32], divisor: u32, branch: u32) -> 
     for (row, t) in targets.iter().enumerate() {
         rows[((t / divisor) % branch) as usize].push(row as u32);
     }
-    rows.into_iter()
-        .map(|r| Ok(arrow_select::take::take_record_batch(batch, &UInt32Array::from(r))?))
-        .collect()
+    rows.into_iter().map(|r| Ok(arrow_select::take::take_record_batch(batch, &UInt32Array::from(r))?)).collect()
 }
 
 /// `(frame_shuffle_split, batch, target, cuts, divisor, branch)`: a list of `branch` pieces.
@@ -163,7 +161,8 @@ pub(crate) fn lower(
     let slots = branch.pow(nstages);
     // Partition 0 with no rows: the schema for outputs no row goes to.
     let empty = Key::from((format!("{token}-empty").as_str(), 0i64));
-    graph.insert(empty.clone(), Task::call("frame_head", [Task::list([Task::key(parts[0].clone())]), Task::from(0i64)]));
+    graph
+        .insert(empty.clone(), Task::call("frame_head", [Task::list([Task::key(parts[0].clone())]), Task::from(0i64)]));
     let target = encode(target);
     let mut current: Vec<Option<Task>> = (0..slots).map(|p| parts.get(p).cloned().map(Task::key)).collect();
     for stage in 0..nstages {
@@ -172,7 +171,8 @@ pub(crate) fn lower(
         for (p, input) in current.iter_mut().enumerate() {
             let Some(input) = input.take() else { continue };
             let key = Key::from((format!("{token}-split{stage}").as_str(), p as i64));
-            let args = [input, target.clone().into(), cuts.clone(), Task::from(divisor as i64), Task::from(branch as i64)];
+            let args =
+                [input, target.clone().into(), cuts.clone(), Task::from(divisor as i64), Task::from(branch as i64)];
             graph.insert(key.clone(), Task::call("frame_shuffle_split", args));
             splits[p] = Some(key);
         }
@@ -188,7 +188,10 @@ pub(crate) fn lower(
                     .filter_map(|d| splits[base + d * divisor].as_ref().map(|s| (base + d * divisor, s)))
                     .map(|(p, split)| {
                         let pick = Key::from((format!("{token}-pick{stage}").as_str(), (p * branch + digit) as i64));
-                        graph.insert(pick.clone(), Task::call("getitem", [Task::key(split.clone()), Task::from(digit as i64)]));
+                        graph.insert(
+                            pick.clone(),
+                            Task::call("getitem", [Task::key(split.clone()), Task::from(digit as i64)]),
+                        );
                         Task::key(pick)
                     })
                     .collect();

@@ -21,7 +21,8 @@ fn str_arg<'a>(func: &str, v: &'a Value) -> Result<&'a str, TaskError> {
 /// `(frame_sample, batch, column)`: evenly spaced order statistics of (a sample of) the column.
 fn sample(args: &[Value]) -> Result<Value, TaskError> {
     let batch = from_value("frame_sample", &args[0])?;
-    let keys = crate::shuffle::numeric_keys(batch, str_arg("frame_sample", &args[1])?).map_err(|e| frame_error("frame_sample", e))?;
+    let keys = crate::shuffle::numeric_keys(batch, str_arg("frame_sample", &args[1])?)
+        .map_err(|e| frame_error("frame_sample", e))?;
     let keys = keys.as_primitive::<Float64Type>();
     // Quantiles of a strided sample of at most 16 × SAMPLES rows: sorting the whole column
     // would cost more than moving it.

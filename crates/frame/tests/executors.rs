@@ -62,9 +62,11 @@ fn dims() -> Frame {
     ]));
     let keys: Vec<i64> = (0..13).filter(|k| k % 3 != 0).collect();
     let ws: Vec<f64> = keys.iter().map(|&k| k as f64 * 10.0).collect();
-    let batch =
-        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(keys)) as ArrayRef, Arc::new(Float64Array::from(ws))])
-            .unwrap();
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![Arc::new(Int64Array::from(keys)) as ArrayRef, Arc::new(Float64Array::from(ws))],
+    )
+    .unwrap();
     Frame::from_batches(vec![batch.slice(0, 4), batch.slice(4, 4)])
 }
 
@@ -80,7 +82,14 @@ fn summary(ex: &dyn Executor) -> Vec<String> {
         format!("joined rows {}", joined.len(ex).unwrap()),
         format!("joined w {:?}", joined.sum("w").compute(ex).unwrap()),
         format!("loc rows {}", indexed.loc(250.0, 500.0).unwrap().len(ex).unwrap()),
-        format!("first id {:?}", indexed.head(1, ex).unwrap().column_by_name("id").map(|c| c.as_any().downcast_ref::<Float64Array>().unwrap().value(0))),
+        format!(
+            "first id {:?}",
+            indexed.head(1, ex).unwrap().column_by_name("id").map(|c| c
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .unwrap()
+                .value(0))
+        ),
         format!("groups {}", spread.len(ex).unwrap()),
         format!("max of maxes {:?}", spread.max("x_max").compute(ex).unwrap()),
     ]
@@ -122,7 +131,8 @@ fn persisted_on_cluster() {
 
 fn batches_in_shared_memory() {
     // Four partitions of 3.2 MB, far over the inline limit: workers hand them on as segments.
-    let frame = Frame::from_batches((0..4).map(|s| partition(s, 200_000)).collect()).with_column("y", col("x").mul(lit(2i64)));
+    let frame =
+        Frame::from_batches((0..4).map(|s| partition(s, 200_000)).collect()).with_column("y", col("x").mul(lit(2i64)));
     let (graph, root) = frame.graph();
     let plan = rask_graph::Plan::build(&graph, std::slice::from_ref(&root), &rask_graph::Registry::new()).unwrap();
     let want = frame.compute(&ThreadedExecutor::new(2)).unwrap();
@@ -132,5 +142,9 @@ fn batches_in_shared_memory() {
     // that concatenates them (and the result by the parent): nothing is decoded by copying.
     let partitions = 4 * 200_000 * 24;
     assert!(outcome.stats.bytes_shared as usize >= partitions, "{:?}", outcome.stats);
-    assert!((outcome.stats.bytes_copied as usize) < 2 * partitions + want.get_array_memory_size(), "{:?}", outcome.stats);
+    assert!(
+        (outcome.stats.bytes_copied as usize) < 2 * partitions + want.get_array_memory_size(),
+        "{:?}",
+        outcome.stats
+    );
 }

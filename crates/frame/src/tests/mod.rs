@@ -176,9 +176,10 @@ proptest! {
 }
 
 /// The plain reading of a group-by over `k` of `x`: group rows in a map, aggregate in loops.
-fn reference_groupby(
-    whole: &RecordBatch,
-) -> Vec<(Option<i64>, i64, f64, Option<f64>, Option<f64>, Option<f64>, Option<f64>)> {
+/// Key, count, sum, mean, min, max, first.
+type GroupRow = (Option<i64>, i64, f64, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+
+fn reference_groupby(whole: &RecordBatch) -> Vec<GroupRow> {
     let k = whole.column_by_name("k").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
     let x = whole.column_by_name("x").unwrap().as_any().downcast_ref::<Float64Array>().unwrap();
     let mut groups: std::collections::BTreeMap<Option<i64>, Vec<f64>> = Default::default();

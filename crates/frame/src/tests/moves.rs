@@ -23,7 +23,9 @@ fn rows(b: &RecordBatch) -> Vec<String> {
         rounded.iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap()).collect();
     let names: Vec<String> = b.schema().fields().iter().map(|f| f.name().clone()).collect();
     let mut out: Vec<String> = (0..b.num_rows())
-        .map(|r| names.iter().zip(&formatters).map(|(n, f)| format!("{n}={}", f.value(r))).collect::<Vec<_>>().join(" "))
+        .map(|r| {
+            names.iter().zip(&formatters).map(|(n, f)| format!("{n}={}", f.value(r))).collect::<Vec<_>>().join(" ")
+        })
         .collect();
     out.sort();
     out
@@ -153,7 +155,8 @@ proptest! {
 
 #[test]
 fn a_shuffle_of_many_partitions_runs_in_stages_and_keeps_string_keys_together() {
-    let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true), Field::new("v", DataType::Int64, false)]));
+    let schema =
+        Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true), Field::new("v", DataType::Int64, false)]));
     let parts: Vec<RecordBatch> = (0..40)
         .map(|p| {
             let names: Vec<Option<String>> =
@@ -185,7 +188,9 @@ fn a_shuffle_of_many_partitions_runs_in_stages_and_keeps_string_keys_together() 
 #[test]
 fn merge_picks_the_cheapest_plan_it_can_prove_right() {
     let ex = ThreadedExecutor::new(2);
-    let left = Frame::from_batches((0..4).map(|i| batch(vec![Some(i), Some(i + 4)], vec![1.0, 2.0], vec![0.0, 1.0])).collect());
+    let left = Frame::from_batches(
+        (0..4).map(|i| batch(vec![Some(i), Some(i + 4)], vec![1.0, 2.0], vec![0.0, 1.0])).collect(),
+    );
     let small = Frame::from_batches(vec![dims(vec![Some(1), Some(5)], vec![10.0, 50.0])]);
     let plan = |f: &Frame| f.explain().lines().next().unwrap_or_default().to_owned();
     assert!(plan(&left.merge(&small, &["k"], How::Inner)).contains("broadcast"));
@@ -203,7 +208,9 @@ fn merge_picks_the_cheapest_plan_it_can_prove_right() {
 #[test]
 fn loc_reads_only_the_partitions_its_range_touches() {
     let ex = ThreadedExecutor::new(2);
-    let frame = Frame::from_batches((0..8).map(|p| batch((0..50).map(|i| Some(p * 50 + i)).collect(), vec![1.0; 50], vec![0.5; 50])).collect());
+    let frame = Frame::from_batches(
+        (0..8).map(|p| batch((0..50).map(|i| Some(p * 50 + i)).collect(), vec![1.0; 50], vec![0.5; 50])).collect(),
+    );
     let indexed = frame.set_index("k", &ex).unwrap();
     assert_eq!(indexed.npartitions(), 8);
     let narrow = indexed.loc(100.0, 120.0).unwrap();
@@ -234,4 +241,49 @@ fn schemas_are_known_before_compute_and_name_what_is_wrong() {
     assert_eq!(names, ["k", "x_mean"]);
     let joined = frame.merge(&Frame::from_batches(vec![dims(vec![Some(1)], vec![2.0])]), &["k"], How::Left);
     assert_eq!(joined.schema().unwrap(), joined.compute(&SyncExecutor).unwrap().schema());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Repartitioning by size keeps every row in order and keeps partitions near the size.
+    #[test]
+    fn repartition_by_size_keeps_rows_in_order((parts, whole) in frame_strategy(), rows_per_part in 1usize..20) {
+        let ex = ThreadedExecutor::new(2);
+        let frame = Frame::from_batches(parts);
+        let row_bytes = (whole.get_array_memory_size() / whole.num_rows().max(1)).max(1);
+        let resized = frame.repartition_by_size((rows_per_part * row_bytes) as u64, &ex).unwrap();
+        prop_assert_eq!(resized.compute(&ex).unwrap(), whole.clone());
+        prop_assert!(resized.npartitions() >= 1);
+    }
+
+    /// Whole-frame aggregates equal the column reductions.
+    #[test]
+    fn frame_aggregates_equal_column_reductions((parts, whole) in frame_strategy()) {
+        prop_assume!(whole.num_rows() > 0);
+        let frame = Frame::from_batches(parts);
+        let sums = frame.agg(GroupAgg::Sum).unwrap().compute(&SyncExecutor).unwrap();
+        prop_assert_eq!(sums.num_rows(), 1);
+        let names: Vec<String> = sums.schema().fields().iter().map(|f| f.name().clone()).collect();
+        prop_assert_eq!(names, ["k_sum", "x_sum", "y_sum"]);
+        for c in ["x", "y"] {
+            let want = frame.sum(c).compute(&SyncExecutor).unwrap();
+            let got = Value::Float(f64s(&sums, &format!("{c}_sum"))[0].unwrap());
+            prop_assert!(close(&got, &want), "{c}: {got} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn repartition_by_size_splits_large_partitions_and_joins_small_ones() {
+    let ex = ThreadedExecutor::new(2);
+    let big = batch((0..10_000).map(Some).collect(), vec![1.0; 10_000], vec![0.5; 10_000]);
+    let small = |n: i64| batch((0..n).map(Some).collect(), vec![1.0; n as usize], vec![0.5; n as usize]);
+    let frame = Frame::from_batches(vec![big.clone(), small(10), small(10), small(10)]);
+    let target = big.get_array_memory_size() as u64 / 4;
+    let resized = frame.repartition_by_size(target, &ex).unwrap();
+    let sizes: Vec<usize> = partitions(&resized).iter().map(|p| p.num_rows()).collect();
+    assert_eq!(&sizes[..4], &[2500, 2500, 2500, 2500], "the large one in quarters: {sizes:?}");
+    assert_eq!(sizes.len(), 5, "the small ones together: {sizes:?}");
+    assert_eq!(resized.len(&ex).unwrap(), 10_030);
 }

@@ -331,12 +331,11 @@ fn keep_unremoved<T>(items: Vec<T>, removed: &[bool]) -> Vec<T> {
     items.into_iter().zip(removed).filter(|(_, r)| !**r).map(|(x, _)| x).collect()
 }
 
+/// The needed keys, their compiled ops, and the targets' node numbers.
+type Compiled = (Vec<Key>, Vec<Op>, Vec<u32>);
+
 /// Culls to the targets while compiling each needed expression once: one hash lookup per reference.
-fn compile_needed(
-    graph: &Graph,
-    targets: &[Key],
-    registry: &Registry,
-) -> Result<(Vec<Key>, Vec<Op>, Vec<u32>), GraphError> {
+fn compile_needed(graph: &Graph, targets: &[Key], registry: &Registry) -> Result<Compiled, GraphError> {
     let n = graph.len();
     let mut compiled: Vec<Option<Op>> = vec![None; n];
     let mut target_index = Vec::with_capacity(targets.len());
