@@ -4,7 +4,7 @@
 //! of `add` (2N tasks in all). Times are medians of several runs; per-task figures include
 //! compiling the plan (cull, validate, order), as Dask's `get` includes its own.
 //!
-//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|frame]
+//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|frame|moves]
 
 /// Task graphs allocate many small values; mimalloc frees them far faster than glibc's malloc.
 #[global_allocator]
@@ -12,6 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod distributed;
 mod frame;
+mod moves;
 mod peer;
 mod processes;
 
@@ -57,7 +58,8 @@ fn main() {
                 distributed::data_heavy(runs);
             }
             "frame" => frame::queries(&frame_data(), runs, options.dask),
-            other => eprintln!("unknown section {other:?}: zero-copy, inline, distributed or frame"),
+            "moves" => moves::queries(&frame_data(), runs.min(3), options.dask),
+            other => eprintln!("unknown section {other:?}: zero-copy, inline, distributed, frame or moves"),
         }
         return;
     }
@@ -108,6 +110,7 @@ fn main() {
     distributed::throughput(sizes, runs, dask_distributed);
     distributed::data_heavy(runs);
     frame::queries(&frame_data(), 3, options.dask);
+    moves::queries(&frame_data(), 3, options.dask);
     if let Some(note) = dask.note() {
         println!("\n{note}");
     }

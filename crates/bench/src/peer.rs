@@ -137,11 +137,28 @@ pub fn dask_frame(data: &std::path::Path) -> Result<Vec<(String, String, f64, f6
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_string());
     }
-    Ok(String::from_utf8_lossy(&out.stdout)
+    Ok(tab_lines(&out.stdout))
+}
+
+/// `crates/bench/peer/dask_moves.py DATA_DIR`'s lines: (engine, query, seconds, checksum).
+pub fn dask_moves(data: &std::path::Path) -> Result<Vec<(String, String, f64, f64)>, String> {
+    let py = python().ok_or("no Python with dask")?;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peer/dask_moves.py");
+    eprintln!("running {} {} (Dask)…", script.display(), data.display());
+    let out = Command::new(&py).arg(&script).arg(data).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_string());
+    }
+    Ok(tab_lines(&out.stdout))
+}
+
+/// Tab-separated `engine, query, seconds, checksum` lines.
+fn tab_lines(stdout: &[u8]) -> Vec<(String, String, f64, f64)> {
+    String::from_utf8_lossy(stdout)
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
             Some((f.first()?.to_string(), f.get(1)?.to_string(), f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
         })
-        .collect())
+        .collect()
 }

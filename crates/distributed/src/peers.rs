@@ -73,9 +73,9 @@ impl Peers {
                 self.by_copy.fetch_add(v.nbytes() as u64, Relaxed);
                 Some(v)
             }
-            WireValue::Shared(r) => {
-                let len = r.len;
-                let value = from_wire(WireValue::Shared(r), &mut |name| Segment::open(name).map(Arc::new)).ok()?;
+            shared => {
+                let len: u64 = shared.shared_refs().iter().map(|r| r.len).sum();
+                let value = from_wire(shared, &mut |name| Segment::open(name).map(Arc::new)).ok()?;
                 self.by_reference.fetch_add(len, Relaxed);
                 Some(value)
             }

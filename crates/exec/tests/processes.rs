@@ -20,6 +20,7 @@ fn main() {
         ("a_killed_worker_is_replaced_and_the_answer_is_right", a_killed_worker_is_replaced_and_the_answer_is_right),
         ("a_task_that_kills_its_worker_fails_after_the_allowed_attempts", a_task_that_kills_its_worker_fails),
         ("large_results_cross_processes_without_copies", large_results_cross_processes_without_copies),
+        ("lists_of_large_results_cross_item_by_item", lists_of_large_results_cross_item_by_item),
         ("messages_too_large_for_a_ring_still_arrive", messages_too_large_for_a_ring_still_arrive),
         ("closures_are_refused", closures_are_refused),
         ("the_executor_runs_many_plans_and_leaves_no_segments", many_plans_and_no_segments_left),
@@ -114,6 +115,26 @@ fn large_results_cross_processes_without_copies() {
     assert_eq!(outcome.stats.bytes_copied, 0, "written once in place, read in place");
     assert!(outcome.stats.bytes_shared >= 2 * 8 * n as u64, "passed by reference: {}", outcome.stats.bytes_shared);
     assert_eq!(leftovers(&executor), Vec::<String>::new(), "names are gone even while we hold the arrays");
+}
+
+fn lists_of_large_results_cross_item_by_item() {
+    // A task returning a list of large arrays (as a shuffle's split returns pieces): each item
+    // goes by reference on its own, and a task reading one item maps only that one.
+    let n = 1 << 20;
+    let graph =
+        parse_graph(&format!("{{'parts': [(ones, {n}), (arange, {n}), 7], 'b': (sum, (getitem, 'parts', 1))}}"))
+            .unwrap();
+    let plan =
+        Plan::build_with(&graph, &[Key::from("b"), Key::from("parts")], &Registry::new(), &PlanOptions::unoptimized())
+            .unwrap();
+    let executor = ProcessExecutor::new(2);
+    let outcome = executor.execute(&plan, None).unwrap();
+    assert_eq!(outcome.values[0], Value::Int((n as i64) * (n as i64 - 1) / 2));
+    let Value::List(items) = &outcome.values[1] else { panic!("a list: {}", outcome.values[1]) };
+    assert_eq!(items[2], Value::Int(7), "small items travel inline beside the shared ones");
+    assert_eq!(outcome.stats.bytes_copied, 0, "no item was encoded into the message");
+    assert!(outcome.stats.bytes_shared >= 8 * n as u64, "{:?}", outcome.stats);
+    assert_eq!(leftovers(&executor), Vec::<String>::new());
 }
 
 fn messages_too_large_for_a_ring_still_arrive() {

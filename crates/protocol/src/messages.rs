@@ -13,6 +13,20 @@ use crate::task::{OpMsg, OpRef};
 pub enum WireValue {
     Inline(Value),
     Shared(SharedRef),
+    /// A list sent item by item, so that its large items go by reference (a shuffle's split
+    /// of a partition into many pieces, say). Nesting is depth-guarded like values'.
+    List(#[serde(deserialize_with = "rask_graph::deserialize_nested")] Vec<WireValue>),
+}
+
+impl WireValue {
+    /// Every segment reference inside, in order.
+    pub fn shared_refs(&self) -> Vec<&SharedRef> {
+        match self {
+            WireValue::Inline(_) => Vec::new(),
+            WireValue::Shared(r) => vec![r],
+            WireValue::List(items) => items.iter().flat_map(WireValue::shared_refs).collect(),
+        }
+    }
 }
 
 /// Bytes in a shared-memory segment, and how to read them.

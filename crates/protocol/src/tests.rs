@@ -174,3 +174,31 @@ proptest! {
         let _ = frame::decode_payload::<FromWorker>(&bytes);
     }
 }
+
+#[test]
+fn lists_of_wire_values_nested_too_deep_are_refused() {
+    let mut wire = WireValue::Inline(Value::Int(1));
+    for _ in 0..10_000 {
+        wire = WireValue::List(vec![wire]);
+    }
+    // Encoding recurses too; do it on a thread with room, as a hostile peer would off-process.
+    let bytes = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || {
+            let bytes = frame::to_frame(&wire, usize::MAX).unwrap();
+            std::mem::forget(wire);
+            bytes
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    // Refused (postcard reports its own message, not ours), and without overflowing the stack.
+    let err = frame::from_frame::<WireValue>(&bytes, usize::MAX).unwrap_err();
+    assert!(matches!(err, frame::FrameError::Corrupt(_)), "{err}");
+    let mut shallow = WireValue::List(vec![WireValue::Inline(Value::Int(1)), WireValue::List(vec![])]);
+    for _ in 0..150 {
+        shallow = WireValue::List(vec![shallow]);
+    }
+    let bytes = frame::to_frame(&shallow, usize::MAX).unwrap();
+    assert_eq!(frame::from_frame::<WireValue>(&bytes, usize::MAX), Ok(shallow));
+}

@@ -37,7 +37,7 @@ use std::sync::{mpsc, Arc, Mutex, Once, Weak};
 use std::time::{Duration, Instant};
 
 use rask_graph::{Plan, Value};
-use rask_protocol::{frame, FromWorker, Layout, SharedRef, TaskFailure, ToWorker, ToWorkerRef, WireValue};
+use rask_protocol::{frame, FromWorker, Layout, SharedRef, TaskFailure, ToWorker, ToWorkerRef};
 use rask_store::{Namespace, Segment};
 use rustc_hash::FxHashMap;
 
@@ -530,8 +530,10 @@ impl<'a, 'p> Run<'a, 'p> {
         let (Some(position), true) = (position, done.run == self.run) else {
             // A result of an earlier run (which failed before it came back): take its segment
             // only to remove it.
-            if let Ok(WireValue::Shared(r)) = done.result {
-                let _ = self.adopt(&r.segment);
+            if let Ok(wire) = &done.result {
+                for r in wire.shared_refs() {
+                    let _ = self.adopt(&r.segment);
+                }
             }
             return;
         };

@@ -24,6 +24,30 @@ pub(crate) fn to_wire(
     namespace: &Namespace,
     inline_max: usize,
     hand_over: bool,
+) -> io::Result<(WireValue, Vec<Segment>)> {
+    if let Value::List(items) = value {
+        if value.nbytes() > inline_max {
+            // Item by item: each large item goes by reference on its own, so a consumer of
+            // one item (a shuffle's pick) maps only that one.
+            let mut made = Vec::new();
+            let mut wires = Vec::with_capacity(items.len());
+            for item in items.iter() {
+                let (wire, segments) = to_wire(item, namespace, inline_max, hand_over)?;
+                made.extend(segments);
+                wires.push(wire);
+            }
+            return Ok((WireValue::List(wires), made));
+        }
+    }
+    let (wire, made) = to_wire_one(value, namespace, inline_max, hand_over)?;
+    Ok((wire, made.into_iter().collect()))
+}
+
+fn to_wire_one(
+    value: &Value,
+    namespace: &Namespace,
+    inline_max: usize,
+    hand_over: bool,
 ) -> io::Result<(WireValue, Option<Segment>)> {
     let (buffer, layout) = match value {
         Value::Array(a) => (a.buffer(), Layout::Array { dtype: a.dtype(), shape: a.shape().to_vec() }),
@@ -95,6 +119,10 @@ pub fn from_wire(wire: WireValue, open: &mut dyn FnMut(&str) -> io::Result<Arc<S
     let r = match wire {
         WireValue::Inline(v) => return Ok(v),
         WireValue::Shared(r) => r,
+        WireValue::List(items) => {
+            let items = items.into_iter().map(|w| from_wire(w, open)).collect::<Result<Vec<_>, _>>()?;
+            return Ok(Value::list(items));
+        }
     };
     let segment = open(&r.segment).map_err(|e| format!("cannot map segment {}: {e}", r.segment))?;
     let (offset, len) = (r.offset as usize, r.len as usize);
