@@ -290,10 +290,20 @@ impl Frame {
         }
         let (first, last) = (keep.first().copied().unwrap_or(0), keep.last().copied().unwrap_or(0));
         let divisions = Divisions { column: d.column.clone(), cuts: d.cuts[first..last.max(first)].to_vec() };
-        let subset =
-            Frame { divisions: Some(divisions), ..Frame::new(Source::Subset { input: Box::new(self.clone()), keep }) };
-        let column = d.column.clone();
-        Ok(subset.filter(col(&column).gt_eq(lit(lo)).and(col(&column).lt_eq(lit(hi)))))
+        let in_range = col(&d.column).gt_eq(lit(lo)).and(col(&d.column).lt_eq(lit(hi)));
+        // Rows still to be moved into their ranges are filtered before they move (and the
+        // reader may skip row groups), unless a mapped function sits between.
+        let mut narrowed = self.clone();
+        let no_map = !self.ops.iter().any(|op| matches!(op, PartitionOp::Map { .. }));
+        if let Source::Shuffled { input, target: RowTarget::Range { column }, cuts: Cuts::Known(_), .. } =
+            &mut narrowed.source
+        {
+            if *column == d.column && no_map {
+                **input = input.as_ref().clone().filter(in_range.clone());
+            }
+        }
+        let source = Source::Subset { input: Box::new(narrowed), keep };
+        Ok(Frame { divisions: Some(divisions), ..Frame::new(source) }.filter(in_range))
     }
 
     /// Rows in `n` partitions by a hash of `on`: equal keys end up in the same partition. The

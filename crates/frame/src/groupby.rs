@@ -6,9 +6,9 @@
 //! faster path), so any mix of int, float, bool and string keys works, nulls included (a null
 //! key is a group of its own, as with pandas' `dropna=False`).
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
-use arrow_array::builder::{Float64Builder, Int64Builder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
@@ -50,26 +50,44 @@ impl From<Agg> for GroupAgg {
     }
 }
 
-/// Row numbers grouped by key: `groups[g]` lists group g's rows, in row order.
-fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Vec<Vec<u32>>, Vec<ArrayRef>), FrameError> {
+/// Rows grouped by key: each row's group, and each group's first row (groups numbered in
+/// order of first appearance). One `u32` per row, not a list per group: with millions of
+/// groups, per-group allocations would dominate.
+pub(crate) struct Groups {
+    of_row: Vec<u32>,
+    firsts: Vec<u32>,
+}
+
+impl Groups {
+    fn len(&self) -> usize {
+        self.firsts.len()
+    }
+
+    fn first_rows(&self) -> UInt32Array {
+        UInt32Array::from(self.firsts.clone())
+    }
+}
+
+fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Groups, Vec<ArrayRef>), FrameError> {
     let columns: Vec<ArrayRef> = keys.iter().map(|k| column(batch, k)).collect::<Result<_, _>>()?;
-    let mut groups: Vec<Vec<u32>> = Vec::new();
+    let rows = batch.num_rows();
+    let mut groups = Groups { of_row: Vec::with_capacity(rows), firsts: Vec::new() };
     if let [only] = columns.as_slice() {
         if let Some(ints) = only.as_primitive_opt::<Int64Type>() {
-            let mut index: FxHashMap<Option<i64>, usize> = FxHashMap::default();
+            let mut index: FxHashMap<Option<i64>, u32> = FxHashMap::default();
             for (row, key) in ints.iter().enumerate() {
                 let g = *index.entry(key).or_insert_with(|| {
-                    groups.push(Vec::new());
-                    groups.len() - 1
+                    groups.firsts.push(row as u32);
+                    groups.firsts.len() as u32 - 1
                 });
-                groups[g].push(row as u32);
+                groups.of_row.push(g);
             }
             return Ok((groups, columns));
         }
     }
-    let mut index: FxHashMap<Box<[u8]>, usize> = FxHashMap::default();
+    let mut index: FxHashMap<Box<[u8]>, u32> = FxHashMap::default();
     let mut buf = Vec::new();
-    for row in 0..batch.num_rows() {
+    for row in 0..rows {
         buf.clear();
         for c in &columns {
             encode_key(c.as_ref(), row, &mut buf)?;
@@ -77,12 +95,13 @@ fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Vec<Vec<u32>>, Ve
         let g = match index.get(buf.as_slice()) {
             Some(&g) => g,
             None => {
-                groups.push(Vec::new());
-                index.insert(buf.clone().into_boxed_slice(), groups.len() - 1);
-                groups.len() - 1
+                groups.firsts.push(row as u32);
+                let g = groups.firsts.len() as u32 - 1;
+                index.insert(buf.clone().into_boxed_slice(), g);
+                g
             }
         };
-        groups[g].push(row as u32);
+        groups.of_row.push(g);
     }
     Ok((groups, columns))
 }
@@ -148,7 +167,7 @@ pub(crate) fn partial(batch: &RecordBatch, keys: &[String], specs: &[AggSpec]) -
     let (groups, key_columns) = group_rows(batch, keys)?;
     let mut fields = Vec::new();
     let mut out: Vec<ArrayRef> = Vec::new();
-    let firsts = UInt32Array::from(groups.iter().map(|g| g[0]).collect::<Vec<_>>());
+    let firsts = groups.first_rows();
     for (k, c) in keys.iter().zip(&key_columns) {
         fields.push(Field::new(k, c.data_type().clone(), true));
         out.push(arrow_select::take::take(c, &firsts, None)?);
@@ -175,57 +194,47 @@ fn numeric(a: &ArrayRef) -> Result<ArrayRef, FrameError> {
     }
 }
 
-/// count (of non-null values), sum, min, max per group over `values`.
-fn fold(groups: &[Vec<u32>], values: &ArrayRef) -> Result<Vec<ArrayRef>, FrameError> {
-    let mut count = Int64Builder::with_capacity(groups.len());
+/// count (of non-null values), sum, min, max per group over `values`: one pass over the rows.
+fn fold(groups: &Groups, values: &ArrayRef) -> Result<Vec<ArrayRef>, FrameError> {
+    let n = groups.len();
+    let mut count = vec![0i64; n];
     macro_rules! per_type {
-        ($t:ty, $builder:ty, $add:expr) => {{
+        ($t:ty, $array:ty, $add:expr) => {{
             let v = values.as_primitive::<$t>();
-            let (mut sum, mut min, mut max) = (
-                <$builder>::with_capacity(groups.len()),
-                <$builder>::with_capacity(groups.len()),
-                <$builder>::with_capacity(groups.len()),
-            );
-            for rows in groups {
-                let (mut n, mut s, mut lo, mut hi) = (0i64, None, None, None);
-                for &r in rows {
-                    let r = r as usize;
-                    if v.is_null(r) {
-                        continue;
-                    }
-                    let x = v.value(r);
-                    n += 1;
-                    s = Some(match s {
-                        Some(acc) => $add(acc, x)?,
-                        None => x,
-                    });
-                    lo = Some(match lo {
-                        Some(m) if m <= x => m,
-                        _ => x,
-                    });
-                    hi = Some(match hi {
-                        Some(m) if m >= x => m,
-                        _ => x,
-                    });
+            let zero = Default::default();
+            let (mut sum, mut min, mut max) = (vec![zero; n], vec![zero; n], vec![zero; n]);
+            for (r, &g) in groups.of_row.iter().enumerate() {
+                if v.is_null(r) {
+                    continue;
                 }
-                count.append_value(n);
-                sum.append_option(s);
-                min.append_option(lo);
-                max.append_option(hi);
+                let (x, g) = (v.value(r), g as usize);
+                if count[g] == 0 {
+                    (sum[g], min[g], max[g]) = (x, x, x);
+                } else {
+                    sum[g] = $add(sum[g], x)?;
+                    // As written, a NaN replaces what came before it (pandas skips NaN; we do
+                    // not promise either).
+                    if !matches!(min[g].partial_cmp(&x), Some(Ordering::Less | Ordering::Equal)) {
+                        min[g] = x;
+                    }
+                    if !matches!(max[g].partial_cmp(&x), Some(Ordering::Greater | Ordering::Equal)) {
+                        max[g] = x;
+                    }
+                }
+                count[g] += 1;
             }
-            vec![
-                Arc::new(count.finish()) as ArrayRef,
-                Arc::new(sum.finish()),
-                Arc::new(min.finish()),
-                Arc::new(max.finish()),
-            ]
+            let valid = |values: Vec<_>| -> ArrayRef {
+                Arc::new(<$array>::from_iter(values.into_iter().zip(&count).map(|(v, &c)| (c > 0).then_some(v))))
+            };
+            let (sum, min, max) = (valid(sum), valid(min), valid(max));
+            vec![Arc::new(Int64Array::from(count)) as ArrayRef, sum, min, max]
         }};
     }
     Ok(match values.data_type() {
-        DataType::Int64 => per_type!(Int64Type, Int64Builder, |a: i64, b: i64| a
+        DataType::Int64 => per_type!(Int64Type, Int64Array, |a: i64, b: i64| a
             .checked_add(b)
             .ok_or_else(|| FrameError::Type("int64 sum overflowed".into()))),
-        _ => per_type!(Float64Type, Float64Builder, |a: f64, b: f64| Ok::<f64, FrameError>(a + b)),
+        _ => per_type!(Float64Type, arrow_array::Float64Array, |a: f64, b: f64| Ok::<f64, FrameError>(a + b)),
     })
 }
 
@@ -236,7 +245,7 @@ pub(crate) fn merge(partials: &[RecordBatch], keys: &[String], specs: &[AggSpec]
     };
     let all = arrow_select::concat::concat_batches(&first.schema(), partials)?;
     let (groups, key_columns) = group_rows(&all, keys)?;
-    let firsts = UInt32Array::from(groups.iter().map(|g| g[0]).collect::<Vec<_>>());
+    let firsts = groups.first_rows();
     let mut fields = Vec::new();
     let mut out: Vec<ArrayRef> = Vec::new();
     for (k, c) in keys.iter().zip(&key_columns) {
@@ -246,9 +255,11 @@ pub(crate) fn merge(partials: &[RecordBatch], keys: &[String], specs: &[AggSpec]
     for input in inputs(specs) {
         let state = |s: &str| column(&all, &state_name(&input, s));
         let counts: Int64Array = state("count")?.as_primitive::<Int64Type>().clone();
-        let count = Int64Array::from(
-            groups.iter().map(|rows| rows.iter().map(|&r| counts.value(r as usize)).sum::<i64>()).collect::<Vec<_>>(),
-        );
+        let mut total = vec![0i64; groups.len()];
+        for (r, &g) in groups.of_row.iter().enumerate() {
+            total[g as usize] += counts.value(r);
+        }
+        let count = Int64Array::from(total);
         // Sums of sums, mins of mins, maxes of maxes: `fold` over each state column.
         let sums = fold(&groups, &state("sum")?)?;
         let mins = fold(&groups, &state("min")?)?;
@@ -265,15 +276,14 @@ pub(crate) fn merge(partials: &[RecordBatch], keys: &[String], specs: &[AggSpec]
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), out)?)
 }
 
-fn pick_non_null(groups: &[Vec<u32>], values: &ArrayRef, last: bool) -> Result<ArrayRef, FrameError> {
-    let picks: Vec<Option<u32>> = groups
-        .iter()
-        .map(|rows| {
-            let mut it: Box<dyn Iterator<Item = &u32>> =
-                if last { Box::new(rows.iter().rev()) } else { Box::new(rows.iter()) };
-            it.find(|&&r| !values.is_null(r as usize)).copied()
-        })
-        .collect();
+/// Each group's first (or last) non-null value, in row order.
+fn pick_non_null(groups: &Groups, values: &ArrayRef, last: bool) -> Result<ArrayRef, FrameError> {
+    let mut picks: Vec<Option<u32>> = vec![None; groups.len()];
+    for (r, &g) in groups.of_row.iter().enumerate() {
+        if values.is_valid(r) && (last || picks[g as usize].is_none()) {
+            picks[g as usize] = Some(r as u32);
+        }
+    }
     Ok(arrow_select::take::take(values, &UInt32Array::from(picks), None)?)
 }
 

@@ -215,6 +215,12 @@ fn loc_reads_only_the_partitions_its_range_touches() {
     assert_eq!(indexed.npartitions(), 8);
     let narrow = indexed.loc(100.0, 120.0).unwrap();
     assert!(narrow.npartitions() <= 2, "{}", narrow.explain());
+    assert_eq!(
+        narrow.explain().matches("Filter").count(),
+        2,
+        "the range is also applied before rows move: {}",
+        narrow.explain()
+    );
     assert_eq!(narrow.len(&ex).unwrap(), 21);
     assert!(frame.loc(0.0, 1.0).is_err(), "no index, no loc");
     let dropped = indexed.clone().with_column("k", col("k").mul(lit(2i64)));
