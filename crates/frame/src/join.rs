@@ -167,25 +167,36 @@ fn int_key<'a>(
 }
 
 /// (left row, right row or none) pairs: left rows in order, each with its matches in right's
-/// order; a null key matches nothing (SQL's and pandas' merge rule).
+/// order; a null key matches nothing (SQL's and pandas' merge rule). The table maps a key to
+/// its first right row and chains the others (`next`), so a side of unique keys costs no
+/// allocation per key.
 fn match_rows<K: std::hash::Hash + Eq>(
     left: impl Iterator<Item = Option<K>>,
     right: impl Iterator<Item = Option<K>>,
     how: How,
 ) -> (Vec<u32>, Vec<Option<u32>>) {
-    let mut table: FxHashMap<K, Vec<u32>> = FxHashMap::default();
-    for (row, key) in right.enumerate() {
+    const END: u32 = u32::MAX;
+    let right: Vec<Option<K>> = right.collect();
+    let mut first: FxHashMap<&K, u32> = FxHashMap::default();
+    first.reserve(right.len());
+    let mut next = vec![END; right.len()];
+    // Backwards, so that each chain runs in right's order.
+    for (row, key) in right.iter().enumerate().rev() {
         if let Some(key) = key {
-            table.entry(key).or_default().push(row as u32);
+            if let Some(old) = first.insert(key, row as u32) {
+                next[row] = old;
+            }
         }
     }
     let (mut left_rows, mut right_rows) = (Vec::new(), Vec::<Option<u32>>::new());
     for (row, key) in left.enumerate() {
-        match key.and_then(|k| table.get(&k)) {
-            Some(matches) => {
-                for &m in matches {
+        match key.as_ref().and_then(|k| first.get(k)) {
+            Some(&start) => {
+                let mut m = start;
+                while m != END {
                     left_rows.push(row as u32);
                     right_rows.push(Some(m));
+                    m = next[m as usize];
                 }
             }
             None if how.keeps_left() => {

@@ -409,6 +409,8 @@ fn filters_on_parquet_skip_row_groups_their_statistics_exclude() {
     assert_eq!(high.count("x").compute(&SyncExecutor).unwrap(), Value::Int(90), "x in [300, 390)");
     let read = crate::kernels::ROW_GROUPS_READ.get() - before;
     assert_eq!(read, 1, "only the last row group can hold x >= 300");
+    assert_eq!(frame.len(&SyncExecutor).unwrap(), 400, "len reads no column");
+    assert_eq!(high.len(&SyncExecutor).unwrap(), 90);
     // A filter after a column changes is not pushed (it may name the new column).
     let derived = frame.with_column("x", col("x").mul(lit(-1i64))).filter(col("x").gt(lit(-10i64)));
     assert_eq!(derived.count("x").compute(&SyncExecutor).unwrap(), Value::Int(10));
