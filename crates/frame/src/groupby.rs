@@ -144,20 +144,42 @@ pub(crate) fn encode_key(c: &dyn Array, row: usize, out: &mut Vec<u8>) -> Result
     Ok(())
 }
 
-/// The state columns a partial batch carries for one aggregated input column.
+/// The states a partial batch may carry for one aggregated input column.
 const STATES: [&str; 6] = ["count", "sum", "min", "max", "first", "last"];
 
 fn state_name(column: &str, state: &str) -> String {
     format!("{column}\u{1f}{state}")
 }
 
-/// The columns whose states a spec list needs, each once.
-fn inputs(specs: &[AggSpec]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+/// The states an aggregate is finished from.
+fn states_of(agg: GroupAgg) -> &'static [&'static str] {
+    match agg {
+        GroupAgg::Count => &["count"],
+        GroupAgg::Sum => &["sum"],
+        GroupAgg::Mean => &["count", "sum"],
+        GroupAgg::Min => &["min"],
+        GroupAgg::Max => &["max"],
+        GroupAgg::First => &["first"],
+        GroupAgg::Last => &["last"],
+    }
+}
+
+/// Each input column once, with the states its aggregates need (in `STATES` order): only
+/// those are computed and carried.
+fn inputs(specs: &[AggSpec]) -> Vec<(String, Vec<&'static str>)> {
+    let mut out: Vec<(String, Vec<&'static str>)> = Vec::new();
     for s in specs {
-        if !out.contains(&s.column) {
-            out.push(s.column.clone());
-        }
+        let i = match out.iter().position(|(c, _)| *c == s.column) {
+            Some(i) => i,
+            None => {
+                out.push((s.column.clone(), Vec::new()));
+                out.len() - 1
+            }
+        };
+        out[i].1.extend(states_of(s.agg));
+    }
+    for (_, states) in &mut out {
+        *states = STATES.iter().copied().filter(|s| states.contains(s)).collect();
     }
     out
 }
@@ -172,12 +194,16 @@ pub(crate) fn partial(batch: &RecordBatch, keys: &[String], specs: &[AggSpec]) -
         fields.push(Field::new(k, c.data_type().clone(), true));
         out.push(arrow_select::take::take(c, &firsts, None)?);
     }
-    for input in inputs(specs) {
+    for (input, states) in inputs(specs) {
         let values = numeric(&column(batch, &input)?)?;
-        let states = fold(&groups, &values)?;
-        // pandas' first/last skip nulls.
-        let ends = [pick_non_null(&groups, &values, false)?, pick_non_null(&groups, &values, true)?];
-        for (state, array) in STATES.iter().zip(states.into_iter().chain(ends)) {
+        let mut folded = fold(&groups, &values, &states)?.into_iter();
+        for state in states {
+            let array = match state {
+                // pandas' first/last skip nulls.
+                "first" => pick_non_null(&groups, &values, false)?,
+                "last" => pick_non_null(&groups, &values, true)?,
+                _ => folded.next().expect("fold gives every state asked of it"),
+            };
             fields.push(Field::new(state_name(&input, state), array.data_type().clone(), true));
             out.push(array);
         }
@@ -194,8 +220,9 @@ fn numeric(a: &ArrayRef) -> Result<ArrayRef, FrameError> {
     }
 }
 
-/// count (of non-null values), sum, min, max per group over `values`: one pass over the rows.
-fn fold(groups: &Groups, values: &ArrayRef) -> Result<Vec<ArrayRef>, FrameError> {
+/// Of count (of non-null values), sum, min and max per group over `values`, those in `wanted`
+/// (in that order): one pass over the rows.
+fn fold(groups: &Groups, values: &ArrayRef, wanted: &[&str]) -> Result<Vec<ArrayRef>, FrameError> {
     let n = groups.len();
     let mut count = vec![0i64; n];
     macro_rules! per_type {
@@ -226,8 +253,19 @@ fn fold(groups: &Groups, values: &ArrayRef) -> Result<Vec<ArrayRef>, FrameError>
             let valid = |values: Vec<_>| -> ArrayRef {
                 Arc::new(<$array>::from_iter(values.into_iter().zip(&count).map(|(v, &c)| (c > 0).then_some(v))))
             };
-            let (sum, min, max) = (valid(sum), valid(min), valid(max));
-            vec![Arc::new(Int64Array::from(count)) as ArrayRef, sum, min, max]
+            let mut out = Vec::new();
+            for state in wanted {
+                match *state {
+                    "sum" => out.push(valid(std::mem::take(&mut sum))),
+                    "min" => out.push(valid(std::mem::take(&mut min))),
+                    "max" => out.push(valid(std::mem::take(&mut max))),
+                    _ => {}
+                }
+            }
+            if wanted.contains(&"count") {
+                out.insert(0, Arc::new(Int64Array::from(count)) as ArrayRef);
+            }
+            out
         }};
     }
     Ok(match values.data_type() {
@@ -252,23 +290,24 @@ pub(crate) fn merge(partials: &[RecordBatch], keys: &[String], specs: &[AggSpec]
         fields.push(Field::new(k, c.data_type().clone(), true));
         out.push(arrow_select::take::take(c, &firsts, None)?);
     }
-    for input in inputs(specs) {
+    for (input, states) in inputs(specs) {
         let state = |s: &str| column(&all, &state_name(&input, s));
-        let counts: Int64Array = state("count")?.as_primitive::<Int64Type>().clone();
-        let mut total = vec![0i64; groups.len()];
-        for (r, &g) in groups.of_row.iter().enumerate() {
-            total[g as usize] += counts.value(r);
-        }
-        let count = Int64Array::from(total);
-        // Sums of sums, mins of mins, maxes of maxes: `fold` over each state column.
-        let sums = fold(&groups, &state("sum")?)?;
-        let mins = fold(&groups, &state("min")?)?;
-        let maxes = fold(&groups, &state("max")?)?;
-        // First non-null first and last non-null last, in partition order.
-        let first = pick_non_null(&groups, &state("first")?, false)?;
-        let last = pick_non_null(&groups, &state("last")?, true)?;
-        let columns: [ArrayRef; 6] = [Arc::new(count), sums[1].clone(), mins[2].clone(), maxes[3].clone(), first, last];
-        for (s, array) in STATES.iter().zip(columns) {
+        for s in states {
+            let array: ArrayRef = match s {
+                "count" => {
+                    let counts: Int64Array = state("count")?.as_primitive::<Int64Type>().clone();
+                    let mut total = vec![0i64; groups.len()];
+                    for (r, &g) in groups.of_row.iter().enumerate() {
+                        total[g as usize] += counts.value(r);
+                    }
+                    Arc::new(Int64Array::from(total))
+                }
+                // Sums of sums, mins of mins, maxes of maxes.
+                "sum" | "min" | "max" => fold(&groups, &state(s)?, &[s])?.remove(0),
+                // First non-null first and last non-null last, in partition order.
+                "first" => pick_non_null(&groups, &state("first")?, false)?,
+                _ => pick_non_null(&groups, &state("last")?, true)?,
+            };
             fields.push(Field::new(state_name(&input, s), array.data_type().clone(), true));
             out.push(array);
         }
