@@ -25,7 +25,8 @@ pub(crate) const SPLIT_EVERY: usize = 8;
 /// Where a frame's partitions come from.
 #[derive(Clone, Debug)]
 pub(crate) enum Source {
-    Parquet(Vec<PathBuf>),
+    /// Files, whole or one row group each (`Some(g)`).
+    Parquet(Vec<(PathBuf, Option<usize>)>),
     /// Byte ranges `[start, end)` of CSV files, with the schema inferred from the first file.
     Csv {
         ranges: Vec<(PathBuf, u64, u64)>,
@@ -181,7 +182,24 @@ impl Frame {
     /// One partition per Parquet file: `path` is a file, a directory (its `*.parquet` files) or
     /// a glob whose last component holds the `*` (`data/facts/*.parquet`).
     pub fn read_parquet(path: impl AsRef<Path>) -> Result<Frame, FrameError> {
-        Ok(Frame::new(Source::Parquet(find(path.as_ref(), ".parquet")?)))
+        let files = find(path.as_ref(), ".parquet")?;
+        Ok(Frame::new(Source::Parquet(files.into_iter().map(|f| (f, None)).collect())))
+    }
+
+    /// As [`Frame::read_parquet`], with a partition per *row group*: smaller partitions from
+    /// few large files (the footers are read now to count the groups).
+    pub fn read_parquet_row_groups(path: impl AsRef<Path>) -> Result<Frame, FrameError> {
+        let mut parts = Vec::new();
+        for f in find(path.as_ref(), ".parquet")? {
+            let fail = |cause: String| FrameError::File { path: f.display().to_string(), cause };
+            let file = std::fs::File::open(&f).map_err(|e| fail(e.to_string()))?;
+            let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(|e| fail(e.to_string()))?;
+            // A file without row groups still gives one (empty) partition with its schema.
+            let groups = builder.metadata().num_row_groups();
+            parts.extend((0..groups.max(1)).map(|g| (f.clone(), (groups > 0).then_some(g))));
+        }
+        Ok(Frame::new(Source::Parquet(parts)))
     }
 
     /// CSV files (a file, a directory's `*.csv`, or a glob) in partitions of about `blocksize`

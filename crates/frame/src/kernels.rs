@@ -88,14 +88,23 @@ thread_local! {
     pub(crate) static ROW_GROUPS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// `(frame_read_parquet, path, columns, bounds)`: one file as one partition; `columns` (encoded
-/// `Option<Vec<String>>`) is the projection and `bounds` the predicates pushed down from the
-/// plan (row groups whose statistics exclude them are not read).
+/// `(frame_read_parquet, path, columns, bounds, row_group)`: one file (or its row group
+/// `row_group`, an int) as one partition; `columns` (encoded `Option<Vec<String>>`) is the
+/// projection and `bounds` the predicates pushed down from the plan (row groups whose
+/// statistics exclude them are not read).
 fn read_parquet(args: &[Value]) -> Result<Value, TaskError> {
     let path = args[0].as_str().ok_or_else(|| TaskError::type_error("frame_read_parquet(): path must be a str"))?;
     let columns: Option<Vec<String>> = decode("frame_read_parquet", &args[1])?;
     let bounds: Vec<Bound> = decode("frame_read_parquet", &args[2])?;
-    read_file(path, columns.as_deref(), &bounds).map(to_value).map_err(|e| frame_error("frame_read_parquet", e))
+    let only = match &args[3] {
+        Value::None => None,
+        v => Some(
+            v.as_int()
+                .and_then(|g| usize::try_from(g).ok())
+                .ok_or_else(|| TaskError::type_error("frame_read_parquet(): row_group must be an int"))?,
+        ),
+    };
+    read_file(path, columns.as_deref(), &bounds, only).map(to_value).map_err(|e| frame_error("frame_read_parquet", e))
 }
 
 /// Row groups whose min/max statistics do not rule out every bound.
@@ -124,7 +133,12 @@ fn row_groups(metadata: &parquet::file::metadata::ParquetMetaData, bounds: &[Bou
         .collect()
 }
 
-pub(crate) fn read_file(path: &str, columns: Option<&[String]>, bounds: &[Bound]) -> Result<RecordBatch, FrameError> {
+pub(crate) fn read_file(
+    path: &str,
+    columns: Option<&[String]>,
+    bounds: &[Bound],
+    only: Option<usize>,
+) -> Result<RecordBatch, FrameError> {
     let io = |e: std::io::Error| FrameError::File { path: path.to_owned(), cause: e.to_string() };
     let pq = |e: parquet::errors::ParquetError| FrameError::File { path: path.to_owned(), cause: e.to_string() };
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).map_err(io)?).map_err(pq)?;
@@ -141,11 +155,15 @@ pub(crate) fn read_file(path: &str, columns: Option<&[String]>, bounds: &[Bound]
         None => builder,
     };
     let schema = builder.schema().clone();
-    let (builder, read) = if bounds.is_empty() {
-        let all = builder.metadata().num_row_groups();
-        (builder, all)
+    let groups = builder.metadata().num_row_groups();
+    if only.is_some_and(|g| g >= groups) {
+        return Err(FrameError::File { path: path.to_owned(), cause: format!("no row group {only:?} of {groups}") });
+    }
+    let (builder, read) = if bounds.is_empty() && only.is_none() {
+        (builder, groups)
     } else {
-        let kept = row_groups(builder.metadata(), bounds);
+        let mut kept = row_groups(builder.metadata(), bounds);
+        kept.retain(|g| only.is_none_or(|o| o == *g));
         let n = kept.len();
         (builder.with_row_groups(kept), n)
     };
@@ -383,7 +401,7 @@ fn write_parquet(args: &[Value]) -> Result<Value, TaskError> {
     Ok(Value::Int(batch.num_rows() as i64))
 }
 
-register!("frame_read_parquet", Arity::Exact(3), read_parquet);
+register!("frame_read_parquet", Arity::Exact(4), read_parquet);
 register!("frame_write_parquet", Arity::Exact(2), write_parquet);
 register!("frame_apply", Arity::Exact(2), apply);
 register!("frame_partial", Arity::Exact(2), partial);

@@ -1,7 +1,8 @@
 //! `rask-frame`: a lazy dataframe of Arrow record batches (partitions) that lowers to task
 //! graphs, like Dask DataFrame over pandas.
 //!
-//! What it is: [`Frame`] — sources (`read_parquet`, `read_csv`, `from_batches`), per-partition
+//! What it is: [`Frame`] — sources (`read_parquet` a partition per file or, with
+//! `read_parquet_row_groups`, per row group; `read_csv`; `from_batches`), per-partition
 //! operations (`filter`, `with_column`, `select`, `map_partitions`), `repartition`, reductions
 //! (`sum`, `mean`, `count`, `min`, `max` as tree reductions), `head`, `persist`, `compute`,
 //! `to_parquet` — with an [`Expr`] type that serializes, so an operation

@@ -75,13 +75,14 @@ impl Frame {
         match &self.source {
             Source::Parquet(files) => files
                 .iter()
-                .map(|f| {
+                .map(|(f, row_group)| {
                     Task::call(
                         "frame_read_parquet",
                         [
                             Task::from(Value::str(&f.to_string_lossy())),
                             Task::from(encode(&columns)),
                             Task::from(encode(&self.pushed_bounds())),
+                            Task::from(row_group.map_or(Value::None, |g| Value::Int(g as i64))),
                         ],
                     )
                 })
@@ -185,6 +186,9 @@ impl Frame {
         let pad = "  ".repeat(depth);
         let n = self.npartitions();
         let line = match &self.source {
+            Source::Parquet(files) if files.iter().any(|(_, g)| g.is_some()) => {
+                format!("read_parquet: {} row groups", files.len())
+            }
             Source::Parquet(files) => format!("read_parquet: {} files", files.len()),
             Source::Csv { ranges, .. } => format!("read_csv: {} byte ranges", ranges.len()),
             Source::Batches(b) => format!("from_batches: {} batches", b.len()),

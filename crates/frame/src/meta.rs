@@ -39,9 +39,9 @@ impl Frame {
     fn source_schema(&self) -> Result<SchemaRef, FrameError> {
         Ok(match &self.source {
             Source::Parquet(files) => {
-                let path = files[0].display().to_string();
+                let path = files[0].0.display().to_string();
                 let fail = |cause: String| FrameError::File { path: path.clone(), cause };
-                let file = File::open(&files[0]).map_err(|e| fail(e.to_string()))?;
+                let file = File::open(&files[0].0).map_err(|e| fail(e.to_string()))?;
                 ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(e.to_string()))?.schema().clone()
             }
             Source::Csv { columns, .. } => crate::csv::schema(columns),
@@ -70,7 +70,12 @@ impl Frame {
     /// memory (operations are assumed to shrink nothing).
     pub(crate) fn estimated_bytes(&self) -> Option<u64> {
         match &self.source {
-            Source::Parquet(files) => files.iter().map(|f| std::fs::metadata(f).ok().map(|m| m.len())).sum(),
+            Source::Parquet(parts) => {
+                // Each file once, however many row-group partitions it makes.
+                let mut files: Vec<&std::path::PathBuf> = parts.iter().map(|(f, _)| f).collect();
+                files.dedup();
+                files.iter().map(|f| std::fs::metadata(f).ok().map(|m| m.len())).sum()
+            }
             Source::Csv { ranges, .. } => Some(ranges.iter().map(|(_, start, end)| end - start).sum()),
             Source::Batches(b) => Some(b.iter().map(|b| b.get_array_memory_size() as u64).sum()),
             Source::Held(_) => None,

@@ -410,6 +410,12 @@ fn filters_on_parquet_skip_row_groups_their_statistics_exclude() {
     let read = crate::kernels::ROW_GROUPS_READ.get() - before;
     assert_eq!(read, 1, "only the last row group can hold x >= 300");
     assert_eq!(frame.len(&SyncExecutor).unwrap(), 400, "len reads no column");
+    let groups = Frame::read_parquet_row_groups(dir.join("sorted.parquet")).unwrap();
+    assert_eq!(groups.npartitions(), 4, "a partition per row group");
+    assert_eq!(groups.compute(&SyncExecutor).unwrap(), frame.compute(&SyncExecutor).unwrap());
+    let before = crate::kernels::ROW_GROUPS_READ.get();
+    assert_eq!(groups.clone().filter(col("x").gt_eq(lit(300.0))).len(&SyncExecutor).unwrap(), 100);
+    assert_eq!(crate::kernels::ROW_GROUPS_READ.get() - before, 1, "three partitions read nothing");
     assert_eq!(high.len(&SyncExecutor).unwrap(), 90);
     // A filter after a column changes is not pushed (it may name the new column).
     let derived = frame.with_column("x", col("x").mul(lit(-1i64))).filter(col("x").gt(lit(-10i64)));
