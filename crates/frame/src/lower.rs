@@ -281,7 +281,7 @@ fn lower_groupby(
     if split_out == 1 {
         // At least one merge, so that a single partition's partial is still merged into form.
         let top = tree_reduce(graph, token, parts, split_every, 1, partial, merge);
-        return vec![finish(top.expect("a frame has at least one partition"))];
+        return vec![top.map_or_else(no_partitions, finish)];
     }
     let target = encode(&RowTarget::Hash { on: spec.keys.clone(), n: split_out });
     let splits: Vec<Key> = parts
@@ -304,7 +304,7 @@ fn lower_groupby(
         .map(|j| {
             let share = |s: Task| Task::call("getitem", [s, Task::from(j as i64)]);
             let top = tree_reduce(graph, &format!("{token}-out{j}"), splits.clone(), split_every, 1, share, merge);
-            finish(top.expect("a frame has at least one partition"))
+            top.map_or_else(no_partitions, &finish)
         })
         .collect()
 }
@@ -347,10 +347,17 @@ fn lower_join(
         let bitmaps = left_parts.iter().map(|l| {
             Task::call("frame_join_matched", [Task::key(l.clone()), Task::key(right_all.clone()), spec_value.clone()])
         });
-        let sample = Task::call("frame_head", [Task::list([Task::key(left_parts[0].clone())]), Task::from(0i64)]);
+        let sample =
+            Task::call("frame_head", [Task::list(left_parts.first().cloned().map(Task::key)), Task::from(0i64)]);
         out.push(Task::call("frame_join_unmatched", [sample, Task::list(bitmaps), Task::key(right_all), spec_value]));
     }
     out
+}
+
+/// What stands for a partition of a frame that has none: a task that fails saying so (there is
+/// no schema to make an empty batch from).
+pub(crate) fn no_partitions() -> Task {
+    Task::call("frame_concat", [Task::list([])])
 }
 
 /// A tree reduction over `parts`: `partial` of each, then `combine` of lists of at most

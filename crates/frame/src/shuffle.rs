@@ -157,6 +157,9 @@ pub(crate) fn lower(
     cuts: Task,
     n_out: usize,
 ) -> Vec<Task> {
+    if parts.is_empty() {
+        return (0..n_out).map(|_| crate::lower::no_partitions()).collect();
+    }
     let (branch, nstages) = stages(parts.len(), n_out, MAX_BRANCH);
     let slots = branch.pow(nstages);
     // Partition 0 with no rows: the schema for outputs no row goes to.

@@ -293,3 +293,23 @@ fn repartition_by_size_splits_large_partitions_and_joins_small_ones() {
     assert_eq!(sizes.len(), 5, "the small ones together: {sizes:?}");
     assert_eq!(resized.len(&ex).unwrap(), 10_030);
 }
+
+#[test]
+fn a_frame_without_partitions_is_an_error_not_a_panic() {
+    let none = Frame::from_batches(Vec::new());
+    let one = Frame::from_batches(vec![batch(vec![Some(1)], vec![1.0], vec![0.5])]);
+    let ex = SyncExecutor;
+    let errors = [
+        none.compute(&ex).err(),
+        none.shuffle(&["k"], 3).compute(&ex).err(),
+        none.groupby(&["k"]).agg(&[("x", GroupAgg::Sum)]).compute(&ex).err(),
+        none.groupby(&["k"]).split_out(2).agg(&[("x", GroupAgg::Sum)]).compute(&ex).err(),
+        none.merge(&one, &["k"], How::Outer).compute(&ex).err(),
+        none.sort_values("k").compute(&ex).err(),
+    ];
+    for e in errors {
+        let e = e.expect("an error").to_string();
+        assert!(e.contains("no partitions"), "{e}");
+    }
+    assert_eq!(none.sum("x").compute(&ex).unwrap(), Value::Int(0), "the sum of nothing is 0");
+}
