@@ -269,13 +269,14 @@ fn start_pool(
                 // Large arrays a task makes go straight into shared memory, where workers on
                 // this machine map them instead of receiving a copy.
                 let namespace = Arc::new(Namespace::new(&format!("dw{i}")));
-                let arena = Arc::new(ShmArena::new(namespace, SHARE_MIN));
+                let arena = Arc::new(ShmArena::new(namespace.clone(), SHARE_MIN));
                 with_arena(arena, || loop {
                     pause.wait();
                     let Some(job) = jobs.pop() else { return };
                     let key = job.assignment.task.key.clone();
                     let message = match run_job(job, &registry) {
                         Ok(value) => {
+                            let value = into_shared(value, &namespace);
                             let nbytes = value.nbytes() as u64;
                             store.insert(key.clone(), value);
                             FromDistWorker::Done { tasks: vec![(key, nbytes)] }
@@ -303,11 +304,38 @@ fn run_job(job: Job, registry: &Registry) -> Result<Value, DistFailure> {
 const SHARE_MIN: usize = 256 << 10;
 
 /// A value for a peer: by segment name if the peer is on this machine and the value lives in
-/// shared memory (it maps the same pages), else the value itself.
+/// shared memory (it maps the same pages; a list item by item), else the value itself.
 fn share(value: Value, same_host: bool) -> WireValue {
-    match rask_exec::wire::by_reference(&value) {
-        Some((_, r)) if same_host => WireValue::Shared(r),
-        _ => WireValue::Inline(value),
+    if same_host {
+        if let Some((_, r)) = rask_exec::wire::by_reference(&value) {
+            return WireValue::Shared(r);
+        }
+        if let Value::List(items) = &value {
+            if items.iter().any(|v| rask_exec::wire::by_reference(v).is_some()) {
+                return WireValue::List(items.iter().map(|v| share(v.clone(), true)).collect());
+            }
+        }
+    }
+    WireValue::Inline(value)
+}
+
+/// A large extension value (an Arrow batch), or a list holding some, moved into shared memory:
+/// encoded once into a segment and read in place from then on, so that peers on this machine
+/// map it as they map arrays made in the arena. Anything that cannot be moved stays as it is.
+fn into_shared(value: Value, namespace: &Namespace) -> Value {
+    match &value {
+        Value::Ext(e) if e.nbytes() >= SHARE_MIN && e.encoded_source().is_none() => {
+            let moved = e.encode().ok().and_then(|bytes| {
+                let segment = rask_store::put(namespace, &bytes).ok()?;
+                let buffer = rask_graph::Buffer::from_owner(Arc::new(segment)).slice(0, bytes.len());
+                rask_graph::ext::Ext::decode(e.type_name(), buffer).ok()
+            });
+            moved.map_or(value, Value::Ext)
+        }
+        Value::List(items) if value.nbytes() >= SHARE_MIN => {
+            Value::list(items.iter().map(|v| into_shared(v.clone(), namespace)).collect::<Vec<_>>())
+        }
+        _ => value,
     }
 }
 

@@ -21,6 +21,7 @@ fn main() {
         ("rows_move_alike_on_threads_processes_and_a_cluster", moves),
         ("a_cluster_keeps_persisted_partitions_on_its_workers", persisted_on_cluster),
         ("large_batches_cross_processes_in_shared_memory", batches_in_shared_memory),
+        ("workers_on_one_machine_map_each_others_batches", cluster_batches_by_reference),
     ]);
 }
 
@@ -147,4 +148,25 @@ fn batches_in_shared_memory() {
         "{:?}",
         outcome.stats
     );
+}
+
+fn cluster_batches_by_reference() {
+    let cluster = LocalCluster::new(2, 1).unwrap();
+    let client = cluster.client().unwrap();
+    // Partitions of 2.4 MB, shuffled: every output gathers pieces made on both workers.
+    let frame = Frame::from_batches((0..4).map(|s| partition(s, 100_000)).collect()).shuffle(&["key"], 4);
+    let want = frame.sum("x").compute(&ThreadedExecutor::new(2)).unwrap();
+    assert_eq!(frame.sum("x").compute(&client).unwrap(), want);
+    // The counters arrive with the workers' heartbeats (every second): wait for one after
+    // the work.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let stats = client.stats().unwrap();
+    // Pieces under 256 KiB (uneven hash buckets) are sent as bytes; the rest are mapped.
+    assert!(stats.bytes_fetched_by_reference > 1 << 20, "pieces were mapped, not sent: {stats:?}");
+    let pids = cluster.worker_pids();
+    drop(client);
+    drop(cluster);
+    let leftovers: Vec<String> =
+        rask_store::list().into_iter().filter(|n| pids.iter().any(|p| n.starts_with(&format!("rask-{p}-")))).collect();
+    assert_eq!(leftovers, Vec::<String>::new(), "the workers' segments are gone with them");
 }
