@@ -3,12 +3,13 @@
 //!
 //! Own `main` (`harness = false`): the executors re-execute this binary as their workers.
 
+#[path = "../../distributed/tests/alike/mod.rs"]
+mod alike;
 #[path = "../../exec/tests/common/mod.rs"]
 mod common;
 
 use rask_bag::Bag;
-use rask_distributed::LocalCluster;
-use rask_exec::{Executor, ProcessExecutor, ThreadedExecutor};
+use rask_exec::Executor;
 use rask_graph::{register, Arity, TaskError, Value};
 
 fn main() {
@@ -33,11 +34,5 @@ fn summary(ex: &dyn Executor) -> Vec<String> {
 }
 
 fn same_answers() {
-    let reference = summary(&ThreadedExecutor::new(2));
-    let cluster = LocalCluster::new(2, 1).unwrap();
-    let executors: Vec<Box<dyn Executor>> =
-        vec![Box::new(ProcessExecutor::new(2)), Box::new(cluster.client().unwrap())];
-    for ex in &executors {
-        assert_eq!(summary(ex.as_ref()), reference, "{}", ex.name());
-    }
+    alike::agree_on_every_executor(summary);
 }

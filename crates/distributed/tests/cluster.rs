@@ -260,9 +260,7 @@ fn shared_memory_between_workers() {
     let pids = cluster.worker_pids();
     drop(client);
     drop(cluster);
-    let leftovers: Vec<String> =
-        rask_store::list().into_iter().filter(|n| pids.iter().any(|p| n.starts_with(&format!("rask-{p}-")))).collect();
-    assert_eq!(leftovers, Vec::<String>::new(), "the workers' segments are gone with them");
+    assert_eq!(rask_store::owned_by(&pids), Vec::<String>::new(), "the workers' segments are gone with them");
 }
 
 fn paused_worker() {

@@ -3,6 +3,8 @@
 //!
 //! Own `main` (`harness = false`): the executors re-execute this binary as their workers.
 
+#[path = "../../distributed/tests/alike/mod.rs"]
+mod alike;
 #[path = "../../exec/tests/common/mod.rs"]
 mod common;
 
@@ -39,21 +41,11 @@ fn partition(seed: i64, rows: i64) -> RecordBatch {
 fn same_answers() {
     let frame = Frame::from_batches((0..6).map(|s| partition(s, 5_000)).collect()).filter(col("x").gt(lit(0.25)));
     let grouped = frame.groupby(&["key"]).agg(&[("x", GroupAgg::Sum), ("x", GroupAgg::Count)]);
-
-    let reference = (
-        frame.sum("x").compute(&ThreadedExecutor::new(2)).unwrap(),
-        grouped.compute(&ThreadedExecutor::new(2)).unwrap(),
-    );
-    let cluster = LocalCluster::new(2, 1).unwrap();
-    let executors: Vec<Box<dyn Executor>> =
-        vec![Box::new(ProcessExecutor::new(2)), Box::new(cluster.client().unwrap())];
-    for ex in &executors {
-        let sum = frame.sum("x").compute(ex.as_ref()).unwrap();
-        let groups = grouped.compute(ex.as_ref()).unwrap();
-        assert_eq!(sum, reference.0, "{}", ex.name());
-        assert_eq!(groups, reference.1, "{}", ex.name());
+    alike::agree_on_every_executor(|ex| {
+        let groups = grouped.compute(ex).unwrap();
         assert_eq!(groups.num_rows(), 13);
-    }
+        vec![format!("{:?}", frame.sum("x").compute(ex).unwrap()), format!("{groups:?}")]
+    });
 }
 
 fn dims() -> Frame {
@@ -97,13 +89,7 @@ fn summary(ex: &dyn Executor) -> Vec<String> {
 }
 
 fn moves() {
-    let reference = summary(&ThreadedExecutor::new(2));
-    let cluster = LocalCluster::new(2, 1).unwrap();
-    let executors: Vec<Box<dyn Executor>> =
-        vec![Box::new(ProcessExecutor::new(2)), Box::new(cluster.client().unwrap())];
-    for ex in &executors {
-        assert_eq!(summary(ex.as_ref()), reference, "{}", ex.name());
-    }
+    alike::agree_on_every_executor(summary);
 }
 
 fn persisted_on_cluster() {
@@ -163,10 +149,6 @@ fn cluster_batches_by_reference() {
     let stats = client.stats().unwrap();
     // Pieces under 256 KiB (uneven hash buckets) are sent as bytes; the rest are mapped.
     assert!(stats.bytes_fetched_by_reference > 1 << 20, "pieces were mapped, not sent: {stats:?}");
-    let pids = cluster.worker_pids();
     drop(client);
-    drop(cluster);
-    let leftovers: Vec<String> =
-        rask_store::list().into_iter().filter(|n| pids.iter().any(|p| n.starts_with(&format!("rask-{p}-")))).collect();
-    assert_eq!(leftovers, Vec::<String>::new(), "the workers' segments are gone with them");
+    assert_eq!(alike::leftovers_after(cluster), Vec::<String>::new(), "the workers' segments are gone with them");
 }

@@ -21,7 +21,7 @@ mod segment;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-pub use segment::{list, remove, sweep, sweep_orphans, Namespace, Segment, SegmentMut};
+pub use segment::{list, owned_by, remove, sweep, sweep_orphans, Namespace, Segment, SegmentMut};
 
 use rask_graph::arena::{Arena, BlockMut};
 use rask_graph::Buffer;

@@ -185,6 +185,11 @@ pub fn remove(name: &str) -> io::Result<()> {
     shm_unlink(name)
 }
 
+/// Names of the segments processes `pids` own (made and not yet handed over) in /dev/shm.
+pub fn owned_by(pids: &[u32]) -> Vec<String> {
+    list().into_iter().filter(|n| pids.iter().any(|p| n.starts_with(&format!("{PREFIX}{p}-")))).collect()
+}
+
 /// Names of our segments currently in /dev/shm.
 pub fn list() -> Vec<String> {
     let Ok(dir) = std::fs::read_dir(SHM_DIR) else { return Vec::new() };
