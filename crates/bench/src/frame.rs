@@ -10,24 +10,36 @@ use rask_frame::demo::{run_query, QUERIES};
 
 use crate::median;
 
-pub fn queries(data: &Path, runs: usize, dask: bool) {
-    // engine → query → (seconds, checksum)
-    let mut table: BTreeMap<String, BTreeMap<String, (f64, f64)>> = BTreeMap::new();
-    if dask {
-        match crate::peer::dask_frame(data) {
-            Ok(lines) => {
-                for (engine, query, seconds, checksum) in lines {
-                    table.entry(engine).or_default().insert(query, (seconds, checksum));
-                }
+/// engine → query → (seconds, checksum)
+pub type Table = BTreeMap<String, BTreeMap<String, (f64, f64)>>;
+
+/// A table of a peer script's lines, or an empty one (saying why) when it could not run.
+pub fn peer_table(lines: Option<Result<Vec<(String, String, f64, f64)>, String>>) -> Table {
+    let mut table = Table::new();
+    match lines {
+        Some(Ok(lines)) => {
+            for (engine, query, seconds, checksum) in lines {
+                table.entry(engine).or_default().insert(query, (seconds, checksum));
             }
-            Err(why) => println!("\n(peer engines absent: {why})"),
         }
+        Some(Err(why)) => println!("\n(peer engines absent: {why})"),
+        None => {}
     }
+    table
+}
+
+/// Writes the peer's dataset under `data` unless it is there.
+pub fn ensure_data(data: &Path) {
     if !data.join("facts").exists() {
         let rows = 10_000_000;
         eprintln!("writing the dataset ({rows} rows) to {}…", data.display());
         rask_frame::demo::make_data(data, rows, 20, &|_, _| {}).expect("the dataset is written");
     }
+}
+
+pub fn queries(data: &Path, runs: usize, dask: bool) {
+    let mut table = peer_table(dask.then(|| crate::peer::dask_frame(data)));
+    ensure_data(data);
     let cluster = rask_distributed::LocalCluster::new(2, 1).expect("a local cluster");
     let executors: Vec<(&str, Box<dyn Executor>)> = vec![
         ("rask-threads", Box::new(ThreadedExecutor::new(2))),

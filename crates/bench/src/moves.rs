@@ -2,7 +2,6 @@
 //! threaded scheduler (`crates/bench/peer/dask_moves.py`): a hash shuffle, a hash join of two
 //! large sides, a group-by with many groups (`split_out`), and `set_index` + `loc`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -41,17 +40,8 @@ fn run(query: &str, root: &Path, ex: &dyn Executor) -> Result<f64, FrameError> {
 }
 
 pub fn queries(data: &Path, runs: usize, dask: bool) {
-    let mut table: BTreeMap<String, BTreeMap<String, (f64, f64)>> = BTreeMap::new();
-    if dask {
-        match crate::peer::dask_moves(data) {
-            Ok(lines) => {
-                for (engine, query, seconds, checksum) in lines {
-                    table.entry(engine).or_default().insert(query, (seconds, checksum));
-                }
-            }
-            Err(why) => println!("\n(Dask absent: {why})"),
-        }
-    }
+    crate::frame::ensure_data(data);
+    let mut table = crate::frame::peer_table(dask.then(|| crate::peer::dask_moves(data)));
     let executors: Vec<(&str, Box<dyn Executor>)> = vec![
         ("rask-threads", Box::new(ThreadedExecutor::new(2))),
         ("rask-processes", Box::new(ProcessExecutor::new(2))),
