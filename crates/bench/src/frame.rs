@@ -14,7 +14,7 @@ use crate::median;
 pub type Table = BTreeMap<String, BTreeMap<String, (f64, f64)>>;
 
 /// A table of a peer script's lines, or an empty one (saying why) when it could not run.
-pub fn peer_table(lines: Option<Result<Vec<(String, String, f64, f64)>, String>>) -> Table {
+pub fn peer_table(lines: Option<Result<Vec<crate::peer::Timing>, String>>) -> Table {
     let mut table = Table::new();
     match lines {
         Some(Ok(lines)) => {

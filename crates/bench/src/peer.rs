@@ -128,8 +128,11 @@ pub fn dask_distributed(n: usize) -> Option<f64> {
     us.get(us.len() / 2).copied()
 }
 
+/// One line of a peer script: engine, query, seconds, checksum.
+pub type Timing = (String, String, f64, f64);
+
 /// `dask_frame.py DATA_DIR`'s lines: (engine, query, seconds, checksum).
-pub fn dask_frame(data: &std::path::Path) -> Result<Vec<(String, String, f64, f64)>, String> {
+pub fn dask_frame(data: &std::path::Path) -> Result<Vec<Timing>, String> {
     let py = python().ok_or("no Python with dask")?;
     let script = script_dir().join("dask_frame.py");
     eprintln!("running {} {} (Dask, Polars, DuckDB)…", script.display(), data.display());
@@ -141,7 +144,7 @@ pub fn dask_frame(data: &std::path::Path) -> Result<Vec<(String, String, f64, f6
 }
 
 /// `crates/bench/peer/dask_moves.py DATA_DIR`'s lines: (engine, query, seconds, checksum).
-pub fn dask_moves(data: &std::path::Path) -> Result<Vec<(String, String, f64, f64)>, String> {
+pub fn dask_moves(data: &std::path::Path) -> Result<Vec<Timing>, String> {
     let py = python().ok_or("no Python with dask")?;
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peer/dask_moves.py");
     eprintln!("running {} {} (Dask)…", script.display(), data.display());
@@ -153,7 +156,7 @@ pub fn dask_moves(data: &std::path::Path) -> Result<Vec<(String, String, f64, f6
 }
 
 /// Tab-separated `engine, query, seconds, checksum` lines.
-fn tab_lines(stdout: &[u8]) -> Vec<(String, String, f64, f64)> {
+fn tab_lines(stdout: &[u8]) -> Vec<Timing> {
     String::from_utf8_lossy(stdout)
         .lines()
         .filter_map(|l| {
