@@ -274,7 +274,8 @@ impl Frame {
     }
 
     /// Rows sorted by `column` into partitions with known boundaries: the boundaries are
-    /// computed now (approximate quantiles of a sample of every partition, reading only
+    /// computed now (approximate quantiles: of the row groups' statistics when the column comes
+    /// straight from Parquet files, else of a sample of every partition, reading only
     /// `column`), then rows move to their partitions when the frame is computed. With known
     /// divisions, [`Frame::loc`] reads only the partitions a range touches and joins on
     /// `column` need no shuffle. Numeric columns only.
@@ -563,6 +564,15 @@ impl Frame {
     /// `n - 1` cut points splitting `column`'s values into `n` ranges of about equal rows,
     /// from a sample of every partition.
     fn quantiles(&self, column: &str, n: usize, executor: &dyn Executor) -> Result<Vec<f64>, FrameError> {
+        // Straight from Parquet files whose row groups carry statistics (nothing filtered or
+        // changed on the way): quantiles of the row groups' ranges, without reading the data.
+        if let Source::Parquet(files) = &self.source {
+            if self.ops.iter().all(|op| matches!(op, PartitionOp::Select(c) if c.iter().any(|c| c == column))) {
+                if let Some(ranges) = crate::kernels::column_ranges(files, column) {
+                    return Ok(crate::sort::cuts_from_ranges(&ranges, n));
+                }
+            }
+        }
         let token = fresh_token("quantiles");
         let mut graph = Graph::new();
         let parts = self.lower(&mut graph, &token, Some(vec![column.to_owned()]));

@@ -109,16 +109,6 @@ fn read_parquet(args: &[Value]) -> Result<Value, TaskError> {
 
 /// Row groups whose min/max statistics do not rule out every bound.
 fn row_groups(metadata: &parquet::file::metadata::ParquetMetaData, bounds: &[Bound]) -> Vec<usize> {
-    use parquet::file::statistics::Statistics as S;
-    let range = |s: &S| -> Option<(f64, f64)> {
-        match s {
-            S::Int32(v) => Some((*v.min_opt()? as f64, *v.max_opt()? as f64)),
-            S::Int64(v) => Some((*v.min_opt()? as f64, *v.max_opt()? as f64)),
-            S::Float(v) => Some((*v.min_opt()? as f64, *v.max_opt()? as f64)),
-            S::Double(v) => Some((*v.min_opt()?, *v.max_opt()?)),
-            _ => None,
-        }
-    };
     (0..metadata.num_row_groups())
         .filter(|&g| {
             let group = metadata.row_group(g);
@@ -126,11 +116,46 @@ fn row_groups(metadata: &parquet::file::metadata::ParquetMetaData, bounds: &[Bou
                 let stats = (0..group.num_columns())
                     .find(|&c| group.column(c).column_path().string() == b.column)
                     .and_then(|c| group.column(c).statistics())
-                    .and_then(range);
+                    .and_then(stats_range);
                 stats.is_none_or(|(min, max)| b.may_match(min, max))
             })
         })
         .collect()
+}
+
+/// A numeric column chunk's `[min, max]` from its statistics.
+pub(crate) fn stats_range(s: &parquet::file::statistics::Statistics) -> Option<(f64, f64)> {
+    use parquet::file::statistics::Statistics as S;
+    match s {
+        S::Int32(v) => Some((*v.min_opt()? as f64, *v.max_opt()? as f64)),
+        S::Int64(v) => Some((*v.min_opt()? as f64, *v.max_opt()? as f64)),
+        S::Float(v) => Some((*v.min_opt()? as f64, *v.max_opt()? as f64)),
+        S::Double(v) => Some((*v.min_opt()?, *v.max_opt()?)),
+        _ => None,
+    }
+}
+
+/// `(rows, min, max)` of `column` in each row group of `files` (a file's partition may be one
+/// of its row groups), or `None` if any group lacks statistics for it.
+pub(crate) fn column_ranges(
+    files: &[(std::path::PathBuf, Option<usize>)],
+    column: &str,
+) -> Option<Vec<(u64, f64, f64)>> {
+    let mut out = Vec::new();
+    for (path, only) in files {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).ok()?).ok()?;
+        let metadata = builder.metadata();
+        for g in (0..metadata.num_row_groups()).filter(|g| only.is_none_or(|o| o == *g)) {
+            let group = metadata.row_group(g);
+            let chunk = (0..group.num_columns()).find(|&c| group.column(c).column_path().string() == column)?;
+            let stats = group.column(chunk).statistics()?;
+            // Nulls go to the last partition whatever the cuts; only values are placed.
+            let nulls = stats.null_count_opt().unwrap_or(0);
+            let (min, max) = stats_range(stats)?;
+            out.push((group.num_rows().max(0) as u64 - nulls.min(group.num_rows().max(0) as u64), min, max));
+        }
+    }
+    Some(out)
 }
 
 pub(crate) fn read_file(

@@ -66,6 +66,43 @@ fn sort_partition(args: &[Value]) -> Result<Value, TaskError> {
         .map_err(|e| TaskError::value_error(format!("{F}(): {e}")))
 }
 
+/// `n - 1` cut points splitting values spread over `(count, min, max)` ranges into `n` parts of
+/// about equal counts, taking each range's values as spread evenly across it (row-group
+/// statistics give no more).
+pub(crate) fn cuts_from_ranges(ranges: &[(u64, f64, f64)], n: usize) -> Vec<f64> {
+    let total: u64 = ranges.iter().map(|r| r.0).sum();
+    // Values at or below `v`.
+    let below = |v: f64| -> f64 {
+        ranges
+            .iter()
+            .map(|&(count, lo, hi)| {
+                let share = if hi > lo { ((v - lo) / (hi - lo)).clamp(0.0, 1.0) } else { f64::from(u8::from(v >= lo)) };
+                count as f64 * share
+            })
+            .sum()
+    };
+    let lo = ranges.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+    let hi = ranges.iter().map(|r| r.2).fold(f64::NEG_INFINITY, f64::max);
+    if total == 0 || !(lo <= hi) {
+        return vec![f64::INFINITY; n.saturating_sub(1)];
+    }
+    (1..n)
+        .map(|j| {
+            let rank = (j as u64 * total / n as u64) as f64;
+            let (mut a, mut b) = (lo, hi);
+            for _ in 0..64 {
+                let mid = a + (b - a) / 2.0;
+                if below(mid) < rank {
+                    a = mid;
+                } else {
+                    b = mid;
+                }
+            }
+            b
+        })
+        .collect()
+}
+
 register!("frame_sample", Arity::Exact(2), sample);
 register!("frame_divisions", Arity::Exact(2), divisions);
 register!("frame_sort_partition", Arity::Exact(2), sort_partition);

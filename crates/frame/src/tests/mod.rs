@@ -416,6 +416,16 @@ fn filters_on_parquet_skip_row_groups_their_statistics_exclude() {
     let before = crate::kernels::ROW_GROUPS_READ.get();
     assert_eq!(groups.clone().filter(col("x").gt_eq(lit(300.0))).len(&SyncExecutor).unwrap(), 100);
     assert_eq!(crate::kernels::ROW_GROUPS_READ.get() - before, 1, "three partitions read nothing");
+    // Divisions straight from the row groups' statistics: no data read.
+    let before = crate::kernels::ROW_GROUPS_READ.get();
+    let indexed = groups.clone().select(&["x", "k"]).set_index("x", &SyncExecutor).unwrap();
+    assert_eq!(crate::kernels::ROW_GROUPS_READ.get(), before, "the footers were enough");
+    let cuts = &indexed.divisions().unwrap().cuts;
+    assert_eq!(cuts.len(), 3);
+    for (cut, want) in cuts.iter().zip([99.0, 199.0, 299.0]) {
+        assert!((cut - want).abs() <= 1.5, "{cuts:?}");
+    }
+    assert_eq!(indexed.loc(150.0, 249.0).unwrap().len(&SyncExecutor).unwrap(), 100);
     assert_eq!(high.len(&SyncExecutor).unwrap(), 90);
     // A filter after a column changes is not pushed (it may name the new column).
     let derived = frame.with_column("x", col("x").mul(lit(-1i64))).filter(col("x").gt(lit(-10i64)));
