@@ -83,7 +83,7 @@ pub(crate) fn cuts_from_ranges(ranges: &[(u64, f64, f64)], n: usize) -> Vec<f64>
     };
     let lo = ranges.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
     let hi = ranges.iter().map(|r| r.2).fold(f64::NEG_INFINITY, f64::max);
-    if total == 0 || !(lo <= hi) {
+    if total == 0 || lo.partial_cmp(&hi).is_none_or(|o| o.is_gt()) {
         return vec![f64::INFINITY; n.saturating_sub(1)];
     }
     (1..n)
