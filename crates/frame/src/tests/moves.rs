@@ -313,3 +313,16 @@ fn a_frame_without_partitions_is_an_error_not_a_panic() {
     }
     assert_eq!(none.sum("x").compute(&ex).unwrap(), Value::Int(0), "the sum of nothing is 0");
 }
+
+#[test]
+fn cuts_from_statistics_split_values_evenly() {
+    use crate::sort::cuts_from_ranges;
+    // 100 values over [0, 99] and 300 over [100, 399]: 100 per part.
+    let cuts = cuts_from_ranges(&[(100, 0.0, 99.0), (300, 100.0, 399.0)], 4);
+    for (cut, want) in cuts.iter().zip([99.0, 199.0, 299.0]) {
+        assert!((cut - want).abs() <= 1.0, "{cuts:?}");
+    }
+    assert_eq!(cuts_from_ranges(&[(10, 5.0, 5.0)], 2), vec![5.0], "a single value is one point");
+    assert_eq!(cuts_from_ranges(&[], 3), vec![f64::INFINITY; 2], "no values: everything in the first part");
+    assert!(cuts_from_ranges(&[(5, 0.0, 1.0)], 1).is_empty());
+}
