@@ -353,8 +353,15 @@ impl Frame {
         let small_right = || right.estimated_bytes().is_some_and(|b| b <= options.broadcast_threshold);
         let shuffled = |f: &Frame, n: usize| f.shuffle(on, n);
         let n = options.npartitions.unwrap_or(self.npartitions().max(right.npartitions()));
+        let aligned = matches!((index(self), index(right)), (Some(l), Some(r)) if l == r);
+        let small_left = || self.estimated_bytes().is_some_and(|b| b <= options.broadcast_threshold);
+        if options.strategy == JoinStrategy::Auto && how == How::Inner && !aligned && !small_right() && small_left() {
+            if let Some(swapped) = self.broadcast_left(right, &spec) {
+                return swapped;
+            }
+        }
         let (left, right, plan) = match (options.strategy, index(self), index(right)) {
-            (JoinStrategy::Auto, Some(l), Some(r)) if l == r => (self.clone(), right.clone(), JoinPlan::Aligned),
+            (JoinStrategy::Auto, ..) if aligned => (self.clone(), right.clone(), JoinPlan::Aligned),
             (JoinStrategy::Broadcast, ..) => (self.clone(), right.clone(), JoinPlan::Broadcast),
             (JoinStrategy::Auto, ..) if small_right() => (self.clone(), right.clone(), JoinPlan::Broadcast),
             (JoinStrategy::Auto, Some(l), _) => {
@@ -372,6 +379,42 @@ impl Frame {
         };
         let source = Source::Join { left: Box::new(left), right: Box::new(right), spec, plan };
         Frame { divisions, ..Frame::new(source) }
+    }
+
+    /// An inner join that broadcasts a small *left* side: `right` joined to `self`, then its
+    /// columns put back in `self.merge`'s order and names (left's, then right's others, a
+    /// name both have getting `_right` on the right one). `None` if a schema is unknown.
+    fn broadcast_left(&self, right: &Frame, spec: &JoinSpec) -> Option<Frame> {
+        let (ls, rs) = (self.schema().ok()?, right.schema().ok()?);
+        let on = |name: &String| spec.on.contains(name);
+        let in_left = |name: &String| ls.field_with_name(name).is_ok();
+        let in_right = |name: &String| rs.field_with_name(name).is_ok();
+        // (wanted name, its name in the swapped join's output)
+        let mut columns: Vec<(String, String)> = Vec::new();
+        for f in ls.fields() {
+            let name = f.name();
+            let swapped = if !on(name) && in_right(name) { format!("{name}_right") } else { name.clone() };
+            columns.push((name.clone(), swapped));
+        }
+        for f in rs.fields().iter().filter(|f| !on(f.name())) {
+            let name = f.name();
+            let wanted = if in_left(name) { format!("{name}_right") } else { name.clone() };
+            columns.push((wanted, name.clone()));
+        }
+        let options = MergeOptions { strategy: JoinStrategy::Broadcast, ..MergeOptions::default() };
+        let on: Vec<&str> = spec.on.iter().map(String::as_str).collect();
+        let mut out = right.merge_with(self, &on, How::Inner, options);
+        // Through temporary names, since a wanted name may be another column's swapped name.
+        let temp = |i: usize| format!("\u{1f}{i}");
+        for (i, (_, swapped)) in columns.iter().enumerate() {
+            out = out.with_column(&temp(i), col(swapped));
+        }
+        for (i, (wanted, _)) in columns.iter().enumerate() {
+            out = out.with_column(wanted, col(&temp(i)));
+        }
+        let names: Vec<&str> = columns.iter().map(|(wanted, _)| wanted.as_str()).collect();
+        out.divisions = None;
+        Some(out.select(&names))
     }
 
     fn with(mut self, op: PartitionOp) -> Frame {

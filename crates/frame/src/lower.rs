@@ -15,58 +15,63 @@ impl Frame {
     /// The columns the source must provide for `wanted` output columns (`None`: all):
     /// projection pushdown, computed backwards through the operations.
     pub(crate) fn needed_columns(&self, wanted: Option<Vec<String>>) -> Option<Vec<String>> {
+        self.pushdown(wanted).0
+    }
+
+    /// Projection pushdown, backwards through the operations: the columns the source must
+    /// provide for `wanted` output columns (`None`: all), and the operations narrowed to them
+    /// (a select keeps only what is read after it; a column nobody reads is not computed).
+    fn pushdown(&self, wanted: Option<Vec<String>>) -> (Option<Vec<String>>, Vec<PartitionOp>) {
         let mut needed = wanted;
+        let mut ops = Vec::with_capacity(self.ops.len());
         for op in self.ops.iter().rev() {
-            needed = match op {
-                PartitionOp::Select(names) => Some(names.clone()),
+            match (op, needed.take()) {
+                (PartitionOp::Select(names), Some(n)) => {
+                    let kept: Vec<String> = names.iter().filter(|c| n.contains(c)).cloned().collect();
+                    ops.push(PartitionOp::Select(kept.clone()));
+                    needed = Some(kept);
+                }
+                (PartitionOp::Select(names), None) => {
+                    ops.push(op.clone());
+                    needed = Some(names.clone());
+                }
+                (PartitionOp::WithColumn(name, _), Some(n)) if !n.contains(name) => needed = Some(n),
+                (PartitionOp::WithColumn(name, e), n) => {
+                    ops.push(op.clone());
+                    needed = n.map(|mut n| {
+                        n.retain(|c| c != name);
+                        e.columns(&mut n);
+                        n
+                    });
+                }
+                (PartitionOp::Filter(e), n) => {
+                    ops.push(op.clone());
+                    needed = n.map(|mut n| {
+                        e.columns(&mut n);
+                        n
+                    });
+                }
                 // A function may read any column.
-                PartitionOp::Map { .. } => None,
-                PartitionOp::WithColumn(name, e) => needed.map(|mut n| {
-                    n.retain(|c| c != name);
-                    e.columns(&mut n);
-                    n
-                }),
-                PartitionOp::Filter(e) => needed.map(|mut n| {
-                    e.columns(&mut n);
-                    n
-                }),
-            };
+                (PartitionOp::Map { .. }, _) => ops.push(op.clone()),
+            }
         }
-        needed
+        ops.reverse();
+        (needed, ops)
     }
 
     /// Adds one task per partition to `graph` and returns their keys.
     pub(crate) fn lower(&self, graph: &mut Graph, token: &str, wanted: Option<Vec<String>>) -> Vec<Key> {
-        let columns = self.needed_columns(wanted);
+        let (columns, ops) = self.pushdown(wanted);
         let sources = self.lower_source(graph, token, columns);
         sources
             .into_iter()
             .enumerate()
             .map(|(i, source)| {
                 let key = Key::from((token, i as i64));
-                graph.insert(key.clone(), self.chain(source));
+                graph.insert(key.clone(), chain(&ops, source));
                 key
             })
             .collect()
-    }
-
-    /// `source` with the operations around it: runs of built-in operations become one
-    /// `frame_apply`; a mapped function is a call of its own.
-    fn chain(&self, source: Task) -> Task {
-        let mut task = source;
-        for run in self.ops.split_inclusive(|op| matches!(op, PartitionOp::Map { .. })) {
-            let (builtin, map) = match run.split_last() {
-                Some((PartitionOp::Map { function, .. }, rest)) => (rest, Some(function)),
-                _ => (run, None),
-            };
-            if !builtin.is_empty() {
-                task = Task::call("frame_apply", [task, Task::from(encode(&builtin.to_vec()))]);
-            }
-            if let Some(f) = map {
-                task = Task::call(f, [task]);
-            }
-        }
-        task
     }
 
     /// The task giving each partition of the source, before the operations.
@@ -250,6 +255,25 @@ impl Frame {
     }
 }
 
+/// `source` with `ops` around it: runs of built-in operations become one `frame_apply`; a
+/// mapped function is a call of its own.
+fn chain(ops: &[PartitionOp], source: Task) -> Task {
+    let mut task = source;
+    for run in ops.split_inclusive(|op| matches!(op, PartitionOp::Map { .. })) {
+        let (builtin, map) = match run.split_last() {
+            Some((PartitionOp::Map { function, .. }, rest)) => (rest, Some(function)),
+            _ => (run, None),
+        };
+        if !builtin.is_empty() {
+            task = Task::call("frame_apply", [task, Task::from(encode(&builtin.to_vec()))]);
+        }
+        if let Some(f) = map {
+            task = Task::call(f, [task]);
+        }
+    }
+    task
+}
+
 /// A key computing `n - 1` cut points from samples of `parts`' `column`.
 pub(crate) fn lower_quantiles(graph: &mut Graph, token: &str, parts: &[Key], column: &str, n: usize) -> Key {
     let samples: Vec<Task> = parts
@@ -321,6 +345,9 @@ fn lower_join(
     // Projection pushdown through the join: each side reads the keys and whatever the join's
     // consumers need (a side skips the columns it does not have).
     let wanted = columns.map(|mut c| {
+        // A right column a left one shadows is read under its own name, `x` for `x_right`.
+        let shadowed: Vec<String> = c.iter().filter_map(|n| n.strip_suffix("_right")).map(str::to_owned).collect();
+        c.extend(shadowed);
         c.extend(spec.on.iter().cloned());
         c
     });

@@ -326,3 +326,40 @@ fn cuts_from_statistics_split_values_evenly() {
     assert_eq!(cuts_from_ranges(&[], 3), vec![f64::INFINITY; 2], "no values: everything in the first part");
     assert!(cuts_from_ranges(&[(5, 0.0, 1.0)], 1).is_empty());
 }
+
+#[test]
+fn a_small_left_side_is_broadcast_with_columns_as_merge_orders_them() {
+    let ex = ThreadedExecutor::new(2);
+    let big: Vec<RecordBatch> = (0..4)
+        .map(|p| batch((0..50).map(|i| Some((i * 7 + p) % 20)).collect(), vec![p as f64; 50], vec![0.5; 50]))
+        .collect();
+    // Both sides have a `w`: the right one must come out as `w_right`.
+    let right = Frame::from_batches(big).with_column("w", col("x").add(lit(100i64)));
+    let left = Frame::from_batches(vec![dims(vec![Some(1), Some(3), None, Some(3)], vec![10.0, 30.0, 0.0, 31.0])]);
+    let threshold = left.estimated_bytes().unwrap();
+    let options = MergeOptions { broadcast_threshold: threshold, ..MergeOptions::default() };
+    let swapped = left.merge_with(&right, &["k"], How::Inner, options);
+    assert!(swapped.explain().contains("broadcast"), "{}", swapped.explain());
+    let shuffled = MergeOptions { strategy: JoinStrategy::Shuffle, ..MergeOptions::default() };
+    let expected = left.merge_with(&right, &["k"], How::Inner, shuffled).compute(&ex).unwrap();
+    let got = swapped.compute(&ex).unwrap();
+    assert_eq!(got.schema(), expected.schema(), "left's columns, then right's, suffixed");
+    assert_eq!(rows(&got), rows(&expected));
+    // Reading one column reads only what it needs, through the renaming.
+    for c in ["w", "w_right"] {
+        let want = f64s(&expected, c).iter().flatten().sum::<f64>();
+        assert_eq!(swapped.sum(c).compute(&ex).unwrap(), Value::Float(want), "{c}");
+    }
+}
+
+#[test]
+fn selects_narrow_to_what_is_read_after_them() {
+    let frame = Frame::from_batches(vec![batch(vec![Some(1), Some(2)], vec![1.0, 2.0], vec![0.9, 0.1])])
+        .select(&["k", "x", "y"])
+        .with_column("unused", col("nope").add(lit(1i64)));
+    // Only x is read: the select keeps x alone and the unused column is never computed (its
+    // expression names a missing column, which would fail).
+    assert_eq!(frame.sum("x").compute(&SyncExecutor).unwrap(), Value::Float(3.0));
+    assert_eq!(frame.len(&SyncExecutor).unwrap(), 2);
+    assert!(frame.compute(&SyncExecutor).is_err(), "all columns: the bad one is computed and fails");
+}
