@@ -13,9 +13,10 @@ use rask_graph::{Expr as Task, Graph, Key, Registry, Value};
 use crate::batch::from_value;
 use crate::csv::CsvColumn;
 use crate::expr::{col, lit, Expr};
-use crate::groupby::{AggSpec, GroupAgg, GroupSpec};
+use crate::groupby::{GroupAgg, GroupSpec};
 use crate::join::{How, JoinSpec};
 use crate::kernels::{Agg, PartitionOp};
+use crate::reduce::{GroupBy, Reduction};
 use crate::shuffle::RowTarget;
 use crate::FrameError;
 
@@ -162,14 +163,6 @@ impl Default for MergeOptions {
     fn default() -> MergeOptions {
         MergeOptions { strategy: JoinStrategy::Auto, broadcast_threshold: 64 << 20, npartitions: None }
     }
-}
-
-/// A reduction of one column, computed on demand.
-#[derive(Clone, Debug)]
-pub struct Reduction {
-    pub(crate) frame: Frame,
-    pub(crate) column: String,
-    pub(crate) agg: Agg,
 }
 
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(0);
@@ -622,81 +615,6 @@ impl Frame {
         let root = crate::lower::lower_quantiles(&mut graph, &token, &parts, column, n);
         let cuts = executor.get(&graph, &[root], &Registry::new())?.remove(0);
         Ok(cuts.as_seq().unwrap_or_default().iter().filter_map(Value::as_float).collect())
-    }
-}
-
-/// A grouped frame: `agg` lists output columns.
-#[derive(Clone, Debug)]
-pub struct GroupBy {
-    frame: Frame,
-    keys: Vec<String>,
-    split_every: usize,
-    split_out: usize,
-}
-
-impl GroupBy {
-    /// Partials merged per task (Dask's `split_every`; at least 2).
-    pub fn split_every(mut self, n: usize) -> GroupBy {
-        self.split_every = n.max(2);
-        self
-    }
-
-    /// Output partitions (Dask's `split_out`): for many groups, each partition's partial is
-    /// hash-split by key and every output merges only its share, so no task holds all groups.
-    pub fn split_out(mut self, n: usize) -> GroupBy {
-        self.split_out = n.max(1);
-        self
-    }
-
-    /// One row per group: the key columns, then `(column, agg)` for each spec, named
-    /// `column_agg` (`x_sum`). Each output partition is sorted by key (with one partition,
-    /// so is the result).
-    pub fn agg(&self, specs: &[(&str, GroupAgg)]) -> Frame {
-        let aggs = specs
-            .iter()
-            .map(|(c, a)| AggSpec {
-                column: c.to_string(),
-                agg: *a,
-                name: format!("{c}_{}", format!("{a:?}").to_lowercase()),
-            })
-            .collect();
-        Frame::new(Source::Grouped {
-            input: Box::new(self.frame.clone()),
-            spec: GroupSpec { keys: self.keys.clone(), aggs },
-            split_every: self.split_every,
-            split_out: self.split_out,
-        })
-    }
-}
-
-impl Reduction {
-    /// The graph: a partial aggregate per partition, combined `SPLIT_EVERY` at a time.
-    pub fn graph(&self) -> (Graph, Key) {
-        let token = fresh_token("reduce");
-        let mut graph = Graph::new();
-        let parts = self.frame.lower(&mut graph, &token, Some(vec![self.column.clone()]));
-        let column = Task::from(Value::str(&self.column));
-        let top = crate::lower::tree_reduce(
-            &mut graph,
-            &token,
-            parts,
-            SPLIT_EVERY,
-            0,
-            |p| Task::call("frame_partial", [p, column.clone()]),
-            |inputs| Task::call("frame_combine", [inputs]),
-        );
-        let root = Key::from((token.as_str(), -1i64));
-        let top = match top {
-            Some(k) => Task::key(k),
-            None => Task::call("frame_combine", [Task::list([])]),
-        };
-        graph.insert(root.clone(), Task::call("frame_finish", [top, Task::from(crate::kernels::encode(&self.agg))]));
-        (graph, root)
-    }
-
-    pub fn compute(&self, executor: &dyn Executor) -> Result<Value, FrameError> {
-        let (graph, root) = self.graph();
-        Ok(executor.get(&graph, &[root], &Registry::new())?.remove(0))
     }
 }
 

@@ -40,16 +40,18 @@ mod join;
 mod kernels;
 mod lower;
 mod meta;
+mod reduce;
 mod shuffle;
 mod sort;
 #[cfg(test)]
 mod tests;
 
 pub use expr::{col, lit, Expr, Lit, Op, Type};
-pub use frame::{Divisions, Frame, GroupBy, JoinStrategy, MergeOptions, Reduction};
+pub use frame::{Divisions, Frame, JoinStrategy, MergeOptions};
 pub use groupby::{AggSpec, GroupAgg};
 pub use join::How;
 pub use kernels::{Agg, PartitionOp};
+pub use reduce::{GroupBy, Reduction};
 
 /// Why a frame operation failed: names the column or file involved.
 #[derive(Debug, thiserror::Error)]
