@@ -123,8 +123,17 @@ fn batches_in_shared_memory() {
     let (graph, root) = frame.graph();
     let plan = rask_graph::Plan::build(&graph, std::slice::from_ref(&root), &rask_graph::Registry::new()).unwrap();
     let want = frame.compute(&ThreadedExecutor::new(2)).unwrap();
-    let outcome = ProcessExecutor::new(2).execute(&plan, None).unwrap();
+    let executor = ProcessExecutor::new(2);
+    let outcome = executor.execute(&plan, None).unwrap();
     assert_eq!(rask_frame::batch::from_value("test", &outcome.values[0]).unwrap(), &want);
+    // A shuffle's pieces go by reference too, and picks hand back segments they only mapped.
+    let shuffled = frame.shuffle(&["key"], 3);
+    let sum = |ex: &dyn Executor, f: &Frame| f.sum("x").compute(ex).unwrap().as_float().unwrap();
+    let (got, total) = (sum(&executor, &shuffled), sum(&ThreadedExecutor::new(2), &frame));
+    assert!((got - total).abs() < 1e-6 * total, "{got} vs {total}");
+    let prefix = executor.segment_prefix();
+    let leftovers: Vec<String> = rask_store::list().into_iter().filter(|n| n.starts_with(&prefix)).collect();
+    assert_eq!(leftovers, Vec::<String>::new(), "every segment of the runs is gone");
     // Each mapped partition is written to a segment once, then read in place by the worker
     // that concatenates them (and the result by the parent): nothing is decoded by copying.
     let partitions = 4 * 200_000 * 24;
