@@ -141,8 +141,9 @@ pub struct Frame {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JoinStrategy {
     /// Aligned on a shared index when both sides have one on the key; else broadcast the
-    /// right side if it is at most `broadcast_threshold` bytes; else align the right side to
-    /// the left's index; else hash-shuffle both.
+    /// right side if it is at most `broadcast_threshold` bytes; else (inner joins) broadcast
+    /// the left side if it is; else align the right side to the left's index; else
+    /// hash-shuffle both.
     Auto,
     Broadcast,
     /// Hash-shuffle both sides into the same number of partitions.
