@@ -261,8 +261,8 @@ impl Frame {
         Frame { divisions, ..Frame::new(Source::Repartitioned { input: Box::new(self.clone()), n }) }
     }
 
-    /// Rows in ascending order of `column` (nulls last) across all partitions: sampled
-    /// quantiles set the boundaries, computed inside the same graph.
+    /// Rows in ascending order of `column` (numbers or strings; nulls last) across all
+    /// partitions: sampled quantiles set the boundaries, computed inside the same graph.
     pub fn sort_values(&self, column: &str) -> Frame {
         self.range_shuffled(column, Cuts::Sampled, self.npartitions(), true)
     }
@@ -274,6 +274,14 @@ impl Frame {
     /// divisions, [`Frame::loc`] reads only the partitions a range touches and joins on
     /// `column` need no shuffle. Numeric columns only.
     pub fn set_index(&self, column: &str, executor: &dyn Executor) -> Result<Frame, FrameError> {
+        let schema = self.schema()?;
+        let field = schema.field_with_name(column).map_err(|_| FrameError::missing(column, &schema))?;
+        if !field.data_type().is_numeric() {
+            return Err(FrameError::Type(format!(
+                "set_index({column:?}): the column is {}, and divisions are numbers (sort_values sorts strings)",
+                field.data_type()
+            )));
+        }
         let cuts = self.quantiles(column, self.npartitions(), executor)?;
         let mut out = self.range_shuffled(column, Cuts::Known(cuts.clone()), cuts.len() + 1, true);
         out.divisions = Some(Divisions { column: column.to_owned(), cuts });

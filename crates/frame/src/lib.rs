@@ -19,7 +19,7 @@
 //! threshold in [`MergeOptions`]), moving only the right side into the left index's ranges, or
 //! hash-shuffling both sides.
 //!
-//! Moving rows: `shuffle(on, n)` (hash), `sort_values(column)` (ranges from sampled
+//! Moving rows: `shuffle(on, n)` (hash), `sort_values(column)` (numbers or strings; ranges from sampled
 //! quantiles, inside the graph) and `set_index(column)` (ranges computed first, so the frame
 //! has known [`Divisions`]: `loc` prunes partitions, joins on the index need no shuffle). All
 //! three use the staged exchange of `shuffle.rs`, which never builds an `n²` graph.

@@ -72,8 +72,21 @@ pub(crate) fn hash_targets(batch: &RecordBatch, on: &[String], n: usize) -> Resu
         .collect()
 }
 
-/// Each row's range partition: see [`RowTarget::Range`].
-pub(crate) fn range_targets(batch: &RecordBatch, name: &str, cuts: &[f64]) -> Result<Vec<u32>, FrameError> {
+/// Each row's range partition: see [`RowTarget::Range`]. A string column compares with string
+/// cut points (any other cut point counts as above every string); other columns must be
+/// numeric.
+pub(crate) fn range_targets(batch: &RecordBatch, name: &str, cuts: &[Value]) -> Result<Vec<u32>, FrameError> {
+    if let Some(strings) = column(batch, name)?.as_string_opt::<i32>() {
+        let below = |d: &Value, v: &str| d.as_str().is_some_and(|d| d <= v);
+        return Ok(strings
+            .iter()
+            .map(|k| match k {
+                Some(v) => cuts.partition_point(|d| below(d, v)) as u32,
+                None => cuts.len() as u32,
+            })
+            .collect());
+    }
+    let cuts: Vec<f64> = cuts.iter().filter_map(Value::as_float).collect();
     let keys = numeric_keys(batch, name)?;
     Ok(keys
         .as_primitive::<Float64Type>()
@@ -90,7 +103,7 @@ pub(crate) fn numeric_keys(batch: &RecordBatch, name: &str) -> Result<ArrayRef, 
     let c = column(batch, name)?;
     if !c.data_type().is_numeric() {
         return Err(FrameError::Type(format!(
-            "column {name:?} is {}: sorting and index ranges need a numeric column",
+            "column {name:?} is {}: ranges (sorting, divisions) need a numeric or string column",
             c.data_type()
         )));
     }
@@ -117,10 +130,7 @@ fn split(args: &[Value]) -> Result<Value, TaskError> {
     };
     let targets = match &target {
         RowTarget::Hash { on, n } => hash_targets(batch, on, *n),
-        RowTarget::Range { column } => {
-            let cuts: Vec<f64> = args[2].as_seq().unwrap_or_default().iter().filter_map(Value::as_float).collect();
-            range_targets(batch, column, &cuts)
-        }
+        RowTarget::Range { column } => range_targets(batch, column, args[2].as_seq().unwrap_or_default()),
     }
     .map_err(|e| frame_error(F, e))?;
     let pieces = split_by(batch, &targets, divisor, branch).map_err(|e| frame_error(F, e))?;

@@ -5,6 +5,7 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
+use arrow_array::Array;
 use arrow_schema::SortOptions;
 use rask_graph::{register, Arity, TaskError, Value};
 
@@ -18,23 +19,34 @@ fn str_arg<'a>(func: &str, v: &'a Value) -> Result<&'a str, TaskError> {
     v.as_str().ok_or_else(|| TaskError::type_error(format!("{func}(): column must be a str")))
 }
 
-/// `(frame_sample, batch, column)`: evenly spaced order statistics of (a sample of) the column.
+/// `SAMPLES` evenly spaced order statistics of sorted `values` (all of them if fewer).
+fn spaced<T: Clone>(values: &[T]) -> Vec<T> {
+    if values.len() <= SAMPLES {
+        return values.to_vec();
+    }
+    (0..SAMPLES).map(|i| values[i * (values.len() - 1) / (SAMPLES - 1)].clone()).collect()
+}
+
+/// `(frame_sample, batch, column)`: evenly spaced order statistics of (a sample of) the column:
+/// floats for a numeric column, strs for a string one.
 fn sample(args: &[Value]) -> Result<Value, TaskError> {
-    let batch = from_value("frame_sample", &args[0])?;
-    let keys = crate::shuffle::numeric_keys(batch, str_arg("frame_sample", &args[1])?)
-        .map_err(|e| frame_error("frame_sample", e))?;
-    let keys = keys.as_primitive::<Float64Type>();
+    const F: &str = "frame_sample";
+    let batch = from_value(F, &args[0])?;
+    let name = str_arg(F, &args[1])?;
     // Quantiles of a strided sample of at most 16 × SAMPLES rows: sorting the whole column
     // would cost more than moving it.
-    let stride = (keys.len() / (16 * SAMPLES)).max(1);
-    let mut values: Vec<f64> = keys.iter().step_by(stride).flatten().collect();
+    let stride = |len: usize| (len / (16 * SAMPLES)).max(1);
+    let column = crate::column(batch, name).map_err(|e| frame_error(F, e))?;
+    if let Some(strings) = column.as_string_opt::<i32>() {
+        let mut values: Vec<&str> = strings.iter().step_by(stride(strings.len())).flatten().collect();
+        values.sort_unstable();
+        return Ok(Value::list(spaced(&values).into_iter().map(Value::str).collect::<Vec<_>>()));
+    }
+    let keys = crate::shuffle::numeric_keys(batch, name).map_err(|e| frame_error(F, e))?;
+    let keys = keys.as_primitive::<Float64Type>();
+    let mut values: Vec<f64> = keys.iter().step_by(stride(keys.len())).flatten().collect();
     values.sort_by(f64::total_cmp);
-    let picked: Vec<Value> = if values.len() <= SAMPLES {
-        values.into_iter().map(Value::Float).collect()
-    } else {
-        (0..SAMPLES).map(|i| Value::Float(values[i * (values.len() - 1) / (SAMPLES - 1)])).collect()
-    };
-    Ok(Value::list(picked))
+    Ok(Value::list(spaced(&values).into_iter().map(Value::Float).collect::<Vec<_>>()))
 }
 
 /// `(frame_divisions, [samples], n)`: `n - 1` boundaries splitting the samples evenly.
@@ -44,12 +56,18 @@ fn divisions(args: &[Value]) -> Result<Value, TaskError> {
         .as_int()
         .filter(|&n| n > 0)
         .ok_or_else(|| TaskError::value_error("frame_divisions(): n must be positive"))? as usize;
-    let mut all: Vec<f64> =
-        lists.iter().flat_map(|l| l.as_seq().unwrap_or_default().iter().filter_map(Value::as_float)).collect();
+    let samples = || lists.iter().flat_map(|l| l.as_seq().unwrap_or_default().iter());
+    let mut strings: Vec<&str> = samples().filter_map(Value::as_str).collect();
+    if !strings.is_empty() {
+        strings.sort_unstable();
+        let cut = |j: usize| Value::str(strings[j * strings.len() / n]);
+        return Ok(Value::list((1..n).map(cut).collect::<Vec<_>>()));
+    }
+    let mut all: Vec<f64> = samples().filter_map(Value::as_float).collect();
     all.sort_by(f64::total_cmp);
-    let bounds =
-        (1..n).map(|j| Value::Float(all.get(j * all.len() / n).copied().unwrap_or(f64::INFINITY))).collect::<Vec<_>>();
-    Ok(Value::list(bounds))
+    // No samples (no values at all): every cut above everything, all rows in one partition.
+    let cut = |j: usize| Value::Float(all.get(j * all.len() / n).copied().unwrap_or(f64::INFINITY));
+    Ok(Value::list((1..n).map(cut).collect::<Vec<_>>()))
 }
 
 /// `(frame_sort_partition, batch, column)`: one output partition, sorted (nulls last).

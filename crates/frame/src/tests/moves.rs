@@ -363,3 +363,47 @@ fn selects_narrow_to_what_is_read_after_them() {
     assert_eq!(frame.len(&SyncExecutor).unwrap(), 2);
     assert!(frame.compute(&SyncExecutor).is_err(), "all columns: the bad one is computed and fails");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Sorting by a string column puts every row in order (nulls last), whatever the partitioning.
+    #[test]
+    fn sort_values_orders_strings(
+        names in proptest::collection::vec(proptest::option::of("[a-e]{0,3}"), 0..60),
+        cuts in proptest::collection::vec(0usize..60, 0..4),
+    ) {
+        let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true), Field::new("i", DataType::Int64, false)]));
+        let column: ArrayRef = Arc::new(StringArray::from(names.clone()));
+        let ids: ArrayRef = Arc::new(Int64Array::from((0..names.len() as i64).collect::<Vec<_>>()));
+        let whole = RecordBatch::try_new(schema, vec![column, ids]).unwrap();
+        let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c.min(names.len())).collect();
+        bounds.sort();
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for b in bounds.into_iter().chain([names.len()]) {
+            parts.push(whole.slice(start, b - start));
+            start = b;
+        }
+        let sorted = Frame::from_batches(parts).sort_values("s").compute(&ThreadedExecutor::new(2)).unwrap();
+        let got: Vec<Option<String>> =
+            sorted.column(0).as_any().downcast_ref::<StringArray>().unwrap().iter().map(|s| s.map(str::to_owned)).collect();
+        let mut want = names;
+        want.sort_by(|a, b| (a.is_none(), a).cmp(&(b.is_none(), b)));
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(rows(&sorted), rows(&whole));
+    }
+}
+
+#[test]
+fn set_index_on_a_string_column_says_why_not() {
+    let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
+    let names: ArrayRef = Arc::new(StringArray::from(vec!["b", "a"]));
+    let frame = Frame::from_batches(vec![RecordBatch::try_new(schema, vec![names]).unwrap()]);
+    let err = frame.set_index("s", &SyncExecutor).unwrap_err().to_string();
+    assert!(err.contains("divisions are numbers") && err.contains("sort_values"), "{err}");
+    let flags =
+        Frame::from_batches(vec![batch(vec![Some(1)], vec![1.0], vec![0.5])]).with_column("b", col("x").gt(lit(0.0)));
+    let err = flags.sort_values("b").compute(&SyncExecutor).unwrap_err().to_string();
+    assert!(err.contains("numeric or string"), "{err}");
+}
