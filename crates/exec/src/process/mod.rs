@@ -462,13 +462,8 @@ impl<'a, 'p> Run<'a, 'p> {
             .map_err(|e| unrunnable(e.to_string()))?;
         let ring = self.pool.control.tasks(s);
         if self.frame.len() > ring.max_record() {
-            let spill = rask_store::put(&self.pool.namespace, &self.frame).map_err(|e| unrunnable(e.to_string()))?;
-            let r = SharedRef {
-                segment: spill.name().to_owned(),
-                offset: 0,
-                len: self.frame.len() as u64,
-                layout: Layout::Encoded,
-            };
+            let (r, spill) = wire::park(&self.pool.namespace, &self.frame, Layout::Encoded, false)
+                .map_err(|e| unrunnable(e.to_string()))?;
             self.frame = frame::to_frame(&ToWorker::Spilled(r), MAX_FRAME).map_err(|e| unrunnable(e.to_string()))?;
             keep.push(spill);
         }

@@ -49,53 +49,59 @@ fn to_wire_one(
     inline_max: usize,
     hand_over: bool,
 ) -> io::Result<(WireValue, Option<Segment>)> {
+    let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidData, e);
+    let parked = |(r, segment)| Ok((WireValue::Shared(r), Some(segment)));
     let (buffer, layout) = match value {
         Value::Array(a) => (a.buffer(), Layout::Array { dtype: a.dtype(), shape: a.shape().to_vec() }),
         Value::Bytes(b) => (b, Layout::Bytes),
         _ if value.nbytes() <= inline_max => return Ok((WireValue::Inline(value.clone()), None)),
-        Value::Ext(e) if by_reference(value).is_none() => {
+        Value::Ext(e) => {
+            if let Some(shared) = pass_on(value, hand_over) {
+                return Ok((shared, None));
+            }
             // Encoded once, into the segment the receiver decodes in place.
-            let bytes = e.encode().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            let segment = rask_store::put(namespace, &bytes)?;
-            if hand_over {
-                segment.hand_over();
-            }
-            let layout = Layout::Ext { type_name: e.type_name().to_owned() };
-            let r = SharedRef { segment: segment.name().to_owned(), offset: 0, len: bytes.len() as u64, layout };
-            return Ok((WireValue::Shared(r), Some(segment)));
+            let bytes = e.encode().map_err(invalid)?;
+            return parked(park(namespace, &bytes, Layout::Ext { type_name: e.type_name().to_owned() }, hand_over)?);
         }
-        Value::Ext(e) => (e.encoded_source().expect("by_reference found it"), Layout::Bytes),
         _ => {
-            let bytes = postcard::to_stdvec(value).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            let segment = rask_store::put(namespace, &bytes)?;
-            if hand_over {
-                segment.hand_over();
-            }
-            let r = SharedRef {
-                segment: segment.name().to_owned(),
-                offset: 0,
-                len: bytes.len() as u64,
-                layout: Layout::Encoded,
-            };
-            return Ok((WireValue::Shared(r), Some(segment)));
+            let bytes = postcard::to_stdvec(value).map_err(|e| invalid(e.to_string()))?;
+            return parked(park(namespace, &bytes, Layout::Encoded, hand_over)?);
         }
     };
-    if let Some((segment, r)) = by_reference(value) {
-        traffic::shared(r.len as usize);
-        if hand_over {
-            segment.hand_over();
-        }
-        return Ok((WireValue::Shared(r), None));
+    if let Some(shared) = pass_on(value, hand_over) {
+        return Ok((shared, None));
     }
     if buffer.len() <= inline_max {
         return Ok((WireValue::Inline(value.clone()), None));
     }
-    let segment = rask_store::put(namespace, buffer.as_slice())?;
+    parked(park(namespace, buffer.as_slice(), layout, hand_over)?)
+}
+
+/// `value` by the name of the segment it already lives in, if it does (counted as shared).
+fn pass_on(value: &Value, hand_over: bool) -> Option<WireValue> {
+    let (segment, r) = by_reference(value)?;
+    traffic::shared(r.len as usize);
     if hand_over {
         segment.hand_over();
     }
-    let r = SharedRef { segment: segment.name().to_owned(), offset: 0, len: buffer.len() as u64, layout };
-    Ok((WireValue::Shared(r), Some(segment)))
+    Some(WireValue::Shared(r))
+}
+
+/// `bytes` copied into a new segment of `namespace`, read back as `layout`. With `hand_over`
+/// the name passes to whoever receives the reference; the caller keeps the segment alive
+/// until then.
+pub(crate) fn park(
+    namespace: &Namespace,
+    bytes: &[u8],
+    layout: Layout,
+    hand_over: bool,
+) -> io::Result<(SharedRef, Segment)> {
+    let segment = rask_store::put(namespace, bytes)?;
+    if hand_over {
+        segment.hand_over();
+    }
+    let r = SharedRef { segment: segment.name().to_owned(), offset: 0, len: bytes.len() as u64, layout };
+    Ok((r, segment))
 }
 
 /// A reference to `value`'s bytes if they already live in a shared-memory segment (an array

@@ -15,7 +15,7 @@ use rask_protocol::{frame, FromWorker, SharedRef, TaskDone, TaskFailure, ToWorke
 use rask_store::{traffic, Namespace, Segment, ShmArena};
 
 use super::control::Control;
-use super::wire::{from_wire, spilled, to_wire};
+use super::wire::{from_wire, park, spilled, to_wire};
 use super::{Spec, MAX_FRAME};
 
 /// Idle polls of the task ring before sleeping on the bell.
@@ -185,14 +185,8 @@ impl Worker<'_> {
 
 /// Parks a frame in a segment handed to the executor; returns the small frame that names it.
 fn spill(namespace: &Namespace, frame_bytes: &[u8]) -> io::Result<Vec<u8>> {
-    let segment = rask_store::put(namespace, frame_bytes)?;
-    segment.hand_over();
-    let r = SharedRef {
-        segment: segment.name().to_owned(),
-        offset: 0,
-        len: frame_bytes.len() as u64,
-        layout: rask_protocol::Layout::Encoded,
-    };
+    // The segment goes with this function; its name now belongs to the executor.
+    let (r, _segment) = park(namespace, frame_bytes, rask_protocol::Layout::Encoded, true)?;
     frame::to_frame(&FromWorker::Spilled(r), MAX_FRAME).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
