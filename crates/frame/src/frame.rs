@@ -352,21 +352,22 @@ impl Frame {
     pub fn merge_with(&self, right: &Frame, on: &[&str], how: How, options: MergeOptions) -> Frame {
         let spec = JoinSpec { on: on.iter().map(|c| c.to_string()).collect(), how };
         let index = |f: &Frame| f.divisions.clone().filter(|d| spec.on.len() == 1 && d.column == spec.on[0]);
-        let small_right = || right.estimated_bytes().is_some_and(|b| b <= options.broadcast_threshold);
+        let (left_index, right_index) = (index(self), index(right));
+        let small_right = right.estimated_bytes().is_some_and(|b| b <= options.broadcast_threshold);
         let shuffled = |f: &Frame, n: usize| f.shuffle(on, n);
         let n = options.npartitions.unwrap_or(self.npartitions().max(right.npartitions()));
-        let aligned = matches!((index(self), index(right)), (Some(l), Some(r)) if l == r);
+        let aligned = matches!((&left_index, &right_index), (Some(l), Some(r)) if l == r);
         let small_left = || self.estimated_bytes().is_some_and(|b| b <= options.broadcast_threshold);
-        if options.strategy == JoinStrategy::Auto && how == How::Inner && !aligned && !small_right() && small_left() {
+        if options.strategy == JoinStrategy::Auto && how == How::Inner && !aligned && !small_right && small_left() {
             if let Some(swapped) = self.broadcast_left(right, &spec) {
                 return swapped;
             }
         }
-        let (left, right, plan) = match (options.strategy, index(self), index(right)) {
+        let (left, right, plan) = match (options.strategy, left_index) {
             (JoinStrategy::Auto, ..) if aligned => (self.clone(), right.clone(), JoinPlan::Aligned),
             (JoinStrategy::Broadcast, ..) => (self.clone(), right.clone(), JoinPlan::Broadcast),
-            (JoinStrategy::Auto, ..) if small_right() => (self.clone(), right.clone(), JoinPlan::Broadcast),
-            (JoinStrategy::Auto, Some(l), _) => {
+            (JoinStrategy::Auto, _) if small_right => (self.clone(), right.clone(), JoinPlan::Broadcast),
+            (JoinStrategy::Auto, Some(l)) => {
                 // Only the right side moves, into the left's ranges.
                 let aligned = right.range_shuffled(&l.column, Cuts::Known(l.cuts.clone()), l.cuts.len() + 1, false);
                 (self.clone(), aligned, JoinPlan::Aligned)
@@ -510,13 +511,8 @@ impl Frame {
     /// small neighbours concatenated, order kept. The sizes are measured by computing the frame
     /// once (as Dask does), so persist it first if that is expensive.
     pub fn repartition_by_size(&self, bytes: u64, executor: &dyn Executor) -> Result<Frame, FrameError> {
-        let token = fresh_token("sizes");
-        let mut graph = Graph::new();
-        let parts = self.lower(&mut graph, &token, None);
-        let sizes = parts.into_iter().map(|p| Task::call("frame_nbytes", [Task::key(p)]));
-        let root = Key::from((token.as_str(), -1i64));
-        graph.insert(root.clone(), Task::list(sizes));
-        let sizes = executor.get(&graph, &[root], &Registry::new())?.remove(0);
+        let each = |_, p| Task::call("frame_nbytes", [Task::key(p)]);
+        let sizes = self.run_gathered("sizes", None, each, |sizes| sizes, executor)?;
         let sizes: Vec<u64> =
             sizes.as_seq().unwrap_or_default().iter().filter_map(Value::as_int).map(|s| s as u64).collect();
         let outputs = size_plan(&sizes, bytes.max(1));
@@ -526,13 +522,8 @@ impl Frame {
     /// Rows in the frame: a per-partition count summed in a tree, reading no column it does
     /// not filter on.
     pub fn len(&self, executor: &dyn Executor) -> Result<usize, FrameError> {
-        let token = fresh_token("len");
-        let mut graph = Graph::new();
-        let parts = self.lower(&mut graph, &token, Some(Vec::new()));
-        let counts = parts.into_iter().map(|p| Task::call("frame_num_rows", [Task::key(p)]));
-        let root = Key::from((token.as_str(), -1i64));
-        graph.insert(root.clone(), Task::call("sum", [Task::list(counts)]));
-        let total = executor.get(&graph, &[root], &Registry::new())?.remove(0);
+        let each = |_, p| Task::call("frame_num_rows", [Task::key(p)]);
+        let total = self.run_gathered("len", Some(Vec::new()), each, |counts| Task::call("sum", [counts]), executor)?;
         Ok(total.as_int().unwrap_or(0) as usize)
     }
 
@@ -542,20 +533,11 @@ impl Frame {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir)
             .map_err(|e| FrameError::File { path: dir.display().to_string(), cause: e.to_string() })?;
-        let token = fresh_token("write");
-        let mut graph = Graph::new();
-        let parts = self.lower(&mut graph, &token, None);
-        let writes: Vec<Task> = parts
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let path = dir.join(format!("part-{i:05}.parquet"));
-                Task::call("frame_write_parquet", [Task::key(p), Task::from(Value::str(&path.to_string_lossy()))])
-            })
-            .collect();
-        let root = Key::from((token.as_str(), -1i64));
-        graph.insert(root.clone(), Task::call("sum", [Task::list(writes)]));
-        let rows = executor.get(&graph, &[root], &Registry::new())?.remove(0);
+        let write = |i: usize, p| {
+            let path = dir.join(format!("part-{i:05}.parquet"));
+            Task::call("frame_write_parquet", [Task::key(p), Task::from(Value::str(&path.to_string_lossy()))])
+        };
+        let rows = self.run_gathered("write", None, write, |rows| Task::call("sum", [rows]), executor)?;
         Ok(rows.as_int().unwrap_or(0) as usize)
     }
 
@@ -584,12 +566,37 @@ impl Frame {
 
     /// The task graph of [`Frame::compute`] and its output key.
     pub fn graph(&self) -> (Graph, Key) {
-        let token = fresh_token("frame");
+        self.gathered("frame", None, |_, p| Task::key(p), |parts| Task::call("frame_concat", [parts]))
+    }
+
+    /// A graph of one task per partition, `each(i, partition)`, and a root that `gather`s the
+    /// list of them; `wanted` columns as for lowering.
+    fn gathered(
+        &self,
+        kind: &str,
+        wanted: Option<Vec<String>>,
+        each: impl Fn(usize, Key) -> Task,
+        gather: impl FnOnce(Task) -> Task,
+    ) -> (Graph, Key) {
+        let token = fresh_token(kind);
         let mut graph = Graph::new();
-        let parts = self.lower(&mut graph, &token, None);
+        let parts = self.lower(&mut graph, &token, wanted);
         let root = Key::from((token.as_str(), -1i64));
-        graph.insert(root.clone(), Task::call("frame_concat", [Task::list(parts.into_iter().map(Task::key))]));
+        graph.insert(root.clone(), gather(Task::list(parts.into_iter().enumerate().map(|(i, p)| each(i, p)))));
         (graph, root)
+    }
+
+    /// Runs [`Frame::gathered`]'s graph and returns the root's value.
+    fn run_gathered(
+        &self,
+        kind: &str,
+        wanted: Option<Vec<String>>,
+        each: impl Fn(usize, Key) -> Task,
+        gather: impl FnOnce(Task) -> Task,
+        executor: &dyn Executor,
+    ) -> Result<Value, FrameError> {
+        let (graph, root) = self.gathered(kind, wanted, each, gather);
+        Ok(executor.get(&graph, &[root], &Registry::new())?.remove(0))
     }
 
     /// The first `n` rows, computing partitions in order only until there are enough.
