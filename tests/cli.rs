@@ -32,17 +32,6 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// A graph in Dask's notation: `n` groups of tasks (`entries(i)`, comma-terminated), and
-/// `'total'`, the sum of `summed(i)` over them.
-fn summed_graph(n: usize, entries: impl Fn(usize) -> String, summed: impl Fn(usize) -> String) -> String {
-    let mut text = String::from("{");
-    (0..n).for_each(|i| text.push_str(&entries(i)));
-    text.push_str("'total': (sum, [");
-    (0..n).for_each(|i| text.push_str(&format!("{}, ", summed(i))));
-    text.push_str("])}");
-    text
-}
-
 fn temp_graph(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rask-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -94,7 +83,7 @@ fn children_of(pid: u32) -> Vec<u32> {
 fn a_killed_parent_leaves_no_workers_and_its_segments_are_swept_next_time() {
     let _serial = PROCESS_EXECUTORS.lock().unwrap_or_else(|e| e.into_inner());
     // Big arrays (held in segments) made by slow tasks: there is shared memory to leave behind.
-    let text = summed_graph(
+    let text = rask_graph::workloads::summed_graph(
         40,
         |i| format!("('a', {i}): (sleep, 0.05, (arange, 100000)), ('s', {i}): (sum, ('a', {i})), "),
         |i| format!("('s', {i})"),
@@ -134,7 +123,11 @@ fn a_killed_parent_leaves_no_workers_and_its_segments_are_swept_next_time() {
 
 #[test]
 fn no_progress_bar_when_stderr_is_not_a_terminal() {
-    let text = summed_graph(100_000, |i| format!("('x', {i}): (inc, {i}), "), |i| format!("('x', {i})"));
+    let text = rask_graph::workloads::summed_graph(
+        100_000,
+        |i| format!("('x', {i}): (inc, {i}), "),
+        |i| format!("('x', {i})"),
+    );
     let path = temp_graph("wide.graph", &text);
     let o = rask(&["run", path.to_str().unwrap(), "--key", "total", "--scheduler", "threads"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -313,20 +306,25 @@ fn a_scheduler_and_two_workers_started_by_hand_run_the_seed_and_the_corpus() {
 fn the_demo_makes_its_data_and_runs_four_queries() {
     let _serial = PROCESS_EXECUTORS.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!("rask-cli-demo-{}", std::process::id()));
-    let o = rask(&[
-        "demo",
-        "--data",
-        dir.to_str().unwrap(),
-        "--rows",
-        "20000",
-        "--files",
-        "4",
-        "--scheduler",
-        "threads",
-        "-q",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let lines: Vec<String> = stdout(&o).lines().filter(|l| !l.starts_with('#')).map(String::from).collect();
+    // The demo's result lines (comments dropped) on `scheduler`.
+    let demo = |scheduler: &str| {
+        let args = [
+            "demo",
+            "--data",
+            dir.to_str().unwrap(),
+            "--rows",
+            "20000",
+            "--files",
+            "4",
+            "--scheduler",
+            scheduler,
+            "-q",
+        ];
+        let o = rask(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o).lines().filter(|l| !l.starts_with('#')).map(String::from).collect::<Vec<String>>()
+    };
+    let lines = demo("threads");
     let names: Vec<&str> = lines.iter().map(|l| l.split('\t').next().unwrap()).collect();
     assert_eq!(names, ["groupby_sum", "filter_mean", "join_dims", "set_index"]);
     let checksum = |i: usize| lines[i].split('\t').nth(2).unwrap().parse::<f64>().unwrap();
@@ -335,19 +333,7 @@ fn the_demo_makes_its_data_and_runs_four_queries() {
     assert!(checksum(0) > 9000.0 && checksum(0) < 11000.0, "the sum of 20k uniform x: {}", lines[0]);
     assert_eq!(std::fs::read_dir(dir.join("facts")).unwrap().count(), 4);
     // The same data on the processes scheduler gives the same checksums.
-    let again = rask(&[
-        "demo",
-        "--data",
-        dir.to_str().unwrap(),
-        "--rows",
-        "20000",
-        "--files",
-        "4",
-        "--scheduler",
-        "processes:2",
-        "-q",
-    ]);
-    let again_lines: Vec<String> = stdout(&again).lines().filter(|l| !l.starts_with('#')).map(String::from).collect();
+    let again_lines = demo("processes:2");
     for (a, b) in lines.iter().zip(&again_lines) {
         assert_eq!(a.split('\t').nth(2), b.split('\t').nth(2), "{a} vs {b}");
     }

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use rask_exec::{ExecError, Executor};
+use rask_graph::workloads::tree_reduce;
 use rask_graph::{Expr as Task, Graph, Key, Registry, Value};
 
 /// Partials combined per task in a reduction tree (Dask's `split_every`).
@@ -202,26 +203,11 @@ impl Bag {
     ) -> Result<Value, BagError> {
         let token = fresh_token("reduce");
         let mut graph = Graph::new();
-        let mut level: Vec<Task> = self.lower(&mut graph, &token).into_iter().map(|p| leaf(Task::key(p))).collect();
-        let mut depth = 0;
-        loop {
-            depth += 1;
-            let next: Vec<Task> = level
-                .chunks(SPLIT_EVERY)
-                .enumerate()
-                .map(|(j, group)| {
-                    let key = Key::from((format!("{token}-combine{depth}").as_str(), j as i64));
-                    graph.insert(key.clone(), combine(Task::list(group.iter().cloned())));
-                    Task::key(key)
-                })
-                .collect();
-            level = next;
-            if level.len() <= 1 {
-                break;
-            }
-        }
+        let parts = self.lower(&mut graph, &token);
+        // At least one combine, so that a single partition's partial is still combined.
+        let top = tree_reduce(&mut graph, &token, parts, SPLIT_EVERY, 1, leaf, &combine)
+            .map_or_else(|| combine(Task::list([])), Task::key);
         let root = Key::from((token.as_str(), -1i64));
-        let top = level.pop().unwrap_or_else(|| combine(Task::list([])));
         graph.insert(root.clone(), finish(top));
         Ok(executor.get(&graph, &[root], &Registry::new())?.remove(0))
     }

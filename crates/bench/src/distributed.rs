@@ -67,7 +67,7 @@ pub fn data_heavy(runs: usize) {
     let client = cluster.client().expect("connects");
     let pairs = 16;
     let n = 1 << 20; // 8 MiB of float64
-    let text = crate::summed_graph(
+    let text = rask_graph::workloads::summed_graph(
         pairs,
         |i| {
             format!("('a', {i}): (ones, {n}), ('b', {i}): (ones, {n}), ('c', {i}): (add, ('a', {i}), ('b', {i})), ('s', {i}): (sum, ('c', {i})), ")

@@ -191,17 +191,6 @@ fn frame_data() -> std::path::PathBuf {
     std::env::var_os("RASK_FRAME_DATA").map_or_else(|| std::path::PathBuf::from("/tmp/rask-frame-data"), Into::into)
 }
 
-/// A graph in Dask's notation: `n` groups of tasks (`entries(i)`, comma-terminated), and
-/// `'total'`, the sum of `summed(i)` over them.
-pub fn summed_graph(n: usize, entries: impl Fn(usize) -> String, summed: impl Fn(usize) -> String) -> String {
-    let mut text = String::from("{");
-    (0..n).for_each(|i| text.push_str(&entries(i)));
-    text.push_str("'total': (sum, [");
-    (0..n).for_each(|i| text.push_str(&format!("{}, ", summed(i))));
-    text.push_str("])}");
-    text
-}
-
 pub fn median(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
     let mut times: Vec<Duration> = (0..runs).map(|_| f()).collect();
     times.sort();

@@ -63,7 +63,7 @@ pub fn inline_cutoff(runs: usize) {
     let shm = ProcessExecutor::new(2).inline_max(0);
     for kib in [1usize, 4, 16, 64, 256, 1024] {
         let n = kib * 1024 / 8;
-        let text = crate::summed_graph(
+        let text = rask_graph::workloads::summed_graph(
             pairs,
             |i| format!("('a', {i}): (arange, {n}), ('s', {i}): (sum, ('a', {i})), "),
             |i| format!("('s', {i})"),

@@ -304,7 +304,7 @@ fn lower_groupby(
     let finish = |top: Key| Task::call("frame_groupby_finish", [Task::key(top), Task::from(encoded.clone())]);
     if split_out == 1 {
         // At least one merge, so that a single partition's partial is still merged into form.
-        let top = tree_reduce(graph, token, parts, split_every, 1, partial, merge);
+        let top = rask_graph::workloads::tree_reduce(graph, token, parts, split_every, 1, partial, merge);
         return vec![top.map_or_else(no_partitions, finish)];
     }
     let target = encode(&RowTarget::Hash { on: spec.keys.clone(), n: split_out });
@@ -327,7 +327,15 @@ fn lower_groupby(
     (0..split_out)
         .map(|j| {
             let share = |s: Task| Task::call("getitem", [s, Task::from(j as i64)]);
-            let top = tree_reduce(graph, &format!("{token}-out{j}"), splits.clone(), split_every, 1, share, merge);
+            let top = rask_graph::workloads::tree_reduce(
+                graph,
+                &format!("{token}-out{j}"),
+                splits.clone(),
+                split_every,
+                1,
+                share,
+                merge,
+            );
             top.map_or_else(no_partitions, &finish)
         })
         .collect()
@@ -385,43 +393,6 @@ fn lower_join(
 /// no schema to make an empty batch from).
 pub(crate) fn no_partitions() -> Task {
     Task::call("frame_concat", [Task::list([])])
-}
-
-/// A tree reduction over `parts`: `partial` of each, then `combine` of lists of at most
-/// `split_every`, level by level (at least `min_levels` of them) until one is left. Returns its
-/// key, or `None` when there are no parts.
-pub(crate) fn tree_reduce(
-    graph: &mut Graph,
-    token: &str,
-    parts: Vec<Key>,
-    split_every: usize,
-    min_levels: i64,
-    partial: impl Fn(Task) -> Task,
-    combine: impl Fn(Task) -> Task,
-) -> Option<Key> {
-    let mut level: Vec<Key> = parts
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let key = Key::from((format!("{token}-partial").as_str(), i as i64));
-            graph.insert(key.clone(), partial(Task::key(p)));
-            key
-        })
-        .collect();
-    let mut depth = 0i64;
-    while level.len() > 1 || depth < min_levels {
-        depth += 1;
-        level = level
-            .chunks(split_every)
-            .enumerate()
-            .map(|(j, group)| {
-                let key = Key::from((format!("{token}-combine").as_str(), depth * 1_000_000 + j as i64));
-                graph.insert(key.clone(), combine(Task::list(group.iter().cloned().map(Task::key))));
-                key
-            })
-            .collect();
-    }
-    level.pop()
 }
 
 /// Each output partition of a repartition of `parts` into `n`.

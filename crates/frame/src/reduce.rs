@@ -68,7 +68,7 @@ impl Reduction {
         let mut graph = Graph::new();
         let parts = self.frame.lower(&mut graph, &token, Some(vec![self.column.clone()]));
         let column = Task::from(Value::str(&self.column));
-        let top = crate::lower::tree_reduce(
+        let top = rask_graph::workloads::tree_reduce(
             &mut graph,
             &token,
             parts,
