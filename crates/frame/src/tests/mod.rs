@@ -129,16 +129,23 @@ fn frame_strategy() -> impl Strategy<Value = (Vec<RecordBatch>, RecordBatch)> {
             rows.iter().map(|r| r.1).collect(),
             rows.iter().map(|r| r.2).collect(),
         );
-        cuts.iter_mut().for_each(|c| *c = (*c).min(rows.len()));
-        cuts.sort();
-        let mut parts = Vec::new();
-        let mut start = 0;
-        for c in cuts.into_iter().chain([rows.len()]) {
-            parts.push(whole.slice(start, c - start));
-            start = c;
-        }
-        (parts, whole)
+        (slices(&whole, &mut cuts), whole)
     })
+}
+
+/// `whole` cut at `cuts` (clamped to its rows, in any order) into consecutive partitions, some
+/// perhaps empty.
+fn slices(whole: &RecordBatch, cuts: &mut [usize]) -> Vec<RecordBatch> {
+    let rows = whole.num_rows();
+    cuts.iter_mut().for_each(|c| *c = (*c).min(rows));
+    cuts.sort();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for &c in cuts.iter().chain([&rows]) {
+        parts.push(whole.slice(start, c - start));
+        start = c;
+    }
+    parts
 }
 
 fn close(a: &Value, b: &Value) -> bool {

@@ -371,21 +371,13 @@ proptest! {
     #[test]
     fn sort_values_orders_strings(
         names in proptest::collection::vec(proptest::option::of("[a-e]{0,3}"), 0..60),
-        cuts in proptest::collection::vec(0usize..60, 0..4),
+        mut cuts in proptest::collection::vec(0usize..60, 0..4),
     ) {
         let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true), Field::new("i", DataType::Int64, false)]));
         let column: ArrayRef = Arc::new(StringArray::from(names.clone()));
         let ids: ArrayRef = Arc::new(Int64Array::from((0..names.len() as i64).collect::<Vec<_>>()));
         let whole = RecordBatch::try_new(schema, vec![column, ids]).unwrap();
-        let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c.min(names.len())).collect();
-        bounds.sort();
-        let mut parts = Vec::new();
-        let mut start = 0;
-        for b in bounds.into_iter().chain([names.len()]) {
-            parts.push(whole.slice(start, b - start));
-            start = b;
-        }
-        let sorted = Frame::from_batches(parts).sort_values("s").compute(&ThreadedExecutor::new(2)).unwrap();
+        let sorted = Frame::from_batches(slices(&whole, &mut cuts)).sort_values("s").compute(&ThreadedExecutor::new(2)).unwrap();
         let got: Vec<Option<String>> =
             sorted.column(0).as_any().downcast_ref::<StringArray>().unwrap().iter().map(|s| s.map(str::to_owned)).collect();
         let mut want = names;
