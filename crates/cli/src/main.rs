@@ -14,6 +14,7 @@ mod dot;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use rask_exec::{ExecError, Scheduler};
@@ -83,6 +84,8 @@ enum Command {
         /// Serve the scheduler's counters as JSON over HTTP on this port.
         #[arg(long)]
         dashboard_port: Option<u16>,
+        #[command(flatten)]
+        timeouts: TimeoutArgs,
     },
     /// Run a worker for the scheduler at tcp://HOST:PORT (`RASK_SECRET` as for the scheduler).
     Worker {
@@ -90,10 +93,47 @@ enum Command {
         /// Task threads (default: one per core).
         #[arg(long)]
         nthreads: Option<usize>,
-        /// Bytes of results this worker may hold (reported to the scheduler; 0: no limit).
+        /// Bytes this worker may use (0: no limit): results spill to disk past 60% of it, the
+        /// worker pauses past 80%, and no single result may be larger than it.
         #[arg(long, default_value_t = 0)]
         memory_limit: u64,
+        #[command(flatten)]
+        timeouts: TimeoutArgs,
     },
+}
+
+/// The cluster's deadlines (`500ms`, `10s`, `2m`); each defaults to its `RASK_*_TIMEOUT`
+/// variable, else to the documented default.
+#[derive(clap::Args, Debug)]
+struct TimeoutArgs {
+    /// A worker silent this long is declared dead (default 30s).
+    #[arg(long, value_parser = rask_distributed::timeouts::parse_duration)]
+    heartbeat_timeout: Option<Duration>,
+    /// Give up on a scheduler silent this long (default 30s).
+    #[arg(long, value_parser = rask_distributed::timeouts::parse_duration)]
+    scheduler_timeout: Option<Duration>,
+    /// One fetch of results from a peer (default 10s).
+    #[arg(long, value_parser = rask_distributed::timeouts::parse_duration)]
+    fetch_timeout: Option<Duration>,
+    /// Opening a connection and its handshake (default 10s).
+    #[arg(long, value_parser = rask_distributed::timeouts::parse_duration)]
+    connect_timeout: Option<Duration>,
+    /// Tasks waiting this long with no worker connected are erred (default 60s).
+    #[arg(long, value_parser = rask_distributed::timeouts::parse_duration)]
+    no_workers_timeout: Option<Duration>,
+}
+
+impl TimeoutArgs {
+    fn resolve(&self) -> rask_distributed::Timeouts {
+        let mut t = rask_distributed::Timeouts::from_env();
+        let set = |field: &mut Duration, given: Option<Duration>| *field = given.unwrap_or(*field);
+        set(&mut t.heartbeat, self.heartbeat_timeout);
+        set(&mut t.scheduler, self.scheduler_timeout);
+        set(&mut t.fetch, self.fetch_timeout);
+        set(&mut t.connect, self.connect_timeout);
+        set(&mut t.no_workers, self.no_workers_timeout);
+        t
+    }
 }
 
 /// A graph larger than this, serialized, makes a scheduler slow to accept it (Dask warns too).
@@ -112,12 +152,17 @@ fn main() -> ExitCode {
             load(&file).map(|g| dot::write(&g, &mut out)).and_then(|r| r.map_err(|e| e.to_string()))
         }
         Command::Demo { data, scheduler, rows, files, quiet } => demo(data, &scheduler, rows, files, quiet, &mut out),
-        Command::Scheduler { host, port, dashboard_port } => scheduler(&host, port, dashboard_port),
-        Command::Worker { scheduler, nthreads, memory_limit } => {
+        Command::Scheduler { host, port, dashboard_port, timeouts } => {
+            scheduler(&host, port, dashboard_port, timeouts.resolve())
+        }
+        Command::Worker { scheduler, nthreads, memory_limit, timeouts } => {
             let nthreads = nthreads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let secret = rask_distributed::secret_from_env();
-            let options = rask_distributed::WorkerOptions { scheduler, nthreads, memory_limit, secret };
-            rask_distributed::worker::run(options).map_err(|e| e.to_string())
+            let options = rask_distributed::WorkerOptions {
+                memory_limit,
+                timeouts: timeouts.resolve(),
+                ..rask_distributed::WorkerOptions::new(&scheduler, nthreads)
+            };
+            rask_distributed::worker::run_process(options).map_err(|e| format!("worker exiting: {e}"))
         }
     };
     let flushed = out.flush();
@@ -194,15 +239,17 @@ fn local_workers(name: &str) -> Result<Option<usize>, String> {
     }
 }
 
-fn scheduler(host: &str, port: u16, dashboard_port: Option<u16>) -> Result<(), String> {
+fn scheduler(
+    host: &str,
+    port: u16,
+    dashboard_port: Option<u16>,
+    timeouts: rask_distributed::Timeouts,
+) -> Result<(), String> {
     let dashboard = dashboard_port.map(|p| format!("{host}:{p}"));
     let secret = rask_distributed::secret_from_env();
-    let running = rask_distributed::SchedulerThread::start_with_dashboard(
-        &format!("{host}:{port}"),
-        secret,
-        dashboard.as_deref(),
-    )
-    .map_err(|e| format!("cannot start the scheduler on {host}:{port}: {e}"))?;
+    let options = rask_distributed::SchedulerOptions { secret, dashboard, timeouts };
+    let running = rask_distributed::SchedulerThread::start_with(&format!("{host}:{port}"), options)
+        .map_err(|e| format!("cannot start the scheduler on {host}:{port}: {e}"))?;
     println!("rask scheduler listening on tcp://{}", running.addr());
     if let Some(d) = running.dashboard_addr() {
         println!("rask scheduler dashboard on http://{d}/");

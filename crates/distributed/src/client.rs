@@ -14,12 +14,11 @@ use rask_graph::{Expr, Graph, Key, Plan, Registry, Value};
 use rask_protocol::dist::{ClientMsg, Role, SchedulerStats, TaskDef, ToClient};
 use rask_protocol::OpMsg;
 use rustc_hash::{FxHashMap, FxHashSet};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-use crate::conn::{self, read_msg, write_msg};
+use crate::conn::{self, read_msg, write_msg, MAX_FRAME};
 use crate::peers::Peers;
-use crate::DistError;
+use crate::{DistError, Timeouts};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Status {
@@ -104,15 +103,22 @@ impl Client {
     /// As [`Client::connect_with`], validating graphs against `registry` (the workers resolve
     /// every name again in their own).
     pub fn connect_with_registry(addr: &str, secret: Option<Vec<u8>>, registry: Registry) -> Result<Client, DistError> {
+        Client::connect_with_timeouts(addr, secret, registry, Timeouts::from_env())
+    }
+
+    /// As [`Client::connect_with_registry`], with explicit deadlines: connecting, fetching
+    /// results, and how long the scheduler may stay silent (it pings every second) before
+    /// every wait fails with an error instead of hanging.
+    pub fn connect_with_timeouts(
+        addr: &str,
+        secret: Option<Vec<u8>>,
+        registry: Registry,
+        timeouts: Timeouts,
+    ) -> Result<Client, DistError> {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
         let addr = addr.trim_start_matches("tcp://").to_owned();
         let secret: Option<Arc<[u8]>> = secret.map(Into::into);
-        let stream = runtime.block_on(async {
-            let mut stream = TcpStream::connect(&addr).await?;
-            stream.set_nodelay(true)?;
-            conn::connect(&mut stream, Role::Client, secret.as_deref()).await?;
-            Ok::<_, DistError>(stream)
-        })?;
+        let stream = runtime.block_on(conn::dial(&addr, Role::Client, secret.as_deref(), timeouts.connect))?;
         let (tx, mut rx) = unbounded_channel::<Outgoing>();
         let board = Arc::new(Board::default());
         let inner = Arc::new(Inner {
@@ -120,7 +126,7 @@ impl Client {
             tx,
             board: board.clone(),
             request: Mutex::new(()),
-            peers: Arc::new(Peers::new(secret)),
+            peers: Arc::new(Peers::new(secret, timeouts)),
             registry,
             token: crate::auth::nonce()?.iter().take(6).map(|b| format!("{b:02x}")).collect(),
             next: AtomicU64::new(0),
@@ -139,11 +145,18 @@ impl Client {
             let _ = tokio::io::AsyncWriteExt::shutdown(&mut wr).await;
         });
         inner.runtime.spawn(async move {
+            let silence = timeouts.scheduler;
             let why = loop {
-                match read_msg::<ToClient>(&mut rd).await {
-                    Ok(Some(msg)) => board.receive(msg),
-                    Ok(None) => break "the scheduler closed the connection".to_owned(),
-                    Err(e) => break e.to_string(),
+                match tokio::time::timeout(silence, read_msg::<ToClient>(&mut rd, MAX_FRAME)).await {
+                    Ok(Ok(Some(msg))) => board.receive(msg),
+                    Ok(Ok(None)) => break format!("the scheduler at {addr} closed the connection"),
+                    Ok(Err(e)) => break format!("the scheduler at {addr}: {e}"),
+                    Err(_) => {
+                        break format!(
+                            "nothing from the scheduler at {addr} for {silence:?} (it pings every second): \
+                             it is stopped, hung or unreachable"
+                        )
+                    }
                 }
             };
             board.shared.lock().expect("client state").closed = Some(why);
@@ -348,6 +361,7 @@ impl Board {
                     *s = Status::Erred(error);
                 }
             }
+            ToClient::Ping => {}
             reply => shared.replies.push_back(reply),
         }
         drop(shared);

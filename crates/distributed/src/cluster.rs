@@ -3,9 +3,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::scheduler::SchedulerThread;
+use crate::scheduler::{SchedulerOptions, SchedulerThread};
 use crate::worker::{self, WorkerOptions};
-use crate::{Client, DistError};
+use crate::{Client, DistError, Timeouts};
 
 const ENV: &str = "RASK_DIST_WORKER";
 
@@ -20,16 +20,8 @@ pub fn worker_main_if_requested() {
         let addr = parts.next().unwrap_or_default();
         let nthreads = parts.next().and_then(|n| n.parse().ok()).unwrap_or(1);
         let memory_limit = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-        let options =
-            WorkerOptions { scheduler: addr.to_owned(), nthreads, memory_limit, secret: crate::secret_from_env() };
-        let code = match worker::run(options) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("rask worker: {e}");
-                1
-            }
-        };
-        std::process::exit(code);
+        let options = WorkerOptions { memory_limit, ..WorkerOptions::new(addr, nthreads) };
+        std::process::exit(worker::exit_code(worker::run_process(options)));
     }
     rask_exec::worker_main_if_requested();
 }
@@ -41,6 +33,26 @@ pub struct LocalCluster {
     nthreads: usize,
     memory_limit: u64,
     secret: Option<Vec<u8>>,
+    timeouts: Timeouts,
+}
+
+/// How a [`LocalCluster`] is made.
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    pub workers: usize,
+    pub threads_per_worker: usize,
+    /// Per worker, in bytes (0: none).
+    pub memory_limit: u64,
+    /// For the scheduler, the workers and the clients of [`LocalCluster::client`].
+    pub timeouts: Timeouts,
+}
+
+impl ClusterOptions {
+    /// `workers` workers of `threads_per_worker` threads, no memory limit, the deadlines of
+    /// the environment.
+    pub fn new(workers: usize, threads_per_worker: usize) -> ClusterOptions {
+        ClusterOptions { workers, threads_per_worker, memory_limit: 0, timeouts: Timeouts::from_env() }
+    }
 }
 
 impl LocalCluster {
@@ -57,14 +69,22 @@ impl LocalCluster {
         threads_per_worker: usize,
         memory_limit: u64,
     ) -> Result<LocalCluster, DistError> {
+        LocalCluster::with_options(ClusterOptions { memory_limit, ..ClusterOptions::new(n_workers, threads_per_worker) })
+    }
+
+    /// A cluster made as `options` say.
+    pub fn with_options(options: ClusterOptions) -> Result<LocalCluster, DistError> {
         let secret = crate::secret_from_env();
-        let scheduler = SchedulerThread::start("127.0.0.1:0", secret.clone())?;
-        let nthreads = threads_per_worker.max(1);
-        let mut cluster = LocalCluster { scheduler, workers: Vec::new(), nthreads, memory_limit, secret };
-        for _ in 0..n_workers {
+        let timeouts = options.timeouts;
+        let scheduler_options = SchedulerOptions { secret: secret.clone(), dashboard: None, timeouts };
+        let scheduler = SchedulerThread::start_with("127.0.0.1:0", scheduler_options)?;
+        let nthreads = options.threads_per_worker.max(1);
+        let memory_limit = options.memory_limit;
+        let mut cluster = LocalCluster { scheduler, workers: Vec::new(), nthreads, memory_limit, secret, timeouts };
+        for _ in 0..options.workers {
             cluster.add_worker()?;
         }
-        cluster.wait_for_workers(n_workers)?;
+        cluster.wait_joined(options.workers, true)?;
         Ok(cluster)
     }
 
@@ -74,7 +94,7 @@ impl LocalCluster {
     }
 
     pub fn client(&self) -> Result<Client, DistError> {
-        Client::connect_with(&self.address(), self.secret.clone())
+        Client::connect_with_timeouts(&self.address(), self.secret.clone(), rask_graph::Registry::new(), self.timeouts)
     }
 
     pub fn worker_pids(&self) -> Vec<u32> {
@@ -89,17 +109,34 @@ impl LocalCluster {
     /// Starts one more worker process with its own memory limit (0: none).
     pub fn add_worker_with_limit(&mut self, memory_limit: u64) -> Result<(), DistError> {
         let spec = format!("{}#{}#{}", self.scheduler.addr(), self.nthreads, memory_limit);
-        let child =
-            Command::new(std::env::current_exe()?).env(ENV, spec).stdin(Stdio::null()).stdout(Stdio::null()).spawn()?;
+        let child = Command::new(std::env::current_exe()?)
+            .env(ENV, spec)
+            .envs(self.timeouts.to_env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()?;
         self.workers.push(child);
         Ok(())
     }
 
     /// Waits until `n` workers have joined the scheduler.
     pub fn wait_for_workers(&self, n: usize) -> Result<(), DistError> {
+        self.wait_joined(n, false)
+    }
+
+    fn wait_joined(&self, n: usize, starting: bool) -> Result<(), DistError> {
         let client = self.client()?;
         let deadline = Instant::now() + Duration::from_secs(30);
         while (client.stats()?.workers as usize) < n {
+            // At start, a worker that exits at once was never a worker: the binary did not
+            // reach the call that turns it into one.
+            if let Some(pid) = self.workers.iter().map(Child::id).find(|&pid| starting && process_exited(pid)) {
+                return Err(DistError::Protocol(format!(
+                    "worker process {pid} exited before joining the scheduler. A LocalCluster runs this binary \
+                     again as its workers: its `main` must begin with `rask_distributed::worker_main_if_requested()` \
+                     (or `rask::init()`)"
+                )));
+            }
             if Instant::now() > deadline {
                 return Err(DistError::Protocol(format!(
                     "only {} of {n} workers joined in 30 s",
@@ -109,6 +146,14 @@ impl LocalCluster {
             std::thread::sleep(Duration::from_millis(5));
         }
         Ok(())
+    }
+}
+
+/// Whether our child `pid` has exited (a zombie not yet reaped, or gone).
+fn process_exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
     }
 }
 

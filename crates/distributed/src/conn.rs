@@ -7,36 +7,65 @@ use rask_protocol::frame::{self, HEADER_LEN};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::{auth, DistError};
 
-/// The largest frame accepted on a TCP connection (a submission of a million tasks is a few
-/// tens of megabytes).
+/// The largest frame a client may send the scheduler (a submission of a million tasks is a
+/// few tens of megabytes), and the largest reply a client or worker accepts.
 pub const MAX_FRAME: usize = 512 << 20;
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest frame a worker sends the scheduler (a batch of completions or a heartbeat).
+pub const MAX_WORKER_FRAME: usize = 64 << 20;
+/// The largest data request a worker's data server accepts (a list of keys).
+pub const MAX_REQUEST_FRAME: usize = 16 << 20;
+/// Until a peer has authenticated, frames are handshake-sized: a stranger cannot make us
+/// buffer more than this per connection.
+pub const MAX_HANDSHAKE_FRAME: usize = 4 << 10;
+/// A frame's payload is read in pieces of this size, so memory follows the bytes that really
+/// arrived rather than the length a peer announced.
+const READ_PIECE: u64 = 1 << 20;
 
-/// Reads one message; `Ok(None)` on a clean end of stream between frames.
-pub async fn read_msg<T: DeserializeOwned>(r: &mut (impl AsyncRead + Unpin)) -> Result<Option<T>, DistError> {
+/// Reads one message of at most `max` payload bytes; `Ok(None)` on a clean end of stream
+/// between frames.
+pub async fn read_msg<T: DeserializeOwned>(r: &mut (impl AsyncRead + Unpin), max: usize) -> Result<Option<T>, DistError> {
+    read_msg_idle(r, max, None).await
+}
+
+/// [`read_msg`], failing with [`DistError::TimedOut`] if the peer sends nothing for `idle`
+/// (between pieces of the frame, not for the whole frame: a large value over a slow link
+/// still arrives, a stalled peer does not hold us).
+pub async fn read_msg_idle<T: DeserializeOwned>(
+    r: &mut (impl AsyncRead + Unpin),
+    max: usize,
+    idle: Option<Duration>,
+) -> Result<Option<T>, DistError> {
+    async fn within<F: std::future::Future>(idle: Option<Duration>, f: F) -> Result<F::Output, DistError> {
+        match idle {
+            None => Ok(f.await),
+            Some(limit) => tokio::time::timeout(limit, f)
+                .await
+                .map_err(|_| DistError::TimedOut(format!("the peer sent nothing for {limit:?}"))),
+        }
+    }
     let mut header = [0u8; HEADER_LEN];
     let mut got = 0;
     while got < HEADER_LEN {
-        match r.read(&mut header[got..]).await? {
+        match within(idle, r.read(&mut header[got..])).await?? {
             0 if got == 0 => return Ok(None),
             0 => return Err(frame::FrameError::Truncated { needed: HEADER_LEN, available: got }.into()),
             n => got += n,
         }
     }
-    // Length and version are checked before the payload is allocated.
-    frame::split(&header, MAX_FRAME)?;
+    // Length and version are checked before the payload is read.
+    frame::split(&header, max)?;
     let len = u32::from_le_bytes(header[..4].try_into().expect("four bytes")) as usize;
-    let mut payload = vec![0u8; len];
-    if let Err(e) = r.read_exact(&mut payload).await {
-        return Err(match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => {
-                frame::FrameError::Truncated { needed: HEADER_LEN + len, available: HEADER_LEN }.into()
-            }
-            _ => e.into(),
-        });
+    let mut payload = Vec::with_capacity(len.min(READ_PIECE as usize));
+    while payload.len() < len {
+        let piece = ((len - payload.len()) as u64).min(READ_PIECE);
+        if within(idle, (&mut *r).take(piece).read_to_end(&mut payload)).await?? == 0 {
+            let available = HEADER_LEN + payload.len();
+            return Err(frame::FrameError::Truncated { needed: HEADER_LEN + len, available }.into());
+        }
     }
     Ok(Some(frame::decode_payload(&payload)?))
 }
@@ -47,17 +76,45 @@ pub async fn write_msg<T: Serialize>(w: &mut (impl AsyncWrite + Unpin), msg: &T)
     Ok(())
 }
 
+/// [`write_msg`] within `limit`: a peer that stops reading (hung, or its buffers full) costs
+/// a bounded wait and an error, not a writer stuck forever.
+pub async fn write_msg_within<T: Serialize>(
+    w: &mut (impl AsyncWrite + Unpin),
+    msg: &T,
+    limit: Duration,
+) -> Result<(), DistError> {
+    match tokio::time::timeout(limit, write_msg(w, msg)).await {
+        Ok(sent) => sent,
+        Err(_) => Err(DistError::TimedOut(format!("sending a message took longer than {limit:?}"))),
+    }
+}
+
+/// Opens a TCP connection and runs the connecting side of the handshake, within `limit`.
+pub async fn dial(addr: &str, role: Role, secret: Option<&[u8]>, limit: Duration) -> Result<TcpStream, DistError> {
+    let open = async {
+        let mut stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        connect(&mut stream, role, secret).await?;
+        Ok::<_, DistError>(stream)
+    };
+    match tokio::time::timeout(limit, open).await {
+        Ok(opened) => opened,
+        Err(_) => Err(DistError::TimedOut(format!("connecting to {addr} took longer than {limit:?}"))),
+    }
+}
+
 /// The accepting side: welcome, then the peer's hello, checked against `secret`.
 pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     secret: Option<&[u8]>,
+    limit: Duration,
 ) -> Result<Role, DistError> {
     let nonce = auth::nonce()?;
     let exchange = async {
         write_msg(stream, &Welcome { nonce, auth_required: secret.is_some() }).await?;
-        read_msg::<Hello>(stream).await?.ok_or(DistError::Protocol("closed during the handshake".into()))
+        read_msg::<Hello>(stream, MAX_HANDSHAKE_FRAME).await?.ok_or(DistError::Protocol("closed during the handshake".into()))
     };
-    let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange)
+    let hello = tokio::time::timeout(limit, exchange)
         .await
         .map_err(|_| DistError::Protocol("handshake timed out".into()))??;
     if let Some(secret) = secret {
@@ -72,7 +129,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(hello.role)
 }
 
-/// The connecting side: read the welcome, answer with our role (and proof, if asked).
+/// The connecting side (within the caller's deadline): read the welcome, answer with our role (and proof, if asked).
 pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     role: Role,
@@ -80,7 +137,7 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<(), DistError> {
     let exchange = async {
         let welcome: Welcome =
-            read_msg(stream).await?.ok_or(DistError::Protocol("closed during the handshake".into()))?;
+            read_msg(stream, MAX_HANDSHAKE_FRAME).await?.ok_or(DistError::Protocol("closed during the handshake".into()))?;
         let proof = match (welcome.auth_required, secret) {
             (true, None) => {
                 return Err(DistError::Auth("the peer requires a shared secret and none is configured".into()))
@@ -89,13 +146,12 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
             (false, _) => None,
         };
         write_msg(stream, &Hello { role, proof }).await?;
-        match read_msg::<Verdict>(stream).await? {
+        match read_msg::<Verdict>(stream, MAX_HANDSHAKE_FRAME).await? {
             Some(Ok(())) => Ok(()),
             Some(Err(reason)) => Err(DistError::Auth(reason)),
             None => Err(DistError::Protocol("closed during the handshake".into())),
         }
     };
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange)
-        .await
-        .map_err(|_| DistError::Protocol("handshake timed out".into()))?
+    // Callers bound the whole exchange (see `dial`).
+    exchange.await
 }

@@ -22,12 +22,14 @@ mod conn;
 mod peers;
 pub mod scheduler;
 pub mod store;
+pub mod timeouts;
 pub mod worker;
 
 pub use client::{Arg, AsCompleted, Client, Future};
-pub use cluster::{worker_main_if_requested, LocalCluster};
+pub use cluster::{worker_main_if_requested, ClusterOptions, LocalCluster};
 pub use rask_protocol::dist::SchedulerStats;
-pub use scheduler::SchedulerThread;
+pub use scheduler::{SchedulerOptions, SchedulerThread};
+pub use timeouts::Timeouts;
 pub use worker::WorkerOptions;
 
 /// What can go wrong talking to a cluster.
@@ -48,6 +50,29 @@ pub enum DistError {
     Task(String),
     #[error("the scheduler connection is closed: {0}")]
     Closed(String),
+    /// A deadline of [`Timeouts`] passed: the text says which wait and how long.
+    #[error("timed out: {0}")]
+    TimedOut(String),
+}
+
+/// Raises this process's soft limit on open files to its hard limit: a scheduler or worker
+/// holds a descriptor per connection, and the usual soft limit (1024) is far below what the
+/// kernel allows. Returns the limit now in force.
+pub fn raise_fd_limit() -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain system calls on a struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 0;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur as u64;
+            }
+        }
+    }
+    limit.rlim_cur as u64
 }
 
 /// The shared secret from `RASK_SECRET`, if set.

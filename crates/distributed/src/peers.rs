@@ -1,6 +1,11 @@
 //! Connections to workers' data servers, kept open and shared, for fetching results.
+//!
+//! Every fetch has a deadline ([`Timeouts::fetch`](crate::Timeouts)): a holder that is stopped,
+//! hung or cut off costs that long, its connection is dropped, and the caller moves on to the
+//! next holder or tells the scheduler which holders failed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rask_graph::{Key, Value};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -13,11 +18,12 @@ use rustc_hash::FxHashMap;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-use crate::conn::{self, read_msg, write_msg};
-use crate::DistError;
+use crate::conn::{self, read_msg_idle, write_msg, MAX_FRAME};
+use crate::{DistError, Timeouts};
 
 pub(crate) struct Peers {
     secret: Option<Arc<[u8]>>,
+    timeouts: Timeouts,
     conns: Mutex<FxHashMap<String, Arc<Mutex<TcpStream>>>>,
     /// Payload bytes received as segment names (mapped, not copied) and as bytes.
     pub(crate) by_reference: AtomicU64,
@@ -25,9 +31,10 @@ pub(crate) struct Peers {
 }
 
 impl Peers {
-    pub(crate) fn new(secret: Option<Arc<[u8]>>) -> Peers {
+    pub(crate) fn new(secret: Option<Arc<[u8]>>, timeouts: Timeouts) -> Peers {
         Peers {
             secret,
+            timeouts,
             conns: Mutex::new(FxHashMap::default()),
             by_reference: AtomicU64::new(0),
             by_copy: AtomicU64::new(0),
@@ -38,27 +45,47 @@ impl Peers {
         if let Some(c) = self.conns.lock().await.get(addr) {
             return Ok(c.clone());
         }
-        let mut stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        conn::connect(&mut stream, Role::Peer, self.secret.as_deref()).await?;
+        let stream = conn::dial(addr, Role::Peer, self.secret.as_deref(), self.timeouts.connect).await?;
         let c = Arc::new(Mutex::new(stream));
         self.conns.lock().await.insert(addr.to_owned(), c.clone());
         Ok(c)
     }
 
-    /// Fetches `keys` from the worker at `addr`; `None` for keys it does not hold.
+    /// Fetches `keys` from the worker at `addr`; `None` for keys it does not hold. Fails
+    /// with [`DistError::TimedOut`] if the whole exchange takes longer than the fetch timeout.
     pub(crate) async fn fetch(&self, addr: &str, keys: Vec<Key>) -> Result<Vec<(Key, Option<Value>)>, DistError> {
-        let conn = self.conn(addr).await?;
-        let mut stream = conn.lock().await;
-        let result = async {
-            write_msg(&mut *stream, &DataRequest::Get { keys }).await?;
-            let reply: DataReply =
-                read_msg(&mut *stream).await?.ok_or(DistError::Protocol(format!("{addr} closed")))?;
+        self.fetch_within(addr, keys, self.timeouts.fetch).await
+    }
+
+    /// Each step of the exchange has its own deadline: connecting, waiting for the shared
+    /// connection, sending the request, and silence while the reply arrives (a large reply
+    /// over a slow link is fine; a peer that stops sending is not).
+    pub(crate) async fn fetch_within(
+        &self,
+        addr: &str,
+        keys: Vec<Key>,
+        limit: Duration,
+    ) -> Result<Vec<(Key, Option<Value>)>, DistError> {
+        let timed_out = || DistError::TimedOut(format!("{addr} did not answer a fetch within {limit:?}"));
+        let exchange = async {
+            let conn = self.conn(addr).await?;
+            let mut stream = tokio::time::timeout(limit, conn.lock()).await.map_err(|_| timed_out())?;
+            tokio::time::timeout(limit, write_msg(&mut *stream, &DataRequest::Get { keys }))
+                .await
+                .map_err(|_| timed_out())??;
+            let reply: DataReply = read_msg_idle(&mut *stream, MAX_FRAME, Some(limit))
+                .await
+                .map_err(|e| match e {
+                    DistError::TimedOut(_) => timed_out(),
+                    other => other,
+                })?
+                .ok_or(DistError::Protocol(format!("{addr} closed")))?;
             Ok::<_, DistError>(reply.values)
-        }
-        .await;
+        };
+        let result = exchange.await;
         if result.is_err() {
-            // A broken connection is not reused.
+            // A broken or stalled connection is not reused (a stalled one may yet deliver a
+            // late reply, which would answer the next request).
             self.conns.lock().await.remove(addr);
         }
         let values: Vec<(Key, Option<WireValue>)> = result?;
@@ -82,15 +109,18 @@ impl Peers {
         }
     }
 
-    /// One key from the first holder that has it.
-    pub(crate) async fn fetch_one(&self, key: &Key, holders: &[String]) -> Option<Value> {
+    /// One key from the first holder that has it; otherwise the holders that failed (did not
+    /// answer in time, or did not have it).
+    pub(crate) async fn fetch_one(&self, key: &Key, holders: &[String]) -> Result<Value, Vec<String>> {
+        let mut failed = Vec::new();
         for addr in holders {
             if let Ok(values) = self.fetch(addr, vec![key.clone()]).await {
                 if let Some((_, Some(v))) = values.into_iter().next() {
-                    return Some(v);
+                    return Ok(v);
                 }
             }
+            failed.push(addr.clone());
         }
-        None
+        Err(failed)
     }
 }

@@ -119,6 +119,13 @@ impl Store {
         self.remove(&keys);
     }
 
+    /// Drops every result and removes the spill folder now (the worker is leaving; task
+    /// threads may still hold the store, so its `Drop` may never run).
+    pub fn close(&self) {
+        self.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
     pub fn usage(&self) -> Usage {
         let inner = self.inner.lock().expect("store lock");
         Usage { keys: inner.slots.len() as u64, in_memory: inner.in_memory, spilled: inner.spilled }
@@ -144,6 +151,33 @@ impl Drop for Store {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+const SPILL_PREFIX: &str = "rask-worker-";
+
+/// Where the worker with process id `pid` spills: `$TMPDIR/rask-worker-<pid>`.
+pub fn spill_dir(pid: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("{SPILL_PREFIX}{pid}"))
+}
+
+/// Removes spill folders whose worker process is gone (killed before it could clean up), as
+/// `rask_store::sweep_orphans` does for shared-memory segments. Returns how many.
+pub fn sweep_spill_orphans() -> usize {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(SPILL_PREFIX)).and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone && std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// This process's resident memory in bytes (Linux), for the pause threshold.

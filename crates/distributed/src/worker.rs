@@ -14,14 +14,15 @@ use rask_protocol::dist::{Assignment, DataReply, DataRequest, DistFailure, FromD
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-use crate::conn::{self, read_msg, write_msg};
+use crate::conn::{self, read_msg, write_msg_within, MAX_FRAME, MAX_REQUEST_FRAME};
 use rask_graph::arena::with_arena;
 use rask_protocol::WireValue;
 use rask_store::{Namespace, ShmArena};
 
 use crate::peers::Peers;
+use crate::scheduler::Accepting;
 use crate::store::Store;
-use crate::DistError;
+use crate::{DistError, Timeouts};
 
 /// How a worker joins a cluster.
 #[derive(Clone, Debug)]
@@ -32,6 +33,22 @@ pub struct WorkerOptions {
     /// Bytes of results the worker may hold (0: no limit). Reported to the scheduler.
     pub memory_limit: u64,
     pub secret: Option<Vec<u8>>,
+    /// Deadlines for the scheduler connection, fetches and connects.
+    pub timeouts: Timeouts,
+}
+
+impl WorkerOptions {
+    /// A worker of `nthreads` threads for `scheduler`, with no memory limit, the secret from
+    /// `RASK_SECRET` and the deadlines from the environment.
+    pub fn new(scheduler: &str, nthreads: usize) -> WorkerOptions {
+        WorkerOptions {
+            scheduler: scheduler.to_owned(),
+            nthreads,
+            memory_limit: 0,
+            secret: crate::secret_from_env(),
+            timeouts: Timeouts::from_env(),
+        }
+    }
 }
 
 struct Job {
@@ -88,32 +105,58 @@ impl Jobs {
     }
 }
 
-/// Runs a worker until the scheduler goes away. Blocks the calling thread.
+/// Runs a worker until the scheduler goes away or tells it to leave (an error saying why).
+/// Blocks the calling thread.
 pub fn run(options: WorkerOptions) -> Result<(), DistError> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    runtime.block_on(serve(options))
+    runtime.block_on(serve(options, std::future::pending()))
 }
 
-async fn serve(options: WorkerOptions) -> Result<(), DistError> {
+/// [`run`] for a process that is a worker and nothing else (`rask worker`, a `LocalCluster`'s
+/// workers): SIGTERM and SIGINT end it cleanly, its results and spill folder removed, and it
+/// raises its descriptor limit first.
+pub fn run_process(options: WorkerOptions) -> Result<(), DistError> {
+    crate::raise_fd_limit();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    runtime.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
+        let stop = async move {
+            tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            }
+        };
+        serve(options, stop).await
+    })
+}
+
+async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &'static str>) -> Result<(), DistError> {
+    let timeouts = options.timeouts;
     let scheduler_addr = options.scheduler.trim_start_matches("tcp://").to_owned();
-    let mut stream = TcpStream::connect(&scheduler_addr).await?;
-    stream.set_nodelay(true)?;
-    // Serve data on the interface that reaches the scheduler.
-    let host = stream.local_addr()?.ip();
-    let data = TcpListener::bind((host, 0)).await?;
-    let data_addr = data.local_addr()?.to_string();
     let secret: Option<Arc<[u8]>> = options.secret.clone().map(Into::into);
     let nthreads = options.nthreads.max(1);
-    let role = Role::Worker { data_addr, nthreads: nthreads as u32, memory_limit: options.memory_limit };
-    conn::connect(&mut stream, role, secret.as_deref()).await?;
+    let (stream, data) = tokio::time::timeout(timeouts.connect, async {
+        let mut stream = TcpStream::connect(&scheduler_addr).await?;
+        stream.set_nodelay(true)?;
+        // Serve data on the interface that reaches the scheduler.
+        let host = stream.local_addr()?.ip();
+        let data = TcpListener::bind((host, 0)).await?;
+        let data_addr = data.local_addr()?.to_string();
+        let role = Role::Worker { data_addr, nthreads: nthreads as u32, memory_limit: options.memory_limit };
+        conn::connect(&mut stream, role, secret.as_deref()).await?;
+        Ok::<_, DistError>((stream, data))
+    })
+    .await
+    .map_err(|_| DistError::TimedOut(format!("joining the scheduler at {scheduler_addr} took longer than {:?}", timeouts.connect)))??;
 
-    // Segments of workers on this machine that died without cleaning up.
+    // Segments and spill folders of workers on this machine that died without cleaning up.
     rask_store::sweep_orphans();
-    let spill_dir = std::env::temp_dir().join(format!("rask-worker-{}", std::process::id()));
-    let store = Arc::new(Store::new(options.memory_limit, spill_dir));
+    crate::store::sweep_spill_orphans();
+    let store = Arc::new(Store::new(options.memory_limit, crate::store::spill_dir(std::process::id())));
     let pause = Arc::new(Pause::new(options.memory_limit));
-    let peers = Arc::new(Peers::new(secret.clone()));
-    tokio::spawn(serve_data(data, store.clone(), secret));
+    let peers = Arc::new(Peers::new(secret.clone(), timeouts));
+    tokio::spawn(serve_data(data, store.clone(), secret, timeouts));
 
     let (out_tx, mut out_rx) = unbounded_channel::<FromDistWorker>();
     let jobs = start_pool(nthreads, store.clone(), pause.clone(), out_tx.clone());
@@ -132,11 +175,14 @@ async fn serve(options: WorkerOptions) -> Result<(), DistError> {
                 }
                 next = out_rx.try_recv().ok();
             }
-            if !done.is_empty() && write_msg(&mut wr, &FromDistWorker::Done { tasks: done }).await.is_err() {
+            let done = FromDistWorker::Done { tasks: done };
+            if matches!(&done, FromDistWorker::Done { tasks } if !tasks.is_empty())
+                && write_msg_within(&mut wr, &done, timeouts.write).await.is_err()
+            {
                 break;
             }
             for msg in others {
-                if write_msg(&mut wr, &msg).await.is_err() {
+                if write_msg_within(&mut wr, &msg, timeouts.write).await.is_err() {
                     return;
                 }
             }
@@ -170,30 +216,47 @@ async fn serve(options: WorkerOptions) -> Result<(), DistError> {
             }
         });
     }
-    loop {
-        match read_msg::<ToDistWorker>(&mut rd).await {
-            Ok(Some(ToDistWorker::Compute { tasks })) => {
+    tokio::pin!(stop);
+    let ended = loop {
+        // The scheduler pings every second: silence past the deadline means it is gone.
+        let read = tokio::select! {
+            read = tokio::time::timeout(timeouts.scheduler, read_msg::<ToDistWorker>(&mut rd, MAX_FRAME)) => read,
+            signal = &mut stop => {
+                eprintln!("rask worker: {signal}: leaving (results dropped, spill folder removed)");
+                break Ok(());
+            }
+        };
+        match read {
+            Ok(Ok(Some(ToDistWorker::Compute { tasks }))) => {
                 for assignment in tasks {
                     dispatch(assignment, &store, &peers, &jobs, &out_tx);
                 }
             }
-            Ok(Some(ToDistWorker::Release { keys })) => store.remove(&keys),
-            Ok(Some(ToDistWorker::Steal { keys })) => {
+            Ok(Ok(Some(ToDistWorker::Release { keys }))) => store.remove(&keys),
+            Ok(Ok(Some(ToDistWorker::Steal { keys }))) => {
                 let keys = jobs.steal(&keys);
                 let _ = out_tx.send(FromDistWorker::Stolen { keys });
             }
-            Ok(Some(ToDistWorker::Exit)) | Ok(None) => {
-                jobs.close();
-                store.clear();
-                return Ok(());
+            Ok(Ok(Some(ToDistWorker::Ping))) => {}
+            Ok(Ok(Some(ToDistWorker::Exit { reason }))) => break Err(DistError::Closed(reason)),
+            Ok(Ok(None)) => {
+                break Err(DistError::Closed(format!("the scheduler at {scheduler_addr} closed the connection")))
             }
-            Err(e) => {
-                jobs.close();
-                store.clear();
-                return Err(e);
+            Ok(Err(e)) => break Err(DistError::Closed(format!("the scheduler at {scheduler_addr}: {e}"))),
+            Err(_) => {
+                break Err(DistError::TimedOut(format!(
+                    "nothing from the scheduler at {scheduler_addr} for {:?} (it pings every second): \
+                     it is hung or unreachable",
+                    timeouts.scheduler
+                )))
             }
         }
-    }
+    };
+    // Every way out cleans up: no task starts, results go (their segments with them), and the
+    // spill folder is removed even while task threads still hold the store.
+    jobs.close();
+    store.close();
+    ended
 }
 
 /// Starts a task whose inputs are all here at once; otherwise fetches them first.
@@ -214,13 +277,14 @@ fn dispatch(
         let mut inputs = Vec::with_capacity(assignment.task.deps.len());
         for (dep, holders) in assignment.task.deps.iter().zip(&assignment.holders) {
             let value = match store.get(dep) {
-                Some(v) => Some(v),
+                Some(v) => Ok(v),
                 None => peers.fetch_one(dep, holders).await,
             };
             match value {
-                Some(v) => inputs.push(v),
-                None => {
-                    let _ = out.send(FromDistWorker::Missing { key: assignment.task.key.clone(), dep: dep.clone() });
+                Ok(v) => inputs.push(v),
+                Err(failed) => {
+                    let (key, dep) = (assignment.task.key.clone(), dep.clone());
+                    let _ = out.send(FromDistWorker::Missing { key, dep, failed });
                     return;
                 }
             }
@@ -340,23 +404,32 @@ fn into_shared(value: Value, namespace: &Namespace) -> Value {
 }
 
 /// Answers peers' and clients' requests for results.
-async fn serve_data(listener: TcpListener, store: Arc<Store>, secret: Option<Arc<[u8]>>) {
+async fn serve_data(listener: TcpListener, store: Arc<Store>, secret: Option<Arc<[u8]>>, timeouts: Timeouts) {
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(crate::scheduler::MAX_UNAUTHENTICATED));
+    let mut accepting = Accepting::new("rask worker data server");
     loop {
-        let Ok((mut stream, peer)) = listener.accept().await else { continue };
+        let Some((mut stream, peer)) = accepting.next(&listener).await else { continue };
+        let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+            accepting.refuse(peer, "too many connections are still in their handshake");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let (store, secret) = (store.clone(), secret.clone());
         tokio::spawn(async move {
-            if let Err(e) = conn::accept(&mut stream, secret.as_deref()).await {
+            let accepted = conn::accept(&mut stream, secret.as_deref(), timeouts.connect).await;
+            drop(permit);
+            if let Err(e) = accepted {
                 eprintln!("rask worker: refused {peer}: {e}");
                 return;
             }
             let same_host = stream.local_addr().is_ok_and(|me| me.ip() == peer.ip());
             loop {
-                match read_msg::<DataRequest>(&mut stream).await {
+                match read_msg::<DataRequest>(&mut stream, MAX_REQUEST_FRAME).await {
                     Ok(Some(DataRequest::Get { keys })) => {
                         let values =
                             keys.into_iter().map(|k| (k.clone(), store.get(&k).map(|v| share(v, same_host)))).collect();
-                        if write_msg(&mut stream, &DataReply { values }).await.is_err() {
+                        let reply = DataReply { values };
+                        if write_msg_within(&mut stream, &reply, timeouts.write).await.is_err() {
                             return;
                         }
                     }
@@ -368,5 +441,17 @@ async fn serve_data(listener: TcpListener, store: Arc<Store>, secret: Option<Arc
                 }
             }
         });
+    }
+}
+
+/// How a worker process ends: 0 when asked to (a signal), else 1 with the reason on stderr —
+/// a worker whose scheduler vanished or fenced it says so instead of exiting quietly.
+pub fn exit_code(ended: Result<(), DistError>) -> i32 {
+    match ended {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("rask worker: exiting: {e}");
+            1
+        }
     }
 }

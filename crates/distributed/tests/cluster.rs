@@ -182,7 +182,7 @@ fn shared_secret() {
     let scheduler = SchedulerThread::start("127.0.0.1:0", Some(secret.clone())).unwrap();
     let addr = scheduler.addr().to_string();
     let worker = |secret: Option<Vec<u8>>| {
-        let options = WorkerOptions { scheduler: addr.clone(), nthreads: 1, memory_limit: 0, secret };
+        let options = WorkerOptions { secret, ..WorkerOptions::new(&addr, 1) };
         std::thread::spawn(move || rask_distributed::worker::run(options))
     };
     let _good_worker = worker(Some(secret.clone()));

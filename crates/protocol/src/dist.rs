@@ -80,6 +80,9 @@ pub enum ToClient {
         holders: Vec<(Key, Vec<String>)>,
     },
     Stats(SchedulerStats),
+    /// Sent every second: a client that hears nothing for its scheduler timeout knows the
+    /// scheduler is gone or hung, even while the connection stays open.
+    Ping,
 }
 
 /// Counters a client can ask for (tests read them; nothing else should depend on them).
@@ -98,6 +101,13 @@ pub struct SchedulerStats {
     pub workers_paused: u32,
     pub bytes_fetched_by_reference: u64,
     pub bytes_fetched_by_copy: u64,
+    /// Slots of the task table, live or free for reuse: bounded by the most tasks known at
+    /// once, not by how many were ever submitted.
+    pub task_slots: u64,
+    /// Workers declared dead for silence and cut off (their late messages are ignored).
+    pub workers_fenced: u64,
+    /// Tasks erred because no worker existed for the no-workers timeout.
+    pub tasks_erred_no_workers: u64,
 }
 
 /// Scheduler → worker.
@@ -117,7 +127,14 @@ pub enum ToDistWorker {
     Steal {
         keys: Vec<Key>,
     },
-    Exit,
+    /// Sent every second, so a worker can tell a hung scheduler from a quiet one.
+    Ping,
+    /// Leave now, for this reason (say, the scheduler declared this worker dead after a
+    /// silence: its results have been recomputed elsewhere, so it must not rejoin as if
+    /// nothing happened).
+    Exit {
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -141,10 +158,13 @@ pub enum FromDistWorker {
     Stolen {
         keys: Vec<Key>,
     },
-    /// The worker could not fetch input `dep` of `key` from any holder.
+    /// The worker could not fetch input `dep` of `key` from any holder; `failed` lists the
+    /// holders that did not answer in time or did not have it (the scheduler stops counting
+    /// them as holders, and recomputes `dep` if none is left).
     Missing {
         key: Key,
         dep: Key,
+        failed: Vec<String>,
     },
     /// Memory in use, results spilled to disk, and whether the worker has paused (its
     /// memory is past the pause threshold: it takes no new tasks until it falls).

@@ -19,11 +19,11 @@ use rask_protocol::dist::{ClientMsg, FromDistWorker, Role, SchedulerStats, TaskD
 use rustc_hash::FxHashMap;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use self::state::{ClientId, State, WorkerId};
-use crate::conn::{self, read_msg, write_msg};
-use crate::DistError;
+use crate::conn::{self, read_msg, write_msg_within, MAX_FRAME, MAX_WORKER_FRAME};
+use crate::{DistError, Timeouts};
 
 /// Tasks per submission chunk: a million-task graph is a few hundred events of a few
 /// milliseconds each, with other connections served in between.
@@ -31,8 +31,9 @@ const SUBMIT_CHUNK: usize = 4096;
 /// Events handled before the actor flushes its messages.
 const EVENTS_PER_ROUND: usize = 4096;
 
-/// A worker silent this long is considered dead (it heartbeats every second).
-const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections still in their handshake, at most: past this, new ones are closed at once, so
+/// strangers holding connections open cannot exhaust the scheduler's descriptors or memory.
+pub const MAX_UNAUTHENTICATED: usize = 256;
 
 enum Event {
     Tick,
@@ -74,12 +75,13 @@ pub async fn serve(
     listener: TcpListener,
     secret: Option<Arc<[u8]>>,
     dashboard: Option<TcpListener>,
+    timeouts: Timeouts,
 ) -> Result<(), DistError> {
     let (events, inbox) = unbounded_channel();
     if let Some(dashboard) = dashboard {
         tokio::spawn(serve_dashboard(dashboard, events.clone()));
     }
-    tokio::spawn(actor(inbox));
+    tokio::spawn(actor(inbox, timeouts));
     let ticks = events.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(1));
@@ -91,11 +93,63 @@ pub async fn serve(
         }
     });
     let mut next_conn = 0u32;
+    let handshakes = Arc::new(Semaphore::new(MAX_UNAUTHENTICATED));
+    let mut accepting = Accepting::new("rask scheduler");
     loop {
-        let (stream, peer) = listener.accept().await?;
+        let Some((stream, peer)) = accepting.next(&listener).await else { continue };
+        let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+            accepting.refuse(peer, "too many connections are still in their handshake");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         next_conn += 1;
-        tokio::spawn(connection(stream, peer, next_conn, events.clone(), secret.clone()));
+        tokio::spawn(connection(stream, peer, next_conn, events.clone(), secret.clone(), timeouts, permit));
+    }
+}
+
+/// An accept loop that survives its errors: running out of descriptors (EMFILE) or of kernel
+/// memory makes `accept` fail until something closes, so it backs off (10 ms doubling to 1 s)
+/// and tries again instead of closing the listener. Each burst of errors is logged once.
+pub(crate) struct Accepting {
+    who: &'static str,
+    backoff: Duration,
+    failing: bool,
+    refused: u64,
+}
+
+impl Accepting {
+    pub(crate) fn new(who: &'static str) -> Accepting {
+        Accepting { who, backoff: Duration::from_millis(10), failing: false, refused: 0 }
+    }
+
+    pub(crate) async fn next(&mut self, listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
+        match listener.accept().await {
+            Ok(accepted) => {
+                if self.failing {
+                    eprintln!("{}: accepting connections again", self.who);
+                }
+                self.failing = false;
+                self.backoff = Duration::from_millis(10);
+                Some(accepted)
+            }
+            Err(e) => {
+                if !self.failing {
+                    eprintln!("{}: cannot accept connections ({e}); retrying with backoff", self.who);
+                }
+                self.failing = true;
+                tokio::time::sleep(self.backoff).await;
+                self.backoff = (self.backoff * 2).min(Duration::from_secs(1));
+                None
+            }
+        }
+    }
+
+    /// Closes a connection at once, logging the first and then every 1000th.
+    pub(crate) fn refuse(&mut self, peer: SocketAddr, why: &str) {
+        if self.refused % 1000 == 0 {
+            eprintln!("{}: refused {peer}: {why} ({} refused so far)", self.who, self.refused + 1);
+        }
+        self.refused += 1;
     }
 }
 
@@ -105,8 +159,12 @@ async fn connection(
     conn: u32,
     events: UnboundedSender<Event>,
     secret: Option<Arc<[u8]>>,
+    timeouts: Timeouts,
+    handshake: OwnedSemaphorePermit,
 ) {
-    let role = match conn::accept(&mut stream, secret.as_deref()).await {
+    let accepted = conn::accept(&mut stream, secret.as_deref(), timeouts.connect).await;
+    drop(handshake);
+    let role = match accepted {
         Ok(Role::Peer) => {
             eprintln!("rask scheduler: refused {peer}: a data fetch sent to the scheduler");
             return;
@@ -123,20 +181,30 @@ async fn connection(
     if events.send(Event::Joined { conn, role, tx }).is_err() {
         return;
     }
+    // When the writer ends (the peer stopped reading, or the actor cut it off), the reader
+    // stops too: nothing it would read could be answered.
+    let (writer_alive, mut writer_gone) = oneshot::channel::<()>();
     tokio::spawn(async move {
+        let _alive = writer_alive;
         while let Some(out) = rx.recv().await {
-            let sent = match &out {
-                Outgoing::Client(m) => write_msg(&mut wr, m).await,
-                Outgoing::Worker(m) => write_msg(&mut wr, m).await,
+            let (sent, last) = match &out {
+                Outgoing::Client(m) => (write_msg_within(&mut wr, m, timeouts.write).await, false),
+                Outgoing::Worker(m) => {
+                    (write_msg_within(&mut wr, m, timeouts.write).await, matches!(m, ToDistWorker::Exit { .. }))
+                }
             };
-            if sent.is_err() {
+            if sent.is_err() || last {
                 break;
             }
         }
     });
     let why = loop {
         let event = if is_client {
-            match read_msg::<ClientMsg>(&mut rd).await {
+            let read = tokio::select! {
+                read = read_msg::<ClientMsg>(&mut rd, MAX_FRAME) => read,
+                _ = &mut writer_gone => break None,
+            };
+            match read {
                 Ok(Some(ClientMsg::Submit { tasks, wanted })) => {
                     // Wants first, so no result is released before its want arrives.
                     let _ = events.send(Event::Client { conn, msg: ClientMsg::Submit { tasks: Vec::new(), wanted } });
@@ -157,7 +225,11 @@ async fn connection(
                 Err(e) => break dropped_reason(e),
             }
         } else {
-            match read_msg::<FromDistWorker>(&mut rd).await {
+            let read = tokio::select! {
+                read = read_msg::<FromDistWorker>(&mut rd, MAX_WORKER_FRAME) => read,
+                _ = &mut writer_gone => break None,
+            };
+            match read {
                 Ok(Some(msg)) => Event::Worker { conn, msg },
                 Ok(None) => break None,
                 Err(e) => break dropped_reason(e),
@@ -186,7 +258,7 @@ fn dropped_reason(e: DistError) -> Option<String> {
     }
 }
 
-async fn actor(mut inbox: UnboundedReceiver<Event>) {
+async fn actor(mut inbox: UnboundedReceiver<Event>, timeouts: Timeouts) {
     let mut state = State::default();
     let mut clients: FxHashMap<ClientId, UnboundedSender<Outgoing>> = FxHashMap::default();
     let mut workers: FxHashMap<WorkerId, UnboundedSender<Outgoing>> = FxHashMap::default();
@@ -195,7 +267,7 @@ async fn actor(mut inbox: UnboundedReceiver<Event>) {
         let mut handled = 0;
         while let Some(e) = event.take() {
             let heavy = matches!(e, Event::Chunk { .. });
-            handle(&mut state, &mut clients, &mut workers, e);
+            handle(&mut state, &mut clients, &mut workers, e, &timeouts);
             handled += 1;
             // After a chunk of a submission, flush: its first tasks start at once.
             if handled < EVENTS_PER_ROUND && !heavy {
@@ -211,16 +283,35 @@ fn handle(
     clients: &mut FxHashMap<ClientId, UnboundedSender<Outgoing>>,
     workers: &mut FxHashMap<WorkerId, UnboundedSender<Outgoing>>,
     event: Event,
+    timeouts: &Timeouts,
 ) {
     match event {
         Event::Stats(reply) => {
             let _ = reply.send(state.stats());
         }
         Event::Tick => {
-            for w in state.expire_silent_workers(Instant::now(), HEARTBEAT_TIMEOUT) {
-                eprintln!("rask scheduler: worker {w} silent for {HEARTBEAT_TIMEOUT:?}: treated as dead");
-                // Dropping its sender ends its writer, which closes the connection.
-                workers.remove(&w);
+            let now = Instant::now();
+            for w in state.expire_silent_workers(now, timeouts.heartbeat) {
+                let silence = timeouts.heartbeat;
+                eprintln!("rask scheduler: worker {w} silent for {silence:?}: declared dead, fenced");
+                // Fenced: told why, then cut off; anything it sends meanwhile is ignored.
+                if let Some(tx) = workers.remove(&w) {
+                    let reason = format!(
+                        "the scheduler declared this worker dead after {silence:?} without a message \
+                         (stopped, hung or cut off); its tasks were given to other workers"
+                    );
+                    let _ = tx.send(Outgoing::Worker(ToDistWorker::Exit { reason }));
+                }
+            }
+            let erred = state.expire_without_workers(now, timeouts.no_workers);
+            if erred > 0 {
+                eprintln!("rask scheduler: no workers for {:?}: {erred} waiting tasks erred", timeouts.no_workers);
+            }
+            for tx in clients.values() {
+                let _ = tx.send(Outgoing::Client(ToClient::Ping));
+            }
+            for tx in workers.values() {
+                let _ = tx.send(Outgoing::Worker(ToDistWorker::Ping));
             }
         }
         Event::Joined { conn, role: Role::Client, tx } => {
@@ -264,6 +355,8 @@ fn handle(
                 state.out.to_clients.push((conn, ToClient::Stats(stats)));
             }
         },
+        // A fenced worker's late messages are ignored: its tasks belong to others now.
+        Event::Worker { conn, .. } if !workers.contains_key(&conn) => {}
         Event::Worker { conn, msg } => {
             state.seen(conn, Instant::now());
             worker_message(state, conn, msg)
@@ -275,7 +368,7 @@ fn worker_message(state: &mut State, conn: WorkerId, msg: FromDistWorker) {
     match msg {
         FromDistWorker::Done { tasks } => state.done(conn, tasks),
         FromDistWorker::Erred { key, failure } => state.erred(conn, &key, failure),
-        FromDistWorker::Missing { key, dep } => state.missing(conn, &key, &dep),
+        FromDistWorker::Missing { key, dep, failed } => state.missing(conn, &key, &dep, &failed),
         FromDistWorker::Stolen { keys } => state.stolen(conn, &keys),
         FromDistWorker::Heartbeat {
             bytes_in_memory,
@@ -326,8 +419,9 @@ fn flush(
 /// and for monitoring; no graphs, no control).
 async fn serve_dashboard(listener: TcpListener, events: UnboundedSender<Event>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut accepting = Accepting::new("rask scheduler dashboard");
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else { continue };
+        let Some((mut stream, _)) = accepting.next(&listener).await else { continue };
         let events = events.clone();
         tokio::spawn(async move {
             let mut request = [0u8; 1024];
@@ -347,6 +441,16 @@ async fn serve_dashboard(listener: TcpListener, events: UnboundedSender<Event>) 
     }
 }
 
+/// How a scheduler is started: its shared secret, its status page, its deadlines.
+#[derive(Clone, Debug, Default)]
+pub struct SchedulerOptions {
+    /// Every client and worker must prove it knows this secret (`RASK_SECRET`).
+    pub secret: Option<Vec<u8>>,
+    /// `HOST:PORT` for the JSON status page, if any.
+    pub dashboard: Option<String>,
+    pub timeouts: Timeouts,
+}
+
 /// A scheduler serving on a thread of its own (for `LocalCluster` and tests).
 pub struct SchedulerThread {
     addr: SocketAddr,
@@ -354,9 +458,10 @@ pub struct SchedulerThread {
 }
 
 impl SchedulerThread {
-    /// Binds `addr` (port 0 for any) and serves in the background until the process exits.
+    /// Binds `addr` (port 0 for any) and serves in the background until the process exits,
+    /// with the deadlines of the environment ([`Timeouts::from_env`]).
     pub fn start(addr: &str, secret: Option<Vec<u8>>) -> Result<SchedulerThread, DistError> {
-        SchedulerThread::start_with_dashboard(addr, secret, None)
+        SchedulerThread::start_with(addr, SchedulerOptions { secret, dashboard: None, timeouts: Timeouts::from_env() })
     }
 
     /// As [`SchedulerThread::start`], with the JSON status page on `dashboard` if given.
@@ -365,10 +470,17 @@ impl SchedulerThread {
         secret: Option<Vec<u8>>,
         dashboard: Option<&str>,
     ) -> Result<SchedulerThread, DistError> {
+        let dashboard = dashboard.map(str::to_owned);
+        SchedulerThread::start_with(addr, SchedulerOptions { secret, dashboard, timeouts: Timeouts::from_env() })
+    }
+
+    /// Binds `addr` and serves with `options`.
+    pub fn start_with(addr: &str, options: SchedulerOptions) -> Result<SchedulerThread, DistError> {
+        crate::raise_fd_limit();
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
-        let dashboard = match dashboard {
+        let dashboard = match &options.dashboard {
             Some(d) => {
                 let l = std::net::TcpListener::bind(d)?;
                 l.set_nonblocking(true)?;
@@ -377,7 +489,8 @@ impl SchedulerThread {
             None => None,
         };
         let dashboard_addr = dashboard.as_ref().map(|l| l.local_addr()).transpose()?;
-        let secret: Option<Arc<[u8]>> = secret.map(Into::into);
+        let secret: Option<Arc<[u8]>> = options.secret.map(Into::into);
+        let timeouts = options.timeouts;
         std::thread::Builder::new().name("rask-scheduler".into()).spawn(move || {
             // Two threads: decoding a large submission must not stall the actor.
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -388,7 +501,7 @@ impl SchedulerThread {
             runtime.block_on(async move {
                 let listener = TcpListener::from_std(listener).expect("a tokio listener");
                 let dashboard = dashboard.map(|l| TcpListener::from_std(l).expect("a tokio listener"));
-                if let Err(e) = serve(listener, secret, dashboard).await {
+                if let Err(e) = serve(listener, secret, dashboard, timeouts).await {
                     eprintln!("rask scheduler: {e}");
                 }
             });

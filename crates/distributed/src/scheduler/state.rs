@@ -115,7 +115,10 @@ pub struct Outbox {
 
 #[derive(Default)]
 pub struct State {
+    /// The task table: a slot per task known, reused once the task is forgotten (`free`), so
+    /// its size follows the most tasks known at once, not how many were ever submitted.
     tasks: Vec<Option<Task>>,
+    free: Vec<TaskId>,
     index: FxHashMap<Key, TaskId>,
     ready: BinaryHeap<Reverse<((u64, u32), TaskId)>>,
     workers: FxHashMap<WorkerId, Worker>,
@@ -132,6 +135,8 @@ pub struct State {
     stealing: FxHashSet<TaskId>,
     /// Per client, the tasks pinned by its submission in progress.
     pinned: FxHashMap<ClientId, Vec<TaskId>>,
+    /// Since when tasks have been waiting with no worker connected to run them.
+    workerless_since: Option<Instant>,
     pub out: Outbox,
 }
 
@@ -153,6 +158,7 @@ impl State {
             workers_paused: self.workers.values().filter(|w| w.report.paused).count() as u32,
             bytes_fetched_by_reference: self.workers.values().map(|w| w.report.fetched_by_reference).sum(),
             bytes_fetched_by_copy: self.workers.values().map(|w| w.report.fetched_by_copy).sum(),
+            task_slots: self.tasks.len() as u64,
             ..self.stats
         }
     }
@@ -172,14 +178,63 @@ impl State {
         for &w in &silent {
             self.remove_worker(w);
         }
+        self.stats.workers_fenced += silent.len() as u64;
         silent
     }
 
-    /// A worker's report: a paused worker gets no new tasks until it resumes.
+    /// Tasks that have waited for `timeout` with no worker connected are erred (each wanted
+    /// key's client hears why), so a client of an empty cluster is not left waiting forever.
+    /// Returns how many were erred.
+    pub fn expire_without_workers(&mut self, now: Instant, timeout: Duration) -> usize {
+        if !self.workers.is_empty() {
+            self.workerless_since = None;
+            return 0;
+        }
+        let waiting: Vec<TaskId> = (0..self.tasks.len())
+            .filter(|&t| self.tasks[t].as_ref().is_some_and(|task| task.state.is_active()))
+            .collect();
+        if waiting.is_empty() {
+            self.workerless_since = None;
+            return 0;
+        }
+        let since = *self.workerless_since.get_or_insert(now);
+        if now.duration_since(since) < timeout {
+            return 0;
+        }
+        let error: Arc<str> = format!(
+            "no worker was connected to the scheduler for {timeout:?} while this task waited to run \
+             (start workers with `rask worker tcp://SCHEDULER`, or raise RASK_NO_WORKERS_TIMEOUT)"
+        )
+        .into();
+        let mut erred = 0;
+        for t in waiting {
+            if self.tasks[t].as_ref().is_some_and(|task| task.state.is_active()) {
+                erred += 1;
+                self.err(t, error.clone());
+            }
+        }
+        self.stats.tasks_erred_no_workers += erred as u64;
+        self.workerless_since = None;
+        self.run_release_checks();
+        erred
+    }
+
+    /// A worker's report: a paused worker gets no new tasks until it resumes, and gives back
+    /// the tasks it has not started, so they run elsewhere instead of waiting on it.
     pub fn heartbeat(&mut self, w: WorkerId, report: WorkerReport) {
         let Some(worker) = self.workers.get_mut(&w) else { return };
         let resumed = worker.report.paused && !report.paused;
+        let paused = !worker.report.paused && report.paused;
         worker.report = report;
+        if paused {
+            let unstarted: Vec<TaskId> =
+                worker.processing.iter().copied().filter(|t| !self.stealing.contains(t)).collect();
+            if !unstarted.is_empty() {
+                let keys = unstarted.iter().map(|&t| self.task(t).def.key.clone()).collect::<Vec<_>>();
+                self.stealing.extend(unstarted);
+                self.out.steal.entry(w).or_default().extend(keys);
+            }
+        }
         if resumed {
             self.schedule();
         }
@@ -218,10 +273,30 @@ impl State {
                 self.stats.peak_in_memory = self.stats.peak_in_memory.max(self.stats.tasks_in_memory);
             } else {
                 self.stats.tasks_in_memory -= 1;
+                self.result_lost(t);
             }
         }
         if matches!(old, TaskState::Processing(_)) || !new_active {
             self.release_checks.push(t);
+        }
+    }
+
+    /// `t`'s result is no longer in memory (lost with its holders, or released): dependents
+    /// waiting for inputs wait for it again, and a queued one goes back to waiting. (Running
+    /// dependents find it missing and say so.)
+    fn result_lost(&mut self, t: TaskId) {
+        for i in 0..self.task(t).dependents.len() {
+            let d = self.task(t).dependents[i];
+            let Some(dep) = self.tasks[d].as_mut() else { continue };
+            match dep.state {
+                TaskState::Waiting => dep.waiting += 1,
+                // Both active: no dependency counts change. Its heap entry goes stale.
+                TaskState::Queued => {
+                    dep.state = TaskState::Waiting;
+                    dep.waiting = 1;
+                }
+                _ => {}
+            }
         }
     }
 
@@ -309,12 +384,12 @@ impl State {
                 self.out.to_clients.push((c, ToClient::Erred { key: def.key, error }));
                 continue;
             }
-            let t = self.tasks.len();
+            let t = self.free.pop().unwrap_or(self.tasks.len());
             for &d in &deps {
                 self.task_mut(d).dependents.push(t);
             }
             let key = def.key.clone();
-            self.tasks.push(Some(Task {
+            let task = Some(Task {
                 def,
                 deps,
                 dependents: Vec::new(),
@@ -327,7 +402,12 @@ impl State {
                 priority: (self.generation, rank),
                 attempts: 0,
                 pins: u32::from(!last),
-            }));
+            });
+            if t == self.tasks.len() {
+                self.tasks.push(task);
+            } else {
+                self.tasks[t] = task;
+            }
             if !last {
                 pinned.push(t);
             }
@@ -417,8 +497,8 @@ impl State {
                 self.balance();
                 return;
             };
-            if self.task(t).state != TaskState::Queued {
-                continue; // stale entry: cancelled, erred or re-queued since
+            if self.tasks[t].as_ref().is_none_or(|task| task.state != TaskState::Queued) {
+                continue; // stale entry: cancelled, erred, forgotten or re-queued since
             }
             let w = self.choose_worker(t);
             self.assign(t, w);
@@ -605,11 +685,27 @@ impl State {
         }
     }
 
-    /// A worker could not fetch `dep` for `key`: try the task again once `dep` is available.
-    pub fn missing(&mut self, w: WorkerId, key: &Key, dep: &Key) {
+    /// A worker could not fetch `dep` for `key` from the holders `failed` (they did not answer
+    /// in time, or did not have it): they stop counting as holders (and are told to drop any
+    /// copy), `dep` is recomputed if nobody else holds it, and the task runs again once `dep`
+    /// is available.
+    pub fn missing(&mut self, w: WorkerId, key: &Key, dep: &Key, failed: &[String]) {
         let (Some(&t), Some(&d)) = (self.index.get(key), self.index.get(dep)) else { return };
         if self.task(t).state != TaskState::Processing(w) {
             return;
+        }
+        for addr in failed {
+            let Some((&h, _)) = self.workers.iter().find(|(_, x)| &x.addr == addr) else { continue };
+            if let Some(i) = self.task(d).who_has.iter().position(|x| *x == h) {
+                self.task_mut(d).who_has.swap_remove(i);
+                self.workers.get_mut(&h).map(|x| x.holds.remove(&d));
+                self.out.release.entry(h).or_default().push(dep.clone());
+            }
+        }
+        if self.task(d).state == TaskState::Memory && self.task(d).who_has.is_empty() {
+            // Lost: recomputed for `t` and for any other task that still needs it.
+            self.set_state(d, TaskState::Released);
+            self.need(d);
         }
         self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
         self.task_mut(t).attempts += 1;
@@ -639,10 +735,13 @@ impl State {
                 continue;
             }
             self.task_mut(t).attempts += 1;
-            if self.task(t).attempts >= ALLOWED_FAILURES {
+            let attempts = self.task(t).attempts;
+            // A task that has killed two workers is not handed the last one left.
+            let last_worker_at_risk = attempts >= 2 && self.workers.len() == 1;
+            if attempts >= ALLOWED_FAILURES || last_worker_at_risk {
                 let key = self.task(t).def.key.clone();
-                let attempts = self.task(t).attempts;
-                self.err(t, format!("task {key}: its worker died {attempts} times running it").into());
+                let spared = if last_worker_at_risk { " (the last worker left is not risked on it)" } else { "" };
+                self.err(t, format!("task {key}: its worker died {attempts} times running it{spared}").into());
             } else {
                 let priority = self.task(t).priority;
                 self.set_state(t, TaskState::Queued);
@@ -760,17 +859,39 @@ impl State {
                 && task.pins == 0
                 && task.dependents.iter().all(|&d| self.tasks[d].is_none());
             if forgettable {
-                let task = self.tasks[t].take().expect("checked above");
-                if self.index.get(&task.def.key) == Some(&t) {
-                    self.index.remove(&task.def.key);
-                }
-                for d in task.deps {
-                    if let Some(dep) = self.tasks[d].as_mut() {
-                        dep.dependents.retain(|x| *x != t);
-                        self.release_checks.push(d);
-                    }
-                }
+                self.forget(t);
             }
         }
+        if self.free.len() == self.tasks.len() && !self.tasks.is_empty() {
+            self.compact();
+        }
+    }
+
+    /// Removes task `t` and frees its slot for reuse.
+    fn forget(&mut self, t: TaskId) {
+        let task = self.tasks[t].take().expect("a live task");
+        if self.index.get(&task.def.key) == Some(&t) {
+            self.index.remove(&task.def.key);
+        }
+        for w in &task.who_has {
+            self.workers.get_mut(w).map(|x| x.holds.remove(&t));
+        }
+        for d in task.deps {
+            if let Some(dep) = self.tasks[d].as_mut() {
+                dep.dependents.retain(|x| *x != t);
+                self.release_checks.push(d);
+            }
+        }
+        self.free.push(t);
+    }
+
+    /// Nothing is known any more: give the tables' memory back, so an idle scheduler is as
+    /// small after a million tasks as before them. (Entries left in `ready` are all stale.)
+    fn compact(&mut self) {
+        self.tasks = Vec::new();
+        self.free = Vec::new();
+        self.ready = BinaryHeap::new();
+        self.index = FxHashMap::default();
+        self.stealing = FxHashSet::default();
     }
 }

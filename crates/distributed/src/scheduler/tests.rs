@@ -117,6 +117,102 @@ fn a_task_that_kills_workers_errs_after_the_allowed_failures() {
 }
 
 #[test]
+fn a_task_that_killed_two_workers_is_not_given_the_last_one() {
+    let mut s = State::default();
+    s.add_client(7);
+    for w in 1..=3 {
+        s.add_worker(w, format!("w{w}"), 1);
+    }
+    let (defs, wanted) = tasks("{'a': (inc, 1)}", &["a"]);
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    for _ in 0..2 {
+        let Some(TaskState::Processing(w)) = s.state_of(&Key::from("a")).cloned() else { panic!("a runs") };
+        s.remove_worker(w);
+    }
+    let state = s.state_of(&Key::from("a")).cloned();
+    assert!(matches!(&state, Some(TaskState::Erred(e)) if e.contains("died 2 times") && e.contains("last worker")), "{state:?}");
+    assert_eq!(s.stats().workers, 1, "the third worker is spared");
+}
+
+#[test]
+fn the_task_table_reuses_slots_and_returns_to_empty() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1);
+    s.add_client(7);
+    let (mut most, mut per_run) = (0, 0);
+    for run in 0..50 {
+        let (graph, root) = tree_sum(200);
+        let plan = Plan::build_with(&graph, &[root.clone()], &Registry::new(), &rask_graph::PlanOptions::unoptimized())
+            .unwrap();
+        let defs: Vec<TaskDef> = plan_tasks(&plan, |_| false)
+            .into_iter()
+            .map(|mut d| {
+                // Fresh keys for every run, as a client's graphs have.
+                d.key = Key::tuple([Key::from("run"), Key::Int(run), d.key]);
+                d.deps = d.deps.into_iter().map(|k| Key::tuple([Key::from("run"), Key::Int(run), k])).collect();
+                d
+            })
+            .collect();
+        let want = vec![defs.last().unwrap().key.clone()];
+        per_run = defs.len() as u64;
+        s.want(7, &want);
+        s.submit(7, defs);
+        run_assigned(&mut s);
+        most = most.max(s.stats().task_slots);
+        s.release(7, &want);
+        assert_eq!(s.stats().tasks_known, 0, "run {run} forgot everything");
+        assert_eq!(s.stats().task_slots, 0, "an idle scheduler keeps no slots");
+    }
+    assert!(most <= per_run, "one run at a time needs one run's slots ({per_run}), not more ({most})");
+}
+
+#[test]
+fn a_lost_input_sends_waiting_and_queued_dependents_back_to_waiting() {
+    // c needs a and b; a finishes on w1, then w1 dies before b is done: c must wait for a's
+    // recomputation as well as for b, not start when b alone finishes.
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1);
+    s.add_worker(2, "w2".into(), 1);
+    s.add_client(7);
+    let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2), 'c': (add, 'a', 'b')}", &["c"]);
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    let compute = std::mem::take(&mut s.out.compute);
+    let on = |key: &str| compute.iter().find(|(_, b)| b.iter().any(|a| a.task.key == Key::from(key))).map(|(w, _)| *w);
+    let (wa, wb) = (on("a").unwrap(), on("b").unwrap());
+    assert_ne!(wa, wb);
+    s.done(wa, vec![(Key::from("a"), 8)]);
+    s.remove_worker(wa);
+    assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Waiting));
+    s.done(wb, vec![(Key::from("b"), 8)]);
+    assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Waiting), "a is still being recomputed");
+    s.out.compute.clear();
+    s.done(wb, vec![(Key::from("a"), 8)]);
+    assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Processing(wb)));
+}
+
+#[test]
+fn a_holder_that_does_not_answer_is_dropped_and_its_result_recomputed() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1);
+    s.add_client(7);
+    let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a')}", &["b"]);
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    // w1 pauses before a is done, so b runs on w2, which then cannot reach w1 (stopped, say).
+    s.heartbeat(1, WorkerReport { paused: true, ..WorkerReport::default() });
+    s.add_worker(2, "w2".into(), 1);
+    s.done(1, vec![(Key::from("a"), 8)]);
+    assert_eq!(s.state_of(&Key::from("b")), Some(&TaskState::Processing(2)));
+    s.out.release.clear();
+    s.missing(2, &Key::from("b"), &Key::from("a"), &["w1".to_owned()]);
+    assert_eq!(s.out.release.get(&1), Some(&vec![Key::from("a")]), "w1 is told to drop its copy");
+    assert_eq!(s.state_of(&Key::from("a")), Some(&TaskState::Processing(2)), "a is recomputed where it can run");
+    assert_eq!(s.state_of(&Key::from("b")), Some(&TaskState::Waiting));
+}
+
+#[test]
 fn failures_propagate_to_dependents_and_clients_that_leave_release_everything() {
     let mut s = State::default();
     s.add_worker(1, "w1".into(), 1);
