@@ -19,6 +19,7 @@ pub mod auth;
 mod client;
 mod cluster;
 mod conn;
+mod memory;
 mod peers;
 pub mod scheduler;
 pub mod store;

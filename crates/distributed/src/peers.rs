@@ -70,17 +70,27 @@ impl Peers {
         let exchange = async {
             let conn = self.conn(addr).await?;
             let mut stream = tokio::time::timeout(limit, conn.lock()).await.map_err(|_| timed_out())?;
-            tokio::time::timeout(limit, write_msg(&mut *stream, &DataRequest::Get { keys }))
-                .await
-                .map_err(|_| timed_out())??;
-            let reply: DataReply = read_msg_idle(&mut *stream, MAX_FRAME, Some(limit))
-                .await
-                .map_err(|e| match e {
-                    DistError::TimedOut(_) => timed_out(),
-                    other => other,
-                })?
-                .ok_or(DistError::Protocol(format!("{addr} closed")))?;
-            Ok::<_, DistError>(reply.values)
+            let mut values = Vec::with_capacity(keys.len());
+            let mut keys = keys;
+            // A holder answers a bounded number of bytes at a time: ask again for the rest.
+            while !keys.is_empty() {
+                tokio::time::timeout(limit, write_msg(&mut *stream, &DataRequest::Get { keys }))
+                    .await
+                    .map_err(|_| timed_out())??;
+                let reply: DataReply = read_msg_idle(&mut *stream, MAX_FRAME, Some(limit))
+                    .await
+                    .map_err(|e| match e {
+                        DistError::TimedOut(_) => timed_out(),
+                        other => other,
+                    })?
+                    .ok_or(DistError::Protocol(format!("{addr} closed")))?;
+                if reply.values.is_empty() && !reply.deferred.is_empty() {
+                    return Err(DistError::Protocol(format!("{addr} deferred every key it was asked for")));
+                }
+                values.extend(reply.values);
+                keys = reply.deferred;
+            }
+            Ok::<_, DistError>(values)
         };
         let result = exchange.await;
         if result.is_err() {

@@ -4,7 +4,7 @@
 //!
 //! Fractions of the worker's memory limit, as in Dask: past `SPILL` of it, results go to disk;
 //! past `PAUSE` of it (the process's resident memory, which counts what the store cannot see),
-//! the worker stops taking tasks until memory falls again.
+//! the worker stops taking tasks until memory falls again (see `memory.rs`, which decides).
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -29,6 +29,8 @@ struct Inner {
     in_memory: u64,
     spilled: u64,
     next_file: u64,
+    /// A spill failed (disk full): said once.
+    spill_failed: bool,
 }
 
 /// The results one worker holds.
@@ -67,6 +69,13 @@ impl Store {
         }
     }
 
+    /// The size of a held result, in memory or on disk.
+    pub fn size_of(&self, key: &Key) -> Option<u64> {
+        match self.inner.lock().expect("store lock").slots.get(key)? {
+            Slot::Memory(_, n) | Slot::Disk(_, n) => Some(*n),
+        }
+    }
+
     pub fn insert(&self, key: Key, value: Value) {
         let nbytes = value.nbytes() as u64;
         let mut inner = self.inner.lock().expect("store lock");
@@ -76,20 +85,36 @@ impl Store {
         inner.in_memory += nbytes;
         inner.order.push_back(key);
         if let Some(target) = self.target {
-            while inner.in_memory > target {
+            let mut tries = inner.order.len();
+            while inner.in_memory > target && tries > 0 {
                 let Some(oldest) = inner.order.pop_front() else { break };
                 self.spill(&mut inner, oldest);
+                tries -= 1;
             }
         }
     }
 
+    /// Moves the oldest result in memory to disk; its bytes, or `None` if nothing is left in
+    /// memory or the write failed.
+    pub fn spill_oldest(&self) -> Option<u64> {
+        let mut inner = self.inner.lock().expect("store lock");
+        let key = inner.order.pop_front()?;
+        let before = inner.spilled;
+        self.spill(&mut inner, key);
+        (inner.spilled > before).then(|| inner.spilled - before)
+    }
+
+    /// Streams the value to its file (no copy of it in memory: a spill must lower memory, not
+    /// double it) and drops it, which unmaps and removes its shared-memory segment.
     fn spill(&self, inner: &mut Inner, key: Key) {
         let Some(Slot::Memory(value, nbytes)) = inner.slots.remove(&key) else { return };
         let path = self.dir.join(format!("{}.spill", inner.next_file));
         inner.next_file += 1;
-        let written = std::fs::create_dir_all(&self.dir)
-            .and_then(|()| postcard::to_stdvec(&value).map_err(std::io::Error::other))
-            .and_then(|bytes| std::fs::write(&path, bytes));
+        let written = std::fs::create_dir_all(&self.dir).and_then(|()| {
+            let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+            postcard::to_io(&value, &mut file).map_err(std::io::Error::other)?;
+            std::io::Write::flush(&mut file)
+        });
         match written {
             Ok(()) => {
                 inner.in_memory -= nbytes;
@@ -98,8 +123,14 @@ impl Store {
             }
             // A full disk: keep it in memory rather than lose it (the pause threshold is the
             // next line of defence).
-            Err(_) => {
-                inner.slots.insert(key, Slot::Memory(value, nbytes));
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                if !inner.spill_failed {
+                    eprintln!("rask worker: cannot spill to {}: {e}; keeping results in memory", self.dir.display());
+                }
+                inner.spill_failed = true;
+                inner.slots.insert(key.clone(), Slot::Memory(value, nbytes));
+                inner.order.push_back(key);
             }
         }
     }

@@ -19,6 +19,7 @@ use rask_graph::arena::with_arena;
 use rask_protocol::WireValue;
 use rask_store::{Namespace, ShmArena};
 
+use crate::memory::{self, Memory};
 use crate::peers::Peers;
 use crate::scheduler::Accepting;
 use crate::store::Store;
@@ -154,12 +155,18 @@ async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &
     rask_store::sweep_orphans();
     crate::store::sweep_spill_orphans();
     let store = Arc::new(Store::new(options.memory_limit, crate::store::spill_dir(std::process::id())));
-    let pause = Arc::new(Pause::new(options.memory_limit));
+    let memory = Memory::new(options.memory_limit);
+    memory::start_monitor(memory.clone(), store.clone());
+    if options.memory_limit > 0 {
+        // No single result may be larger than the whole limit: it is a MemoryError naming
+        // the task, not a worker killed by the kernel.
+        rask_graph::arena::set_allocation_limit(options.memory_limit as usize);
+    }
     let peers = Arc::new(Peers::new(secret.clone(), timeouts));
     tokio::spawn(serve_data(data, store.clone(), secret, timeouts));
 
     let (out_tx, mut out_rx) = unbounded_channel::<FromDistWorker>();
-    let jobs = start_pool(nthreads, store.clone(), pause.clone(), out_tx.clone());
+    let jobs = start_pool(nthreads, store.clone(), memory.clone(), out_tx.clone());
 
     let (mut rd, mut wr) = stream.into_split();
     tokio::spawn(async move {
@@ -189,14 +196,14 @@ async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &
         }
     });
     {
-        let (out, store, pause, peers) = (out_tx.clone(), store.clone(), pause.clone(), peers.clone());
+        let (out, store, memory, peers) = (out_tx.clone(), store.clone(), memory.clone(), peers.clone());
         tokio::spawn(async move {
             // Every second, or at once when the worker pauses or resumes.
             let mut tick = tokio::time::interval(Duration::from_millis(50));
             let mut last = (Instant::now(), false);
             loop {
                 tick.tick().await;
-                let paused = pause.check();
+                let paused = memory.paused();
                 if paused == last.1 && last.0.elapsed() < Duration::from_secs(1) {
                     continue;
                 }
@@ -255,6 +262,7 @@ async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &
     // Every way out cleans up: no task starts, results go (their segments with them), and the
     // spill folder is removed even while task threads still hold the store.
     jobs.close();
+    memory.stop();
     store.close();
     ended
 }
@@ -293,39 +301,15 @@ fn dispatch(
     });
 }
 
-/// Whether the process is past the pause threshold of its memory limit.
-struct Pause {
-    threshold: Option<u64>,
-}
-
-impl Pause {
-    fn new(memory_limit: u64) -> Pause {
-        let threshold = (memory_limit > 0).then_some((memory_limit as f64 * crate::store::PAUSE) as u64);
-        Pause { threshold }
-    }
-
-    /// Measures resident memory against the threshold.
-    fn check(&self) -> bool {
-        self.threshold.is_some_and(|t| crate::store::resident_bytes() > t)
-    }
-
-    /// Blocks a task thread while the worker is paused.
-    fn wait(&self) {
-        while self.threshold.is_some() && self.check() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
 fn start_pool(
     nthreads: usize,
     store: Arc<Store>,
-    pause: Arc<Pause>,
+    memory: Arc<Memory>,
     out: UnboundedSender<FromDistWorker>,
 ) -> Arc<Jobs> {
     let jobs = Arc::new(Jobs::default());
     for i in 0..nthreads {
-        let (jobs, store, out, pause) = (jobs.clone(), store.clone(), out.clone(), pause.clone());
+        let (jobs, store, out, memory) = (jobs.clone(), store.clone(), out.clone(), memory.clone());
         std::thread::Builder::new()
             .name(format!("rask-task-{i}"))
             .spawn(move || {
@@ -335,10 +319,10 @@ fn start_pool(
                 let namespace = Arc::new(Namespace::new(&format!("dw{i}")));
                 let arena = Arc::new(ShmArena::new(namespace.clone(), SHARE_MIN));
                 with_arena(arena, || loop {
-                    pause.wait();
+                    memory.wait_while_paused();
                     let Some(job) = jobs.pop() else { return };
                     let key = job.assignment.task.key.clone();
-                    let message = match run_job(job, &registry) {
+                    let message = match memory.running(|| run_job(job, &registry)) {
                         Ok(value) => {
                             let value = into_shared(value, &namespace);
                             let nbytes = value.nbytes() as u64;
@@ -403,6 +387,29 @@ fn into_shared(value: Value, namespace: &Namespace) -> Value {
     }
 }
 
+/// Bytes of results one data reply carries, about: past it the rest of the request is
+/// deferred, so serving a large gather never loads every spilled result at once nor builds
+/// one frame of gigabytes.
+pub const REPLY_BUDGET: u64 = 64 << 20;
+
+fn answer(store: &Store, keys: Vec<Key>, same_host: bool) -> DataReply {
+    let mut values = Vec::new();
+    let mut deferred = Vec::new();
+    let mut budget = REPLY_BUDGET;
+    for key in keys {
+        let size = store.size_of(&key).unwrap_or(0);
+        if !values.is_empty() && size > budget {
+            deferred.push(key);
+            budget = 0;
+            continue;
+        }
+        budget = budget.saturating_sub(size);
+        let value = store.get(&key).map(|v| share(v, same_host));
+        values.push((key, value));
+    }
+    DataReply { values, deferred }
+}
+
 /// Answers peers' and clients' requests for results.
 async fn serve_data(listener: TcpListener, store: Arc<Store>, secret: Option<Arc<[u8]>>, timeouts: Timeouts) {
     let handshakes = Arc::new(tokio::sync::Semaphore::new(crate::scheduler::MAX_UNAUTHENTICATED));
@@ -426,9 +433,7 @@ async fn serve_data(listener: TcpListener, store: Arc<Store>, secret: Option<Arc
             loop {
                 match read_msg::<DataRequest>(&mut stream, MAX_REQUEST_FRAME).await {
                     Ok(Some(DataRequest::Get { keys })) => {
-                        let values =
-                            keys.into_iter().map(|k| (k.clone(), store.get(&k).map(|v| share(v, same_host)))).collect();
-                        let reply = DataReply { values };
+                        let reply = answer(&store, keys, same_host);
                         if write_msg_within(&mut stream, &reply, timeouts.write).await.is_err() {
                             return;
                         }

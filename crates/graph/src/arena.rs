@@ -7,11 +7,77 @@
 //!
 //! [`Array::f64_with`]: crate::Array::f64_with
 //! [`Array::i64_with`]: crate::Array::i64_with
+//!
+//! Every such allocation is *bounded and fallible*: a result larger than
+//! [`allocation_limit`] (by default three quarters of the machine's memory; a cluster worker
+//! sets its `--memory-limit`) is a `MemoryError` naming the size, and a heap allocation the
+//! system refuses is one too — never an abort that takes the process, and every task on it,
+//! down.
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
+use crate::registry::TaskError;
 use crate::value::Buffer;
+
+/// 0: not set, use the default.
+static LIMIT: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the largest payload one task result may allocate in this process, in bytes (0 restores
+/// the default). Workers with a memory limit set it to that limit.
+pub fn set_allocation_limit(bytes: usize) {
+    LIMIT.store(bytes, Ordering::Relaxed);
+}
+
+/// The largest payload one task result may allocate, in bytes.
+pub fn allocation_limit() -> usize {
+    match LIMIT.load(Ordering::Relaxed) {
+        0 => default_limit(),
+        n => n,
+    }
+}
+
+/// Three quarters of physical memory (from `/proc/meminfo`), or 16 GiB where that cannot be
+/// read: a single result larger than that cannot be held anyway.
+fn default_limit() -> usize {
+    static DEFAULT: OnceLock<usize> = OnceLock::new();
+    *DEFAULT.get_or_init(|| {
+        let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<usize>().ok()
+        });
+        total_kib.map_or(16 << 30, |kib| kib.saturating_mul(1024) / 4 * 3)
+    })
+}
+
+/// Checks that `count` items of `item_size` bytes may be allocated; the error names the size
+/// and the limit, so the task that asked is reported with a cause a user can act on.
+pub fn check_allocation(count: usize, item_size: usize) -> Result<usize, TaskError> {
+    let limit = allocation_limit();
+    match count.checked_mul(item_size) {
+        Some(bytes) if bytes <= limit => Ok(bytes),
+        bytes => Err(TaskError::new(
+            "MemoryError",
+            format!(
+                "a result of {} bytes exceeds this process's limit of {limit} bytes for one result \
+                 (a worker's --memory-limit, else 3/4 of physical memory)",
+                bytes.map_or_else(|| format!("{count} × {item_size}"), |b| b.to_string())
+            ),
+        )),
+    }
+}
+
+/// A zero-filled vector of `len` items on the heap, or a `MemoryError` if the system refuses
+/// the memory (instead of aborting the process).
+pub fn try_zeroed<T: Copy + Default>(len: usize) -> Result<Vec<T>, TaskError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|e| {
+        TaskError::new("MemoryError", format!("cannot allocate {len} items of {} bytes: {e}", size_of::<T>()))
+    })?;
+    v.resize(len, T::default());
+    Ok(v)
+}
 
 /// A source of writable blocks for large payloads.
 pub trait Arena: Send + Sync {

@@ -140,7 +140,7 @@ fn array_arith(op: &Op, a: &Value, b: &Value) -> Result<Value, TaskError> {
         _ => Array::f64_with(n, |out| {
             out.iter_mut().enumerate().for_each(|(i, o)| *o = (op.float)(at_f(&x, i), at_f(&y, i)))
         }),
-    };
+    }?;
     out.reshape(&shape).map(Value::Array).map_err(TaskError::value_error)
 }
 
@@ -163,9 +163,12 @@ fn mul(args: &[Value]) -> Result<Value, TaskError> {
     let repeat = |n: i64| usize::try_from(n).unwrap_or(0);
     match (&args[0], &args[1]) {
         (Value::Str(s), Value::Int(n)) | (Value::Int(n), Value::Str(s)) => {
+            crate::arena::check_allocation(s.len(), repeat(*n))?;
             Ok(Value::Str(Arc::from(s.repeat(repeat(*n)))))
         }
         (Value::List(s), Value::Int(n)) | (Value::Int(n), Value::List(s)) => {
+            // A list item is a `Value` (16 bytes) before whatever it holds.
+            crate::arena::check_allocation(s.len().saturating_mul(16), repeat(*n))?;
             Ok(Value::list((0..repeat(*n)).flat_map(|_| s.iter().cloned())))
         }
         (a, b) => arith(&MUL, a, b),
@@ -244,7 +247,7 @@ fn sleep(args: &[Value]) -> Result<Value, TaskError> {
 /// NumPy's `ones(n)`: float64.
 fn ones(args: &[Value]) -> Result<Value, TaskError> {
     let n = array_len("ones", &args[0])?;
-    Ok(Value::Array(Array::f64_with(n, |out| out.fill(1.0))))
+    Array::f64_with(n, |out| out.fill(1.0)).map(Value::Array)
 }
 
 /// NumPy's `arange(stop)` / `arange(start, stop)` on ints: int64.
@@ -256,7 +259,7 @@ fn arange(args: &[Value]) -> Result<Value, TaskError> {
     };
     let stop = stop.as_int().ok_or_else(|| TaskError::type_error("arange(): stop must be an int"))?;
     let n = array_len("arange", &Value::Int(stop.saturating_sub(start).max(0)))?;
-    Ok(Value::Array(Array::i64_with(n, |out| out.iter_mut().zip(start..).for_each(|(o, i)| *o = i))))
+    Array::i64_with(n, |out| out.iter_mut().zip(start..).for_each(|(o, i)| *o = i)).map(Value::Array)
 }
 
 fn sum(args: &[Value]) -> Result<Value, TaskError> {
@@ -493,6 +496,22 @@ mod tests {
         assert_eq!(call("arange", &[5.into(), 2.into()]), Ok(Value::Array(Array::from_i64(vec![]))));
         assert_eq!(call("ones", &[(-1).into()]).unwrap_err().kind, "ValueError");
         assert_eq!(call("ones", &["3".into()]).unwrap_err().kind, "TypeError");
+    }
+
+    #[test]
+    fn results_larger_than_the_allocation_limit_are_memory_errors_not_aborts() {
+        // Far past any machine's memory: an error naming the size, and the process lives on.
+        for (f, n) in [("ones", 100_000_000_000_000_000i64), ("arange", 1_000_000_000_000)] {
+            let err = call(f, &[n.into()]).unwrap_err();
+            assert_eq!(err.kind, "MemoryError", "{f}: {err}");
+            assert!(err.message.contains(&(n as u64 * 8).to_string()), "names the size: {err}");
+        }
+        let err = call("mul", &["ab".into(), (1i64 << 50).into()]).unwrap_err();
+        assert_eq!(err.kind, "MemoryError", "{err}");
+        let err = call("mul", &[Value::list([Value::Int(1)]), (1i64 << 50).into()]).unwrap_err();
+        assert_eq!(err.kind, "MemoryError", "{err}");
+        assert!(crate::arena::allocation_limit() > 1 << 20, "the default limit leaves room for real work");
+        assert!(call("ones", &[1000.into()]).is_ok_and(|v| v.nbytes() >= 8000), "ordinary sizes still work");
     }
 
     #[test]

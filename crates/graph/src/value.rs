@@ -5,6 +5,8 @@ use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::registry::TaskError;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::repr::{write_bytes_repr, write_float_repr, write_str_repr};
@@ -367,28 +369,32 @@ impl Array {
     }
 
     /// A new float64 array of `len` elements, zero-filled and then written by `fill`, in the
-    /// thread's [arena](crate::arena) when one is installed and takes the size.
-    pub fn f64_with(len: usize, fill: impl FnOnce(&mut [f64])) -> Array {
-        match Array::in_arena::<f64, _>(len, fill) {
+    /// thread's [arena](crate::arena) when one is installed and takes the size. Larger than
+    /// [`allocation_limit`](crate::arena::allocation_limit), or refused by the system: a
+    /// `MemoryError`.
+    pub fn f64_with(len: usize, fill: impl FnOnce(&mut [f64])) -> Result<Array, TaskError> {
+        crate::arena::check_allocation(len, 8)?;
+        Ok(match Array::in_arena::<f64, _>(len, fill) {
             Ok(buffer) => Array { dtype: DType::F64, shape: Arc::new([len]), data: buffer },
             Err(fill) => {
-                let mut v = vec![0.0; len];
+                let mut v = crate::arena::try_zeroed(len)?;
                 fill(&mut v);
                 Array::from_f64(v)
             }
-        }
+        })
     }
 
     /// The int64 form of [`Array::f64_with`].
-    pub fn i64_with(len: usize, fill: impl FnOnce(&mut [i64])) -> Array {
-        match Array::in_arena::<i64, _>(len, fill) {
+    pub fn i64_with(len: usize, fill: impl FnOnce(&mut [i64])) -> Result<Array, TaskError> {
+        crate::arena::check_allocation(len, 8)?;
+        Ok(match Array::in_arena::<i64, _>(len, fill) {
             Ok(buffer) => Array { dtype: DType::I64, shape: Arc::new([len]), data: buffer },
             Err(fill) => {
-                let mut v = vec![0; len];
+                let mut v = crate::arena::try_zeroed(len)?;
                 fill(&mut v);
                 Array::from_i64(v)
             }
-        }
+        })
     }
 
     /// Fills an arena block, or hands `fill` back when there is no arena for this size.

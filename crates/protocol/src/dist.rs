@@ -197,4 +197,7 @@ pub enum DataRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DataReply {
     pub values: Vec<(Key, Option<WireValue>)>,
+    /// Requested keys left out to keep this reply small (a worker answers with a bounded
+    /// number of bytes at a time): ask for them again.
+    pub deferred: Vec<Key>,
 }

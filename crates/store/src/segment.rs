@@ -3,6 +3,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
@@ -36,7 +37,13 @@ impl Segment {
         }
         let file = shm_open(name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL)?;
         let created = (|| {
-            file.set_len(len as u64)?;
+            // Reserve the pages now: a sparse file on a full /dev/shm would map fine and then
+            // kill the writer with SIGBUS at the first page that cannot be backed.
+            // SAFETY: a valid descriptor we own.
+            let reserved = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+            if reserved != 0 {
+                return Err(io::Error::from_raw_os_error(reserved));
+            }
             MmapOptions::new().len(len).map_raw(&file)
         })();
         match created {

@@ -74,7 +74,8 @@ fn sweeps_remove_a_prefix_and_the_leftovers_of_dead_processes() {
 fn task_functions_allocate_large_arrays_straight_into_segments() {
     let ns = Arc::new(Namespace::new("t5"));
     let arena = Arc::new(ShmArena::new(ns.clone(), 1024));
-    let (big, small) = with_arena(arena, || (Array::f64_with(1000, |v| v.fill(2.0)), Array::f64_with(10, |_| ())));
+    let (big, small) =
+        with_arena(arena, || (Array::f64_with(1000, |v| v.fill(2.0)).unwrap(), Array::f64_with(10, |_| ()).unwrap()));
     let (segment, range) = big.buffer().owner::<Segment>().expect("8000 bytes go to shared memory");
     assert_eq!(range, 0..8000);
     assert!(big.buffer().owner::<Segment>().is_some() && small.buffer().owner::<Segment>().is_none());
