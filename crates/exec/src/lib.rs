@@ -11,6 +11,7 @@
 //!
 //! Main types: [`Executor`], [`Scheduler`], [`ExecError`], [`Outcome`], [`RunStats`].
 
+mod duration;
 mod error;
 #[cfg(not(loom))]
 mod process;
@@ -29,9 +30,12 @@ mod threaded;
 use std::fmt;
 use std::str::FromStr;
 
+pub use duration::parse_duration;
 pub use error::ExecError;
 #[cfg(not(loom))]
-pub use process::{worker_main_if_requested, ProcessExecutor, DEFAULT_INLINE_MAX, MAX_ATTEMPTS, WINDOW};
+pub use process::{
+    worker_main_if_requested, ProcessExecutor, DEFAULT_INLINE_MAX, DEFAULT_STALL_TIMEOUT, MAX_ATTEMPTS, WINDOW,
+};
 
 /// Values to and from `rask_protocol::WireValue`: large arrays and bytes by shared-memory
 /// segment name, the rest inline (used by the process executor and by cluster workers on one

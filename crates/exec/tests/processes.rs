@@ -18,6 +18,7 @@ fn main() {
     let tests: &[(&str, fn())] = &[
         ("passes_the_shared_corpus", passes_the_shared_corpus),
         ("a_killed_worker_is_replaced_and_the_answer_is_right", a_killed_worker_is_replaced_and_the_answer_is_right),
+        ("a_stopped_worker_is_replaced_after_the_stall_timeout", a_stopped_worker_is_replaced),
         ("a_task_that_kills_its_worker_fails_after_the_allowed_attempts", a_task_that_kills_its_worker_fails),
         ("large_results_cross_processes_without_copies", large_results_cross_processes_without_copies),
         ("lists_of_large_results_cross_item_by_item", lists_of_large_results_cross_item_by_item),
@@ -67,6 +68,35 @@ fn a_killed_worker_is_replaced_and_the_answer_is_right() {
         assert!(!after.contains(&victim), "round {round}: {victim} was replaced: {after:?}");
     }
     assert_eq!(leftovers(&executor), Vec::<String>::new());
+}
+
+fn a_stopped_worker_is_replaced() {
+    // A worker stopped with SIGSTOP keeps its tasks and never dies: before stall detection the
+    // run waited for it forever. Now its silent heartbeat gives it away.
+    let leaves = 200;
+    let (graph, root) = common::slow_tree(leaves, 0.005);
+    let plan = Plan::build(&graph, &[root], &Registry::new()).unwrap();
+    let stall = Duration::from_millis(1500);
+    let executor = Arc::new(ProcessExecutor::new(2).stall_timeout(stall));
+    executor.execute(&plan, None).unwrap(); // starts the pool
+    let victim = executor.worker_pids()[0];
+    let runner = {
+        let (executor, plan) = (executor.clone(), plan.clone());
+        std::thread::spawn(move || executor.execute(&plan, None))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    // SAFETY: signals to a child process of ours.
+    assert_eq!(unsafe { libc::kill(victim as i32, libc::SIGSTOP) }, 0);
+    let outcome = runner.join().unwrap().expect("the run survives a stopped worker");
+    let took = started.elapsed();
+    assert_eq!(outcome.values, vec![Value::Int(leaves * (leaves - 1) / 2)]);
+    assert!(outcome.stats.workers_replaced >= 1, "the stopped worker was replaced");
+    assert!(took < stall + Duration::from_secs(10), "recovered in {took:?}");
+    assert!(!executor.worker_pids().contains(&victim), "{victim} is gone");
+    // The stopped worker was killed (SIGKILL works on a stopped process): nothing to continue.
+    assert_ne!(unsafe { libc::kill(victim as i32, 0) }, 0, "{victim} no longer exists");
+    println!("  stopped worker replaced; run finished {took:?} after the stop (stall timeout {stall:?})");
 }
 
 fn die(_: &[Value]) -> Result<Value, TaskError> {

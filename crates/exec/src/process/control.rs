@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::sync::atomic::AtomicU64;
 
 use memmap2::{MmapOptions, MmapRaw};
 
@@ -21,6 +22,9 @@ struct SlotHeader {
     tasks: RingHeader,
     worker_bell: Bell,
     done: RingHeader,
+    /// Counted up by the worker's heartbeat thread: a worker whose count stands still is
+    /// stopped (SIGSTOP) or wedged, even while a long task runs.
+    beat: AtomicU64,
 }
 
 const _: () = assert!(std::mem::size_of::<SlotHeader>() <= PAGE && std::mem::size_of::<Bell>() <= PAGE);
@@ -90,6 +94,11 @@ impl Control {
 
     pub(crate) fn parent_bell(&self) -> &Bell {
         self.at(0)
+    }
+
+    /// Worker `slot`'s heartbeat counter.
+    pub(crate) fn beat(&self, slot: usize) -> &AtomicU64 {
+        &self.slot(slot).1.beat
     }
 
     /// Parent → worker `slot`.

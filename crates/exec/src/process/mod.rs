@@ -16,8 +16,11 @@
 //!   large ones are written once into a `/dev/shm` segment (task functions allocate their big
 //!   outputs there directly, see [`rask_graph::arena`]) and every later reader maps it.
 //! - **Failure**: a worker that dies is replaced; its unfinished tasks run again elsewhere; a
-//!   task that kills [`MAX_ATTEMPTS`] workers fails the run naming its key. Workers die with
-//!   the parent (`PR_SET_PDEATHSIG`, and a parent check while idle). Segment names carry the
+//!   task that kills [`MAX_ATTEMPTS`] workers fails the run naming its key. A worker that is
+//!   stopped or wedged (its heartbeat thread's counter stands still for the stall timeout,
+//!   [`DEFAULT_STALL_TIMEOUT`] or `RASK_WORKER_STALL_TIMEOUT`) while it has tasks is killed and
+//!   replaced the same way. Workers die with the parent (`PR_SET_PDEATHSIG`, and a parent
+//!   check while idle). Segment names carry the
 //!   owner's pid, so a crashed run's leftovers are swept when the next executor starts.
 
 mod control;
@@ -58,6 +61,9 @@ const ENV: &str = "RASK_WORKER";
 const SPINS: usize = 100;
 /// How often the parent checks its workers are alive while busy; and its longest sleep.
 const HEALTH_EVERY: Duration = Duration::from_millis(10);
+/// A worker with tasks whose heartbeat stands still this long is stopped or wedged.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+const STALL_ENV: &str = "RASK_WORKER_STALL_TIMEOUT";
 
 /// If this process was started as a worker by a [`ProcessExecutor`], serves as one and exits;
 /// otherwise returns at once. Call it first thing in `main` of any binary that uses the
@@ -113,6 +119,7 @@ static SWEEP_ORPHANS: Once = Once::new();
 pub struct ProcessExecutor {
     workers: usize,
     inline_max: usize,
+    stall_timeout: Duration,
     worker_args: Vec<OsString>,
     id: u32,
     pool: Mutex<Option<Pool>>,
@@ -130,6 +137,8 @@ struct Slot {
     child: Option<Child>,
     incarnation: u32,
     in_flight: Vec<InFlight>,
+    /// The worker's heartbeat count when last seen to change, and when.
+    beat: (u64, Instant),
 }
 
 struct InFlight {
@@ -143,6 +152,7 @@ impl ProcessExecutor {
         ProcessExecutor {
             workers: workers.max(1),
             inline_max: DEFAULT_INLINE_MAX,
+            stall_timeout: stall_timeout_from_env(),
             worker_args: Vec::new(),
             id: NEXT_EXECUTOR.fetch_add(1, Relaxed),
             pool: Mutex::new(None),
@@ -165,6 +175,14 @@ impl ProcessExecutor {
     /// when the workers start. Default [`DEFAULT_INLINE_MAX`].
     pub fn inline_max(mut self, bytes: usize) -> ProcessExecutor {
         self.inline_max = bytes;
+        self
+    }
+
+    /// A worker that has tasks and whose heartbeat stands still this long (stopped with
+    /// SIGSTOP, or wedged) is killed, replaced, and its tasks re-run. Default
+    /// [`DEFAULT_STALL_TIMEOUT`], or `RASK_WORKER_STALL_TIMEOUT` (`500ms`, `10s`, …).
+    pub fn stall_timeout(mut self, timeout: Duration) -> ProcessExecutor {
+        self.stall_timeout = timeout;
         self
     }
 
@@ -203,7 +221,7 @@ impl ProcessExecutor {
         for slot in 0..self.workers {
             let child = self.spawn(&pool.spawner, &pool.control, slot, 0);
             let child = child.map_err(|e| ExecError::Workers(format!("spawn: {e}")))?;
-            pool.slots.push(Slot { child: Some(child), incarnation: 0, in_flight: Vec::new() });
+            pool.slots.push(Slot { child: Some(child), incarnation: 0, in_flight: Vec::new(), beat: (0, Instant::now()) });
         }
         Ok(pool)
     }
@@ -573,8 +591,24 @@ impl<'a, 'p> Run<'a, 'p> {
             };
             if let Some(cause) = status {
                 self.replace(s, &cause);
+            } else if let Some(silence) = self.stalled(s) {
+                let why = format!("no heartbeat for {silence:?} while it had tasks (stopped or wedged)");
+                self.kill(s, &why);
             }
         }
+    }
+
+    /// How long worker `s` has had tasks without a heartbeat, if past the stall timeout.
+    fn stalled(&mut self, s: usize) -> Option<Duration> {
+        let now = Instant::now();
+        let count = self.pool.control.beat(s).load(Relaxed);
+        let slot = &mut self.pool.slots[s];
+        if count != slot.beat.0 || slot.in_flight.is_empty() {
+            slot.beat = (count, now);
+            return None;
+        }
+        let silence = now.duration_since(slot.beat.1);
+        (silence > self.exec.stall_timeout).then_some(silence)
     }
 
     fn kill(&mut self, s: usize, why: &str) {
@@ -616,6 +650,7 @@ impl<'a, 'p> Run<'a, 'p> {
         self.pool.control.tasks(s).reset();
         self.pool.control.done(s).reset();
         slot.incarnation += 1;
+        slot.beat = (self.pool.control.beat(s).load(Relaxed), Instant::now());
         self.replaced += 1;
         match self.exec.spawn(&self.pool.spawner, &self.pool.control, s, slot.incarnation) {
             Ok(child) => slot.child = Some(child),
@@ -625,6 +660,14 @@ impl<'a, 'p> Run<'a, 'p> {
             }
         }
     }
+}
+
+fn stall_timeout_from_env() -> Duration {
+    let Ok(text) = std::env::var(STALL_ENV) else { return DEFAULT_STALL_TIMEOUT };
+    crate::parse_duration(&text).unwrap_or_else(|e| {
+        eprintln!("rask: ignoring {STALL_ENV}={text:?}: {e}");
+        DEFAULT_STALL_TIMEOUT
+    })
 }
 
 /// The mapping of a worker's result segment, shared if already held; the first holder owns

@@ -24,6 +24,8 @@ const SPINS: usize = 200;
 const ANNOUNCE_EVERY: usize = 16;
 /// How long a worker sleeps before checking that its parent is still there.
 const PARENT_CHECK: Duration = Duration::from_millis(200);
+/// How often a worker's heartbeat thread counts up.
+pub(crate) const HEARTBEAT_EVERY: Duration = Duration::from_millis(100);
 /// Error messages are truncated to this, so a completion always fits its ring.
 const MESSAGE_MAX: usize = 16 << 10;
 
@@ -31,16 +33,26 @@ const MESSAGE_MAX: usize = 16 << 10;
 pub(crate) fn serve(spec: &Spec) -> i32 {
     // SAFETY: the parent passed us this descriptor for exactly this purpose.
     let control = match unsafe { Control::from_fd(spec.fd, spec.slots) } {
-        Ok(c) => c,
+        // Lives as long as the process: the heartbeat thread reads it until the very end.
+        Ok(c) => &*Box::leak(Box::new(c)),
         Err(e) => {
             eprintln!("rask worker: cannot map the control block: {e}");
             return 2;
         }
     };
+    let slot = spec.slot;
+    let beating = std::thread::Builder::new().name("rask-heartbeat".into()).spawn(move || loop {
+        control.beat(slot).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::thread::sleep(HEARTBEAT_EVERY);
+    });
+    if let Err(e) = beating {
+        eprintln!("rask worker: cannot start the heartbeat thread: {e}");
+        return 2;
+    }
     let namespace = Arc::new(Namespace::with_pid(spec.parent, &spec.tag));
     let arena = Arc::new(ShmArena::new(namespace.clone(), spec.inline_max + 1));
     let mut worker = Worker {
-        control: &control,
+        control,
         slot: spec.slot,
         namespace,
         inline_max: spec.inline_max,
