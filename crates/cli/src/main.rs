@@ -143,6 +143,8 @@ fn main() -> ExitCode {
     // A process started as a worker (by `--scheduler processes` or a LocalCluster) serves as
     // one and never returns here.
     rask_distributed::worker_main_if_requested();
+    // SAFETY: mi_collect has no preconditions; it only frees what mimalloc holds unused.
+    rask_distributed::set_release_memory(|| unsafe { libmimalloc_sys::mi_collect(true) });
     let cli = Cli::parse();
     let mut out = io::BufWriter::new(io::stdout().lock());
     let result = match cli.command {

@@ -76,6 +76,22 @@ pub fn raise_fd_limit() -> u64 {
     limit.rlim_cur as u64
 }
 
+static RELEASE_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Registers how this process gives freed memory back to the system (an allocator's collect,
+/// glibc's `malloc_trim`): the scheduler calls it each time it becomes idle, so that an idle
+/// scheduler is as small after a million tasks as before them. Binaries that choose their
+/// allocator set it; the first call wins.
+pub fn set_release_memory(release: fn()) {
+    let _ = RELEASE_MEMORY.set(release);
+}
+
+pub(crate) fn release_memory() {
+    if let Some(release) = RELEASE_MEMORY.get() {
+        release();
+    }
+}
+
 /// The shared secret from `RASK_SECRET`, if set.
 pub fn secret_from_env() -> Option<Vec<u8>> {
     std::env::var_os("RASK_SECRET").map(|s| s.into_encoded_bytes())

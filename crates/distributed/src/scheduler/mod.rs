@@ -262,6 +262,7 @@ async fn actor(mut inbox: UnboundedReceiver<Event>, timeouts: Timeouts) {
     let mut state = State::default();
     let mut clients: FxHashMap<ClientId, UnboundedSender<Outgoing>> = FxHashMap::default();
     let mut workers: FxHashMap<WorkerId, UnboundedSender<Outgoing>> = FxHashMap::default();
+    let mut was_idle = true;
     while let Some(first) = inbox.recv().await {
         let mut event = Some(first);
         let mut handled = 0;
@@ -275,6 +276,12 @@ async fn actor(mut inbox: UnboundedReceiver<Event>, timeouts: Timeouts) {
             }
         }
         flush(&mut state, &clients, &workers);
+        // Became idle: the task tables were dropped; let the allocator return their pages.
+        let idle = state.is_idle();
+        if idle && !was_idle {
+            crate::release_memory();
+        }
+        was_idle = idle;
     }
 }
 

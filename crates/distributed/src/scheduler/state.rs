@@ -163,6 +163,11 @@ impl State {
         }
     }
 
+    /// No task is known (the tables hold nothing).
+    pub fn is_idle(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
     /// Any message from worker `w` shows it alive.
     pub fn seen(&mut self, w: WorkerId, now: Instant) {
         if let Some(worker) = self.workers.get_mut(&w) {
