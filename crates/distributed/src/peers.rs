@@ -52,20 +52,37 @@ impl Peers {
     }
 
     /// Fetches `keys` from the worker at `addr`; `None` for keys it does not hold. Fails
-    /// with [`DistError::TimedOut`] if the whole exchange takes longer than the fetch timeout.
+    /// with [`DistError::TimedOut`] if a step of the exchange misses the fetch timeout.
     pub(crate) async fn fetch(&self, addr: &str, keys: Vec<Key>) -> Result<Vec<(Key, Option<Value>)>, DistError> {
-        self.fetch_within(addr, keys, self.timeouts.fetch).await
+        let limit = self.timeouts.fetch;
+        let mut values = Vec::with_capacity(keys.len());
+        let mut vanished = Vec::new();
+        for (key, wire) in self.request(addr, keys, false, limit).await? {
+            match wire.map(|w| self.materialize(w)) {
+                Some(None) => vanished.push(key),
+                other => values.push((key, other.flatten())),
+            }
+        }
+        // A segment named in the reply was gone before we mapped it (the holder spilled or
+        // released it meanwhile): ask for those values as bytes.
+        if !vanished.is_empty() {
+            for (key, wire) in self.request(addr, vanished, true, limit).await? {
+                values.push((key, wire.and_then(|w| self.materialize(w))));
+            }
+        }
+        Ok(values)
     }
 
     /// Each step of the exchange has its own deadline: connecting, waiting for the shared
     /// connection, sending the request, and silence while the reply arrives (a large reply
     /// over a slow link is fine; a peer that stops sending is not).
-    pub(crate) async fn fetch_within(
+    async fn request(
         &self,
         addr: &str,
         keys: Vec<Key>,
+        by_value: bool,
         limit: Duration,
-    ) -> Result<Vec<(Key, Option<Value>)>, DistError> {
+    ) -> Result<Vec<(Key, Option<WireValue>)>, DistError> {
         let timed_out = || DistError::TimedOut(format!("{addr} did not answer a fetch within {limit:?}"));
         let exchange = async {
             let conn = self.conn(addr).await?;
@@ -74,7 +91,7 @@ impl Peers {
             let mut keys = keys;
             // A holder answers a bounded number of bytes at a time: ask again for the rest.
             while !keys.is_empty() {
-                tokio::time::timeout(limit, write_msg(&mut *stream, &DataRequest::Get { keys }))
+                tokio::time::timeout(limit, write_msg(&mut *stream, &DataRequest::Get { keys, by_value }))
                     .await
                     .map_err(|_| timed_out())??;
                 let reply: DataReply = read_msg_idle(&mut *stream, MAX_FRAME, Some(limit))
@@ -98,12 +115,11 @@ impl Peers {
             // late reply, which would answer the next request).
             self.conns.lock().await.remove(addr);
         }
-        let values: Vec<(Key, Option<WireValue>)> = result?;
-        Ok(values.into_iter().map(|(k, w)| (k, w.and_then(|w| self.materialize(w)))).collect())
+        result
     }
 
-    /// A received value: mapped in place if it names a segment (a holder on this machine; if
-    /// the segment is already gone the key counts as not held), else as sent.
+    /// A received value: mapped in place if it names a segment (a holder on this machine),
+    /// else as sent; `None` if the named segment is already gone.
     fn materialize(&self, wire: WireValue) -> Option<Value> {
         match wire {
             WireValue::Inline(v) => {

@@ -432,8 +432,8 @@ async fn serve_data(listener: TcpListener, store: Arc<Store>, secret: Option<Arc
             let same_host = stream.local_addr().is_ok_and(|me| me.ip() == peer.ip());
             loop {
                 match read_msg::<DataRequest>(&mut stream, MAX_REQUEST_FRAME).await {
-                    Ok(Some(DataRequest::Get { keys })) => {
-                        let reply = answer(&store, keys, same_host);
+                    Ok(Some(DataRequest::Get { keys, by_value })) => {
+                        let reply = answer(&store, keys, same_host && !by_value);
                         if write_msg_within(&mut stream, &reply, timeouts.write).await.is_err() {
                             return;
                         }

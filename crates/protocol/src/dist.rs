@@ -189,7 +189,9 @@ pub enum DistFailure {
 /// Peer → worker, on a data connection.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum DataRequest {
-    Get { keys: Vec<Key> },
+    /// With `by_value`, every value comes as bytes, never as a segment name (asked again when a
+    /// named segment was gone by the time the peer mapped it: spilled or released meanwhile).
+    Get { keys: Vec<Key>, by_value: bool },
 }
 
 /// Worker → peer: each requested key's value, or `None` if the worker does not hold it. A

@@ -251,6 +251,26 @@ fn a_paused_worker_gets_no_new_tasks_until_it_resumes() {
 }
 
 #[test]
+fn a_worker_that_pauses_gives_back_what_it_has_not_started() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1);
+    s.add_client(7);
+    let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2), 'c': (inc, 3)}", &["a", "b", "c"]);
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    assert_eq!(s.out.compute.get(&1).map(Vec::len), Some(3));
+    s.out.compute.clear();
+    s.add_worker(2, "w2".into(), 1);
+    s.heartbeat(1, WorkerReport { paused: true, ..WorkerReport::default() });
+    let asked: Vec<Key> = s.out.steal.remove(&1).unwrap_or_default();
+    assert_eq!(asked.len(), 3, "all of its tasks are asked back: {asked:?}");
+    // It had started `a`; `b` and `c` come back and go to the worker that is not paused.
+    s.stolen(1, &[Key::from("b"), Key::from("c")]);
+    assert_eq!(s.out.compute.get(&2).map(Vec::len), Some(2));
+    assert_eq!(s.state_of(&Key::from("a")), Some(&TaskState::Processing(1)));
+}
+
+#[test]
 fn an_idle_worker_steals_half_of_a_busy_worker_s_backlog() {
     let mut s = State::default();
     s.add_worker(1, "w1".into(), 1);
