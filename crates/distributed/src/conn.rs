@@ -7,7 +7,9 @@ use rask_protocol::frame::{self, HEADER_LEN};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use std::net::SocketAddr;
+
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::{auth, DistError};
 
@@ -154,4 +156,54 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     };
     // Callers bound the whole exchange (see `dial`).
     exchange.await
+}
+
+/// Connections still in their handshake, at most: past this, new ones are closed at once, so
+/// strangers holding connections open cannot exhaust the scheduler's descriptors or memory.
+pub const MAX_UNAUTHENTICATED: usize = 256;
+
+/// An accept loop that survives its errors: running out of descriptors (EMFILE) or of kernel
+/// memory makes `accept` fail until something closes, so it backs off (10 ms doubling to 1 s)
+/// and tries again instead of closing the listener. Each burst of errors is logged once.
+pub struct Accepting {
+    who: &'static str,
+    backoff: Duration,
+    failing: bool,
+    refused: u64,
+}
+
+impl Accepting {
+    pub(crate) fn new(who: &'static str) -> Accepting {
+        Accepting { who, backoff: Duration::from_millis(10), failing: false, refused: 0 }
+    }
+
+    pub(crate) async fn next(&mut self, listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
+        match listener.accept().await {
+            Ok(accepted) => {
+                if self.failing {
+                    eprintln!("{}: accepting connections again", self.who);
+                }
+                self.failing = false;
+                self.backoff = Duration::from_millis(10);
+                Some(accepted)
+            }
+            Err(e) => {
+                if !self.failing {
+                    eprintln!("{}: cannot accept connections ({e}); retrying with backoff", self.who);
+                }
+                self.failing = true;
+                tokio::time::sleep(self.backoff).await;
+                self.backoff = (self.backoff * 2).min(Duration::from_secs(1));
+                None
+            }
+        }
+    }
+
+    /// Closes a connection at once, logging the first and then every 1000th.
+    pub(crate) fn refuse(&mut self, peer: SocketAddr, why: &str) {
+        if self.refused % 1000 == 0 {
+            eprintln!("{}: refused {peer}: {why} ({} refused so far)", self.who, self.refused + 1);
+        }
+        self.refused += 1;
+    }
 }

@@ -14,14 +14,13 @@ use rask_protocol::dist::{Assignment, DataReply, DataRequest, DistFailure, FromD
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-use crate::conn::{self, read_msg, write_msg_within, MAX_FRAME, MAX_REQUEST_FRAME};
+use crate::conn::{self, read_msg, write_msg_within, Accepting, MAX_FRAME, MAX_REQUEST_FRAME, MAX_UNAUTHENTICATED};
 use rask_graph::arena::with_arena;
 use rask_protocol::WireValue;
 use rask_store::{Namespace, ShmArena};
 
 use crate::memory::{self, Memory};
 use crate::peers::Peers;
-use crate::scheduler::Accepting;
 use crate::store::Store;
 use crate::{DistError, Timeouts};
 
@@ -412,7 +411,7 @@ fn answer(store: &Store, keys: Vec<Key>, same_host: bool) -> DataReply {
 
 /// Answers peers' and clients' requests for results.
 async fn serve_data(listener: TcpListener, store: Arc<Store>, secret: Option<Arc<[u8]>>, timeouts: Timeouts) {
-    let handshakes = Arc::new(tokio::sync::Semaphore::new(crate::scheduler::MAX_UNAUTHENTICATED));
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_UNAUTHENTICATED));
     let mut accepting = Accepting::new("rask worker data server");
     loop {
         let Some((mut stream, peer)) = accepting.next(&listener).await else { continue };

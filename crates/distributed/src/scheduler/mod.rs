@@ -22,7 +22,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use self::state::{ClientId, State, WorkerId};
-use crate::conn::{self, read_msg, write_msg_within, MAX_FRAME, MAX_WORKER_FRAME};
+use crate::conn::{self, read_msg, write_msg_within, Accepting, MAX_FRAME, MAX_UNAUTHENTICATED, MAX_WORKER_FRAME};
 use crate::{DistError, Timeouts};
 
 /// Tasks per submission chunk: a million-task graph is a few hundred events of a few
@@ -30,10 +30,6 @@ use crate::{DistError, Timeouts};
 const SUBMIT_CHUNK: usize = 4096;
 /// Events handled before the actor flushes its messages.
 const EVENTS_PER_ROUND: usize = 4096;
-
-/// Connections still in their handshake, at most: past this, new ones are closed at once, so
-/// strangers holding connections open cannot exhaust the scheduler's descriptors or memory.
-pub const MAX_UNAUTHENTICATED: usize = 256;
 
 enum Event {
     Tick,
@@ -104,52 +100,6 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         next_conn += 1;
         tokio::spawn(connection(stream, peer, next_conn, events.clone(), secret.clone(), timeouts, permit));
-    }
-}
-
-/// An accept loop that survives its errors: running out of descriptors (EMFILE) or of kernel
-/// memory makes `accept` fail until something closes, so it backs off (10 ms doubling to 1 s)
-/// and tries again instead of closing the listener. Each burst of errors is logged once.
-pub(crate) struct Accepting {
-    who: &'static str,
-    backoff: Duration,
-    failing: bool,
-    refused: u64,
-}
-
-impl Accepting {
-    pub(crate) fn new(who: &'static str) -> Accepting {
-        Accepting { who, backoff: Duration::from_millis(10), failing: false, refused: 0 }
-    }
-
-    pub(crate) async fn next(&mut self, listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
-        match listener.accept().await {
-            Ok(accepted) => {
-                if self.failing {
-                    eprintln!("{}: accepting connections again", self.who);
-                }
-                self.failing = false;
-                self.backoff = Duration::from_millis(10);
-                Some(accepted)
-            }
-            Err(e) => {
-                if !self.failing {
-                    eprintln!("{}: cannot accept connections ({e}); retrying with backoff", self.who);
-                }
-                self.failing = true;
-                tokio::time::sleep(self.backoff).await;
-                self.backoff = (self.backoff * 2).min(Duration::from_secs(1));
-                None
-            }
-        }
-    }
-
-    /// Closes a connection at once, logging the first and then every 1000th.
-    pub(crate) fn refuse(&mut self, peer: SocketAddr, why: &str) {
-        if self.refused % 1000 == 0 {
-            eprintln!("{}: refused {peer}: {why} ({} refused so far)", self.who, self.refused + 1);
-        }
-        self.refused += 1;
     }
 }
 

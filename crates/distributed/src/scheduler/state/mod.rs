@@ -19,13 +19,15 @@
 //! client wants it; its definition is kept until all its dependents are forgotten, so a result
 //! lost with a worker can be recomputed.
 
+mod failures;
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rask_graph::Key;
-use rask_protocol::dist::{Assignment, DistFailure, SchedulerStats, TaskDef, ToClient};
+use rask_protocol::dist::{Assignment, SchedulerStats, TaskDef, ToClient};
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
@@ -173,55 +175,6 @@ impl State {
         if let Some(worker) = self.workers.get_mut(&w) {
             worker.seen = now;
         }
-    }
-
-    /// Workers silent for longer than `timeout` (hung, or cut off without the connection
-    /// closing): removed as if they had died. Returns them, so their connections are closed.
-    pub fn expire_silent_workers(&mut self, now: Instant, timeout: Duration) -> Vec<WorkerId> {
-        let silent: Vec<WorkerId> =
-            self.workers.iter().filter(|(_, w)| now.duration_since(w.seen) > timeout).map(|(&id, _)| id).collect();
-        for &w in &silent {
-            self.remove_worker(w);
-        }
-        self.stats.workers_fenced += silent.len() as u64;
-        silent
-    }
-
-    /// Tasks that have waited for `timeout` with no worker connected are erred (each wanted
-    /// key's client hears why), so a client of an empty cluster is not left waiting forever.
-    /// Returns how many were erred.
-    pub fn expire_without_workers(&mut self, now: Instant, timeout: Duration) -> usize {
-        if !self.workers.is_empty() {
-            self.workerless_since = None;
-            return 0;
-        }
-        let waiting: Vec<TaskId> = (0..self.tasks.len())
-            .filter(|&t| self.tasks[t].as_ref().is_some_and(|task| task.state.is_active()))
-            .collect();
-        if waiting.is_empty() {
-            self.workerless_since = None;
-            return 0;
-        }
-        let since = *self.workerless_since.get_or_insert(now);
-        if now.duration_since(since) < timeout {
-            return 0;
-        }
-        let error: Arc<str> = format!(
-            "no worker was connected to the scheduler for {timeout:?} while this task waited to run \
-             (start workers with `rask worker tcp://SCHEDULER`, or raise RASK_NO_WORKERS_TIMEOUT)"
-        )
-        .into();
-        let mut erred = 0;
-        for t in waiting {
-            if self.tasks[t].as_ref().is_some_and(|task| task.state.is_active()) {
-                erred += 1;
-                self.err(t, error.clone());
-            }
-        }
-        self.stats.tasks_erred_no_workers += erred as u64;
-        self.workerless_since = None;
-        self.run_release_checks();
-        erred
     }
 
     /// A worker's report: a paused worker gets no new tasks until it resumes, and gives back
@@ -646,129 +599,6 @@ impl State {
                         self.ready.push(Reverse((priority, d)));
                     }
                 }
-            }
-        }
-        self.schedule();
-        self.run_release_checks();
-    }
-
-    /// A task failed: it and everything active that depends on it are erred.
-    pub fn erred(&mut self, w: WorkerId, key: &Key, failure: DistFailure) {
-        let Some(&t) = self.index.get(key) else { return };
-        if self.task(t).state != TaskState::Processing(w) {
-            return;
-        }
-        self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
-        let error: Arc<str> = match failure {
-            DistFailure::Failed(f) => rask_exec::ExecError::from_failure(key, f).to_string().into(),
-            DistFailure::Unrunnable(why) => format!("task {key} could not run on a worker: {why}").into(),
-        };
-        self.err(t, error);
-        self.schedule();
-        self.run_release_checks();
-    }
-
-    fn err(&mut self, t: TaskId, error: Arc<str>) {
-        let mut stack = vec![(t, error)];
-        while let Some((x, e)) = stack.pop() {
-            if matches!(self.task(x).state, TaskState::Erred(_) | TaskState::Memory) {
-                continue;
-            }
-            if let TaskState::Processing(w) = self.task(x).state {
-                self.workers.get_mut(&w).map(|wk| wk.processing.remove(&x));
-            }
-            self.set_state(x, TaskState::Erred(e.clone()));
-            let key = self.task(x).def.key.clone();
-            for i in 0..self.task(x).wanted_by.len() {
-                let c = self.task(x).wanted_by[i];
-                self.out.to_clients.push((c, ToClient::Erred { key: key.clone(), error: e.to_string() }));
-            }
-            let downstream: Arc<str> = if x == t { format!("dependency {key} failed: {e}").into() } else { e.clone() };
-            for &d in &self.task(x).dependents {
-                stack.push((d, downstream.clone()));
-            }
-        }
-    }
-
-    /// A worker could not fetch `dep` for `key` from the holders `failed` (they did not answer
-    /// in time, or did not have it): they stop counting as holders (and are told to drop any
-    /// copy), `dep` is recomputed if nobody else holds it, and the task runs again once `dep`
-    /// is available.
-    pub fn missing(&mut self, w: WorkerId, key: &Key, dep: &Key, failed: &[String]) {
-        let (Some(&t), Some(&d)) = (self.index.get(key), self.index.get(dep)) else { return };
-        if self.task(t).state != TaskState::Processing(w) {
-            return;
-        }
-        for addr in failed {
-            let Some((&h, _)) = self.workers.iter().find(|(_, x)| &x.addr == addr) else { continue };
-            if let Some(i) = self.task(d).who_has.iter().position(|x| *x == h) {
-                self.task_mut(d).who_has.swap_remove(i);
-                self.workers.get_mut(&h).map(|x| x.holds.remove(&d));
-                self.out.release.entry(h).or_default().push(dep.clone());
-            }
-        }
-        if self.task(d).state == TaskState::Memory && self.task(d).who_has.is_empty() {
-            // Lost: recomputed for `t` and for any other task that still needs it.
-            self.set_state(d, TaskState::Released);
-            self.need(d);
-        }
-        self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
-        self.task_mut(t).attempts += 1;
-        if self.task(t).attempts > ALLOWED_FAILURES * 4 {
-            self.err(t, format!("task {key}: input {dep} could not be fetched from any holder").into());
-        } else if self.task(d).state == TaskState::Memory {
-            let priority = self.task(t).priority;
-            self.set_state(t, TaskState::Queued);
-            self.ready.push(Reverse((priority, t)));
-        } else {
-            self.set_state(t, TaskState::Released);
-            self.need(t);
-        }
-        self.schedule();
-        self.run_release_checks();
-    }
-
-    /// A worker is gone: its running tasks go back to the queue (or err after too many
-    /// deaths), results only it held are recomputed if still needed.
-    pub fn remove_worker(&mut self, w: WorkerId) {
-        let Some(worker) = self.workers.remove(&w) else { return };
-        self.stats.workers_lost += 1;
-        let mut running: Vec<TaskId> = worker.processing.into_iter().collect();
-        running.sort_by_key(|&t| self.task(t).priority);
-        for t in running {
-            if self.task(t).state != TaskState::Processing(w) {
-                continue;
-            }
-            self.task_mut(t).attempts += 1;
-            let attempts = self.task(t).attempts;
-            // A task that has killed two workers is not handed the last one left.
-            let last_worker_at_risk = attempts >= 2 && self.workers.len() == 1;
-            if attempts >= ALLOWED_FAILURES || last_worker_at_risk {
-                let key = self.task(t).def.key.clone();
-                let spared = if last_worker_at_risk { " (the last worker left is not risked on it)" } else { "" };
-                self.err(t, format!("task {key}: its worker died {attempts} times running it{spared}").into());
-            } else {
-                let priority = self.task(t).priority;
-                self.set_state(t, TaskState::Queued);
-                self.ready.push(Reverse((priority, t)));
-            }
-        }
-        let mut lost = Vec::new();
-        for t in worker.holds {
-            let Some(task) = self.tasks[t].as_mut() else { continue };
-            task.who_has.retain(|x| *x != w);
-            if task.who_has.is_empty() && task.state == TaskState::Memory {
-                lost.push(t);
-            }
-        }
-        lost.sort_by_key(|&t| self.task(t).priority);
-        for &t in &lost {
-            self.set_state(t, TaskState::Released);
-        }
-        for t in lost {
-            let needed = !self.task(t).wanted_by.is_empty() || self.task(t).active_dependents > 0;
-            if needed {
-                self.need(t);
             }
         }
         self.schedule();
