@@ -450,6 +450,27 @@ fn a_client_of_a_stopped_scheduler_gets_an_error() {
 }
 
 #[test]
+fn a_scheduler_stopped_past_the_heartbeat_timeout_keeps_its_workers() {
+    let _serial = serial();
+    let (scheduler, addr) = scheduler(&["--heartbeat-timeout", "2s"]);
+    let mut w = worker(&addr, &[]);
+    let c = client(&addr, Timeouts::default());
+    wait_for_workers(&c, 1);
+    // Stopped longer than the heartbeat timeout: on resume the workers' heartbeats are waiting
+    // unread, and their silence must not be taken for death.
+    scheduler.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_secs(4));
+    scheduler.signal(libc::SIGCONT);
+    std::thread::sleep(Duration::from_millis(1500));
+    let stats = c.stats().unwrap();
+    assert_eq!((stats.workers, stats.workers_fenced), (1, 0), "{stats:?}");
+    assert!(w.0.try_wait().unwrap().is_none(), "the worker is still running");
+    let mut g = Graph::new();
+    g.insert("x", Expr::call("inc", [Expr::from(1)]));
+    assert_eq!(c.compute(&g, &[Key::from("x")]).unwrap(), vec![Value::Int(2)]);
+}
+
+#[test]
 fn a_worker_removes_its_spill_folder_on_sigterm_and_sweeps_orphans() {
     let _serial = serial();
     // A spill folder left by a worker that no longer exists.

@@ -16,7 +16,7 @@ use rask_protocol::OpMsg;
 use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-use crate::conn::{self, read_msg, write_msg, MAX_FRAME};
+use crate::conn::{self, read_msg_within, write_msg, MAX_FRAME};
 use crate::peers::Peers;
 use crate::{DistError, Timeouts};
 
@@ -147,16 +147,16 @@ impl Client {
         inner.runtime.spawn(async move {
             let silence = timeouts.scheduler;
             let why = loop {
-                match tokio::time::timeout(silence, read_msg::<ToClient>(&mut rd, MAX_FRAME)).await {
-                    Ok(Ok(Some(msg))) => board.receive(msg),
-                    Ok(Ok(None)) => break format!("the scheduler at {addr} closed the connection"),
-                    Ok(Err(e)) => break format!("the scheduler at {addr}: {e}"),
-                    Err(_) => {
+                match read_msg_within::<ToClient>(&mut rd, MAX_FRAME, silence).await {
+                    Ok(Some(msg)) => board.receive(msg),
+                    Ok(None) => break format!("the scheduler at {addr} closed the connection"),
+                    Err(DistError::TimedOut(_)) => {
                         break format!(
                             "nothing from the scheduler at {addr} for {silence:?} (it pings every second): \
                              it is stopped, hung or unreachable"
                         )
                     }
+                    Err(e) => break format!("the scheduler at {addr}: {e}"),
                 }
             };
             board.shared.lock().expect("client state").closed = Some(why);

@@ -33,6 +33,29 @@ pub async fn read_msg<T: DeserializeOwned>(r: &mut (impl AsyncRead + Unpin), max
     read_msg_idle(r, max, None).await
 }
 
+/// After a deadline passes, how long bytes already in the socket still get to be read: when
+/// this process was itself stopped (SIGSTOP, a suspended VM), its timers fire on resume before
+/// the socket's readiness has been seen, and the peer was not silent at all.
+const GRACE: Duration = Duration::from_millis(250);
+
+/// [`read_msg`], failing with [`DistError::TimedOut`] if no message arrives for `limit`
+/// (plus a short grace, see [`GRACE`]). The read is never abandoned mid-frame before that.
+pub async fn read_msg_within<T: DeserializeOwned>(
+    r: &mut (impl AsyncRead + Unpin),
+    max: usize,
+    limit: Duration,
+) -> Result<Option<T>, DistError> {
+    let read = read_msg(r, max);
+    tokio::pin!(read);
+    if let Ok(got) = tokio::time::timeout(limit, &mut read).await {
+        return got;
+    }
+    match tokio::time::timeout(GRACE, &mut read).await {
+        Ok(got) => got,
+        Err(_) => Err(DistError::TimedOut(format!("no message for {limit:?}"))),
+    }
+}
+
 /// [`read_msg`], failing with [`DistError::TimedOut`] if the peer sends nothing for `idle`
 /// (between pieces of the frame, not for the whole frame: a large value over a slow link
 /// still arrives, a stalled peer does not hold us).

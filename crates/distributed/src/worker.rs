@@ -14,7 +14,7 @@ use rask_protocol::dist::{Assignment, DataReply, DataRequest, DistFailure, FromD
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-use crate::conn::{self, read_msg, write_msg_within, Accepting, MAX_FRAME, MAX_REQUEST_FRAME, MAX_UNAUTHENTICATED};
+use crate::conn::{self, read_msg, read_msg_within, write_msg_within, Accepting, MAX_FRAME, MAX_REQUEST_FRAME, MAX_UNAUTHENTICATED};
 use rask_graph::arena::with_arena;
 use rask_protocol::WireValue;
 use rask_store::{Namespace, ShmArena};
@@ -181,9 +181,8 @@ async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &
                 }
                 next = out_rx.try_recv().ok();
             }
-            let done = FromDistWorker::Done { tasks: done };
-            if matches!(&done, FromDistWorker::Done { tasks } if !tasks.is_empty())
-                && write_msg_within(&mut wr, &done, timeouts.write).await.is_err()
+            if !done.is_empty()
+                && write_msg_within(&mut wr, &FromDistWorker::Done { tasks: done }, timeouts.write).await.is_err()
             {
                 break;
             }
@@ -226,36 +225,36 @@ async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &
     let ended = loop {
         // The scheduler pings every second: silence past the deadline means it is gone.
         let read = tokio::select! {
-            read = tokio::time::timeout(timeouts.scheduler, read_msg::<ToDistWorker>(&mut rd, MAX_FRAME)) => read,
+            read = read_msg_within::<ToDistWorker>(&mut rd, MAX_FRAME, timeouts.scheduler) => read,
             signal = &mut stop => {
                 eprintln!("rask worker: {signal}: leaving (results dropped, spill folder removed)");
                 break Ok(());
             }
         };
         match read {
-            Ok(Ok(Some(ToDistWorker::Compute { tasks }))) => {
+            Ok(Some(ToDistWorker::Compute { tasks })) => {
                 for assignment in tasks {
                     dispatch(assignment, &store, &peers, &jobs, &out_tx);
                 }
             }
-            Ok(Ok(Some(ToDistWorker::Release { keys }))) => store.remove(&keys),
-            Ok(Ok(Some(ToDistWorker::Steal { keys }))) => {
+            Ok(Some(ToDistWorker::Release { keys })) => store.remove(&keys),
+            Ok(Some(ToDistWorker::Steal { keys })) => {
                 let keys = jobs.steal(&keys);
                 let _ = out_tx.send(FromDistWorker::Stolen { keys });
             }
-            Ok(Ok(Some(ToDistWorker::Ping))) => {}
-            Ok(Ok(Some(ToDistWorker::Exit { reason }))) => break Err(DistError::Closed(reason)),
-            Ok(Ok(None)) => {
+            Ok(Some(ToDistWorker::Ping)) => {}
+            Ok(Some(ToDistWorker::Exit { reason })) => break Err(DistError::Closed(reason)),
+            Ok(None) => {
                 break Err(DistError::Closed(format!("the scheduler at {scheduler_addr} closed the connection")))
             }
-            Ok(Err(e)) => break Err(DistError::Closed(format!("the scheduler at {scheduler_addr}: {e}"))),
-            Err(_) => {
+            Err(DistError::TimedOut(_)) => {
                 break Err(DistError::TimedOut(format!(
                     "nothing from the scheduler at {scheduler_addr} for {:?} (it pings every second): \
                      it is hung or unreachable",
                     timeouts.scheduler
                 )))
             }
+            Err(e) => break Err(DistError::Closed(format!("the scheduler at {scheduler_addr}: {e}"))),
         }
     };
     // Every way out cleans up: no task starts, results go (their segments with them), and the

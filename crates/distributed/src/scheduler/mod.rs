@@ -28,6 +28,9 @@ use crate::{DistError, Timeouts};
 /// Tasks per submission chunk: a million-task graph is a few hundred events of a few
 /// milliseconds each, with other connections served in between.
 const SUBMIT_CHUNK: usize = 4096;
+/// A gap between two ticks (sent every second) longer than this means the scheduler itself was
+/// stalled (stopped, or its actor busy): workers' messages may be waiting unread.
+const STALLED_TICK: Duration = Duration::from_millis(2500);
 /// Events handled before the actor flushes its messages.
 const EVENTS_PER_ROUND: usize = 4096;
 
@@ -81,6 +84,8 @@ pub async fn serve(
     let ticks = events.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(1));
+        // After a stall, one tick (which sees the gap), not a burst of them.
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
             if ticks.send(Event::Tick).is_err() {
@@ -213,12 +218,13 @@ async fn actor(mut inbox: UnboundedReceiver<Event>, timeouts: Timeouts) {
     let mut clients: FxHashMap<ClientId, UnboundedSender<Outgoing>> = FxHashMap::default();
     let mut workers: FxHashMap<WorkerId, UnboundedSender<Outgoing>> = FxHashMap::default();
     let mut was_idle = true;
+    let mut last_tick = Instant::now();
     while let Some(first) = inbox.recv().await {
         let mut event = Some(first);
         let mut handled = 0;
         while let Some(e) = event.take() {
             let heavy = matches!(e, Event::Chunk { .. });
-            handle(&mut state, &mut clients, &mut workers, e, &timeouts);
+            handle(&mut state, &mut clients, &mut workers, e, &timeouts, &mut last_tick);
             handled += 1;
             // After a chunk of a submission, flush: its first tasks start at once.
             if handled < EVENTS_PER_ROUND && !heavy {
@@ -241,6 +247,7 @@ fn handle(
     workers: &mut FxHashMap<WorkerId, UnboundedSender<Outgoing>>,
     event: Event,
     timeouts: &Timeouts,
+    last_tick: &mut Instant,
 ) {
     match event {
         Event::Stats(reply) => {
@@ -248,6 +255,13 @@ fn handle(
         }
         Event::Tick => {
             let now = Instant::now();
+            // Ticks come every second. A long gap means this process was stopped itself: the
+            // workers' heartbeats are waiting unread, so their silence proves nothing.
+            let gap = now.duration_since(std::mem::replace(last_tick, now));
+            if gap > STALLED_TICK {
+                eprintln!("rask scheduler: stalled for {gap:?} (stopped?): not expiring workers this round");
+                state.forgive_silence(now);
+            }
             for w in state.expire_silent_workers(now, timeouts.heartbeat) {
                 let silence = timeouts.heartbeat;
                 eprintln!("rask scheduler: worker {w} silent for {silence:?}: declared dead, fenced");

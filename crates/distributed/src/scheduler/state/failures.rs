@@ -24,6 +24,14 @@ impl State {
         silent
     }
 
+    /// Counts every worker as heard from at `now` (after the scheduler itself was stalled,
+    /// when their silence says nothing about them).
+    pub fn forgive_silence(&mut self, now: Instant) {
+        for worker in self.workers.values_mut() {
+            worker.seen = now;
+        }
+    }
+
     /// Tasks that have waited for `timeout` with no worker connected are erred (each wanted
     /// key's client hears why), so a client of an empty cluster is not left waiting forever.
     /// Returns how many were erred.
