@@ -368,8 +368,13 @@ fn strangers_cannot_make_the_scheduler_buffer_large_frames() {
         assert!(sent.iter().all(|&s| s < 16 << 20), "the scheduler kept reading: {sent:?}");
         assert!(after < before + (32 << 20), "RSS {before} -> {after}");
         // And it still serves.
-        let c = Client::connect_with_timeouts(&addr, secret.map(|s| s.as_bytes().to_vec()), Registry::new(), Timeouts::default())
-            .expect("a peer with the secret connects");
+        let c = Client::connect_with_timeouts(
+            &addr,
+            secret.map(|s| s.as_bytes().to_vec()),
+            Registry::new(),
+            Timeouts::default(),
+        )
+        .expect("a peer with the secret connects");
         c.stats().expect("and is served");
     }
 }

@@ -69,7 +69,10 @@ impl LocalCluster {
         threads_per_worker: usize,
         memory_limit: u64,
     ) -> Result<LocalCluster, DistError> {
-        LocalCluster::with_options(ClusterOptions { memory_limit, ..ClusterOptions::new(n_workers, threads_per_worker) })
+        LocalCluster::with_options(ClusterOptions {
+            memory_limit,
+            ..ClusterOptions::new(n_workers, threads_per_worker)
+        })
     }
 
     /// A cluster made as `options` say.

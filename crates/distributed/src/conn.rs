@@ -6,8 +6,8 @@ use rask_protocol::dist::{Hello, Role, Verdict, Welcome};
 use rask_protocol::frame::{self, HEADER_LEN};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use std::net::SocketAddr;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use tokio::net::{TcpListener, TcpStream};
 
@@ -29,7 +29,10 @@ const READ_PIECE: u64 = 1 << 20;
 
 /// Reads one message of at most `max` payload bytes; `Ok(None)` on a clean end of stream
 /// between frames.
-pub async fn read_msg<T: DeserializeOwned>(r: &mut (impl AsyncRead + Unpin), max: usize) -> Result<Option<T>, DistError> {
+pub async fn read_msg<T: DeserializeOwned>(
+    r: &mut (impl AsyncRead + Unpin),
+    max: usize,
+) -> Result<Option<T>, DistError> {
     read_msg_idle(r, max, None).await
 }
 
@@ -137,7 +140,9 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     let nonce = auth::nonce()?;
     let exchange = async {
         write_msg(stream, &Welcome { nonce, auth_required: secret.is_some() }).await?;
-        read_msg::<Hello>(stream, MAX_HANDSHAKE_FRAME).await?.ok_or(DistError::Protocol("closed during the handshake".into()))
+        read_msg::<Hello>(stream, MAX_HANDSHAKE_FRAME)
+            .await?
+            .ok_or(DistError::Protocol("closed during the handshake".into()))
     };
     let hello = tokio::time::timeout(limit, exchange)
         .await
@@ -161,8 +166,9 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     secret: Option<&[u8]>,
 ) -> Result<(), DistError> {
     let exchange = async {
-        let welcome: Welcome =
-            read_msg(stream, MAX_HANDSHAKE_FRAME).await?.ok_or(DistError::Protocol("closed during the handshake".into()))?;
+        let welcome: Welcome = read_msg(stream, MAX_HANDSHAKE_FRAME)
+            .await?
+            .ok_or(DistError::Protocol("closed during the handshake".into()))?;
         let proof = match (welcome.auth_required, secret) {
             (true, None) => {
                 return Err(DistError::Auth("the peer requires a shared secret and none is configured".into()))

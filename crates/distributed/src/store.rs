@@ -203,7 +203,8 @@ pub fn sweep_spill_orphans() -> usize {
             continue;
         };
         // SAFETY: signal 0 only asks whether the process exists.
-        let gone = unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        let gone =
+            unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
         if gone && std::fs::remove_dir_all(entry.path()).is_ok() {
             removed += 1;
         }

@@ -14,7 +14,9 @@ use rask_protocol::dist::{Assignment, DataReply, DataRequest, DistFailure, FromD
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-use crate::conn::{self, read_msg, read_msg_within, write_msg_within, Accepting, MAX_FRAME, MAX_REQUEST_FRAME, MAX_UNAUTHENTICATED};
+use crate::conn::{
+    self, read_msg, read_msg_within, write_msg_within, Accepting, MAX_FRAME, MAX_REQUEST_FRAME, MAX_UNAUTHENTICATED,
+};
 use rask_graph::arena::with_arena;
 use rask_protocol::WireValue;
 use rask_store::{Namespace, ShmArena};
@@ -148,7 +150,12 @@ async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &
         Ok::<_, DistError>((stream, data))
     })
     .await
-    .map_err(|_| DistError::TimedOut(format!("joining the scheduler at {scheduler_addr} took longer than {:?}", timeouts.connect)))??;
+    .map_err(|_| {
+        DistError::TimedOut(format!(
+            "joining the scheduler at {scheduler_addr} took longer than {:?}",
+            timeouts.connect
+        ))
+    })??;
 
     // Segments and spill folders of workers on this machine that died without cleaning up.
     rask_store::sweep_orphans();

@@ -115,26 +115,18 @@ pub struct SchedulerStats {
 pub enum ToDistWorker {
     /// Run these tasks; `holders[i]` lists data addresses holding `deps[i]` (empty when the
     /// worker holds it itself).
-    Compute {
-        tasks: Vec<Assignment>,
-    },
+    Compute { tasks: Vec<Assignment> },
     /// Drop these results.
-    Release {
-        keys: Vec<Key>,
-    },
+    Release { keys: Vec<Key> },
     /// Give back those of these tasks that have not started (work stealing); answered by
     /// [`FromDistWorker::Stolen`].
-    Steal {
-        keys: Vec<Key>,
-    },
+    Steal { keys: Vec<Key> },
     /// Sent every second, so a worker can tell a hung scheduler from a quiet one.
     Ping,
     /// Leave now, for this reason (say, the scheduler declared this worker dead after a
     /// silence: its results have been recomputed elsewhere, so it must not rejoin as if
     /// nothing happened).
-    Exit {
-        reason: String,
-    },
+    Exit { reason: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -131,7 +131,10 @@ fn a_task_that_killed_two_workers_is_not_given_the_last_one() {
         s.remove_worker(w);
     }
     let state = s.state_of(&Key::from("a")).cloned();
-    assert!(matches!(&state, Some(TaskState::Erred(e)) if e.contains("died 2 times") && e.contains("last worker")), "{state:?}");
+    assert!(
+        matches!(&state, Some(TaskState::Erred(e)) if e.contains("died 2 times") && e.contains("last worker")),
+        "{state:?}"
+    );
     assert_eq!(s.stats().workers, 1, "the third worker is spared");
 }
 
@@ -143,8 +146,13 @@ fn the_task_table_reuses_slots_and_returns_to_empty() {
     let (mut most, mut per_run) = (0, 0);
     for run in 0..50 {
         let (graph, root) = tree_sum(200);
-        let plan = Plan::build_with(&graph, &[root.clone()], &Registry::new(), &rask_graph::PlanOptions::unoptimized())
-            .unwrap();
+        let plan = Plan::build_with(
+            &graph,
+            std::slice::from_ref(&root),
+            &Registry::new(),
+            &rask_graph::PlanOptions::unoptimized(),
+        )
+        .unwrap();
         let defs: Vec<TaskDef> = plan_tasks(&plan, |_| false)
             .into_iter()
             .map(|mut d| {

@@ -221,7 +221,12 @@ impl ProcessExecutor {
         for slot in 0..self.workers {
             let child = self.spawn(&pool.spawner, &pool.control, slot, 0);
             let child = child.map_err(|e| ExecError::Workers(format!("spawn: {e}")))?;
-            pool.slots.push(Slot { child: Some(child), incarnation: 0, in_flight: Vec::new(), beat: (0, Instant::now()) });
+            pool.slots.push(Slot {
+                child: Some(child),
+                incarnation: 0,
+                in_flight: Vec::new(),
+                beat: (0, Instant::now()),
+            });
         }
         Ok(pool)
     }

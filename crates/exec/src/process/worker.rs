@@ -51,13 +51,8 @@ pub(crate) fn serve(spec: &Spec) -> i32 {
     }
     let namespace = Arc::new(Namespace::with_pid(spec.parent, &spec.tag));
     let arena = Arc::new(ShmArena::new(namespace.clone(), spec.inline_max + 1));
-    let mut worker = Worker {
-        control,
-        slot: spec.slot,
-        namespace,
-        inline_max: spec.inline_max,
-        registry: Registry::new(),
-    };
+    let mut worker =
+        Worker { control, slot: spec.slot, namespace, inline_max: spec.inline_max, registry: Registry::new() };
     with_arena(arena, || worker.run(spec.parent))
 }
 
