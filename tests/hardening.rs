@@ -114,27 +114,16 @@ fn slow_tree(leaves: i64, seconds: f64) -> (Graph, Key, i64) {
 /// sum of `0..leaves`, what it computes when `leaf(i)` is `i`.
 fn tree(prefix: &str, leaves: i64, leaf: impl Fn(i64) -> Expr) -> (Graph, Key, i64) {
     let mut g = Graph::new();
-    let mut level: Vec<Key> = (0..leaves)
+    let parts: Vec<Key> = (0..leaves)
         .map(|i| {
             let key = Key::from((format!("{prefix}-leaf").as_str(), i));
             g.insert(key.clone(), leaf(i));
             key
         })
         .collect();
-    let mut depth = 0i64;
-    while level.len() > 1 {
-        depth += 1;
-        level = level
-            .chunks(2)
-            .enumerate()
-            .map(|(i, pair)| {
-                let key = Key::from((format!("{prefix}-sum-{depth}").as_str(), i as i64));
-                g.insert(key.clone(), Expr::call("sum", [Expr::list(pair.iter().cloned().map(Expr::key))]));
-                key
-            })
-            .collect();
-    }
-    (g, level.pop().unwrap(), leaves * (leaves - 1) / 2)
+    let sum = |list| Expr::call("sum", [list]);
+    let root = rask_graph::workloads::tree_reduce(&mut g, prefix, parts, 2, 0, |e| e, sum).expect("some leaves");
+    (g, root, leaves * (leaves - 1) / 2)
 }
 
 fn short(timeouts: Timeouts) -> Timeouts {
