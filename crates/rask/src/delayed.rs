@@ -1,0 +1,203 @@
+//! `Delayed<T>`: a typed node of a task graph (Dask's `delayed`), built by calling a
+//! `#[rask::task]` function and computed on any executor.
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+
+use rask_exec::Executor;
+use rask_graph::{Expr, Graph, Key, Registry};
+use rustc_hash::FxHashSet;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::Error;
+
+/// One node and, through its inputs, everything it needs.
+struct Node {
+    key: Key,
+    expr: Expr,
+    inputs: Vec<Arc<Node>>,
+    /// A literal that could not become a task value: the error `compute` reports.
+    error: Option<String>,
+}
+
+/// A value of type `T` that a task graph will compute: the result of calling a
+/// `#[rask::task]` function, or [`lit`]. Nothing runs until [`Delayed::compute`].
+pub struct Delayed<T> {
+    node: Arc<Node>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Delayed<T> {
+    fn clone(&self) -> Self {
+        Delayed { node: self.node.clone(), _type: PhantomData }
+    }
+}
+
+impl<T> std::fmt::Debug for Delayed<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Delayed({}: {})", self.node.key, std::any::type_name::<T>())
+    }
+}
+
+/// One argument of a task call: an expression over the keys of its inputs.
+pub struct Arg {
+    expr: Expr,
+    inputs: Vec<Arc<Node>>,
+}
+
+/// What may be passed where a task takes a `T`: a `Delayed<T>` (or a reference to one), and,
+/// where it takes a `Vec<T>`, a `Vec<Delayed<T>>`. Anything else — a `Delayed<String>` where a
+/// `u32` is expected — does not compile.
+pub trait IntoArg<T> {
+    fn into_arg(self) -> Arg;
+}
+
+impl<T> IntoArg<T> for Delayed<T> {
+    fn into_arg(self) -> Arg {
+        Arg { expr: Expr::key(self.node.key.clone()), inputs: vec![self.node] }
+    }
+}
+
+impl<T> IntoArg<T> for &Delayed<T> {
+    fn into_arg(self) -> Arg {
+        self.clone().into_arg()
+    }
+}
+
+impl<T> IntoArg<Vec<T>> for Vec<Delayed<T>> {
+    fn into_arg(self) -> Arg {
+        let expr = Expr::list(self.iter().map(|d| Expr::key(d.node.key.clone())));
+        Arg { expr, inputs: self.into_iter().map(|d| d.node).collect() }
+    }
+}
+
+/// A literal as a node, Dask's `delayed(value)`.
+pub fn lit<T: Serialize + 'static>(value: T) -> Delayed<T> {
+    let (expr, error) = match crate::to_value(&value) {
+        Ok(v) => (Expr::from(v), None),
+        Err(e) => (Expr::from(rask_graph::Value::None), Some(format!("lit(): {e}"))),
+    };
+    Delayed::from_node(Node { key: fresh_key("lit"), expr, inputs: Vec::new(), error })
+}
+
+/// A key unique to this process's run: `name-<token>-<n>`.
+fn fresh_key(name: &str) -> Key {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let token = TOKEN.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        format!("{:08x}", h.finish() as u32)
+    });
+    Key::str(&format!("{name}-{token}-{}", NEXT.fetch_add(1, Relaxed)))
+}
+
+impl<T> Delayed<T> {
+    fn from_node(node: Node) -> Delayed<T> {
+        Delayed { node: Arc::new(node), _type: PhantomData }
+    }
+
+    /// A call of the registered function `func` (what `#[rask::task]` functions return).
+    #[doc(hidden)]
+    pub fn call(func: &'static str, args: Vec<Arg>) -> Delayed<T> {
+        let short = func.rsplit("::").next().unwrap_or(func);
+        let mut inputs = Vec::new();
+        let exprs: Vec<Expr> = args
+            .into_iter()
+            .map(|a| {
+                inputs.extend(a.inputs);
+                a.expr
+            })
+            .collect();
+        Delayed::from_node(Node { key: fresh_key(short), expr: Expr::call(func, exprs), inputs, error: None })
+    }
+
+    /// The key this value will have in the graph.
+    pub fn key(&self) -> &Key {
+        &self.node.key
+    }
+
+    /// The same computation under the key `key` (Dask's `dask_key_name`).
+    pub fn named(self, key: impl Into<Key>) -> Delayed<T> {
+        let node = &self.node;
+        let renamed =
+            Node { key: key.into(), expr: node.expr.clone(), inputs: node.inputs.clone(), error: node.error.clone() };
+        Delayed::from_node(renamed)
+    }
+
+    /// Every node this value needs, as a task graph (shared inputs once).
+    pub fn graph(&self) -> Graph {
+        let mut graph = Graph::new();
+        collect(&self.node, &mut graph, &mut FxHashSet::default());
+        graph
+    }
+
+    /// The graph in Graphviz's DOT language, an edge from each input to its consumer.
+    pub fn visualize(&self) -> String {
+        let mut dot = String::from("digraph {\n");
+        let mut seen = FxHashSet::default();
+        let mut stack = vec![self.node.clone()];
+        while let Some(n) = stack.pop() {
+            if !seen.insert(Arc::as_ptr(&n)) {
+                continue;
+            }
+            dot.push_str(&format!("  {:?};\n", n.key.to_string()));
+            for i in &n.inputs {
+                dot.push_str(&format!("  {:?} -> {:?};\n", i.key.to_string(), n.key.to_string()));
+                stack.push(i.clone());
+            }
+        }
+        dot.push_str("}\n");
+        dot
+    }
+}
+
+impl<T: DeserializeOwned + 'static> Delayed<T> {
+    /// Runs the graph on `executor` and returns the value.
+    pub fn compute<E: Executor + ?Sized>(&self, executor: &E) -> Result<T, Error> {
+        let graph = self.graph();
+        if let Some(e) = first_error(&self.node) {
+            return Err(Error::Value { key: self.node.key.clone(), message: e });
+        }
+        let mut values = executor.get(&graph, std::slice::from_ref(&self.node.key), &registry())?;
+        let value = values.pop().unwrap_or_default();
+        crate::from_value::<T>(&value).map_err(|e| Error::Value {
+            key: self.node.key.clone(),
+            message: format!("the result cannot be read as {}: {e}", std::any::type_name::<T>()),
+        })
+    }
+}
+
+/// The registry of this binary: built-ins and every registered function (built once).
+fn registry() -> Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Registry::new).clone()
+}
+
+fn collect(node: &Arc<Node>, graph: &mut Graph, seen: &mut FxHashSet<*const Node>) {
+    let mut stack = vec![node.clone()];
+    while let Some(n) = stack.pop() {
+        if !seen.insert(Arc::as_ptr(&n)) {
+            continue;
+        }
+        graph.insert(n.key.clone(), n.expr.clone());
+        stack.extend(n.inputs.iter().cloned());
+    }
+}
+
+fn first_error(node: &Arc<Node>) -> Option<String> {
+    let mut seen = FxHashSet::default();
+    let mut stack = vec![node.clone()];
+    while let Some(n) = stack.pop() {
+        if let Some(e) = &n.error {
+            return Some(e.clone());
+        }
+        if seen.insert(Arc::as_ptr(&n)) {
+            stack.extend(n.inputs.iter().cloned());
+        }
+    }
+    None
+}

@@ -1,0 +1,154 @@
+//! `rask`: the one crate a user depends on. Dask's task graphs in Rust, with your own functions
+//! and types as tasks.
+//!
+//! What it is: a facade over the engine's crates (re-exported as [`graph`], [`exec`],
+//! [`distributed`], [`frame`], [`bag`]), plus typed tasks: `#[rask::task]` turns a plain
+//! function into a constructor of [`Delayed`] values, any `serde` type is a task value
+//! ([`to_value`]/[`from_value`]: numbers, strings and numeric vectors take the engine's fast
+//! forms, so a large `Vec<f64>` crosses processes in shared memory), and [`executor`] names any
+//! scheduler — `sync`, `threads[:N]`, `processes[:N]`, `local[:N]` (an embedded cluster) or
+//! `tcp://HOST:PORT`.
+//!
+//! What it is not: a way to ship code. A task's function is registered under
+//! `module_path::name` when the binary is linked; worker processes are the same binary,
+//! re-executed (call [`init`] first in `main`), so they resolve the same names.
+//!
+//! ```no_run
+//! use rask::prelude::*;
+//!
+//! #[rask::task]
+//! fn square(x: i64) -> i64 { x * x }
+//!
+//! #[rask::task]
+//! fn total(xs: Vec<i64>) -> i64 { xs.iter().sum() }
+//!
+//! fn main() -> Result<(), rask::Error> {
+//!     rask::init();
+//!     let squares: Vec<Delayed<i64>> = (1..=4).map(|x| square(lit(x))).collect();
+//!     assert_eq!(total(squares).compute(&rask::executor("threads")?)?, 30);
+//!     Ok(())
+//! }
+//! ```
+
+mod de;
+mod delayed;
+mod ser;
+
+pub use rask_bag as bag;
+pub use rask_distributed as distributed;
+pub use rask_exec as exec;
+pub use rask_frame as frame;
+pub use rask_graph as graph;
+
+pub use de::from_value;
+pub use delayed::{lit, Arg, Delayed, IntoArg};
+pub use rask_exec::{ExecError, Executor};
+pub use rask_graph::{register, Arity, Key, TaskError, Value};
+pub use rask_macros::task;
+pub use ser::{to_value, ValueError};
+
+/// What users import: `use rask::prelude::*;`.
+pub mod prelude {
+    pub use crate::{lit, Delayed, Executor, IntoArg};
+}
+
+/// What can go wrong computing a typed value.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The run failed: the error names the key and the function (and the cause).
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// Starting or reaching a cluster failed.
+    #[error(transparent)]
+    Cluster(#[from] rask_distributed::DistError),
+    /// A value could not be converted to or from its Rust type.
+    #[error("{key}: {message}")]
+    Value { key: Key, message: String },
+}
+
+/// Call first in `main`: when this binary was started as a worker (by the process executor or
+/// a cluster), it serves as one and never returns; otherwise it returns at once.
+pub fn init() {
+    rask_distributed::worker_main_if_requested();
+}
+
+/// An executor named as on the command line: `sync`, `threads[:N]`, `processes[:N]`,
+/// `local[:N]` (a scheduler and N worker processes of this binary, for as long as the returned
+/// executor lives) or `tcp://HOST:PORT`.
+pub fn executor(name: &str) -> Result<Exec, Error> {
+    if let Some(workers) = local_workers(name)? {
+        let cluster = rask_distributed::LocalCluster::new(workers, 1)?;
+        let client = cluster.client()?;
+        return Ok(Exec { inner: Box::new(client), _cluster: Some(cluster) });
+    }
+    let scheduler: rask_exec::Scheduler = name.parse()?;
+    Ok(Exec { inner: scheduler.executor()?, _cluster: None })
+}
+
+/// `local` → one worker per core; `local:N` → N workers; anything else → `None`.
+fn local_workers(name: &str) -> Result<Option<usize>, Error> {
+    let cores = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    match name.strip_prefix("local") {
+        Some("") => Ok(Some(cores())),
+        Some(n) => match n.strip_prefix(':').and_then(|n| n.parse::<usize>().ok()).filter(|&n| n > 0) {
+            Some(n) => Ok(Some(n)),
+            None => Err(ExecError::UnknownScheduler(name.to_owned()).into()),
+        },
+        None => Ok(None),
+    }
+}
+
+/// An executor from [`executor`]; a `local` one owns its cluster.
+pub struct Exec {
+    inner: Box<dyn Executor>,
+    _cluster: Option<rask_distributed::LocalCluster>,
+}
+
+impl Executor for Exec {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn execute(
+        &self,
+        plan: &rask_graph::Plan,
+        progress: Option<&dyn rask_exec::Progress>,
+    ) -> Result<rask_exec::Outcome, ExecError> {
+        self.inner.execute(plan, progress)
+    }
+
+    fn get(
+        &self,
+        graph: &rask_graph::Graph,
+        keys: &[Key],
+        registry: &rask_graph::Registry,
+    ) -> Result<Vec<Value>, ExecError> {
+        self.inner.get(graph, keys, registry)
+    }
+
+    fn persist(
+        &self,
+        graph: &rask_graph::Graph,
+        keys: &[Key],
+        registry: &rask_graph::Registry,
+    ) -> Result<rask_exec::Persisted, ExecError> {
+        self.inner.persist(graph, keys, registry)
+    }
+}
+
+/// Argument `i` of a task call as its parameter's type (used by `#[rask::task]`).
+#[doc(hidden)]
+pub fn from_arg<T: serde::de::DeserializeOwned + 'static>(
+    args: &[Value],
+    i: usize,
+    name: &str,
+) -> Result<T, TaskError> {
+    let value = args.get(i).ok_or_else(|| TaskError::type_error(format!("missing argument `{name}`")))?;
+    from_value(value).map_err(|e| {
+        TaskError::type_error(format!(
+            "argument `{name}` ({}) cannot be read as {}: {e}",
+            value.type_name(),
+            std::any::type_name::<T>()
+        ))
+    })
+}
