@@ -163,11 +163,7 @@ impl<T: DeserializeOwned + 'static> Delayed<T> {
             return Err(Error::Value { key: self.node.key.clone(), message: e });
         }
         let mut values = executor.get(&graph, std::slice::from_ref(&self.node.key), &registry())?;
-        let value = values.pop().unwrap_or_default();
-        crate::from_value::<T>(&value).map_err(|e| Error::Value {
-            key: self.node.key.clone(),
-            message: format!("the result cannot be read as {}: {e}", std::any::type_name::<T>()),
-        })
+        decode(&self.node.key, &values.pop().unwrap_or_default())
     }
 }
 
@@ -200,4 +196,50 @@ fn first_error(node: &Arc<Node>) -> Option<String> {
         }
     }
     None
+}
+
+/// Several values computed as one graph (their shared inputs once): Dask's
+/// `dask.compute(a, b)`. Takes a tuple of references, `compute_all((&a, &b), &exec)`.
+pub fn compute_all<C: ComputeAll, E: Executor + ?Sized>(values: C, executor: &E) -> Result<C::Output, Error> {
+    values.compute_all(executor)
+}
+
+/// Tuples of `&Delayed` that [`compute_all`] takes.
+pub trait ComputeAll {
+    type Output;
+    fn compute_all<E: Executor + ?Sized>(self, executor: &E) -> Result<Self::Output, Error>;
+}
+
+macro_rules! compute_all_tuple {
+    ($($t:ident $v:ident $i:tt),+) => {
+        impl<$($t: DeserializeOwned + 'static),+> ComputeAll for ($(&Delayed<$t>,)+) {
+            type Output = ($($t,)+);
+            fn compute_all<E: Executor + ?Sized>(self, executor: &E) -> Result<Self::Output, Error> {
+                let nodes = [$(&self.$i.node),+];
+                let mut graph = Graph::new();
+                let mut seen = FxHashSet::default();
+                for node in nodes {
+                    if let Some(e) = first_error(node) {
+                        return Err(Error::Value { key: node.key.clone(), message: e });
+                    }
+                    collect(node, &mut graph, &mut seen);
+                }
+                let keys: Vec<Key> = nodes.iter().map(|n| n.key.clone()).collect();
+                let values = executor.get(&graph, &keys, &registry())?;
+                $(let $v = decode::<$t>(&self.$i.node.key, &values[$i])?;)+
+                Ok(($($v,)+))
+            }
+        }
+    };
+}
+
+compute_all_tuple!(A a 0, B b 1);
+compute_all_tuple!(A a 0, B b 1, C c 2);
+compute_all_tuple!(A a 0, B b 1, C c 2, D d 3);
+
+fn decode<T: DeserializeOwned + 'static>(key: &Key, value: &rask_graph::Value) -> Result<T, Error> {
+    crate::from_value::<T>(value).map_err(|e| Error::Value {
+        key: key.clone(),
+        message: format!("the result cannot be read as {}: {e}", std::any::type_name::<T>()),
+    })
 }

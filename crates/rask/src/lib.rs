@@ -30,9 +30,14 @@
 //! }
 //! ```
 
+// `#[rask::task]` expands to `::rask::…` paths, which this crate's own tests use too.
+extern crate self as rask;
+
 mod de;
 mod delayed;
 mod ser;
+#[cfg(test)]
+mod tests;
 
 pub use rask_bag as bag;
 pub use rask_distributed as distributed;
@@ -41,7 +46,7 @@ pub use rask_frame as frame;
 pub use rask_graph as graph;
 
 pub use de::from_value;
-pub use delayed::{lit, Arg, Delayed, IntoArg};
+pub use delayed::{compute_all, lit, Arg, ComputeAll, Delayed, IntoArg};
 pub use rask_exec::{ExecError, Executor};
 pub use rask_graph::{register, Arity, Key, TaskError, Value};
 pub use rask_macros::task;
