@@ -16,20 +16,27 @@ use syn::{parse_macro_input, FnArg, GenericArgument, ItemFn, Pat, PathArguments,
 /// `lit(a)`, or a `Vec<Delayed<E>>` where `A = Vec<E>`) returns a `Delayed<R>`. A function
 /// returning `Result<R, E>` with `E: Display` gives a `Delayed<R>` whose failure is an error
 /// naming the key, the function and `E`'s message.
+///
+/// `#[rask::task(pure)]` (Dask's `pure=True`): a call's key is a hash of the function's name
+/// and its arguments, so identical calls in one graph are one task.
 #[proc_macro_attribute]
 pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
-    if !attr.is_empty() {
-        let message = "#[rask::task] takes no arguments yet";
-        return syn::Error::new(proc_macro2::Span::call_site(), message).to_compile_error().into();
-    }
+    let pure = match attr.to_string().as_str() {
+        "" => false,
+        "pure" => true,
+        other => {
+            let message = format!("#[rask::task] takes `pure` or nothing, not `{other}`");
+            return syn::Error::new(proc_macro2::Span::call_site(), message).to_compile_error().into();
+        }
+    };
     let function = parse_macro_input!(item as ItemFn);
-    match expand(function) {
+    match expand(function, pure) {
         Ok(tokens) => tokens.into(),
         Err(e) => e.to_compile_error().into(),
     }
 }
 
-fn expand(function: ItemFn) -> syn::Result<proc_macro2::TokenStream> {
+fn expand(function: ItemFn, pure: bool) -> syn::Result<proc_macro2::TokenStream> {
     let sig = &function.sig;
     if !sig.generics.params.is_empty() || sig.asyncness.is_some() {
         return Err(syn::Error::new_spanned(sig, "a task is a plain, non-generic, non-async function"));
@@ -95,7 +102,8 @@ fn expand(function: ItemFn) -> syn::Result<proc_macro2::TokenStream> {
 
         #(#attrs)*
         #vis fn #name(#( #names: impl ::rask::IntoArg<#types> ),*) -> ::rask::Delayed<#output> {
-            ::rask::Delayed::call(
+            ::rask::Delayed::call_with(
+                #pure,
                 ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
                 ::std::vec![#( ::rask::IntoArg::<#types>::into_arg(#names) ),*],
             )

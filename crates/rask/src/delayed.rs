@@ -79,7 +79,14 @@ pub fn lit<T: Serialize + 'static>(value: T) -> Delayed<T> {
         Ok(v) => (Expr::from(v), None),
         Err(e) => (Expr::from(rask_graph::Value::None), Some(format!("lit(): {e}"))),
     };
-    Delayed::from_node(Node { key: fresh_key("lit"), expr, inputs: Vec::new(), error })
+    // Named by content: equal literals are one node, and pure calls on them hash alike.
+    let key = Key::str(&format!("lit-{:016x}", fnv1a(format!("{expr:?}").as_bytes())));
+    Delayed::from_node(Node { key, expr, inputs: Vec::new(), error })
+}
+
+/// FNV-1a, 64 bits: a hash that is the same in every process and build, for pure keys.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
 }
 
 /// A key unique to this process's run: `name-<token>-<n>`.
@@ -100,9 +107,10 @@ impl<T> Delayed<T> {
         Delayed { node: Arc::new(node), _type: PhantomData }
     }
 
-    /// A call of the registered function `func` (what `#[rask::task]` functions return).
+    /// A call of the registered function `func` (what `#[rask::task]` functions return); a
+    /// `pure` call is keyed by a hash of `func` and its arguments.
     #[doc(hidden)]
-    pub fn call(func: &'static str, args: Vec<Arg>) -> Delayed<T> {
+    pub fn call_with(pure: bool, func: &'static str, args: Vec<Arg>) -> Delayed<T> {
         let short = func.rsplit("::").next().unwrap_or(func);
         let mut inputs = Vec::new();
         let exprs: Vec<Expr> = args
@@ -112,7 +120,13 @@ impl<T> Delayed<T> {
                 a.expr
             })
             .collect();
-        Delayed::from_node(Node { key: fresh_key(short), expr: Expr::call(func, exprs), inputs, error: None })
+        let expr = Expr::call(func, exprs);
+        let key = if pure {
+            Key::str(&format!("{short}-{:016x}", fnv1a(format!("{expr:?}").as_bytes())))
+        } else {
+            fresh_key(short)
+        };
+        Delayed::from_node(Node { key, expr, inputs, error: None })
     }
 
     /// The key this value will have in the graph.

@@ -52,6 +52,45 @@ pub use rask_graph::{register, Arity, Key, TaskError, Value};
 pub use rask_macros::task;
 pub use ser::{to_value, ValueError};
 
+/// Arguments are typed: where a task takes a `u32`, a `Delayed<String>` does not compile.
+///
+/// ```compile_fail
+/// use rask::prelude::*;
+/// #[rask::task]
+/// fn load(part: u32) -> Vec<f64> { vec![part as f64] }
+/// #[rask::task]
+/// fn name() -> String { "x".into() }
+/// let _ = load(name());
+/// ```
+///
+/// (The same with the right type compiles:)
+///
+/// ```no_run
+/// use rask::prelude::*;
+/// #[rask::task]
+/// fn load(part: u32) -> Vec<f64> { vec![part as f64] }
+/// #[rask::task]
+/// fn part() -> u32 { 3 }
+/// let _ = load(part());
+/// ```
+///
+/// Nor does a `Delayed<T>` where a `Vec<T>` is expected, or a task returning a type that is not
+/// a task value (`Serialize`):
+///
+/// ```compile_fail
+/// use rask::prelude::*;
+/// #[rask::task]
+/// fn total(xs: Vec<f64>) -> f64 { xs.iter().sum() }
+/// let _ = total(lit(1.0f64));
+/// ```
+///
+/// ```compile_fail
+/// struct Opaque;
+/// #[rask::task]
+/// fn make() -> Opaque { Opaque }
+/// ```
+pub mod typed {}
+
 /// What users import: `use rask::prelude::*;`.
 pub mod prelude {
     pub use crate::{lit, Delayed, Executor, IntoArg};

@@ -143,3 +143,23 @@ fn executor_names_are_checked() {
         assert!(crate::executor(bad).is_err(), "{bad}");
     }
 }
+
+static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[rask::task(pure)]
+fn counted(x: i64) -> i64 {
+    CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    x + 1
+}
+
+#[test]
+fn identical_pure_calls_are_one_task() {
+    let (a, b) = (counted(lit(5)), counted(lit(5)));
+    assert_eq!(a.key(), b.key(), "same function, same arguments, same key");
+    assert_ne!(counted(lit(6)).key(), a.key());
+    assert_ne!(halve(lit(4)).key(), halve(lit(4)).key(), "impure calls are distinct");
+    let before = CALLS.load(std::sync::atomic::Ordering::SeqCst);
+    let both = crate::compute_all((&a, &b), &crate::executor("sync").unwrap()).unwrap();
+    assert_eq!(both, (6, 6));
+    assert_eq!(CALLS.load(std::sync::atomic::Ordering::SeqCst) - before, 1, "computed once");
+}
