@@ -177,16 +177,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// The executor a scheduler name asks for; `local[:N]` also returns the embedded cluster,
-/// which lives as long as the caller keeps it.
-fn executor_for(name: &str) -> Result<(Box<dyn rask_exec::Executor>, Option<rask_distributed::LocalCluster>), String> {
-    if let Some(n) = local_workers(name)? {
-        let cluster = rask_distributed::LocalCluster::new(n, 1).map_err(|e| format!("local cluster: {e}"))?;
-        let client = cluster.client().map_err(|e| format!("local cluster: {e}"))?;
-        return Ok((Box::new(client), Some(cluster)));
-    }
+/// The executor a scheduler name asks for (`local[:N]` is an embedded cluster that lives as
+/// long as the executor).
+fn executor_for(name: &str) -> Result<Box<dyn rask_exec::Executor>, String> {
     let scheduler: Scheduler = name.parse().map_err(|e: ExecError| e.to_string())?;
-    Ok((scheduler.executor().map_err(|e| e.to_string())?, None))
+    scheduler.executor().map_err(|e| e.to_string())
 }
 
 /// Makes the peer's dataset if missing, then runs its four queries: a line per query with
@@ -214,7 +209,7 @@ fn demo(
     rask_frame::demo::make_data(&root, rows, files, &|done, _| making.set_position(done as u64))
         .map_err(|e| format!("making the dataset in {}: {e}", root.display()))?;
     making.finish_and_clear();
-    let (executor, _cluster) = executor_for(scheduler)?;
+    let executor = executor_for(scheduler)?;
     let running = bar(rask_frame::demo::QUERIES.len(), "queries");
     let io = |e: io::Error| e.to_string();
     writeln!(out, "# {} rows in {} files under {}; scheduler {scheduler}", rows, files, root.display()).map_err(io)?;
@@ -228,17 +223,6 @@ fn demo(
     }
     running.finish_and_clear();
     Ok(())
-}
-
-/// `local` → one worker per core; `local:N` → N workers; anything else → `None`.
-fn local_workers(name: &str) -> Result<Option<usize>, String> {
-    match name.split_once(':') {
-        None if name == "local" => Ok(Some(std::thread::available_parallelism().map_or(1, |n| n.get()))),
-        Some(("local", n)) => {
-            n.parse().ok().filter(|&n| n > 0).map(Some).ok_or_else(|| format!("bad worker count in {name:?}"))
-        }
-        _ => Ok(None),
-    }
 }
 
 fn scheduler(
@@ -291,7 +275,7 @@ fn run(
         // Some keys feed no output, which only a cycle can cause: report it rather than skip it.
         Plan::validate(&graph, &registry).map_err(|e| e.to_string())?;
     }
-    let (executor, _cluster) = executor_for(scheduler)?;
+    let executor = executor_for(scheduler)?;
     let plan = Plan::build(&graph, &targets, &registry).map_err(|e| e.to_string())?;
     let bar = progress_bar(plan.len(), quiet);
     let progress = |done: usize, _total: usize| bar.set_position(done as u64);

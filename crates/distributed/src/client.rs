@@ -201,6 +201,8 @@ impl Client {
         // External keys are targets, so the plan neither inlines nor fuses their placeholders.
         let targets: Vec<Key> = keys.iter().cloned().chain(held.iter().cloned()).collect();
         let plan = Plan::build(&full, &targets, &self.inner.registry)?;
+        // A closure lives in this process only: refused here, not found missing on a worker.
+        plan.check_portable("distributed")?;
         let tasks = plan_tasks(&plan, |k| held.contains(k));
         Ok(self.send_tasks(tasks, keys))
     }
@@ -507,8 +509,37 @@ fn connect_executor(addr: &str) -> Result<Box<dyn Executor>, ExecError> {
     Ok(Box::new(client))
 }
 
+/// An embedded cluster of `workers` processes and a client of it, as one executor: the
+/// cluster stops when it is dropped.
+struct LocalExecutor {
+    client: Client,
+    _cluster: crate::LocalCluster,
+}
+
+impl Executor for LocalExecutor {
+    fn name(&self) -> &str {
+        "local"
+    }
+    fn execute(&self, plan: &Plan, progress: Option<&dyn Progress>) -> Result<Outcome, ExecError> {
+        self.client.execute(plan, progress)
+    }
+    fn get(&self, graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Vec<Value>, ExecError> {
+        Executor::get(&self.client, graph, keys, registry)
+    }
+    fn persist(&self, graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Persisted, ExecError> {
+        Executor::persist(&self.client, graph, keys, registry)
+    }
+}
+
+fn local_executor(workers: usize) -> Result<Box<dyn Executor>, ExecError> {
+    let cluster =
+        crate::LocalCluster::new(workers, 1).map_err(|e| ExecError::Workers(format!("local cluster: {e}")))?;
+    let client = cluster.client().map_err(|e| ExecError::Remote(format!("local cluster: {e}")))?;
+    Ok(Box::new(LocalExecutor { client, _cluster: cluster }))
+}
+
 rask_graph::inventory::submit! {
-    rask_exec::RemoteExecutor { connect: connect_executor }
+    rask_exec::RemoteExecutor { connect: connect_executor, local: local_executor }
 }
 
 /// A client failure as an executor's: graph errors keep their type, the rest name their cause.

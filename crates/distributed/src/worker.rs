@@ -347,7 +347,14 @@ fn start_pool(
 }
 
 fn run_job(job: Job, registry: &Registry) -> Result<Value, DistFailure> {
-    let op = job.assignment.task.op.resolve(registry).map_err(|e| DistFailure::Unrunnable(e.to_string()))?;
+    let op = job.assignment.task.op.resolve(registry).map_err(|e| {
+        // Functions travel by name: say which binary lacks it, so the user knows which
+        // program to run as the worker.
+        let exe = std::env::current_exe().map_or_else(|_| "?".into(), |p| p.display().to_string());
+        DistFailure::Unrunnable(format!(
+            "{e} (this worker runs {exe}; start your own binary as the worker to serve its functions)"
+        ))
+    })?;
     let inputs = job.inputs;
     let input = |i: u32| inputs.get(i as usize).cloned().unwrap_or(Value::None);
     op.eval(&input).map_err(DistFailure::Failed)

@@ -256,6 +256,15 @@ fn unknown_function_on_workers() {
     let graph = parse_graph("{'x': (only_in_the_client, 1)}").unwrap();
     let err = client.compute(&graph, &[Key::from("x")]).unwrap_err().to_string();
     assert!(err.contains("unknown function 'only_in_the_client'") && err.contains("'x'"), "{err}");
+    assert!(err.contains("this worker runs") && err.contains("cluster"), "names the worker's binary: {err}");
+    // A closure cannot reach a worker at all: refused before anything is sent.
+    let mut registry = rask_graph::Registry::new();
+    registry.register_closure("here_only", Arity::Exact(1), |a| Ok(a[0].clone()));
+    let client = Client::connect_with_registry(&cluster.address(), None, registry).unwrap();
+    let graph = parse_graph("{'y': (here_only, 1)}").unwrap();
+    let err = client.persist(&graph, &[Key::from("y")]).unwrap_err().to_string();
+    assert!(err.contains("here_only") && err.contains("distributed"), "{err}");
+    assert_eq!(client.stats().unwrap().tasks_known, 0, "nothing was submitted");
 }
 
 fn shared_memory_between_workers() {

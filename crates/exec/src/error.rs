@@ -12,7 +12,7 @@ pub enum ExecError {
     Task { key: Key, function: String, error: TaskError },
     #[error("task {key} panicked in `{function}`: {message}")]
     Panic { key: Key, function: String, message: String },
-    #[error("unknown scheduler {0:?}: expected sync, threads[:N], processes[:N] or tcp://HOST:PORT")]
+    #[error("unknown scheduler {0:?}: expected sync, threads[:N], processes[:N], local[:N] or tcp://HOST:PORT")]
     UnknownScheduler(String),
     #[error("the {0} scheduler is not available in this build yet")]
     Unavailable(String),

@@ -126,23 +126,46 @@ pub fn get(graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Vec<Value
     SyncExecutor.get(graph, keys, registry)
 }
 
+/// A boxed executor is an executor (what [`Scheduler::executor`] returns can be passed
+/// wherever one is taken).
+impl<E: Executor + ?Sized> Executor for Box<E> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn execute(&self, plan: &Plan, progress: Option<&dyn Progress>) -> Result<Outcome, ExecError> {
+        (**self).execute(plan, progress)
+    }
+    fn get(&self, graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Vec<Value>, ExecError> {
+        (**self).get(graph, keys, registry)
+    }
+    fn persist(&self, graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Persisted, ExecError> {
+        (**self).persist(graph, keys, registry)
+    }
+}
+
 /// How `tcp://HOST:PORT` becomes an executor: the distributed layer sits above this crate and
 /// registers itself here at link time, so [`Scheduler::executor`] works for every scheduler
 /// name in any binary that links it.
 pub struct RemoteExecutor {
     pub connect: fn(&str) -> Result<Box<dyn Executor>, ExecError>,
+    /// An embedded cluster of this many worker processes (`local[:N]`), alive as long as the
+    /// executor.
+    pub local: fn(usize) -> Result<Box<dyn Executor>, ExecError>,
 }
 
 rask_graph::inventory::collect!(RemoteExecutor);
 
 /// A scheduler named the way Dask users name them: `sync`, `threads`, `threads:8`,
-/// `processes`, `tcp://HOST:PORT`.
+/// `processes`, `local`, `local:2` (an embedded cluster), `tcp://HOST:PORT`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scheduler {
     Sync,
     /// A thread pool; `None` means one thread per available core.
     Threads(Option<usize>),
     Processes(Option<usize>),
+    /// A scheduler and worker processes of this binary, for as long as the executor lives;
+    /// `None` means one worker per available core.
+    Local(Option<usize>),
     Distributed(String),
 }
 
@@ -162,6 +185,7 @@ impl FromStr for Scheduler {
             "sync" | "synchronous" | "single-threaded" if count.is_none() => Ok(Scheduler::Sync),
             "threads" | "threading" => Ok(Scheduler::Threads(count)),
             "processes" | "multiprocessing" => Ok(Scheduler::Processes(count)),
+            "local" => Ok(Scheduler::Local(count)),
             _ if s.starts_with("tcp://") && s.len() > "tcp://".len() => Ok(Scheduler::Distributed(s.into())),
             _ => Err(ExecError::UnknownScheduler(s.into())),
         }
@@ -176,6 +200,8 @@ impl fmt::Display for Scheduler {
             Scheduler::Threads(Some(n)) => write!(f, "threads:{n}"),
             Scheduler::Processes(None) => f.write_str("processes"),
             Scheduler::Processes(Some(n)) => write!(f, "processes:{n}"),
+            Scheduler::Local(None) => f.write_str("local"),
+            Scheduler::Local(Some(n)) => write!(f, "local:{n}"),
             Scheduler::Distributed(addr) => f.write_str(addr),
         }
     }
@@ -196,8 +222,40 @@ impl Scheduler {
                 Some(remote) => (remote.connect)(addr),
                 None => Err(ExecError::Unavailable(self.to_string())),
             },
+            Scheduler::Local(n) => match rask_graph::inventory::iter::<RemoteExecutor>.into_iter().next() {
+                Some(remote) => {
+                    (remote.local)(n.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())))
+                }
+                None => Err(ExecError::Unavailable(self.to_string())),
+            },
             #[cfg(loom)]
             other => Err(ExecError::Unavailable(other.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scheduler;
+
+    #[test]
+    fn scheduler_names_parse_and_print_back() {
+        for (name, expected) in [
+            ("sync", Scheduler::Sync),
+            ("threads", Scheduler::Threads(None)),
+            ("threads:3", Scheduler::Threads(Some(3))),
+            ("processes:2", Scheduler::Processes(Some(2))),
+            ("local", Scheduler::Local(None)),
+            ("local:2", Scheduler::Local(Some(2))),
+            ("tcp://127.0.0.1:8786", Scheduler::Distributed("tcp://127.0.0.1:8786".into())),
+        ] {
+            let parsed: Scheduler = name.parse().unwrap();
+            assert_eq!(parsed, expected, "{name}");
+            assert_eq!(parsed.to_string(), name);
+        }
+        for bad in ["", "local:0", "local:x", "thread", "sync:2", "tcp://"] {
+            let err = bad.parse::<Scheduler>().unwrap_err().to_string();
+            assert!(err.contains("local[:N]"), "{bad}: {err}");
         }
     }
 }

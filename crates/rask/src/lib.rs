@@ -116,68 +116,45 @@ pub fn init() {
     rask_distributed::worker_main_if_requested();
 }
 
+/// Lets this binary serve as a cluster worker from its command line, so your own functions
+/// run on a remote cluster: `my-app worker tcp://HOST:PORT [--nthreads N] [--memory-limit
+/// BYTES]` joins the scheduler and serves until it is told to leave (exiting with its
+/// status); any other command line returns at once. Call it right after [`init`]. The stock
+/// `rask worker` serves only the built-in and collection functions: a task of yours sent to
+/// it fails with an error naming the binary that lacks it.
+pub fn worker_main_from_args() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) != Some("worker") {
+        return;
+    }
+    let usage = "usage: worker tcp://HOST:PORT [--nthreads N] [--memory-limit BYTES]";
+    let Some(address) = args.get(1).filter(|a| !a.starts_with("--")) else {
+        eprintln!("{usage}");
+        std::process::exit(2);
+    };
+    let mut options = rask_distributed::WorkerOptions::new(address, 1);
+    let mut rest = args[2..].iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().and_then(|v| v.parse::<u64>().ok());
+        match (flag.as_str(), value) {
+            ("--nthreads", Some(n)) if n > 0 => options.nthreads = n as usize,
+            ("--memory-limit", Some(bytes)) => options.memory_limit = bytes,
+            _ => {
+                eprintln!("bad option {flag:?}; {usage}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let ended = rask_distributed::worker::run_process(options);
+    std::process::exit(rask_distributed::worker::exit_code(ended));
+}
+
 /// An executor named as on the command line: `sync`, `threads[:N]`, `processes[:N]`,
 /// `local[:N]` (a scheduler and N worker processes of this binary, for as long as the returned
 /// executor lives) or `tcp://HOST:PORT`.
-pub fn executor(name: &str) -> Result<Exec, Error> {
-    if let Some(workers) = local_workers(name)? {
-        let cluster = rask_distributed::LocalCluster::new(workers, 1)?;
-        let client = cluster.client()?;
-        return Ok(Exec { inner: Box::new(client), _cluster: Some(cluster) });
-    }
+pub fn executor(name: &str) -> Result<Box<dyn Executor>, Error> {
     let scheduler: rask_exec::Scheduler = name.parse()?;
-    Ok(Exec { inner: scheduler.executor()?, _cluster: None })
-}
-
-/// `local` → one worker per core; `local:N` → N workers; anything else → `None`.
-fn local_workers(name: &str) -> Result<Option<usize>, Error> {
-    let cores = || std::thread::available_parallelism().map_or(1, |n| n.get());
-    match name.strip_prefix("local") {
-        Some("") => Ok(Some(cores())),
-        Some(n) => match n.strip_prefix(':').and_then(|n| n.parse::<usize>().ok()).filter(|&n| n > 0) {
-            Some(n) => Ok(Some(n)),
-            None => Err(ExecError::UnknownScheduler(name.to_owned()).into()),
-        },
-        None => Ok(None),
-    }
-}
-
-/// An executor from [`executor`]; a `local` one owns its cluster.
-pub struct Exec {
-    inner: Box<dyn Executor>,
-    _cluster: Option<rask_distributed::LocalCluster>,
-}
-
-impl Executor for Exec {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn execute(
-        &self,
-        plan: &rask_graph::Plan,
-        progress: Option<&dyn rask_exec::Progress>,
-    ) -> Result<rask_exec::Outcome, ExecError> {
-        self.inner.execute(plan, progress)
-    }
-
-    fn get(
-        &self,
-        graph: &rask_graph::Graph,
-        keys: &[Key],
-        registry: &rask_graph::Registry,
-    ) -> Result<Vec<Value>, ExecError> {
-        self.inner.get(graph, keys, registry)
-    }
-
-    fn persist(
-        &self,
-        graph: &rask_graph::Graph,
-        keys: &[Key],
-        registry: &rask_graph::Registry,
-    ) -> Result<rask_exec::Persisted, ExecError> {
-        self.inner.persist(graph, keys, registry)
-    }
+    Ok(scheduler.executor()?)
 }
 
 /// Argument `i` of a task call as its parameter's type (used by `#[rask::task]`).

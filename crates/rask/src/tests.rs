@@ -163,3 +163,15 @@ fn identical_pure_calls_are_one_task() {
     assert_eq!(both, (6, 6));
     assert_eq!(CALLS.load(std::sync::atomic::Ordering::SeqCst) - before, 1, "computed once");
 }
+
+/// Run by the next test's worker processes instead of serving: what a binary whose `main`
+/// lacks `rask::init()` does.
+#[test]
+fn nothing() {}
+
+#[test]
+fn a_binary_without_init_is_told_so() {
+    let exec = rask_exec::ProcessExecutor::new(1).worker_args(["--exact", "tests::nothing", "--quiet"]);
+    let err = halve(lit(8)).compute(&exec).unwrap_err().to_string();
+    assert!(err.contains("rask::init()"), "{err}");
+}

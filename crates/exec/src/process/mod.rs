@@ -590,6 +590,12 @@ impl<'a, 'p> Run<'a, 'p> {
         for s in 0..self.pool.slots.len() {
             let status = match self.pool.slots[s].child.as_mut().map(Child::try_wait) {
                 None => Some("it could not be started".to_owned()),
+                // A worker that exits cleanly on its own was never a worker: the binary ran its
+                // own `main` instead of serving.
+                Some(Ok(Some(status))) if status.success() => Some(format!(
+                    "{status}: it ran the program instead of serving as a worker; `main` must begin \
+                     with `rask::init()` (or `rask_exec::worker_main_if_requested()`)"
+                )),
                 Some(Ok(Some(status))) => Some(status.to_string()),
                 Some(Ok(None)) => None,
                 Some(Err(e)) => Some(e.to_string()),

@@ -1,0 +1,49 @@
+//! Your own functions on a cluster: this binary is its own worker (`my-app worker tcp://…`,
+//! through `rask::worker_main_from_args`), joins a scheduler, and serves this binary's typed
+//! tasks, which a stock worker could not. Own `main` (`harness = false`): the workers are this
+//! binary, run again with `worker ADDR`.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rask::prelude::*;
+
+#[rask::task]
+fn cube(x: i64) -> i64 {
+    x * x * x
+}
+
+#[rask::task]
+fn total(xs: Vec<i64>) -> i64 {
+    xs.iter().sum()
+}
+
+fn main() {
+    rask::init();
+    rask::worker_main_from_args();
+    let scheduler = rask::distributed::SchedulerThread::start("127.0.0.1:0", None).unwrap();
+    let address = format!("tcp://{}", scheduler.addr());
+    let mut workers: Vec<_> = (0..2)
+        .map(|_| {
+            Command::new(std::env::current_exe().unwrap())
+                .args(["worker", &address, "--nthreads", "2"])
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let client = rask::distributed::Client::connect(&address).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.stats().unwrap().workers < 2 {
+        assert!(Instant::now() < deadline, "the workers did not join");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cubes: Vec<Delayed<i64>> = (1..=10).map(|x| cube(lit(x))).collect();
+    let exec = rask::executor(&address).unwrap();
+    assert_eq!(total(cubes).compute(&exec).unwrap(), 3025);
+    println!("remote workers of this binary served its typed tasks: 1 passed, 0 failed");
+    for w in &mut workers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+}
