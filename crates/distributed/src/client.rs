@@ -24,7 +24,8 @@ use crate::{DistError, Timeouts};
 enum Status {
     Pending,
     Finished,
-    Erred(String),
+    /// The error, and the failed task's key and failure when a function failed.
+    Erred(String, Option<(Key, rask_graph::Failure)>),
 }
 
 #[derive(Default)]
@@ -273,7 +274,7 @@ impl Client {
             loop {
                 match shared.status.get(&f.key) {
                     Some(Status::Finished) => break,
-                    Some(Status::Erred(e)) => return Err(DistError::Task(e.clone())),
+                    Some(Status::Erred(e, cause)) => return Err(task_error(e, cause.clone())),
                     _ => {}
                 }
                 if let Some(why) = &shared.closed {
@@ -358,9 +359,9 @@ impl Board {
                     }
                 }
             }
-            ToClient::Erred { key, error } => {
+            ToClient::Erred { key, error, cause } => {
                 if let Some(s) = shared.status.get_mut(&key) {
-                    *s = Status::Erred(error);
+                    *s = Status::Erred(error, cause);
                 }
             }
             ToClient::Ping => {}
@@ -486,7 +487,7 @@ impl Executor for Client {
         plan.check_portable(self.name())?;
         let wanted: Vec<Key> = plan.targets().iter().map(|&t| plan.key(t).clone()).collect();
         let futures = self.send_tasks(plan_tasks(plan, |_| false), &wanted);
-        let values = self.gather(&futures).map_err(|e| ExecError::Remote(e.to_string()))?;
+        let values = self.gather(&futures).map_err(exec_error)?;
         Ok(Outcome { values, stats: RunStats { tasks: plan.len(), ..RunStats::default() } })
     }
 
@@ -542,10 +543,20 @@ rask_graph::inventory::submit! {
     rask_exec::RemoteExecutor { connect: connect_executor, local: local_executor }
 }
 
-/// A client failure as an executor's: graph errors keep their type, the rest name their cause.
+/// A failed task: the same error a local executor gives when a function failed, else the text.
+fn task_error(text: &str, cause: Option<(Key, rask_graph::Failure)>) -> DistError {
+    match cause {
+        Some((key, failure)) => DistError::Exec(ExecError::from_failure(&key, failure)),
+        None => DistError::Task(text.to_owned()),
+    }
+}
+
+/// A client failure as an executor's: graph and task errors keep their type, the rest name
+/// their cause.
 fn exec_error(e: DistError) -> ExecError {
     match e {
         DistError::Graph(g) => ExecError::Graph(g),
+        DistError::Exec(e) => e,
         other => ExecError::Remote(other.to_string()),
     }
 }

@@ -49,6 +49,10 @@ pub enum DistError {
     /// A task failed; the text names its key and the cause.
     #[error("{0}")]
     Task(String),
+    /// A task's function failed: the very error a local executor reports (key, function,
+    /// cause).
+    #[error(transparent)]
+    Exec(#[from] rask_exec::ExecError),
     #[error("the scheduler connection is closed: {0}")]
     Closed(String),
     /// A deadline of [`Timeouts`] passed: the text says which wait and how long.

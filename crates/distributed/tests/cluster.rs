@@ -28,6 +28,7 @@ fn main() {
         ("a_wide_reduction_holds_few_results", wide_reduction_memory),
         ("past_its_memory_limit_a_worker_spills_and_loses_nothing", memory_limit_spills),
         ("a_function_the_workers_lack_is_an_error_naming_it", unknown_function_on_workers),
+        ("a_failing_task_is_the_same_error_as_on_a_local_executor", same_error_as_local),
         ("workers_on_one_machine_share_large_results_without_copies", shared_memory_between_workers),
         ("a_worker_over_its_limit_with_nothing_to_free_does_not_stay_paused", worker_over_its_limit),
     ];
@@ -265,6 +266,27 @@ fn unknown_function_on_workers() {
     let err = client.persist(&graph, &[Key::from("y")]).unwrap_err().to_string();
     assert!(err.contains("here_only") && err.contains("distributed"), "{err}");
     assert_eq!(client.stats().unwrap().tasks_known, 0, "nothing was submitted");
+}
+
+fn same_error_as_local() {
+    use rask_exec::{ExecError, Executor, SyncExecutor};
+    let cluster = LocalCluster::new(1, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let registry = rask_graph::Registry::new();
+    // A failing task, a dependent of it, and a panic: key, function and cause, as locally.
+    for (src, want) in [
+        ("{'a': (div, 1, 0), 'b': (inc, 'a')}", "b"),
+        ("{'a': (div, 1, 0)}", "a"),
+        ("{'p': (boom, 1), 'q': (inc, 'p')}", "q"),
+    ] {
+        let graph = parse_graph(src).unwrap();
+        let keys = [Key::from(want)];
+        let local = SyncExecutor.get(&graph, &keys, &registry).unwrap_err();
+        let remote = Executor::get(&client, &graph, &keys, &registry).unwrap_err();
+        assert_eq!(remote.to_string(), local.to_string(), "{src}");
+        assert!(matches!(remote, ExecError::Task { .. } | ExecError::Panic { .. }), "{remote:?}");
+        assert_eq!(remote.key(), local.key(), "{src}");
+    }
 }
 
 fn shared_memory_between_workers() {

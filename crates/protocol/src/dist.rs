@@ -71,10 +71,13 @@ pub enum ToClient {
     Finished {
         keys: Vec<Key>,
     },
-    /// A wanted key failed (or a key it needs did), with the error as text.
+    /// A wanted key failed (or a key it needs did), with the error as text and, when a task's
+    /// function failed, that task's key and failure, so the client reports exactly what a
+    /// local executor would.
     Erred {
         key: Key,
         error: String,
+        cause: Option<(Key, Failure)>,
     },
     WhoHas {
         holders: Vec<(Key, Vec<String>)>,

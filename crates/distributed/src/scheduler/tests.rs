@@ -108,7 +108,7 @@ fn a_task_that_kills_workers_errs_after_the_allowed_failures() {
         s.remove_worker(w);
     }
     let erred = s.out.to_clients.iter().find_map(|(c, m)| match m {
-        ToClient::Erred { key, error } if *c == 7 => Some((key.clone(), error.clone())),
+        ToClient::Erred { key, error, .. } if *c == 7 => Some((key.clone(), error.clone())),
         _ => None,
     });
     let (key, error) = erred.expect("the client is told");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rask_graph::Key;
 use rask_protocol::dist::{DistFailure, ToClient};
 
-use super::{State, TaskId, TaskState, WorkerId, ALLOWED_FAILURES};
+use super::{Cause, State, TaskId, TaskState, WorkerId, ALLOWED_FAILURES};
 
 impl State {
     /// Workers silent for longer than `timeout` (hung, or cut off without the connection
@@ -76,16 +76,24 @@ impl State {
             return;
         }
         self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
-        let error: Arc<str> = match failure {
-            DistFailure::Failed(f) => rask_exec::ExecError::from_failure(key, f).to_string().into(),
-            DistFailure::Unrunnable(why) => format!("task {key} could not run on a worker: {why}").into(),
+        let (error, cause): (Arc<str>, _) = match failure {
+            DistFailure::Failed(f) => {
+                let error = rask_exec::ExecError::from_failure(key, f.clone()).to_string().into();
+                (error, Some(Arc::new((key.clone(), f))))
+            }
+            DistFailure::Unrunnable(why) => (format!("task {key} could not run on a worker: {why}").into(), None),
         };
-        self.err(t, error);
+        self.err_caused(t, error, cause);
         self.schedule();
         self.run_release_checks();
     }
 
     pub(super) fn err(&mut self, t: TaskId, error: Arc<str>) {
+        self.err_caused(t, error, None);
+    }
+
+    /// Errs `t` and everything active that depends on it, each remembering `cause`.
+    pub(super) fn err_caused(&mut self, t: TaskId, error: Arc<str>, cause: Option<Cause>) {
         let mut stack = vec![(t, error)];
         while let Some((x, e)) = stack.pop() {
             if matches!(self.task(x).state, TaskState::Erred(_) | TaskState::Memory) {
@@ -95,10 +103,14 @@ impl State {
                 self.workers.get_mut(&w).map(|wk| wk.processing.remove(&x));
             }
             self.set_state(x, TaskState::Erred(e.clone()));
+            if let Some(cause) = &cause {
+                self.causes.insert(x, cause.clone());
+            }
             let key = self.task(x).def.key.clone();
             for i in 0..self.task(x).wanted_by.len() {
                 let c = self.task(x).wanted_by[i];
-                self.out.to_clients.push((c, ToClient::Erred { key: key.clone(), error: e.to_string() }));
+                let cause = cause.as_ref().map(|c| (**c).clone());
+                self.out.to_clients.push((c, ToClient::Erred { key: key.clone(), error: e.to_string(), cause }));
             }
             let downstream: Arc<str> = if x == t { format!("dependency {key} failed: {e}").into() } else { e.clone() };
             for &d in &self.task(x).dependents {

@@ -32,6 +32,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
 pub type WorkerId = u32;
+/// The task whose function failed, and how.
+pub(crate) type Cause = Arc<(Key, rask_graph::Failure)>;
 pub type ClientId = u32;
 type TaskId = usize;
 
@@ -139,6 +141,8 @@ pub struct State {
     pinned: FxHashMap<ClientId, Vec<TaskId>>,
     /// Since when tasks have been waiting with no worker connected to run them.
     workerless_since: Option<Instant>,
+    /// For erred tasks whose failure began in a task's function: that task and its failure.
+    causes: FxHashMap<TaskId, Cause>,
     pub out: Outbox,
 }
 
@@ -293,7 +297,8 @@ impl State {
             TaskState::Memory => self.out.finished.entry(c).or_default().push(key),
             TaskState::Erred(e) => {
                 let error = e.to_string();
-                self.out.to_clients.push((c, ToClient::Erred { key, error }))
+                let cause = self.causes.get(&t).map(|c| (**c).clone());
+                self.out.to_clients.push((c, ToClient::Erred { key, error, cause }))
             }
             TaskState::Released => self.need(t),
             _ => {}
@@ -339,7 +344,7 @@ impl State {
             }
             if let Some(d) = missing {
                 let error = format!("task {} depends on {d}, which the scheduler does not know", def.key);
-                self.out.to_clients.push((c, ToClient::Erred { key: def.key, error }));
+                self.out.to_clients.push((c, ToClient::Erred { key: def.key, error, cause: None }));
                 continue;
             }
             let t = self.free.pop().unwrap_or(self.tasks.len());
@@ -427,13 +432,13 @@ impl State {
             }
             self.task_mut(x).waiting = waiting as u32;
             let erred_dep = self.task(x).deps.iter().find_map(|&d| match &self.task(d).state {
-                TaskState::Erred(e) => Some((self.task(d).def.key.clone(), e.clone())),
+                TaskState::Erred(e) => Some((self.task(d).def.key.clone(), e.clone(), self.causes.get(&d).cloned())),
                 _ => None,
             });
-            if let Some((dep, e)) = erred_dep {
+            if let Some((dep, e, cause)) = erred_dep {
                 let error: Arc<str> = format!("dependency {dep} failed: {e}").into();
                 self.set_state(x, TaskState::Waiting);
-                self.err(x, error);
+                self.err_caused(x, error, cause);
             } else if waiting == 0 {
                 self.set_state(x, TaskState::Queued);
                 let priority = self.task(x).priority;
@@ -705,6 +710,7 @@ impl State {
     /// Removes task `t` and frees its slot for reuse.
     fn forget(&mut self, t: TaskId) {
         let task = self.tasks[t].take().expect("a live task");
+        self.causes.remove(&t);
         if self.index.get(&task.def.key) == Some(&t) {
             self.index.remove(&task.def.key);
         }
@@ -728,5 +734,6 @@ impl State {
         self.ready = BinaryHeap::new();
         self.index = FxHashMap::default();
         self.stealing = FxHashSet::default();
+        self.causes = FxHashMap::default();
     }
 }
