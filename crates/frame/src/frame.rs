@@ -434,14 +434,15 @@ impl Frame {
         self
     }
 
-    /// Rows where `predicate` is true (nulls count as false).
-    pub fn filter(self, predicate: Expr) -> Frame {
-        self.with(PartitionOp::Filter(predicate))
+    /// Rows where `predicate` is true (nulls count as false). Frames are values: this one is
+    /// left as it is, and a new frame is returned (the same for every operation).
+    pub fn filter(&self, predicate: Expr) -> Frame {
+        self.clone().with(PartitionOp::Filter(predicate))
     }
 
     /// Adds (or replaces) column `name`.
-    pub fn with_column(self, name: &str, value: Expr) -> Frame {
-        self.with(PartitionOp::WithColumn(name.to_owned(), value))
+    pub fn with_column(&self, name: &str, value: Expr) -> Frame {
+        self.clone().with(PartitionOp::WithColumn(name.to_owned(), value))
     }
 
     /// Applies the registered function `function` (a record batch in, a record batch out) to
@@ -449,17 +450,17 @@ impl Frame {
     /// schema is inferred by calling it on an empty batch (Dask's `meta`); a function that
     /// cannot take one should be given its schema with [`Frame::map_partitions_with_meta`].
     /// The function must keep rows in their partitions (divisions are kept).
-    pub fn map_partitions(self, function: &str) -> Frame {
-        self.with(PartitionOp::Map { function: function.to_owned(), meta: None })
+    pub fn map_partitions(&self, function: &str) -> Frame {
+        self.clone().with(PartitionOp::Map { function: function.to_owned(), meta: None })
     }
 
     /// [`Frame::map_partitions`] with the output schema given.
-    pub fn map_partitions_with_meta(self, function: &str, meta: SchemaRef) -> Frame {
-        self.with(PartitionOp::Map { function: function.to_owned(), meta: Some(meta) })
+    pub fn map_partitions_with_meta(&self, function: &str, meta: SchemaRef) -> Frame {
+        self.clone().with(PartitionOp::Map { function: function.to_owned(), meta: Some(meta) })
     }
 
-    pub fn select(self, columns: &[&str]) -> Frame {
-        self.with(PartitionOp::Select(columns.iter().map(|c| c.to_string()).collect()))
+    pub fn select(&self, columns: &[&str]) -> Frame {
+        self.clone().with(PartitionOp::Select(columns.iter().map(|c| c.to_string()).collect()))
     }
 
     pub fn sum(&self, column: &str) -> Reduction {

@@ -1,6 +1,6 @@
-// The typed-tasks program: plain Rust functions and a user struct as tasks, computed on every
-// executor — one thread, a thread pool, worker processes and a local cluster.
-// `cargo run --release -p rask --example typed_tasks`
+//! The typed-tasks program: plain Rust functions and a user struct as tasks, computed on every
+//! executor — one thread, a thread pool, worker processes and a local cluster.
+//! `cargo run --release -p rask --example typed_tasks`
 use rask::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +28,7 @@ fn combine(parts: Vec<Stats>) -> Result<Stats, String> {
     Ok(Stats { n: parts.iter().map(|s| s.n).sum(), total: parts.iter().map(|s| s.total).sum() })
 }
 
-fn main() -> Result<(), rask::Error> {
+pub fn main() -> Result<(), rask::Error> {
     rask::init(); // first line: makes this binary its own worker process when re-executed
     let parts: Vec<Delayed<Stats>> = (0..8).map(|p| summarize(load(lit(p)))).collect();
     let total: Delayed<Stats> = combine(parts);

@@ -40,6 +40,40 @@ mod ser;
 mod tests;
 
 pub use rask_bag as bag;
+
+/// Arrow, at the versions the dataframe uses: build and read record batches with these.
+pub mod arrow {
+    pub use arrow_array as array;
+    pub use arrow_schema as schema;
+}
+
+/// A record batch as a text table, a row per line (for printing results).
+pub fn pretty(batch: &arrow_array::RecordBatch) -> String {
+    let columns: Vec<_> = batch
+        .columns()
+        .iter()
+        .map(|c| arrow_cast::display::ArrayFormatter::try_new(c.as_ref(), &Default::default()))
+        .collect();
+    let mut out = batch.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join("\t");
+    for row in 0..batch.num_rows() {
+        out.push('\n');
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| c.as_ref().map_or_else(|e| format!("<{e}>"), |f| f.value(row).to_string()))
+            .collect();
+        out.push_str(&cells.join("\t"));
+    }
+    out
+}
+
+/// The registered name of a `#[rask::task]` function defined in the calling module, for the
+/// APIs that take functions by name (bags, frames' `map_partitions`, a client's `submit`).
+#[macro_export]
+macro_rules! task_name {
+    ($f:ident) => {
+        ::core::concat!(::core::module_path!(), "::", ::core::stringify!($f))
+    };
+}
 pub use rask_distributed as distributed;
 pub use rask_exec as exec;
 pub use rask_frame as frame;
@@ -90,6 +124,11 @@ pub use ser::{to_value, ValueError};
 /// fn make() -> Opaque { Opaque }
 /// ```
 pub mod typed {}
+
+/// Every Rust block of the README, compiled (and run unless marked `no_run`) by `cargo test`.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
 
 /// What users import: `use rask::prelude::*;`.
 pub mod prelude {
