@@ -4,7 +4,7 @@
 //! of `add` (2N tasks in all). Times are medians of several runs; per-task figures include
 //! compiling the plan (cull, validate, order), as Dask's `get` includes its own.
 //!
-//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|frame|moves]
+//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|frame|moves|typed]
 
 /// Task graphs allocate many small values; mimalloc frees them far faster than glibc's malloc.
 #[global_allocator]
@@ -15,6 +15,7 @@ mod frame;
 mod moves;
 mod peer;
 mod processes;
+mod typed;
 
 use std::time::{Duration, Instant};
 
@@ -59,7 +60,11 @@ fn main() {
             }
             "frame" => frame::queries(&frame_data(), runs, options.dask),
             "moves" => moves::queries(&frame_data(), runs.min(3), options.dask),
-            other => eprintln!("unknown section {other:?}: zero-copy, inline, distributed, frame or moves"),
+            "typed" => {
+                typed::overhead(if options.quick { 100_000 } else { 500_000 }, runs);
+                typed::large_vector(runs);
+            }
+            other => eprintln!("unknown section {other:?}: zero-copy, inline, distributed, frame, moves or typed"),
         }
         return;
     }

@@ -162,6 +162,15 @@ macro_rules! register {
     };
 }
 
+/// The names that occur more than once, sorted, each once.
+fn duplicates<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut seen = rustc_hash::FxHashSet::default();
+    let mut twice: Vec<String> = names.filter(|n| !seen.insert(*n)).map(str::to_owned).collect();
+    twice.sort();
+    twice.dedup();
+    twice
+}
+
 /// Names → functions. Cloning shares the functions.
 #[derive(Clone, Default)]
 pub struct Registry {
@@ -176,6 +185,15 @@ impl Registry {
             r.register(reg.name, reg.arity, reg.func);
         }
         r
+    }
+
+    /// Names registered more than once — by two `register!`s, or over a built-in — in this
+    /// binary. Which function a clashing name would call depends on link order, so a program
+    /// should refuse to start with any (`rask::init` does).
+    pub fn clashes() -> Vec<String> {
+        let builtins = crate::builtins::BUILTINS.iter().map(|(name, ..)| *name);
+        let registered = inventory::iter::<Registration>.into_iter().map(|reg| reg.name);
+        duplicates(builtins.chain(registered))
     }
 
     /// The built-ins alone.
@@ -224,5 +242,17 @@ impl Registry {
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set().entries(self.names()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_registered_twice_are_found() {
+        assert_eq!(duplicates(["a", "b", "a", "c", "b", "a"].into_iter()), vec!["a".to_owned(), "b".to_owned()]);
+        assert!(duplicates(["a", "b"].into_iter()).is_empty());
+        assert!(Registry::clashes().is_empty(), "this binary registers each name once");
     }
 }

@@ -151,7 +151,11 @@ pub enum Error {
 
 /// Call first in `main`: when this binary was started as a worker (by the process executor or
 /// a cluster), it serves as one and never returns; otherwise it returns at once.
+/// Panics if two functions were registered under one name: which of them a task would call
+/// would depend on link order.
 pub fn init() {
+    let clashes = rask_graph::Registry::clashes();
+    assert!(clashes.is_empty(), "rask::init: function names registered twice in this binary: {clashes:?}");
     rask_distributed::worker_main_if_requested();
 }
 
