@@ -20,6 +20,8 @@ struct Node {
     inputs: Vec<Arc<Node>>,
     /// A literal that could not become a task value: the error `compute` reports.
     error: Option<String>,
+    /// Cluster results this node reads by key: kept while the node lives.
+    held: Vec<rask_distributed::Future>,
 }
 
 /// A value of type `T` that a task graph will compute: the result of calling a
@@ -45,6 +47,7 @@ impl<T> std::fmt::Debug for Delayed<T> {
 pub struct Arg {
     expr: Expr,
     inputs: Vec<Arc<Node>>,
+    held: Vec<rask_distributed::Future>,
 }
 
 /// What may be passed where a task takes a `T`: a `Delayed<T>` (or a reference to one), and,
@@ -56,7 +59,7 @@ pub trait IntoArg<T> {
 
 impl<T> IntoArg<T> for Delayed<T> {
     fn into_arg(self) -> Arg {
-        Arg { expr: Expr::key(self.node.key.clone()), inputs: vec![self.node] }
+        Arg { expr: Expr::key(self.node.key.clone()), inputs: vec![self.node], held: Vec::new() }
     }
 }
 
@@ -69,7 +72,50 @@ impl<T> IntoArg<T> for &Delayed<T> {
 impl<T> IntoArg<Vec<T>> for Vec<Delayed<T>> {
     fn into_arg(self) -> Arg {
         let expr = Expr::list(self.iter().map(|d| Expr::key(d.node.key.clone())));
-        Arg { expr, inputs: self.into_iter().map(|d| d.node).collect() }
+        Arg { expr, inputs: self.into_iter().map(|d| d.node).collect(), held: Vec::new() }
+    }
+}
+
+/// A value being computed on a cluster, typed: [`Delayed::persist`] makes one. Its result
+/// stays on the workers while any clone of it lives; tasks given it as an argument read it
+/// there (on the same client).
+pub struct Future<T> {
+    inner: rask_distributed::Future,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Future<T> {
+    fn clone(&self) -> Self {
+        Future { inner: self.inner.clone(), _type: PhantomData }
+    }
+}
+
+impl<T: DeserializeOwned + 'static> Future<T> {
+    pub fn key(&self) -> &Key {
+        self.inner.key()
+    }
+
+    /// Whether it has finished (successfully or not).
+    pub fn done(&self) -> bool {
+        self.inner.done()
+    }
+
+    /// Waits for the value and fetches it from the worker holding it.
+    pub fn result(&self) -> Result<T, Error> {
+        decode(self.inner.key(), &self.inner.result()?)
+    }
+}
+
+impl<T> IntoArg<T> for &Future<T> {
+    fn into_arg(self) -> Arg {
+        Arg { expr: Expr::key(self.inner.key().clone()), inputs: Vec::new(), held: vec![self.inner.clone()] }
+    }
+}
+
+impl<T> IntoArg<Vec<T>> for &[Future<T>] {
+    fn into_arg(self) -> Arg {
+        let expr = Expr::list(self.iter().map(|f| Expr::key(f.inner.key().clone())));
+        Arg { expr, inputs: Vec::new(), held: self.iter().map(|f| f.inner.clone()).collect() }
     }
 }
 
@@ -81,7 +127,7 @@ pub fn lit<T: Serialize + 'static>(value: T) -> Delayed<T> {
     };
     // Named by content: equal literals are one node, and pure calls on them hash alike.
     let key = Key::str(&format!("lit-{:016x}", fnv1a(format!("{expr:?}").as_bytes())));
-    Delayed::from_node(Node { key, expr, inputs: Vec::new(), error })
+    Delayed::from_node(Node { key, expr, inputs: Vec::new(), error, held: Vec::new() })
 }
 
 /// FNV-1a, 64 bits: a hash that is the same in every process and build, for pure keys.
@@ -112,11 +158,12 @@ impl<T> Delayed<T> {
     #[doc(hidden)]
     pub fn call_with(pure: bool, func: &'static str, args: Vec<Arg>) -> Delayed<T> {
         let short = func.rsplit("::").next().unwrap_or(func);
-        let mut inputs = Vec::new();
+        let (mut inputs, mut held) = (Vec::new(), Vec::new());
         let exprs: Vec<Expr> = args
             .into_iter()
             .map(|a| {
                 inputs.extend(a.inputs);
+                held.extend(a.held);
                 a.expr
             })
             .collect();
@@ -126,7 +173,7 @@ impl<T> Delayed<T> {
         } else {
             fresh_key(short)
         };
-        Delayed::from_node(Node { key, expr, inputs, error: None })
+        Delayed::from_node(Node { key, expr, inputs, error: None, held })
     }
 
     /// The key this value will have in the graph.
@@ -137,8 +184,13 @@ impl<T> Delayed<T> {
     /// The same computation under the key `key` (Dask's `dask_key_name`).
     pub fn named(self, key: impl Into<Key>) -> Delayed<T> {
         let node = &self.node;
-        let renamed =
-            Node { key: key.into(), expr: node.expr.clone(), inputs: node.inputs.clone(), error: node.error.clone() };
+        let renamed = Node {
+            key: key.into(),
+            expr: node.expr.clone(),
+            inputs: node.inputs.clone(),
+            error: node.error.clone(),
+            held: node.held.clone(),
+        };
         Delayed::from_node(renamed)
     }
 
@@ -178,6 +230,17 @@ impl<T: DeserializeOwned + 'static> Delayed<T> {
         }
         let mut values = executor.get(&graph, std::slice::from_ref(&self.node.key), &registry())?;
         decode(&self.node.key, &values.pop().unwrap_or_default())
+    }
+
+    /// Starts computing on the cluster `client` is connected to and returns at once (Dask's
+    /// `client.compute(delayed)`): the result stays on the workers while the future lives.
+    pub fn persist(&self, client: &rask_distributed::Client) -> Result<Future<T>, Error> {
+        if let Some(e) = first_error(&self.node) {
+            return Err(Error::Value { key: self.node.key.clone(), message: e });
+        }
+        let mut futures = client.persist(&self.graph(), std::slice::from_ref(&self.node.key))?;
+        let inner = futures.pop().expect("one key, one future");
+        Ok(Future { inner, _type: PhantomData })
     }
 }
 

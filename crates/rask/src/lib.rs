@@ -80,7 +80,7 @@ pub use rask_frame as frame;
 pub use rask_graph as graph;
 
 pub use de::from_value;
-pub use delayed::{compute_all, lit, Arg, ComputeAll, Delayed, IntoArg};
+pub use delayed::{compute_all, lit, Arg, ComputeAll, Delayed, Future, IntoArg};
 pub use rask_exec::{ExecError, Executor};
 pub use rask_graph::{register, Arity, Key, TaskError, Value};
 pub use rask_macros::task;
@@ -132,7 +132,7 @@ pub struct ReadmeDoctests;
 
 /// What users import: `use rask::prelude::*;`.
 pub mod prelude {
-    pub use crate::{lit, Delayed, Executor, IntoArg};
+    pub use crate::{lit, Delayed, Executor, Future, IntoArg};
 }
 
 /// What can go wrong computing a typed value.

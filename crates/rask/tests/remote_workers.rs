@@ -41,7 +41,20 @@ fn main() {
     let cubes: Vec<Delayed<i64>> = (1..=10).map(|x| cube(lit(x))).collect();
     let exec = rask::executor(&address).unwrap();
     assert_eq!(total(cubes).compute(&exec).unwrap(), 3025);
-    println!("remote workers of this binary served its typed tasks: 1 passed, 0 failed");
+    // Typed futures: start at once, read their results, feed them to later tasks by key.
+    let futures: Vec<Future<i64>> = (1..=10).map(|x| cube(lit(x)).persist(&client)).collect::<Result<_, _>>().unwrap();
+    assert_eq!(futures[2].result().unwrap(), 27);
+    let sum = total(&futures[..]);
+    assert_eq!(sum.compute(&client).unwrap(), 3025);
+    let later = cube(&futures[1]).persist(&client).unwrap();
+    assert_eq!(later.result().unwrap(), 512);
+    drop((futures, sum, later));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.stats().unwrap().tasks_known > 0 {
+        assert!(Instant::now() < deadline, "dropped futures release their results");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("remote workers of this binary served its typed tasks and futures: 1 passed, 0 failed");
     for w in &mut workers {
         let _ = w.kill();
         let _ = w.wait();
