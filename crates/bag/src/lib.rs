@@ -58,6 +58,9 @@ enum Step {
 pub struct Bag {
     source: Source,
     steps: Vec<Step>,
+    /// The first function this bag names that is not registered, or takes another number of
+    /// arguments: reported before anything runs, as a task graph's would be.
+    invalid: Option<String>,
 }
 
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(0);
@@ -73,7 +76,7 @@ impl Bag {
         let len = items.len();
         let mut rest = items.into_iter();
         let parts = (0..n).map(|i| rest.by_ref().take((i + 1) * len / n - i * len / n).collect()).collect();
-        Bag { source: Source::Items(parts), steps: Vec::new() }
+        Bag { source: Source::Items(parts), steps: Vec::new(), invalid: None }
     }
 
     /// The ints `0..n` in `npartitions` partitions, each made by its own task.
@@ -81,12 +84,15 @@ impl Bag {
         let k = npartitions.max(1) as i64;
         let n = n.max(0);
         let ranges = (0..k).map(|i| (i * n / k, (i + 1) * n / k)).collect();
-        Bag { source: Source::Range(ranges), steps: Vec::new() }
+        Bag { source: Source::Range(ranges), steps: Vec::new(), invalid: None }
     }
 
     /// The lines of text files (one partition each): a file or a directory's files, sorted.
     pub fn read_text(path: impl Into<PathBuf>) -> Result<Bag, BagError> {
         let path = path.into();
+        if !path.exists() {
+            return Err(BagError::Invalid(format!("{}: no such file or directory", path.display())));
+        }
         let files = if path.is_dir() {
             let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
                 .map_err(|e| BagError::Invalid(format!("{}: {e}", path.display())))?
@@ -98,7 +104,7 @@ impl Bag {
         } else {
             vec![path]
         };
-        Ok(Bag { source: Source::Text(files), steps: Vec::new() })
+        Ok(Bag { source: Source::Text(files), steps: Vec::new(), invalid: None })
     }
 
     pub fn npartitions(&self) -> usize {
@@ -111,8 +117,20 @@ impl Bag {
     }
 
     fn then(mut self, step: Step) -> Bag {
+        if let Step::Map(f) | Step::Filter(f) | Step::MapPartitions(f) = &step {
+            self.invalid = self.invalid.or_else(|| check_function(f, 1).err());
+        }
         self.steps.push(step);
         self
+    }
+
+    /// Refuses to run a bag (or reduce it with `functions`, each taking the given number of
+    /// arguments) that names a function this binary cannot call.
+    fn check(&self, functions: &[(&str, usize)]) -> Result<(), BagError> {
+        if let Some(why) = &self.invalid {
+            return Err(BagError::Invalid(why.clone()));
+        }
+        functions.iter().try_for_each(|&(f, n)| check_function(f, n)).map_err(BagError::Invalid)
     }
 
     /// `f(item)` for every item.
@@ -139,8 +157,9 @@ impl Bag {
     /// partitions. Every item moves (a full shuffle): prefer [`Bag::foldby`] when the groups
     /// are only reduced.
     pub fn groupby(&self, key: &str, npartitions: usize) -> Bag {
+        let invalid = self.invalid.clone().or_else(|| check_function(key, 1).err());
         let source = Source::Grouped { input: Box::new(self.clone()), key: key.to_owned(), n: npartitions.max(1) };
-        Bag { source, steps: Vec::new() }
+        Bag { source, steps: Vec::new(), invalid }
     }
 
     /// One task per partition; returns their keys.
@@ -201,6 +220,7 @@ impl Bag {
         combine: impl Fn(Task) -> Task,
         finish: impl Fn(Task) -> Task,
     ) -> Result<Value, BagError> {
+        self.check(&[])?;
         let token = fresh_token("reduce");
         let mut graph = Graph::new();
         let parts = self.lower(&mut graph, &token);
@@ -221,6 +241,7 @@ impl Bag {
         initial: Option<Value>,
         executor: &dyn Executor,
     ) -> Result<Value, BagError> {
+        self.check(&[(binop, 2), (combine.unwrap_or(binop), 2)])?;
         let start = Task::from(Value::list(initial.into_iter().collect::<Vec<_>>()));
         let combine = Task::from(Value::str(combine.unwrap_or(binop)));
         self.reduce(
@@ -301,6 +322,7 @@ impl Bag {
         combine: &str,
         executor: &dyn Executor,
     ) -> Result<Vec<(Value, Value)>, BagError> {
+        self.check(&[(key, 1), (binop, 2), (combine, 2)])?;
         let start = Task::from(Value::list(initial.into_iter().collect::<Vec<_>>()));
         let pairs = self.reduce(
             executor,
@@ -316,6 +338,7 @@ impl Bag {
 
     /// The first `n` items, computing partitions in order only until there are enough.
     pub fn take(&self, n: usize, executor: &dyn Executor) -> Result<Vec<Value>, BagError> {
+        self.check(&[])?;
         let token = fresh_token("take");
         let mut graph = Graph::new();
         let parts = self.lower(&mut graph, &token);
@@ -336,6 +359,7 @@ impl Bag {
 
     /// Every item, in partition order.
     pub fn compute(&self, executor: &dyn Executor) -> Result<Vec<Value>, BagError> {
+        self.check(&[])?;
         let (graph, root) = self.graph();
         let all = executor.get(&graph, &[root], &Registry::new())?.remove(0);
         Ok(all.as_seq().unwrap_or_default().to_vec())
@@ -349,6 +373,19 @@ impl Bag {
         let root = Key::from((token.as_str(), -1i64));
         graph.insert(root.clone(), Task::call("bag_concat", [Task::list(parts.into_iter().map(Task::key))]));
         (graph, root)
+    }
+}
+
+/// Whether `name` is a function of this binary that takes `arguments` arguments.
+fn check_function(name: &str, arguments: usize) -> Result<(), String> {
+    static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    let registry = REGISTRY.get_or_init(Registry::new);
+    match registry.get(name) {
+        None => Err(format!("unknown function {name:?}: not a built-in, and not registered in this binary")),
+        Some(f) if !f.arity().accepts(arguments) => {
+            Err(format!("function {name:?} takes {:?} arguments; the bag calls it with {arguments}", f.arity()))
+        }
+        Some(_) => Ok(()),
     }
 }
 

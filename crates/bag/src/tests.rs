@@ -92,8 +92,9 @@ fn text_files_flatten_into_words_and_count() {
     assert_eq!(freq[..2], [(Value::str("the"), 2), (Value::str("cat"), 2)]);
     assert_eq!(words.count(&ThreadedExecutor::new(2)).unwrap(), 6);
     std::fs::remove_dir_all(&dir).unwrap();
-    let missing = Bag::read_text(dir.join("gone.txt")).unwrap().count(&SyncExecutor).unwrap_err();
-    assert!(missing.to_string().contains("gone.txt"), "{missing}");
+    // A missing path is an error when the bag is made, not when it is first computed.
+    let missing = Bag::read_text(dir.join("gone.txt")).unwrap_err();
+    assert!(missing.to_string().contains("gone.txt") && missing.to_string().contains("no such file"), "{missing}");
 }
 
 #[test]
@@ -106,4 +107,20 @@ fn unknown_functions_and_bad_items_are_errors_naming_them() {
     assert!(err.to_string().contains("expected an int"), "{err}");
     let err = bag.flatten().compute(&SyncExecutor).unwrap_err();
     assert!(err.to_string().contains("bag_flatten"), "{err}");
+}
+
+#[test]
+fn functions_are_checked_before_anything_runs() {
+    let exec = rask_exec::SyncExecutor;
+    let typo = Bag::range(10, 2).map("incc");
+    let err = typo.compute(&exec).unwrap_err().to_string();
+    assert!(err.contains("unknown function \"incc\""), "{err}");
+    // `add` takes two arguments; a map calls it with one.
+    let err = Bag::range(10, 2).map("add").sum(&exec).unwrap_err().to_string();
+    assert!(err.contains("\"add\"") && err.contains("with 1"), "{err}");
+    let err = Bag::range(10, 2).fold("inc", None, None, &exec).unwrap_err().to_string();
+    assert!(err.contains("\"inc\""), "{err}");
+    let err = Bag::range(10, 2).groupby("nope", 2).count(&exec).unwrap_err().to_string();
+    assert!(err.contains("\"nope\""), "{err}");
+    assert_eq!(Bag::range(10, 2).map("inc").sum(&exec).unwrap(), Value::Int(55), "right names still run");
 }
