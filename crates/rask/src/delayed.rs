@@ -106,6 +106,13 @@ impl<T: DeserializeOwned + 'static> Future<T> {
     }
 }
 
+/// `futures` in the order they finish, successfully or not (Dask's `as_completed`).
+pub fn as_completed<T>(client: &rask_distributed::Client, futures: Vec<Future<T>>) -> impl Iterator<Item = Future<T>> {
+    client
+        .as_completed(futures.into_iter().map(|f| f.inner).collect())
+        .map(|inner| Future { inner, _type: PhantomData })
+}
+
 impl<T> IntoArg<T> for &Future<T> {
     fn into_arg(self) -> Arg {
         Arg { expr: Expr::key(self.inner.key().clone()), inputs: Vec::new(), held: vec![self.inner.clone()] }

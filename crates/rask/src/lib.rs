@@ -80,7 +80,7 @@ pub use rask_frame as frame;
 pub use rask_graph as graph;
 
 pub use de::from_value;
-pub use delayed::{compute_all, lit, Arg, ComputeAll, Delayed, Future, IntoArg};
+pub use delayed::{as_completed, compute_all, lit, Arg, ComputeAll, Delayed, Future, IntoArg};
 pub use rask_exec::{ExecError, Executor};
 pub use rask_graph::{register, Arity, Key, TaskError, Value};
 pub use rask_macros::task;

@@ -44,6 +44,9 @@ fn main() {
     // Typed futures: start at once, read their results, feed them to later tasks by key.
     let futures: Vec<Future<i64>> = (1..=10).map(|x| cube(lit(x)).persist(&client)).collect::<Result<_, _>>().unwrap();
     assert_eq!(futures[2].result().unwrap(), 27);
+    let mut finished: Vec<i64> = rask::as_completed(&client, futures.clone()).map(|f| f.result().unwrap()).collect();
+    finished.sort();
+    assert_eq!(finished, (1..=10).map(|x| x * x * x).collect::<Vec<_>>());
     let sum = total(&futures[..]);
     assert_eq!(sum.compute(&client).unwrap(), 3025);
     let later = cube(&futures[1]).persist(&client).unwrap();
