@@ -13,9 +13,12 @@ mod monte_carlo_pi;
 #[path = "../examples/typed_tasks.rs"]
 mod typed_tasks;
 
+/// An example's name and how to run it.
+type Example = (&'static str, fn() -> Result<(), String>);
+
 fn main() {
     rask::init();
-    let examples: [(&str, fn() -> Result<(), String>); 5] = [
+    let examples: [Example; 5] = [
         ("typed_tasks", || typed_tasks::main().map_err(|e| e.to_string())),
         ("monte_carlo_pi", || monte_carlo_pi::main().map_err(|e| e.to_string())),
         ("futures", || futures::main().map_err(|e| e.to_string())),
