@@ -13,6 +13,10 @@
 //! `module_path::name` when the binary is linked; worker processes are the same binary,
 //! re-executed (call [`init`] first in `main`), so they resolve the same names.
 //!
+//! Main types: [`Delayed`] (a typed graph node), [`Future`] (a typed cluster future),
+//! [`Error`]; main functions: [`init`], [`executor`], [`lit`], [`compute_all`],
+//! [`worker_main_from_args`].
+//!
 //! ```no_run
 //! use rask::prelude::*;
 //!
