@@ -22,6 +22,23 @@ struct Node {
     error: Option<String>,
     /// Cluster results this node reads by key: kept while the node lives.
     held: Vec<rask_distributed::Future>,
+    /// A small literal: written into the calls that take it instead of being a node of its
+    /// own (as a literal argument is in Dask's notation), so the plan has nothing to resolve.
+    inline: bool,
+}
+
+/// Literals up to this size go inline into the calls that take them; larger ones are nodes,
+/// so that a call site does not copy them.
+const INLINE_LITERAL: usize = 1 << 10;
+
+/// What a call puts where it reads `node`: the literal itself, or a reference to its key
+/// (and then the node is an input).
+fn reference(node: Arc<Node>) -> (Expr, Option<Arc<Node>>) {
+    if node.inline {
+        (node.expr.clone(), None)
+    } else {
+        (Expr::key(node.key.clone()), Some(node))
+    }
 }
 
 /// A value of type `T` that a task graph will compute: the result of calling a
@@ -59,7 +76,8 @@ pub trait IntoArg<T> {
 
 impl<T> IntoArg<T> for Delayed<T> {
     fn into_arg(self) -> Arg {
-        Arg { expr: Expr::key(self.node.key.clone()), inputs: vec![self.node], held: Vec::new() }
+        let (expr, input) = reference(self.node);
+        Arg { expr, inputs: input.into_iter().collect(), held: Vec::new() }
     }
 }
 
@@ -71,8 +89,8 @@ impl<T> IntoArg<T> for &Delayed<T> {
 
 impl<T> IntoArg<Vec<T>> for Vec<Delayed<T>> {
     fn into_arg(self) -> Arg {
-        let expr = Expr::list(self.iter().map(|d| Expr::key(d.node.key.clone())));
-        Arg { expr, inputs: self.into_iter().map(|d| d.node).collect(), held: Vec::new() }
+        let (exprs, inputs): (Vec<Expr>, Vec<Option<Arc<Node>>>) = self.into_iter().map(|d| reference(d.node)).unzip();
+        Arg { expr: Expr::list(exprs), inputs: inputs.into_iter().flatten().collect(), held: Vec::new() }
     }
 }
 
@@ -126,15 +144,25 @@ impl<T> IntoArg<Vec<T>> for &[Future<T>] {
     }
 }
 
-/// A literal as a node, Dask's `delayed(value)`.
+/// A literal, Dask's `delayed(value)`: small ones are written into the calls that take them,
+/// larger ones are nodes of their own.
 pub fn lit<T: Serialize + 'static>(value: T) -> Delayed<T> {
-    let (expr, error) = match crate::to_value(&value) {
-        Ok(v) => (Expr::from(v), None),
-        Err(e) => (Expr::from(rask_graph::Value::None), Some(format!("lit(): {e}"))),
+    let (expr, error, size) = match crate::to_value(&value) {
+        Ok(v) => {
+            let size = v.nbytes();
+            (Expr::Literal(v), None, size)
+        }
+        Err(e) => (Expr::Literal(rask_graph::Value::None), Some(format!("lit(): {e}")), 0),
     };
-    // Named by content: equal literals are one node, and pure calls on them hash alike.
-    let key = Key::str(&format!("lit-{:016x}", fnv1a(format!("{expr:?}").as_bytes())));
-    Delayed::from_node(Node { key, expr, inputs: Vec::new(), error, held: Vec::new() })
+    let inline = error.is_none() && size <= INLINE_LITERAL;
+    // A node is named by content: equal large literals are one node, and pure calls on them
+    // hash alike (an inline literal is hashed as part of its call).
+    let key = if inline {
+        fresh_key("lit")
+    } else {
+        Key::str(&format!("lit-{:016x}", fnv1a(format!("{expr:?}").as_bytes())))
+    };
+    Delayed::from_node(Node { key, expr, inputs: Vec::new(), error, held: Vec::new(), inline })
 }
 
 /// FNV-1a, 64 bits: a hash that is the same in every process and build, for pure keys.
@@ -180,7 +208,7 @@ impl<T> Delayed<T> {
         } else {
             fresh_key(short)
         };
-        Delayed::from_node(Node { key, expr, inputs, error: None, held })
+        Delayed::from_node(Node { key, expr, inputs, error: None, held, inline: false })
     }
 
     /// The key this value will have in the graph.
@@ -197,6 +225,8 @@ impl<T> Delayed<T> {
             inputs: node.inputs.clone(),
             error: node.error.clone(),
             held: node.held.clone(),
+            // A named literal is a node: its key is asked for by name.
+            inline: false,
         };
         Delayed::from_node(renamed)
     }

@@ -101,6 +101,11 @@ fn halve(x: i64) -> Result<i64, String> {
 }
 
 #[rask::task]
+fn sum_of(xs: Vec<f64>) -> f64 {
+    xs.iter().sum()
+}
+
+#[rask::task]
 fn shout(s: String) -> String {
     s.to_uppercase()
 }
@@ -131,7 +136,12 @@ fn shared_inputs_are_one_node_and_graphs_show_their_keys() {
     let z = halve(x.clone());
     let both = crate::compute_all((&y, &z), &crate::executor("threads").unwrap()).unwrap();
     assert_eq!(both, (10, 10));
-    assert_eq!(y.graph().len(), 3, "lit, x, y");
+    assert_eq!(y.graph().len(), 2, "x and y: the small literal is written into x's call");
+    // A large literal is a node of its own, shared by the calls that take it.
+    let big = lit((0..1000).map(f64::from).collect::<Vec<f64>>());
+    let (p, q) = (sum_of(&big), sum_of(&big));
+    assert_eq!(crate::compute_all((&p, &q), &crate::executor("sync").unwrap()).unwrap(), (499500.0, 499500.0));
+    assert_eq!(p.graph().len(), 2, "the literal and the call");
     let dot = y.visualize();
     assert!(dot.contains(&format!("{:?} -> {:?}", x.key().to_string(), y.key().to_string())), "{dot}");
     assert!(x.key().to_string().contains("halve"), "keys name their function: {}", x.key());
