@@ -16,7 +16,7 @@ use rask_protocol::OpMsg;
 use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-use crate::conn::{self, read_msg_within, write_msg, MAX_FRAME};
+use crate::conn::{self, read_msg_idle, write_msg, MAX_FRAME};
 use crate::peers::Peers;
 use crate::{DistError, Timeouts};
 
@@ -148,7 +148,7 @@ impl Client {
         inner.runtime.spawn(async move {
             let silence = timeouts.scheduler;
             let why = loop {
-                match read_msg_within::<ToClient>(&mut rd, MAX_FRAME, silence).await {
+                match read_msg_idle::<ToClient>(&mut rd, MAX_FRAME, Some(silence)).await {
                     Ok(Some(msg)) => board.receive(msg),
                     Ok(None) => break format!("the scheduler at {addr} closed the connection"),
                     Err(DistError::TimedOut(_)) => {

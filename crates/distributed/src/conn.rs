@@ -41,39 +41,23 @@ pub async fn read_msg<T: DeserializeOwned>(
 /// the socket's readiness has been seen, and the peer was not silent at all.
 const GRACE: Duration = Duration::from_millis(250);
 
-/// [`read_msg`], failing with [`DistError::TimedOut`] if no message arrives for `limit`
-/// (plus a short grace, see [`GRACE`]). The read is never abandoned mid-frame before that.
-pub async fn read_msg_within<T: DeserializeOwned>(
-    r: &mut (impl AsyncRead + Unpin),
-    max: usize,
-    limit: Duration,
-) -> Result<Option<T>, DistError> {
-    let read = read_msg(r, max);
-    tokio::pin!(read);
-    if let Ok(got) = tokio::time::timeout(limit, &mut read).await {
-        return got;
-    }
-    match tokio::time::timeout(GRACE, &mut read).await {
-        Ok(got) => got,
-        Err(_) => Err(DistError::TimedOut(format!("no message for {limit:?}"))),
-    }
-}
-
 /// [`read_msg`], failing with [`DistError::TimedOut`] if the peer sends nothing for `idle`
-/// (between pieces of the frame, not for the whole frame: a large value over a slow link
-/// still arrives, a stalled peer does not hold us).
+/// (plus a short [`GRACE`]) — between pieces of the frame, not for the whole frame: a large
+/// value over a slow link still arrives, a stalled peer does not hold us.
 pub async fn read_msg_idle<T: DeserializeOwned>(
     r: &mut (impl AsyncRead + Unpin),
     max: usize,
     idle: Option<Duration>,
 ) -> Result<Option<T>, DistError> {
     async fn within<F: std::future::Future>(idle: Option<Duration>, f: F) -> Result<F::Output, DistError> {
-        match idle {
-            None => Ok(f.await),
-            Some(limit) => tokio::time::timeout(limit, f)
-                .await
-                .map_err(|_| DistError::TimedOut(format!("the peer sent nothing for {limit:?}"))),
+        let Some(limit) = idle else { return Ok(f.await) };
+        tokio::pin!(f);
+        if let Ok(out) = tokio::time::timeout(limit, &mut f).await {
+            return Ok(out);
         }
+        tokio::time::timeout(GRACE, &mut f)
+            .await
+            .map_err(|_| DistError::TimedOut(format!("the peer sent nothing for {limit:?}")))
     }
     let mut header = [0u8; HEADER_LEN];
     let mut got = 0;

@@ -5,7 +5,6 @@
 //! next holder or tells the scheduler which holders failed.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rask_graph::{Key, Value};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -54,10 +53,9 @@ impl Peers {
     /// Fetches `keys` from the worker at `addr`; `None` for keys it does not hold. Fails
     /// with [`DistError::TimedOut`] if a step of the exchange misses the fetch timeout.
     pub(crate) async fn fetch(&self, addr: &str, keys: Vec<Key>) -> Result<Vec<(Key, Option<Value>)>, DistError> {
-        let limit = self.timeouts.fetch;
         let mut values = Vec::with_capacity(keys.len());
         let mut vanished = Vec::new();
-        for (key, wire) in self.request(addr, keys, false, limit).await? {
+        for (key, wire) in self.request(addr, keys, false).await? {
             match wire.map(|w| self.materialize(w)) {
                 Some(None) => vanished.push(key),
                 other => values.push((key, other.flatten())),
@@ -66,7 +64,7 @@ impl Peers {
         // A segment named in the reply was gone before we mapped it (the holder spilled or
         // released it meanwhile): ask for those values as bytes.
         if !vanished.is_empty() {
-            for (key, wire) in self.request(addr, vanished, true, limit).await? {
+            for (key, wire) in self.request(addr, vanished, true).await? {
                 values.push((key, wire.and_then(|w| self.materialize(w))));
             }
         }
@@ -81,8 +79,8 @@ impl Peers {
         addr: &str,
         keys: Vec<Key>,
         by_value: bool,
-        limit: Duration,
     ) -> Result<Vec<(Key, Option<WireValue>)>, DistError> {
+        let limit = self.timeouts.fetch;
         let timed_out = || DistError::TimedOut(format!("{addr} did not answer a fetch within {limit:?}"));
         let exchange = async {
             let conn = self.conn(addr).await?;

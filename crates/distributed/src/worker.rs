@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::conn::{
-    self, read_msg, read_msg_within, write_msg_within, Accepting, MAX_FRAME, MAX_REQUEST_FRAME, MAX_UNAUTHENTICATED,
+    self, read_msg, read_msg_idle, write_msg_within, Accepting, MAX_FRAME, MAX_REQUEST_FRAME, MAX_UNAUTHENTICATED,
 };
 use rask_graph::arena::with_arena;
 use rask_protocol::WireValue;
@@ -232,7 +232,7 @@ async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &
     let ended = loop {
         // The scheduler pings every second: silence past the deadline means it is gone.
         let read = tokio::select! {
-            read = read_msg_within::<ToDistWorker>(&mut rd, MAX_FRAME, timeouts.scheduler) => read,
+            read = read_msg_idle::<ToDistWorker>(&mut rd, MAX_FRAME, Some(timeouts.scheduler)) => read,
             signal = &mut stop => {
                 eprintln!("rask worker: {signal}: leaving (results dropped, spill folder removed)");
                 break Ok(());
