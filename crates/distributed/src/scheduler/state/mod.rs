@@ -191,11 +191,7 @@ impl State {
         if paused {
             let unstarted: Vec<TaskId> =
                 worker.processing.iter().copied().filter(|t| !self.stealing.contains(t)).collect();
-            if !unstarted.is_empty() {
-                let keys = unstarted.iter().map(|&t| self.task(t).def.key.clone()).collect::<Vec<_>>();
-                self.stealing.extend(unstarted);
-                self.out.steal.entry(w).or_default().extend(keys);
-            }
+            self.ask_back(w, unstarted);
         }
         if resumed {
             self.schedule();
@@ -493,12 +489,18 @@ impl State {
         // The last in priority order are the last the victim would start.
         candidates.sort_by_key(|&t| Reverse(self.task(t).priority));
         candidates.truncate(count);
-        if candidates.is_empty() {
+        self.ask_back(victim, candidates);
+    }
+
+    /// Asks worker `w` to give back those of `tasks` it has not started (answered by
+    /// [`State::stolen`]).
+    fn ask_back(&mut self, w: WorkerId, tasks: Vec<TaskId>) {
+        if tasks.is_empty() {
             return;
         }
-        let keys = candidates.iter().map(|&t| self.task(t).def.key.clone()).collect::<Vec<_>>();
-        self.stealing.extend(candidates);
-        self.out.steal.entry(victim).or_default().extend(keys);
+        let keys = tasks.iter().map(|&t| self.task(t).def.key.clone()).collect::<Vec<_>>();
+        self.stealing.extend(tasks);
+        self.out.steal.entry(w).or_default().extend(keys);
     }
 
     /// The worker gave these tasks back: queue them again.
