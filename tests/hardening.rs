@@ -126,6 +126,18 @@ fn tree(prefix: &str, leaves: i64, leaf: impl Fn(i64) -> Expr) -> (Graph, Key, i
     (g, root, leaves * (leaves - 1) / 2)
 }
 
+/// `n` keys `('a', i)`, each an array of `len` float64 ones.
+fn arrays_of_ones(n: i64, len: i64) -> (Graph, Vec<Key>) {
+    let mut graph = Graph::new();
+    let keys = (0..n)
+        .map(|i| {
+            graph.insert(("a", i), Expr::call("ones", [Expr::from(len)]));
+            Key::from(("a", i))
+        })
+        .collect();
+    (graph, keys)
+}
+
 fn short(timeouts: Timeouts) -> Timeouts {
     Timeouts { connect: Duration::from_secs(2), ..timeouts }
 }
@@ -175,13 +187,7 @@ fn a_small_memory_limit_spills_and_never_deadlocks() {
     let c = client(&addr, Timeouts::default());
     wait_for_workers(&c, 1);
     // Twenty 80 MB arrays held at once by a worker allowed 200 MB: 1.6 GB must go to disk.
-    let mut held = Graph::new();
-    let keys: Vec<Key> = (0..20i64)
-        .map(|i| {
-            held.insert(("a", i), Expr::call("ones", [Expr::from(10_000_000i64)]));
-            Key::from(("a", i))
-        })
-        .collect();
+    let (held, keys) = arrays_of_ones(20, 10_000_000);
     let started = Instant::now();
     let futures = c.persist(&held, &keys).unwrap();
     c.wait(&futures).expect("all twenty are held");
@@ -479,13 +485,7 @@ fn a_worker_removes_its_spill_folder_on_sigterm_and_sweeps_orphans() {
     let c = client(&addr, Timeouts::default());
     wait_for_workers(&c, 1);
     assert!(!orphan.exists(), "the orphaned spill folder is swept when a worker starts");
-    let mut g = Graph::new();
-    let keys: Vec<Key> = (0..10i64)
-        .map(|i| {
-            g.insert(("a", i), Expr::call("ones", [Expr::from(1_000_000i64)]));
-            Key::from(("a", i))
-        })
-        .collect();
+    let (g, keys) = arrays_of_ones(10, 1_000_000);
     let held = c.persist(&g, &keys).unwrap();
     c.wait(&held).unwrap();
     let mine = rask_distributed::store::spill_dir(w.pid());
