@@ -261,12 +261,8 @@ impl<T> Delayed<T> {
 impl<T: DeserializeOwned + 'static> Delayed<T> {
     /// Runs the graph on `executor` and returns the value.
     pub fn compute<E: Executor + ?Sized>(&self, executor: &E) -> Result<T, Error> {
-        let graph = self.graph();
-        if let Some(e) = first_error(&self.node) {
-            return Err(Error::Value { key: self.node.key.clone(), message: e });
-        }
-        let mut values = executor.get(&graph, std::slice::from_ref(&self.node.key), &registry())?;
-        decode(&self.node.key, &values.pop().unwrap_or_default())
+        let values = run(&[&self.node], executor)?;
+        decode(&self.node.key, &values[0])
     }
 
     /// Starts computing on the cluster `client` is connected to and returns at once (Dask's
@@ -329,17 +325,7 @@ macro_rules! compute_all_tuple {
         impl<$($t: DeserializeOwned + 'static),+> ComputeAll for ($(&Delayed<$t>,)+) {
             type Output = ($($t,)+);
             fn compute_all<E: Executor + ?Sized>(self, executor: &E) -> Result<Self::Output, Error> {
-                let nodes = [$(&self.$i.node),+];
-                let mut graph = Graph::new();
-                let mut seen = FxHashSet::default();
-                for node in nodes {
-                    if let Some(e) = first_error(node) {
-                        return Err(Error::Value { key: node.key.clone(), message: e });
-                    }
-                    collect(node, &mut graph, &mut seen);
-                }
-                let keys: Vec<Key> = nodes.iter().map(|n| n.key.clone()).collect();
-                let values = executor.get(&graph, &keys, &registry())?;
+                let values = run(&[$(&self.$i.node),+], executor)?;
                 $(let $v = decode::<$t>(&self.$i.node.key, &values[$i])?;)+
                 Ok(($($v,)+))
             }
@@ -350,6 +336,20 @@ macro_rules! compute_all_tuple {
 compute_all_tuple!(A a 0, B b 1);
 compute_all_tuple!(A a 0, B b 1, C c 2);
 compute_all_tuple!(A a 0, B b 1, C c 2, D d 3);
+
+/// Runs `nodes` as one graph (shared inputs once); their values, in order.
+fn run<E: Executor + ?Sized>(nodes: &[&Arc<Node>], executor: &E) -> Result<Vec<rask_graph::Value>, Error> {
+    let mut graph = Graph::new();
+    let mut seen = FxHashSet::default();
+    for node in nodes {
+        if let Some(e) = first_error(node) {
+            return Err(Error::Value { key: node.key.clone(), message: e });
+        }
+        collect(node, &mut graph, &mut seen);
+    }
+    let keys: Vec<Key> = nodes.iter().map(|n| n.key.clone()).collect();
+    Ok(executor.get(&graph, &keys, &registry())?)
+}
 
 fn decode<T: DeserializeOwned + 'static>(key: &Key, value: &rask_graph::Value) -> Result<T, Error> {
     crate::from_value::<T>(value).map_err(|e| Error::Value {
