@@ -18,6 +18,7 @@ use crate::join::{How, JoinSpec};
 use crate::kernels::{Agg, PartitionOp};
 use crate::reduce::{GroupBy, Reduction};
 use crate::shuffle::RowTarget;
+use crate::sort::SortKey;
 use crate::FrameError;
 
 /// Partials combined per task in a reduction tree (Dask's `split_every`).
@@ -48,13 +49,26 @@ pub(crate) enum Source {
         n: usize,
     },
     /// `input`'s rows moved to `n` partitions by `target`; with `sort`, each output partition
-    /// is then sorted by that column.
+    /// is then sorted by those keys (and with the first key descending, the partitions come in
+    /// reverse order).
     Shuffled {
         input: Box<Frame>,
         target: RowTarget,
         cuts: Cuts,
         n: usize,
-        sort: Option<String>,
+        sort: Option<Vec<SortKey>>,
+    },
+    /// The first `n` rows by `keys`, in one partition: each partition's top `n`, merged in a
+    /// tree — nothing sorts every row.
+    TopN {
+        input: Box<Frame>,
+        keys: Vec<SortKey>,
+        n: usize,
+    },
+    /// The first `n` rows, in one partition.
+    Limit {
+        input: Box<Frame>,
+        n: usize,
     },
     /// One row per group, in `split_out` partitions.
     Grouped {
@@ -150,7 +164,7 @@ pub enum JoinStrategy {
     Shuffle,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct MergeOptions {
     pub strategy: JoinStrategy,
     /// The largest right side (estimated bytes: files on disk, batches in memory) `Auto`
@@ -158,11 +172,18 @@ pub struct MergeOptions {
     pub broadcast_threshold: u64,
     /// Partitions of a hash-shuffled join (default: the larger side's).
     pub npartitions: Option<usize>,
+    /// Added to the name of a right column the left side also has (default `_right`).
+    pub suffix: String,
 }
 
 impl Default for MergeOptions {
     fn default() -> MergeOptions {
-        MergeOptions { strategy: JoinStrategy::Auto, broadcast_threshold: 64 << 20, npartitions: None }
+        MergeOptions {
+            strategy: JoinStrategy::Auto,
+            broadcast_threshold: 64 << 20,
+            npartitions: None,
+            suffix: "_right".to_owned(),
+        }
     }
 }
 
@@ -237,6 +258,7 @@ impl Frame {
             Source::Join { left, .. } => left.npartitions(),
             Source::Repartitioned { n, .. } | Source::Shuffled { n, .. } => *n,
             Source::Grouped { split_out, .. } => *split_out,
+            Source::TopN { .. } | Source::Limit { .. } => 1,
             Source::Subset { keep, .. } => keep.len(),
             Source::Resized { outputs, .. } => outputs.len(),
         }
@@ -261,10 +283,54 @@ impl Frame {
         Frame { divisions, ..Frame::new(Source::Repartitioned { input: Box::new(self.clone()), n }) }
     }
 
-    /// Rows in ascending order of `column` (numbers or strings; nulls last) across all
+    /// Rows in ascending order of `column` (numbers, dates or strings; nulls last) across all
     /// partitions: sampled quantiles set the boundaries, computed inside the same graph.
     pub fn sort_values(&self, column: &str) -> Frame {
-        self.range_shuffled(column, Cuts::Sampled, self.npartitions(), true)
+        self.sort_by(&[SortKey::asc(column)])
+    }
+
+    /// Rows ordered by several keys, each ascending or descending, nulls first or last: rows
+    /// move to ranges of the first key (sampled quantiles, inside the graph), then each range
+    /// is sorted by all the keys.
+    pub fn sort_by(&self, keys: &[SortKey]) -> Frame {
+        let Some(first) = keys.first() else { return self.clone() };
+        // Ranges ascend; a descending first key reads them backwards, so its nulls go to the
+        // range read last or first accordingly.
+        let nulls_first = first.nulls_first != first.descending;
+        Frame::new(Source::Shuffled {
+            input: Box::new(self.clone()),
+            target: RowTarget::Range { column: first.column.clone(), nulls_first },
+            cuts: Cuts::Sampled,
+            n: self.npartitions(),
+            sort: Some(keys.to_vec()),
+        })
+    }
+
+    /// The first `n` rows by `keys`, without sorting everything: each partition keeps its own
+    /// top `n`, and the tops merge in a tree. One partition.
+    pub fn top_n(&self, keys: &[SortKey], n: usize) -> Frame {
+        Frame::new(Source::TopN { input: Box::new(self.clone()), keys: keys.to_vec(), n })
+    }
+
+    /// The `n` rows with the largest `column` (pandas' `nlargest`).
+    pub fn nlargest(&self, n: usize, column: &str) -> Frame {
+        self.top_n(&[SortKey::desc(column)], n)
+    }
+
+    /// The `n` rows with the smallest `column`.
+    pub fn nsmallest(&self, n: usize, column: &str) -> Frame {
+        self.top_n(&[SortKey::asc(column)], n)
+    }
+
+    /// The first `n` rows, lazily, in one partition. Directly after [`Frame::sort_by`] it is a
+    /// [`Frame::top_n`]: no full sort.
+    pub fn limit(&self, n: usize) -> Frame {
+        if let (Source::Shuffled { input, sort: Some(keys), cuts: Cuts::Sampled, .. }, true) =
+            (&self.source, self.ops.is_empty())
+        {
+            return input.top_n(keys, n);
+        }
+        Frame::new(Source::Limit { input: Box::new(self.clone()), n })
     }
 
     /// Rows sorted by `column` into partitions with known boundaries: the boundaries are
@@ -291,10 +357,10 @@ impl Frame {
     fn range_shuffled(&self, column: &str, cuts: Cuts, n: usize, sort: bool) -> Frame {
         Frame::new(Source::Shuffled {
             input: Box::new(self.clone()),
-            target: RowTarget::Range { column: column.to_owned() },
+            target: RowTarget::Range { column: column.to_owned(), nulls_first: false },
             cuts,
             n,
-            sort: sort.then(|| column.to_owned()),
+            sort: sort.then(|| vec![SortKey::asc(column)]),
         })
     }
 
@@ -316,7 +382,7 @@ impl Frame {
         // reader may skip row groups), unless a mapped function sits between.
         let mut narrowed = self.clone();
         let no_map = !self.ops.iter().any(|op| matches!(op, PartitionOp::Map { .. }));
-        if let Source::Shuffled { input, target: RowTarget::Range { column }, cuts: Cuts::Known(_), .. } =
+        if let Source::Shuffled { input, target: RowTarget::Range { column, .. }, cuts: Cuts::Known(_), .. } =
             &mut narrowed.source
         {
             if *column == d.column && no_map {
@@ -347,32 +413,65 @@ impl Frame {
         self.merge_with(right, on, how, MergeOptions::default())
     }
 
-    /// A join, planned as `options` say. Output columns: left's, then right's others (a name
-    /// both sides use gets `_right`).
+    /// A join on columns both sides name alike, planned as `options` say. Output columns:
+    /// left's, then right's others (a name both sides use gets `options.suffix`).
     pub fn merge_with(&self, right: &Frame, on: &[&str], how: How, options: MergeOptions) -> Frame {
-        let spec = JoinSpec { on: on.iter().map(|c| c.to_string()).collect(), how };
-        let index = |f: &Frame| f.divisions.clone().filter(|d| spec.on.len() == 1 && d.column == spec.on[0]);
-        let (left_index, right_index) = (index(self), index(right));
+        self.merge_on_with(right, on, on, how, options)
+    }
+
+    /// Rows of `self` joined to rows of `right` where `left_on[i]` equals `right_on[i]` for
+    /// every `i` (pandas' `left_on`/`right_on`): key columns of different names are both kept.
+    /// Key types must meet (see the key table in `keys.rs`: ints of any width meet as int64,
+    /// every string type as utf8): an int key joined to a string key is an error, not an empty
+    /// result. [`How::Cross`] takes no keys.
+    pub fn merge_on(&self, right: &Frame, left_on: &[&str], right_on: &[&str], how: How) -> Frame {
+        self.merge_on_with(right, left_on, right_on, how, MergeOptions::default())
+    }
+
+    /// [`Frame::merge_on`], planned as `options` say.
+    pub fn merge_on_with(
+        &self,
+        right: &Frame,
+        left_on: &[&str],
+        right_on: &[&str],
+        how: How,
+        options: MergeOptions,
+    ) -> Frame {
+        let names = |on: &[&str]| -> Vec<String> {
+            if how == How::Cross {
+                Vec::new()
+            } else {
+                on.iter().map(|c| c.to_string()).collect()
+            }
+        };
+        let spec = JoinSpec { left_on: names(left_on), right_on: names(right_on), how, suffix: options.suffix.clone() };
+        let index = |f: &Frame, on: &[String]| f.divisions.clone().filter(|d| on.len() == 1 && d.column == on[0]);
+        let (left_index, right_index) = (index(self, &spec.left_on), index(right, &spec.right_on));
         let small_right = right.estimated_bytes().is_some_and(|b| b <= options.broadcast_threshold);
-        let shuffled = |f: &Frame, n: usize| f.shuffle(on, n);
         let n = options.npartitions.unwrap_or(self.npartitions().max(right.npartitions()));
-        let aligned = matches!((&left_index, &right_index), (Some(l), Some(r)) if l == r);
+        let aligned = matches!((&left_index, &right_index), (Some(l), Some(r)) if l.cuts == r.cuts);
         let small_left = || self.estimated_bytes().is_some_and(|b| b <= options.broadcast_threshold);
         if options.strategy == JoinStrategy::Auto && how == How::Inner && !aligned && !small_right && small_left() {
             if let Some(swapped) = self.broadcast_left(right, &spec) {
                 return swapped;
             }
         }
-        let (left, right, plan) = match (options.strategy, left_index) {
+        let strategy = if how == How::Cross { JoinStrategy::Broadcast } else { options.strategy };
+        let (left, right, plan) = match (strategy, left_index) {
             (JoinStrategy::Auto, ..) if aligned => (self.clone(), right.clone(), JoinPlan::Aligned),
             (JoinStrategy::Broadcast, ..) => (self.clone(), right.clone(), JoinPlan::Broadcast),
             (JoinStrategy::Auto, _) if small_right => (self.clone(), right.clone(), JoinPlan::Broadcast),
             (JoinStrategy::Auto, Some(l)) => {
                 // Only the right side moves, into the left's ranges.
-                let aligned = right.range_shuffled(&l.column, Cuts::Known(l.cuts.clone()), l.cuts.len() + 1, false);
+                let aligned =
+                    right.range_shuffled(&spec.right_on[0], Cuts::Known(l.cuts.clone()), l.cuts.len() + 1, false);
                 (self.clone(), aligned, JoinPlan::Aligned)
             }
-            _ => (shuffled(self, n), shuffled(right, n), JoinPlan::Hashed),
+            _ => {
+                let shuffled =
+                    |f: &Frame, on: &[String]| f.shuffle(&on.iter().map(String::as_str).collect::<Vec<_>>(), n);
+                (shuffled(self, &spec.left_on), shuffled(right, &spec.right_on), JoinPlan::Hashed)
+            }
         };
         // Partition i of an aligned join holds the left index's range i, right rows included.
         let divisions = match plan {
@@ -385,28 +484,31 @@ impl Frame {
     }
 
     /// An inner join that broadcasts a small *left* side: `right` joined to `self`, then its
-    /// columns put back in `self.merge`'s order and names (left's, then right's others, a
-    /// name both have getting `_right` on the right one). `None` if a schema is unknown.
+    /// columns put back in `self.merge`'s order and names (left's, then right's output
+    /// columns). `None` if a schema is unknown.
     fn broadcast_left(&self, right: &Frame, spec: &JoinSpec) -> Option<Frame> {
         let (ls, rs) = (self.schema().ok()?, right.schema().ok()?);
-        let on = |name: &String| spec.on.contains(name);
-        let in_left = |name: &String| ls.field_with_name(name).is_ok();
-        let in_right = |name: &String| rs.field_with_name(name).is_ok();
+        let swapped_spec = spec.swapped();
         // (wanted name, its name in the swapped join's output)
         let mut columns: Vec<(String, String)> = Vec::new();
         for f in ls.fields() {
             let name = f.name();
-            let swapped = if !on(name) && in_right(name) { format!("{name}_right") } else { name.clone() };
+            // A key merged away in the swapped join is the right side's key of the same name.
+            let swapped = swapped_spec.right_name(name, &rs).unwrap_or_else(|| name.clone());
             columns.push((name.clone(), swapped));
         }
-        for f in rs.fields().iter().filter(|f| !on(f.name())) {
-            let name = f.name();
-            let wanted = if in_left(name) { format!("{name}_right") } else { name.clone() };
-            columns.push((wanted, name.clone()));
+        for f in rs.fields() {
+            if let Some(wanted) = spec.right_name(f.name(), &ls) {
+                columns.push((wanted, f.name().clone()));
+            }
         }
         let options = MergeOptions { strategy: JoinStrategy::Broadcast, ..MergeOptions::default() };
-        let on: Vec<&str> = spec.on.iter().map(String::as_str).collect();
-        let mut out = right.merge_with(self, &on, How::Inner, options);
+        let (lo, ro): (Vec<&str>, Vec<&str>) = (
+            swapped_spec.left_on.iter().map(String::as_str).collect(),
+            swapped_spec.right_on.iter().map(String::as_str).collect(),
+        );
+        let mut out =
+            right.merge_on_with(self, &lo, &ro, How::Inner, MergeOptions { suffix: spec.suffix.clone(), ..options });
         // Through temporary names, since a wanted name may be another column's swapped name.
         let temp = |i: usize| format!("\u{1f}{i}");
         for (i, (_, swapped)) in columns.iter().enumerate() {
@@ -547,6 +649,7 @@ impl Frame {
     /// batches back; a cluster keeps them on its workers (the returned frame holds them there
     /// while it lives, and runs only on that cluster's client).
     pub fn persist(&self, executor: &dyn Executor) -> Result<Frame, FrameError> {
+        self.schema()?;
         let token = fresh_token("persist");
         let mut graph = Graph::new();
         let parts = self.lower(&mut graph, &token, None);
@@ -561,6 +664,9 @@ impl Frame {
 
     /// Every partition, concatenated into one batch.
     pub fn compute(&self, executor: &dyn Executor) -> Result<RecordBatch, FrameError> {
+        // The whole plan is checked first (columns, types), so a mistake is reported in the
+        // plan's words before anything runs.
+        self.schema()?;
         let (graph, root) = self.graph();
         batch_result(&executor.get(&graph, &[root], &Registry::new())?[0])
     }
@@ -602,6 +708,10 @@ impl Frame {
 
     /// The first `n` rows, computing partitions in order only until there are enough.
     pub fn head(&self, n: usize, executor: &dyn Executor) -> Result<RecordBatch, FrameError> {
+        if matches!(self.source, Source::Shuffled { sort: Some(_), cuts: Cuts::Sampled, .. }) && self.ops.is_empty() {
+            // The first rows of a sort are a top-N: no full sort.
+            return self.limit(n).compute(executor);
+        }
         let total = self.npartitions();
         let mut take = 1usize.min(total);
         loop {

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::types::{Date32Type, Decimal128Type, Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
 use rustc_hash::FxHashMap;
@@ -36,6 +36,11 @@ pub enum GroupAgg {
     Max,
     First,
     Last,
+    /// Sample variance (`n - 1` in the denominator, as pandas), from count, sum and sum of
+    /// squares, in float64.
+    Var,
+    /// Sample standard deviation.
+    Std,
 }
 
 impl From<Agg> for GroupAgg {
@@ -72,7 +77,8 @@ fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Groups, Vec<Array
     let columns: Vec<ArrayRef> = keys.iter().map(|k| column(batch, k)).collect::<Result<_, _>>()?;
     let rows = batch.num_rows();
     let mut groups = Groups { of_row: Vec::with_capacity(rows), firsts: Vec::new() };
-    if let [only] = columns.as_slice() {
+    let canonical: Vec<ArrayRef> = columns.iter().map(crate::keys::canonical).collect::<Result<_, _>>()?;
+    if let [only] = canonical.as_slice() {
         if let Some(ints) = only.as_primitive_opt::<Int64Type>() {
             let mut index: FxHashMap<Option<i64>, u32> = FxHashMap::default();
             for (row, key) in ints.iter().enumerate() {
@@ -85,67 +91,27 @@ fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Groups, Vec<Array
             return Ok((groups, columns));
         }
     }
-    let mut index: FxHashMap<Box<[u8]>, u32> = FxHashMap::default();
-    let mut buf = Vec::new();
+    if canonical.is_empty() {
+        // No keys: every row in one group.
+        groups.firsts.extend((rows > 0).then_some(0));
+        groups.of_row.resize(rows, 0);
+        return Ok((groups, columns));
+    }
+    // Any other key: Arrow's row format (nulls encode as a value of their own).
+    let encoded = crate::keys::rows(&canonical)?;
+    let mut index: FxHashMap<&[u8], u32> = FxHashMap::default();
     for row in 0..rows {
-        buf.clear();
-        for c in &columns {
-            encode_key(c.as_ref(), row, &mut buf)?;
-        }
-        let g = match index.get(buf.as_slice()) {
-            Some(&g) => g,
-            None => {
-                groups.firsts.push(row as u32);
-                let g = groups.firsts.len() as u32 - 1;
-                index.insert(buf.clone().into_boxed_slice(), g);
-                g
-            }
-        };
+        let g = *index.entry(encoded.row(row).data()).or_insert_with(|| {
+            groups.firsts.push(row as u32);
+            groups.firsts.len() as u32 - 1
+        });
         groups.of_row.push(g);
     }
     Ok((groups, columns))
 }
 
-/// Each row's key columns as bytes, or `None` if any key is null (for joins, where a null key
-/// matches nothing).
-pub(crate) fn key_bytes(batch: &RecordBatch, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, FrameError> {
-    let columns: Vec<ArrayRef> = keys.iter().map(|k| column(batch, k)).collect::<Result<_, _>>()?;
-    (0..batch.num_rows())
-        .map(|row| {
-            if columns.iter().any(|c| c.is_null(row)) {
-                return Ok(None);
-            }
-            let mut buf = Vec::new();
-            for c in &columns {
-                encode_key(c.as_ref(), row, &mut buf)?;
-            }
-            Ok(Some(buf))
-        })
-        .collect()
-}
-
-pub(crate) fn encode_key(c: &dyn Array, row: usize, out: &mut Vec<u8>) -> Result<(), FrameError> {
-    if c.is_null(row) {
-        out.push(0);
-        return Ok(());
-    }
-    out.push(1);
-    match c.data_type() {
-        DataType::Int64 => out.extend_from_slice(&c.as_primitive::<Int64Type>().value(row).to_le_bytes()),
-        DataType::Float64 => out.extend_from_slice(&c.as_primitive::<Float64Type>().value(row).to_bits().to_le_bytes()),
-        DataType::Boolean => out.push(c.as_boolean().value(row) as u8),
-        DataType::Utf8 => {
-            let s = c.as_string::<i32>().value(row);
-            out.extend_from_slice(&(s.len() as u64).to_le_bytes());
-            out.extend_from_slice(s.as_bytes());
-        }
-        other => return Err(FrameError::Type(format!("cannot group by a column of {other}"))),
-    }
-    Ok(())
-}
-
 /// The states a partial batch may carry for one aggregated input column.
-const STATES: [&str; 6] = ["count", "sum", "min", "max", "first", "last"];
+const STATES: [&str; 7] = ["count", "sum", "sumsq", "min", "max", "first", "last"];
 
 fn state_name(column: &str, state: &str) -> String {
     format!("{column}\u{1f}{state}")
@@ -161,6 +127,7 @@ fn states_of(agg: GroupAgg) -> &'static [&'static str] {
         GroupAgg::Max => &["max"],
         GroupAgg::First => &["first"],
         GroupAgg::Last => &["last"],
+        GroupAgg::Var | GroupAgg::Std => &["count", "sum", "sumsq"],
     }
 }
 
@@ -195,13 +162,25 @@ pub(crate) fn partial(batch: &RecordBatch, keys: &[String], specs: &[AggSpec]) -
         out.push(arrow_select::take::take(c, &firsts, None)?);
     }
     for (input, states) in inputs(specs) {
-        let values = numeric(&column(batch, &input)?)?;
-        let mut folded = fold(&groups, &values, &states)?.into_iter();
+        let raw = column(batch, &input)?;
+        let arithmetic = states.iter().any(|s| matches!(*s, "sum" | "sumsq" | "min" | "max"));
+        let values = if arithmetic { numeric(&raw, &input, &states)? } else { raw.clone() };
+        let folded_states: Vec<&str> = states.iter().copied().filter(|s| *s != "sumsq").collect();
+        let mut folded = if arithmetic {
+            fold(&groups, &values, &folded_states)?.into_iter()
+        } else {
+            vec![count_valid(&groups, &values)].into_iter()
+        };
         for state in states {
             let array = match state {
                 // pandas' first/last skip nulls.
-                "first" => pick_non_null(&groups, &values, false)?,
-                "last" => pick_non_null(&groups, &values, true)?,
+                "first" => pick_non_null(&groups, &raw, false)?,
+                "last" => pick_non_null(&groups, &raw, true)?,
+                "sumsq" => {
+                    let x = arrow_cast::cast(&values, &DataType::Float64)?;
+                    let squares = arrow_arith::numeric::mul(&x, &x)?;
+                    fold(&groups, &squares, &["sum"])?.remove(0)
+                }
                 _ => folded.next().expect("fold gives every state asked of it"),
             };
             fields.push(Field::new(state_name(&input, state), array.data_type().clone(), true));
@@ -211,13 +190,29 @@ pub(crate) fn partial(batch: &RecordBatch, keys: &[String], specs: &[AggSpec]) -
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), out)?)
 }
 
-/// Int64 stays int64 (pandas' integer sums); other numbers compute as float64.
-fn numeric(a: &ArrayRef) -> Result<ArrayRef, FrameError> {
+/// The values aggregates compute on: every int as int64 (pandas' integer sums), decimals as
+/// they are (sums exact, at precision 38), dates as they are (min and max only), other
+/// numbers as float64.
+fn numeric(a: &ArrayRef, name: &str, states: &[&str]) -> Result<ArrayRef, FrameError> {
     match a.data_type() {
-        DataType::Int64 | DataType::Float64 => Ok(a.clone()),
+        DataType::Int64 | DataType::Float64 | DataType::Decimal128(..) => Ok(a.clone()),
+        t if t.is_integer() => Ok(arrow_cast::cast(a, &DataType::Int64)?),
         t if t.is_numeric() => Ok(arrow_cast::cast(a, &DataType::Float64)?),
-        t => Err(FrameError::Type(format!("cannot aggregate a column of {t}"))),
+        DataType::Date32 if !states.iter().any(|s| matches!(*s, "sum" | "sumsq")) => Ok(a.clone()),
+        DataType::Null => Ok(arrow_cast::cast(a, &DataType::Float64)?),
+        t => Err(FrameError::Type(format!(
+            "cannot aggregate column {name:?} of {t} that way (sum, mean, min, max, std, var need numbers; min and max also take dates)"
+        ))),
     }
+}
+
+/// Non-null values per group.
+fn count_valid(groups: &Groups, values: &ArrayRef) -> ArrayRef {
+    let mut count = vec![0i64; groups.len()];
+    for (r, &g) in groups.of_row.iter().enumerate() {
+        count[g as usize] += i64::from(values.is_valid(r));
+    }
+    Arc::new(Int64Array::from(count))
 }
 
 /// Of count (of non-null values), sum, min and max per group over `values`, those in `wanted`
@@ -272,6 +267,26 @@ fn fold(groups: &Groups, values: &ArrayRef, wanted: &[&str]) -> Result<Vec<Array
         DataType::Int64 => per_type!(Int64Type, Int64Array, |a: i64, b: i64| a
             .checked_add(b)
             .ok_or_else(|| FrameError::Type("int64 sum overflowed".into()))),
+        DataType::Date32 => per_type!(Date32Type, arrow_array::Date32Array, |a: i32, _: i32| Ok::<i32, FrameError>(a)),
+        &DataType::Decimal128(p, s) => {
+            let out = per_type!(Decimal128Type, arrow_array::Decimal128Array, |a: i128, b: i128| a
+                .checked_add(b)
+                .ok_or_else(|| FrameError::Type("decimal sum overflowed".into())));
+            // Sums widen to precision 38 (as DuckDB and Spark); min and max keep the type.
+            let sum_at = wanted.iter().filter(|s| **s != "count").position(|s| *s == "sum");
+            let offset = usize::from(wanted.contains(&"count"));
+            out.into_iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    if offset > 0 && i == 0 {
+                        return Ok(a);
+                    }
+                    let precision = if Some(i - offset) == sum_at { 38 } else { p };
+                    let d = a.as_primitive::<Decimal128Type>().clone().with_precision_and_scale(precision, s)?;
+                    Ok(Arc::new(d) as ArrayRef)
+                })
+                .collect::<Result<Vec<_>, FrameError>>()?
+        }
         _ => per_type!(Float64Type, arrow_array::Float64Array, |a: f64, b: f64| Ok::<f64, FrameError>(a + b)),
     })
 }
@@ -304,6 +319,7 @@ pub(crate) fn merge(partials: &[RecordBatch], keys: &[String], specs: &[AggSpec]
                 }
                 // Sums of sums, mins of mins, maxes of maxes.
                 "sum" | "min" | "max" => fold(&groups, &state(s)?, &[s])?.remove(0),
+                "sumsq" => fold(&groups, &state(s)?, &["sum"])?.remove(0),
                 // First non-null first and last non-null last, in partition order.
                 "first" => pick_non_null(&groups, &state("first")?, false)?,
                 _ => pick_non_null(&groups, &state("last")?, true)?,
@@ -353,6 +369,29 @@ pub(crate) fn finish(merged: &RecordBatch, keys: &[String], specs: &[AggSpec]) -
             GroupAgg::Max => state("max")?,
             GroupAgg::First => state("first")?,
             GroupAgg::Last => state("last")?,
+            GroupAgg::Var | GroupAgg::Std => {
+                let f =
+                    |s: &str| -> Result<ArrayRef, FrameError> { Ok(arrow_cast::cast(&state(s)?, &DataType::Float64)?) };
+                let (n, sum, sumsq) = (f("count")?, f("sum")?, f("sumsq")?);
+                let (n, sum, sumsq) = (
+                    n.as_primitive::<Float64Type>(),
+                    sum.as_primitive::<Float64Type>(),
+                    sumsq.as_primitive::<Float64Type>(),
+                );
+                let var: arrow_array::Float64Array = (0..n.len())
+                    .map(|i| {
+                        let (n, s, q) = (n.value(i), sum.value(i), sumsq.value(i));
+                        (n > 1.0).then(|| ((q - s * s / n) / (n - 1.0)).max(0.0))
+                    })
+                    .collect();
+                let var = Arc::new(var) as ArrayRef;
+                if spec.agg == GroupAgg::Std {
+                    let std: arrow_array::Float64Array = var.as_primitive::<Float64Type>().unary(f64::sqrt);
+                    Arc::new(std)
+                } else {
+                    var
+                }
+            }
         };
         fields.push(Field::new(&spec.name, array.data_type().clone(), true));
         out.push(array);
@@ -363,6 +402,12 @@ pub(crate) fn finish(merged: &RecordBatch, keys: &[String], specs: &[AggSpec]) -
 
 fn fill_zero(sum: &ArrayRef) -> Result<ArrayRef, FrameError> {
     Ok(match sum.data_type() {
+        &DataType::Decimal128(p, s) => Arc::new(
+            arrow_array::Decimal128Array::from(
+                sum.as_primitive::<Decimal128Type>().iter().map(|v| v.unwrap_or(0)).collect::<Vec<_>>(),
+            )
+            .with_precision_and_scale(p, s)?,
+        ),
         DataType::Int64 => Arc::new(Int64Array::from(
             sum.as_primitive::<Int64Type>().iter().map(|v| v.unwrap_or(0)).collect::<Vec<_>>(),
         )),

@@ -6,13 +6,12 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, UInt32Array};
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow_schema::{Field, Schema};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::groupby::key_bytes;
-use crate::FrameError;
+use crate::{column, FrameError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum How {
@@ -24,6 +23,13 @@ pub enum How {
     Right,
     /// Every row of both sides: `Left`, then the right rows no left row matched.
     Outer,
+    /// The left rows that have a match, once each, with the left's columns only (SQL's
+    /// `EXISTS` / `IN (subquery)`).
+    Semi,
+    /// The left rows that have no match, with the left's columns only (`NOT EXISTS`).
+    Anti,
+    /// Every left row with every right row; no keys.
+    Cross,
 }
 
 impl How {
@@ -36,19 +42,49 @@ impl How {
     pub(crate) fn keeps_right(self) -> bool {
         matches!(self, How::Right | How::Outer)
     }
+
+    /// Whether the output has the right side's columns.
+    pub(crate) fn has_right_columns(self) -> bool {
+        !matches!(self, How::Semi | How::Anti)
+    }
 }
 
+/// What a join task needs: the key columns on each side (paired in order), the kind of join,
+/// and the suffix a right column gets when the left has a column of its name.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct JoinSpec {
-    pub on: Vec<String>,
+    pub left_on: Vec<String>,
+    pub right_on: Vec<String>,
     pub how: How,
+    pub suffix: String,
 }
 
-/// `left` joined to `right` on `spec.on`: left's columns, then right's other columns (a name
-/// both sides use gets `_right` on the right one). Rows come in left's order; a left row
+impl JoinSpec {
+    /// Whether right column `name` is left out of the output: a key whose left partner has
+    /// the same name (one copy, as pandas keeps).
+    fn merged_key(&self, name: &str) -> bool {
+        self.left_on.iter().zip(&self.right_on).any(|(l, r)| l == name && r == name)
+    }
+
+    /// The output name of right column `name` (`None`: not in the output).
+    pub(crate) fn right_name(&self, name: &str, left: &Schema) -> Option<String> {
+        if !self.how.has_right_columns() || self.merged_key(name) {
+            return None;
+        }
+        Some(if left.field_with_name(name).is_ok() { format!("{name}{}", self.suffix) } else { name.to_owned() })
+    }
+
+    /// The same join with the sides swapped (for inner joins).
+    pub(crate) fn swapped(&self) -> JoinSpec {
+        JoinSpec { left_on: self.right_on.clone(), right_on: self.left_on.clone(), ..self.clone() }
+    }
+}
+
+/// `left` joined to `right` on the spec's keys: left's columns, then right's other columns (a
+/// name both sides use gets the suffix on the right one). Rows come in left's order; a left row
 /// matching several right rows appears once per match, in right's order.
 pub(crate) fn join(left: &RecordBatch, right: &RecordBatch, spec: &JoinSpec) -> Result<RecordBatch, FrameError> {
-    let (left_rows, right_rows) = pairs(left, right, &spec.on, spec.how)?;
+    let (left_rows, right_rows) = pairs(left, right, spec, spec.how)?;
     let left_take = UInt32Array::from(left_rows);
     let right_take = UInt32Array::from(right_rows);
     let mut fields: Vec<Arc<Field>> = Vec::new();
@@ -60,28 +96,65 @@ pub(crate) fn join(left: &RecordBatch, right: &RecordBatch, spec: &JoinSpec) -> 
         columns.push(arrow_select::take::take(c, &left_take, None)?);
     }
     append_right(left, right, &right_take, spec, &mut fields, &mut columns)?;
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(left_take.len())),
+    )?)
 }
 
-/// (left row, right row or none) pairs of `left` and `right` matched on `on`.
+/// The key columns `names` of `batch`, as the types they are compared as.
+fn key_columns(batch: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>, FrameError> {
+    names.iter().map(|n| column(batch, n).and_then(|c| crate::keys::canonical(&c))).collect()
+}
+
+/// (left row, right row or none) pairs of `left` and `right` matched on the spec's keys.
 #[allow(clippy::type_complexity)]
 fn pairs(
     left: &RecordBatch,
     right: &RecordBatch,
-    on: &[String],
+    spec: &JoinSpec,
     how: How,
 ) -> Result<(Vec<u32>, Vec<Option<u32>>), FrameError> {
-    Ok(match int_key(left, right, on)? {
-        Some((l, r)) => match_rows(l.iter(), r.iter(), how),
-        None => {
-            let (l, r) = (key_bytes(left, on)?, key_bytes(right, on)?);
-            match_rows(l.iter().map(|k| k.as_deref()), r.iter().map(|k| k.as_deref()), how)
+    if how == How::Cross {
+        let (n, m) = (left.num_rows() as u32, right.num_rows() as u32);
+        return Ok((
+            (0..n).flat_map(|l| (0..m).map(move |_| l)).collect(),
+            (0..n).flat_map(|_| (0..m).map(Some)).collect(),
+        ));
+    }
+    if spec.left_on.len() != spec.right_on.len() || spec.left_on.is_empty() {
+        return Err(FrameError::Type(format!(
+            "a join needs as many left keys as right keys, at least one: {:?} and {:?}",
+            spec.left_on, spec.right_on
+        )));
+    }
+    let (mut l, mut r) = (key_columns(left, &spec.left_on)?, key_columns(right, &spec.right_on)?);
+    for (i, (a, b)) in l.iter_mut().zip(r.iter_mut()).enumerate() {
+        let to = crate::keys::join_key_type((&spec.left_on[i], a.data_type()), (&spec.right_on[i], b.data_type()))?;
+        if a.data_type() != &to {
+            *a = arrow_cast::cast(a, &to)?;
         }
-    })
+        if b.data_type() != &to {
+            *b = arrow_cast::cast(b, &to)?;
+        }
+    }
+    if let ([a], [b]) = (l.as_slice(), r.as_slice()) {
+        if let (Some(a), Some(b)) = (a.as_primitive_opt::<Int64Type>(), b.as_primitive_opt::<Int64Type>()) {
+            return Ok(match_rows(a.iter(), b.iter(), how));
+        }
+    }
+    let (lrows, rrows) = (crate::keys::rows(&l)?, crate::keys::rows(&r)?);
+    // A null in any key column matches nothing.
+    fn keyed<'a>(rows: &'a arrow_row::Rows, cols: &[ArrayRef], i: usize) -> Option<&'a [u8]> {
+        (!crate::keys::any_null(cols, i)).then(|| rows.row(i).data())
+    }
+    let left_keys = (0..left.num_rows()).map(|i| keyed(&lrows, &l, i));
+    let right_keys: Vec<Option<&[u8]>> = (0..right.num_rows()).map(|i| keyed(&rrows, &r, i)).collect();
+    Ok(match_rows(left_keys, right_keys.into_iter(), how))
 }
 
-/// Appends right's non-key columns at `rows` to a join's output; a name the left side also
-/// has gets `_right`.
+/// Appends right's output columns at `rows` to a join's output (see [`JoinSpec::right_name`]).
 fn append_right(
     left: &RecordBatch,
     right: &RecordBatch,
@@ -92,14 +165,7 @@ fn append_right(
 ) -> Result<(), FrameError> {
     let left_schema = left.schema();
     for (f, c) in right.schema().fields().iter().zip(right.columns()) {
-        if spec.on.contains(f.name()) {
-            continue;
-        }
-        let name = if left_schema.field_with_name(f.name()).is_ok() {
-            format!("{}_right", f.name())
-        } else {
-            f.name().clone()
-        };
+        let Some(name) = spec.right_name(f.name(), &left_schema) else { continue };
         fields.push(Arc::new(Field::new(name, f.data_type().clone(), true)));
         columns.push(arrow_select::take::take(c, rows, None)?);
     }
@@ -107,8 +173,8 @@ fn append_right(
 }
 
 /// Which right rows some row of `left` matches (for right and outer joins).
-pub(crate) fn matched_right(left: &RecordBatch, right: &RecordBatch, on: &[String]) -> Result<Vec<bool>, FrameError> {
-    let (_, right_rows) = pairs(left, right, on, How::Inner)?;
+pub(crate) fn matched_right(left: &RecordBatch, right: &RecordBatch, spec: &JoinSpec) -> Result<Vec<bool>, FrameError> {
+    let (_, right_rows) = pairs(left, right, spec, How::Inner)?;
     let mut matched = vec![false; right.num_rows()];
     for r in right_rows.into_iter().flatten() {
         matched[r as usize] = true;
@@ -129,17 +195,20 @@ pub(crate) fn unmatched(
     let mut fields: Vec<Arc<Field>> = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
     for f in left.schema().fields() {
-        let column = match right.column_by_name(f.name()) {
-            Some(key) if spec.on.contains(f.name()) => {
-                arrow_cast::cast(&arrow_select::take::take(key, &rows, None)?, f.data_type())?
-            }
-            _ => arrow_array::new_null_array(f.data_type(), n),
+        let partner = spec.left_on.iter().position(|k| k == f.name()).map(|i| &spec.right_on[i]);
+        let column = match partner.and_then(|p| right.column_by_name(p)) {
+            Some(key) => arrow_cast::cast(&arrow_select::take::take(key, &rows, None)?, f.data_type())?,
+            None => arrow_array::new_null_array(f.data_type(), n),
         };
         fields.push(Arc::new(Field::new(f.name(), f.data_type().clone(), true)));
         columns.push(column);
     }
     append_right(left, right, &rows, spec, &mut fields, &mut columns)?;
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(n)),
+    )?)
 }
 
 /// [`join`], then (right and outer joins) the right rows nothing in `left` matched.
@@ -148,22 +217,8 @@ pub(crate) fn join_local(left: &RecordBatch, right: &RecordBatch, spec: &JoinSpe
     if !spec.how.keeps_right() {
         return Ok(joined);
     }
-    let rest = unmatched(left, right, &matched_right(left, right, &spec.on)?, spec)?;
+    let rest = unmatched(left, right, &matched_right(left, right, spec)?, spec)?;
     Ok(arrow_select::concat::concat_batches(&joined.schema(), [&joined, &rest])?)
-}
-
-/// Both sides' key, when it is one int64 column: the fast path, hashing the ints themselves.
-fn int_key<'a>(
-    left: &'a RecordBatch,
-    right: &'a RecordBatch,
-    on: &[String],
-) -> Result<Option<(&'a Int64Array, &'a Int64Array)>, FrameError> {
-    let [key] = on else { return Ok(None) };
-    let (Some(l), Some(r)) = (left.column_by_name(key), right.column_by_name(key)) else {
-        // Let the general path name the missing column.
-        return Ok(None);
-    };
-    Ok(l.as_primitive_opt::<Int64Type>().zip(r.as_primitive_opt::<Int64Type>()))
 }
 
 /// (left row, right row or none) pairs: left rows in order, each with its matches in right's
@@ -190,8 +245,14 @@ fn match_rows<K: std::hash::Hash + Eq>(
     }
     let (mut left_rows, mut right_rows) = (Vec::new(), Vec::<Option<u32>>::new());
     for (row, key) in left.enumerate() {
-        match key.as_ref().and_then(|k| first.get(k)) {
-            Some(&start) => {
+        let found = key.as_ref().and_then(|k| first.get(k));
+        match (how, found) {
+            (How::Semi, Some(_)) | (How::Anti, None) => {
+                left_rows.push(row as u32);
+                right_rows.push(None);
+            }
+            (How::Semi | How::Anti, _) => {}
+            (_, Some(&start)) => {
                 let mut m = start;
                 while m != END {
                     left_rows.push(row as u32);
@@ -199,11 +260,11 @@ fn match_rows<K: std::hash::Hash + Eq>(
                     m = next[m as usize];
                 }
             }
-            None if how.keeps_left() => {
+            (_, None) if how.keeps_left() => {
                 left_rows.push(row as u32);
                 right_rows.push(None);
             }
-            None => {}
+            (_, None) => {}
         }
     }
     (left_rows, right_rows)
@@ -229,7 +290,7 @@ mod tasks {
         let left = from_value("frame_join_matched", &args[0])?;
         let right = from_value("frame_join_matched", &args[1])?;
         let spec: JoinSpec = decode("frame_join_matched", &args[2])?;
-        let bits = super::matched_right(left, right, &spec.on).map_err(|e| frame_error("frame_join_matched", e))?;
+        let bits = super::matched_right(left, right, &spec).map_err(|e| frame_error("frame_join_matched", e))?;
         Ok(Value::bytes(bits.into_iter().map(u8::from).collect::<Vec<u8>>()))
     }
 

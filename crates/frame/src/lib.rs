@@ -38,6 +38,7 @@ mod frame;
 mod groupby;
 mod join;
 mod kernels;
+mod keys;
 mod lower;
 mod meta;
 mod reduce;
@@ -46,12 +47,16 @@ mod sort;
 #[cfg(test)]
 mod tests;
 
-pub use expr::{col, lit, Expr, Lit, Op, Type};
+pub use expr::{
+    coalesce, col, concat_str, date, days, days_from_ymd, lit, months, when, years, DateFn, DateUnit, Expr, Lit,
+    MathFn, Op, StrFn, Then, TimeUnit, Type, When,
+};
 pub use frame::{Divisions, Frame, JoinStrategy, MergeOptions};
 pub use groupby::{AggSpec, GroupAgg};
 pub use join::How;
 pub use kernels::{Agg, PartitionOp};
 pub use reduce::{GroupBy, Reduction};
+pub use sort::SortKey;
 
 /// Why a frame operation failed: names the column or file involved.
 #[derive(Debug, thiserror::Error)]

@@ -133,8 +133,9 @@ impl Frame {
                 let wanted = columns.map(|mut c| {
                     match target {
                         RowTarget::Hash { on, .. } => c.extend(on.iter().cloned()),
-                        RowTarget::Range { column } => c.push(column.clone()),
+                        RowTarget::Range { column, .. } => c.push(column.clone()),
                     }
+                    c.extend(sort.iter().flatten().map(|k| k.column.clone()));
                     c
                 });
                 let parts = input.lower(graph, &input_token, wanted);
@@ -142,19 +143,45 @@ impl Frame {
                     (Cuts::Known(c), _) => {
                         Task::from(Value::list(c.iter().map(|&x| Value::Float(x)).collect::<Vec<_>>()))
                     }
-                    (Cuts::Sampled, RowTarget::Range { column }) => {
+                    (Cuts::Sampled, RowTarget::Range { column, .. }) => {
                         Task::key(lower_quantiles(graph, token, &parts, column, *n))
                     }
                     _ => Task::from(Value::None),
                 };
                 let outputs = shuffle::lower(graph, token, &parts, target, cuts, *n);
                 match sort {
-                    Some(c) => outputs
-                        .into_iter()
-                        .map(|t| Task::call("frame_sort_partition", [t, Task::from(Value::str(c))]))
-                        .collect(),
+                    Some(keys) => {
+                        let encoded = encode(keys);
+                        let mut sorted: Vec<Task> = outputs
+                            .into_iter()
+                            .map(|t| Task::call("frame_sort_partition", [t, Task::from(encoded.clone())]))
+                            .collect();
+                        if keys[0].descending {
+                            sorted.reverse();
+                        }
+                        sorted
+                    }
                     None => outputs,
                 }
+            }
+            Source::TopN { input, keys, n } => {
+                let wanted = columns.map(|mut c| {
+                    c.extend(keys.iter().map(|k| k.column.clone()));
+                    c
+                });
+                let parts = input.lower(graph, &input_token, wanted);
+                let (keys, n) = (Task::from(encode(keys)), Task::from(*n as i64));
+                let top = |inputs: Task| Task::call("frame_top_n", [inputs, keys.clone(), n.clone()]);
+                let root =
+                    rask_graph::workloads::tree_reduce(graph, token, parts, crate::frame::SPLIT_EVERY, 1, top, top);
+                vec![root.map_or_else(no_partitions, Task::key)]
+            }
+            Source::Limit { input, n } => {
+                let parts = input.lower(graph, &input_token, columns);
+                let heads = parts
+                    .into_iter()
+                    .map(|p| Task::call("frame_head", [Task::list([Task::key(p)]), Task::from(*n as i64)]));
+                vec![Task::call("frame_head", [Task::list(heads), Task::from(*n as i64)])]
             }
             Source::Grouped { input, spec, split_every, split_out } => {
                 lower_groupby(graph, token, input, spec, *split_every, *split_out)
@@ -204,7 +231,9 @@ impl Frame {
             Source::Shuffled { target: RowTarget::Hash { on, .. }, .. } => {
                 format!("shuffle by hash of {on:?} into {n} (staged, at most {} per stage)", shuffle::MAX_BRANCH)
             }
-            Source::Shuffled { target: RowTarget::Range { column }, cuts, sort, .. } => format!(
+            Source::TopN { keys, n, .. } => format!("top {n} by {keys:?} (a tree of partial tops, no full sort)"),
+            Source::Limit { n, .. } => format!("first {n} rows"),
+            Source::Shuffled { target: RowTarget::Range { column, .. }, cuts, sort, .. } => format!(
                 "{} by {column:?} into {n} ranges ({})",
                 if sort.is_some() { "sort" } else { "move rows" },
                 if matches!(cuts, Cuts::Known(_)) { "known divisions" } else { "divisions from samples" }
@@ -216,8 +245,9 @@ impl Frame {
             ),
             Source::Join { spec, plan, .. } => {
                 format!(
-                    "merge on {:?} ({:?}): {}",
-                    spec.on,
+                    "merge on {:?} = {:?} ({:?}): {}",
+                    spec.left_on,
+                    spec.right_on,
                     spec.how,
                     match plan {
                         JoinPlan::Broadcast => "broadcast the right side",
@@ -249,6 +279,8 @@ impl Frame {
             | Source::Repartitioned { input, .. }
             | Source::Resized { input, .. }
             | Source::Shuffled { input, .. }
+            | Source::TopN { input, .. }
+            | Source::Limit { input, .. }
             | Source::Grouped { input, .. } => input.describe(depth + 1, out),
             _ => {}
         }
@@ -354,9 +386,11 @@ fn lower_join(
     // consumers need (a side skips the columns it does not have).
     let wanted = columns.map(|mut c| {
         // A right column a left one shadows is read under its own name, `x` for `x_right`.
-        let shadowed: Vec<String> = c.iter().filter_map(|n| n.strip_suffix("_right")).map(str::to_owned).collect();
+        let shadowed: Vec<String> =
+            c.iter().filter_map(|n| n.strip_suffix(spec.suffix.as_str())).map(str::to_owned).collect();
         c.extend(shadowed);
-        c.extend(spec.on.iter().cloned());
+        c.extend(spec.left_on.iter().cloned());
+        c.extend(spec.right_on.iter().cloned());
         c
     });
     let left_parts = left.lower(graph, &format!("{token}-left"), wanted.clone());

@@ -3,10 +3,9 @@
 //! operation's kernel on an empty batch, so they agree with what compute produces.
 
 use std::fs::File;
-use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use arrow_schema::{Schema, SchemaRef};
+use arrow_schema::SchemaRef;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rask_graph::Registry;
 
@@ -45,14 +44,19 @@ impl Frame {
                 ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(e.to_string()))?.schema().clone()
             }
             Source::Csv { columns, .. } => crate::csv::schema(columns),
-            Source::Batches(b) => b.first().map_or_else(|| Arc::new(Schema::empty()), |b| b.schema()),
+            Source::Batches(b) => match b.first() {
+                Some(b) => b.schema(),
+                None => return Err(FrameError::Type("a frame with no partitions has no schema".into())),
+            },
             Source::Held(h) => {
                 h.schema.clone().ok_or_else(|| FrameError::Type("a persisted frame of unknown schema".into()))?
             }
             Source::Subset { input, .. }
             | Source::Repartitioned { input, .. }
             | Source::Resized { input, .. }
-            | Source::Shuffled { input, .. } => input.schema()?,
+            | Source::Shuffled { input, .. }
+            | Source::TopN { input, .. }
+            | Source::Limit { input, .. } => input.schema()?,
             Source::Grouped { input, spec, .. } => {
                 let empty = RecordBatch::new_empty(input.schema()?);
                 let partial = crate::groupby::partial(&empty, &spec.keys, &spec.aggs)?;
@@ -85,6 +89,8 @@ impl Frame {
             Source::Repartitioned { input, .. }
             | Source::Resized { input, .. }
             | Source::Shuffled { input, .. }
+            | Source::TopN { input, .. }
+            | Source::Limit { input, .. }
             | Source::Grouped { input, .. } => input.estimated_bytes(),
             Source::Join { left, right, .. } => Some(left.estimated_bytes()? + right.estimated_bytes()?),
         }

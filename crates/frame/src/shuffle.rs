@@ -23,7 +23,6 @@ use rustc_hash::FxHasher;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{from_value, to_value};
-use crate::groupby::encode_key;
 use crate::kernels::{decode, encode, frame_error};
 use crate::{column, FrameError};
 
@@ -36,8 +35,9 @@ pub(crate) enum RowTarget {
     /// `hash(on) % n`.
     Hash { on: Vec<String>, n: usize },
     /// The range of `cuts` (given as the split task's third argument) the column's value falls
-    /// in: `i` for `cuts[i-1] <= v < cuts[i]`; nulls go to the last partition.
-    Range { column: String },
+    /// in: `i` for `cuts[i-1] <= v < cuts[i]`; nulls go to the last partition, or to the first
+    /// with `nulls_first`.
+    Range { column: String, nulls_first: bool },
 }
 
 /// A 64-bit finalizer (splitmix64's): spreads consecutive ints over all buckets.
@@ -51,38 +51,43 @@ fn mix(mut x: u64) -> u64 {
 
 /// Each row's target partition in `[0, n)` by a hash of its `on` columns.
 pub(crate) fn hash_targets(batch: &RecordBatch, on: &[String], n: usize) -> Result<Vec<u32>, FrameError> {
-    let columns: Vec<ArrayRef> = on.iter().map(|c| column(batch, c)).collect::<Result<_, _>>()?;
+    // Canonical key types, so that both sides of a join (an int32 key and an int64 one, say)
+    // hash equal keys alike.
+    let columns: Vec<ArrayRef> =
+        on.iter().map(|c| column(batch, c).and_then(|a| crate::keys::canonical(&a))).collect::<Result<_, _>>()?;
     let n = n.max(1) as u64;
     if let [only] = columns.as_slice() {
         if let Some(ints) = only.as_primitive_opt::<Int64Type>() {
             return Ok(ints.iter().map(|v| (mix(v.map_or(u64::MAX, |v| v as u64)) % n) as u32).collect());
         }
     }
-    let mut buf = Vec::new();
-    (0..batch.num_rows())
+    let rows = crate::keys::rows(&columns)?;
+    Ok((0..batch.num_rows())
         .map(|row| {
-            buf.clear();
-            for c in &columns {
-                encode_key(c.as_ref(), row, &mut buf)?;
-            }
             let mut h = FxHasher::default();
-            h.write(&buf);
-            Ok((mix(h.finish()) % n) as u32)
+            h.write(rows.row(row).data());
+            (mix(h.finish()) % n) as u32
         })
-        .collect()
+        .collect())
 }
 
 /// Each row's range partition: see [`RowTarget::Range`]. A string column compares with string
 /// cut points (any other cut point counts as above every string); other columns must be
 /// numeric.
-pub(crate) fn range_targets(batch: &RecordBatch, name: &str, cuts: &[Value]) -> Result<Vec<u32>, FrameError> {
-    if let Some(strings) = column(batch, name)?.as_string_opt::<i32>() {
+pub(crate) fn range_targets(
+    batch: &RecordBatch,
+    name: &str,
+    cuts: &[Value],
+    nulls_first: bool,
+) -> Result<Vec<u32>, FrameError> {
+    let null_target = if nulls_first { 0 } else { cuts.len() as u32 };
+    if let Some(strings) = crate::keys::canonical(&column(batch, name)?)?.as_string_opt::<i32>() {
         let below = |d: &Value, v: &str| d.as_str().is_some_and(|d| d <= v);
         return Ok(strings
             .iter()
             .map(|k| match k {
                 Some(v) => cuts.partition_point(|d| below(d, v)) as u32,
-                None => cuts.len() as u32,
+                None => null_target,
             })
             .collect());
     }
@@ -93,14 +98,20 @@ pub(crate) fn range_targets(batch: &RecordBatch, name: &str, cuts: &[Value]) -> 
         .iter()
         .map(|k| match k {
             Some(v) => cuts.partition_point(|d| *d <= v) as u32,
-            None => cuts.len() as u32,
+            None => null_target,
         })
         .collect())
 }
 
-/// A numeric column as float64 (range partitioning compares positions on the number line).
+/// A numeric column as float64 (range partitioning compares positions on the number line);
+/// dates and timestamps count as their numbers since the epoch.
 pub(crate) fn numeric_keys(batch: &RecordBatch, name: &str) -> Result<ArrayRef, FrameError> {
     let c = column(batch, name)?;
+    let c = match c.data_type() {
+        DataType::Date32 => arrow_cast::cast(&c, &DataType::Int32)?,
+        DataType::Date64 | DataType::Timestamp(..) => arrow_cast::cast(&c, &DataType::Int64)?,
+        _ => c,
+    };
     if !c.data_type().is_numeric() {
         return Err(FrameError::Type(format!(
             "column {name:?} is {}: ranges (sorting, divisions) need a numeric or string column",
@@ -130,7 +141,9 @@ fn split(args: &[Value]) -> Result<Value, TaskError> {
     };
     let targets = match &target {
         RowTarget::Hash { on, n } => hash_targets(batch, on, *n),
-        RowTarget::Range { column } => range_targets(batch, column, args[2].as_seq().unwrap_or_default()),
+        RowTarget::Range { column, nulls_first } => {
+            range_targets(batch, column, args[2].as_seq().unwrap_or_default(), *nulls_first)
+        }
     }
     .map_err(|e| frame_error(F, e))?;
     let pieces = split_by(batch, &targets, divisor, branch).map_err(|e| frame_error(F, e))?;

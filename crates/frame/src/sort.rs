@@ -5,12 +5,15 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
-use arrow_array::Array;
+use arrow_array::{Array, RecordBatch, UInt32Array};
+use arrow_ord::sort::{lexsort_to_indices, SortColumn};
 use arrow_schema::SortOptions;
 use rask_graph::{register, Arity, TaskError, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::batch::{from_value, to_value};
-use crate::kernels::frame_error;
+use crate::kernels::{decode, frame_error};
+use crate::FrameError;
 
 /// Samples each partition contributes.
 pub(crate) const SAMPLES: usize = 64;
@@ -36,7 +39,7 @@ fn sample(args: &[Value]) -> Result<Value, TaskError> {
     // Quantiles of a strided sample of at most 16 × SAMPLES rows: sorting the whole column
     // would cost more than moving it.
     let stride = |len: usize| (len / (16 * SAMPLES)).max(1);
-    let column = crate::column(batch, name).map_err(|e| frame_error(F, e))?;
+    let column = crate::column(batch, name).and_then(|c| crate::keys::canonical(&c)).map_err(|e| frame_error(F, e))?;
     if let Some(strings) = column.as_string_opt::<i32>() {
         let mut values: Vec<&str> = strings.iter().step_by(stride(strings.len())).flatten().collect();
         values.sort_unstable();
@@ -70,18 +73,80 @@ fn divisions(args: &[Value]) -> Result<Value, TaskError> {
     Ok(Value::list((1..n).map(cut).collect::<Vec<_>>()))
 }
 
-/// `(frame_sort_partition, batch, column)`: one output partition, sorted (nulls last).
+/// One key of a sort: a column, its direction, and where its nulls go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SortKey {
+    pub column: String,
+    pub descending: bool,
+    /// Nulls before every value (default: after, in either direction, as pandas' `na_position="last"`).
+    pub nulls_first: bool,
+}
+
+impl SortKey {
+    pub fn asc(column: &str) -> SortKey {
+        SortKey { column: column.to_owned(), descending: false, nulls_first: false }
+    }
+
+    pub fn desc(column: &str) -> SortKey {
+        SortKey { column: column.to_owned(), descending: true, nulls_first: false }
+    }
+
+    pub fn nulls_first(mut self) -> SortKey {
+        self.nulls_first = true;
+        self
+    }
+}
+
+/// The row order of `batch` sorted by `keys` (its first `limit` rows).
+pub(crate) fn order(batch: &RecordBatch, keys: &[SortKey], limit: Option<usize>) -> Result<UInt32Array, FrameError> {
+    let columns = keys
+        .iter()
+        .map(|k| {
+            Ok(SortColumn {
+                values: crate::column(batch, &k.column)?,
+                options: Some(SortOptions { descending: k.descending, nulls_first: k.nulls_first }),
+            })
+        })
+        .collect::<Result<Vec<_>, FrameError>>()?;
+    if columns.is_empty() {
+        let n = limit.unwrap_or(usize::MAX).min(batch.num_rows());
+        return Ok(UInt32Array::from_iter_values(0..n as u32));
+    }
+    // With a limit, Arrow partially sorts: the top rows without ordering the rest.
+    Ok(lexsort_to_indices(&columns, limit)?)
+}
+
+/// `batch` sorted by `keys`, only its first `limit` rows if given.
+pub(crate) fn sorted(batch: &RecordBatch, keys: &[SortKey], limit: Option<usize>) -> Result<RecordBatch, FrameError> {
+    let order = order(batch, keys, limit)?;
+    Ok(arrow_select::take::take_record_batch(batch, &order)?)
+}
+
+/// `(frame_sort_partition, batch, keys)`: one output partition, sorted.
 fn sort_partition(args: &[Value]) -> Result<Value, TaskError> {
     const F: &str = "frame_sort_partition";
     let batch = from_value(F, &args[0])?;
-    let column = str_arg(F, &args[1])?;
-    let keys = crate::column(batch, column).map_err(|e| frame_error(F, e))?;
-    let options = SortOptions { descending: false, nulls_first: false };
-    let order = arrow_ord::sort::sort_to_indices(&keys, Some(options), None)
-        .map_err(|e| TaskError::value_error(format!("{F}(): {e}")))?;
-    arrow_select::take::take_record_batch(batch, &order)
-        .map(to_value)
-        .map_err(|e| TaskError::value_error(format!("{F}(): {e}")))
+    let keys: Vec<SortKey> = decode(F, &args[1])?;
+    sorted(batch, &keys, None).map(to_value).map_err(|e| frame_error(F, e))
+}
+
+/// `(frame_top_n, [batches], keys, n)`: the first `n` rows of the batches together, by `keys`
+/// — a partition's top, or a merge of tops.
+fn top_n(args: &[Value]) -> Result<Value, TaskError> {
+    const F: &str = "frame_top_n";
+    let items: Vec<Value> = match &args[0] {
+        v if v.as_seq().is_some() => v.as_seq().unwrap_or_default().to_vec(),
+        v => vec![v.clone()],
+    };
+    let batches = items.iter().map(|v| from_value(F, v).cloned()).collect::<Result<Vec<_>, _>>()?;
+    let keys: Vec<SortKey> = decode(F, &args[1])?;
+    let n =
+        args[2].as_int().filter(|&n| n >= 0).ok_or_else(|| TaskError::value_error(format!("{F}(): n must be >= 0")))?;
+    let Some(first) = batches.first() else {
+        return Err(TaskError::value_error(format!("{F}(): no batches")));
+    };
+    let all = arrow_select::concat::concat_batches(&first.schema(), &batches).map_err(|e| frame_error(F, e.into()))?;
+    sorted(&all, &keys, Some(n as usize)).map(to_value).map_err(|e| frame_error(F, e))
 }
 
 /// `n - 1` cut points splitting values spread over `(count, min, max)` ranges into `n` parts of
@@ -124,3 +189,4 @@ pub(crate) fn cuts_from_ranges(ranges: &[(u64, f64, f64)], n: usize) -> Vec<f64>
 register!("frame_sample", Arity::Exact(2), sample);
 register!("frame_divisions", Arity::Exact(2), divisions);
 register!("frame_sort_partition", Arity::Exact(2), sort_partition);
+register!("frame_top_n", Arity::Exact(3), top_n);
