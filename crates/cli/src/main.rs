@@ -10,6 +10,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod dot;
+mod tpch;
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -73,6 +74,9 @@ enum Command {
         #[arg(long, short = 'q')]
         quiet: bool,
     },
+    /// TPC-H: generate the tables, run the 22 queries.
+    #[command(subcommand)]
+    Tpch(tpch::TpchCommand),
     /// Run a distributed scheduler; prints `rask scheduler listening on tcp://HOST:PORT`.
     /// With `RASK_SECRET` set, every client and worker must know the same secret.
     Scheduler {
@@ -154,6 +158,7 @@ fn main() -> ExitCode {
             load(&file).map(|g| dot::write(&g, &mut out)).and_then(|r| r.map_err(|e| e.to_string()))
         }
         Command::Demo { data, scheduler, rows, files, quiet } => demo(data, &scheduler, rows, files, quiet, &mut out),
+        Command::Tpch(command) => tpch::main(command, &mut out),
         Command::Scheduler { host, port, dashboard_port, timeouts } => {
             scheduler(&host, port, dashboard_port, timeouts.resolve())
         }

@@ -527,6 +527,7 @@ impl Frame {
         let index_lost = match (&op, &self.divisions) {
             (PartitionOp::Select(names), Some(d)) => !names.contains(&d.column),
             (PartitionOp::WithColumn(name, _), Some(d)) => *name == d.column,
+            (PartitionOp::Rename(pairs), Some(d)) => pairs.iter().any(|(old, _)| *old == d.column),
             _ => false,
         };
         if index_lost {
@@ -559,6 +560,17 @@ impl Frame {
     /// [`Frame::map_partitions`] with the output schema given.
     pub fn map_partitions_with_meta(&self, function: &str, meta: SchemaRef) -> Frame {
         self.clone().with(PartitionOp::Map { function: function.to_owned(), meta: Some(meta) })
+    }
+
+    /// Columns renamed: `(old, new)` pairs; the others keep their names and places.
+    pub fn rename(&self, pairs: &[(&str, &str)]) -> Frame {
+        self.clone().with(PartitionOp::Rename(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()))
+    }
+
+    /// The distinct rows of `columns` (SQL's `SELECT DISTINCT`), in one partition sorted by
+    /// them (a tree reduction, as a group-by with no aggregates).
+    pub fn distinct(&self, columns: &[&str]) -> Frame {
+        self.groupby(columns).agg(&[])
     }
 
     pub fn select(&self, columns: &[&str]) -> Frame {

@@ -396,7 +396,23 @@ pub(crate) fn finish(merged: &RecordBatch, keys: &[String], specs: &[AggSpec]) -
         fields.push(Field::new(&spec.name, array.data_type().clone(), true));
         out.push(array);
     }
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), out)?;
+    if keys.is_empty() && merged.num_rows() == 0 {
+        // An aggregate of no rows without keys is still one row (SQL's rule): counts of 0,
+        // every other aggregate null.
+        out = specs
+            .iter()
+            .zip(&fields)
+            .map(|(spec, f)| match spec.agg {
+                GroupAgg::Count => Arc::new(Int64Array::from(vec![0])) as ArrayRef,
+                _ => arrow_array::new_null_array(f.data_type(), 1),
+            })
+            .collect();
+    }
+    let batch = RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        out,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(if keys.is_empty() { 1 } else { merged.num_rows() })),
+    )?;
     sort_by_keys(&batch, keys.len())
 }
 

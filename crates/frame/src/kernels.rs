@@ -22,6 +22,8 @@ pub enum PartitionOp {
     Filter(Expr),
     WithColumn(String, Expr),
     Select(Vec<String>),
+    /// Columns renamed, `(old, new)` pairs; the others kept.
+    Rename(Vec<(String, String)>),
     /// A registered function from batch to batch (Dask's `map_partitions`); it runs as a task
     /// of its own in the chain, which the plan then fuses with its neighbours. `meta` is its
     /// output schema when the user gave it (it stays in the plan; tasks do not need it).
@@ -115,16 +117,29 @@ fn row_groups(metadata: &parquet::file::metadata::ParquetMetaData, bounds: &[Bou
             bounds.iter().all(|b| {
                 let stats = (0..group.num_columns())
                     .find(|&c| group.column(c).column_path().string() == b.column)
-                    .and_then(|c| group.column(c).statistics())
-                    .and_then(stats_range);
+                    .and_then(|c| chunk_range(group.column(c)));
                 stats.is_none_or(|(min, max)| b.may_match(min, max))
             })
         })
         .collect()
 }
 
-/// A numeric column chunk's `[min, max]` from its statistics.
-pub(crate) fn stats_range(s: &parquet::file::statistics::Statistics) -> Option<(f64, f64)> {
+/// A column chunk's `[min, max]` from its statistics, as the numbers the column's values
+/// are: a decimal's stored integers are scaled back (`12.50`, not `1250`).
+fn chunk_range(chunk: &parquet::file::metadata::ColumnChunkMetaData) -> Option<(f64, f64)> {
+    let (min, max) = stats_range(chunk.statistics()?)?;
+    let descr = chunk.column_descr();
+    let decimal = matches!(descr.logical_type_ref(), Some(parquet::basic::LogicalType::Decimal { .. }))
+        || descr.converted_type() == parquet::basic::ConvertedType::DECIMAL;
+    if decimal {
+        let unit = 10f64.powi(descr.type_scale());
+        return Some((min / unit, max / unit));
+    }
+    Some((min, max))
+}
+
+/// A numeric column chunk's `[min, max]` from its statistics (decimals unscaled).
+fn stats_range(s: &parquet::file::statistics::Statistics) -> Option<(f64, f64)> {
     use parquet::file::statistics::Statistics as S;
     match s {
         S::Int32(v) => Some((*v.min_opt()? as f64, *v.max_opt()? as f64)),
@@ -151,7 +166,7 @@ pub(crate) fn column_ranges(
             let stats = group.column(chunk).statistics()?;
             // Nulls go to the last partition whatever the cuts; only values are placed.
             let nulls = stats.null_count_opt().unwrap_or(0);
-            let (min, max) = stats_range(stats)?;
+            let (min, max) = chunk_range(group.column(chunk))?;
             out.push((group.num_rows().max(0) as u64 - nulls.min(group.num_rows().max(0) as u64), min, max));
         }
     }
@@ -239,6 +254,21 @@ pub(crate) fn apply_ops(mut batch: RecordBatch, ops: &[PartitionOp]) -> Result<R
                 return Err(FrameError::Type(format!(
                     "map_partitions({function}) runs as its own task, not inside a chain"
                 )))
+            }
+            PartitionOp::Rename(pairs) => {
+                let schema = batch.schema();
+                for (old, _) in pairs {
+                    schema.index_of(old).map_err(|_| FrameError::missing(old, &schema))?;
+                }
+                let fields: Vec<Arc<Field>> = schema
+                    .fields()
+                    .iter()
+                    .map(|f| match pairs.iter().find(|(old, _)| old == f.name()) {
+                        Some((_, new)) => Arc::new(f.as_ref().clone().with_name(new)),
+                        None => f.clone(),
+                    })
+                    .collect();
+                RecordBatch::try_new(Arc::new(Schema::new(fields)), batch.columns().to_vec())?
             }
             PartitionOp::Select(names) => {
                 let schema = batch.schema();

@@ -48,7 +48,7 @@ mod sort;
 mod tests;
 
 pub use expr::{
-    coalesce, col, concat_str, date, days, days_from_ymd, lit, months, when, years, DateFn, DateUnit, Expr, Lit,
+    coalesce, col, concat_str, date, days, days_from_ymd, decimal, lit, months, when, years, DateFn, DateUnit, Expr, Lit,
     MathFn, Op, StrFn, Then, TimeUnit, Type, When,
 };
 pub use frame::{Divisions, Frame, JoinStrategy, MergeOptions};

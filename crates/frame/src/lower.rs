@@ -51,6 +51,15 @@ impl Frame {
                         n
                     });
                 }
+                (PartitionOp::Rename(pairs), n) => {
+                    ops.push(op.clone());
+                    // What is read after the rename, by the names it had before.
+                    needed = n.map(|n| {
+                        n.into_iter()
+                            .map(|c| pairs.iter().find(|(_, new)| *new == c).map_or(c, |(old, _)| old.clone()))
+                            .collect()
+                    });
+                }
                 // A function may read any column.
                 (PartitionOp::Map { .. }, _) => ops.push(op.clone()),
             }
@@ -198,7 +207,7 @@ impl Frame {
             match op {
                 PartitionOp::Filter(e) => e.bounds(&mut bounds),
                 PartitionOp::Select(_) => {}
-                PartitionOp::WithColumn(..) | PartitionOp::Map { .. } => break,
+                PartitionOp::WithColumn(..) | PartitionOp::Map { .. } | PartitionOp::Rename(_) => break,
             }
         }
         bounds

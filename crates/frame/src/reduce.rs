@@ -6,6 +6,7 @@ use rask_graph::{Expr as Task, Graph, Key, Registry, Value};
 
 use crate::frame::{fresh_token, Frame, Source, SPLIT_EVERY};
 use crate::groupby::{AggSpec, GroupAgg, GroupSpec};
+use crate::expr::Expr;
 use crate::kernels::Agg;
 use crate::FrameError;
 
@@ -58,6 +59,45 @@ impl GroupBy {
             split_every: self.split_every,
             split_out: self.split_out,
         })
+    }
+}
+
+impl GroupBy {
+    /// One row per group: the key columns, then each `(name, value, agg)`: `agg` of an
+    /// expression over the group's rows (`("revenue", col("p").mul(lit(1).sub(col("d"))),
+    /// Sum)`; count rows with `lit(1)` and `Count`).
+    pub fn aggregate(&self, outputs: &[(&str, Expr, GroupAgg)]) -> Frame {
+        let mut frame = self.frame.clone();
+        let mut aggs = Vec::new();
+        for (i, (name, value, agg)) in outputs.iter().enumerate() {
+            let column = match value {
+                Expr::Col(c) => c.clone(),
+                e => {
+                    let temp = format!("\u{1f}agg{i}");
+                    frame = frame.with_column(&temp, e.clone());
+                    temp
+                }
+            };
+            aggs.push(AggSpec { column, agg: *agg, name: name.to_string() });
+        }
+        Frame::new(Source::Grouped {
+            input: Box::new(frame),
+            spec: GroupSpec { keys: self.keys.clone(), aggs },
+            split_every: self.split_every,
+            split_out: self.split_out,
+        })
+    }
+
+    /// Distinct values of `column` per group (exact: the distinct `(keys, column)` rows,
+    /// counted), named `name`.
+    pub fn nunique(&self, column: &str, name: &str) -> Frame {
+        let mut both: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        both.push(column);
+        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        let distinct = GroupBy { keys: both.iter().map(|k| k.to_string()).collect(), ..self.clone() }.agg(&[]);
+        GroupBy { frame: distinct, keys: self.keys.clone(), ..self.clone() }
+            .aggregate(&[(name, crate::col(column), GroupAgg::Count)])
+            .select(&keys.iter().copied().chain([name]).collect::<Vec<_>>())
     }
 }
 

@@ -170,6 +170,30 @@ pub fn lit(value: impl Into<Lit>) -> Expr {
     Expr::Lit(value.into())
 }
 
+/// An exact decimal literal from its digits (`"0.06"` is `Decimal128(3, 2)` 6): SQL's
+/// `0.06`, where a float would not compare equal to the decimals of a column.
+///
+/// # Panics
+/// If `digits` is not a decimal number of at most 38 digits.
+pub fn decimal(digits: &str) -> Lit {
+    let bad = || panic!("decimal({digits:?}): not a decimal number");
+    let (negative, unsigned) = match digits.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, digits),
+    };
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    if whole.is_empty() && fraction.is_empty() || !(whole.chars().chain(fraction.chars())).all(|c| c.is_ascii_digit()) {
+        bad();
+    }
+    let all = format!("{whole}{fraction}");
+    let value: i128 = all.parse().unwrap_or_else(|_| bad());
+    let precision = all.trim_start_matches('0').len().max(fraction.len()).max(1);
+    if precision > 38 {
+        bad();
+    }
+    Lit::Decimal { value: if negative { -value } else { value }, precision: precision as u8, scale: fraction.len() as i8 }
+}
+
 /// An interval of `n` days.
 pub fn days(n: i32) -> Lit {
     Lit::Interval { months: 0, days: n }
