@@ -70,7 +70,8 @@ pub fn main(command: TpchCommand, out: &mut impl Write) -> Result<(), String> {
                 let seconds = start.elapsed().as_secs_f64();
                 match result {
                     Ok(batch) => {
-                        writeln!(out, "q{q:02}: {seconds:.3} s, {} rows", batch.num_rows()).map_err(|e| e.to_string())?;
+                        writeln!(out, "q{q:02}: {seconds:.3} s, {} rows", batch.num_rows())
+                            .map_err(|e| e.to_string())?;
                         if let Some(dir) = &output {
                             let path = dir.join(format!("q{q:02}.csv"));
                             std::fs::write(&path, rask_tpch::to_csv(&batch))

@@ -411,7 +411,11 @@ pub(crate) fn finish(merged: &RecordBatch, keys: &[String], specs: &[AggSpec]) -
     let batch = RecordBatch::try_new_with_options(
         Arc::new(Schema::new(fields)),
         out,
-        &arrow_array::RecordBatchOptions::new().with_row_count(Some(if keys.is_empty() { 1 } else { merged.num_rows() })),
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(if keys.is_empty() {
+            1
+        } else {
+            merged.num_rows()
+        })),
     )?;
     sort_by_keys(&batch, keys.len())
 }

@@ -103,11 +103,6 @@ pub(crate) fn join(left: &RecordBatch, right: &RecordBatch, spec: &JoinSpec) -> 
     )?)
 }
 
-/// The key columns `names` of `batch`, as the types they are compared as.
-fn key_columns(batch: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>, FrameError> {
-    names.iter().map(|n| column(batch, n).and_then(|c| crate::keys::canonical(&c))).collect()
-}
-
 /// (left row, right row or none) pairs of `left` and `right` matched on the spec's keys.
 #[allow(clippy::type_complexity)]
 fn pairs(
@@ -129,14 +124,17 @@ fn pairs(
             spec.left_on, spec.right_on
         )));
     }
-    let (mut l, mut r) = (key_columns(left, &spec.left_on)?, key_columns(right, &spec.right_on)?);
+    let raw = |batch: &RecordBatch, names: &[String]| -> Result<Vec<ArrayRef>, FrameError> {
+        names.iter().map(|n| column(batch, n)).collect()
+    };
+    let (mut l, mut r) = (raw(left, &spec.left_on)?, raw(right, &spec.right_on)?);
     for (i, (a, b)) in l.iter_mut().zip(r.iter_mut()).enumerate() {
+        // Checked on the columns' own types, so that an error names them as the user knows them.
         let to = crate::keys::join_key_type((&spec.left_on[i], a.data_type()), (&spec.right_on[i], b.data_type()))?;
-        if a.data_type() != &to {
-            *a = arrow_cast::cast(a, &to)?;
-        }
-        if b.data_type() != &to {
-            *b = arrow_cast::cast(b, &to)?;
+        for side in [a, b] {
+            if side.data_type() != &to {
+                *side = arrow_cast::cast(side, &to)?;
+            }
         }
     }
     if let ([a], [b]) = (l.as_slice(), r.as_slice()) {

@@ -48,8 +48,8 @@ mod sort;
 mod tests;
 
 pub use expr::{
-    coalesce, col, concat_str, date, days, days_from_ymd, decimal, lit, months, when, years, DateFn, DateUnit, Expr, Lit,
-    MathFn, Op, StrFn, Then, TimeUnit, Type, When,
+    coalesce, col, concat_str, date, days, days_from_ymd, decimal, lit, months, when, years, DateFn, DateUnit, Expr,
+    Lit, MathFn, Op, StrFn, Then, TimeUnit, Type, When,
 };
 pub use frame::{Divisions, Frame, JoinStrategy, MergeOptions};
 pub use groupby::{AggSpec, GroupAgg};

@@ -4,9 +4,9 @@
 use rask_exec::Executor;
 use rask_graph::{Expr as Task, Graph, Key, Registry, Value};
 
+use crate::expr::Expr;
 use crate::frame::{fresh_token, Frame, Source, SPLIT_EVERY};
 use crate::groupby::{AggSpec, GroupAgg, GroupSpec};
-use crate::expr::Expr;
 use crate::kernels::Agg;
 use crate::FrameError;
 

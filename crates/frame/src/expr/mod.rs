@@ -191,7 +191,11 @@ pub fn decimal(digits: &str) -> Lit {
     if precision > 38 {
         bad();
     }
-    Lit::Decimal { value: if negative { -value } else { value }, precision: precision as u8, scale: fraction.len() as i8 }
+    Lit::Decimal {
+        value: if negative { -value } else { value },
+        precision: precision as u8,
+        scale: fraction.len() as i8,
+    }
 }
 
 /// An interval of `n` days.

@@ -10,6 +10,7 @@ use crate::batch::to_value;
 use crate::kernels::{apply_ops, Partial};
 use crate::*;
 
+mod breadth;
 mod moves;
 
 fn batch(k: Vec<Option<i64>>, x: Vec<f64>, y: Vec<f64>) -> RecordBatch {

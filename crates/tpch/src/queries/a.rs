@@ -48,10 +48,12 @@ pub fn q02(t: &Tables) -> Result<Frame, FrameError> {
 pub fn q03(t: &Tables) -> Result<Frame, FrameError> {
     let day = || lit(date("1995-03-15"));
     let customers = t.table("customer")?.filter(col("c_mktsegment").eq(lit("BUILDING")));
-    let orders = t
-        .table("orders")?
-        .filter(col("o_orderdate").lt(day()))
-        .merge_on(&customers, &["o_custkey"], &["c_custkey"], Semi);
+    let orders = t.table("orders")?.filter(col("o_orderdate").lt(day())).merge_on(
+        &customers,
+        &["o_custkey"],
+        &["c_custkey"],
+        Semi,
+    );
     let lines = t.table("lineitem")?.filter(col("l_shipdate").gt(day()));
     Ok(lines
         .merge_on(&orders, &["l_orderkey"], &["o_orderkey"], Inner)
@@ -113,10 +115,18 @@ pub fn q07(t: &Tables) -> Result<Frame, FrameError> {
     let both = ["FRANCE", "GERMANY"];
     let nations = t.table("nation")?.filter(col("n_name").is_in(both)).select(&["n_nationkey", "n_name"]);
     let named = |key: &str, name: &str| nations.rename(&[("n_nationkey", key), ("n_name", name)]);
-    let suppliers =
-        t.table("supplier")?.merge_on(&named("supp_nationkey", "supp_nation"), &["s_nationkey"], &["supp_nationkey"], Inner);
-    let customers =
-        t.table("customer")?.merge_on(&named("cust_nationkey", "cust_nation"), &["c_nationkey"], &["cust_nationkey"], Inner);
+    let suppliers = t.table("supplier")?.merge_on(
+        &named("supp_nationkey", "supp_nation"),
+        &["s_nationkey"],
+        &["supp_nationkey"],
+        Inner,
+    );
+    let customers = t.table("customer")?.merge_on(
+        &named("cust_nationkey", "cust_nation"),
+        &["c_nationkey"],
+        &["cust_nationkey"],
+        Inner,
+    );
     let lines = t
         .table("lineitem")?
         .filter(col("l_shipdate").between(lit(date("1995-01-01")), lit(date("1996-12-31"))))
@@ -179,9 +189,9 @@ pub fn q09(t: &Tables) -> Result<Frame, FrameError> {
 /// quarter.
 pub fn q10(t: &Tables) -> Result<Frame, FrameError> {
     let start = date("1993-10-01");
-    let orders = t
-        .table("orders")?
-        .filter(col("o_orderdate").gt_eq(lit(start.clone())).and(col("o_orderdate").lt(lit(start).add(lit(months(3))))));
+    let orders = t.table("orders")?.filter(
+        col("o_orderdate").gt_eq(lit(start.clone())).and(col("o_orderdate").lt(lit(start).add(lit(months(3))))),
+    );
     let customers = t.table("customer")?.merge_on(&t.table("nation")?, &["c_nationkey"], &["n_nationkey"], Inner);
     Ok(t.table("lineitem")?
         .filter(col("l_returnflag").eq(lit("R")))

@@ -142,9 +142,9 @@ pub fn q19(t: &Tables) -> Result<Frame, FrameError> {
             .and(col("l_quantity").between(lit(low), lit(low + 10)))
             .and(col("p_size").between(lit(1), lit(size)))
     };
-    let lines = t.table("lineitem")?.filter(
-        col("l_shipmode").is_in(["AIR", "AIR REG"]).and(col("l_shipinstruct").eq(lit("DELIVER IN PERSON"))),
-    );
+    let lines = t
+        .table("lineitem")?
+        .filter(col("l_shipmode").is_in(["AIR", "AIR REG"]).and(col("l_shipinstruct").eq(lit("DELIVER IN PERSON"))));
     Ok(lines
         .merge_on(&t.table("part")?, &["l_partkey"], &["p_partkey"], Inner)
         .filter(
@@ -210,10 +210,11 @@ pub fn q22(t: &Tables) -> Result<Frame, FrameError> {
         .table("customer")?
         .with_column("cntrycode", col("c_phone").substring(0, Some(2)))
         .filter(col("cntrycode").is_in(codes));
-    let average = customers
-        .filter(col("c_acctbal").gt(lit(decimal("0.00"))))
-        .groupby(&[])
-        .aggregate(&[("avg_bal", col("c_acctbal"), Mean)]);
+    let average = customers.filter(col("c_acctbal").gt(lit(decimal("0.00")))).groupby(&[]).aggregate(&[(
+        "avg_bal",
+        col("c_acctbal"),
+        Mean,
+    )]);
     Ok(customers
         .merge_on(&average, &[], &[], Cross)
         .filter(float("c_acctbal").gt(col("avg_bal")))

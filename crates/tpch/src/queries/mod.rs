@@ -23,9 +23,8 @@ use crate::Tables;
 pub type Query = fn(&Tables) -> Result<Frame, FrameError>;
 
 /// Queries 1 to 22, in order.
-pub const ALL: [Query; 22] = [
-    q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15, q16, q17, q18, q19, q20, q21, q22,
-];
+pub const ALL: [Query; 22] =
+    [q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15, q16, q17, q18, q19, q20, q21, q22];
 
 /// `l_extendedprice * (1 - l_discount)`: the revenue of a line.
 fn revenue() -> Expr {

@@ -1,0 +1,235 @@
+//! The types, expressions and operations real data needs, each checked against a direct
+//! computation on one batch: nulls, empty partitions, one partition and skewed keys included.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Decimal128Type, Int64Type};
+use arrow_array::{Array, ArrayRef, Date32Array, Decimal128Array, Int32Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use proptest::prelude::*;
+use rask_exec::{SyncExecutor, ThreadedExecutor};
+
+use crate::*;
+
+/// `rows` of (int32 key, utf8 name, decimal(15,2) price, date) — nulls in every column.
+fn table(rows: &[(Option<i32>, Option<String>, Option<i64>, Option<i32>)]) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int32, true),
+        Field::new("s", DataType::Utf8, true),
+        Field::new("p", DataType::Decimal128(15, 2), true),
+        Field::new("d", DataType::Date32, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(rows.iter().map(|r| r.0).collect::<Int32Array>()),
+        Arc::new(rows.iter().map(|r| r.1.clone()).collect::<StringArray>()),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.2.map(i128::from))
+                .collect::<Decimal128Array>()
+                .with_precision_and_scale(15, 2)
+                .unwrap(),
+        ),
+        Arc::new(rows.iter().map(|r| r.3).collect::<Date32Array>()),
+    ];
+    RecordBatch::try_new(schema, columns).unwrap()
+}
+
+type Row = (Option<i32>, Option<String>, Option<i64>, Option<i32>);
+
+fn rows() -> impl Strategy<Value = Vec<Row>> {
+    // Few distinct keys: skew and duplicates; a tenth of values null.
+    let key = prop::option::weighted(0.9, 0..6i32);
+    let name = prop::option::weighted(
+        0.9,
+        prop::sample::select(vec!["ab", "abc", "b%c", "", "xyz", "Ab"]).prop_map(String::from),
+    );
+    let price = prop::option::weighted(0.9, -5_000i64..5_000);
+    let day = prop::option::weighted(0.9, 8_000i32..11_000);
+    prop::collection::vec((key, name, price, day), 0..60)
+}
+
+/// `rows` in `parts` partitions (some empty).
+fn frame(rows: &[Row], parts: usize) -> Frame {
+    let per = rows.len().div_ceil(parts.max(1)).max(1);
+    let mut batches: Vec<RecordBatch> = rows.chunks(per).map(table).collect();
+    batches.push(table(&[]));
+    Frame::from_batches(batches)
+}
+
+fn ints(b: &RecordBatch, c: &str) -> Vec<Option<i64>> {
+    let a = arrow_cast::cast(b.column_by_name(c).unwrap(), &DataType::Int64).unwrap();
+    a.as_primitive::<Int64Type>().iter().collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn expressions_agree_with_row_by_row_evaluation(rows in rows(), parts in 1usize..4) {
+        let expr = when(col("s").like("a%").and(col("p").gt(lit(decimal("0.00")))))
+            .then(col("k").add(lit(100)))
+            .when(col("d").lt(lit(date("1995-01-01")).add(lit(months(1)))))
+            .then(col("d").year())
+            .otherwise(col("s").str_len().fill_null(lit(-1)));
+        let out = frame(&rows, parts).with_column("e", expr).compute(&ThreadedExecutor::new(2)).unwrap();
+        let got = ints(&out, "e");
+        let feb_1995 = days_from_ymd(1995, 2, 1).unwrap();
+        let expected: Vec<Option<i64>> = rows.iter().map(|(k, s, p, d)| {
+            // SQL: a null condition is not true.
+            if s.as_deref().is_some_and(|s| s.starts_with('a')) && p.is_some_and(|p| p > 0) {
+                k.map(|k| i64::from(k) + 100)
+            } else if d.is_some_and(|d| d < feb_1995) {
+                d.map(|d| (chrono_year(d)) as i64)
+            } else {
+                Some(s.as_ref().map_or(-1, |s| s.chars().count() as i64))
+            }
+        }).collect();
+        prop_assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn joins_of_every_kind_agree_with_nested_loops(left in rows(), right in rows(), parts in 1usize..4, how in 0usize..6) {
+        let how = [How::Inner, How::Left, How::Semi, How::Anti, How::Outer, How::Right][how];
+        // An int32 key joined to an int64 one, under a different name.
+        let r = frame(&right, parts).with_column("rk", col("k").cast(Type::Int64)).select(&["rk", "p"]);
+        let options = MergeOptions { strategy: JoinStrategy::Shuffle, npartitions: Some(3), ..MergeOptions::default() };
+        let joined = frame(&left, parts).merge_on_with(&r, &["k"], &["rk"], how, options);
+        let out = joined.compute(&SyncExecutor).unwrap();
+        let matches = |k: Option<i32>| right.iter().filter(|r| k.is_some() && r.0 == k).count();
+        let expected_rows: usize = match how {
+            How::Inner => left.iter().map(|l| matches(l.0)).sum(),
+            How::Left => left.iter().map(|l| matches(l.0).max(1)).sum(),
+            How::Semi => left.iter().filter(|l| matches(l.0) > 0).count(),
+            How::Anti => left.iter().filter(|l| matches(l.0) == 0).count(),
+            _ => {
+                let both: usize = left.iter().map(|l| matches(l.0)).sum();
+                let left_only = left.iter().filter(|l| matches(l.0) == 0).count();
+                let right_only = right.iter().filter(|r| r.0.is_none() || !left.iter().any(|l| l.0 == r.0)).count();
+                both + right_only + if how == How::Outer { left_only } else { 0 }
+            }
+        };
+        prop_assert_eq!(out.num_rows(), expected_rows);
+        let columns: Vec<String> = out.schema().fields().iter().map(|f| f.name().clone()).collect();
+        if matches!(how, How::Semi | How::Anti) {
+            prop_assert_eq!(columns, vec!["k", "s", "p", "d"]);
+        } else {
+            prop_assert_eq!(columns, vec!["k", "s", "p", "d", "rk", "p_right"]);
+        }
+    }
+
+    #[test]
+    fn multi_key_sorts_and_top_n_agree_with_a_full_sort(rows in rows(), parts in 1usize..4, n in 0usize..10) {
+        let keys = [SortKey::desc("k"), SortKey::asc("d").nulls_first(), SortKey::asc("p")];
+        let mut expected = rows.clone();
+        // Reference: nulls last for k (descending), first for d.
+        expected.sort_by(|a, b| {
+            let k = match (a.0, b.0) { (None, None) => std::cmp::Ordering::Equal, (None, _) => std::cmp::Ordering::Greater, (_, None) => std::cmp::Ordering::Less, (x, y) => y.cmp(&x) };
+            k.then_with(|| a.3.cmp(&b.3)).then_with(|| match (a.2, b.2) { (None, None) => std::cmp::Ordering::Equal, (None, _) => std::cmp::Ordering::Greater, (_, None) => std::cmp::Ordering::Less, (x, y) => x.cmp(&y) })
+        });
+        let key_of = |b: &RecordBatch| -> Vec<(Option<i64>, Option<i64>, Option<i64>)> {
+            let (k, d) = (ints(b, "k"), ints(b, "d"));
+            let p: Vec<Option<i64>> =
+                b.column_by_name("p").unwrap().as_primitive::<Decimal128Type>().iter().map(|v| v.map(|v| v as i64)).collect();
+            (0..b.num_rows()).map(|i| (k[i], d[i], p[i])).collect()
+        };
+        let reference: Vec<(Option<i64>, Option<i64>, Option<i64>)> =
+            expected.iter().map(|r| (r.0.map(i64::from), r.3.map(i64::from), r.2)).collect();
+        let f = frame(&rows, parts);
+        let sorted = f.sort_by(&keys).compute(&ThreadedExecutor::new(2)).unwrap();
+        prop_assert_eq!(key_of(&sorted), reference.clone());
+        let top = f.top_n(&keys, n).compute(&SyncExecutor).unwrap();
+        prop_assert_eq!(key_of(&top), reference[..n.min(reference.len())].to_vec());
+        prop_assert!(f.sort_by(&keys).limit(n).explain().contains("top"));
+    }
+
+    #[test]
+    fn decimal_and_date_aggregates_are_exact(rows in rows(), parts in 1usize..4) {
+        let out = frame(&rows, parts)
+            .groupby(&["k"])
+            .aggregate(&[("total", col("p"), GroupAgg::Sum), ("first_day", col("d"), GroupAgg::Min), ("names", col("s"), GroupAgg::Count)])
+            .compute(&SyncExecutor)
+            .unwrap();
+        let schema = out.schema();
+        prop_assert_eq!(schema.field_with_name("total").unwrap().data_type(), &DataType::Decimal128(38, 2));
+        prop_assert_eq!(schema.field_with_name("first_day").unwrap().data_type(), &DataType::Date32);
+        let totals = out.column_by_name("total").unwrap().as_primitive::<Decimal128Type>().clone();
+        let days = out.column_by_name("first_day").unwrap().as_primitive::<Date32Type>().clone();
+        let keys = ints(&out, "k");
+        for (i, k) in keys.iter().enumerate() {
+            let group: Vec<&Row> = rows.iter().filter(|r| r.0.map(i64::from) == *k).collect();
+            let sum: i128 = group.iter().filter_map(|r| r.2).map(i128::from).sum();
+            prop_assert_eq!(totals.value(i), sum);
+            prop_assert_eq!(days.is_valid(i).then(|| days.value(i)), group.iter().filter_map(|r| r.3).min());
+        }
+    }
+}
+
+fn chrono_year(days: i32) -> i32 {
+    // Civil-from-days (Howard Hinnant's algorithm), independent of the code under test.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    yoe + era * 400 + i32::from(month <= 2)
+}
+
+#[test]
+fn mismatched_join_keys_and_missing_columns_are_refused_before_running() {
+    let left = frame(&[(Some(1), Some("a".into()), Some(1), Some(1))], 1);
+    let strings = left.select(&["s"]);
+    let e = left.merge_on(&strings, &["k"], &["s"], How::Inner).compute(&SyncExecutor).unwrap_err().to_string();
+    assert!(e.contains("\"k\" (Int32) and \"s\" (Utf8)"), "{e}");
+    let e = left.filter(col("nope").gt(lit(1))).compute(&SyncExecutor).unwrap_err().to_string();
+    assert!(e.contains("no column \"nope\"") && e.contains("k, s, p, d"), "{e}");
+    let e = left.filter(col("s").matches("(")).compute(&SyncExecutor).unwrap_err().to_string();
+    assert!(e.contains("bad regular expression"), "{e}");
+    let e = left.filter(col("d").like("x")).compute(&SyncExecutor).unwrap_err().to_string();
+    assert!(e.contains("Like needs strings, got Date32"), "{e}");
+}
+
+#[test]
+fn string_functions_match_their_sql_meaning() {
+    let b = table(&[(None, Some("  Hello, World ".into()), None, None), (None, None, None, None)]);
+    let f = Frame::from_batches(vec![b]);
+    let cases: Vec<(Expr, &str)> = vec![
+        (col("s").strip().upper(), "HELLO, WORLD"),
+        (col("s").strip().substring(0, Some(5)), "Hello"),
+        (col("s").replace("l", "L").strip(), "HeLLo, WorLd"),
+        (concat_str([col("s").strip().lower(), lit("!")]), "hello, world!"),
+    ];
+    for (e, want) in cases {
+        let out = f.with_column("e", e.clone()).compute(&SyncExecutor).unwrap();
+        let got = out.column_by_name("e").unwrap().as_string::<i32>().clone();
+        assert_eq!(got.value(0), want, "{e:?}");
+        assert!(got.is_null(1), "{e:?} of null");
+    }
+    let out = f
+        .with_column("a", col("s").like("%World_"))
+        .with_column("b", col("s").ilike("%hello%"))
+        .with_column("c", col("s").matches(r"W\w+d"))
+        .with_column("n", col("s").is_in(["x"]))
+        .compute(&SyncExecutor)
+        .unwrap();
+    for c in ["a", "b", "c"] {
+        assert!(out.column_by_name(c).unwrap().as_boolean().value(0), "{c}");
+    }
+    assert!(!out.column_by_name("n").unwrap().as_boolean().value(0));
+    assert!(out.column_by_name("n").unwrap().is_null(1), "null IN (..) is null");
+}
+
+#[test]
+fn keyless_aggregates_of_nothing_are_one_row() {
+    let empty = frame(&[], 1);
+    let out = empty
+        .groupby(&[])
+        .aggregate(&[("n", lit(1), GroupAgg::Count), ("total", col("p"), GroupAgg::Sum)])
+        .compute(&SyncExecutor)
+        .unwrap();
+    assert_eq!(out.num_rows(), 1);
+    assert_eq!(out.column(0).as_primitive::<Int64Type>().value(0), 0);
+    assert!(out.column(1).is_null(0));
+}
