@@ -134,7 +134,7 @@ pub fn run_query(name: &str, root: &Path, executor: &dyn Executor) -> Result<(Du
         "set_index" => {
             // As the peer does: divisions from a sample of `id`, then rows moved to their ranges;
             // `head` computes only the first output partition.
-            let indexed = Frame::read_parquet(&facts)?.select(&["id", "x"]).set_index("id", executor)?;
+            let indexed = Frame::read_parquet(&facts)?.select(&["id", "x"]).set_index("id")?;
             let first = indexed.head(1, executor)?;
             first.column_by_name("x").expect("x").as_primitive::<Float64Type>().value(0)
         }

@@ -39,11 +39,11 @@ mod groupby;
 mod join;
 mod kernels;
 mod keys;
-mod lower;
-mod meta;
+mod plan;
 mod reduce;
 mod shuffle;
 mod sort;
+mod sources;
 #[cfg(test)]
 mod tests;
 

@@ -5,9 +5,11 @@ use rask_exec::Executor;
 use rask_graph::{Expr as Task, Graph, Key, Registry, Value};
 
 use crate::expr::Expr;
-use crate::frame::{fresh_token, Frame, Source, SPLIT_EVERY};
+use crate::frame::Frame;
 use crate::groupby::{AggSpec, GroupAgg, GroupSpec};
 use crate::kernels::Agg;
+use crate::plan::logical::Logical;
+use crate::plan::physical::{fresh_token, Physical, SPLIT_EVERY};
 use crate::FrameError;
 
 /// A reduction of one column, computed on demand.
@@ -53,8 +55,8 @@ impl GroupBy {
                 name: format!("{c}_{}", format!("{a:?}").to_lowercase()),
             })
             .collect();
-        Frame::new(Source::Grouped {
-            input: Box::new(self.frame.clone()),
+        Frame::from_plan(Logical::Aggregate {
+            input: self.frame.plan.clone(),
             spec: GroupSpec { keys: self.keys.clone(), aggs },
             split_every: self.split_every,
             split_out: self.split_out,
@@ -80,8 +82,8 @@ impl GroupBy {
             };
             aggs.push(AggSpec { column, agg: *agg, name: name.to_string() });
         }
-        Frame::new(Source::Grouped {
-            input: Box::new(frame),
+        Frame::from_plan(Logical::Aggregate {
+            input: frame.plan.clone(),
             spec: GroupSpec { keys: self.keys.clone(), aggs },
             split_every: self.split_every,
             split_out: self.split_out,
@@ -104,9 +106,13 @@ impl GroupBy {
 impl Reduction {
     /// The graph: a partial aggregate per partition, combined `SPLIT_EVERY` at a time.
     pub fn graph(&self) -> (Graph, Key) {
+        self.graph_of(&crate::plan::planner::unstaged(&crate::plan::optimize::optimize(&self.frame.plan)))
+    }
+
+    fn graph_of(&self, physical: &Physical) -> (Graph, Key) {
         let token = fresh_token("reduce");
         let mut graph = Graph::new();
-        let parts = self.frame.lower(&mut graph, &token, Some(vec![self.column.clone()]));
+        let parts = physical.lower(&mut graph, &token, Some(vec![self.column.clone()]));
         let column = Task::from(Value::str(&self.column));
         let top = rask_graph::workloads::tree_reduce(
             &mut graph,
@@ -127,7 +133,11 @@ impl Reduction {
     }
 
     pub fn compute(&self, executor: &dyn Executor) -> Result<Value, FrameError> {
-        let (graph, root) = self.graph();
+        // Not checked as a whole first: a frame with no partitions (no schema) still sums
+        // to 0, and the reduction's own column is checked when it runs.
+        let optimized = crate::plan::optimize::optimize(&self.frame.plan);
+        let physical = crate::plan::planner::physical(&optimized, &crate::plan::planner::RunStages(executor))?;
+        let (graph, root) = self.graph_of(&physical);
         Ok(executor.get(&graph, &[root], &Registry::new())?.remove(0))
     }
 }

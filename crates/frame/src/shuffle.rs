@@ -181,7 +181,7 @@ pub(crate) fn lower(
     n_out: usize,
 ) -> Vec<Task> {
     if parts.is_empty() {
-        return (0..n_out).map(|_| crate::lower::no_partitions()).collect();
+        return (0..n_out).map(|_| crate::plan::lower::no_partitions()).collect();
     }
     let (branch, nstages) = stages(parts.len(), n_out, MAX_BRANCH);
     let slots = branch.pow(nstages);

@@ -68,7 +68,7 @@ fn summary(ex: &dyn Executor) -> Vec<String> {
     let frame = Frame::from_batches((0..6).map(|s| partition(s, 2_000)).collect());
     let hashed = MergeOptions { strategy: JoinStrategy::Shuffle, npartitions: Some(3), ..MergeOptions::default() };
     let joined = frame.merge_with(&dims(), &["key"], How::Outer, hashed);
-    let indexed = frame.clone().with_column("id", col("x").mul(lit(1000i64))).set_index("id", ex).unwrap();
+    let indexed = frame.clone().with_column("id", col("x").mul(lit(1000i64))).set_index("id").unwrap();
     let spread = frame.groupby(&["key"]).split_out(3).agg(&[("x", GroupAgg::Max)]);
     vec![
         format!("shuffled rows {}", frame.shuffle(&["key"], 5).len(ex).unwrap()),
@@ -98,7 +98,7 @@ fn persisted_on_cluster() {
     let frame = Frame::from_batches((0..6).map(|s| partition(s, 5_000)).collect()).filter(col("x").gt(lit(0.25)));
     let want = frame.sum("x").compute(&ThreadedExecutor::new(2)).unwrap();
     let kept = frame.persist(&client).unwrap();
-    assert!(kept.explain().starts_with("persisted on the cluster: 6 partitions"), "{}", kept.explain());
+    assert!(kept.explain().contains("physical plan:\npersisted on the cluster: 6 partitions"), "{}", kept.explain());
     let held = client.stats().unwrap();
     assert!(held.tasks_in_memory >= 6, "the partitions stay on the workers: {held:?}");
     // Later graphs start from the held partitions: only the reduction's tasks run.

@@ -494,3 +494,116 @@ impl Expr {
         }
     }
 }
+
+impl std::fmt::Display for Lit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lit::Null => write!(f, "null"),
+            Lit::Bool(b) => write!(f, "{b}"),
+            Lit::Int(i) => write!(f, "{i}"),
+            Lit::Float(x) => write!(f, "{x:?}"),
+            Lit::Str(s) => write!(f, "{s:?}"),
+            Lit::Date(d) => write!(f, "date {d}"),
+            Lit::Timestamp(t, unit) => write!(f, "timestamp {t} {unit:?}"),
+            Lit::Decimal { value, scale, .. } => write!(f, "{value}e-{scale}"),
+            Lit::Interval { months, days } => write!(f, "interval {months} months {days} days"),
+        }
+    }
+}
+
+/// SQL-like text, for `explain`.
+impl std::fmt::Display for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |es: &[Expr]| es.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ");
+        match self {
+            Expr::Col(c) => write!(f, "{c}"),
+            Expr::Lit(l) => write!(f, "{l}"),
+            Expr::Binary(op, l, r) => {
+                let sym = match op {
+                    Op::Add => "+",
+                    Op::Sub => "-",
+                    Op::Mul => "*",
+                    Op::Div => "/",
+                    Op::Eq => "=",
+                    Op::NotEq => "<>",
+                    Op::Lt => "<",
+                    Op::LtEq => "<=",
+                    Op::Gt => ">",
+                    Op::GtEq => ">=",
+                    Op::And => "and",
+                    Op::Or => "or",
+                };
+                write!(f, "({l} {sym} {r})")
+            }
+            Expr::Not(e) => write!(f, "not {e}"),
+            Expr::IsNull(e) => write!(f, "{e} is null"),
+            Expr::Cast(e, t) => write!(f, "cast({e} as {t:?})"),
+            Expr::Str(func, e) => write!(f, "{func:?}({e})"),
+            Expr::Date(func, e) => write!(f, "{func:?}({e})"),
+            Expr::Math(func, e) => write!(f, "{func:?}({e})"),
+            Expr::When(branches, otherwise) => {
+                write!(f, "case")?;
+                for (c, v) in branches {
+                    write!(f, " when {c} then {v}")?;
+                }
+                write!(f, " else {otherwise} end")
+            }
+            Expr::IsIn(e, values) => {
+                write!(f, "{e} in ({})", values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "))
+            }
+            Expr::Coalesce(es) => write!(f, "coalesce({})", list(es)),
+            Expr::Concat(es) => write!(f, "concat({})", list(es)),
+        }
+    }
+}
+
+impl Expr {
+    /// The same expression with every column renamed by `rename` (for moving a predicate
+    /// below a rename).
+    pub(crate) fn map_columns(&self, rename: &impl Fn(&str) -> String) -> Expr {
+        let go = |e: &Expr| Box::new(e.map_columns(rename));
+        let all = |es: &[Expr]| es.iter().map(|e| e.map_columns(rename)).collect();
+        match self {
+            Expr::Col(c) => Expr::Col(rename(c)),
+            Expr::Lit(l) => Expr::Lit(l.clone()),
+            Expr::Binary(op, l, r) => Expr::Binary(*op, go(l), go(r)),
+            Expr::Not(e) => Expr::Not(go(e)),
+            Expr::IsNull(e) => Expr::IsNull(go(e)),
+            Expr::Cast(e, t) => Expr::Cast(go(e), *t),
+            Expr::Str(func, e) => Expr::Str(func.clone(), go(e)),
+            Expr::Date(func, e) => Expr::Date(*func, go(e)),
+            Expr::Math(func, e) => Expr::Math(*func, go(e)),
+            Expr::When(branches, otherwise) => Expr::When(
+                branches.iter().map(|(c, v)| (c.map_columns(rename), v.map_columns(rename))).collect(),
+                go(otherwise),
+            ),
+            Expr::IsIn(e, values) => Expr::IsIn(go(e), values.clone()),
+            Expr::Coalesce(es) => Expr::Coalesce(all(es)),
+            Expr::Concat(es) => Expr::Concat(all(es)),
+        }
+    }
+
+    /// The conjuncts of `a and b and …`.
+    pub(crate) fn conjuncts(self) -> Vec<Expr> {
+        match self {
+            Expr::Binary(Op::And, l, r) => {
+                let mut out = l.conjuncts();
+                out.extend(r.conjuncts());
+                out
+            }
+            other => vec![other],
+        }
+    }
+
+    /// `a and b and …` of `conjuncts` (`None` for none).
+    pub(crate) fn all_of(conjuncts: Vec<Expr>) -> Option<Expr> {
+        conjuncts.into_iter().reduce(|a, b| a.and(b))
+    }
+
+    /// The columns the expression reads.
+    pub(crate) fn column_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.columns(&mut out);
+        out
+    }
+}

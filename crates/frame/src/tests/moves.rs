@@ -5,7 +5,7 @@
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 
 use super::*;
-use crate::frame::Source;
+use crate::plan::logical::{Logical, Scan, ScanSource};
 
 /// Every row as text, sorted: equal multisets of rows compare equal whatever the partitioning
 /// (floats to 6 decimals: sums in another order differ in the last bits).
@@ -31,10 +31,15 @@ fn rows(b: &RecordBatch) -> Vec<String> {
     out
 }
 
+/// The first line of the physical plan an `explain` shows.
+fn physical_root(text: &str) -> String {
+    text.lines().skip_while(|l| *l != "physical plan:").nth(1).unwrap_or_default().to_owned()
+}
+
 /// The frame's partitions, computed.
 fn partitions(frame: &Frame) -> Vec<RecordBatch> {
-    match frame.persist(&ThreadedExecutor::new(2)).unwrap().source {
-        Source::Batches(b) => b,
+    match &*frame.persist(&ThreadedExecutor::new(2)).unwrap().plan {
+        Logical::Scan(Scan { source: ScanSource::Batches(b), .. }) => b.clone(),
         other => panic!("an in-process persist gives batches, not {other:?}"),
     }
 }
@@ -98,9 +103,10 @@ proptest! {
             prop_assert_eq!(rows(&got), rows(&expected), "{:?}", strategy);
         }
         // Left indexed on the key: the right side moves into its ranges.
-        let indexed = left.set_index("k", &ex).unwrap();
+        let indexed = left.set_index("k").unwrap();
         let aligned = indexed.merge_with(&right, &["k"], how, MergeOptions { broadcast_threshold: 0, ..MergeOptions::default() });
-        prop_assert!(aligned.explain().contains("aligned on the index"), "{}", aligned.explain());
+        let planned = aligned.explain_staged(&ex).unwrap();
+        prop_assert!(planned.contains("aligned on the index"), "{}", planned);
         prop_assert_eq!(rows(&aligned.compute(&ex).unwrap()), rows(&expected));
     }
 
@@ -113,8 +119,8 @@ proptest! {
         width in 0i64..40,
     ) {
         let ex = ThreadedExecutor::new(2);
-        let indexed = Frame::from_batches(parts).set_index("k", &ex).unwrap();
-        let d = indexed.divisions().unwrap().clone();
+        let indexed = Frame::from_batches(parts).set_index("k").unwrap();
+        let d = indexed.divisions(&ex).unwrap().unwrap();
         prop_assert_eq!(d.cuts.len() + 1, indexed.npartitions());
         let out = partitions(&indexed);
         for (i, p) in out.iter().enumerate() {
@@ -192,14 +198,14 @@ fn merge_picks_the_cheapest_plan_it_can_prove_right() {
         (0..4).map(|i| batch(vec![Some(i), Some(i + 4)], vec![1.0, 2.0], vec![0.0, 1.0])).collect(),
     );
     let small = Frame::from_batches(vec![dims(vec![Some(1), Some(5)], vec![10.0, 50.0])]);
-    let plan = |f: &Frame| f.explain().lines().next().unwrap_or_default().to_owned();
+    let plan = |f: &Frame| physical_root(&f.explain_staged(&ex).unwrap());
     assert!(plan(&left.merge(&small, &["k"], How::Inner)).contains("broadcast"));
     let no_broadcast = MergeOptions { broadcast_threshold: 0, ..MergeOptions::default() };
     assert!(plan(&left.merge_with(&small, &["k"], How::Inner, no_broadcast)).contains("hash-shuffled"));
-    let indexed = left.set_index("k", &ex).unwrap();
+    let indexed = left.set_index("k").unwrap();
     let self_join = indexed.merge(&indexed.clone().select(&["k", "y"]), &["k"], How::Inner);
     assert!(plan(&self_join).contains("aligned"), "equal divisions: no movement at all");
-    assert_eq!(self_join.divisions(), indexed.divisions(), "an aligned join keeps the index");
+    assert_eq!(self_join.divisions(&ex).unwrap(), indexed.divisions(&ex).unwrap(), "an aligned join keeps the index");
     let joined = self_join.compute(&ex).unwrap();
     assert_eq!(joined.num_rows(), 8);
     assert_eq!(f64s(&joined, "y"), f64s(&joined, "y_right"));
@@ -211,21 +217,17 @@ fn loc_reads_only_the_partitions_its_range_touches() {
     let frame = Frame::from_batches(
         (0..8).map(|p| batch((0..50).map(|i| Some(p * 50 + i)).collect(), vec![1.0; 50], vec![0.5; 50])).collect(),
     );
-    let indexed = frame.set_index("k", &ex).unwrap();
+    let indexed = frame.set_index("k").unwrap();
     assert_eq!(indexed.npartitions(), 8);
     let narrow = indexed.loc(100.0, 120.0).unwrap();
-    assert!(narrow.npartitions() <= 2, "{}", narrow.explain());
-    assert_eq!(
-        narrow.explain().matches("Filter").count(),
-        2,
-        "the range is also applied before rows move: {}",
-        narrow.explain()
-    );
+    let planned = narrow.explain_staged(&ex).unwrap();
+    assert!(planned.contains("partitions [2] only") || planned.contains("partitions [2, 3] only"), "{planned}");
+    assert_eq!(planned.matches("then Filter").count(), 2, "the range is also applied before rows move: {planned}");
     assert_eq!(narrow.len(&ex).unwrap(), 21);
     assert!(frame.loc(0.0, 1.0).is_err(), "no index, no loc");
     let dropped = indexed.clone().with_column("k", col("k").mul(lit(2i64)));
-    assert!(dropped.divisions().is_none(), "changing the index column forgets the divisions");
-    assert!(indexed.clone().filter(col("x").gt(lit(0.0))).divisions().is_some());
+    assert!(dropped.divisions(&ex).unwrap().is_none(), "changing the index column forgets the divisions");
+    assert!(indexed.clone().filter(col("x").gt(lit(0.0))).divisions(&ex).unwrap().is_some());
 }
 
 #[test]
@@ -258,7 +260,7 @@ proptest! {
         let ex = ThreadedExecutor::new(2);
         let frame = Frame::from_batches(parts);
         let row_bytes = (whole.get_array_memory_size() / whole.num_rows().max(1)).max(1);
-        let resized = frame.repartition_by_size((rows_per_part * row_bytes) as u64, &ex).unwrap();
+        let resized = frame.repartition_by_size((rows_per_part * row_bytes) as u64);
         prop_assert_eq!(resized.compute(&ex).unwrap(), whole.clone());
         prop_assert!(resized.npartitions() >= 1);
     }
@@ -287,7 +289,7 @@ fn repartition_by_size_splits_large_partitions_and_joins_small_ones() {
     let small = |n: i64| batch((0..n).map(Some).collect(), vec![1.0; n as usize], vec![0.5; n as usize]);
     let frame = Frame::from_batches(vec![big.clone(), small(10), small(10), small(10)]);
     let target = big.get_array_memory_size() as u64 / 4;
-    let resized = frame.repartition_by_size(target, &ex).unwrap();
+    let resized = frame.repartition_by_size(target);
     let sizes: Vec<usize> = partitions(&resized).iter().map(|p| p.num_rows()).collect();
     assert_eq!(&sizes[..4], &[2500, 2500, 2500, 2500], "the large one in quarters: {sizes:?}");
     assert_eq!(sizes.len(), 5, "the small ones together: {sizes:?}");
@@ -336,7 +338,7 @@ fn a_small_left_side_is_broadcast_with_columns_as_merge_orders_them() {
     // Both sides have a `w`: the right one must come out as `w_right`.
     let right = Frame::from_batches(big).with_column("w", col("x").add(lit(100i64)));
     let left = Frame::from_batches(vec![dims(vec![Some(1), Some(3), None, Some(3)], vec![10.0, 30.0, 0.0, 31.0])]);
-    let threshold = left.estimated_bytes().unwrap();
+    let threshold = left.plan.estimated_bytes().unwrap();
     let options = MergeOptions { broadcast_threshold: threshold, ..MergeOptions::default() };
     let swapped = left.merge_with(&right, &["k"], How::Inner, options);
     assert!(swapped.explain().contains("broadcast"), "{}", swapped.explain());
@@ -356,9 +358,9 @@ fn a_small_left_side_is_broadcast_with_columns_as_merge_orders_them() {
 fn selects_narrow_to_what_is_read_after_them() {
     let frame = Frame::from_batches(vec![batch(vec![Some(1), Some(2)], vec![1.0, 2.0], vec![0.9, 0.1])])
         .select(&["k", "x", "y"])
-        .with_column("unused", col("nope").add(lit(1i64)));
+        .with_column("unused", col("k").div(lit(0i64)));
     // Only x is read: the select keeps x alone and the unused column is never computed (its
-    // expression names a missing column, which would fail).
+    // expression divides by zero, which fails when it runs).
     assert_eq!(frame.sum("x").compute(&SyncExecutor).unwrap(), Value::Float(3.0));
     assert_eq!(frame.len(&SyncExecutor).unwrap(), 2);
     assert!(frame.compute(&SyncExecutor).is_err(), "all columns: the bad one is computed and fails");
@@ -392,7 +394,7 @@ fn set_index_on_a_string_column_says_why_not() {
     let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
     let names: ArrayRef = Arc::new(StringArray::from(vec!["b", "a"]));
     let frame = Frame::from_batches(vec![RecordBatch::try_new(schema, vec![names]).unwrap()]);
-    let err = frame.set_index("s", &SyncExecutor).unwrap_err().to_string();
+    let err = frame.set_index("s").unwrap_err().to_string();
     assert!(err.contains("divisions are numbers") && err.contains("sort_values"), "{err}");
     let flags =
         Frame::from_batches(vec![batch(vec![Some(1)], vec![1.0], vec![0.5])]).with_column("b", col("x").gt(lit(0.0)));

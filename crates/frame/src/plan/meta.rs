@@ -10,11 +10,11 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rask_graph::Registry;
 
 use crate::batch::{from_value, to_value};
-use crate::frame::{Frame, Source};
 use crate::kernels::{apply_ops, PartitionOp};
+use crate::plan::physical::{Physical, Source};
 use crate::FrameError;
 
-impl Frame {
+impl Physical {
     /// The schema every partition has, known without computing: from file metadata and the
     /// operations. A missing column or a type error in an expression shows up here, before
     /// anything runs. A mapped function without a given `meta` is called on an empty batch.
@@ -67,33 +67,27 @@ impl Frame {
                 let (l, r) = (RecordBatch::new_empty(left.schema()?), RecordBatch::new_empty(right.schema()?));
                 crate::join::join(&l, &r, spec)?.schema()
             }
+            Source::Union { inputs } => {
+                let Some(first) = inputs.first() else {
+                    return Err(FrameError::Type("concat of no frames".into()));
+                };
+                let schema = first.schema()?;
+                for (i, other) in inputs.iter().enumerate().skip(1) {
+                    let theirs = other.schema()?;
+                    let columns = |s: &arrow_schema::Schema| {
+                        s.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect::<Vec<_>>()
+                    };
+                    if columns(&schema) != columns(&theirs) {
+                        return Err(FrameError::Type(format!(
+                            "concat: frame {i} has columns {:?}, the first has {:?}",
+                            columns(&theirs),
+                            columns(&schema)
+                        )));
+                    }
+                }
+                schema
+            }
         })
-    }
-
-    /// An upper bound of the frame's bytes, when one is cheap to know: files on disk, batches in
-    /// memory (operations are assumed to shrink nothing).
-    pub(crate) fn estimated_bytes(&self) -> Option<u64> {
-        match &self.source {
-            Source::Parquet(parts) => {
-                // Each file once, however many row-group partitions it makes.
-                let mut files: Vec<&std::path::PathBuf> = parts.iter().map(|(f, _)| f).collect();
-                files.dedup();
-                files.iter().map(|f| std::fs::metadata(f).ok().map(|m| m.len())).sum()
-            }
-            Source::Csv { ranges, .. } => Some(ranges.iter().map(|(_, start, end)| end - start).sum()),
-            Source::Batches(b) => Some(b.iter().map(|b| b.get_array_memory_size() as u64).sum()),
-            Source::Held(_) => None,
-            Source::Subset { input, keep } => {
-                input.estimated_bytes().map(|b| b * keep.len() as u64 / input.npartitions().max(1) as u64)
-            }
-            Source::Repartitioned { input, .. }
-            | Source::Resized { input, .. }
-            | Source::Shuffled { input, .. }
-            | Source::TopN { input, .. }
-            | Source::Limit { input, .. }
-            | Source::Grouped { input, .. } => input.estimated_bytes(),
-            Source::Join { left, right, .. } => Some(left.estimated_bytes()? + right.estimated_bytes()?),
-        }
     }
 }
 

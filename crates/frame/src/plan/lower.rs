@@ -5,13 +5,13 @@
 
 use rask_graph::{Expr as Task, Graph, Key, Value};
 
-use crate::frame::{Cuts, Frame, JoinPlan, Source};
 use crate::groupby::GroupSpec;
 use crate::join::JoinSpec;
 use crate::kernels::{encode, Bound, PartitionOp};
+use crate::plan::physical::{Cuts, JoinPlan, Physical, Source};
 use crate::shuffle::{self, RowTarget};
 
-impl Frame {
+impl Physical {
     /// The columns the source must provide for `wanted` output columns (`None`: all):
     /// projection pushdown, computed backwards through the operations.
     pub(crate) fn needed_columns(&self, wanted: Option<Vec<String>>) -> Option<Vec<String>> {
@@ -137,6 +137,12 @@ impl Frame {
                     })
                     .collect()
             }
+            Source::Union { inputs } => inputs
+                .iter()
+                .enumerate()
+                .flat_map(|(i, input)| input.lower(graph, &format!("{token}-u{i}"), columns.clone()))
+                .map(Task::key)
+                .collect(),
             Source::Repartitioned { input, n } => lower_repartition(&input.lower(graph, &input_token, columns), *n),
             Source::Shuffled { input, target, cuts, n, sort } => {
                 let wanted = columns.map(|mut c| {
@@ -181,8 +187,15 @@ impl Frame {
                 let parts = input.lower(graph, &input_token, wanted);
                 let (keys, n) = (Task::from(encode(keys)), Task::from(*n as i64));
                 let top = |inputs: Task| Task::call("frame_top_n", [inputs, keys.clone(), n.clone()]);
-                let root =
-                    rask_graph::workloads::tree_reduce(graph, token, parts, crate::frame::SPLIT_EVERY, 1, top, top);
+                let root = rask_graph::workloads::tree_reduce(
+                    graph,
+                    token,
+                    parts,
+                    crate::plan::physical::SPLIT_EVERY,
+                    1,
+                    top,
+                    top,
+                );
                 vec![root.map_or_else(no_partitions, Task::key)]
             }
             Source::Limit { input, n } => {
@@ -240,6 +253,7 @@ impl Frame {
             Source::Shuffled { target: RowTarget::Hash { on, .. }, .. } => {
                 format!("shuffle by hash of {on:?} into {n} (staged, at most {} per stage)", shuffle::MAX_BRANCH)
             }
+            Source::Union { inputs } => format!("concat of {} frames", inputs.len()),
             Source::TopN { keys, n, .. } => format!("top {n} by {keys:?} (a tree of partial tops, no full sort)"),
             Source::Limit { n, .. } => format!("first {n} rows"),
             Source::Shuffled { target: RowTarget::Range { column, .. }, cuts, sort, .. } => format!(
@@ -284,6 +298,7 @@ impl Frame {
                 left.describe(depth + 1, out);
                 right.describe(depth + 1, out);
             }
+            Source::Union { inputs } => inputs.iter().for_each(|i| i.describe(depth + 1, out)),
             Source::Subset { input, .. }
             | Source::Repartitioned { input, .. }
             | Source::Resized { input, .. }
@@ -331,7 +346,7 @@ pub(crate) fn lower_quantiles(graph: &mut Graph, token: &str, parts: &[Key], col
 fn lower_groupby(
     graph: &mut Graph,
     token: &str,
-    input: &Frame,
+    input: &Physical,
     spec: &GroupSpec,
     split_every: usize,
     split_out: usize,
@@ -385,8 +400,8 @@ fn lower_groupby(
 fn lower_join(
     graph: &mut Graph,
     token: &str,
-    left: &Frame,
-    right: &Frame,
+    left: &Physical,
+    right: &Physical,
     spec: &JoinSpec,
     plan: JoinPlan,
     columns: Option<Vec<String>>,

@@ -1,0 +1,128 @@
+//! From the optimized logical plan to the physical one. Each logical node maps to partition
+//! operators; the join's method was chosen by the join pass. Data-dependent steps run here as
+//! *stages* when an executor is given (divisions from samples for `SetIndex`, partition sizes
+//! for `RepartitionBySize`); without one (`schema`, `explain`, `graph`) the planner uses what
+//! needs no data: divisions sampled inside the graph, the input's partitions.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use rask_exec::Executor;
+
+use super::logical::{JoinMethod, Logical, ScanSource};
+use super::physical::{Physical, Source};
+use crate::FrameError;
+
+/// What the planner may run before the graph is built.
+pub(crate) trait Stages {
+    type Error;
+    /// `n - 1` cut points of `column` in `input`, or `None` to sample them inside the graph.
+    fn quantiles(&self, input: &Physical, column: &str, n: usize) -> Result<Option<Vec<f64>>, Self::Error>;
+    /// The bytes of each partition of `input`, or `None` to keep its partitions.
+    fn sizes(&self, input: &Physical) -> Result<Option<Vec<u64>>, Self::Error>;
+}
+
+/// Runs nothing.
+pub(crate) struct NoStages;
+
+impl Stages for NoStages {
+    type Error = Infallible;
+    fn quantiles(&self, _: &Physical, _: &str, _: usize) -> Result<Option<Vec<f64>>, Infallible> {
+        Ok(None)
+    }
+    fn sizes(&self, _: &Physical) -> Result<Option<Vec<u64>>, Infallible> {
+        Ok(None)
+    }
+}
+
+/// Runs the stages on an executor.
+pub(crate) struct RunStages<'a>(pub &'a dyn Executor);
+
+impl Stages for RunStages<'_> {
+    type Error = FrameError;
+    fn quantiles(&self, input: &Physical, column: &str, n: usize) -> Result<Option<Vec<f64>>, FrameError> {
+        input.quantiles(column, n, self.0).map(Some)
+    }
+    fn sizes(&self, input: &Physical) -> Result<Option<Vec<u64>>, FrameError> {
+        input.sizes(self.0).map(Some)
+    }
+}
+
+/// The physical plan of `plan` without running anything.
+pub(crate) fn unstaged(plan: &Logical) -> Physical {
+    match physical(plan, &NoStages) {
+        Ok(p) => p,
+        Err(never) => match never {},
+    }
+}
+
+pub(crate) fn physical<S: Stages>(plan: &Logical, stages: &S) -> Result<Physical, S::Error> {
+    let input = |l: &Arc<Logical>| physical(l, stages);
+    Ok(match plan {
+        Logical::Scan(scan) => {
+            let source = match &scan.source {
+                ScanSource::Parquet(files) => Source::Parquet(files.clone()),
+                ScanSource::Csv { ranges, columns } => Source::Csv { ranges: ranges.clone(), columns: columns.clone() },
+                ScanSource::Batches(b) => Source::Batches(b.clone()),
+                ScanSource::Held(h) => Source::Held(h.clone()),
+            };
+            let mut p = Physical { divisions: scan.divisions.clone(), ..Physical::new(source) };
+            // Leading filters: the reader prunes row groups by their bounds.
+            for f in &scan.filters {
+                p = p.filter(f.clone());
+            }
+            if let Some(columns) = &scan.columns {
+                p = p.select(&columns.iter().map(String::as_str).collect::<Vec<_>>());
+            }
+            p
+        }
+        Logical::Filter { input: i, predicate } => input(i)?.filter(predicate.clone()),
+        Logical::WithColumn { input: i, name, value } => input(i)?.with_column(name, value.clone()),
+        Logical::Select { input: i, columns } => {
+            input(i)?.select(&columns.iter().map(String::as_str).collect::<Vec<_>>())
+        }
+        Logical::Rename { input: i, pairs } => {
+            input(i)?.rename(&pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>())
+        }
+        Logical::MapPartitions { input: i, function, meta } => match meta {
+            Some(m) => input(i)?.map_partitions_with_meta(function, m.clone()),
+            None => input(i)?.map_partitions(function),
+        },
+        Logical::Aggregate { input: i, spec, split_every, split_out } => Physical::new(Source::Grouped {
+            input: Box::new(input(i)?),
+            spec: spec.clone(),
+            split_every: *split_every,
+            split_out: *split_out,
+        }),
+        Logical::Join { left, right, spec, options, method } => {
+            let (l, r) = (input(left)?, input(right)?);
+            let n = options.npartitions.unwrap_or(l.npartitions().max(r.npartitions()));
+            let method = method.unwrap_or(JoinMethod::Hash { shuffle_left: true, shuffle_right: true });
+            l.join(&r, spec, method, n)
+        }
+        Logical::Sort { input: i, keys } => input(i)?.sort_by(keys),
+        Logical::TopN { input: i, keys, n } => input(i)?.top_n(keys, *n),
+        Logical::Limit { input: i, n } => input(i)?.limit(*n),
+        Logical::Union { inputs } => {
+            Physical::new(Source::Union { inputs: inputs.iter().map(input).collect::<Result<Vec<_>, _>>()? })
+        }
+        Logical::Repartition { input: i, n } => input(i)?.repartition(*n),
+        Logical::RepartitionBySize { input: i, bytes } => {
+            let p = input(i)?;
+            match stages.sizes(&p)? {
+                Some(sizes) => p.resized(&sizes, *bytes),
+                None => p,
+            }
+        }
+        Logical::Shuffle { input: i, on, n } => input(i)?.shuffle(on, *n),
+        Logical::SetIndex { input: i, column } => {
+            let p = input(i)?;
+            let cuts = stages.quantiles(&p, column, p.npartitions())?;
+            p.set_index(column, cuts)
+        }
+        Logical::Loc { input: i, column, lo, hi } => input(i)?.loc(column, *lo, *hi),
+        Logical::Partitions { input: i, keep } => {
+            Physical::new(Source::Subset { input: Box::new(input(i)?), keep: keep.clone() })
+        }
+    })
+}
