@@ -4,7 +4,7 @@
 //! of `add` (2N tasks in all). Times are medians of several runs; per-task figures include
 //! compiling the plan (cull, validate, order), as Dask's `get` includes its own.
 //!
-//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|frame|moves|typed]
+//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|frame|moves|typed|tpch [--sf SF]]
 
 /// Task graphs allocate many small values; mimalloc frees them far faster than glibc's malloc.
 #[global_allocator]
@@ -15,6 +15,7 @@ mod frame;
 mod moves;
 mod peer;
 mod processes;
+mod tpch;
 mod typed;
 
 use std::time::{Duration, Instant};
@@ -60,11 +61,22 @@ fn main() {
             }
             "frame" => frame::queries(&frame_data(), runs, options.dask),
             "moves" => moves::queries(&frame_data(), runs.min(3), options.dask),
+            "tpch" => {
+                let sf = args
+                    .iter()
+                    .position(|a| a == "--sf")
+                    .and_then(|i| args.get(i + 1))
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(1.0);
+                tpch::queries(sf, 3, options.dask)
+            }
             "typed" => {
                 typed::overhead(if options.quick { 100_000 } else { 500_000 }, runs);
                 typed::large_vector(runs);
             }
-            other => eprintln!("unknown section {other:?}: zero-copy, inline, distributed, frame, moves or typed"),
+            other => {
+                eprintln!("unknown section {other:?}: zero-copy, inline, distributed, frame, moves, tpch or typed")
+            }
         }
         return;
     }

@@ -165,3 +165,23 @@ fn tab_lines(stdout: &[u8]) -> Vec<Timing> {
         })
         .collect()
 }
+
+/// `crates/bench/peer/tpch_peers.py DATA SF OUT`'s lines: (engine, query, seconds); each
+/// engine's answers are written under `out/ENGINE/qNN.csv`.
+pub fn tpch(data: &std::path::Path, sf: f64, out: &std::path::Path) -> Result<Vec<(String, String, f64)>, String> {
+    let py = python().ok_or("no Python with dask")?;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peer/tpch_peers.py");
+    eprintln!("running {} (DuckDB, Polars, Dask) at SF {sf}…", script.display());
+    let run =
+        Command::new(&py).arg(&script).arg(data).arg(sf.to_string()).arg(out).output().map_err(|e| e.to_string())?;
+    if !run.status.success() {
+        return Err(String::from_utf8_lossy(&run.stderr).lines().last().unwrap_or("failed").to_string());
+    }
+    Ok(String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Some((f.first()?.to_string(), f.get(1)?.to_string(), f.get(2)?.parse().ok()?))
+        })
+        .collect())
+}

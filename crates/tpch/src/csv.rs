@@ -72,6 +72,54 @@ fn write_decimal(value: i128, scale: i8, out: &mut String) {
     let _ = write!(out, "{sign}{whole}.{fraction:0width$}", width = scale as usize);
 }
 
+/// Cells of a CSV text (quoted cells as the writers quote them).
+fn cells(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(|line| {
+            let mut row = Vec::new();
+            let (mut cell, mut quoted, mut chars) = (String::new(), false, line.chars().peekable());
+            while let Some(c) = chars.next() {
+                match (c, quoted) {
+                    ('"', true) if chars.peek() == Some(&'"') => {
+                        cell.push('"');
+                        chars.next();
+                    }
+                    ('"', _) => quoted = !quoted,
+                    (',', false) => row.push(std::mem::take(&mut cell)),
+                    _ => cell.push(c),
+                }
+            }
+            row.push(cell);
+            row
+        })
+        .collect()
+}
+
+/// Where the result `ours` differs from the expected `theirs` (both CSV as [`to_csv`] writes
+/// them), or `None`: row by row in order; numbers within `relative` of each other (engines
+/// print decimals with different scales, floats with different digits), everything else
+/// exactly; the header row too when `headers`.
+pub fn differences(ours: &str, theirs: &str, relative: f64, headers: bool) -> Option<String> {
+    let (a, b) = (cells(ours), cells(theirs));
+    if a.len() != b.len() {
+        return Some(format!("{} rows, expected {}", a.len().saturating_sub(1), b.len().saturating_sub(1)));
+    }
+    for (i, (ra, rb)) in a.iter().zip(&b).enumerate() {
+        if i == 0 && !headers {
+            continue;
+        }
+        let same = ra.len() == rb.len()
+            && ra.iter().zip(rb).all(|(x, y)| match (x.parse::<f64>(), y.parse::<f64>()) {
+                (Ok(x), Ok(y)) if i > 0 => (x - y).abs() <= relative * y.abs().max(1.0),
+                _ => x == y,
+            });
+        if !same {
+            return Some(format!("line {}: {ra:?}, expected {rb:?}", i + 1));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -103,5 +151,15 @@ mod tests {
             to_csv(&batch),
             "d,f,day,s\n-0.05,100000000000000000000,1995-03-15,\"a,b\"\n,0.5,1970-01-01,\"q\"\"\"\n"
         );
+    }
+
+    #[test]
+    fn differences_allow_other_scales_but_not_other_values() {
+        let ours = "x,s\n1.5000,\"a,b\"\n";
+        assert_eq!(differences(ours, "x,s\n1.5,\"a,b\"\n", 1e-9, true), None);
+        assert!(differences(ours, "x,s\n1.6,\"a,b\"\n", 1e-9, true).unwrap().contains("line 2"));
+        assert!(differences(ours, "y,s\n1.5,\"a,b\"\n", 1e-9, true).unwrap().contains("line 1"));
+        assert_eq!(differences(ours, "y,s\n1.5,\"a,b\"\n", 1e-9, false), None);
+        assert!(differences(ours, "x,s\n", 1e-9, true).unwrap().contains("1 rows, expected 0"));
     }
 }

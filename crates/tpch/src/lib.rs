@@ -24,7 +24,7 @@ pub mod queries;
 
 use std::path::{Path, PathBuf};
 
-pub use csv::to_csv;
+pub use csv::{differences, to_csv};
 pub use gen::{files_for, generate, TABLES};
 use rask_frame::{Frame, FrameError};
 

@@ -59,55 +59,13 @@ fn expected(n: usize) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Cells of a CSV text (quoted cells as the writers quote them).
-fn cells(text: &str) -> Vec<Vec<String>> {
-    text.lines()
-        .map(|line| {
-            let mut row = Vec::new();
-            let (mut cell, mut quoted, mut chars) = (String::new(), false, line.chars().peekable());
-            while let Some(c) = chars.next() {
-                match (c, quoted) {
-                    ('"', true) if chars.peek() == Some(&'"') => {
-                        cell.push('"');
-                        chars.next();
-                    }
-                    ('"', _) => quoted = !quoted,
-                    (',', false) => row.push(std::mem::take(&mut cell)),
-                    _ => cell.push(c),
-                }
-            }
-            row.push(cell);
-            row
-        })
-        .collect()
-}
-
-/// Where `ours` differs from `theirs`: numbers within a relative 1e-9 (decimals print with
-/// different scales, floats with different digits), everything else exactly.
-fn differences(ours: &str, theirs: &str) -> Option<String> {
-    let (a, b) = (cells(ours), cells(theirs));
-    if a.len() != b.len() {
-        return Some(format!("{} rows, expected {}", a.len().saturating_sub(1), b.len().saturating_sub(1)));
-    }
-    for (i, (ra, rb)) in a.iter().zip(&b).enumerate() {
-        let same = ra.len() == rb.len()
-            && ra.iter().zip(rb).all(|(x, y)| match (x.parse::<f64>(), y.parse::<f64>()) {
-                (Ok(x), Ok(y)) if i > 0 => (x - y).abs() <= 1e-9 * y.abs().max(1.0),
-                _ => x == y,
-            });
-        if !same {
-            return Some(format!("line {}: {ra:?}, expected {rb:?}", i + 1));
-        }
-    }
-    None
-}
-
 fn check_all(ex: &dyn Executor, tables: &Tables) -> Vec<String> {
     (1..=22)
         .filter_map(|n| {
             let result = query(n, tables).unwrap_or_else(|e| panic!("q{n}: {e}")).compute(ex);
             let batch = result.unwrap_or_else(|e| panic!("q{n} on {}: {e}", ex.name()));
-            differences(&to_csv(&batch), &expected(n)).map(|d| format!("q{n:02} on {}: {d}", ex.name()))
+            rask_tpch::differences(&to_csv(&batch), &expected(n), 1e-9, true)
+                .map(|d| format!("q{n:02} on {}: {d}", ex.name()))
         })
         .collect()
 }
