@@ -318,6 +318,64 @@ impl Frame {
         self.groupby(columns).agg(&[])
     }
 
+    /// Rows per distinct value of `column`, most frequent first (pandas' `value_counts`):
+    /// columns `column` and `count`; nulls are a value of their own.
+    pub fn value_counts(&self, column: &str) -> Frame {
+        self.groupby(&[column])
+            .aggregate(&[("count", crate::lit(1), GroupAgg::Size)])
+            .sort_by(&[SortKey::desc("count"), SortKey::asc(column)])
+    }
+
+    /// The first row of each distinct combination of `subset` (every column when empty):
+    /// pandas' `drop_duplicates(keep="first")`, in one partition sorted by `subset`.
+    pub fn drop_duplicates(&self, subset: &[&str]) -> Result<Frame, FrameError> {
+        let schema = self.schema()?;
+        let all: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        if subset.is_empty() || all.iter().all(|c| subset.contains(c)) {
+            return Ok(self.distinct(&all).select(&all));
+        }
+        let others: Vec<(&str, Expr, GroupAgg)> =
+            all.iter().filter(|c| !subset.contains(c)).map(|c| (*c, crate::col(c), GroupAgg::FirstRow)).collect();
+        Ok(self.groupby(subset).aggregate(&others).select(&all))
+    }
+
+    /// Rows without a null in `subset` (in any column when empty): pandas' `dropna`.
+    pub fn dropna(&self, subset: &[&str]) -> Result<Frame, FrameError> {
+        let schema = self.schema()?;
+        let columns: Vec<&str> = if subset.is_empty() {
+            schema.fields().iter().map(|f| f.name().as_str()).collect()
+        } else {
+            subset.to_vec()
+        };
+        let present = columns.iter().map(|c| crate::col(c).is_not_null()).reduce(Expr::and);
+        Ok(match present {
+            Some(p) => self.filter(p),
+            None => self.clone(),
+        })
+    }
+
+    /// `value` where `columns` are null: pandas' `fillna`.
+    pub fn fillna(&self, columns: &[&str], value: Expr) -> Frame {
+        columns.iter().fold(self.clone(), |f, c| f.with_column(c, crate::col(c).fill_null(value.clone())))
+    }
+
+    /// Every column but `columns` (each must exist).
+    pub fn drop(&self, columns: &[&str]) -> Result<Frame, FrameError> {
+        let schema = self.schema()?;
+        for c in columns {
+            schema.index_of(c).map_err(|_| FrameError::missing(c, &schema))?;
+        }
+        let kept: Vec<&str> =
+            schema.fields().iter().map(|f| f.name().as_str()).filter(|n| !columns.contains(n)).collect();
+        Ok(self.select(&kept))
+    }
+
+    /// Summary statistics of every numeric column, as pandas' `describe`: a `statistic` column
+    /// (count, mean, std, min, 25%, 50%, 75%, max) and a float64 column per numeric column.
+    pub fn describe(&self, executor: &dyn Executor) -> Result<RecordBatch, FrameError> {
+        crate::describe::describe(self, executor)
+    }
+
     pub fn select(&self, columns: &[&str]) -> Frame {
         self.then(|input| Logical::Select { input, columns: strings(columns) })
     }

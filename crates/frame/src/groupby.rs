@@ -27,7 +27,7 @@ pub struct AggSpec {
     pub name: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum GroupAgg {
     Count,
     Sum,
@@ -41,6 +41,19 @@ pub enum GroupAgg {
     Var,
     /// Sample standard deviation.
     Std,
+    /// Rows in the group, nulls included.
+    Size,
+    /// The value of the group's first row, null or not (`First` skips nulls, as pandas'
+    /// `groupby().first()`; this is `drop_duplicates`' first row).
+    FirstRow,
+    /// Whether any (non-null) value is true.
+    Any,
+    /// Whether every (non-null) value is true.
+    All,
+    /// The middle value (exact: the group's values meet in its final task).
+    Median,
+    /// The `q` quantile (0 to 1), interpolated linearly as pandas does.
+    Quantile(f64),
 }
 
 impl From<Agg> for GroupAgg {
@@ -111,7 +124,7 @@ fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Groups, Vec<Array
 }
 
 /// The states a partial batch may carry for one aggregated input column.
-const STATES: [&str; 7] = ["count", "sum", "sumsq", "min", "max", "first", "last"];
+const STATES: [&str; 10] = ["count", "size", "sum", "sumsq", "min", "max", "first", "first_row", "last", "values"];
 
 fn state_name(column: &str, state: &str) -> String {
     format!("{column}\u{1f}{state}")
@@ -128,6 +141,11 @@ fn states_of(agg: GroupAgg) -> &'static [&'static str] {
         GroupAgg::First => &["first"],
         GroupAgg::Last => &["last"],
         GroupAgg::Var | GroupAgg::Std => &["count", "sum", "sumsq"],
+        GroupAgg::Size => &["size"],
+        GroupAgg::FirstRow => &["first_row"],
+        GroupAgg::Any => &["max"],
+        GroupAgg::All => &["min"],
+        GroupAgg::Median | GroupAgg::Quantile(_) => &["values"],
     }
 }
 
@@ -164,22 +182,35 @@ pub(crate) fn partial(batch: &RecordBatch, keys: &[String], specs: &[AggSpec]) -
     for (input, states) in inputs(specs) {
         let raw = column(batch, &input)?;
         let arithmetic = states.iter().any(|s| matches!(*s, "sum" | "sumsq" | "min" | "max"));
+        let counted = states.contains(&"count");
         let values = if arithmetic { numeric(&raw, &input, &states)? } else { raw.clone() };
-        let folded_states: Vec<&str> = states.iter().copied().filter(|s| *s != "sumsq").collect();
+        let folded_states: Vec<&str> =
+            states.iter().copied().filter(|s| matches!(*s, "count" | "sum" | "min" | "max")).collect();
         let mut folded = if arithmetic {
             fold(&groups, &values, &folded_states)?.into_iter()
-        } else {
+        } else if counted {
             vec![count_valid(&groups, &values)].into_iter()
+        } else {
+            Vec::new().into_iter()
         };
         for state in states {
             let array = match state {
                 // pandas' first/last skip nulls.
                 "first" => pick_non_null(&groups, &raw, false)?,
+                "first_row" => arrow_select::take::take(&raw, &groups.first_rows(), None)?,
                 "last" => pick_non_null(&groups, &raw, true)?,
                 "sumsq" => {
                     let x = arrow_cast::cast(&values, &DataType::Float64)?;
                     let squares = arrow_arith::numeric::mul(&x, &x)?;
                     fold(&groups, &squares, &["sum"])?.remove(0)
+                }
+                "size" => {
+                    let mut size = vec![0i64; groups.len()];
+                    groups.of_row.iter().for_each(|&g| size[g as usize] += 1);
+                    Arc::new(Int64Array::from(size))
+                }
+                "values" => {
+                    crate::quantile::collect(&groups.of_row, groups.len(), &numeric(&raw, &input, &["values"])?)?
                 }
                 _ => folded.next().expect("fold gives every state asked of it"),
             };
@@ -200,6 +231,8 @@ fn numeric(a: &ArrayRef, name: &str, states: &[&str]) -> Result<ArrayRef, FrameE
         t if t.is_numeric() => Ok(arrow_cast::cast(a, &DataType::Float64)?),
         DataType::Date32 if !states.iter().any(|s| matches!(*s, "sum" | "sumsq")) => Ok(a.clone()),
         DataType::Null => Ok(arrow_cast::cast(a, &DataType::Float64)?),
+        // any/all: max/min of 0 and 1.
+        DataType::Boolean if !states.iter().any(|s| matches!(*s, "sum" | "sumsq")) => Ok(arrow_cast::cast(a, &DataType::Int64)?),
         t => Err(FrameError::Type(format!(
             "cannot aggregate column {name:?} of {t} that way (sum, mean, min, max, std, var need numbers; min and max also take dates)"
         ))),
@@ -309,8 +342,8 @@ pub(crate) fn merge(partials: &[RecordBatch], keys: &[String], specs: &[AggSpec]
         let state = |s: &str| column(&all, &state_name(&input, s));
         for s in states {
             let array: ArrayRef = match s {
-                "count" => {
-                    let counts: Int64Array = state("count")?.as_primitive::<Int64Type>().clone();
+                "count" | "size" => {
+                    let counts: Int64Array = state(s)?.as_primitive::<Int64Type>().clone();
                     let mut total = vec![0i64; groups.len()];
                     for (r, &g) in groups.of_row.iter().enumerate() {
                         total[g as usize] += counts.value(r);
@@ -320,6 +353,9 @@ pub(crate) fn merge(partials: &[RecordBatch], keys: &[String], specs: &[AggSpec]
                 // Sums of sums, mins of mins, maxes of maxes.
                 "sum" | "min" | "max" => fold(&groups, &state(s)?, &[s])?.remove(0),
                 "sumsq" => fold(&groups, &state(s)?, &["sum"])?.remove(0),
+                "values" => crate::quantile::merge(&groups.of_row, groups.len(), &state(s)?)?,
+                // Partials come in partition order: a group's first row is in its first partial.
+                "first_row" => arrow_select::take::take(&state(s)?, &firsts, None)?,
                 // First non-null first and last non-null last, in partition order.
                 "first" => pick_non_null(&groups, &state("first")?, false)?,
                 _ => pick_non_null(&groups, &state("last")?, true)?,
@@ -369,6 +405,14 @@ pub(crate) fn finish(merged: &RecordBatch, keys: &[String], specs: &[AggSpec]) -
             GroupAgg::Max => state("max")?,
             GroupAgg::First => state("first")?,
             GroupAgg::Last => state("last")?,
+            GroupAgg::Size => state("size")?,
+            GroupAgg::FirstRow => state("first_row")?,
+            GroupAgg::Any => arrow_ord::cmp::eq(&state("max")?, &arrow_array::Scalar::new(Int64Array::from(vec![1])))
+                .map(|b| Arc::new(b) as ArrayRef)?,
+            GroupAgg::All => arrow_ord::cmp::eq(&state("min")?, &arrow_array::Scalar::new(Int64Array::from(vec![1])))
+                .map(|b| Arc::new(b) as ArrayRef)?,
+            GroupAgg::Median => crate::quantile::finish(&state("values")?, 0.5)?,
+            GroupAgg::Quantile(q) => crate::quantile::finish(&state("values")?, q)?,
             GroupAgg::Var | GroupAgg::Std => {
                 let f =
                     |s: &str| -> Result<ArrayRef, FrameError> { Ok(arrow_cast::cast(&state(s)?, &DataType::Float64)?) };
@@ -403,7 +447,7 @@ pub(crate) fn finish(merged: &RecordBatch, keys: &[String], specs: &[AggSpec]) -
             .iter()
             .zip(&fields)
             .map(|(spec, f)| match spec.agg {
-                GroupAgg::Count => Arc::new(Int64Array::from(vec![0])) as ArrayRef,
+                GroupAgg::Count | GroupAgg::Size => Arc::new(Int64Array::from(vec![0])) as ArrayRef,
                 _ => arrow_array::new_null_array(f.data_type(), 1),
             })
             .collect();
@@ -445,7 +489,11 @@ fn sort_by_keys(batch: &RecordBatch, nkeys: usize) -> Result<RecordBatch, FrameE
         .columns()
         .iter()
         .take(nkeys)
-        .map(|c| arrow_ord::sort::SortColumn { values: c.clone(), options: None })
+        // Nulls last, as `sort_by` and pandas' `groupby(dropna=False)` put them.
+        .map(|c| arrow_ord::sort::SortColumn {
+            values: c.clone(),
+            options: Some(arrow_schema::SortOptions { descending: false, nulls_first: false }),
+        })
         .collect();
     let order = arrow_ord::sort::lexsort_to_indices(&columns, None)?;
     Ok(arrow_select::take::take_record_batch(batch, &order)?)

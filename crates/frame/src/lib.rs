@@ -33,6 +33,7 @@
 pub mod batch;
 mod csv;
 pub mod demo;
+mod describe;
 mod expr;
 mod frame;
 mod groupby;
@@ -40,6 +41,7 @@ mod join;
 mod kernels;
 mod keys;
 mod plan;
+mod quantile;
 mod reduce;
 mod shuffle;
 mod sort;

@@ -233,3 +233,104 @@ fn keyless_aggregates_of_nothing_are_one_row() {
     assert_eq!(out.column(0).as_primitive::<Int64Type>().value(0), 0);
     assert!(out.column(1).is_null(0));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn order_statistics_and_counts_agree_with_a_direct_computation(rows in rows(), parts in 1usize..4, q in 0.0f64..=1.0) {
+        let out = frame(&rows, parts)
+            .with_column("pos", col("p").gt(lit(decimal("0.00"))))
+            .groupby(&["k"])
+            .aggregate(&[
+                ("median", col("p"), GroupAgg::Median),
+                ("q", col("p"), GroupAgg::Quantile(q)),
+                ("size", col("p"), GroupAgg::Size),
+                ("any", col("pos"), GroupAgg::Any),
+                ("all", col("pos"), GroupAgg::All),
+                ("var", col("p"), GroupAgg::Var),
+            ])
+            .compute(&ThreadedExecutor::new(2))
+            .unwrap();
+        let float = |c: &str| -> Vec<Option<f64>> {
+            arrow_cast::cast(out.column_by_name(c).unwrap(), &DataType::Float64).unwrap().as_primitive::<arrow_array::types::Float64Type>().iter().collect()
+        };
+        let boolean = |c: &str| -> Vec<Option<bool>> { out.column_by_name(c).unwrap().as_boolean().iter().collect() };
+        let (median, qs, sizes, any, all, var) = (float("median"), float("q"), ints(&out, "size"), boolean("any"), boolean("all"), float("var"));
+        for (i, k) in ints(&out, "k").iter().enumerate() {
+            let group: Vec<&Row> = rows.iter().filter(|r| r.0.map(i64::from) == *k).collect();
+            let mut values: Vec<f64> = group.iter().filter_map(|r| r.2).map(|p| p as f64 / 100.0).collect();
+            values.sort_by(f64::total_cmp);
+            let quantile = |q: f64| (!values.is_empty()).then(|| {
+                let pos = q * (values.len() - 1) as f64;
+                let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+                values[lo] + (values[hi] - values[lo]) * (pos - lo as f64)
+            });
+            let close = |a: Option<f64>, b: Option<f64>| match (a, b) { (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * (1.0 + b.abs()), (a, b) => a.is_none() && b.is_none() };
+            prop_assert!(close(median[i], quantile(0.5)), "median {:?} vs {:?}", median[i], quantile(0.5));
+            prop_assert!(close(qs[i], quantile(q)));
+            prop_assert_eq!(sizes[i], Some(group.len() as i64));
+            let positives: Vec<bool> = group.iter().filter_map(|r| r.2).map(|p| p > 0).collect();
+            prop_assert_eq!(any[i], (!positives.is_empty()).then(|| positives.iter().any(|&b| b)));
+            prop_assert_eq!(all[i], (!positives.is_empty()).then(|| positives.iter().all(|&b| b)));
+            let n = values.len() as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            let expected_var = (values.len() > 1).then(|| values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0));
+            let var_ok = match (var[i], expected_var) {
+                (Some(a), Some(b)) => (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
+                (a, b) => a.is_none() && b.is_none(),
+            };
+            prop_assert!(var_ok, "var {:?} vs {:?}", var[i], expected_var);
+        }
+    }
+
+    #[test]
+    fn drop_duplicates_keeps_each_keys_first_row(rows in rows(), parts in 1usize..4) {
+        let out = frame(&rows, parts).drop_duplicates(&["k"]).unwrap().compute(&SyncExecutor).unwrap();
+        let mut expected: Vec<&Row> = Vec::new();
+        for r in &rows {
+            if !expected.iter().any(|e| e.0 == r.0) {
+                expected.push(r);
+            }
+        }
+        expected.sort_by_key(|r| (r.0.is_none(), r.0));
+        let names: Vec<Option<String>> = out.column_by_name("s").unwrap().as_string::<i32>().iter().map(|s| s.map(String::from)).collect();
+        prop_assert_eq!(names, expected.iter().map(|r| r.1.clone()).collect::<Vec<_>>());
+        prop_assert_eq!(ints(&out, "k"), expected.iter().map(|r| r.0.map(i64::from)).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn frame_operations_a_pandas_user_expects() {
+    let rows: Vec<Row> = vec![
+        (Some(1), Some("a".into()), Some(100), None),
+        (Some(1), None, Some(250), Some(9000)),
+        (Some(2), Some("b".into()), None, Some(9001)),
+        (Some(1), Some("a".into()), Some(100), None),
+    ];
+    let f = frame(&rows, 2);
+    let ex = SyncExecutor;
+    let counts = f.value_counts("k").compute(&ex).unwrap();
+    assert_eq!((ints(&counts, "k"), ints(&counts, "count")), (vec![Some(1), Some(2)], vec![Some(3), Some(1)]));
+    assert_eq!(f.drop_duplicates(&[]).unwrap().len(&ex).unwrap(), 3, "the repeated row once");
+    assert_eq!(f.dropna(&[]).unwrap().len(&ex).unwrap(), 0, "every row has a null somewhere");
+    assert_eq!(f.dropna(&["s"]).unwrap().len(&ex).unwrap(), 3);
+    let filled = f.fillna(&["p"], lit(0)).compute(&ex).unwrap();
+    assert_eq!(filled.column_by_name("p").unwrap().null_count(), 0);
+    let dropped = f.drop(&["s", "d"]).unwrap().compute(&ex).unwrap();
+    assert_eq!(dropped.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(), ["k", "p"]);
+    assert!(f.drop(&["nope"]).unwrap_err().to_string().contains("no column \"nope\""));
+    let both = Frame::concat(&[f.clone(), f.clone()]);
+    assert_eq!((both.npartitions(), both.len(&ex).unwrap()), (6, 8));
+    let mismatched = Frame::concat(&[f.clone(), f.select(&["k"])]);
+    assert!(mismatched.compute(&ex).unwrap_err().to_string().contains("concat: frame 1 has columns"));
+    let described = f.describe(&ex).unwrap();
+    let stats: Vec<&str> = described.column(0).as_string::<i32>().iter().flatten().collect();
+    assert_eq!(stats, ["count", "mean", "std", "min", "25%", "50%", "75%", "max"]);
+    let p: Vec<Option<f64>> =
+        described.column_by_name("p").unwrap().as_primitive::<arrow_array::types::Float64Type>().iter().collect();
+    assert_eq!(p[0], Some(3.0));
+    assert_eq!(p[3], Some(1.0));
+    assert_eq!(p[5], Some(1.0), "the median of 1, 2.5, 1");
+    assert_eq!(p[7], Some(2.5));
+}
