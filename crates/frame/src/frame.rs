@@ -11,6 +11,7 @@ use arrow_schema::SchemaRef;
 use rask_exec::Executor;
 use rask_graph::{Graph, Key};
 
+use crate::csv::{CsvOptions, TextFormat, TextSpec};
 use crate::expr::Expr;
 use crate::groupby::GroupAgg;
 use crate::join::{How, JoinSpec};
@@ -83,10 +84,17 @@ impl Frame {
     }
 
     /// One partition per Parquet file: `path` is a file, a directory (its `*.parquet` files) or
-    /// a glob whose last component holds the `*` (`data/facts/*.parquet`).
+    /// a glob whose last component holds the `*` (`data/facts/*.parquet`). A directory of
+    /// hive partition folders (`year=1995/region=EU/*.parquet`) gives each folder level a
+    /// column (int64 when every value is an integer, else utf8), and a filter on those columns
+    /// skips the files it rules out before anything is read.
     pub fn read_parquet(path: impl AsRef<Path>) -> Result<Frame, FrameError> {
+        if let Some((files, hive)) = crate::sources::find_hive(path.as_ref())? {
+            let parts = files.into_iter().map(|f| (f, None)).collect();
+            return Ok(Frame::scan(ScanSource::Parquet { parts, hive: Some(Arc::new(hive)) }));
+        }
         let files = find(path.as_ref(), ".parquet")?;
-        Ok(Frame::scan(ScanSource::Parquet(files.into_iter().map(|f| (f, None)).collect())))
+        Ok(Frame::scan(ScanSource::Parquet { parts: files.into_iter().map(|f| (f, None)).collect(), hive: None }))
     }
 
     /// As [`Frame::read_parquet`], with a partition per *row group*: smaller partitions from
@@ -102,14 +110,35 @@ impl Frame {
             let groups = builder.metadata().num_row_groups();
             parts.extend((0..groups.max(1)).map(|g| (f.clone(), (groups > 0).then_some(g))));
         }
-        Ok(Frame::scan(ScanSource::Parquet(parts)))
+        Ok(Frame::scan(ScanSource::Parquet { parts, hive: None }))
     }
 
     /// CSV files (a file, a directory's `*.csv`, or a glob) in partitions of about `blocksize`
     /// bytes; the header names the columns and the first 1000 rows set their types.
     pub fn read_csv(path: impl AsRef<Path>, blocksize: u64) -> Result<Frame, FrameError> {
+        Frame::read_csv_with(path, &CsvOptions { blocksize, ..CsvOptions::default() })
+    }
+
+    /// CSV files read as `options` say: delimiter, header, declared column types (dates
+    /// included), partition size.
+    pub fn read_csv_with(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Frame, FrameError> {
         let files = find(path.as_ref(), ".csv")?;
-        let columns = crate::csv::infer(&files[0].to_string_lossy())?;
+        let columns = crate::csv::infer_csv(&files[0].to_string_lossy(), options)?;
+        let format = TextFormat::Csv { delimiter: options.delimiter, header: options.header };
+        Frame::text(files, TextSpec { format, columns }, options.blocksize)
+    }
+
+    /// Newline-delimited JSON files (a file, a directory's `*.json`/`*.jsonl`, or a glob), one
+    /// object per line, in partitions of about `blocksize` bytes; the first 1000 lines of the
+    /// first file set the columns and their types.
+    pub fn read_json(path: impl AsRef<Path>, blocksize: u64) -> Result<Frame, FrameError> {
+        let files = find(path.as_ref(), ".json").or_else(|_| find(path.as_ref(), ".jsonl"))?;
+        let columns = crate::csv::infer_json(&files[0].to_string_lossy())?;
+        Frame::text(files, TextSpec { format: TextFormat::Json, columns }, blocksize)
+    }
+
+    /// Files split into byte ranges of about `blocksize`, each line in exactly one.
+    fn text(files: Vec<std::path::PathBuf>, spec: TextSpec, blocksize: u64) -> Result<Frame, FrameError> {
         let mut ranges = Vec::new();
         for f in files {
             let len = std::fs::metadata(&f)
@@ -126,7 +155,7 @@ impl Frame {
                 start = end;
             }
         }
-        Ok(Frame::scan(ScanSource::Csv { ranges, columns }))
+        Ok(Frame::scan(ScanSource::Csv { ranges, spec }))
     }
 
     /// A frame over batches in memory, one partition each.
@@ -448,10 +477,16 @@ impl Frame {
         self.physical(executor)?.len(executor)
     }
 
+    /// Writes every partition to `dir/part-NNNNN.csv` (a header row each), in parallel on the
+    /// executor; returns the rows written.
+    pub fn to_csv(&self, dir: impl AsRef<Path>, executor: &dyn Executor) -> Result<usize, FrameError> {
+        self.physical(executor)?.to_files(dir.as_ref(), "csv", executor)
+    }
+
     /// Writes every partition to `dir/part-NNNNN.parquet` (snappy), in parallel on the executor;
     /// returns the rows written. Reading the directory back gives the same partitions.
     pub fn to_parquet(&self, dir: impl AsRef<Path>, executor: &dyn Executor) -> Result<usize, FrameError> {
-        self.physical(executor)?.to_parquet(dir, executor)
+        self.physical(executor)?.to_files(dir.as_ref(), "parquet", executor)
     }
 
     /// Computes every partition once and returns a frame over the results, so later queries

@@ -106,7 +106,35 @@ fn read_parquet(args: &[Value]) -> Result<Value, TaskError> {
                 .ok_or_else(|| TaskError::type_error("frame_read_parquet(): row_group must be an int"))?,
         ),
     };
-    read_file(path, columns.as_deref(), &bounds, only).map(to_value).map_err(|e| frame_error("frame_read_parquet", e))
+    let partition: Vec<(String, crate::Type, crate::Lit)> = decode("frame_read_parquet", &args[4])?;
+    read_file(path, columns.as_deref(), &bounds, only)
+        .and_then(|batch| with_partition(batch, columns.as_deref(), &partition))
+        .map(to_value)
+        .map_err(|e| frame_error("frame_read_parquet", e))
+}
+
+/// `batch` with the constant columns of its hive partition (those `columns` asks for).
+fn with_partition(
+    batch: RecordBatch,
+    columns: Option<&[String]>,
+    partition: &[(String, crate::Type, crate::Lit)],
+) -> Result<RecordBatch, FrameError> {
+    if partition.is_empty() {
+        return Ok(batch);
+    }
+    let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
+    let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
+    let zeros = arrow_array::UInt32Array::from(vec![0u32; batch.num_rows()]);
+    for (name, t, value) in partition {
+        if columns.is_some_and(|c| !c.contains(name)) {
+            continue;
+        }
+        let one = crate::expr::literal_array(value, *t)?;
+        arrays.push(arrow_select::take::take(&one, &zeros, None)?);
+        fields.push(Arc::new(Field::new(name, t.arrow(), true)));
+    }
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    Ok(RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options)?)
 }
 
 /// Row groups whose min/max statistics do not rule out every bound.
@@ -456,7 +484,20 @@ fn write_parquet(args: &[Value]) -> Result<Value, TaskError> {
     Ok(Value::Int(batch.num_rows() as i64))
 }
 
-register!("frame_read_parquet", Arity::Exact(4), read_parquet);
+/// `(frame_write_csv, batch, path)`: one partition to one CSV file (a header row; dates ISO);
+/// returns the rows written.
+fn write_csv(args: &[Value]) -> Result<Value, TaskError> {
+    let batch = from_value("frame_write_csv", &args[0])?;
+    let path = args[1].as_str().ok_or_else(|| TaskError::type_error("frame_write_csv(): path must be a str"))?;
+    let fail = |e: String| frame_error("frame_write_csv", FrameError::File { path: path.to_owned(), cause: e });
+    let file = File::create(path).map_err(|e| fail(e.to_string()))?;
+    let mut writer = arrow_csv::WriterBuilder::new().with_header(true).build(std::io::BufWriter::new(file));
+    writer.write(batch).map_err(|e| fail(e.to_string()))?;
+    Ok(Value::Int(batch.num_rows() as i64))
+}
+
+register!("frame_read_parquet", Arity::Exact(5), read_parquet);
+register!("frame_write_csv", Arity::Exact(2), write_csv);
 register!("frame_write_parquet", Arity::Exact(2), write_parquet);
 register!("frame_apply", Arity::Exact(2), apply);
 register!("frame_partial", Arity::Exact(2), partial);

@@ -49,6 +49,7 @@ mod sources;
 #[cfg(test)]
 mod tests;
 
+pub use csv::CsvOptions;
 pub use expr::{
     coalesce, col, concat_str, date, days, days_from_ymd, decimal, lit, months, when, years, DateFn, DateUnit, Expr,
     Lit, MathFn, Op, StrFn, Then, TimeUnit, Type, When,

@@ -18,6 +18,14 @@ use serde::{Deserialize, Serialize};
 
 pub use dates::{date, days_from_ymd};
 
+/// `value` as a one-element array of type `t` (a null of that type for `Lit::Null`).
+pub(crate) fn literal_array(value: &Lit, t: Type) -> Result<arrow_array::ArrayRef, crate::FrameError> {
+    if *value == Lit::Null {
+        return Ok(arrow_array::new_null_array(&t.arrow(), 1));
+    }
+    Ok(arrow_cast::cast(&eval::literal(value)?, &t.arrow())?)
+}
+
 /// A literal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Lit {

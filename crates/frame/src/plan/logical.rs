@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 
-use crate::csv::CsvColumn;
+use crate::csv::TextSpec;
 use crate::expr::Expr;
 use crate::groupby::GroupSpec;
 use crate::join::JoinSpec;
@@ -123,11 +123,14 @@ pub(crate) struct Scan {
 #[derive(Clone, Debug)]
 pub(crate) enum ScanSource {
     /// Files, whole or one row group each (`Some(g)`).
-    Parquet(Vec<(PathBuf, Option<usize>)>),
+    Parquet {
+        parts: Vec<(PathBuf, Option<usize>)>,
+        hive: Option<Arc<crate::sources::Hive>>,
+    },
     /// Byte ranges `[start, end)` of CSV files, with the declared or inferred columns.
     Csv {
         ranges: Vec<(PathBuf, u64, u64)>,
-        columns: Vec<CsvColumn>,
+        spec: TextSpec,
     },
     Batches(Vec<RecordBatch>),
     /// Partitions a cluster keeps.
@@ -227,7 +230,7 @@ impl Logical {
     pub fn estimated_bytes(&self) -> Option<u64> {
         match self {
             Logical::Scan(scan) => match &scan.source {
-                ScanSource::Parquet(parts) => {
+                ScanSource::Parquet { parts, .. } => {
                     let mut files: Vec<&PathBuf> = parts.iter().map(|(f, _)| f).collect();
                     files.dedup();
                     files.iter().map(|f| std::fs::metadata(f).ok().map(|m| m.len())).sum()
@@ -292,10 +295,17 @@ impl Logical {
         match self {
             Logical::Scan(scan) => {
                 let what = match &scan.source {
-                    ScanSource::Parquet(files) if files.iter().any(|(_, g)| g.is_some()) => {
+                    ScanSource::Parquet { parts: files, .. } if files.iter().any(|(_, g)| g.is_some()) => {
                         format!("parquet: {} row groups", files.len())
                     }
-                    ScanSource::Parquet(files) => format!("parquet: {} files", files.len()),
+                    ScanSource::Parquet { parts: files, hive: Some(h) } => {
+                        format!(
+                            "parquet: {} files in partition folders {:?}",
+                            files.len(),
+                            h.columns.iter().map(|c| &c.0).collect::<Vec<_>>()
+                        )
+                    }
+                    ScanSource::Parquet { parts: files, .. } => format!("parquet: {} files", files.len()),
                     ScanSource::Csv { ranges, .. } => format!("csv: {} byte ranges", ranges.len()),
                     ScanSource::Batches(b) => format!("batches: {}", b.len()),
                     ScanSource::Held(h) => format!("persisted: {} partitions", h.keys.len()),

@@ -87,9 +87,13 @@ impl Physical {
     fn lower_source(&self, graph: &mut Graph, token: &str, columns: Option<Vec<String>>) -> Vec<Task> {
         let input_token = format!("{token}-in");
         match &self.source {
-            Source::Parquet(files) => files
+            Source::Parquet { parts, hive } => parts
                 .iter()
-                .map(|(f, row_group)| {
+                .enumerate()
+                .map(|(i, (f, row_group))| {
+                    let partition: Vec<(String, crate::Type, crate::Lit)> = hive.as_ref().map_or_else(Vec::new, |h| {
+                        h.columns.iter().zip(&h.values[i]).map(|((n, t), v)| (n.clone(), *t, v.clone())).collect()
+                    });
                     Task::call(
                         "frame_read_parquet",
                         [
@@ -97,11 +101,12 @@ impl Physical {
                             Task::from(encode(&columns)),
                             Task::from(encode(&self.pushed_bounds())),
                             Task::from(row_group.map_or(Value::None, |g| Value::Int(g as i64))),
+                            Task::from(encode(&partition)),
                         ],
                     )
                 })
                 .collect(),
-            Source::Csv { ranges, columns: schema } => ranges
+            Source::Csv { ranges, spec } => ranges
                 .iter()
                 .map(|(file, start, end)| {
                     Task::call(
@@ -110,7 +115,7 @@ impl Physical {
                             Task::from(Value::str(&file.to_string_lossy())),
                             Task::from(*start as i64),
                             Task::from(*end as i64),
-                            Task::from(encode(schema)),
+                            Task::from(encode(spec)),
                             Task::from(encode(&columns)),
                         ],
                     )
@@ -240,11 +245,22 @@ impl Physical {
         let pad = "  ".repeat(depth);
         let n = self.npartitions();
         let line = match &self.source {
-            Source::Parquet(files) if files.iter().any(|(_, g)| g.is_some()) => {
+            Source::Parquet { parts: files, .. } if files.iter().any(|(_, g)| g.is_some()) => {
                 format!("read_parquet: {} row groups", files.len())
             }
-            Source::Parquet(files) => format!("read_parquet: {} files", files.len()),
-            Source::Csv { ranges, .. } => format!("read_csv: {} byte ranges", ranges.len()),
+            Source::Parquet { parts: files, hive: Some(h) } => {
+                format!(
+                    "read_parquet: {} files of partition folders {:?}",
+                    files.len(),
+                    h.columns.iter().map(|c| &c.0).collect::<Vec<_>>()
+                )
+            }
+            Source::Parquet { parts: files, .. } => format!("read_parquet: {} files", files.len()),
+            Source::Csv { ranges, spec } => format!(
+                "read_{}: {} byte ranges",
+                if spec.format == crate::csv::TextFormat::Json { "json" } else { "csv" },
+                ranges.len()
+            ),
             Source::Batches(b) => format!("from_batches: {} batches", b.len()),
             Source::Held(h) => format!("persisted on the cluster: {} partitions", h.keys.len()),
             Source::Subset { keep, .. } => format!("partitions {keep:?} only"),

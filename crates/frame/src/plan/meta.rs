@@ -3,6 +3,7 @@
 //! operation's kernel on an empty batch, so they agree with what compute produces.
 
 use std::fs::File;
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -37,13 +38,25 @@ impl Physical {
 
     fn source_schema(&self) -> Result<SchemaRef, FrameError> {
         Ok(match &self.source {
-            Source::Parquet(files) => {
+            Source::Parquet { parts: files, hive } => {
                 let path = files[0].0.display().to_string();
                 let fail = |cause: String| FrameError::File { path: path.clone(), cause };
                 let file = File::open(&files[0].0).map_err(|e| fail(e.to_string()))?;
-                ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(e.to_string()))?.schema().clone()
+                let schema =
+                    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(e.to_string()))?.schema().clone();
+                match hive {
+                    // Partition columns after the file's own.
+                    Some(h) => {
+                        let mut fields: Vec<arrow_schema::FieldRef> = schema.fields().iter().cloned().collect();
+                        fields.extend(
+                            h.columns.iter().map(|(n, t)| Arc::new(arrow_schema::Field::new(n, t.arrow(), true))),
+                        );
+                        Arc::new(arrow_schema::Schema::new(fields))
+                    }
+                    None => schema,
+                }
             }
-            Source::Csv { columns, .. } => crate::csv::schema(columns),
+            Source::Csv { spec, .. } => crate::csv::schema(&spec.columns),
             Source::Batches(b) => match b.first() {
                 Some(b) => b.schema(),
                 None => return Err(FrameError::Type("a frame with no partitions has no schema".into())),

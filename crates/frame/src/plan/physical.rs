@@ -14,7 +14,7 @@ use rask_exec::{Executor, Persisted};
 use rask_graph::{Expr as Task, Graph, Key, Registry, Value};
 
 use crate::batch::from_value;
-use crate::csv::CsvColumn;
+use crate::csv::TextSpec;
 use crate::expr::{col, lit, Expr};
 use crate::groupby::GroupSpec;
 use crate::join::JoinSpec;
@@ -31,11 +31,14 @@ pub(crate) const SPLIT_EVERY: usize = 8;
 #[derive(Clone, Debug)]
 pub(crate) enum Source {
     /// Files, whole or one row group each (`Some(g)`).
-    Parquet(Vec<(PathBuf, Option<usize>)>),
+    Parquet {
+        parts: Vec<(PathBuf, Option<usize>)>,
+        hive: Option<Arc<crate::sources::Hive>>,
+    },
     /// Byte ranges `[start, end)` of CSV files, with the schema inferred from the first file.
     Csv {
         ranges: Vec<(PathBuf, u64, u64)>,
-        columns: Vec<CsvColumn>,
+        spec: TextSpec,
     },
     Batches(Vec<RecordBatch>),
     /// Partitions a cluster keeps (see [`Physical::persist`]).
@@ -168,7 +171,7 @@ impl Physical {
 
     pub(crate) fn npartitions(&self) -> usize {
         match &self.source {
-            Source::Parquet(files) => files.len(),
+            Source::Parquet { parts, .. } => parts.len(),
             Source::Csv { ranges, .. } => ranges.len(),
             Source::Batches(b) => b.len(),
             Source::Held(h) => h.keys.len(),
@@ -442,13 +445,15 @@ impl Physical {
 
     /// Writes every partition to `dir/part-NNNNN.parquet` (snappy), in parallel on the executor;
     /// returns the rows written. Reading the directory back gives the same partitions.
-    pub(crate) fn to_parquet(&self, dir: impl AsRef<Path>, executor: &dyn Executor) -> Result<usize, FrameError> {
-        let dir = dir.as_ref();
+    /// Every partition written to `dir/part-NNNNN.{extension}` (`parquet` or `csv`) by its own
+    /// task; the rows written.
+    pub(crate) fn to_files(&self, dir: &Path, extension: &str, executor: &dyn Executor) -> Result<usize, FrameError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| FrameError::File { path: dir.display().to_string(), cause: e.to_string() })?;
+        let function = if extension == "csv" { "frame_write_csv" } else { "frame_write_parquet" };
         let write = |i: usize, p| {
-            let path = dir.join(format!("part-{i:05}.parquet"));
-            Task::call("frame_write_parquet", [Task::key(p), Task::from(Value::str(&path.to_string_lossy()))])
+            let path = dir.join(format!("part-{i:05}.{extension}"));
+            Task::call(function, [Task::key(p), Task::from(Value::str(&path.to_string_lossy()))])
         };
         let rows = self.run_gathered("write", None, write, |rows| Task::call("sum", [rows]), executor)?;
         Ok(rows.as_int().unwrap_or(0) as usize)
@@ -517,7 +522,7 @@ impl Physical {
     pub(crate) fn quantiles(&self, column: &str, n: usize, executor: &dyn Executor) -> Result<Vec<f64>, FrameError> {
         // Straight from Parquet files whose row groups carry statistics (nothing filtered or
         // changed on the way): quantiles of the row groups' ranges, without reading the data.
-        if let Source::Parquet(files) = &self.source {
+        if let Source::Parquet { parts: files, .. } = &self.source {
             if self.ops.iter().all(|op| matches!(op, PartitionOp::Select(c) if c.iter().any(|c| c == column))) {
                 if let Some(ranges) = crate::kernels::column_ranges(files, column) {
                     return Ok(crate::sort::cuts_from_ranges(&ranges, n));

@@ -5,6 +5,8 @@
 //! needs no data: divisions sampled inside the graph, the input's partitions.
 
 use std::convert::Infallible;
+
+use arrow_array::Array;
 use std::sync::Arc;
 
 use rask_exec::Executor;
@@ -61,8 +63,11 @@ pub(crate) fn physical<S: Stages>(plan: &Logical, stages: &S) -> Result<Physical
     Ok(match plan {
         Logical::Scan(scan) => {
             let source = match &scan.source {
-                ScanSource::Parquet(files) => Source::Parquet(files.clone()),
-                ScanSource::Csv { ranges, columns } => Source::Csv { ranges: ranges.clone(), columns: columns.clone() },
+                ScanSource::Parquet { parts, hive } => {
+                    let (parts, hive) = prune_partitions(parts, hive.as_deref(), &scan.filters);
+                    Source::Parquet { parts, hive }
+                }
+                ScanSource::Csv { ranges, spec } => Source::Csv { ranges: ranges.clone(), spec: spec.clone() },
                 ScanSource::Batches(b) => Source::Batches(b.clone()),
                 ScanSource::Held(h) => Source::Held(h.clone()),
             };
@@ -125,4 +130,41 @@ pub(crate) fn physical<S: Stages>(plan: &Logical, stages: &S) -> Result<Physical
             Physical::new(Source::Subset { input: Box::new(input(i)?), keep: keep.clone() })
         }
     })
+}
+
+/// A Parquet file, whole or one of its row groups.
+type ParquetPart = (std::path::PathBuf, Option<usize>);
+
+/// The files of a hive-partitioned scan whose partition values do not rule out a filter
+/// (conjuncts that read only partition columns are evaluated on each file's values); at least
+/// one file stays, so the scan keeps its schema (the filters still run on it).
+fn prune_partitions(
+    parts: &[ParquetPart],
+    hive: Option<&crate::sources::Hive>,
+    filters: &[crate::Expr],
+) -> (Vec<ParquetPart>, Option<Arc<crate::sources::Hive>>) {
+    let Some(hive) = hive else { return (parts.to_vec(), None) };
+    let names: Vec<&String> = hive.columns.iter().map(|(n, _)| n).collect();
+    let deciding: Vec<&crate::Expr> =
+        filters.iter().filter(|f| f.column_names().iter().all(|c| names.contains(&c))).collect();
+    let passes = |i: usize| {
+        let Ok(row) = hive.row(i) else { return true };
+        deciding.iter().all(|f| match f.evaluate(&row) {
+            // A null or false condition keeps no row of the file; an error is left to the
+            // filter itself, where it is reported.
+            Ok(mask) => {
+                mask.as_any().downcast_ref::<arrow_array::BooleanArray>().is_none_or(|m| m.value(0) && m.is_valid(0))
+            }
+            Err(_) => true,
+        })
+    };
+    let mut kept: Vec<usize> = (0..parts.len()).filter(|&i| passes(i)).collect();
+    if kept.is_empty() {
+        kept.push(0);
+    }
+    let pruned = crate::sources::Hive {
+        columns: hive.columns.clone(),
+        values: kept.iter().map(|&i| hive.values[i].clone()).collect(),
+    };
+    (kept.iter().map(|&i| parts[i].clone()).collect(), Some(Arc::new(pruned)))
 }

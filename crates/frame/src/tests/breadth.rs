@@ -13,7 +13,7 @@ use rask_exec::{SyncExecutor, ThreadedExecutor};
 use crate::*;
 
 /// `rows` of (int32 key, utf8 name, decimal(15,2) price, date) — nulls in every column.
-fn table(rows: &[(Option<i32>, Option<String>, Option<i64>, Option<i32>)]) -> RecordBatch {
+fn table(rows: &[Row]) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![
         Field::new("k", DataType::Int32, true),
         Field::new("s", DataType::Utf8, true),

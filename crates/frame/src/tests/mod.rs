@@ -11,6 +11,7 @@ use crate::kernels::{apply_ops, Partial};
 use crate::*;
 
 mod breadth;
+mod io;
 mod moves;
 
 fn batch(k: Vec<Option<i64>>, x: Vec<f64>, y: Vec<f64>) -> RecordBatch {
