@@ -22,6 +22,7 @@ fn main() {
         ("a_task_that_kills_its_worker_fails_after_the_allowed_attempts", a_task_that_kills_its_worker_fails),
         ("large_results_cross_processes_without_copies", large_results_cross_processes_without_copies),
         ("lists_of_large_results_cross_item_by_item", lists_of_large_results_cross_item_by_item),
+        ("an_input_returned_as_it_is_outlives_its_task", an_input_returned_as_it_is_outlives_its_task),
         ("messages_too_large_for_a_ring_still_arrive", messages_too_large_for_a_ring_still_arrive),
         ("closures_are_refused", closures_are_refused),
         ("the_executor_runs_many_plans_and_leaves_no_segments", many_plans_and_no_segments_left),
@@ -165,6 +166,68 @@ fn lists_of_large_results_cross_item_by_item() {
     assert_eq!(outcome.stats.bytes_copied, 0, "no item was encoded into the message");
     assert!(outcome.stats.bytes_shared >= 8 * n as u64, "{:?}", outcome.stats);
     assert_eq!(leftovers(&executor), Vec::<String>::new());
+}
+
+/// An extension value larger in memory once decoded than encoded (as an Arrow batch is): made
+/// in a worker it travels inline, but the parent then holds a "large" value in no segment.
+struct Swelling {
+    bytes: rask_graph::Buffer,
+    decoded: bool,
+}
+
+impl rask_graph::ext::ExtValue for Swelling {
+    fn type_name(&self) -> &'static str {
+        "test.Swelling"
+    }
+    fn nbytes(&self) -> usize {
+        if self.decoded {
+            1 << 20
+        } else {
+            self.bytes.len()
+        }
+    }
+    fn encode(&self) -> Result<Vec<u8>, String> {
+        Ok(self.bytes.as_slice().to_vec())
+    }
+    fn eq_ext(&self, other: &dyn rask_graph::ext::ExtValue) -> bool {
+        other.as_any().downcast_ref::<Swelling>().is_some_and(|o| o.bytes.as_slice() == self.bytes.as_slice())
+    }
+    fn fmt_repr(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Swelling({})", self.bytes.len())
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn encoded_source(&self) -> Option<&rask_graph::Buffer> {
+        self.decoded.then_some(&self.bytes)
+    }
+}
+
+fn decode_swelling(bytes: rask_graph::Buffer) -> Result<rask_graph::ext::Ext, String> {
+    Ok(rask_graph::ext::Ext::new(Swelling { bytes, decoded: true }))
+}
+rask_graph::register_ext!("test.Swelling", decode_swelling);
+
+fn swelling(args: &[Value]) -> Result<Value, TaskError> {
+    let n = args[0].as_int().unwrap_or(0) as usize;
+    Ok(Value::Ext(rask_graph::ext::Ext::new(Swelling {
+        bytes: rask_graph::Buffer::from_vec(vec![7u8; n]),
+        decoded: false,
+    })))
+}
+register!("swelling", Arity::Exact(1), swelling);
+
+fn an_input_returned_as_it_is_outlives_its_task() {
+    // A value the parent holds in no segment goes to a worker in a segment the parent makes
+    // for that task; `identity` returns it as it is, by that segment's name. The segment must
+    // pass to the result, not go with the task (it did: the result could not be mapped).
+    let graph = parse_graph("{'a': (swelling, 1000), 'b': (identity, 'a'), 'c': (identity, 'b')}").unwrap();
+    let plan = Plan::build_with(&graph, &[Key::from("c")], &Registry::new(), &PlanOptions::unoptimized()).unwrap();
+    let executor = ProcessExecutor::new(2);
+    let outcome = executor.execute(&plan, None).expect("the identities run");
+    assert_eq!(outcome.values[0].to_string(), "Swelling(1000)");
+    drop(outcome);
+    assert_eq!(leftovers(&executor), Vec::<String>::new(), "and the segment goes with its last holder");
 }
 
 fn messages_too_large_for_a_ring_still_arrive() {

@@ -97,7 +97,7 @@ thread_local! {
 fn read_parquet(args: &[Value]) -> Result<Value, TaskError> {
     let path = args[0].as_str().ok_or_else(|| TaskError::type_error("frame_read_parquet(): path must be a str"))?;
     let columns: Option<Vec<String>> = decode("frame_read_parquet", &args[1])?;
-    let bounds: Vec<Bound> = decode("frame_read_parquet", &args[2])?;
+    let filters: Vec<Expr> = decode("frame_read_parquet", &args[2])?;
     let only = match &args[3] {
         Value::None => None,
         v => Some(
@@ -107,7 +107,7 @@ fn read_parquet(args: &[Value]) -> Result<Value, TaskError> {
         ),
     };
     let partition: Vec<(String, crate::Type, crate::Lit)> = decode("frame_read_parquet", &args[4])?;
-    read_file(path, columns.as_deref(), &bounds, only)
+    read_file(path, columns.as_deref(), &filters, only)
         .and_then(|batch| with_partition(batch, columns.as_deref(), &partition))
         .map(to_value)
         .map_err(|e| frame_error("frame_read_parquet", e))
@@ -201,15 +201,24 @@ pub(crate) fn column_ranges(
     Some(out)
 }
 
+/// One Parquet file (or one of its row groups): `columns` of it (all when `None`), row groups
+/// that `filters`' bounds rule out skipped, and the other columns decoded only for rows that
+/// pass the filters (late materialization).
 pub(crate) fn read_file(
     path: &str,
     columns: Option<&[String]>,
-    bounds: &[Bound],
+    filters: &[Expr],
     only: Option<usize>,
 ) -> Result<RecordBatch, FrameError> {
     let io = |e: std::io::Error| FrameError::File { path: path.to_owned(), cause: e.to_string() };
     let pq = |e: parquet::errors::ParquetError| FrameError::File { path: path.to_owned(), cause: e.to_string() };
+    let mut bounds = Vec::new();
+    filters.iter().for_each(|f| f.bounds(&mut bounds));
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).map_err(io)?).map_err(pq)?;
+    let builder = match row_filter(&builder, filters) {
+        Some(filter) => builder.with_row_filter(filter),
+        None => builder,
+    };
     let builder = match columns {
         Some(columns) => {
             // Columns this file lacks are skipped: a join asks both sides for the union of
@@ -227,6 +236,7 @@ pub(crate) fn read_file(
     if only.is_some_and(|g| g >= groups) {
         return Err(FrameError::File { path: path.to_owned(), cause: format!("no row group {only:?} of {groups}") });
     }
+    let bounds = &bounds;
     let (builder, read) = if bounds.is_empty() && only.is_none() {
         (builder, groups)
     } else {
@@ -242,6 +252,37 @@ pub(crate) fn read_file(
         .map_err(|e| FrameError::File { path: path.to_owned(), cause: e.to_string() })?;
     let schema = batches.first().map_or(schema, |b| b.schema());
     Ok(arrow_select::concat::concat_batches(&schema, &batches)?)
+}
+
+/// The filters the reader can evaluate itself (those reading only the file's own top-level
+/// columns), as a row filter.
+fn row_filter(
+    builder: &ParquetRecordBatchReaderBuilder<File>,
+    filters: &[Expr],
+) -> Option<parquet::arrow::arrow_reader::RowFilter> {
+    use parquet::arrow::arrow_reader::{ArrowPredicate, ArrowPredicateFn, RowFilter};
+    let schema = builder.schema().clone();
+    let predicates: Vec<Box<dyn ArrowPredicate>> = filters
+        .iter()
+        .filter_map(|f| {
+            let indices: Vec<usize> =
+                f.column_names().iter().map(|c| schema.index_of(c).ok()).collect::<Option<Vec<_>>>()?;
+            // A constant predicate is left to the filter (it would read no column).
+            if indices.is_empty() {
+                return None;
+            }
+            let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+            let f = f.clone();
+            let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+                let mask = f.evaluate(&batch).map_err(|e| arrow_schema::ArrowError::ComputeError(e.to_string()))?;
+                mask.as_any().downcast_ref::<arrow_array::BooleanArray>().cloned().ok_or_else(|| {
+                    arrow_schema::ArrowError::ComputeError(format!("filter needs booleans, got {}", mask.data_type()))
+                })
+            });
+            Some(Box::new(predicate) as Box<dyn ArrowPredicate>)
+        })
+        .collect();
+    (!predicates.is_empty()).then(|| RowFilter::new(predicates))
 }
 
 /// `(frame_apply, batch, ops)`: a chain of per-partition operations.

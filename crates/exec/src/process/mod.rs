@@ -143,8 +143,9 @@ struct Slot {
 
 struct InFlight {
     node: u32,
-    /// Segments made to send this task (a spilled message, a copied input): unlinked when done.
-    _keep: Vec<Segment>,
+    /// Segments made to send this task (a spilled message, a copied input): unlinked when done,
+    /// unless the result lives in one of them (a task that returns its input as it is).
+    keep: Vec<Segment>,
 }
 
 impl ProcessExecutor {
@@ -493,7 +494,7 @@ impl<'a, 'p> Run<'a, 'p> {
         if !ring.try_push(&self.frame) {
             return Ok(false);
         }
-        self.pool.slots[s].in_flight.push(InFlight { node: task, _keep: keep });
+        self.pool.slots[s].in_flight.push(InFlight { node: task, keep });
         Ok(true)
     }
 
@@ -555,7 +556,15 @@ impl<'a, 'p> Run<'a, 'p> {
             }
             return;
         };
-        slot.in_flight.swap_remove(position);
+        let flight = slot.in_flight.swap_remove(position);
+        if let Ok(wire) = &done.result {
+            // A result that is (part of) an input we copied into a segment for this task: the
+            // segment's name passes to the result (adopted below) instead of going now.
+            let names: Vec<String> = wire.shared_refs().into_iter().map(|r| r.segment.clone()).collect();
+            for segment in flight.keep.iter().filter(|k| names.iter().any(|n| n == k.name())) {
+                segment.hand_over();
+            }
+        }
         self.bytes_copied += done.bytes_copied;
         self.bytes_shared += done.bytes_shared;
         let node = done.node;
@@ -569,6 +578,7 @@ impl<'a, 'p> Run<'a, 'p> {
             Err(TaskFailure::Failed(f)) => Err(ExecError::from_failure(key, f)),
             Err(TaskFailure::Unrunnable(cause)) => Err(ExecError::Unrunnable { key: key.clone(), cause }),
         };
+        drop(flight);
         match value {
             Ok(value) => {
                 self.shared.complete(node, value);

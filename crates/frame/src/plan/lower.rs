@@ -7,7 +7,7 @@ use rask_graph::{Expr as Task, Graph, Key, Value};
 
 use crate::groupby::GroupSpec;
 use crate::join::JoinSpec;
-use crate::kernels::{encode, Bound, PartitionOp};
+use crate::kernels::{encode, PartitionOp};
 use crate::plan::physical::{Cuts, JoinPlan, Physical, Source};
 use crate::shuffle::{self, RowTarget};
 
@@ -99,7 +99,7 @@ impl Physical {
                         [
                             Task::from(Value::str(&f.to_string_lossy())),
                             Task::from(encode(&columns)),
-                            Task::from(encode(&self.pushed_bounds())),
+                            Task::from(encode(&self.pushed_filters())),
                             Task::from(row_group.map_or(Value::None, |g| Value::Int(g as i64))),
                             Task::from(encode(&partition)),
                         ],
@@ -217,18 +217,19 @@ impl Physical {
         }
     }
 
-    /// Predicates of the filters that come before anything changes a column: the reader may
-    /// skip row groups whose statistics exclude them (the filters still run).
-    fn pushed_bounds(&self) -> Vec<Bound> {
-        let mut bounds = Vec::new();
+    /// The conjuncts of the filters that come before anything changes a column: the reader
+    /// skips row groups whose statistics rule them out and decodes the other columns only for
+    /// rows that pass them (the filters still run after).
+    fn pushed_filters(&self) -> Vec<crate::Expr> {
+        let mut filters = Vec::new();
         for op in &self.ops {
             match op {
-                PartitionOp::Filter(e) => e.bounds(&mut bounds),
+                PartitionOp::Filter(e) => filters.extend(e.clone().conjuncts()),
                 PartitionOp::Select(_) => {}
                 PartitionOp::WithColumn(..) | PartitionOp::Map { .. } | PartitionOp::Rename(_) => break,
             }
         }
-        bounds
+        filters
     }
 
     /// The plan, readably: the tree of sources with their partition counts, the columns read,

@@ -116,8 +116,10 @@ pub fn q17(t: &Tables) -> Result<Frame, FrameError> {
 /// Large volume customer: the 100 orders of more than 300 units, by price.
 pub fn q18(t: &Tables) -> Result<Frame, FrameError> {
     let lines = t.table("lineitem")?;
+    // A group per order: many groups, so the group-by ends in several partitions.
     let large = lines
         .groupby(&["l_orderkey"])
+        .split_out(lines.npartitions())
         .aggregate(&[("qty", col("l_quantity"), Sum)])
         .filter(col("qty").gt(lit(300)))
         .select(&["l_orderkey"]);
@@ -186,8 +188,13 @@ pub fn q21(t: &Tables) -> Result<Frame, FrameError> {
     let late = lines.filter(col("l_receiptdate").gt(col("l_commitdate")));
     // EXISTS another supplier on the order: more than one distinct supplier. NOT EXISTS
     // another late supplier: exactly one distinct late supplier (this line's).
-    let shared = lines.groupby(&["l_orderkey"]).nunique("l_suppkey", "n_supp").filter(col("n_supp").gt(lit(1)));
-    let alone_late = late.groupby(&["l_orderkey"]).nunique("l_suppkey", "n_late").filter(col("n_late").eq(lit(1)));
+    // A group per order: several output partitions, hash-partitioned by order, so the joins
+    // below move only the other side.
+    let n = lines.npartitions();
+    let shared =
+        lines.groupby(&["l_orderkey"]).split_out(n).nunique("l_suppkey", "n_supp").filter(col("n_supp").gt(lit(1)));
+    let alone_late =
+        late.groupby(&["l_orderkey"]).split_out(n).nunique("l_suppkey", "n_late").filter(col("n_late").eq(lit(1)));
     let finished = t.table("orders")?.filter(col("o_orderstatus").eq(lit("F")));
     let saudi = t.table("nation")?.filter(col("n_name").eq(lit("SAUDI ARABIA")));
     let suppliers = t.table("supplier")?.merge_on(&saudi, &["s_nationkey"], &["n_nationkey"], Semi);
