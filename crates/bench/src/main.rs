@@ -4,7 +4,7 @@
 //! of `add` (2N tasks in all). Times are medians of several runs; per-task figures include
 //! compiling the plan (cull, validate, order), as Dask's `get` includes its own.
 //!
-//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|frame|moves|typed|tpch [--sf SF]]
+//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|frame|moves|typed|tpch [--sf SF] [--memory-limit BYTES]]
 
 /// Task graphs allocate many small values; mimalloc frees them far faster than glibc's malloc.
 #[global_allocator]
@@ -68,7 +68,11 @@ fn main() {
                     .and_then(|i| args.get(i + 1))
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(1.0);
-                tpch::queries(sf, 3, options.dask)
+                let limit = args.iter().position(|a| a == "--memory-limit").and_then(|i| args.get(i + 1));
+                match limit.and_then(|s| s.parse().ok()) {
+                    Some(bytes) => tpch::spilling(sf, bytes),
+                    None => tpch::queries(sf, 3, options.dask),
+                }
             }
             "typed" => {
                 typed::overhead(if options.quick { 100_000 } else { 500_000 }, runs);

@@ -106,3 +106,64 @@ fn print(table: &BTreeMap<String, BTreeMap<usize, f64>>, answers: &Path, sf: f64
     );
     println!("(a ratio above 1× means rask-threads is faster; answers in {})", answers.display());
 }
+
+/// The 22 queries at `sf` on a local cluster of 2 workers limited to `memory_limit` bytes each:
+/// seconds per query, the most bytes the workers had spilled at once during it, and every
+/// process's peak resident memory (from the OS).
+pub fn spilling(sf: f64, memory_limit: u64) {
+    let data = PathBuf::from(format!("/tmp/rask-tpch-sf{sf}"));
+    if !data.join("lineitem").exists() {
+        eprintln!("generating TPC-H SF {sf} in {}…", data.display());
+        rask_tpch::generate(&data, sf).expect("the tables are written");
+    }
+    let tables = Tables::new(&data, sf);
+    let cluster = rask_distributed::LocalCluster::with_memory_limit(2, 1, memory_limit).expect("a local cluster");
+    let client = cluster.client().expect("connects");
+    println!("\nTPC-H SF {sf} on a local cluster of 2 workers × 1 thread, {} MiB each:", memory_limit >> 20);
+    println!("| query | seconds | rows | most bytes spilled at once |");
+    println!("|---|---|---|---|");
+    let mut failed = Vec::new();
+    for n in 1..=22 {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let (done, client) = (done.clone(), cluster.client().expect("connects"));
+            std::thread::spawn(move || {
+                let mut most = 0u64;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(stats) = client.stats() {
+                        most = most.max(stats.bytes_spilled);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                most
+            })
+        };
+        let start = std::time::Instant::now();
+        let result = query(n, &tables).and_then(|f| Ok(f.compute(&client)?));
+        let seconds = start.elapsed().as_secs_f64();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let spilled = watcher.join().unwrap_or(0);
+        match result {
+            Ok(batch) => println!("| q{n:02} | {seconds:.2} | {} | {} MiB |", batch.num_rows(), spilled >> 20),
+            Err(e) => {
+                println!("| q{n:02} | failed: {e} | | |");
+                failed.push(n);
+            }
+        }
+    }
+    let peak = |pid: u32| -> String {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
+            })
+            .unwrap_or_else(|| "?".into())
+    };
+    println!("peak RSS: client (this process) {}", peak(std::process::id()));
+    for pid in cluster.worker_pids() {
+        println!("peak RSS: worker {pid} {}", peak(pid));
+    }
+    if !failed.is_empty() {
+        println!("FAILED: {failed:?}");
+    }
+}

@@ -61,15 +61,31 @@ pub(crate) fn frame_error(func: &str, e: FrameError) -> TaskError {
     TaskError::new(e.kind(), format!("{func}(): {e}"))
 }
 
-/// `column op value` from a leading filter: what row-group statistics can rule out.
+/// `column op value` from a leading filter: what row-group statistics can rule out. The value
+/// is a number (dates as day numbers) or, with `text`, a string.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Bound {
     pub column: String,
     pub op: crate::expr::Op,
     pub value: f64,
+    pub text: Option<String>,
 }
 
 impl Bound {
+    /// Whether a row group whose strings lie in `[min, max]` may hold a matching row.
+    fn may_match_text(&self, min: &str, max: &str) -> bool {
+        use crate::expr::Op;
+        let Some(v) = self.text.as_deref() else { return true };
+        match self.op {
+            Op::Gt => max > v,
+            Op::GtEq => max >= v,
+            Op::Lt => min < v,
+            Op::LtEq => min <= v,
+            Op::Eq => min <= v && v <= max,
+            _ => true,
+        }
+    }
+
     /// Whether a row group whose column lies in `[min, max]` may hold a matching row.
     fn may_match(&self, min: f64, max: f64) -> bool {
         use crate::expr::Op;
@@ -143,10 +159,16 @@ fn row_groups(metadata: &parquet::file::metadata::ParquetMetaData, bounds: &[Bou
         .filter(|&g| {
             let group = metadata.row_group(g);
             bounds.iter().all(|b| {
-                let stats = (0..group.num_columns())
-                    .find(|&c| group.column(c).column_path().string() == b.column)
-                    .and_then(|c| chunk_range(group.column(c)));
-                stats.is_none_or(|(min, max)| b.may_match(min, max))
+                let Some(chunk) =
+                    (0..group.num_columns()).find(|&c| group.column(c).column_path().string() == b.column)
+                else {
+                    return true;
+                };
+                let chunk = group.column(chunk);
+                if b.text.is_some() {
+                    return text_range(chunk).is_none_or(|(min, max)| b.may_match_text(&min, &max));
+                }
+                chunk_range(chunk).is_none_or(|(min, max)| b.may_match(min, max))
             })
         })
         .collect()
@@ -164,6 +186,18 @@ fn chunk_range(chunk: &parquet::file::metadata::ColumnChunkMetaData) -> Option<(
         return Some((min / unit, max / unit));
     }
     Some((min, max))
+}
+
+/// A string column chunk's `[min, max]` from its statistics (byte order, which is the order of
+/// the strings; a truncated max or min is still a bound).
+fn text_range(chunk: &parquet::file::metadata::ColumnChunkMetaData) -> Option<(String, String)> {
+    match chunk.statistics()? {
+        parquet::file::statistics::Statistics::ByteArray(v) => {
+            let text = |b: &parquet::data_type::ByteArray| std::str::from_utf8(b.data()).ok().map(str::to_owned);
+            Some((text(v.min_opt()?)?, text(v.max_opt()?)?))
+        }
+        _ => None,
+    }
 }
 
 /// A numeric column chunk's `[min, max]` from its statistics (decimals unscaled).

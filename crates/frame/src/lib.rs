@@ -1,34 +1,30 @@
 //! `rask-frame`: a lazy dataframe of Arrow record batches (partitions) that lowers to task
-//! graphs, like Dask DataFrame over pandas.
+//! graphs, like Dask DataFrame over pandas — for real data: decimals, dates, strings, nulls.
 //!
-//! What it is: [`Frame`] — sources (`read_parquet` a partition per file or, with
-//! `read_parquet_row_groups`, per row group; `read_csv`; `from_batches`), per-partition
-//! operations (`filter`, `with_column`, `select`, `map_partitions`), `repartition`, reductions
-//! (`sum`, `mean`, `count`, `min`, `max` as tree reductions), `head`, `persist`, `compute`,
-//! `to_parquet` — with an [`Expr`] type that serializes, so an operation
-//! travels to any executor and is evaluated there with Arrow's compute kernels. The plan is
-//! kept separate from execution (as in polars): operations accumulate in the plan, projection
-//! pushdown happens when it lowers, and each partition's chain of operations becomes one task.
-//! Record batches are task values through `rask_graph::ext` ([`batch`]).
+//! What it is: [`Frame`], a logical plan built by its methods and run by an action
+//! (`compute`, `persist`, `len`, `to_parquet`, `to_csv`, `head`) on any executor. Between the
+//! two sit the optimizer's passes (limit, predicate and projection pushdown, join methods),
+//! a planner that runs data-dependent stages (a `set_index`'s divisions) on the executor, and
+//! lowering to one task per partition (`plan/`). `explain()` shows all three plans.
 //!
-//! Group-by (`groupby(keys).agg(...)`: count, sum, mean, min, max, first, last, several at
-//! once) is a tree reduction of partial states, `split_every` at a time.
+//! - Sources: Parquet (files, row groups, hive `key=value/` folders), CSV ([`CsvOptions`]),
+//!   newline-delimited JSON, batches in memory, `concat`.
+//! - Expressions ([`Expr`], built with [`col`], [`lit`], [`when`], [`date`], [`decimal`]):
+//!   arithmetic (exact on decimals), comparisons, strings (`like`, regex, `substring`, …),
+//!   dates (intervals, parts, truncation), `is_in`, `between`, `coalesce`, casts.
+//! - Operations: `filter`, `with_column`, `select`, `rename`, `drop`, `map_partitions` of a
+//!   registered function; joins on differently named keys of any kind ([`How`]: inner, left,
+//!   right, outer, semi, anti, cross); `sort_by` several keys ([`SortKey`]), `top_n`,
+//!   `limit`; `groupby(..).agg/aggregate/nunique` ([`GroupAgg`]: sums, means, std, median,
+//!   quantiles, …) as tree reductions; `distinct`, `drop_duplicates`, `value_counts`,
+//!   `dropna`, `fillna`, `describe`; `shuffle`, `set_index` + `loc`, `repartition`.
+//! - Keys of any Arrow type group, join and sort (`keys.rs`); mismatched join keys are an
+//!   error, never an empty result. The whole plan is checked before anything runs.
 //!
-//! `merge` joins (inner, left, right, outer) with the cheapest plan it can prove right: aligned
-//! partition by partition on a shared sorted index, broadcasting a small right side (a size
-//! threshold in [`MergeOptions`]), moving only the right side into the left index's ranges, or
-//! hash-shuffling both sides.
+//! What it is not: a SQL engine, or a single-machine dataframe — partitions are tasks, and
+//! record batches cross processes and machines as task values ([`batch`]).
 //!
-//! Moving rows: `shuffle(on, n)` (hash), `sort_values(column)` (numbers or strings; ranges from sampled
-//! quantiles, inside the graph) and `set_index(column)` (ranges computed first, so the frame
-//! has known [`Divisions`]: `loc` prunes partitions, joins on the index need no shuffle). All
-//! three use the staged exchange of `shuffle.rs`, which never builds an `n²` graph.
-//!
-//! `read_csv(path, blocksize)` reads byte ranges, each line in exactly one partition.
-//! `schema()` is known before anything runs (Dask's `meta`), from file metadata and kernels
-//! run on empty batches.
-//!
-//! Main types: [`Frame`], [`Expr`] (built with [`col`] and [`lit`]), [`FrameError`].
+//! Main types: [`Frame`], [`Expr`], [`GroupBy`], [`FrameError`].
 
 pub mod batch;
 mod csv;

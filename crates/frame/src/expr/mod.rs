@@ -467,11 +467,15 @@ impl Expr {
     /// The `column op number` conjuncts of a predicate, for row-group pruning (anything else
     /// is left to the filter itself). Dates count as their day numbers.
     pub(crate) fn bounds(&self, out: &mut Vec<crate::kernels::Bound>) {
-        let number = |l: &Lit| match l {
-            Lit::Int(i) => Some(*i as f64),
-            Lit::Float(x) => Some(*x),
-            Lit::Date(d) => Some(f64::from(*d)),
-            _ => None,
+        let bound = |column: &str, op: Op, l: &Lit| {
+            let (value, text) = match l {
+                Lit::Int(i) => (*i as f64, None),
+                Lit::Float(x) => (*x, None),
+                Lit::Date(d) => (f64::from(*d), None),
+                Lit::Str(s) => (f64::NAN, Some(s.clone())),
+                _ => return None,
+            };
+            Some(crate::kernels::Bound { column: column.to_owned(), op, value, text })
         };
         let flipped = |op: Op| match op {
             Op::Gt => Op::Lt,
@@ -486,16 +490,8 @@ impl Expr {
                 r.bounds(out);
             }
             Expr::Binary(op @ (Op::Gt | Op::GtEq | Op::Lt | Op::LtEq | Op::Eq), l, r) => match (&**l, &**r) {
-                (Expr::Col(c), Expr::Lit(v)) => {
-                    if let Some(value) = number(v) {
-                        out.push(crate::kernels::Bound { column: c.clone(), op: *op, value });
-                    }
-                }
-                (Expr::Lit(v), Expr::Col(c)) => {
-                    if let Some(value) = number(v) {
-                        out.push(crate::kernels::Bound { column: c.clone(), op: flipped(*op), value });
-                    }
-                }
+                (Expr::Col(c), Expr::Lit(v)) => out.extend(bound(c, *op, v)),
+                (Expr::Lit(v), Expr::Col(c)) => out.extend(bound(c, flipped(*op), v)),
                 _ => {}
             },
             _ => {}

@@ -122,3 +122,40 @@ fn json_lines_read_in_ranges_and_frames_write_csv() {
     assert!(e.contains("nested"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn filters_on_strings_and_dates_skip_row_groups_by_their_statistics() {
+    let dir = temp_dir("stats");
+    let path = dir.join("sorted.parquet");
+    let names: Vec<String> = (0..400).map(|i| format!("name{i:04}")).collect();
+    let days: Vec<i32> = (0..400).map(|i| 9000 + i).collect();
+    let schema =
+        Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, false), Field::new("d", DataType::Date32, false)]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(arrow_array::StringArray::from(names)) as ArrayRef,
+            Arc::new(arrow_array::Date32Array::from(days)),
+        ],
+    )
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(100)).build();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let frame = Frame::read_parquet(&path).unwrap();
+    let groups_read = |f: Frame| {
+        let before = crate::kernels::ROW_GROUPS_READ.get();
+        let rows = f.len(&SyncExecutor).unwrap();
+        (rows, crate::kernels::ROW_GROUPS_READ.get() - before)
+    };
+    assert_eq!(groups_read(frame.filter(col("s").eq(lit("name0250")))), (1, 1), "one of four row groups");
+    assert_eq!(groups_read(frame.filter(col("s").lt(lit("name0100")))), (100, 1));
+    assert_eq!(
+        groups_read(frame.filter(col("d").gt_eq(lit(date("1995-04-10"))))),
+        (170, 2),
+        "day 9230 on: two of four"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
