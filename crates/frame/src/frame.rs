@@ -440,6 +440,15 @@ impl Frame {
         GroupBy { frame: self.clone(), keys: strings(keys), split_every: SPLIT_EVERY, split_out: 1 }
     }
 
+    /// Rows grouped by the values of expressions, each named: `groupby_exprs(&[("year",
+    /// col("o_orderdate").year())])` groups by the year of a date (the key column is named
+    /// `year` in the output).
+    pub fn groupby_exprs(&self, keys: &[(&str, Expr)]) -> GroupBy {
+        let with_keys = keys.iter().fold(self.clone(), |f, (name, e)| f.with_column(name, e.clone()));
+        let names: Vec<&str> = keys.iter().map(|(n, _)| *n).collect();
+        with_keys.groupby(&names)
+    }
+
     /// One row aggregating every numeric column (Dask's `df.sum()`, `df.mean()`, …), named
     /// `column_agg` as a group-by names them.
     pub fn agg(&self, agg: GroupAgg) -> Result<Frame, FrameError> {

@@ -57,10 +57,35 @@ fn add_interval(days: i32, months: i32, extra: i32) -> Option<i32> {
 pub(super) fn shift(op: Op, dates: Evaluated, months: i32, days: i32) -> Result<Evaluated, FrameError> {
     let sign = if op == Op::Sub { -1 } else { 1 };
     let t = dates.array.data_type().clone();
-    if t != DataType::Date32 {
-        return Err(FrameError::Type(format!("{op:?} of an interval and a {t} value (dates only)")));
-    }
     let (months, days) = (sign * months, sign * days);
+    if let DataType::Timestamp(unit, zone) = &t {
+        // Through the date and time of day: months on the calendar, then whole days.
+        let per_second: i64 = match unit {
+            arrow_schema::TimeUnit::Second => 1,
+            arrow_schema::TimeUnit::Millisecond => 1_000,
+            arrow_schema::TimeUnit::Microsecond => 1_000_000,
+            arrow_schema::TimeUnit::Nanosecond => 1_000_000_000,
+        };
+        let per_day = 86_400 * per_second;
+        let zone = zone.clone();
+        return dates.map(|a| {
+            let values = arrow_cast::cast(a, &DataType::Int64)?;
+            let out: arrow_array::Int64Array =
+                values.as_primitive::<arrow_array::types::Int64Type>().try_unary(|v| {
+                    let (day, within) = (v.div_euclid(per_day), v.rem_euclid(per_day));
+                    let moved = i32::try_from(day).ok().and_then(|d| add_interval(d, months, days));
+                    moved.map(|d| i64::from(d) * per_day + within).ok_or_else(|| {
+                        arrow_schema::ArrowError::ComputeError(format!(
+                            "timestamp {v} moved by {months} months is out of range"
+                        ))
+                    })
+                })?;
+            Ok(arrow_cast::cast(&(Arc::new(out) as ArrayRef), &DataType::Timestamp(*unit, zone.clone()))?)
+        });
+    }
+    if t != DataType::Date32 {
+        return Err(FrameError::Type(format!("{op:?} of an interval and a {t} value (dates and timestamps only)")));
+    }
     dates.map(|a| {
         let out: Date32Array = a.as_primitive::<Date32Type>().try_unary(|d| {
             add_interval(d, months, days).ok_or_else(|| {

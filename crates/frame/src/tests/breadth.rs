@@ -334,3 +334,45 @@ fn frame_operations_a_pandas_user_expects() {
     assert_eq!(p[5], Some(1.0), "the median of 1, 2.5, 1");
     assert_eq!(p[7], Some(2.5));
 }
+
+#[test]
+fn intervals_move_dates_and_timestamps_on_the_calendar() {
+    let schema = Arc::new(arrow_schema::Schema::new(vec![
+        arrow_schema::Field::new("d", DataType::Date32, true),
+        arrow_schema::Field::new("t", DataType::Timestamp(arrow_schema::TimeUnit::Second, None), true),
+    ]));
+    let jan31 = days_from_ymd(1996, 1, 31).unwrap();
+    let noon = i64::from(jan31) * 86_400 + 12 * 3600;
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Date32Array::from(vec![Some(jan31), None])),
+            Arc::new(arrow_array::TimestampSecondArray::from(vec![Some(noon), None])),
+        ],
+    )
+    .unwrap();
+    let out = Frame::from_batches(vec![batch])
+        .with_column("d2", col("d").add(lit(months(1))))
+        .with_column("t2", col("t").add(lit(months(1))).add(lit(days(1))))
+        .with_column("y", col("d").sub(lit(years(1))).year())
+        .compute(&SyncExecutor)
+        .unwrap();
+    let d2 = out.column_by_name("d2").unwrap().as_primitive::<Date32Type>().clone();
+    assert_eq!(d2.value(0), days_from_ymd(1996, 2, 29).unwrap(), "a leap year's end of February");
+    assert!(d2.is_null(1));
+    let t2 = out.column_by_name("t2").unwrap().as_primitive::<arrow_array::types::TimestampSecondType>().clone();
+    assert_eq!(t2.value(0), i64::from(days_from_ymd(1996, 3, 1).unwrap()) * 86_400 + 12 * 3600, "the time of day kept");
+    assert_eq!(ints(&out, "y"), vec![Some(1995), None]);
+    // An expression as a group key.
+    let by_year = frame(
+        &[(Some(1), None, Some(5), Some(9000)), (Some(2), None, Some(7), Some(9001)), (None, None, Some(1), None)],
+        2,
+    )
+    .groupby_exprs(&[("year", col("d").year())])
+    .aggregate(&[("total", col("p"), GroupAgg::Sum)])
+    .compute(&SyncExecutor)
+    .unwrap();
+    assert_eq!(ints(&by_year, "year"), vec![Some(1994), None]);
+    let totals: Vec<i128> = by_year.column_by_name("total").unwrap().as_primitive::<Decimal128Type>().values().to_vec();
+    assert_eq!(totals, [12, 1]);
+}
