@@ -104,6 +104,20 @@ fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Groups, Vec<Array
             return Ok((groups, columns));
         }
     }
+    if let [a, b] = canonical.as_slice() {
+        // Two int keys (an order and a supplier, say): hashed as a pair, no row encoding.
+        if let (Some(a), Some(b)) = (a.as_primitive_opt::<Int64Type>(), b.as_primitive_opt::<Int64Type>()) {
+            let mut index: FxHashMap<(Option<i64>, Option<i64>), u32> = FxHashMap::default();
+            for (row, key) in a.iter().zip(b.iter()).enumerate() {
+                let g = *index.entry(key).or_insert_with(|| {
+                    groups.firsts.push(row as u32);
+                    groups.firsts.len() as u32 - 1
+                });
+                groups.of_row.push(g);
+            }
+            return Ok((groups, columns));
+        }
+    }
     if canonical.is_empty() {
         // No keys: every row in one group.
         groups.firsts.extend((rows > 0).then_some(0));

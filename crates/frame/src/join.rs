@@ -142,6 +142,16 @@ fn pairs(
             return Ok(match_rows(a.iter(), b.iter(), how));
         }
     }
+    if let ([a1, a2], [b1, b2]) = (l.as_slice(), r.as_slice()) {
+        // Two int keys: matched as pairs, no row encoding (a null in either matches nothing).
+        let ints = |c: &ArrayRef| c.as_primitive_opt::<Int64Type>().cloned();
+        if let (Some(a1), Some(a2), Some(b1), Some(b2)) = (ints(a1), ints(a2), ints(b1), ints(b2)) {
+            let pairs = |x: &arrow_array::Int64Array, y: &arrow_array::Int64Array| -> Vec<Option<(i64, i64)>> {
+                x.iter().zip(y.iter()).map(|(x, y)| x.zip(y)).collect()
+            };
+            return Ok(match_rows(pairs(&a1, &a2).into_iter(), pairs(&b1, &b2).into_iter(), how));
+        }
+    }
     let (lrows, rrows) = (crate::keys::rows(&l)?, crate::keys::rows(&r)?);
     // A null in any key column matches nothing.
     fn keyed<'a>(rows: &'a arrow_row::Rows, cols: &[ArrayRef], i: usize) -> Option<&'a [u8]> {
