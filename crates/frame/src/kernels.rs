@@ -74,30 +74,25 @@ pub(crate) struct Bound {
 impl Bound {
     /// Whether a row group whose strings lie in `[min, max]` may hold a matching row.
     fn may_match_text(&self, min: &str, max: &str) -> bool {
-        use crate::expr::Op;
-        let Some(v) = self.text.as_deref() else { return true };
-        match self.op {
-            Op::Gt => max > v,
-            Op::GtEq => max >= v,
-            Op::Lt => min < v,
-            Op::LtEq => min <= v,
-            Op::Eq => min <= v && v <= max,
-            _ => true,
-        }
+        self.text.as_deref().is_none_or(|v| in_range(self.op, v, min, max))
     }
 
     /// Whether a row group whose column lies in `[min, max]` may hold a matching row.
     fn may_match(&self, min: f64, max: f64) -> bool {
-        use crate::expr::Op;
-        let v = self.value;
-        match self.op {
-            Op::Gt => max > v,
-            Op::GtEq => max >= v,
-            Op::Lt => min < v,
-            Op::LtEq => min <= v,
-            Op::Eq => min <= v && v <= max,
-            _ => true,
-        }
+        in_range(self.op, &self.value, &min, &max)
+    }
+}
+
+/// Whether `column op v` may hold for some value in `[min, max]`.
+fn in_range<T: PartialOrd + ?Sized>(op: crate::expr::Op, v: &T, min: &T, max: &T) -> bool {
+    use crate::expr::Op;
+    match op {
+        Op::Gt => max > v,
+        Op::GtEq => max >= v,
+        Op::Lt => min < v,
+        Op::LtEq => min <= v,
+        Op::Eq => min <= v && v <= max,
+        _ => true,
     }
 }
 

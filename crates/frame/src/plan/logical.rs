@@ -160,13 +160,59 @@ pub(crate) enum JoinMethod {
     Hash { shuffle_left: bool, shuffle_right: bool },
 }
 
+impl ScanSource {
+    pub fn npartitions(&self) -> usize {
+        match self {
+            ScanSource::Parquet { parts, .. } => parts.len(),
+            ScanSource::Csv { ranges, .. } => ranges.len(),
+            ScanSource::Batches(b) => b.len(),
+            ScanSource::Held(h) => h.keys.len(),
+        }
+    }
+
+    /// What the source reads, for `explain`.
+    pub fn describe(&self) -> String {
+        match self {
+            ScanSource::Parquet { parts, .. } if parts.iter().any(|(_, g)| g.is_some()) => {
+                format!("read_parquet: {} row groups", parts.len())
+            }
+            ScanSource::Parquet { parts, hive: Some(h) } => format!(
+                "read_parquet: {} files of partition folders {:?}",
+                parts.len(),
+                h.columns.iter().map(|c| &c.0).collect::<Vec<_>>()
+            ),
+            ScanSource::Parquet { parts, .. } => format!("read_parquet: {} files", parts.len()),
+            ScanSource::Csv { ranges, spec } => format!(
+                "read_{}: {} byte ranges",
+                if spec.format == crate::csv::TextFormat::Json { "json" } else { "csv" },
+                ranges.len()
+            ),
+            ScanSource::Batches(b) => format!("from_batches: {} batches", b.len()),
+            ScanSource::Held(h) => format!("persisted on the cluster: {} partitions", h.keys.len()),
+        }
+    }
+}
+
 impl Logical {
-    /// The node's inputs.
-    pub fn inputs(&self) -> Vec<&Arc<Logical>> {
+    /// The node's inputs (shared: cloning an `Arc`).
+    pub fn inputs(&self) -> Vec<Arc<Logical>> {
+        self.clone().inputs_mut().into_iter().map(|i| i.clone()).collect()
+    }
+
+    /// The same node over new inputs (in [`Logical::inputs`]' order).
+    pub fn with_inputs(&self, new: Vec<Arc<Logical>>) -> Logical {
+        let mut node = self.clone();
+        for (slot, input) in node.inputs_mut().into_iter().zip(new) {
+            *slot = input;
+        }
+        node
+    }
+
+    fn inputs_mut(&mut self) -> Vec<&mut Arc<Logical>> {
         match self {
             Logical::Scan(_) => Vec::new(),
             Logical::Join { left, right, .. } => vec![left, right],
-            Logical::Union { inputs } => inputs.iter().collect(),
+            Logical::Union { inputs } => inputs.iter_mut().collect(),
             Logical::Filter { input, .. }
             | Logical::WithColumn { input, .. }
             | Logical::Select { input, .. }
@@ -183,40 +229,6 @@ impl Logical {
             | Logical::Loc { input, .. }
             | Logical::Partitions { input, .. } => vec![input],
         }
-    }
-
-    /// The same node over new inputs (in [`Logical::inputs`]' order).
-    pub fn with_inputs(&self, mut new: Vec<Arc<Logical>>) -> Logical {
-        let mut next = || new.remove(0);
-        let mut node = self.clone();
-        match &mut node {
-            Logical::Scan(_) => {}
-            Logical::Join { left, right, .. } => {
-                *left = next();
-                *right = next();
-            }
-            Logical::Union { inputs } => {
-                for i in inputs.iter_mut() {
-                    *i = next();
-                }
-            }
-            Logical::Filter { input, .. }
-            | Logical::WithColumn { input, .. }
-            | Logical::Select { input, .. }
-            | Logical::Rename { input, .. }
-            | Logical::MapPartitions { input, .. }
-            | Logical::Aggregate { input, .. }
-            | Logical::Sort { input, .. }
-            | Logical::TopN { input, .. }
-            | Logical::Limit { input, .. }
-            | Logical::Repartition { input, .. }
-            | Logical::RepartitionBySize { input, .. }
-            | Logical::Shuffle { input, .. }
-            | Logical::SetIndex { input, .. }
-            | Logical::Loc { input, .. }
-            | Logical::Partitions { input, .. } => *input = next(),
-        }
-        node
     }
 
     /// `f` applied bottom-up: every node rebuilt over its rewritten inputs, then rewritten.
@@ -294,22 +306,7 @@ impl Logical {
     pub fn describe(&self) -> String {
         match self {
             Logical::Scan(scan) => {
-                let what = match &scan.source {
-                    ScanSource::Parquet { parts: files, .. } if files.iter().any(|(_, g)| g.is_some()) => {
-                        format!("parquet: {} row groups", files.len())
-                    }
-                    ScanSource::Parquet { parts: files, hive: Some(h) } => {
-                        format!(
-                            "parquet: {} files in partition folders {:?}",
-                            files.len(),
-                            h.columns.iter().map(|c| &c.0).collect::<Vec<_>>()
-                        )
-                    }
-                    ScanSource::Parquet { parts: files, .. } => format!("parquet: {} files", files.len()),
-                    ScanSource::Csv { ranges, .. } => format!("csv: {} byte ranges", ranges.len()),
-                    ScanSource::Batches(b) => format!("batches: {}", b.len()),
-                    ScanSource::Held(h) => format!("persisted: {} partitions", h.keys.len()),
-                };
+                let what = scan.source.describe();
                 let mut line = format!("Scan {what}");
                 if let Some(c) = &scan.columns {
                     line.push_str(&format!(" columns={c:?}"));

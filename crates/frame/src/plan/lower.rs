@@ -8,6 +8,7 @@ use rask_graph::{Expr as Task, Graph, Key, Value};
 use crate::groupby::GroupSpec;
 use crate::join::JoinSpec;
 use crate::kernels::{encode, PartitionOp};
+use crate::plan::logical::ScanSource;
 use crate::plan::physical::{Cuts, JoinPlan, Physical, Source};
 use crate::shuffle::{self, RowTarget};
 
@@ -87,7 +88,7 @@ impl Physical {
     fn lower_source(&self, graph: &mut Graph, token: &str, columns: Option<Vec<String>>) -> Vec<Task> {
         let input_token = format!("{token}-in");
         match &self.source {
-            Source::Parquet { parts, hive } => parts
+            Source::Scan(ScanSource::Parquet { parts, hive }) => parts
                 .iter()
                 .enumerate()
                 .map(|(i, (f, row_group))| {
@@ -106,7 +107,7 @@ impl Physical {
                     )
                 })
                 .collect(),
-            Source::Csv { ranges, spec } => ranges
+            Source::Scan(ScanSource::Csv { ranges, spec }) => ranges
                 .iter()
                 .map(|(file, start, end)| {
                     Task::call(
@@ -121,8 +122,10 @@ impl Physical {
                     )
                 })
                 .collect(),
-            Source::Batches(batches) => batches.iter().map(|b| Task::from(crate::batch::to_value(b.clone()))).collect(),
-            Source::Held(held) => held.keys.iter().cloned().map(Task::key).collect(),
+            Source::Scan(ScanSource::Batches(batches)) => {
+                batches.iter().map(|b| Task::from(crate::batch::to_value(b.clone()))).collect()
+            }
+            Source::Scan(ScanSource::Held(held)) => held.keys.iter().cloned().map(Task::key).collect(),
             Source::Subset { input, keep } => {
                 let parts = input.lower(graph, &input_token, columns);
                 keep.iter().map(|&i| Task::key(parts[i].clone())).collect()
@@ -246,24 +249,7 @@ impl Physical {
         let pad = "  ".repeat(depth);
         let n = self.npartitions();
         let line = match &self.source {
-            Source::Parquet { parts: files, .. } if files.iter().any(|(_, g)| g.is_some()) => {
-                format!("read_parquet: {} row groups", files.len())
-            }
-            Source::Parquet { parts: files, hive: Some(h) } => {
-                format!(
-                    "read_parquet: {} files of partition folders {:?}",
-                    files.len(),
-                    h.columns.iter().map(|c| &c.0).collect::<Vec<_>>()
-                )
-            }
-            Source::Parquet { parts: files, .. } => format!("read_parquet: {} files", files.len()),
-            Source::Csv { ranges, spec } => format!(
-                "read_{}: {} byte ranges",
-                if spec.format == crate::csv::TextFormat::Json { "json" } else { "csv" },
-                ranges.len()
-            ),
-            Source::Batches(b) => format!("from_batches: {} batches", b.len()),
-            Source::Held(h) => format!("persisted on the cluster: {} partitions", h.keys.len()),
+            Source::Scan(scan) => scan.describe(),
             Source::Subset { keep, .. } => format!("partitions {keep:?} only"),
             Source::Repartitioned { .. } => format!("repartition into {n}"),
             Source::Resized { .. } => format!("repartition by size into {n}"),

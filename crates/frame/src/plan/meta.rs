@@ -12,6 +12,7 @@ use rask_graph::Registry;
 
 use crate::batch::{from_value, to_value};
 use crate::kernels::{apply_ops, PartitionOp};
+use crate::plan::logical::ScanSource;
 use crate::plan::physical::{Physical, Source};
 use crate::FrameError;
 
@@ -38,7 +39,7 @@ impl Physical {
 
     fn source_schema(&self) -> Result<SchemaRef, FrameError> {
         Ok(match &self.source {
-            Source::Parquet { parts: files, hive } => {
+            Source::Scan(ScanSource::Parquet { parts: files, hive }) => {
                 let path = files[0].0.display().to_string();
                 let fail = |cause: String| FrameError::File { path: path.clone(), cause };
                 let file = File::open(&files[0].0).map_err(|e| fail(e.to_string()))?;
@@ -56,12 +57,12 @@ impl Physical {
                     None => schema,
                 }
             }
-            Source::Csv { spec, .. } => crate::csv::schema(&spec.columns),
-            Source::Batches(b) => match b.first() {
+            Source::Scan(ScanSource::Csv { spec, .. }) => crate::csv::schema(&spec.columns),
+            Source::Scan(ScanSource::Batches(b)) => match b.first() {
                 Some(b) => b.schema(),
                 None => return Err(FrameError::Type("a frame with no partitions has no schema".into())),
             },
-            Source::Held(h) => {
+            Source::Scan(ScanSource::Held(h)) => {
                 h.schema.clone().ok_or_else(|| FrameError::Type("a persisted frame of unknown schema".into()))?
             }
             Source::Subset { input, .. }

@@ -4,7 +4,7 @@
 //! to tasks is in `lower.rs`, the schema and size estimates in `meta.rs`. Data-dependent
 //! stages (divisions from samples, partition sizes) run here, given an executor.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -14,7 +14,6 @@ use rask_exec::{Executor, Persisted};
 use rask_graph::{Expr as Task, Graph, Key, Registry, Value};
 
 use crate::batch::from_value;
-use crate::csv::TextSpec;
 use crate::expr::{col, lit, Expr};
 use crate::groupby::GroupSpec;
 use crate::join::JoinSpec;
@@ -30,19 +29,8 @@ pub(crate) const SPLIT_EVERY: usize = 8;
 /// Where a frame's partitions come from.
 #[derive(Clone, Debug)]
 pub(crate) enum Source {
-    /// Files, whole or one row group each (`Some(g)`).
-    Parquet {
-        parts: Vec<(PathBuf, Option<usize>)>,
-        hive: Option<Arc<crate::sources::Hive>>,
-    },
-    /// Byte ranges `[start, end)` of CSV files, with the schema inferred from the first file.
-    Csv {
-        ranges: Vec<(PathBuf, u64, u64)>,
-        spec: TextSpec,
-    },
-    Batches(Vec<RecordBatch>),
-    /// Partitions a cluster keeps (see [`Physical::persist`]).
-    Held(Held),
+    /// Rows from files, batches or a cluster (the logical plan's scan sources).
+    Scan(ScanSource),
     Join {
         left: Box<Physical>,
         right: Box<Physical>,
@@ -171,10 +159,7 @@ impl Physical {
 
     pub(crate) fn npartitions(&self) -> usize {
         match &self.source {
-            Source::Parquet { parts, .. } => parts.len(),
-            Source::Csv { ranges, .. } => ranges.len(),
-            Source::Batches(b) => b.len(),
-            Source::Held(h) => h.keys.len(),
+            Source::Scan(scan) => scan.npartitions(),
             Source::Join { left, spec, plan: JoinPlan::Broadcast, .. } => {
                 left.npartitions() + usize::from(spec.how.keeps_right())
             }
@@ -522,7 +507,7 @@ impl Physical {
     pub(crate) fn quantiles(&self, column: &str, n: usize, executor: &dyn Executor) -> Result<Vec<f64>, FrameError> {
         // Straight from Parquet files whose row groups carry statistics (nothing filtered or
         // changed on the way): quantiles of the row groups' ranges, without reading the data.
-        if let Source::Parquet { parts: files, .. } = &self.source {
+        if let Source::Scan(ScanSource::Parquet { parts: files, .. }) = &self.source {
             if self.ops.iter().all(|op| matches!(op, PartitionOp::Select(c) if c.iter().any(|c| c == column))) {
                 if let Some(ranges) = crate::kernels::column_ranges(files, column) {
                     return Ok(crate::sort::cuts_from_ranges(&ranges, n));

@@ -65,11 +65,9 @@ pub(crate) fn physical<S: Stages>(plan: &Logical, stages: &S) -> Result<Physical
             let source = match &scan.source {
                 ScanSource::Parquet { parts, hive } => {
                     let (parts, hive) = prune_partitions(parts, hive.as_deref(), &scan.filters);
-                    Source::Parquet { parts, hive }
+                    Source::Scan(ScanSource::Parquet { parts, hive })
                 }
-                ScanSource::Csv { ranges, spec } => Source::Csv { ranges: ranges.clone(), spec: spec.clone() },
-                ScanSource::Batches(b) => Source::Batches(b.clone()),
-                ScanSource::Held(h) => Source::Held(h.clone()),
+                other => Source::Scan(other.clone()),
             };
             let mut p = Physical { divisions: scan.divisions.clone(), ..Physical::new(source) };
             // Leading filters: the reader prunes row groups by their bounds.

@@ -38,13 +38,13 @@ mod tests {
         let sorted = Arc::new(Logical::Sort { input: scan(), keys: vec![SortKey::desc("a")] });
         let selected = Arc::new(Logical::Select { input: sorted, columns: vec!["a".into()] });
         let plan = Arc::new(Logical::Limit { input: Arc::new(Logical::Limit { input: selected, n: 5 }), n: 3 });
-        assert_eq!(tree(&pass(&plan)), "Select [\"a\"]\n  TopN 3 by a desc\n    Scan batches: 1\n");
+        assert_eq!(tree(&pass(&plan)), "Select [\"a\"]\n  TopN 3 by a desc\n    Scan from_batches: 1 batches\n");
     }
 
     #[test]
     fn a_limit_over_a_filter_stays_above_it() {
         let filtered = Arc::new(Logical::Filter { input: scan(), predicate: crate::col("a").gt(crate::lit(1)) });
         let plan = Arc::new(Logical::Limit { input: filtered, n: 2 });
-        assert_eq!(tree(&pass(&plan)), "Limit 2\n  Filter (a > 1)\n    Scan batches: 1\n");
+        assert_eq!(tree(&pass(&plan)), "Limit 2\n  Filter (a > 1)\n    Scan from_batches: 1 batches\n");
     }
 }

@@ -132,7 +132,7 @@ mod tests {
         let plan = filter(computed, col("x").gt(lit(1)).and(col("c").lt(lit(5))));
         assert_eq!(
             tree(&pass(&plan)),
-            "Filter (c < 5)\n  WithColumn c = (x + 1)\n    Rename [(\"a\", \"x\")]\n      Scan batches: 1 filter=(a > 1)\n"
+            "Filter (c < 5)\n  WithColumn c = (x + 1)\n    Rename [(\"a\", \"x\")]\n      Scan from_batches: 1 batches filter=(a > 1)\n"
         );
     }
 
@@ -149,15 +149,15 @@ mod tests {
         let plan = filter(join, col("b").gt(lit(1)).and(col("rb").lt(lit(2))).and(col("b").lt(col("rb"))));
         let out = tree(&pass(&plan));
         assert!(out.starts_with("Filter (b < rb)\n  Join Inner"), "{out}");
-        assert!(out.contains("Scan batches: 1 filter=(b > 1)"), "{out}");
-        assert!(out.contains("Scan batches: 1 filter=(b < 2)"), "the right's rb is its b: {out}");
+        assert!(out.contains("Scan from_batches: 1 batches filter=(b > 1)"), "{out}");
+        assert!(out.contains("Scan from_batches: 1 batches filter=(b < 2)"), "the right's rb is its b: {out}");
     }
 
     #[test]
     fn a_filter_stays_above_a_limit_and_on_the_kept_side_of_an_outer_join() {
         let limited = Arc::new(Logical::Limit { input: scan(), n: 1 });
         let plan = filter(limited, col("a").gt(lit(1)));
-        assert_eq!(tree(&pass(&plan)), "Filter (a > 1)\n  Limit 1\n    Scan batches: 1\n");
+        assert_eq!(tree(&pass(&plan)), "Filter (a > 1)\n  Limit 1\n    Scan from_batches: 1 batches\n");
         let spec =
             JoinSpec { left_on: vec!["a".into()], right_on: vec!["a".into()], how: How::Left, suffix: "_r".into() };
         let options = JoinOptions { strategy: JoinStrategy::Auto, broadcast_threshold: 0, npartitions: None };

@@ -103,7 +103,7 @@ mod tests {
         let plan = Arc::new(Logical::Select { input: filtered, columns: vec!["a".into()] });
         assert_eq!(
             tree(&pass(&plan)),
-            "Select [\"a\"]\n  Filter (b > 0)\n    Scan batches: 1 columns=[\"a\", \"b\"]\n"
+            "Select [\"a\"]\n  Filter (b > 0)\n    Scan from_batches: 1 batches columns=[\"a\", \"b\"]\n"
         );
     }
 
@@ -111,6 +111,6 @@ mod tests {
     fn a_mapped_function_reads_everything() {
         let mapped = Arc::new(Logical::MapPartitions { input: scan(), function: "f".into(), meta: None });
         let plan = Arc::new(Logical::Select { input: mapped, columns: vec!["a".into()] });
-        assert_eq!(tree(&pass(&plan)), "Select [\"a\"]\n  MapPartitions f\n    Scan batches: 1\n");
+        assert_eq!(tree(&pass(&plan)), "Select [\"a\"]\n  MapPartitions f\n    Scan from_batches: 1 batches\n");
     }
 }
