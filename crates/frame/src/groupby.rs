@@ -393,7 +393,12 @@ fn pick_non_null(groups: &Groups, values: &ArrayRef, last: bool) -> Result<Array
 }
 
 /// The requested columns from a merged partial, rows sorted by key for a stable result.
-pub(crate) fn finish(merged: &RecordBatch, keys: &[String], specs: &[AggSpec]) -> Result<RecordBatch, FrameError> {
+pub(crate) fn finish(
+    merged: &RecordBatch,
+    keys: &[String],
+    specs: &[AggSpec],
+    sorted: bool,
+) -> Result<RecordBatch, FrameError> {
     let mut fields = Vec::new();
     let mut out: Vec<ArrayRef> = Vec::new();
     for k in keys {
@@ -475,6 +480,9 @@ pub(crate) fn finish(merged: &RecordBatch, keys: &[String], specs: &[AggSpec]) -
             merged.num_rows()
         })),
     )?;
+    if !sorted {
+        return Ok(batch);
+    }
     sort_by_keys(&batch, keys.len())
 }
 
@@ -518,6 +526,10 @@ fn sort_by_keys(batch: &RecordBatch, nkeys: usize) -> Result<RecordBatch, FrameE
 pub(crate) struct GroupSpec {
     pub keys: Vec<String>,
     pub aggs: Vec<AggSpec>,
+    /// Whether the groups come out sorted by key: with one output partition (the whole result
+    /// in order, as pandas gives it); with `split_out` the partitions are hash ranges and
+    /// sorting each would buy nothing.
+    pub sorted: bool,
 }
 
 mod tasks {
@@ -544,7 +556,9 @@ mod tasks {
     fn finish(args: &[Value]) -> Result<Value, TaskError> {
         let batch = from_value("frame_groupby_finish", &args[0])?;
         let spec: GroupSpec = decode("frame_groupby_finish", &args[1])?;
-        super::finish(batch, &spec.keys, &spec.aggs).map(to_value).map_err(|e| frame_error("frame_groupby_finish", e))
+        super::finish(batch, &spec.keys, &spec.aggs, spec.sorted)
+            .map(to_value)
+            .map_err(|e| frame_error("frame_groupby_finish", e))
     }
 
     register!("frame_groupby_partial", Arity::Exact(2), partial);

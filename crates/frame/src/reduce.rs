@@ -44,8 +44,8 @@ impl GroupBy {
     }
 
     /// One row per group: the key columns, then `(column, agg)` for each spec, named
-    /// `column_agg` (`x_sum`). Each output partition is sorted by key (with one partition,
-    /// so is the result).
+    /// `column_agg` (`x_sum`). With one output partition the groups are sorted by key (null
+    /// keys last); with `split_out`, each partition holds a hash range of keys, unsorted.
     pub fn agg(&self, specs: &[(&str, GroupAgg)]) -> Frame {
         let aggs = specs
             .iter()
@@ -57,7 +57,7 @@ impl GroupBy {
             .collect();
         Frame::from_plan(Logical::Aggregate {
             input: self.frame.plan.clone(),
-            spec: GroupSpec { keys: self.keys.clone(), aggs },
+            spec: GroupSpec { keys: self.keys.clone(), aggs, sorted: self.split_out == 1 },
             split_every: self.split_every,
             split_out: self.split_out,
         })
@@ -84,7 +84,7 @@ impl GroupBy {
         }
         Frame::from_plan(Logical::Aggregate {
             input: frame.plan.clone(),
-            spec: GroupSpec { keys: self.keys.clone(), aggs },
+            spec: GroupSpec { keys: self.keys.clone(), aggs, sorted: self.split_out == 1 },
             split_every: self.split_every,
             split_out: self.split_out,
         })
@@ -96,7 +96,11 @@ impl GroupBy {
         let mut both: Vec<&str> = self.keys.iter().map(String::as_str).collect();
         both.push(column);
         let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
-        let distinct = GroupBy { keys: both.iter().map(|k| k.to_string()).collect(), ..self.clone() }.agg(&[]);
+        // With split_out, rows move once to their keys' partitions, and both steps below run
+        // in place there (no partial of mostly distinct rows, no second exchange).
+        let input = if self.split_out > 1 { self.frame.shuffle(&keys, self.split_out) } else { self.frame.clone() };
+        let distinct =
+            GroupBy { frame: input, keys: both.iter().map(|k| k.to_string()).collect(), ..self.clone() }.agg(&[]);
         GroupBy { frame: distinct, keys: self.keys.clone(), ..self.clone() }
             .aggregate(&[(name, crate::col(column), GroupAgg::Count)])
             .select(&keys.iter().copied().chain([name]).collect::<Vec<_>>())

@@ -61,6 +61,13 @@ pub(crate) fn hash_targets(batch: &RecordBatch, on: &[String], n: usize) -> Resu
             return Ok(ints.iter().map(|v| (mix(v.map_or(u64::MAX, |v| v as u64)) % n) as u32).collect());
         }
     }
+    if let [a, b] = columns.as_slice() {
+        // Two int keys: their hashes mixed, no row encoding.
+        if let (Some(a), Some(b)) = (a.as_primitive_opt::<Int64Type>(), b.as_primitive_opt::<Int64Type>()) {
+            let h = |v: Option<i64>| mix(v.map_or(u64::MAX, |v| v as u64));
+            return Ok(a.iter().zip(b.iter()).map(|(x, y)| (mix(h(x) ^ h(y).rotate_left(17)) % n) as u32).collect());
+        }
+    }
     let rows = crate::keys::rows(&columns)?;
     Ok((0..batch.num_rows())
         .map(|row| {

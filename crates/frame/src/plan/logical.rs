@@ -284,7 +284,11 @@ impl Logical {
             |p: Option<(Vec<String>, usize)>, ok: &dyn Fn(&String) -> bool| p.filter(|(keys, _)| keys.iter().all(ok));
         match self {
             Logical::Shuffle { on, n, .. } => Some((on.clone(), *n)),
-            Logical::Aggregate { spec, split_out, .. } if *split_out > 1 => Some((spec.keys.clone(), *split_out)),
+            Logical::Aggregate { input, spec, split_out, .. } if *split_out > 1 => match input.hash_partitioning() {
+                // Aggregated where it lies (see the planner): the input's partitioning stays.
+                Some((on, n)) if on.iter().all(|k| spec.keys.contains(k)) => Some((on, n)),
+                _ => Some((spec.keys.clone(), *split_out)),
+            },
             Logical::Filter { input, .. } => input.hash_partitioning(),
             Logical::Select { input, columns } => kept(input.hash_partitioning(), &|k| columns.contains(k)),
             Logical::WithColumn { input, name, .. } => kept(input.hash_partitioning(), &|k| k != name),

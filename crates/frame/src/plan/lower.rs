@@ -213,8 +213,8 @@ impl Physical {
                     .map(|p| Task::call("frame_head", [Task::list([Task::key(p)]), Task::from(*n as i64)]));
                 vec![Task::call("frame_head", [Task::list(heads), Task::from(*n as i64)])]
             }
-            Source::Grouped { input, spec, split_every, split_out } => {
-                lower_groupby(graph, token, input, spec, *split_every, *split_out)
+            Source::Grouped { input, spec, split_every, split_out, local } => {
+                lower_groupby(graph, token, input, spec, *split_every, if *local { 0 } else { *split_out })
             }
             Source::Join { left, right, spec, plan } => lower_join(graph, token, left, right, spec, *plan, columns),
         }
@@ -263,6 +263,11 @@ impl Physical {
                 "{} by {column:?} into {n} ranges ({})",
                 if sort.is_some() { "sort" } else { "move rows" },
                 if matches!(cuts, Cuts::Known(_)) { "known divisions" } else { "divisions from samples" }
+            ),
+            Source::Grouped { spec, local: true, .. } => format!(
+                "groupby {:?} -> {:?}: in place, the input is hash-partitioned on its keys",
+                spec.keys,
+                spec.aggs.iter().map(|a| a.name.as_str()).collect::<Vec<_>>()
             ),
             Source::Grouped { spec, split_out, split_every, .. } => format!(
                 "groupby {:?} -> {:?}: tree of {split_every}, split_out {split_out}",
@@ -361,6 +366,13 @@ fn lower_groupby(
     let partial = |p: Task| Task::call("frame_groupby_partial", [p, Task::from(encoded.clone())]);
     let merge = |inputs: Task| Task::call("frame_groupby_merge", [inputs, Task::from(encoded.clone())]);
     let finish = |top: Key| Task::call("frame_groupby_finish", [Task::key(top), Task::from(encoded.clone())]);
+    if split_out == 0 {
+        // Local: each partition holds whole groups, so its partial is already complete.
+        return parts
+            .into_iter()
+            .map(|p| Task::call("frame_groupby_finish", [partial(Task::key(p)), Task::from(encoded.clone())]))
+            .collect();
+    }
     if split_out == 1 {
         // At least one merge, so that a single partition's partial is still merged into form.
         let top = rask_graph::workloads::tree_reduce(graph, token, parts, split_every, 1, partial, merge);

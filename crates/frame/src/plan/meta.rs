@@ -75,7 +75,7 @@ impl Physical {
                 let empty = RecordBatch::new_empty(input.schema()?);
                 let partial = crate::groupby::partial(&empty, &spec.keys, &spec.aggs)?;
                 let merged = crate::groupby::merge(&[partial], &spec.keys, &spec.aggs)?;
-                crate::groupby::finish(&merged, &spec.keys, &spec.aggs)?.schema()
+                crate::groupby::finish(&merged, &spec.keys, &spec.aggs, spec.sorted)?.schema()
             }
             Source::Join { left, right, spec, .. } => {
                 let (l, r) = (RecordBatch::new_empty(left.schema()?), RecordBatch::new_empty(right.schema()?));

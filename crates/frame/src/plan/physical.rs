@@ -70,6 +70,9 @@ pub(crate) enum Source {
         spec: GroupSpec,
         split_every: usize,
         split_out: usize,
+        /// The input is already hash-partitioned on (some of) the keys: each partition is
+        /// aggregated on its own, no tree, no exchange (as many outputs as inputs).
+        local: bool,
     },
     /// Output partition `i` concatenates the `(input, slice, slices)` pieces `outputs[i]`
     /// lists (see [`Physical::repartition_by_size`]).
@@ -165,6 +168,7 @@ impl Physical {
             }
             Source::Join { left, .. } => left.npartitions(),
             Source::Repartitioned { n, .. } | Source::Shuffled { n, .. } => *n,
+            Source::Grouped { input, local: true, .. } => input.npartitions(),
             Source::Grouped { split_out, .. } => *split_out,
             Source::TopN { .. } | Source::Limit { .. } => 1,
             Source::Union { inputs } => inputs.iter().map(Physical::npartitions).sum(),

@@ -91,12 +91,19 @@ pub(crate) fn physical<S: Stages>(plan: &Logical, stages: &S) -> Result<Physical
             Some(m) => input(i)?.map_partitions_with_meta(function, m.clone()),
             None => input(i)?.map_partitions(function),
         },
-        Logical::Aggregate { input: i, spec, split_every, split_out } => Physical::new(Source::Grouped {
-            input: Box::new(input(i)?),
-            spec: spec.clone(),
-            split_every: *split_every,
-            split_out: *split_out,
-        }),
+        Logical::Aggregate { input: i, spec, split_every, split_out } => {
+            // Partitioned output asked of an input already hash-partitioned on some of the
+            // keys: every group lies in one partition, so each is aggregated where it is.
+            let local =
+                *split_out > 1 && i.hash_partitioning().is_some_and(|(on, _)| on.iter().all(|k| spec.keys.contains(k)));
+            Physical::new(Source::Grouped {
+                input: Box::new(input(i)?),
+                spec: spec.clone(),
+                split_every: *split_every,
+                split_out: *split_out,
+                local,
+            })
+        }
         Logical::Join { left, right, spec, options, method } => {
             let (l, r) = (input(left)?, input(right)?);
             let n = options.npartitions.unwrap_or(l.npartitions().max(r.npartitions()));

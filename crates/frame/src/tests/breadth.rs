@@ -430,3 +430,29 @@ proptest! {
         prop_assert_eq!(joined.num_rows(), matches);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Distinct counts per key, in one partition or spread (rows shuffled once by key, then
+    /// both steps in place): the same as counting by hand.
+    #[test]
+    fn nunique_counts_distinct_values_per_key(rows in rows(), parts in 1usize..4, split_out in 1usize..4) {
+        let grouped = frame(&rows, parts).groupby(&["k"]).split_out(split_out);
+        let out = grouped.nunique("s", "n").sort_by(&[SortKey::asc("k")]).compute(&ThreadedExecutor::new(2)).unwrap();
+        let mut expected: std::collections::BTreeMap<Option<i64>, std::collections::BTreeSet<Option<String>>> = Default::default();
+        for r in &rows {
+            expected.entry(r.0.map(i64::from)).or_default().insert(r.1.clone());
+        }
+        // Null values are not counted (pandas' nunique), null keys are a group.
+        let mut want: Vec<(Option<i64>, Option<i64>)> =
+            expected.into_iter().map(|(k, v)| (k, Some(v.into_iter().filter(Option::is_some).count() as i64))).collect();
+        want.sort_by_key(|(k, _)| (k.is_none(), *k));
+        let got: Vec<(Option<i64>, Option<i64>)> = ints(&out, "k").into_iter().zip(ints(&out, "n")).collect();
+        prop_assert_eq!(got, want);
+        if split_out > 1 {
+            let plan = grouped.nunique("s", "n").explain();
+            prop_assert!(plan.contains("in place"), "{}", plan);
+        }
+    }
+}
