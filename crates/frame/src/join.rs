@@ -74,9 +74,15 @@ impl JoinSpec {
         Some(if left.field_with_name(name).is_ok() { format!("{name}{}", self.suffix) } else { name.to_owned() })
     }
 
-    /// The same join with the sides swapped (for inner joins).
+    /// The same join with the sides swapped (a left join becomes a right join and back;
+    /// semi, anti and cross joins have no swapped form).
     pub(crate) fn swapped(&self) -> JoinSpec {
-        JoinSpec { left_on: self.right_on.clone(), right_on: self.left_on.clone(), ..self.clone() }
+        let how = match self.how {
+            How::Left => How::Right,
+            How::Right => How::Left,
+            other => other,
+        };
+        JoinSpec { left_on: self.right_on.clone(), right_on: self.left_on.clone(), how, ..self.clone() }
     }
 }
 

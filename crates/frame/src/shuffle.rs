@@ -115,6 +115,7 @@ pub(crate) fn range_targets(
 pub(crate) fn numeric_keys(batch: &RecordBatch, name: &str) -> Result<ArrayRef, FrameError> {
     let c = column(batch, name)?;
     let c = match c.data_type() {
+        DataType::Boolean => arrow_cast::cast(&c, &DataType::Int32)?,
         DataType::Date32 => arrow_cast::cast(&c, &DataType::Int32)?,
         DataType::Date64 | DataType::Timestamp(..) => arrow_cast::cast(&c, &DataType::Int64)?,
         _ => c,

@@ -329,8 +329,9 @@ impl Physical {
         }
     }
 
-    /// An inner join that broadcasts a small *left* side: `right` joined to `self`, then its
-    /// columns put back in the left-first order and names. `None` if a schema is unknown.
+    /// A join that broadcasts a small *left* side: `right` joined to `self` by the swapped join
+    /// (inner, right for left, left for right, outer), then its columns put back in the
+    /// left-first order and names. `None` if a schema is unknown.
     fn broadcast_left(&self, right: &Physical, spec: &JoinSpec) -> Option<Physical> {
         let (ls, rs) = (self.schema().ok()?, right.schema().ok()?);
         let swapped_spec = spec.swapped();

@@ -456,3 +456,86 @@ proptest! {
         }
     }
 }
+
+/// The key types real data has, each made from small ints (so equal ints are equal keys).
+fn key_types() -> Vec<DataType> {
+    use arrow_schema::TimeUnit;
+    vec![
+        DataType::Int8,
+        DataType::Int16,
+        DataType::Int32,
+        DataType::Int64,
+        DataType::UInt8,
+        DataType::UInt16,
+        DataType::UInt32,
+        DataType::UInt64,
+        DataType::Float32,
+        DataType::Float64,
+        DataType::Decimal128(15, 2),
+        DataType::Utf8,
+        DataType::LargeUtf8,
+        DataType::Utf8View,
+        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        DataType::Date32,
+        DataType::Timestamp(TimeUnit::Microsecond, None),
+        DataType::Boolean,
+    ]
+}
+
+/// `values` (nulls included) as a column of type `t`.
+fn typed_keys(values: &[Option<i64>], t: &DataType) -> ArrayRef {
+    let ints: ArrayRef = Arc::new(arrow_array::Int64Array::from(values.to_vec()));
+    match t {
+        DataType::Utf8View | DataType::Dictionary(..) | DataType::LargeUtf8 => {
+            let text = arrow_cast::cast(&ints, &DataType::Utf8).unwrap();
+            arrow_cast::cast(&text, t).unwrap()
+        }
+        DataType::Boolean => {
+            let odd: arrow_array::BooleanArray = values.iter().map(|v| v.map(|v| v % 2 == 1)).collect();
+            Arc::new(odd)
+        }
+        _ => arrow_cast::cast(&ints, t).unwrap(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Every key type groups, joins (with itself) and sorts as its values say.
+    #[test]
+    fn every_key_type_groups_joins_and_sorts(values in prop::collection::vec(prop::option::weighted(0.85, 0..5i64), 1..30), parts in 1usize..3) {
+        for t in key_types() {
+            let as_keys: Vec<Option<i64>> = if t == DataType::Boolean { values.iter().map(|v| v.map(|v| v % 2)).collect() } else { values.clone() };
+            let schema = Arc::new(arrow_schema::Schema::new(vec![
+                arrow_schema::Field::new("k", t.clone(), true),
+                arrow_schema::Field::new("i", DataType::Int64, false),
+            ]));
+            let per = values.len().div_ceil(parts).max(1);
+            let batches: Vec<RecordBatch> = values
+                .chunks(per)
+                .enumerate()
+                .map(|(c, chunk)| {
+                    let ids: arrow_array::Int64Array = (0..chunk.len() as i64).map(|i| i + (c * per) as i64).collect();
+                    RecordBatch::try_new(schema.clone(), vec![typed_keys(chunk, &t), Arc::new(ids)]).unwrap()
+                })
+                .collect();
+            let f = Frame::from_batches(batches);
+            let counts = f.groupby(&["k"]).aggregate(&[("n", lit(1), GroupAgg::Size)]).compute(&SyncExecutor).unwrap();
+            let mut expected: std::collections::BTreeMap<Option<i64>, i64> = Default::default();
+            as_keys.iter().for_each(|v| *expected.entry(*v).or_default() += 1);
+            let mut want: Vec<i64> = expected.values().copied().collect();
+            let mut got = ints(&counts, "n").into_iter().flatten().collect::<Vec<_>>();
+            want.sort();
+            got.sort();
+            prop_assert_eq!(got, want, "group sizes by {}", t);
+            let joined = f.merge(&f.select(&["k"]).rename(&[("k", "k")]), &["k"], How::Inner).len(&SyncExecutor).unwrap();
+            let pairs: usize = as_keys.iter().map(|a| as_keys.iter().filter(|b| a.is_some() && *b == a).count()).sum();
+            prop_assert_eq!(joined, pairs, "self-join on {}", t);
+            let sorted = f.sort_by(&[SortKey::asc("k")]).compute(&SyncExecutor).unwrap();
+            let order: Vec<Option<i64>> = ints(&sorted, "i").into_iter().map(|i| as_keys[i.unwrap() as usize]).collect();
+            let mut expected_order = as_keys.clone();
+            expected_order.sort_by_key(|v| (v.is_none(), *v));
+            prop_assert_eq!(order, expected_order, "sorted by {}", t);
+        }
+    }
+}

@@ -3,7 +3,8 @@
 //!
 //! 1. both sides indexed on their key → aligned partition by partition (`Index`);
 //! 2. a right side under the broadcast threshold → broadcast it (every join kind);
-//! 3. an inner join with a small left side → broadcast the left;
+//! 3. a small left side → broadcast the left (inner, left, right and outer joins: the swapped
+//!    join; semi and anti joins keep only left rows, so the right is hashed);
 //! 4. the left indexed on its key → move only the right into its ranges (`Index`);
 //! 5. else hash both into the same number of partitions — except a side already
 //!    hash-partitioned on its join keys, which keeps its partitions (shuffle elimination).
@@ -55,7 +56,9 @@ fn choose(
         JoinStrategy::Shuffle => hash(),
         JoinStrategy::Auto if indexed(left, left_on) && indexed(right, right_on) => JoinMethod::Index,
         JoinStrategy::Auto if small(right) => JoinMethod::Broadcast,
-        JoinStrategy::Auto if how == How::Inner && small(left) => JoinMethod::BroadcastLeft,
+        JoinStrategy::Auto if matches!(how, How::Inner | How::Left | How::Right | How::Outer) && small(left) => {
+            JoinMethod::BroadcastLeft
+        }
         JoinStrategy::Auto if indexed(left, left_on) => JoinMethod::Index,
         JoinStrategy::Auto => hash(),
     }
