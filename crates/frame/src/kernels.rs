@@ -266,16 +266,19 @@ pub(crate) fn read_file(
         return Err(FrameError::File { path: path.to_owned(), cause: format!("no row group {only:?} of {groups}") });
     }
     let bounds = &bounds;
-    let (builder, read) = if bounds.is_empty() && only.is_none() {
-        (builder, groups)
+    let kept: Vec<usize> = if bounds.is_empty() && only.is_none() {
+        (0..groups).collect()
     } else {
         let mut kept = row_groups(builder.metadata(), bounds);
         kept.retain(|g| only.is_none_or(|o| o == *g));
-        let n = kept.len();
-        (builder.with_row_groups(kept), n)
+        kept
     };
-    ROW_GROUPS_READ.set(ROW_GROUPS_READ.get() + read);
-    let reader = builder.with_batch_size(1 << 16).build().map_err(pq)?;
+    ROW_GROUPS_READ.set(ROW_GROUPS_READ.get() + kept.len());
+    // One batch for the whole partition: the columns come out of the decoder as they are,
+    // with no concatenation (a copy of everything read) after.
+    let rows: i64 = kept.iter().map(|&g| builder.metadata().row_group(g).num_rows()).sum();
+    let builder = builder.with_row_groups(kept).with_batch_size((rows.max(1) as usize).min(1 << 24));
+    let reader = builder.build().map_err(pq)?;
     let batches = reader
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| FrameError::File { path: path.to_owned(), cause: e.to_string() })?;
