@@ -143,9 +143,10 @@ struct Slot {
 
 struct InFlight {
     node: u32,
-    /// Segments made to send this task (a spilled message, a copied input): unlinked when done,
-    /// unless the result lives in one of them (a task that returns its input as it is).
-    keep: Vec<Segment>,
+    /// Segments made to send this task (a spilled message, a copied input), registered with
+    /// the run's segments: unlinked when done, unless the result lives in one of them (a task
+    /// that returns its input as it is shares the mapping, as any adopted result does).
+    _keep: Vec<Arc<Segment>>,
 }
 
 impl ProcessExecutor {
@@ -354,8 +355,9 @@ struct Run<'a, 'p> {
     shared: Shared<'p>,
     local: Deque<u32>,
     run: u64,
-    /// Segments adopted from workers, by name: a result that comes back by a name we already
-    /// hold (say, `identity` of a big array) shares the mapping and its single owner.
+    /// Segments adopted from workers or made to send inputs, by name: a result that comes back
+    /// by a name we already hold (say, `identity` of a big array) shares the mapping and its
+    /// single owner.
     segments: FxHashMap<String, Weak<Segment>>,
     attempts: FxHashMap<u32, u32>,
     bytes_copied: u64,
@@ -478,7 +480,11 @@ impl<'a, 'p> Run<'a, 'p> {
             let value: Value = unsafe { self.shared.result(i) };
             let (wire, made) = to_wire(&value, &self.pool.namespace, self.exec.inline_max, false)
                 .map_err(|e| unrunnable(e.to_string()))?;
-            keep.extend(made);
+            for segment in made {
+                let segment = Arc::new(segment);
+                self.segments.insert(segment.name().to_owned(), Arc::downgrade(&segment));
+                keep.push(segment);
+            }
             inputs.push((i, wire));
         }
         self.frame.clear();
@@ -489,12 +495,12 @@ impl<'a, 'p> Run<'a, 'p> {
             let (r, spill) = wire::park(&self.pool.namespace, &self.frame, Layout::Encoded, false)
                 .map_err(|e| unrunnable(e.to_string()))?;
             self.frame = frame::to_frame(&ToWorker::Spilled(r), MAX_FRAME).map_err(|e| unrunnable(e.to_string()))?;
-            keep.push(spill);
+            keep.push(Arc::new(spill));
         }
         if !ring.try_push(&self.frame) {
             return Ok(false);
         }
-        self.pool.slots[s].in_flight.push(InFlight { node: task, keep });
+        self.pool.slots[s].in_flight.push(InFlight { node: task, _keep: keep });
         Ok(true)
     }
 
@@ -556,15 +562,8 @@ impl<'a, 'p> Run<'a, 'p> {
             }
             return;
         };
+        // Held until the result is decoded: a result living in one of its segments shares it.
         let flight = slot.in_flight.swap_remove(position);
-        if let Ok(wire) = &done.result {
-            // A result that is (part of) an input we copied into a segment for this task: the
-            // segment's name passes to the result (adopted below) instead of going now.
-            let names: Vec<String> = wire.shared_refs().into_iter().map(|r| r.segment.clone()).collect();
-            for segment in flight.keep.iter().filter(|k| names.iter().any(|n| n == k.name())) {
-                segment.hand_over();
-            }
-        }
         self.bytes_copied += done.bytes_copied;
         self.bytes_shared += done.bytes_shared;
         let node = done.node;
