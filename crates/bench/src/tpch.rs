@@ -11,12 +11,18 @@ use rask_tpch::{differences, query, to_csv, Tables};
 
 use crate::median;
 
-pub fn queries(sf: f64, runs: usize, peers: bool) {
+/// The tables at `sf` (`/tmp/rask-tpch-sfSF`), generated when missing.
+fn data(sf: f64) -> PathBuf {
     let data = PathBuf::from(format!("/tmp/rask-tpch-sf{sf}"));
     if !data.join("lineitem").exists() {
         eprintln!("generating TPC-H SF {sf} in {}…", data.display());
         rask_tpch::generate(&data, sf).expect("the tables are written");
     }
+    data
+}
+
+pub fn queries(sf: f64, runs: usize, peers: bool) {
+    let data = data(sf);
     let answers = data.join("answers");
     // engine → query → seconds
     let mut table: BTreeMap<String, BTreeMap<usize, f64>> = BTreeMap::new();
@@ -111,11 +117,7 @@ fn print(table: &BTreeMap<String, BTreeMap<usize, f64>>, answers: &Path, sf: f64
 /// seconds per query, the most bytes the workers had spilled at once during it, and every
 /// process's peak resident memory (from the OS).
 pub fn spilling(sf: f64, memory_limit: u64) {
-    let data = PathBuf::from(format!("/tmp/rask-tpch-sf{sf}"));
-    if !data.join("lineitem").exists() {
-        eprintln!("generating TPC-H SF {sf} in {}…", data.display());
-        rask_tpch::generate(&data, sf).expect("the tables are written");
-    }
+    let data = data(sf);
     let tables = Tables::new(&data, sf);
     let cluster = rask_distributed::LocalCluster::with_memory_limit(2, 1, memory_limit).expect("a local cluster");
     let client = cluster.client().expect("connects");

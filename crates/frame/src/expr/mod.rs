@@ -121,6 +121,26 @@ pub enum StrFn {
     },
 }
 
+impl StrFn {
+    /// The function's name, for errors.
+    fn name(&self) -> &'static str {
+        match self {
+            StrFn::Contains(_) => "Contains",
+            StrFn::StartsWith(_) => "StartsWith",
+            StrFn::EndsWith(_) => "EndsWith",
+            StrFn::Like(_) => "Like",
+            StrFn::ILike(_) => "ILike",
+            StrFn::Regex(_) => "Regex",
+            StrFn::Substring { .. } => "Substring",
+            StrFn::Len => "Len",
+            StrFn::Upper => "Upper",
+            StrFn::Lower => "Lower",
+            StrFn::Strip => "Strip",
+            StrFn::Replace { .. } => "Replace",
+        }
+    }
+}
+
 /// A part of a date or timestamp, or a truncation of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DateFn {

@@ -32,9 +32,7 @@ fn map_strings(a: &ArrayRef, mut f: impl FnMut(&str) -> String) -> ArrayRef {
 }
 
 pub(super) fn apply(f: &StrFn, a: &ArrayRef) -> Result<ArrayRef, FrameError> {
-    let name = format!("{f:?}");
-    let name = name.split(['(', ' ', '{']).next().unwrap_or("string function");
-    let s = utf8(a, name)?;
+    let s = utf8(a, f.name())?;
     let boolean =
         |r: Result<BooleanArray, arrow_schema::ArrowError>| -> Result<ArrayRef, FrameError> { Ok(Arc::new(r?)) };
     match f {
