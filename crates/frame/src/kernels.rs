@@ -101,10 +101,11 @@ thread_local! {
     pub(crate) static ROW_GROUPS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// `(frame_read_parquet, path, columns, bounds, row_group)`: one file (or its row group
-/// `row_group`, an int) as one partition; `columns` (encoded `Option<Vec<String>>`) is the
-/// projection and `bounds` the predicates pushed down from the plan (row groups whose
-/// statistics exclude them are not read).
+/// `(frame_read_parquet, path, columns, filters, row_group, partition)`: one file (or its row
+/// group `row_group`, an int) as one partition; `columns` (encoded `Option<Vec<String>>`) is
+/// the projection, `filters` the conjuncts pushed down from the plan (row groups whose
+/// statistics exclude them are not read, other columns decoded only for rows that pass), and
+/// `partition` the file's hive partition values, added as constant columns.
 fn read_parquet(args: &[Value]) -> Result<Value, TaskError> {
     let path = args[0].as_str().ok_or_else(|| TaskError::type_error("frame_read_parquet(): path must be a str"))?;
     let columns: Option<Vec<String>> = decode("frame_read_parquet", &args[1])?;
@@ -265,11 +266,10 @@ pub(crate) fn read_file(
     if only.is_some_and(|g| g >= groups) {
         return Err(FrameError::File { path: path.to_owned(), cause: format!("no row group {only:?} of {groups}") });
     }
-    let bounds = &bounds;
     let kept: Vec<usize> = if bounds.is_empty() && only.is_none() {
         (0..groups).collect()
     } else {
-        let mut kept = row_groups(builder.metadata(), bounds);
+        let mut kept = row_groups(builder.metadata(), &bounds);
         kept.retain(|g| only.is_none_or(|o| o == *g));
         kept
     };
