@@ -266,10 +266,10 @@ fn a_scheduler_and_two_workers_started_by_hand_run_the_seed_and_the_corpus() {
     }
     let o = rask(&["run", "examples/seed.graph", "--key", "v", "--scheduler", &addr]);
     assert_eq!((stdout(&o).as_str(), o.status.success()), ("[9, 2]\n", true), "{}", stderr(&o));
-    // The dashboard answers with the counters as JSON.
-    let http = dashboard.trim().rsplit(' ').next().unwrap().trim_start_matches("http://").trim_end_matches('/');
+    // The dashboard serves the figures as JSON too.
+    let http = dashboard.trim().rsplit(' ').next().unwrap().trim_start_matches("http://").trim_end_matches("/status");
     let mut page = std::net::TcpStream::connect(http).unwrap();
-    std::io::Write::write_all(&mut page, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    std::io::Write::write_all(&mut page, b"GET /api/stats HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
     let mut body = String::new();
     std::io::Read::read_to_string(&mut page, &mut body).unwrap();
     assert!(body.starts_with("HTTP/1.1 200") && body.contains("\"workers\":2"), "{body}");
@@ -338,4 +338,79 @@ fn the_demo_makes_its_data_and_runs_four_queries() {
         assert_eq!(a.split('\t').nth(2), b.split('\t').nth(2), "{a} vs {b}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Lines a child writes to stderr, as they come.
+fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The first JSON line within 20 s for which `wanted` holds.
+fn json_line(lines: &std::sync::mpsc::Receiver<String>, wanted: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = lines.recv_timeout(left).expect("the log line arrived");
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if wanted(&value) {
+            return value;
+        }
+    }
+}
+
+#[test]
+fn logs_are_json_lines_that_name_their_writer() {
+    let _serial = PROCESS_EXECUTORS.lock().unwrap_or_else(|e| e.into_inner());
+    use std::io::{BufRead, Write};
+    let mut scheduler = Command::new(env!("CARGO_BIN_EXE_rask"))
+        .args(["--log-format", "json", "scheduler", "--port", "0", "--no-dashboard"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(scheduler.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let scheduler_log = stderr_lines(&mut scheduler);
+    let _running = Running(vec![scheduler]);
+    // A stranger sending garbage is refused, and the scheduler says so in its span.
+    let mut stranger = std::net::TcpStream::connect(addr.trim_start_matches("tcp://")).unwrap();
+    let _ = stranger.write_all(b"GET / HTTP/1.1\r\n\r\n");
+    let refused = json_line(&scheduler_log, |v| v["fields"]["message"].as_str().is_some_and(|m| m.contains("refused")));
+    assert_eq!(refused["level"], "WARN", "{refused}");
+    assert_eq!(refused["span"]["name"], "scheduler", "{refused}");
+    assert_eq!(format!("tcp://{}", refused["span"]["addr"].as_str().unwrap()), addr, "{refused}");
+    // A worker's lines carry its data address; SIGTERM is an orderly exit, logged at INFO.
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_rask"))
+        .args(["--log-format", "json", "worker", &addr, "--nthreads", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let worker_log = stderr_lines(&mut worker);
+    let client = rask_distributed::Client::connect(&addr).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let data_addr = loop {
+        if let Some(w) = client.stats().unwrap().worker_status.first() {
+            break w.addr.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "the worker did not join");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    // SAFETY: a plain signal to our own child.
+    unsafe { libc::kill(worker.id() as i32, libc::SIGTERM) };
+    let leaving = json_line(&worker_log, |v| v["fields"]["message"].as_str().is_some_and(|m| m.contains("SIGTERM")));
+    assert_eq!((leaving["level"].as_str(), leaving["span"]["name"].as_str()), (Some("INFO"), Some("worker")), "{leaving}");
+    assert_eq!(leaving["span"]["addr"].as_str(), Some(data_addr.as_str()), "{leaving}");
+    assert!(worker.wait().unwrap().success());
 }

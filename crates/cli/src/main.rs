@@ -26,6 +26,13 @@ use rask_graph::{parse_graph_auto, parse_key, value_to_json, Graph, Key, Plan, R
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log level (error, warn, info, debug, trace); `RUST_LOG` overrides it, `RASK_LOG_LEVEL`
+    /// is the default.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    /// `human` lines or `json` objects, one per line, on stderr.
+    #[arg(long, global = true, default_value = "human")]
+    log_format: rask_distributed::logging::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -48,6 +55,10 @@ enum Command {
         /// No progress bar (it is shown only when stderr is a terminal anyway).
         #[arg(long, short = 'q')]
         quiet: bool,
+        /// Write a performance report of the run (one self-contained HTML file: task
+        /// stream, durations, transfers, memory). Needs a cluster: local[:N] or tcp://HOST:PORT.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Parse and validate a graph without running it, and report its size.
     Check {
@@ -85,9 +96,12 @@ enum Command {
         /// 0 picks a free port.
         #[arg(long, default_value_t = 8786)]
         port: u16,
-        /// Serve the scheduler's counters as JSON over HTTP on this port.
+        /// The dashboard's port (pages, /metrics, /health); a free one if it is taken.
+        #[arg(long, default_value_t = rask_distributed::scheduler::DEFAULT_DASHBOARD_PORT)]
+        dashboard_port: u16,
+        /// No dashboard.
         #[arg(long)]
-        dashboard_port: Option<u16>,
+        no_dashboard: bool,
         #[command(flatten)]
         timeouts: TimeoutArgs,
     },
@@ -150,17 +164,20 @@ fn main() -> ExitCode {
     // SAFETY: mi_collect has no preconditions; it only frees what mimalloc holds unused.
     rask_distributed::set_release_memory(|| unsafe { libmimalloc_sys::mi_collect(true) });
     let cli = Cli::parse();
+    rask_distributed::logging::init(cli.log_format, cli.log_level.as_deref());
     let mut out = io::BufWriter::new(io::stdout().lock());
     let result = match cli.command {
-        Command::Run { file, keys, scheduler, json, quiet } => run(&file, &keys, &scheduler, json, quiet, &mut out),
+        Command::Run { file, keys, scheduler, json, quiet, report } => {
+            run(&file, &keys, &scheduler, json, quiet, report.as_deref(), &mut out)
+        }
         Command::Check { file, large_literal } => check(&file, large_literal, &mut out),
         Command::Dot { file } => {
             load(&file).map(|g| dot::write(&g, &mut out)).and_then(|r| r.map_err(|e| e.to_string()))
         }
         Command::Demo { data, scheduler, rows, files, quiet } => demo(data, &scheduler, rows, files, quiet, &mut out),
         Command::Tpch(command) => tpch::main(command, &mut out),
-        Command::Scheduler { host, port, dashboard_port, timeouts } => {
-            scheduler(&host, port, dashboard_port, timeouts.resolve())
+        Command::Scheduler { host, port, dashboard_port, no_dashboard, timeouts } => {
+            scheduler(&host, port, (!no_dashboard).then_some(dashboard_port), timeouts.resolve())
         }
         Command::Worker { scheduler, nthreads, memory_limit, timeouts } => {
             let nthreads = nthreads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -241,11 +258,14 @@ fn scheduler(
     let options = rask_distributed::SchedulerOptions { secret, dashboard, timeouts };
     let running = rask_distributed::SchedulerThread::start_with(&format!("{host}:{port}"), options)
         .map_err(|e| format!("cannot start the scheduler on {host}:{port}: {e}"))?;
-    println!("rask scheduler listening on tcp://{}", running.addr());
-    if let Some(d) = running.dashboard_addr() {
-        println!("rask scheduler dashboard on http://{d}/");
+    // One write, so that both lines arrive together to whoever reads them.
+    let mut announce = format!("rask scheduler listening on tcp://{}\n", running.addr());
+    if let Some(url) = running.dashboard_url() {
+        announce.push_str(&format!("rask scheduler dashboard at {url}\n"));
     }
-    io::stdout().flush().map_err(|e| e.to_string())?;
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(announce.as_bytes()).and_then(|()| stdout.flush()).map_err(|e| e.to_string())?;
+    drop(stdout);
     loop {
         std::thread::park();
     }
@@ -268,6 +288,7 @@ fn run(
     scheduler: &str,
     json: bool,
     quiet: bool,
+    report: Option<&std::path::Path>,
     out: &mut impl Write,
 ) -> Result<(), String> {
     let graph = load(path)?;
@@ -280,12 +301,36 @@ fn run(
         // Some keys feed no output, which only a cycle can cause: report it rather than skip it.
         Plan::validate(&graph, &registry).map_err(|e| e.to_string())?;
     }
-    let executor = executor_for(scheduler)?;
+    let (executor, cluster) = match report {
+        Some(_) => {
+            let (client, cluster) = cluster_client(scheduler)?;
+            (Box::new(client.clone()) as Box<dyn rask_exec::Executor>, Some((client, cluster)))
+        }
+        None => (executor_for(scheduler)?, None),
+    };
+    let bar = progress_bar(graph.len(), quiet);
+    bar.set_message("plan");
     let plan = Plan::build(&graph, &targets, &registry).map_err(|e| e.to_string())?;
-    let bar = progress_bar(plan.len(), quiet);
-    let progress = |done: usize, _total: usize| bar.set_position(done as u64);
+    bar.set_length(plan.len() as u64);
+    bar.set_message("run");
+    // On a cluster the scheduler counts the tasks it has received: fewer than the plan's
+    // while the submission is still arriving.
+    let planned = plan.len();
+    let progress = |done: usize, total: usize| {
+        bar.set_message(if total < planned { "submit" } else { "run" });
+        bar.set_position(done as u64);
+    };
+    let recording = match (&cluster, report) {
+        (Some((client, _)), Some(path)) => {
+            Some(rask_distributed::PerformanceReport::start(client, path).map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
     let outcome = executor.execute(&plan, Some(&progress));
     bar.finish_and_clear();
+    if let Some(recording) = recording {
+        recording.finish().map_err(|e| format!("writing the performance report: {e}"))?;
+    }
     let values = outcome.map_err(|e| e.to_string())?.values;
     let io = |e: io::Error| e.to_string();
     for (key, value) in targets.iter().zip(&values) {
@@ -302,6 +347,27 @@ fn run(
     Ok(())
 }
 
+/// A client of the cluster a scheduler name asks for (`local[:N]`: an embedded one, kept alive
+/// by the returned handle), for what needs the cluster itself rather than an executor.
+fn cluster_client(name: &str) -> Result<(rask_distributed::Client, Option<rask_distributed::LocalCluster>), String> {
+    match name.parse::<Scheduler>().map_err(|e| e.to_string())? {
+        Scheduler::Local(n) => {
+            let n = n.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let cluster = rask_distributed::LocalCluster::new(n, 1).map_err(|e| format!("local cluster: {e}"))?;
+            let client = cluster.client().map_err(|e| format!("local cluster: {e}"))?;
+            Ok((client, Some(cluster)))
+        }
+        Scheduler::Distributed(addr) => {
+            let client = rask_distributed::Client::connect_with(&addr, rask_distributed::secret_from_env())
+                .map_err(|e| format!("{addr}: {e}"))?;
+            Ok((client, None))
+        }
+        other => Err(format!(
+            "--report records what a cluster does: use --scheduler local[:N] or tcp://HOST:PORT, not {other}"
+        )),
+    }
+}
+
 /// A bar on stderr for runs long enough to want one; hidden when stderr is not a terminal
 /// (indicatif's own check), with `--quiet`, and for small graphs.
 fn progress_bar(total: usize, quiet: bool) -> indicatif::ProgressBar {
@@ -310,7 +376,7 @@ fn progress_bar(total: usize, quiet: bool) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tasks  {per_sec}  eta {eta}") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg:6} {bar:40} {pos}/{len} tasks  {per_sec}  eta {eta}") {
         bar.set_style(style);
     }
     bar

@@ -11,7 +11,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use rask_exec::{ExecError, Executor, Outcome, Persisted, Progress, RunStats};
 use rask_graph::{Expr, Graph, Key, Plan, Registry, Value};
-use rask_protocol::dist::{ClientMsg, Role, SchedulerStats, TaskDef, ToClient};
+use rask_protocol::dist::{ClientMsg, Role, SchedulerStats, TaskDef, TaskEvent, ToClient, WorkerSample};
 use rask_protocol::OpMsg;
 use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
@@ -34,6 +34,8 @@ struct Shared {
     refs: FxHashMap<Key, usize>,
     replies: VecDeque<ToClient>,
     closed: Option<String>,
+    /// The scheduler's last word on this client's progress: (done, total) tasks.
+    progress: (u64, u64),
 }
 
 /// What the connection's reader task updates; kept apart from [`Inner`] so that the task never
@@ -297,12 +299,75 @@ impl Client {
         let _ = self.inner.tx.send(Outgoing::Msg(ClientMsg::Cancel { keys }));
     }
 
-    /// The scheduler's counters.
+    /// What the scheduler knows of itself: counters, tasks by state, each worker's figures
+    /// and each task group's progress and durations.
     pub fn stats(&self) -> Result<SchedulerStats, DistError> {
         match self.request(ClientMsg::Stats)? {
-            ToClient::Stats(s) => Ok(s),
+            ToClient::Stats(s) => Ok(*s),
             other => Err(DistError::Protocol(format!("expected stats, got {other:?}"))),
         }
+    }
+
+    /// Finished tasks after position `since` of the scheduler's task stream (0: all it still
+    /// keeps, the last 100k), and the position to ask from next time. `u64::MAX` asks for
+    /// none: only the current position.
+    pub fn task_stream(&self, since: u64) -> Result<(Vec<TaskEvent>, u64), DistError> {
+        match self.request(ClientMsg::TaskStream { since })? {
+            ToClient::TaskStream { events, next } => Ok((events, next)),
+            other => Err(DistError::Protocol(format!("expected the task stream, got {other:?}"))),
+        }
+    }
+
+    /// The workers' once-a-second samples (memory, RSS, CPU) taken since `since_us` (Unix
+    /// microseconds).
+    pub fn worker_samples(&self, since_us: u64) -> Result<Vec<WorkerSample>, DistError> {
+        match self.request(ClientMsg::WorkerSamples { since_us })? {
+            ToClient::WorkerSamples { samples } => Ok(samples),
+            other => Err(DistError::Protocol(format!("expected worker samples, got {other:?}"))),
+        }
+    }
+
+    /// As [`Client::compute`], calling `progress` with (tasks done, tasks submitted) of this
+    /// computation as the scheduler reports them (about every 100 ms, and once at the end).
+    pub fn compute_with_progress(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        progress: &dyn Progress,
+    ) -> Result<Vec<Value>, DistError> {
+        let start = self.inner.board.shared.lock().expect("client state").progress;
+        let futures = self.persist(graph, keys)?;
+        self.wait_reporting(&futures, start, progress)?;
+        self.gather(&futures)
+    }
+
+    /// [`Client::wait`], reporting this client's progress since `start` as it arrives.
+    fn wait_reporting(&self, futures: &[Future], start: (u64, u64), progress: &dyn Progress) -> Result<(), DistError> {
+        let mut reported = None;
+        let mut shared = self.inner.board.shared.lock().expect("client state");
+        for f in futures {
+            loop {
+                let (done, total) = shared.progress;
+                let now = (done.saturating_sub(start.0) as usize, total.saturating_sub(start.1) as usize);
+                if reported != Some(now) {
+                    reported = Some(now);
+                    drop(shared);
+                    progress.update(now.0, now.1);
+                    shared = self.inner.board.shared.lock().expect("client state");
+                    continue;
+                }
+                match shared.status.get(&f.key) {
+                    Some(Status::Finished) => break,
+                    Some(Status::Erred(e, cause)) => return Err(task_error(e, cause.clone())),
+                    _ => {}
+                }
+                if let Some(why) = &shared.closed {
+                    return Err(DistError::Closed(why.clone()));
+                }
+                shared = self.inner.board.changed.wait(shared).expect("client state");
+            }
+        }
+        Ok(())
     }
 
     fn request(&self, msg: ClientMsg) -> Result<ToClient, DistError> {
@@ -365,6 +430,7 @@ impl Board {
                 }
             }
             ToClient::Ping => {}
+            ToClient::Progress { done, total } => shared.progress = (done, total),
             reply => shared.replies.push_back(reply),
         }
         drop(shared);
@@ -483,10 +549,17 @@ impl Executor for Client {
         "distributed"
     }
 
-    fn execute(&self, plan: &Plan, _progress: Option<&dyn Progress>) -> Result<Outcome, ExecError> {
+    /// Progress counts the tasks this run added to the scheduler: while they are still being
+    /// submitted the total is below the plan's size (keys the cluster holds already count in
+    /// neither).
+    fn execute(&self, plan: &Plan, progress: Option<&dyn Progress>) -> Result<Outcome, ExecError> {
         plan.check_portable(self.name())?;
         let wanted: Vec<Key> = plan.targets().iter().map(|&t| plan.key(t).clone()).collect();
+        let start = self.inner.board.shared.lock().expect("client state").progress;
         let futures = self.send_tasks(plan_tasks(plan, |_| false), &wanted);
+        if let Some(progress) = progress {
+            self.wait_reporting(&futures, start, progress).map_err(exec_error)?;
+        }
         let values = self.gather(&futures).map_err(exec_error)?;
         Ok(Outcome { values, stats: RunStats { tasks: plan.len(), ..RunStats::default() } })
     }
@@ -494,6 +567,19 @@ impl Executor for Client {
     /// As [`Client::compute`]: the graph may refer to keys this client persisted.
     fn get(&self, graph: &Graph, keys: &[Key], _registry: &Registry) -> Result<Vec<Value>, ExecError> {
         self.compute(graph, keys).map_err(exec_error)
+    }
+
+    fn get_with_progress(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        _registry: &Registry,
+        progress: Option<&dyn Progress>,
+    ) -> Result<Vec<Value>, ExecError> {
+        match progress {
+            Some(progress) => self.compute_with_progress(graph, keys, progress).map_err(exec_error),
+            None => self.compute(graph, keys).map_err(exec_error),
+        }
     }
 
     /// The results stay on the workers while the returned handle (the futures) lives.
@@ -526,6 +612,15 @@ impl Executor for LocalExecutor {
     }
     fn get(&self, graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Vec<Value>, ExecError> {
         Executor::get(&self.client, graph, keys, registry)
+    }
+    fn get_with_progress(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        registry: &Registry,
+        progress: Option<&dyn Progress>,
+    ) -> Result<Vec<Value>, ExecError> {
+        self.client.get_with_progress(graph, keys, registry, progress)
     }
     fn persist(&self, graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Persisted, ExecError> {
         Executor::persist(&self.client, graph, keys, registry)

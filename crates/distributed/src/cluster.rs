@@ -3,7 +3,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::scheduler::{SchedulerOptions, SchedulerThread};
+use crate::scheduler::{SchedulerOptions, SchedulerThread, DEFAULT_DASHBOARD_PORT};
 use crate::worker::{self, WorkerOptions};
 use crate::{Client, DistError, Timeouts};
 
@@ -21,7 +21,11 @@ pub fn worker_main_if_requested() {
         let nthreads = parts.next().and_then(|n| n.parse().ok()).unwrap_or(1);
         let memory_limit = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
         let options = WorkerOptions { memory_limit, ..WorkerOptions::new(addr, nthreads) };
+        crate::logging::init_from_env();
         std::process::exit(worker::exit_code(worker::run_process(options)));
+    }
+    if std::env::var_os("RASK_WORKER").is_some() {
+        crate::logging::init_from_env();
     }
     rask_exec::worker_main_if_requested();
 }
@@ -45,13 +49,22 @@ pub struct ClusterOptions {
     pub memory_limit: u64,
     /// For the scheduler, the workers and the clients of [`LocalCluster::client`].
     pub timeouts: Timeouts,
+    /// `HOST:PORT` of the scheduler's dashboard (`127.0.0.1:8787` by default, or a free port
+    /// if that one is taken); `None` for none.
+    pub dashboard: Option<String>,
 }
 
 impl ClusterOptions {
     /// `workers` workers of `threads_per_worker` threads, no memory limit, the deadlines of
     /// the environment.
     pub fn new(workers: usize, threads_per_worker: usize) -> ClusterOptions {
-        ClusterOptions { workers, threads_per_worker, memory_limit: 0, timeouts: Timeouts::from_env() }
+        ClusterOptions {
+            workers,
+            threads_per_worker,
+            memory_limit: 0,
+            timeouts: Timeouts::from_env(),
+            dashboard: Some(format!("127.0.0.1:{DEFAULT_DASHBOARD_PORT}")),
+        }
     }
 }
 
@@ -79,8 +92,12 @@ impl LocalCluster {
     pub fn with_options(options: ClusterOptions) -> Result<LocalCluster, DistError> {
         let secret = crate::secret_from_env();
         let timeouts = options.timeouts;
-        let scheduler_options = SchedulerOptions { secret: secret.clone(), dashboard: None, timeouts };
+        let scheduler_options = SchedulerOptions { secret: secret.clone(), dashboard: options.dashboard, timeouts };
         let scheduler = SchedulerThread::start_with("127.0.0.1:0", scheduler_options)?;
+        match scheduler.dashboard_url() {
+            Some(url) => tracing::info!("local cluster at tcp://{}: dashboard at {url}", scheduler.addr()),
+            None => tracing::info!("local cluster at tcp://{}", scheduler.addr()),
+        }
         let nthreads = options.threads_per_worker.max(1);
         let memory_limit = options.memory_limit;
         let mut cluster = LocalCluster { scheduler, workers: Vec::new(), nthreads, memory_limit, secret, timeouts };
@@ -94,6 +111,11 @@ impl LocalCluster {
     /// `tcp://127.0.0.1:PORT`.
     pub fn address(&self) -> String {
         format!("tcp://{}", self.scheduler.addr())
+    }
+
+    /// `http://127.0.0.1:PORT/status`: the live dashboard, if the cluster has one.
+    pub fn dashboard_url(&self) -> Option<String> {
+        self.scheduler.dashboard_url()
     }
 
     pub fn client(&self) -> Result<Client, DistError> {
@@ -168,5 +190,7 @@ impl Drop for LocalCluster {
             // Killed workers leave their shared-memory results behind: remove them now.
             rask_store::sweep(&format!("rask-{}-", w.id()));
         }
+        // Its ports (scheduler and dashboard) are free again.
+        self.scheduler.stop();
     }
 }

@@ -194,7 +194,7 @@ impl Accepting {
         match listener.accept().await {
             Ok(accepted) => {
                 if self.failing {
-                    eprintln!("{}: accepting connections again", self.who);
+                    tracing::info!("{}: accepting connections again", self.who);
                 }
                 self.failing = false;
                 self.backoff = Duration::from_millis(10);
@@ -202,7 +202,7 @@ impl Accepting {
             }
             Err(e) => {
                 if !self.failing {
-                    eprintln!("{}: cannot accept connections ({e}); retrying with backoff", self.who);
+                    tracing::warn!("{}: cannot accept connections ({e}); retrying with backoff", self.who);
                 }
                 self.failing = true;
                 tokio::time::sleep(self.backoff).await;
@@ -215,7 +215,7 @@ impl Accepting {
     /// Closes a connection at once, logging the first and then every 1000th.
     pub(crate) fn refuse(&mut self, peer: SocketAddr, why: &str) {
         if self.refused % 1000 == 0 {
-            eprintln!("{}: refused {peer}: {why} ({} refused so far)", self.who, self.refused + 1);
+            tracing::warn!("{}: refused {peer}: {why} ({} refused so far)", self.who, self.refused + 1);
         }
         self.refused += 1;
     }

@@ -5,6 +5,8 @@
 //! (futures: `submit`, `map`, `gather`, `wait`, `as_completed`, `cancel`, `persist`; and an
 //! [`Executor`](rask_exec::Executor), so `--scheduler tcp://HOST:PORT` works wherever a
 //! scheduler is named), and [`LocalCluster`] (a scheduler plus worker processes in one call).
+//! Seeing a run: the scheduler's dashboard (live pages, `/metrics`, JSON), the task stream and
+//! stats on the [`Client`], [`performance_report`]s, and [`logging`] through `tracing`.
 //! Messages are `rask_protocol::dist` frames; connections authenticate with a shared secret
 //! when one is configured ([`auth`]); functions are resolved by name in each worker's registry.
 //!
@@ -19,8 +21,11 @@ pub mod auth;
 mod client;
 mod cluster;
 mod conn;
+pub mod logging;
 mod memory;
+pub mod metrics;
 mod peers;
+mod report;
 pub mod scheduler;
 pub mod store;
 pub mod timeouts;
@@ -28,7 +33,10 @@ pub mod worker;
 
 pub use client::{Arg, AsCompleted, Client, Future};
 pub use cluster::{worker_main_if_requested, ClusterOptions, LocalCluster};
-pub use rask_protocol::dist::SchedulerStats;
+pub use report::{performance_report, PerformanceReport};
+pub use rask_protocol::dist::{
+    GroupStatus, SchedulerStats, StateCounts, TaskEvent, Transfer, WorkerMetrics, WorkerSample, WorkerStatus,
+};
 pub use scheduler::{SchedulerOptions, SchedulerThread};
 pub use timeouts::Timeouts;
 pub use worker::WorkerOptions;

@@ -56,6 +56,11 @@ impl Memory {
         }
     }
 
+    /// Tasks running now.
+    pub(crate) fn executing(&self) -> usize {
+        self.running.load(Relaxed)
+    }
+
     /// Runs one task, counted as running (a pause can help while tasks run).
     pub(crate) fn running<R>(&self, task: impl FnOnce() -> R) -> R {
         struct Done<'a>(&'a AtomicUsize);
@@ -92,8 +97,8 @@ impl Memory {
         }
         let helps = self.running.load(Relaxed) > 0 || store.spill_oldest().is_some();
         if !helps && !self.warned.swap(true, Relaxed) {
-            eprintln!(
-                "rask worker: {rss} bytes resident, past the pause threshold ({} of the {}-byte limit), \
+            tracing::warn!(
+                "{rss} bytes resident, past the pause threshold ({} of the {}-byte limit), \
                  with no task running and no result left to spill: not pausing (the memory is not \
                  held by results; it may be a leak in a task function)",
                 at(PAUSE),
@@ -115,14 +120,16 @@ pub(crate) fn start_monitor(memory: Arc<Memory>, store: Arc<Store>) {
     if memory.limit == 0 {
         return;
     }
+    let span = tracing::Span::current();
     let spawned = std::thread::Builder::new().name("rask-memory".into()).spawn(move || {
+        let _in_worker = span.enter();
         while !memory.stopped.load(Relaxed) {
             memory.check(&store);
             std::thread::sleep(MONITOR_EVERY);
         }
     });
     if let Err(e) = spawned {
-        eprintln!("rask worker: cannot start the memory monitor ({e}): results spill only as they arrive");
+        tracing::error!("cannot start the memory monitor ({e}): results spill only as they arrive");
     }
 }
 

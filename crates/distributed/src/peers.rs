@@ -133,14 +133,14 @@ impl Peers {
         }
     }
 
-    /// One key from the first holder that has it; otherwise the holders that failed (did not
-    /// answer in time, or did not have it).
-    pub(crate) async fn fetch_one(&self, key: &Key, holders: &[String]) -> Result<Value, Vec<String>> {
+    /// One key from the first holder that has it, and that holder; otherwise the holders that
+    /// failed (did not answer in time, or did not have it).
+    pub(crate) async fn fetch_one(&self, key: &Key, holders: &[String]) -> Result<(Value, String), Vec<String>> {
         let mut failed = Vec::new();
         for addr in holders {
             if let Ok(values) = self.fetch(addr, vec![key.clone()]).await {
                 if let Some((_, Some(v))) = values.into_iter().next() {
-                    return Ok(v);
+                    return Ok((v, addr.clone()));
                 }
             }
             failed.push(addr.clone());

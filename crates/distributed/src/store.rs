@@ -126,7 +126,7 @@ impl Store {
             Err(e) => {
                 let _ = std::fs::remove_file(&path);
                 if !inner.spill_failed {
-                    eprintln!("rask worker: cannot spill to {}: {e}; keeping results in memory", self.dir.display());
+                    tracing::error!("cannot spill to {}: {e}; keeping results in memory", self.dir.display());
                 }
                 inner.spill_failed = true;
                 inner.slots.insert(key.clone(), Slot::Memory(value, nbytes));

@@ -63,7 +63,7 @@ impl Timeouts {
             let Ok(text) = std::env::var(name) else { continue };
             match parse_duration(&text) {
                 Ok(d) => *field = d,
-                Err(e) => eprintln!("rask: ignoring {name}={text:?}: {e}"),
+                Err(e) => tracing::warn!("ignoring {name}={text:?}: {e}"),
             }
         }
         t

@@ -10,7 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rask_graph::{Key, Registry, Value};
-use rask_protocol::dist::{Assignment, DataReply, DataRequest, DistFailure, FromDistWorker, Role, ToDistWorker};
+use rask_protocol::dist::{
+    Assignment, DataReply, DataRequest, DistFailure, FromDistWorker, Role, TaskRecord, ToDistWorker, Transfer,
+    WorkerMetrics,
+};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use tracing::Instrument;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
@@ -56,6 +61,8 @@ impl WorkerOptions {
 struct Job {
     assignment: Assignment,
     inputs: Vec<Value>,
+    /// Inputs fetched from peers for this task.
+    transfers: Vec<Transfer>,
 }
 
 /// Tasks with their inputs, waiting for a thread; the scheduler may take back those not
@@ -99,6 +106,11 @@ impl Jobs {
             !take
         });
         stolen
+    }
+
+    /// Jobs waiting for a thread.
+    fn len(&self) -> usize {
+        self.queue.lock().expect("job queue").0.len()
     }
 
     fn close(&self) {
@@ -156,120 +168,140 @@ async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &
             timeouts.connect
         ))
     })??;
+    // Every line this worker logs names it by its data address.
+    let span = tracing::info_span!("worker", addr = %data.local_addr()?);
+    async move {
 
-    // Segments and spill folders of workers on this machine that died without cleaning up.
-    rask_store::sweep_orphans();
-    crate::store::sweep_spill_orphans();
-    let store = Arc::new(Store::new(options.memory_limit, crate::store::spill_dir(std::process::id())));
-    let memory = Memory::new(options.memory_limit);
-    memory::start_monitor(memory.clone(), store.clone());
-    if options.memory_limit > 0 {
-        // No single result may be larger than the whole limit: it is a MemoryError naming
-        // the task, not a worker killed by the kernel.
-        rask_graph::arena::set_allocation_limit(options.memory_limit as usize);
-    }
-    let peers = Arc::new(Peers::new(secret.clone(), timeouts));
-    tokio::spawn(serve_data(data, store.clone(), secret, timeouts));
-
-    let (out_tx, mut out_rx) = unbounded_channel::<FromDistWorker>();
-    let jobs = start_pool(nthreads, store.clone(), memory.clone(), out_tx.clone());
-
-    let (mut rd, mut wr) = stream.into_split();
-    tokio::spawn(async move {
-        while let Some(first) = out_rx.recv().await {
-            // Everything finished since the last message goes in one `Done`.
-            let mut done = Vec::new();
-            let mut others = Vec::new();
-            let mut next = Some(first);
-            while let Some(msg) = next.take() {
-                match msg {
-                    FromDistWorker::Done { tasks } => done.extend(tasks),
-                    other => others.push(other),
-                }
-                next = out_rx.try_recv().ok();
-            }
-            if !done.is_empty()
-                && write_msg_within(&mut wr, &FromDistWorker::Done { tasks: done }, timeouts.write).await.is_err()
-            {
-                break;
-            }
-            for msg in others {
-                if write_msg_within(&mut wr, &msg, timeouts.write).await.is_err() {
-                    return;
-                }
-            }
+        // Segments and spill folders of workers on this machine that died without cleaning up.
+        rask_store::sweep_orphans();
+        crate::store::sweep_spill_orphans();
+        let store = Arc::new(Store::new(options.memory_limit, crate::store::spill_dir(std::process::id())));
+        let memory = Memory::new(options.memory_limit);
+        memory::start_monitor(memory.clone(), store.clone());
+        if options.memory_limit > 0 {
+            // No single result may be larger than the whole limit: it is a MemoryError naming
+            // the task, not a worker killed by the kernel.
+            rask_graph::arena::set_allocation_limit(options.memory_limit as usize);
         }
-    });
-    {
-        let (out, store, memory, peers) = (out_tx.clone(), store.clone(), memory.clone(), peers.clone());
+        let peers = Arc::new(Peers::new(secret.clone(), timeouts));
+        let served = Arc::new(AtomicU64::new(0));
+        tokio::spawn(serve_data(data, store.clone(), secret, timeouts, served.clone()).in_current_span());
+
+        let (out_tx, mut out_rx) = unbounded_channel::<FromDistWorker>();
+        let jobs = start_pool(nthreads, store.clone(), memory.clone(), out_tx.clone());
+
+        let (mut rd, mut wr) = stream.into_split();
         tokio::spawn(async move {
-            // Every second, or at once when the worker pauses or resumes.
-            let mut tick = tokio::time::interval(Duration::from_millis(50));
-            let mut last = (Instant::now(), false);
-            loop {
-                tick.tick().await;
-                let paused = memory.paused();
-                if paused == last.1 && last.0.elapsed() < Duration::from_secs(1) {
-                    continue;
+            while let Some(first) = out_rx.recv().await {
+                // Everything finished since the last message goes in one `Done`.
+                let mut done = Vec::new();
+                let mut others = Vec::new();
+                let mut next = Some(first);
+                while let Some(msg) = next.take() {
+                    match msg {
+                        FromDistWorker::Done { tasks } => done.extend(tasks),
+                        other => others.push(other),
+                    }
+                    next = out_rx.try_recv().ok();
                 }
-                last = (Instant::now(), paused);
-                let u = store.usage();
-                let beat = FromDistWorker::Heartbeat {
-                    keys_held: u.keys,
-                    bytes_in_memory: u.in_memory,
-                    bytes_spilled: u.spilled,
-                    paused,
-                    fetched_by_reference: peers.by_reference.load(std::sync::atomic::Ordering::Relaxed),
-                    fetched_by_copy: peers.by_copy.load(std::sync::atomic::Ordering::Relaxed),
-                };
-                if out.send(beat).is_err() {
-                    return;
+                if !done.is_empty()
+                    && write_msg_within(&mut wr, &FromDistWorker::Done { tasks: done }, timeouts.write).await.is_err()
+                {
+                    break;
+                }
+                for msg in others {
+                    if write_msg_within(&mut wr, &msg, timeouts.write).await.is_err() {
+                        return;
+                    }
                 }
             }
-        });
-    }
-    tokio::pin!(stop);
-    let ended = loop {
-        // The scheduler pings every second: silence past the deadline means it is gone.
-        let read = tokio::select! {
-            read = read_msg_idle::<ToDistWorker>(&mut rd, MAX_FRAME, Some(timeouts.scheduler)) => read,
-            signal = &mut stop => {
-                eprintln!("rask worker: {signal}: leaving (results dropped, spill folder removed)");
-                break Ok(());
+        }.in_current_span());
+        {
+            let (out, store, memory, peers, jobs) =
+                (out_tx.clone(), store.clone(), memory.clone(), peers.clone(), jobs.clone());
+            tokio::spawn(async move {
+                // At once (the dashboard shows a new worker's figures), then every second, and
+                // whenever the worker pauses or resumes.
+                let mut tick = tokio::time::interval(Duration::from_millis(50));
+                let mut last: Option<(Instant, bool)> = None;
+                let mut cpu = crate::metrics::CpuMeter::new();
+                loop {
+                    tick.tick().await;
+                    let paused = memory.paused();
+                    if last.is_some_and(|(at, was)| paused == was && at.elapsed() < Duration::from_secs(1)) {
+                        continue;
+                    }
+                    last = Some((Instant::now(), paused));
+                    let u = store.usage();
+                    let (by_reference, by_copy) = (peers.by_reference.load(Relaxed), peers.by_copy.load(Relaxed));
+                    let metrics = WorkerMetrics {
+                        rss: crate::store::resident_bytes(),
+                        cpu_percent: cpu.sample(),
+                        executing: memory.executing() as u32,
+                        ready: jobs.len() as u32,
+                        bytes_received: by_reference + by_copy,
+                        bytes_sent: served.load(Relaxed),
+                    };
+                    let beat = FromDistWorker::Heartbeat {
+                        keys_held: u.keys,
+                        bytes_in_memory: u.in_memory,
+                        bytes_spilled: u.spilled,
+                        paused,
+                        fetched_by_reference: by_reference,
+                        fetched_by_copy: by_copy,
+                        metrics,
+                    };
+                    if out.send(beat).is_err() {
+                        return;
+                    }
+                }
+            }.in_current_span());
+        }
+        tokio::pin!(stop);
+        let ended = loop {
+            // The scheduler pings every second: silence past the deadline means it is gone.
+            let read = tokio::select! {
+                read = read_msg_idle::<ToDistWorker>(&mut rd, MAX_FRAME, Some(timeouts.scheduler)) => read,
+                signal = &mut stop => {
+                    tracing::info!("{signal}: leaving (results dropped, spill folder removed)");
+                    break Ok(());
+                }
+            };
+            match read {
+                Ok(Some(ToDistWorker::Compute { tasks })) => {
+                    for assignment in tasks {
+                        dispatch(assignment, &store, &peers, &jobs, &out_tx);
+                    }
+                }
+                Ok(Some(ToDistWorker::Release { keys })) => store.remove(&keys),
+                Ok(Some(ToDistWorker::Steal { keys })) => {
+                    let keys = jobs.steal(&keys);
+                    let _ = out_tx.send(FromDistWorker::Stolen { keys });
+                }
+                Ok(Some(ToDistWorker::Ping)) => {}
+                Ok(Some(ToDistWorker::Exit { reason })) => break Err(DistError::Closed(reason)),
+                Ok(None) => {
+                    break Err(DistError::Closed(format!("the scheduler at {scheduler_addr} closed the connection")))
+                }
+                Err(DistError::TimedOut(_)) => {
+                    break Err(DistError::TimedOut(format!(
+                        "nothing from the scheduler at {scheduler_addr} for {:?} (it pings every second): \
+                         it is hung or unreachable",
+                        timeouts.scheduler
+                    )))
+                }
+                Err(e) => break Err(DistError::Closed(format!("the scheduler at {scheduler_addr}: {e}"))),
             }
         };
-        match read {
-            Ok(Some(ToDistWorker::Compute { tasks })) => {
-                for assignment in tasks {
-                    dispatch(assignment, &store, &peers, &jobs, &out_tx);
-                }
-            }
-            Ok(Some(ToDistWorker::Release { keys })) => store.remove(&keys),
-            Ok(Some(ToDistWorker::Steal { keys })) => {
-                let keys = jobs.steal(&keys);
-                let _ = out_tx.send(FromDistWorker::Stolen { keys });
-            }
-            Ok(Some(ToDistWorker::Ping)) => {}
-            Ok(Some(ToDistWorker::Exit { reason })) => break Err(DistError::Closed(reason)),
-            Ok(None) => {
-                break Err(DistError::Closed(format!("the scheduler at {scheduler_addr} closed the connection")))
-            }
-            Err(DistError::TimedOut(_)) => {
-                break Err(DistError::TimedOut(format!(
-                    "nothing from the scheduler at {scheduler_addr} for {:?} (it pings every second): \
-                     it is hung or unreachable",
-                    timeouts.scheduler
-                )))
-            }
-            Err(e) => break Err(DistError::Closed(format!("the scheduler at {scheduler_addr}: {e}"))),
-        }
-    };
-    // Every way out cleans up: no task starts, results go (their segments with them), and the
-    // spill folder is removed even while task threads still hold the store.
-    jobs.close();
-    memory.stop();
-    store.close();
-    ended
+        // Every way out cleans up: no task starts, results go (their segments with them), and the
+        // spill folder is removed even while task threads still hold the store.
+        jobs.close();
+        memory.stop();
+        store.close();
+        ended
+    }
+    .instrument(span)
+    .await
 }
 
 /// Starts a task whose inputs are all here at once; otherwise fetches them first.
@@ -282,19 +314,25 @@ fn dispatch(
 ) {
     let local: Option<Vec<Value>> = assignment.task.deps.iter().map(|d| store.get(d)).collect();
     if let Some(inputs) = local {
-        jobs.push(Job { assignment, inputs });
+        jobs.push(Job { assignment, inputs, transfers: Vec::new() });
         return;
     }
     let (store, peers, jobs, out) = (store.clone(), peers.clone(), jobs.clone(), out.clone());
     tokio::spawn(async move {
         let mut inputs = Vec::with_capacity(assignment.task.deps.len());
+        let mut transfers = Vec::new();
         for (dep, holders) in assignment.task.deps.iter().zip(&assignment.holders) {
-            let value = match store.get(dep) {
-                Some(v) => Ok(v),
-                None => peers.fetch_one(dep, holders).await,
-            };
-            match value {
-                Ok(v) => inputs.push(v),
+            if let Some(v) = store.get(dep) {
+                inputs.push(v);
+                continue;
+            }
+            let start_us = crate::metrics::unix_us();
+            match peers.fetch_one(dep, holders).await {
+                Ok((v, from)) => {
+                    let nbytes = v.nbytes() as u64;
+                    transfers.push(Transfer { from, nbytes, start_us, stop_us: crate::metrics::unix_us() });
+                    inputs.push(v);
+                }
                 Err(failed) => {
                     let (key, dep) = (assignment.task.key.clone(), dep.clone());
                     let _ = out.send(FromDistWorker::Missing { key, dep, failed });
@@ -302,8 +340,8 @@ fn dispatch(
                 }
             }
         }
-        jobs.push(Job { assignment, inputs });
-    });
+        jobs.push(Job { assignment, inputs, transfers });
+    }.in_current_span());
 }
 
 fn start_pool(
@@ -315,9 +353,11 @@ fn start_pool(
     let jobs = Arc::new(Jobs::default());
     for i in 0..nthreads {
         let (jobs, store, out, memory) = (jobs.clone(), store.clone(), out.clone(), memory.clone());
+        let span = tracing::Span::current();
         std::thread::Builder::new()
             .name(format!("rask-task-{i}"))
             .spawn(move || {
+                let _in_worker = span.enter();
                 let registry = Registry::new();
                 // Large arrays a task makes go straight into shared memory, where workers on
                 // this machine map them instead of receiving a copy.
@@ -325,14 +365,18 @@ fn start_pool(
                 let arena = Arc::new(ShmArena::new(namespace.clone(), SHARE_MIN));
                 with_arena(arena, || loop {
                     memory.wait_while_paused();
-                    let Some(job) = jobs.pop() else { return };
+                    let Some(mut job) = jobs.pop() else { return };
                     let key = job.assignment.task.key.clone();
+                    let transfers = std::mem::take(&mut job.transfers);
+                    let start_us = crate::metrics::unix_us();
                     let message = match memory.running(|| run_job(job, &registry)) {
                         Ok(value) => {
                             let value = into_shared(value, &namespace);
                             let nbytes = value.nbytes() as u64;
                             store.insert(key.clone(), value);
-                            FromDistWorker::Done { tasks: vec![(key, nbytes)] }
+                            let stop_us = crate::metrics::unix_us();
+                            let record = TaskRecord { key, nbytes, start_us, stop_us, thread: i as u32, transfers };
+                            FromDistWorker::Done { tasks: vec![record] }
                         }
                         Err(failure) => FromDistWorker::Erred { key, failure },
                     };
@@ -422,8 +466,23 @@ fn answer(store: &Store, keys: Vec<Key>, same_host: bool) -> DataReply {
     DataReply { values, deferred }
 }
 
-/// Answers peers' and clients' requests for results.
-async fn serve_data(listener: TcpListener, store: Arc<Store>, secret: Option<Arc<[u8]>>, timeouts: Timeouts) {
+/// Payload bytes of a reply (by reference or not: what the peer receives).
+fn reply_bytes(reply: &DataReply) -> u64 {
+    let wire_bytes = |w: &WireValue| match w {
+        WireValue::Inline(v) => v.nbytes() as u64,
+        shared => shared.shared_refs().iter().map(|r| r.len).sum(),
+    };
+    reply.values.iter().filter_map(|(_, v)| v.as_ref()).map(wire_bytes).sum()
+}
+
+/// Answers peers' and clients' requests for results; `served` counts the payload bytes sent.
+async fn serve_data(
+    listener: TcpListener,
+    store: Arc<Store>,
+    secret: Option<Arc<[u8]>>,
+    timeouts: Timeouts,
+    served: Arc<AtomicU64>,
+) {
     let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_UNAUTHENTICATED));
     let mut accepting = Accepting::new("rask worker data server");
     loop {
@@ -433,12 +492,12 @@ async fn serve_data(listener: TcpListener, store: Arc<Store>, secret: Option<Arc
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (store, secret) = (store.clone(), secret.clone());
+        let (store, secret, served) = (store.clone(), secret.clone(), served.clone());
         tokio::spawn(async move {
             let accepted = conn::accept(&mut stream, secret.as_deref(), timeouts.connect).await;
             drop(permit);
             if let Err(e) = accepted {
-                eprintln!("rask worker: refused {peer}: {e}");
+                tracing::warn!("refused {peer}: {e}");
                 return;
             }
             let same_host = stream.local_addr().is_ok_and(|me| me.ip() == peer.ip());
@@ -446,18 +505,19 @@ async fn serve_data(listener: TcpListener, store: Arc<Store>, secret: Option<Arc
                 match read_msg::<DataRequest>(&mut stream, MAX_REQUEST_FRAME).await {
                     Ok(Some(DataRequest::Get { keys, by_value })) => {
                         let reply = answer(&store, keys, same_host && !by_value);
+                        served.fetch_add(reply_bytes(&reply), Relaxed);
                         if write_msg_within(&mut stream, &reply, timeouts.write).await.is_err() {
                             return;
                         }
                     }
                     Ok(None) => return,
                     Err(e) => {
-                        eprintln!("rask worker: dropped {peer}: {e}");
+                        tracing::warn!("dropped {peer}: {e}");
                         return;
                     }
                 }
             }
-        });
+        }.in_current_span());
     }
 }
 
@@ -467,7 +527,7 @@ pub fn exit_code(ended: Result<(), DistError>) -> i32 {
     match ended {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("rask worker: exiting: {e}");
+            tracing::error!("exiting: {e}");
             1
         }
     }

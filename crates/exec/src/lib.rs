@@ -91,8 +91,19 @@ pub trait Executor {
 
     /// Compiles `graph` for `keys` and runs it: Dask's `get`.
     fn get(&self, graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Vec<Value>, ExecError> {
+        self.get_with_progress(graph, keys, registry, None)
+    }
+
+    /// As [`Executor::get`], reporting progress to `progress` if given.
+    fn get_with_progress(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        registry: &Registry,
+        progress: Option<&dyn Progress>,
+    ) -> Result<Vec<Value>, ExecError> {
         let plan = Plan::build(graph, keys, registry)?;
-        Ok(self.execute(&plan, None)?.values)
+        Ok(self.execute(&plan, progress)?.values)
     }
 
     /// Computes `keys` and keeps their results for later graphs (Dask's `persist`). In-process
@@ -138,8 +149,69 @@ impl<E: Executor + ?Sized> Executor for Box<E> {
     fn get(&self, graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Vec<Value>, ExecError> {
         (**self).get(graph, keys, registry)
     }
+    fn get_with_progress(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        registry: &Registry,
+        progress: Option<&dyn Progress>,
+    ) -> Result<Vec<Value>, ExecError> {
+        (**self).get_with_progress(graph, keys, registry, progress)
+    }
     fn persist(&self, graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Persisted, ExecError> {
         (**self).persist(graph, keys, registry)
+    }
+}
+
+/// An executor that reports every run's progress to one callback: give it to anything that
+/// computes through an executor (`Delayed::compute`, a frame's `compute`, a bag) to watch it.
+/// See [`with_progress`].
+pub struct WithProgress<'a, E: ?Sized> {
+    inner: &'a E,
+    progress: &'a dyn Progress,
+}
+
+/// `executor`, reporting (tasks done, tasks in total) of each run to `progress` — on threads,
+/// processes and clusters alike.
+///
+/// ```
+/// use rask_exec::{with_progress, Executor, ThreadedExecutor};
+/// use rask_graph::{parse_graph, Key, Registry};
+///
+/// let graph = parse_graph("{'a': 1, 'b': (inc, 'a'), 'c': (inc, 'b')}").unwrap();
+/// let last = std::sync::Mutex::new((0, 0));
+/// let report = |done: usize, total: usize| *last.lock().unwrap() = (done, total);
+/// let threads = ThreadedExecutor::new(2);
+/// let watched = with_progress(&threads, &report);
+/// watched.get(&graph, &[Key::from("c")], &Registry::new()).unwrap();
+/// let (done, total) = *last.lock().unwrap();
+/// assert!(total > 0 && done == total);
+/// ```
+pub fn with_progress<'a, E: Executor + ?Sized>(executor: &'a E, progress: &'a dyn Progress) -> WithProgress<'a, E> {
+    WithProgress { inner: executor, progress }
+}
+
+impl<E: Executor + ?Sized> Executor for WithProgress<'_, E> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn execute(&self, plan: &Plan, progress: Option<&dyn Progress>) -> Result<Outcome, ExecError> {
+        self.inner.execute(plan, Some(progress.unwrap_or(self.progress)))
+    }
+    fn get(&self, graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Vec<Value>, ExecError> {
+        self.inner.get_with_progress(graph, keys, registry, Some(self.progress))
+    }
+    fn get_with_progress(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        registry: &Registry,
+        progress: Option<&dyn Progress>,
+    ) -> Result<Vec<Value>, ExecError> {
+        self.inner.get_with_progress(graph, keys, registry, Some(progress.unwrap_or(self.progress)))
+    }
+    fn persist(&self, graph: &Graph, keys: &[Key], registry: &Registry) -> Result<Persisted, ExecError> {
+        self.inner.persist(graph, keys, registry)
     }
 }
 

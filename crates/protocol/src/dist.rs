@@ -60,8 +60,13 @@ pub enum ClientMsg {
     Cancel { keys: Vec<Key> },
     /// Which workers hold these keys (to fetch them from the workers directly).
     WhoHas { keys: Vec<Key> },
-    /// The scheduler's counters.
+    /// The scheduler's figures: counters, tasks by state, workers, task groups.
     Stats,
+    /// Task events after position `since` of the scheduler's task stream (0: all it keeps;
+    /// `u64::MAX`: none, only the current position).
+    TaskStream { since: u64 },
+    /// Per-worker samples taken since `since_us` (Unix microseconds).
+    WorkerSamples { since_us: u64 },
 }
 
 /// Scheduler → client.
@@ -82,14 +87,22 @@ pub enum ToClient {
     WhoHas {
         holders: Vec<(Key, Vec<String>)>,
     },
-    Stats(SchedulerStats),
+    Stats(Box<SchedulerStats>),
+    /// The task events asked for, and the stream's position after the last of them.
+    TaskStream { events: Vec<TaskEvent>, next: u64 },
+    WorkerSamples { samples: Vec<WorkerSample> },
+    /// Of the tasks this client's submissions added, how many exist and how many have
+    /// finished (successfully or not). Sent at most every 100 ms, and at once when
+    /// `done == total`, before the results that completes.
+    Progress { done: u64, total: u64 },
     /// Sent every second: a client that hears nothing for its scheduler timeout knows the
     /// scheduler is gone or hung, even while the connection stays open.
     Ping,
 }
 
-/// Counters a client can ask for (tests read them; nothing else should depend on them).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What the scheduler knows of itself: counters, tasks by state, each worker and each task
+/// group (`Client::stats`, the dashboard's `/api/stats`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SchedulerStats {
     pub workers: u32,
     pub tasks_known: u64,
@@ -111,6 +124,130 @@ pub struct SchedulerStats {
     pub workers_fenced: u64,
     /// Tasks erred because no worker existed for the no-workers timeout.
     pub tasks_erred_no_workers: u64,
+    /// Tasks by state, now.
+    pub states: StateCounts,
+    /// Tasks finished per second over the last few seconds.
+    pub throughput: f64,
+    /// How late the scheduler's once-a-second tick was handled, last time: how busy its
+    /// event loop is.
+    pub event_loop_latency_us: u64,
+    pub uptime_s: f64,
+    /// `tcp://HOST:PORT`, and this build's version.
+    pub address: String,
+    pub version: String,
+    pub worker_status: Vec<WorkerStatus>,
+    pub groups: Vec<GroupStatus>,
+}
+
+/// Tasks by state: Dask's names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateCounts {
+    pub released: u64,
+    pub waiting: u64,
+    pub queued: u64,
+    pub processing: u64,
+    pub memory: u64,
+    pub erred: u64,
+}
+
+/// One worker as the scheduler sees it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    /// The address it serves results on: its name everywhere.
+    pub addr: String,
+    pub nthreads: u32,
+    pub memory_limit: u64,
+    /// Tasks the scheduler has given it and not heard back about.
+    pub processing: u64,
+    /// Results it holds, by the scheduler's count.
+    pub keys_held: u64,
+    pub bytes_in_memory: u64,
+    pub bytes_spilled: u64,
+    pub paused: bool,
+    pub metrics: WorkerMetrics,
+    /// Seconds since its last message.
+    pub last_seen_s: f64,
+}
+
+/// A task group (the key's name part: `('x', 3)` → `x`, `inc-17` → `inc`): how many of its
+/// tasks are in each state and what running them cost.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupStatus {
+    pub name: String,
+    pub states: StateCounts,
+    /// Tasks ever added to the group, and finished runs (recomputations included).
+    pub total: u64,
+    pub runs: u64,
+    pub duration_s: f64,
+    pub max_duration_s: f64,
+    pub nbytes: u64,
+    /// The groups this one's tasks read from.
+    pub dependencies: Vec<String>,
+}
+
+/// Per worker, every second: what its process costs and does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkerMetrics {
+    pub rss: u64,
+    /// Of one core: 200 means two cores busy.
+    pub cpu_percent: f32,
+    pub executing: u32,
+    /// Tasks with their inputs, waiting for a thread.
+    pub ready: u32,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+}
+
+/// How one task ran: reported by its worker with its completion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub key: Key,
+    pub nbytes: u64,
+    /// Unix microseconds, by the worker's clock.
+    pub start_us: u64,
+    pub stop_us: u64,
+    /// The worker's task thread that ran it.
+    pub thread: u32,
+    /// Inputs fetched from peers for it.
+    pub transfers: Vec<Transfer>,
+}
+
+/// One input fetched from a peer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    /// The holder's data address.
+    pub from: String,
+    pub nbytes: u64,
+    pub start_us: u64,
+    pub stop_us: u64,
+}
+
+/// An entry of the scheduler's task stream: a finished task, where and when it ran.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskEvent {
+    /// Position in the stream (`ClientMsg::TaskStream { since }`).
+    pub seq: u64,
+    /// The key as Python prints it, and its group.
+    pub key: String,
+    pub group: String,
+    pub worker: String,
+    pub thread: u32,
+    pub start_us: u64,
+    pub stop_us: u64,
+    pub nbytes: u64,
+    pub transfers: Vec<Transfer>,
+}
+
+/// A worker's figures at one moment (the dashboard's and reports' memory over time).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkerSample {
+    pub time_us: u64,
+    pub worker: String,
+    pub bytes_in_memory: u64,
+    pub bytes_spilled: u64,
+    pub rss: u64,
+    pub cpu_percent: f32,
+    pub executing: u32,
 }
 
 /// Scheduler → worker.
@@ -141,9 +278,9 @@ pub struct Assignment {
 /// Worker → scheduler.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum FromDistWorker {
-    /// Tasks finished, with their results' sizes in bytes.
+    /// Tasks finished: their results' sizes, and when, where and with which transfers they ran.
     Done {
-        tasks: Vec<(Key, u64)>,
+        tasks: Vec<TaskRecord>,
     },
     Erred {
         key: Key,
@@ -172,6 +309,7 @@ pub enum FromDistWorker {
         paused: bool,
         fetched_by_reference: u64,
         fetched_by_copy: u64,
+        metrics: WorkerMetrics,
     },
 }
 
@@ -197,4 +335,63 @@ pub struct DataReply {
     /// Requested keys left out to keep this reply small (a worker answers with a bounded
     /// number of bytes at a time): ask for them again.
     pub deferred: Vec<Key>,
+}
+
+/// The task group of a key, by Dask's rule (`key_split`): a tuple's first element; of a string,
+/// the leading words of its `-`-separated parts, up to the first part that is not purely
+/// alphabetic or looks like an 8-digit hex token — `inc-17` → `inc`,
+/// `sum-partial-3f2a9c-7` → `sum-partial`, `('x', 3)` → `x`. Integer keys form the group `int`.
+pub fn key_group(key: &Key) -> String {
+    match key {
+        Key::Tuple(parts) => parts.first().map_or_else(|| "tuple".to_owned(), key_group),
+        Key::Int(_) => "int".to_owned(),
+        Key::Str(s) => string_group(s),
+    }
+}
+
+fn string_group(s: &str) -> String {
+    let mut words = s.split('-');
+    let first = words.next().unwrap_or_default();
+    if first.is_empty() {
+        return "other".to_owned();
+    }
+    let mut group = first.to_owned();
+    for word in words {
+        let alphabetic = !word.is_empty() && word.chars().all(char::is_alphabetic);
+        let hex_token = word.len() == 8 && word.chars().all(|c| c.is_ascii_hexdigit());
+        if !alphabetic || hex_token {
+            break;
+        }
+        group.push('-');
+        group.push_str(word);
+    }
+    // A bare token (a 32-digit hash) is anonymous data.
+    if group.len() == 32 && group.chars().all(|c| c.is_ascii_hexdigit()) {
+        return "data".to_owned();
+    }
+    group
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::key_group;
+    use rask_graph::Key;
+
+    #[test]
+    fn groups_follow_dasks_key_split() {
+        let cases = [
+            (Key::str("inc-17"), "inc"),
+            (Key::str("sum-partial-3f2a9c-7"), "sum-partial"),
+            (Key::str("read-parquet-deadbeef-3"), "read-parquet"),
+            (Key::str("x"), "x"),
+            (Key::tuple([Key::str("x"), Key::Int(3)]), "x"),
+            (Key::tuple([Key::str("add-tree-a1"), Key::Int(0), Key::Int(1)]), "add-tree"),
+            (Key::Int(7), "int"),
+            (Key::str("0123456789abcdef0123456789abcdef"), "data"),
+            (Key::str("-x"), "other"),
+        ];
+        for (key, group) in cases {
+            assert_eq!(key_group(&key), group, "{key}");
+        }
+    }
 }

@@ -1,5 +1,7 @@
 //! π by Monte Carlo: 64 tasks of 100,000 seeded random points each on a local cluster (a
-//! scheduler and two worker processes of this binary), then one task that adds them up.
+//! scheduler and two worker processes of this binary), then one task that adds them up —
+//! watched three ways: the cluster's live dashboard (its URL is printed), a progress callback,
+//! and a performance report written at the end.
 //! `cargo run --release -p rask --example monte_carlo_pi`
 use rask::prelude::*;
 
@@ -25,8 +27,19 @@ pub fn main() -> Result<(), rask::Error> {
     rask::init();
     let per_task = 100_000u64;
     let parts: Vec<Delayed<u64>> = (0..64).map(|seed| hits(lit(seed), lit(per_task))).collect();
-    let pi = estimate(parts, lit(per_task)).compute(&rask::executor("local:2")?)?;
-    println!("π ≈ {pi:.5} from {} points", 64 * per_task);
+    let cluster = rask::distributed::LocalCluster::new(2, 1)?;
+    println!("dashboard: {}", cluster.dashboard_url().unwrap_or_default());
+    let client = cluster.client()?;
+    let report = std::env::temp_dir().join("monte_carlo_pi.html");
+    let progress = |done: usize, total: usize| {
+        if done == total && total > 0 {
+            println!("{done}/{total} tasks done");
+        }
+    };
+    let pi = rask::distributed::performance_report(&client, &report, || {
+        estimate(parts, lit(per_task)).compute(&rask::exec::with_progress(&client, &progress))
+    })??;
+    println!("π ≈ {pi:.5} from {} points; report in {}", 64 * per_task, report.display());
     assert!((pi - std::f64::consts::PI).abs() < 0.01, "{pi}");
     Ok(())
 }

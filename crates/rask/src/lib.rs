@@ -154,13 +154,16 @@ pub enum Error {
 }
 
 /// Call first in `main`: when this binary was started as a worker (by the process executor or
-/// a cluster), it serves as one and never returns; otherwise it returns at once.
+/// a cluster), it serves as one and never returns; otherwise it returns at once, with rask's
+/// logs going to stderr (`RUST_LOG` or `RASK_LOG_LEVEL` set the level; see
+/// [`distributed::logging`]) unless the program installed a `tracing` subscriber already.
 /// Panics if two functions were registered under one name: which of them a task would call
 /// would depend on link order.
 pub fn init() {
     let clashes = rask_graph::Registry::clashes();
     assert!(clashes.is_empty(), "rask::init: function names registered twice in this binary: {clashes:?}");
     rask_distributed::worker_main_if_requested();
+    rask_distributed::logging::init_from_env();
 }
 
 /// Lets this binary serve as a cluster worker from its command line, so your own functions
@@ -174,9 +177,10 @@ pub fn worker_main_from_args() {
     if args.first().map(String::as_str) != Some("worker") {
         return;
     }
+    rask_distributed::logging::init_from_env();
     let usage = "usage: worker tcp://HOST:PORT [--nthreads N] [--memory-limit BYTES]";
     let Some(address) = args.get(1).filter(|a| !a.starts_with("--")) else {
-        eprintln!("{usage}");
+        tracing::error!("{usage}");
         std::process::exit(2);
     };
     let mut options = rask_distributed::WorkerOptions::new(address, 1);
@@ -187,7 +191,7 @@ pub fn worker_main_from_args() {
             ("--nthreads", Some(n)) if n > 0 => options.nthreads = n as usize,
             ("--memory-limit", Some(bytes)) => options.memory_limit = bytes,
             _ => {
-                eprintln!("bad option {flag:?}; {usage}");
+                tracing::error!("bad option {flag:?}; {usage}");
                 std::process::exit(2);
             }
         }

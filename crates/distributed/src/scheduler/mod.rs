@@ -7,6 +7,7 @@
 //! completions costs a handful of messages. A large submission arrives in chunks (dependencies
 //! first), so other clients and workers are served between chunks.
 
+pub(crate) mod dashboard;
 pub mod state;
 #[cfg(test)]
 mod tests;
@@ -15,11 +16,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rask_protocol::dist::{ClientMsg, FromDistWorker, Role, SchedulerStats, TaskDef, ToClient, ToDistWorker};
+use rask_protocol::dist::{
+    ClientMsg, FromDistWorker, Role, SchedulerStats, TaskDef, TaskEvent, ToClient, ToDistWorker, WorkerSample,
+};
 use rustc_hash::FxHashMap;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 
 use self::state::{ClientId, State, WorkerId};
 use crate::conn::{self, read_msg, write_msg_within, Accepting, MAX_FRAME, MAX_UNAUTHENTICATED, MAX_WORKER_FRAME};
@@ -35,9 +39,11 @@ const STALLED_TICK: Duration = Duration::from_millis(2500);
 const EVENTS_PER_ROUND: usize = 4096;
 
 enum Event {
-    Tick,
-    /// The dashboard asks for the counters.
-    Stats(oneshot::Sender<SchedulerStats>),
+    /// Sent every second, at the instant given (how late it is handled is the event loop's
+    /// latency).
+    Tick(Instant),
+    /// The dashboard asks.
+    Observe(Query),
     Joined {
         conn: u32,
         role: Role,
@@ -69,6 +75,37 @@ enum Outgoing {
     Worker(ToDistWorker),
 }
 
+/// What the dashboard may ask the actor (it holds no state of its own).
+pub(crate) enum Query {
+    Stats(oneshot::Sender<SchedulerStats>),
+    Stream { since: u64, reply: oneshot::Sender<(Vec<TaskEvent>, u64)> },
+    Samples { since_us: u64, reply: oneshot::Sender<Vec<WorkerSample>> },
+}
+
+/// The dashboard's handle on the actor.
+#[derive(Clone)]
+pub(crate) struct Observer(UnboundedSender<Event>);
+
+impl Observer {
+    async fn ask<T>(&self, query: impl FnOnce(oneshot::Sender<T>) -> Query) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.0.send(Event::Observe(query(tx))).ok()?;
+        rx.await.ok()
+    }
+
+    pub(crate) async fn stats(&self) -> Option<SchedulerStats> {
+        self.ask(Query::Stats).await
+    }
+
+    pub(crate) async fn stream(&self, since: u64) -> Option<(Vec<TaskEvent>, u64)> {
+        self.ask(|reply| Query::Stream { since, reply }).await
+    }
+
+    pub(crate) async fn samples(&self, since_us: u64) -> Option<Vec<WorkerSample>> {
+        self.ask(|reply| Query::Samples { since_us, reply }).await
+    }
+}
+
 /// Serves on `listener` until the process ends.
 pub async fn serve(
     listener: TcpListener,
@@ -78,9 +115,10 @@ pub async fn serve(
 ) -> Result<(), DistError> {
     let (events, inbox) = unbounded_channel();
     if let Some(dashboard) = dashboard {
-        tokio::spawn(serve_dashboard(dashboard, events.clone()));
+        tokio::spawn(dashboard::serve(dashboard, Observer(events.clone())).in_current_span());
     }
-    tokio::spawn(actor(inbox, timeouts));
+    let address = format!("tcp://{}", listener.local_addr()?);
+    tokio::spawn(actor(inbox, timeouts, address).in_current_span());
     let ticks = events.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(1));
@@ -88,7 +126,7 @@ pub async fn serve(
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            if ticks.send(Event::Tick).is_err() {
+            if ticks.send(Event::Tick(Instant::now())).is_err() {
                 return;
             }
         }
@@ -104,7 +142,8 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         next_conn += 1;
-        tokio::spawn(connection(stream, peer, next_conn, events.clone(), secret.clone(), timeouts, permit));
+        let events = events.clone();
+        tokio::spawn(connection(stream, peer, next_conn, events, secret.clone(), timeouts, permit).in_current_span());
     }
 }
 
@@ -121,12 +160,12 @@ async fn connection(
     drop(handshake);
     let role = match accepted {
         Ok(Role::Peer) => {
-            eprintln!("rask scheduler: refused {peer}: a data fetch sent to the scheduler");
+            tracing::warn!("refused {peer}: a data fetch sent to the scheduler");
             return;
         }
         Ok(role) => role,
         Err(e) => {
-            eprintln!("rask scheduler: refused {peer}: {e}");
+            tracing::warn!("refused {peer}: {e}");
             return;
         }
     };
@@ -195,7 +234,7 @@ async fn connection(
         }
     };
     if let Some(why) = &why {
-        eprintln!("rask scheduler: dropped {peer}: {why}");
+        tracing::warn!("dropped {peer}: {why}");
     }
     let _ = events.send(Event::Left { conn });
 }
@@ -213,8 +252,9 @@ fn dropped_reason(e: DistError) -> Option<String> {
     }
 }
 
-async fn actor(mut inbox: UnboundedReceiver<Event>, timeouts: Timeouts) {
+async fn actor(mut inbox: UnboundedReceiver<Event>, timeouts: Timeouts, address: String) {
     let mut state = State::default();
+    state.address = address;
     let mut clients: FxHashMap<ClientId, UnboundedSender<Outgoing>> = FxHashMap::default();
     let mut workers: FxHashMap<WorkerId, UnboundedSender<Outgoing>> = FxHashMap::default();
     let mut was_idle = true;
@@ -250,21 +290,28 @@ fn handle(
     last_tick: &mut Instant,
 ) {
     match event {
-        Event::Stats(reply) => {
+        Event::Observe(Query::Stats(reply)) => {
             let _ = reply.send(state.stats());
         }
-        Event::Tick => {
+        Event::Observe(Query::Stream { since, reply }) => {
+            let _ = reply.send(state.task_stream(since));
+        }
+        Event::Observe(Query::Samples { since_us, reply }) => {
+            let _ = reply.send(state.worker_samples(since_us));
+        }
+        Event::Tick(sent) => {
             let now = Instant::now();
+            state.set_loop_latency(now.saturating_duration_since(sent));
             // Ticks come every second. A long gap means this process was stopped itself: the
             // workers' heartbeats are waiting unread, so their silence proves nothing.
             let gap = now.duration_since(std::mem::replace(last_tick, now));
             if gap > STALLED_TICK {
-                eprintln!("rask scheduler: stalled for {gap:?} (stopped?): not expiring workers this round");
+                tracing::warn!("stalled for {gap:?} (stopped?): not expiring workers this round");
                 state.forgive_silence(now);
             }
             for w in state.expire_silent_workers(now, timeouts.heartbeat) {
                 let silence = timeouts.heartbeat;
-                eprintln!("rask scheduler: worker {w} silent for {silence:?}: declared dead, fenced");
+                tracing::warn!("worker {w} silent for {silence:?}: declared dead, fenced");
                 // Fenced: told why, then cut off; anything it sends meanwhile is ignored.
                 if let Some(tx) = workers.remove(&w) {
                     let reason = format!(
@@ -276,7 +323,7 @@ fn handle(
             }
             let erred = state.expire_without_workers(now, timeouts.no_workers);
             if erred > 0 {
-                eprintln!("rask scheduler: no workers for {:?}: {erred} waiting tasks erred", timeouts.no_workers);
+                tracing::warn!("no workers for {:?}: {erred} waiting tasks erred", timeouts.no_workers);
             }
             for tx in clients.values() {
                 let _ = tx.send(Outgoing::Client(ToClient::Ping));
@@ -289,9 +336,9 @@ fn handle(
             clients.insert(conn, tx);
             state.add_client(conn);
         }
-        Event::Joined { conn, role: Role::Worker { data_addr, nthreads, .. }, tx } => {
+        Event::Joined { conn, role: Role::Worker { data_addr, nthreads, memory_limit }, tx } => {
             workers.insert(conn, tx);
-            state.add_worker(conn, data_addr, nthreads as usize);
+            state.add_worker(conn, data_addr, nthreads as usize, memory_limit);
         }
         Event::Joined { role: Role::Peer, .. } => {}
         Event::Left { conn, .. } => {
@@ -322,8 +369,16 @@ fn handle(
                 state.out.to_clients.push((conn, ToClient::WhoHas { holders }));
             }
             ClientMsg::Stats => {
-                let stats = state.stats();
+                let stats = Box::new(state.stats());
                 state.out.to_clients.push((conn, ToClient::Stats(stats)));
+            }
+            ClientMsg::TaskStream { since } => {
+                let (events, next) = state.task_stream(since);
+                state.out.to_clients.push((conn, ToClient::TaskStream { events, next }));
+            }
+            ClientMsg::WorkerSamples { since_us } => {
+                let samples = state.worker_samples(since_us);
+                state.out.to_clients.push((conn, ToClient::WorkerSamples { samples }));
             }
         },
         // A fenced worker's late messages are ignored: its tasks belong to others now.
@@ -347,10 +402,17 @@ fn worker_message(state: &mut State, conn: WorkerId, msg: FromDistWorker) {
             paused,
             fetched_by_reference,
             fetched_by_copy,
+            metrics,
             ..
         } => {
-            let report =
-                state::WorkerReport { bytes_in_memory, bytes_spilled, paused, fetched_by_reference, fetched_by_copy };
+            let report = state::WorkerReport {
+                bytes_in_memory,
+                bytes_spilled,
+                paused,
+                fetched_by_reference,
+                fetched_by_copy,
+                metrics,
+            };
             state.heartbeat(conn, report)
         }
     }
@@ -361,6 +423,7 @@ fn flush(
     clients: &FxHashMap<ClientId, UnboundedSender<Outgoing>>,
     workers: &FxHashMap<WorkerId, UnboundedSender<Outgoing>>,
 ) {
+    state.progress_due(Instant::now());
     let out = std::mem::take(&mut state.out);
     let send = |to: &FxHashMap<u32, UnboundedSender<Outgoing>>, id: u32, msg: Outgoing| {
         if let Some(tx) = to.get(&id) {
@@ -378,6 +441,10 @@ fn flush(
     for (w, tasks) in out.compute {
         send(workers, w, Outgoing::Worker(ToDistWorker::Compute { tasks }));
     }
+    // Progress before results: a client's final count arrives before the results it counts.
+    for (c, msg) in out.progress {
+        send(clients, c, Outgoing::Client(msg));
+    }
     for (c, keys) in out.finished {
         send(clients, c, Outgoing::Client(ToClient::Finished { keys }));
     }
@@ -386,63 +453,33 @@ fn flush(
     }
 }
 
-/// A minimal status page: any HTTP request gets the scheduler's counters as JSON (for people
-/// and for monitoring; no graphs, no control).
-async fn serve_dashboard(listener: TcpListener, events: UnboundedSender<Event>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut accepting = Accepting::new("rask scheduler dashboard");
-    loop {
-        let Some((mut stream, _)) = accepting.next(&listener).await else { continue };
-        let events = events.clone();
-        tokio::spawn(async move {
-            let mut request = [0u8; 1024];
-            let _ = stream.read(&mut request).await;
-            let (reply, stats) = oneshot::channel();
-            if events.send(Event::Stats(reply)).is_err() {
-                return;
-            }
-            let Ok(stats) = stats.await else { return };
-            let body = serde_json::to_string(&stats).unwrap_or_default();
-            let response = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
-        });
-    }
-}
+/// Dask's dashboard port: tried first, and a free one taken if it is in use.
+pub const DEFAULT_DASHBOARD_PORT: u16 = 8787;
 
-/// How a scheduler is started: its shared secret, its status page, its deadlines.
+/// How a scheduler is started: its shared secret, its dashboard, its deadlines.
 #[derive(Clone, Debug, Default)]
 pub struct SchedulerOptions {
     /// Every client and worker must prove it knows this secret (`RASK_SECRET`).
     pub secret: Option<Vec<u8>>,
-    /// `HOST:PORT` for the JSON status page, if any.
+    /// `HOST:PORT` for the dashboard, if any. If that port is taken, a free port on the same
+    /// host is used instead (as Dask does): [`SchedulerThread::dashboard_addr`] says which.
     pub dashboard: Option<String>,
     pub timeouts: Timeouts,
 }
 
-/// A scheduler serving on a thread of its own (for `LocalCluster` and tests).
+/// A scheduler serving on a thread of its own (for `LocalCluster`, `rask scheduler` and
+/// tests). It serves until [`SchedulerThread::stop`] or the end of the process.
 pub struct SchedulerThread {
     addr: SocketAddr,
     dashboard: Option<SocketAddr>,
+    stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
 }
 
 impl SchedulerThread {
-    /// Binds `addr` (port 0 for any) and serves in the background until the process exits,
-    /// with the deadlines of the environment ([`Timeouts::from_env`]).
+    /// Binds `addr` (port 0 for any) and serves in the background, with no dashboard and the
+    /// deadlines of the environment ([`Timeouts::from_env`]).
     pub fn start(addr: &str, secret: Option<Vec<u8>>) -> Result<SchedulerThread, DistError> {
         SchedulerThread::start_with(addr, SchedulerOptions { secret, dashboard: None, timeouts: Timeouts::from_env() })
-    }
-
-    /// As [`SchedulerThread::start`], with the JSON status page on `dashboard` if given.
-    pub fn start_with_dashboard(
-        addr: &str,
-        secret: Option<Vec<u8>>,
-        dashboard: Option<&str>,
-    ) -> Result<SchedulerThread, DistError> {
-        let dashboard = dashboard.map(str::to_owned);
-        SchedulerThread::start_with(addr, SchedulerOptions { secret, dashboard, timeouts: Timeouts::from_env() })
     }
 
     /// Binds `addr` and serves with `options`.
@@ -451,17 +488,11 @@ impl SchedulerThread {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
-        let dashboard = match &options.dashboard {
-            Some(d) => {
-                let l = std::net::TcpListener::bind(d)?;
-                l.set_nonblocking(true)?;
-                Some(l)
-            }
-            None => None,
-        };
+        let dashboard = options.dashboard.as_deref().map(bind_or_any).transpose()?;
         let dashboard_addr = dashboard.as_ref().map(|l| l.local_addr()).transpose()?;
         let secret: Option<Arc<[u8]>> = options.secret.map(Into::into);
         let timeouts = options.timeouts;
+        let (stop, stopped) = oneshot::channel::<()>();
         std::thread::Builder::new().name("rask-scheduler".into()).spawn(move || {
             // Two threads: decoding a large submission must not stall the actor.
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -469,15 +500,26 @@ impl SchedulerThread {
                 .enable_all()
                 .build()
                 .expect("a tokio runtime");
-            runtime.block_on(async move {
-                let listener = TcpListener::from_std(listener).expect("a tokio listener");
-                let dashboard = dashboard.map(|l| TcpListener::from_std(l).expect("a tokio listener"));
-                if let Err(e) = serve(listener, secret, dashboard, timeouts).await {
-                    eprintln!("rask scheduler: {e}");
-                }
-            });
+            let span = tracing::info_span!("scheduler", addr = %local);
+            runtime.block_on(tracing::Instrument::instrument(
+                async move {
+                    let listener = TcpListener::from_std(listener).expect("a tokio listener");
+                    let dashboard = dashboard.map(|l| TcpListener::from_std(l).expect("a tokio listener"));
+                    tokio::select! {
+                        served = serve(listener, secret, dashboard, timeouts) => {
+                            if let Err(e) = served {
+                                tracing::error!("scheduler stopped: {e}");
+                            }
+                        }
+                        _ = stopped => tracing::debug!("scheduler stopped"),
+                    }
+                },
+                span,
+            ));
+            // Dropping the runtime ends every connection and closes both listeners.
+            runtime.shutdown_background();
         })?;
-        Ok(SchedulerThread { addr: local, dashboard: dashboard_addr })
+        Ok(SchedulerThread { addr: local, dashboard: dashboard_addr, stop: std::sync::Mutex::new(Some(stop)) })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -487,4 +529,31 @@ impl SchedulerThread {
     pub fn dashboard_addr(&self) -> Option<SocketAddr> {
         self.dashboard
     }
+
+    /// `http://HOST:PORT/status`, if it has a dashboard.
+    pub fn dashboard_url(&self) -> Option<String> {
+        self.dashboard.map(|d| format!("http://{d}/status"))
+    }
+
+    /// Stops serving: connections close, ports are freed. Idempotent.
+    pub fn stop(&self) {
+        if let Some(stop) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Binds `HOST:PORT`, or `HOST:0` if that port is taken.
+fn bind_or_any(addr: &str) -> Result<std::net::TcpListener, DistError> {
+    let listener = match std::net::TcpListener::bind(addr) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+            let any = std::net::TcpListener::bind((host.trim_matches(['[', ']']), 0))?;
+            tracing::info!("dashboard port of {addr} is taken: serving it on {} instead", any.local_addr()?);
+            any
+        }
+        other => other?,
+    };
+    listener.set_nonblocking(true)?;
+    Ok(listener)
 }

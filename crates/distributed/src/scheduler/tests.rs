@@ -2,7 +2,7 @@
 
 use rask_graph::workloads::tree_sum;
 use rask_graph::{parse_graph, Key, Plan, Registry};
-use rask_protocol::dist::{DistFailure, TaskDef, ToClient};
+use rask_protocol::dist::{DistFailure, TaskDef, TaskRecord, ToClient};
 
 use super::state::{State, TaskState, WorkerReport, SATURATION};
 use crate::client::plan_tasks;
@@ -12,6 +12,11 @@ fn tasks(src: &str, wanted: &[&str]) -> (Vec<TaskDef>, Vec<Key>) {
     let wanted: Vec<Key> = wanted.iter().map(|k| Key::from(*k)).collect();
     let plan = Plan::build_with(&graph, &wanted, &Registry::new(), &rask_graph::PlanOptions::unoptimized()).unwrap();
     (plan_tasks(&plan, |_| false), wanted)
+}
+
+/// A worker's record of finishing `key` with a result of `nbytes`.
+fn rec(key: Key, nbytes: u64) -> TaskRecord {
+    TaskRecord { key, nbytes, start_us: 1_000, stop_us: 3_000, thread: 0, transfers: Vec::new() }
 }
 
 /// Plays worker: completes every assigned task, in assignment order; returns how many.
@@ -25,16 +30,17 @@ fn run_assigned(state: &mut State) -> usize {
         for (w, batch) in compute {
             for a in batch {
                 n += 1;
-                state.done(w, vec![(a.task.key, 8)]);
+                state.done(w, vec![rec(a.task.key, 8)]);
             }
         }
+        state.check_groups();
     }
 }
 
 #[test]
 fn a_chain_runs_in_order_and_releases_what_is_consumed() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1);
+    s.add_worker(1, "w1".into(), 1, 0);
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a'), 'c': (inc, 'b')}", &["c"]);
     s.want(7, &wanted);
@@ -54,13 +60,14 @@ fn a_chain_runs_in_order_and_releases_what_is_consumed() {
     s.release(7, &wanted);
     assert_eq!(s.stats().tasks_known, 0);
     assert_eq!(s.stats().tasks_in_memory, 0);
+    s.check_groups();
 }
 
 #[test]
 fn ready_roots_wait_on_the_scheduler_and_the_order_bounds_memory() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1);
-    s.add_worker(2, "w2".into(), 1);
+    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(2, "w2".into(), 1, 0);
     s.add_client(7);
     let (graph, root) = tree_sum(20_000);
     let plan = Plan::build(&graph, std::slice::from_ref(&root), &Registry::new()).unwrap();
@@ -72,12 +79,13 @@ fn ready_roots_wait_on_the_scheduler_and_the_order_bounds_memory() {
     assert_eq!(s.state_of(&root), Some(&TaskState::Memory));
     let peak = s.stats().peak_in_memory;
     assert!(peak <= 200, "a 20k-leaf reduction held {peak} results at once");
+    s.check_groups();
 }
 
 #[test]
 fn a_lost_worker_s_running_tasks_rerun_and_its_needed_results_are_recomputed() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1);
+    s.add_worker(1, "w1".into(), 1, 0);
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2), 'c': (add, 'a', 'b')}", &["c"]);
     s.want(7, &wanted);
@@ -85,14 +93,15 @@ fn a_lost_worker_s_running_tasks_rerun_and_its_needed_results_are_recomputed() {
     // w1 finishes `a` only, then dies while running `b`.
     let batch = s.out.compute.remove(&1).unwrap();
     assert_eq!(batch.len(), 2);
-    s.done(1, vec![(Key::from("a"), 8)]);
-    s.add_worker(2, "w2".into(), 1);
+    s.done(1, vec![rec(Key::from("a"), 8)]);
+    s.add_worker(2, "w2".into(), 1, 0);
     s.remove_worker(1);
     assert_eq!(s.state_of(&Key::from("a")), Some(&TaskState::Processing(2)), "a's result was only on w1");
     assert_eq!(s.state_of(&Key::from("b")), Some(&TaskState::Processing(2)));
     assert_eq!(run_assigned(&mut s), 3);
     assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Memory));
     assert!(s.stats().tasks_recomputed >= 1 && s.stats().workers_lost == 1);
+    s.check_groups();
 }
 
 #[test]
@@ -103,7 +112,7 @@ fn a_task_that_kills_workers_errs_after_the_allowed_failures() {
     s.want(7, &wanted);
     s.submit(7, defs);
     for w in 1..=3 {
-        s.add_worker(w, format!("w{w}"), 1);
+        s.add_worker(w, format!("w{w}"), 1, 0);
         assert_eq!(s.state_of(&Key::from("a")), Some(&TaskState::Processing(w)));
         s.remove_worker(w);
     }
@@ -114,6 +123,7 @@ fn a_task_that_kills_workers_errs_after_the_allowed_failures() {
     let (key, error) = erred.expect("the client is told");
     assert_eq!(key, Key::from("b"));
     assert!(error.contains("'a'") && error.contains("died 3 times"), "{error}");
+    s.check_groups();
 }
 
 #[test]
@@ -121,7 +131,7 @@ fn a_task_that_killed_two_workers_is_not_given_the_last_one() {
     let mut s = State::default();
     s.add_client(7);
     for w in 1..=3 {
-        s.add_worker(w, format!("w{w}"), 1);
+        s.add_worker(w, format!("w{w}"), 1, 0);
     }
     let (defs, wanted) = tasks("{'a': (inc, 1)}", &["a"]);
     s.want(7, &wanted);
@@ -136,12 +146,13 @@ fn a_task_that_killed_two_workers_is_not_given_the_last_one() {
         "{state:?}"
     );
     assert_eq!(s.stats().workers, 1, "the third worker is spared");
+    s.check_groups();
 }
 
 #[test]
 fn the_task_table_reuses_slots_and_returns_to_empty() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1);
+    s.add_worker(1, "w1".into(), 1, 0);
     s.add_client(7);
     let (mut most, mut per_run) = (0, 0);
     for run in 0..50 {
@@ -173,6 +184,7 @@ fn the_task_table_reuses_slots_and_returns_to_empty() {
         assert_eq!(s.stats().task_slots, 0, "an idle scheduler keeps no slots");
     }
     assert!(most <= per_run, "one run at a time needs one run's slots ({per_run}), not more ({most})");
+    s.check_groups();
 }
 
 #[test]
@@ -180,8 +192,8 @@ fn a_lost_input_sends_waiting_and_queued_dependents_back_to_waiting() {
     // c needs a and b; a finishes on w1, then w1 dies before b is done: c must wait for a's
     // recomputation as well as for b, not start when b alone finishes.
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1);
-    s.add_worker(2, "w2".into(), 1);
+    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(2, "w2".into(), 1, 0);
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2), 'c': (add, 'a', 'b')}", &["c"]);
     s.want(7, &wanted);
@@ -190,40 +202,42 @@ fn a_lost_input_sends_waiting_and_queued_dependents_back_to_waiting() {
     let on = |key: &str| compute.iter().find(|(_, b)| b.iter().any(|a| a.task.key == Key::from(key))).map(|(w, _)| *w);
     let (wa, wb) = (on("a").unwrap(), on("b").unwrap());
     assert_ne!(wa, wb);
-    s.done(wa, vec![(Key::from("a"), 8)]);
+    s.done(wa, vec![rec(Key::from("a"), 8)]);
     s.remove_worker(wa);
     assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Waiting));
-    s.done(wb, vec![(Key::from("b"), 8)]);
+    s.done(wb, vec![rec(Key::from("b"), 8)]);
     assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Waiting), "a is still being recomputed");
     s.out.compute.clear();
-    s.done(wb, vec![(Key::from("a"), 8)]);
+    s.done(wb, vec![rec(Key::from("a"), 8)]);
     assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Processing(wb)));
+    s.check_groups();
 }
 
 #[test]
 fn a_holder_that_does_not_answer_is_dropped_and_its_result_recomputed() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1);
+    s.add_worker(1, "w1".into(), 1, 0);
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a')}", &["b"]);
     s.want(7, &wanted);
     s.submit(7, defs);
     // w1 pauses before a is done, so b runs on w2, which then cannot reach w1 (stopped, say).
     s.heartbeat(1, WorkerReport { paused: true, ..WorkerReport::default() });
-    s.add_worker(2, "w2".into(), 1);
-    s.done(1, vec![(Key::from("a"), 8)]);
+    s.add_worker(2, "w2".into(), 1, 0);
+    s.done(1, vec![rec(Key::from("a"), 8)]);
     assert_eq!(s.state_of(&Key::from("b")), Some(&TaskState::Processing(2)));
     s.out.release.clear();
     s.missing(2, &Key::from("b"), &Key::from("a"), &["w1".to_owned()]);
     assert_eq!(s.out.release.get(&1), Some(&vec![Key::from("a")]), "w1 is told to drop its copy");
     assert_eq!(s.state_of(&Key::from("a")), Some(&TaskState::Processing(2)), "a is recomputed where it can run");
     assert_eq!(s.state_of(&Key::from("b")), Some(&TaskState::Waiting));
+    s.check_groups();
 }
 
 #[test]
 fn failures_propagate_to_dependents_and_clients_that_leave_release_everything() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1);
+    s.add_worker(1, "w1".into(), 1, 0);
     s.add_client(7);
     s.add_client(8);
     let (defs, _) = tasks("{'a': (inc, 1), 'b': (inc, 'a'), 'x': (inc, 5)}", &["b", "x"]);
@@ -239,13 +253,14 @@ fn failures_propagate_to_dependents_and_clients_that_leave_release_everything() 
     assert!(s.state_of(&Key::from("x")).is_none(), "x was wanted only by the client that left");
     s.remove_client(7);
     assert_eq!(s.stats().tasks_known, 0);
+    s.check_groups();
 }
 
 #[test]
 fn a_paused_worker_gets_no_new_tasks_until_it_resumes() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1);
-    s.add_worker(2, "w2".into(), 1);
+    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(2, "w2".into(), 1, 0);
     s.heartbeat(1, WorkerReport { bytes_in_memory: 900, paused: true, ..WorkerReport::default() });
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2)}", &["a", "b"]);
@@ -256,19 +271,20 @@ fn a_paused_worker_gets_no_new_tasks_until_it_resumes() {
     assert_eq!(s.stats().workers_paused, 1);
     s.heartbeat(1, WorkerReport { bytes_in_memory: 100, bytes_spilled: 800, ..WorkerReport::default() });
     assert_eq!((s.stats().workers_paused, s.stats().bytes_spilled), (0, 800));
+    s.check_groups();
 }
 
 #[test]
 fn a_worker_that_pauses_gives_back_what_it_has_not_started() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1);
+    s.add_worker(1, "w1".into(), 1, 0);
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2), 'c': (inc, 3)}", &["a", "b", "c"]);
     s.want(7, &wanted);
     s.submit(7, defs);
     assert_eq!(s.out.compute.get(&1).map(Vec::len), Some(3));
     s.out.compute.clear();
-    s.add_worker(2, "w2".into(), 1);
+    s.add_worker(2, "w2".into(), 1, 0);
     s.heartbeat(1, WorkerReport { paused: true, ..WorkerReport::default() });
     let asked: Vec<Key> = s.out.steal.remove(&1).unwrap_or_default();
     assert_eq!(asked.len(), 3, "all of its tasks are asked back: {asked:?}");
@@ -276,12 +292,13 @@ fn a_worker_that_pauses_gives_back_what_it_has_not_started() {
     s.stolen(1, &[Key::from("b"), Key::from("c")]);
     assert_eq!(s.out.compute.get(&2).map(Vec::len), Some(2));
     assert_eq!(s.state_of(&Key::from("a")), Some(&TaskState::Processing(1)));
+    s.check_groups();
 }
 
 #[test]
 fn an_idle_worker_steals_half_of_a_busy_worker_s_backlog() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1);
+    s.add_worker(1, "w1".into(), 1, 0);
     s.add_client(7);
     let src: String = format!("{{{}}}", (0..20).map(|i| format!("'t{i}': (inc, {i})")).collect::<Vec<_>>().join(", "));
     let names: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
@@ -289,7 +306,7 @@ fn an_idle_worker_steals_half_of_a_busy_worker_s_backlog() {
     s.want(7, &wanted);
     s.submit(7, defs);
     assert_eq!(s.out.compute.remove(&1).map(|b| b.len()), Some(20), "all 20 fit w1's saturation");
-    s.add_worker(2, "w2".into(), 1);
+    s.add_worker(2, "w2".into(), 1, 0);
     let asked = s.out.steal.remove(&1).expect("w1 is asked for its backlog");
     assert_eq!(asked.len(), 9, "half of what w1 cannot start at once");
     assert!(asked.contains(&Key::from("t19")), "the last in priority order go first");
@@ -298,29 +315,31 @@ fn an_idle_worker_steals_half_of_a_busy_worker_s_backlog() {
     assert_eq!(s.out.compute.get(&2).map(Vec::len), Some(8));
     assert_eq!(s.state_of(&asked[0]), Some(&TaskState::Processing(1)));
     run_assigned(&mut s);
-    s.done(1, (0..20).map(|i| (Key::from(format!("t{i}").as_str()), 8)).collect());
+    s.done(1, (0..20).map(|i| rec(Key::from(format!("t{i}").as_str()), 8)).collect());
     for k in &wanted {
         assert_eq!(s.state_of(k), Some(&TaskState::Memory), "{k}");
     }
+    s.check_groups();
 }
 
 #[test]
 fn a_silent_worker_is_treated_as_dead() {
     use std::time::{Duration, Instant};
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1);
-    s.add_worker(2, "w2".into(), 1);
+    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(2, "w2".into(), 1, 0);
     let later = Instant::now() + Duration::from_secs(20);
     s.seen(2, later);
     let gone = s.expire_silent_workers(later + Duration::from_secs(15), Duration::from_secs(30));
     assert_eq!(gone, vec![1], "w1 was last heard from 35 s ago, w2 15 s ago");
     assert_eq!((s.stats().workers, s.stats().workers_lost), (1, 1));
+    s.check_groups();
 }
 
 #[test]
 fn a_submission_in_chunks_keeps_what_later_chunks_depend_on() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1);
+    s.add_worker(1, "w1".into(), 1, 0);
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a'), 'c': (inc, 'b')}", &["c"]);
     s.want(7, &wanted);
@@ -344,4 +363,51 @@ fn a_submission_in_chunks_keeps_what_later_chunks_depend_on() {
     run_assigned(&mut s);
     assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Memory));
     assert!(s.out.to_clients.is_empty());
+    s.check_groups();
+}
+
+#[test]
+fn groups_and_progress_follow_a_whole_run() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_client(7);
+    let (defs, wanted) = tasks("{'inc-1': (inc, 1), 'inc-2': (inc, 2), 'total-1': (add, 'inc-1', 'inc-2')}", &["total-1"]);
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    let stats = s.stats();
+    let inc = stats.groups.iter().find(|g| g.name == "inc").unwrap();
+    assert_eq!((inc.total, inc.states.queued + inc.states.processing), (2, 2));
+    assert_eq!(stats.groups.iter().find(|g| g.name == "total").unwrap().dependencies, vec!["inc".to_owned()]);
+    assert_eq!(s.progress_of(7), Some((0, 3)));
+    s.progress_due(std::time::Instant::now());
+    assert_eq!(std::mem::take(&mut s.out.progress), vec![(7, ToClient::Progress { done: 0, total: 3 })]);
+    assert_eq!(run_assigned(&mut s), 3);
+    assert_eq!(s.progress_of(7), Some((3, 3)));
+    // Finished: sent at once, though 100 ms have not passed since the last.
+    s.progress_due(std::time::Instant::now());
+    assert_eq!(std::mem::take(&mut s.out.progress), vec![(7, ToClient::Progress { done: 3, total: 3 })]);
+    s.progress_due(std::time::Instant::now());
+    assert!(s.out.progress.is_empty(), "nothing new, nothing sent");
+    let stats = s.stats();
+    let inc = stats.groups.iter().find(|g| g.name == "inc").unwrap();
+    assert_eq!((inc.runs, inc.nbytes, inc.duration_s), (2, 16, 0.004));
+    assert_eq!(stats.states.memory, 1, "only the wanted result is kept");
+    let (events, next) = s.task_stream(0);
+    assert_eq!((events.len(), next), (3, 3));
+    assert_eq!(events.iter().map(|e| e.group.as_str()).collect::<Vec<_>>(), ["inc", "inc", "total"]);
+    assert!(events.iter().all(|e| e.worker == "w1"));
+    s.check_groups();
+}
+
+#[test]
+fn a_failed_task_counts_as_finished_in_its_clients_progress() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_client(7);
+    let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a')}", &["b"]);
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    s.erred(1, &Key::from("a"), DistFailure::Unrunnable("boom".into()));
+    assert_eq!(s.progress_of(7), Some((2, 2)), "a and its dependent b are both finished, in error");
+    s.check_groups();
 }

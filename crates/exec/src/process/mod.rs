@@ -75,7 +75,7 @@ pub fn worker_main_if_requested() {
     let code = match spec.to_str().and_then(Spec::parse) {
         Some(spec) => worker::serve(&spec),
         None => {
-            eprintln!("rask worker: malformed {ENV}={spec:?}");
+            tracing::error!("malformed {ENV}={spec:?}");
             2
         }
     };
@@ -685,7 +685,7 @@ impl<'a, 'p> Run<'a, 'p> {
 fn stall_timeout_from_env() -> Duration {
     let Ok(text) = std::env::var(STALL_ENV) else { return DEFAULT_STALL_TIMEOUT };
     crate::parse_duration(&text).unwrap_or_else(|e| {
-        eprintln!("rask: ignoring {STALL_ENV}={text:?}: {e}");
+        tracing::warn!("ignoring {STALL_ENV}={text:?}: {e}");
         DEFAULT_STALL_TIMEOUT
     })
 }

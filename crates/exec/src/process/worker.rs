@@ -36,7 +36,7 @@ pub(crate) fn serve(spec: &Spec) -> i32 {
         // Lives as long as the process: the heartbeat thread reads it until the very end.
         Ok(c) => &*Box::leak(Box::new(c)),
         Err(e) => {
-            eprintln!("rask worker: cannot map the control block: {e}");
+            tracing::error!("cannot map the control block: {e}");
             return 2;
         }
     };
@@ -46,7 +46,7 @@ pub(crate) fn serve(spec: &Spec) -> i32 {
         std::thread::sleep(HEARTBEAT_EVERY);
     });
     if let Err(e) = beating {
-        eprintln!("rask worker: cannot start the heartbeat thread: {e}");
+        tracing::error!("cannot start the heartbeat thread: {e}");
         return 2;
     }
     let namespace = Arc::new(Namespace::with_pid(spec.parent, &spec.tag));
@@ -86,7 +86,7 @@ impl Worker<'_> {
                             }
                         }
                         Err(e) => {
-                            eprintln!("rask worker: bad message from the executor: {e}");
+                            tracing::error!("bad message from the executor: {e}");
                             return 3;
                         }
                     }
@@ -108,7 +108,7 @@ impl Worker<'_> {
                     }
                 }
                 Err(_) => {
-                    eprintln!("rask worker: corrupt record in the task ring");
+                    tracing::error!("corrupt record in the task ring");
                     return 3;
                 }
             }

@@ -20,6 +20,9 @@
 //! lost with a worker can be recomputed.
 
 mod failures;
+pub(crate) mod groups;
+pub(crate) mod monitor;
+mod observe;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -27,7 +30,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rask_graph::Key;
-use rask_protocol::dist::{Assignment, SchedulerStats, TaskDef, ToClient};
+use rask_protocol::dist::{Assignment, SchedulerStats, TaskDef, TaskRecord, ToClient};
+
+use self::groups::{GroupId, Groups};
+use self::monitor::Monitor;
+pub use self::observe::ClientProgress;
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
@@ -78,11 +85,17 @@ struct Task {
     /// because their later chunks may add dependents (its result may still be released, and
     /// is recomputed if a later chunk needs it).
     pins: u32,
+    group: GroupId,
+    /// The client whose submission added it (its progress counts this task).
+    owner: ClientId,
+    /// Counted as done in its owner's progress (a recomputation is not counted again).
+    counted: bool,
 }
 
 struct Worker {
     addr: String,
     nthreads: usize,
+    memory_limit: u64,
     /// When the worker was last heard from.
     seen: Instant,
     report: WorkerReport,
@@ -99,6 +112,7 @@ pub struct WorkerReport {
     pub paused: bool,
     pub fetched_by_reference: u64,
     pub fetched_by_copy: u64,
+    pub metrics: rask_protocol::dist::WorkerMetrics,
 }
 
 impl Worker {
@@ -115,6 +129,8 @@ pub struct Outbox {
     pub steal: FxHashMap<WorkerId, Vec<Key>>,
     pub finished: FxHashMap<ClientId, Vec<Key>>,
     pub to_clients: Vec<(ClientId, ToClient)>,
+    /// `ToClient::Progress` messages, sent before the round's results.
+    pub progress: Vec<(ClientId, ToClient)>,
 }
 
 #[derive(Default)]
@@ -143,6 +159,12 @@ pub struct State {
     workerless_since: Option<Instant>,
     /// For erred tasks whose failure began in a task's function: that task and its failure.
     causes: FxHashMap<TaskId, Cause>,
+    groups: Groups,
+    monitor: Monitor,
+    /// Per client, its submissions' tasks: how many, how many finished.
+    progress: FxHashMap<ClientId, ClientProgress>,
+    /// `tcp://HOST:PORT`, for the stats.
+    pub address: String,
     pub out: Outbox,
 }
 
@@ -153,20 +175,6 @@ impl State {
 
     fn task_mut(&mut self, t: TaskId) -> &mut Task {
         self.tasks[t].as_mut().expect("live task id")
-    }
-
-    pub fn stats(&self) -> SchedulerStats {
-        SchedulerStats {
-            workers: self.workers.len() as u32,
-            tasks_known: self.index.len() as u64,
-            bytes_in_memory: self.workers.values().map(|w| w.report.bytes_in_memory).sum(),
-            bytes_spilled: self.workers.values().map(|w| w.report.bytes_spilled).sum(),
-            workers_paused: self.workers.values().filter(|w| w.report.paused).count() as u32,
-            bytes_fetched_by_reference: self.workers.values().map(|w| w.report.fetched_by_reference).sum(),
-            bytes_fetched_by_copy: self.workers.values().map(|w| w.report.fetched_by_copy).sum(),
-            task_slots: self.tasks.len() as u64,
-            ..self.stats
-        }
     }
 
     /// No task is known (the tables hold nothing).
@@ -185,6 +193,15 @@ impl State {
     /// the tasks it has not started, so they run elsewhere instead of waiting on it.
     pub fn heartbeat(&mut self, w: WorkerId, report: WorkerReport) {
         let Some(worker) = self.workers.get_mut(&w) else { return };
+        self.monitor.sample(rask_protocol::dist::WorkerSample {
+            time_us: crate::metrics::unix_us(),
+            worker: worker.addr.clone(),
+            bytes_in_memory: report.bytes_in_memory,
+            bytes_spilled: report.bytes_spilled,
+            rss: report.metrics.rss,
+            cpu_percent: report.metrics.cpu_percent,
+            executing: report.metrics.executing,
+        });
         let resumed = worker.report.paused && !report.paused;
         let paused = !worker.report.paused && report.paused;
         worker.report = report;
@@ -206,6 +223,15 @@ impl State {
     /// dependents (which decide when a result may be released) and the memory counters.
     fn set_state(&mut self, t: TaskId, new: TaskState) {
         let old = std::mem::replace(&mut self.task_mut(t).state, new);
+        let task = self.tasks[t].as_ref().expect("live task id");
+        self.groups.moved(task.group, &old, &task.state);
+        if matches!(task.state, TaskState::Memory | TaskState::Erred(_)) && !task.counted {
+            let owner = task.owner;
+            self.task_mut(t).counted = true;
+            if let Some(p) = self.progress.get_mut(&owner) {
+                p.done += 1;
+            }
+        }
         if matches!(old, TaskState::Processing(_)) {
             self.stealing.remove(&t);
         }
@@ -252,16 +278,19 @@ impl State {
                 TaskState::Queued => {
                     dep.state = TaskState::Waiting;
                     dep.waiting = 1;
+                    let group = dep.group;
+                    self.groups.moved(group, &TaskState::Queued, &TaskState::Waiting);
                 }
                 _ => {}
             }
         }
     }
 
-    pub fn add_worker(&mut self, id: WorkerId, addr: String, nthreads: usize) {
+    pub fn add_worker(&mut self, id: WorkerId, addr: String, nthreads: usize, memory_limit: u64) {
         let worker = Worker {
             addr,
             nthreads: nthreads.max(1),
+            memory_limit,
             seen: Instant::now(),
             report: WorkerReport::default(),
             processing: FxHashSet::default(),
@@ -273,6 +302,7 @@ impl State {
 
     pub fn add_client(&mut self, id: ClientId) {
         self.clients.insert(id, FxHashSet::default());
+        self.progress.insert(id, ClientProgress::default());
     }
 
     /// Registers that client `c` wants `keys`, before or after they are submitted.
@@ -347,6 +377,10 @@ impl State {
             for &d in &deps {
                 self.task_mut(d).dependents.push(t);
             }
+            let group = self.groups.add_task(&def.key, deps.iter().map(|&d| self.tasks[d].as_ref().map_or(0, |x| x.group)));
+            if let Some(p) = self.progress.get_mut(&c) {
+                p.total += 1;
+            }
             let key = def.key.clone();
             let task = Some(Task {
                 def,
@@ -361,6 +395,9 @@ impl State {
                 priority: (self.generation, rank),
                 attempts: 0,
                 pins: u32::from(!last),
+                group,
+                owner: c,
+                counted: false,
             });
             if t == self.tasks.len() {
                 self.tasks.push(task);
@@ -563,9 +600,12 @@ impl State {
         self.out.compute.entry(w).or_default().push(Assignment { task, holders });
     }
 
-    /// Worker `w` finished these tasks.
-    pub fn done(&mut self, w: WorkerId, results: Vec<(Key, u64)>) {
-        for (key, nbytes) in results {
+    /// Worker `w` finished these tasks: each goes into the task stream, then to memory.
+    pub fn done(&mut self, w: WorkerId, records: Vec<TaskRecord>) {
+        self.monitor.count_done(records.len() as u64);
+        for record in records {
+            let (key, nbytes) = (record.key.clone(), record.nbytes);
+            self.record(w, record);
             let Some(&t) = self.index.get(&key) else {
                 self.out.release.entry(w).or_default().push(key);
                 continue;
@@ -648,6 +688,7 @@ impl State {
 
     /// The client disconnected: everything it wanted is released.
     pub fn remove_client(&mut self, c: ClientId) {
+        self.progress.remove(&c);
         if let Some(pinned) = self.pinned.remove(&c) {
             self.unpin(pinned);
         }
@@ -712,6 +753,7 @@ impl State {
     /// Removes task `t` and frees its slot for reuse.
     fn forget(&mut self, t: TaskId) {
         let task = self.tasks[t].take().expect("a live task");
+        self.groups.forgotten(task.group, &task.state);
         self.causes.remove(&t);
         if self.index.get(&task.def.key) == Some(&t) {
             self.index.remove(&task.def.key);

@@ -1,0 +1,161 @@
+//! What the scheduler remembers of past work, bounded: the task stream (the last
+//! [`STREAM_EVENTS`] finished tasks, numbered so readers ask for what is new), per-worker
+//! samples (the last [`SAMPLES`]), and completions per second for the throughput.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use rask_protocol::dist::{TaskEvent, WorkerSample};
+
+/// Task events kept (Dask keeps 100k too).
+pub const STREAM_EVENTS: usize = 100_000;
+/// Worker samples kept: an hour of one worker, a few minutes of many.
+pub const SAMPLES: usize = 3_600;
+/// Seconds over which throughput is averaged.
+const THROUGHPUT_WINDOW: u64 = 5;
+
+pub(crate) struct Monitor {
+    pub(crate) started: Instant,
+    events: VecDeque<TaskEvent>,
+    /// The `seq` the next event gets.
+    next_seq: u64,
+    samples: VecDeque<WorkerSample>,
+    /// (second since start, tasks finished in it), newest last.
+    per_second: VecDeque<(u64, u64)>,
+    /// How late the last tick was handled.
+    pub(crate) loop_latency_us: u64,
+}
+
+impl Default for Monitor {
+    fn default() -> Monitor {
+        Monitor {
+            started: Instant::now(),
+            events: VecDeque::new(),
+            next_seq: 1,
+            samples: VecDeque::new(),
+            per_second: VecDeque::new(),
+            loop_latency_us: 0,
+        }
+    }
+}
+
+impl Monitor {
+    /// Appends a finished task's event (its `seq` is assigned here).
+    pub(crate) fn push(&mut self, mut event: TaskEvent) {
+        event.seq = self.next_seq;
+        self.next_seq += 1;
+        if self.events.len() == STREAM_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+
+    /// `n` tasks finished now.
+    pub(crate) fn count_done(&mut self, n: u64) {
+        let second = self.started.elapsed().as_secs();
+        match self.per_second.back_mut() {
+            Some((s, count)) if *s == second => *count += n,
+            _ => {
+                self.per_second.push_back((second, n));
+                while self.per_second.front().is_some_and(|(s, _)| *s + THROUGHPUT_WINDOW < second) {
+                    self.per_second.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Tasks per second over the last [`THROUGHPUT_WINDOW`] seconds (or since the start, if
+    /// younger), the current second included.
+    pub(crate) fn throughput(&self) -> f64 {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let first = (elapsed as u64).saturating_sub(THROUGHPUT_WINDOW - 1);
+        let done: u64 = self.per_second.iter().filter(|(s, _)| *s >= first).map(|(_, n)| n).sum();
+        done as f64 / (elapsed - first as f64).max(1.0)
+    }
+
+    /// Events after position `since` (`u64::MAX`: none), and the position after the last.
+    pub(crate) fn events_since(&self, since: u64) -> (Vec<TaskEvent>, u64) {
+        let first = self.events.front().map_or(self.next_seq, |e| e.seq);
+        let skip = since.saturating_add(1).saturating_sub(first).min(self.events.len() as u64) as usize;
+        (self.events.iter().skip(skip).cloned().collect(), self.next_seq - 1)
+    }
+
+    pub(crate) fn sample(&mut self, sample: WorkerSample) {
+        if self.samples.len() == SAMPLES {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(sample);
+    }
+
+    pub(crate) fn samples_since(&self, since_us: u64) -> Vec<WorkerSample> {
+        let start = self.samples.partition_point(|s| s.time_us < since_us);
+        self.samples.range(start..).cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(key: &str) -> TaskEvent {
+        TaskEvent {
+            seq: 0,
+            key: key.into(),
+            group: "g".into(),
+            worker: "w".into(),
+            thread: 0,
+            start_us: 1,
+            stop_us: 2,
+            nbytes: 8,
+            transfers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn readers_get_what_is_new_and_the_ring_keeps_the_last() {
+        let mut m = Monitor::default();
+        assert_eq!(m.events_since(0), (Vec::new(), 0));
+        for i in 0..3 {
+            m.push(event(&format!("k{i}")));
+        }
+        let (all, next) = m.events_since(0);
+        assert_eq!((all.len(), next, all[0].seq), (3, 3, 1));
+        let (new, next) = m.events_since(2);
+        assert_eq!((new.len(), new[0].key.as_str(), next), (1, "k2", 3));
+        assert_eq!(m.events_since(u64::MAX), (Vec::new(), 3), "from now on: nothing, and the position");
+        for i in 3..STREAM_EVENTS + 10 {
+            m.push(event(&format!("k{i}")));
+        }
+        let (kept, next) = m.events_since(0);
+        assert_eq!(kept.len(), STREAM_EVENTS);
+        assert_eq!((kept[0].seq, next), (11, (STREAM_EVENTS + 10) as u64), "the oldest ten wrapped out");
+        assert_eq!(m.events_since(next - 1).0.len(), 1);
+    }
+
+    #[test]
+    fn throughput_counts_the_current_second_and_a_young_scheduler_by_its_age() {
+        let mut m = Monitor::default();
+        assert_eq!(m.throughput(), 0.0);
+        m.count_done(30);
+        m.count_done(20);
+        assert_eq!(m.throughput(), 50.0, "50 tasks in the first second");
+    }
+
+    #[test]
+    fn samples_are_read_by_time() {
+        let mut m = Monitor::default();
+        for t in [10, 20, 30] {
+            m.sample(WorkerSample {
+                time_us: t,
+                worker: "w".into(),
+                bytes_in_memory: 0,
+                bytes_spilled: 0,
+                rss: 0,
+                cpu_percent: 0.0,
+                executing: 0,
+            });
+        }
+        assert_eq!(m.samples_since(15).iter().map(|s| s.time_us).collect::<Vec<_>>(), vec![20, 30]);
+        assert_eq!(m.samples_since(0).len(), 3);
+    }
+}
