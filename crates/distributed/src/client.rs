@@ -122,6 +122,7 @@ impl Client {
         let addr = addr.trim_start_matches("tcp://").to_owned();
         let secret: Option<Arc<[u8]>> = secret.map(Into::into);
         let stream = runtime.block_on(conn::dial(&addr, Role::Client, secret.as_deref(), timeouts.connect))?;
+        tracing::debug!("client connected to the scheduler at {addr}");
         let (tx, mut rx) = unbounded_channel::<Outgoing>();
         let board = Arc::new(Board::default());
         let inner = Arc::new(Inner {
@@ -162,6 +163,7 @@ impl Client {
                     Err(e) => break format!("the scheduler at {addr}: {e}"),
                 }
             };
+            tracing::debug!("client connection ended: {why}");
             board.shared.lock().expect("client state").closed = Some(why);
             board.changed.notify_all();
         });

@@ -30,6 +30,8 @@ pub struct PerformanceReport {
     start_us: u64,
     /// The task stream's position when the report started.
     since: u64,
+    /// Tasks the scheduler had been given when the report started.
+    submitted_before: u64,
     written: bool,
 }
 
@@ -41,6 +43,8 @@ struct ReportData<'a> {
     events: &'a [TaskEvent],
     /// Task events the scheduler's ring dropped before the report read them.
     events_lost: u64,
+    /// The size of the graphs submitted meanwhile: tasks new to the scheduler.
+    tasks_submitted: u64,
     samples: &'a [WorkerSample],
     stats: &'a SchedulerStats,
 }
@@ -49,11 +53,13 @@ impl PerformanceReport {
     /// Starts recording what `client`'s cluster does; the report goes to `path`.
     pub fn start(client: &Client, path: impl AsRef<Path>) -> Result<PerformanceReport, DistError> {
         let (_, since) = client.task_stream(u64::MAX)?;
+        let submitted_before = submitted(&client.stats()?);
         Ok(PerformanceReport {
             client: client.clone(),
             path: path.as_ref().to_owned(),
             start_us: unix_us(),
             since,
+            submitted_before,
             written: false,
         })
     }
@@ -76,6 +82,7 @@ impl PerformanceReport {
             stop_us,
             events: &events,
             events_lost,
+            tasks_submitted: submitted(&stats).saturating_sub(self.submitted_before),
             samples: &samples,
             stats: &stats,
         };
@@ -94,6 +101,12 @@ impl Drop for PerformanceReport {
             }
         }
     }
+}
+
+/// Tasks ever added to the scheduler, by its task groups' totals (groups of finished work
+/// may have been dropped past the groups' cap: then the count is short, never long).
+fn submitted(stats: &SchedulerStats) -> u64 {
+    stats.groups.iter().map(|g| g.total).sum()
 }
 
 /// Runs `work` and writes a performance report of what the cluster did meanwhile to `path`.
@@ -134,8 +147,15 @@ mod tests {
             nbytes: 8,
             transfers: Vec::new(),
         };
-        let data =
-            ReportData { start_us: 0, stop_us: 30, events: &[event], events_lost: 0, samples: &[], stats: &stats };
+        let data = ReportData {
+            start_us: 0,
+            stop_us: 30,
+            events: &[event],
+            events_lost: 0,
+            tasks_submitted: 1,
+            samples: &[],
+            stats: &stats,
+        };
         let page = render(&data).unwrap();
         assert!(page.contains(r#"data-page="report""#));
         assert!(page.contains("<\\/script>"), "a key cannot close the data element early");

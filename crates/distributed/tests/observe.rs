@@ -222,6 +222,7 @@ fn report() {
     assert_eq!(events.len(), 26, "the 25 naps and their total, nothing from before");
     assert!(events.iter().all(|e| e["group"] == "r" || e["group"] == "total"));
     assert_eq!(data["stats"]["workers"].as_u64(), Some(2));
+    assert_eq!(data["tasks_submitted"].as_u64(), Some(26), "the graph's size");
     assert!(data["stop_us"].as_u64() > data["start_us"].as_u64());
     assert!(!page.contains("src=\"") && !page.contains("<link"), "a report loads nothing from anywhere");
     let _ = std::fs::remove_file(path);

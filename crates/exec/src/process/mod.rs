@@ -642,6 +642,8 @@ impl<'a, 'p> Run<'a, 'p> {
     /// Replaces the dead worker in slot `s`: keeps what it finished, re-queues what it was
     /// running, removes its half-made segments, starts a new worker on clean rings.
     fn replace(&mut self, s: usize, cause: &str) {
+        let running = self.pool.slots[s].in_flight.len();
+        tracing::warn!("worker process {s} lost ({cause}): replacing it, its {running} unfinished tasks run again");
         if self.pool.slots[s].child.is_some() {
             // Completions it published before dying are whole: use them.
             self.collect_slot(s);

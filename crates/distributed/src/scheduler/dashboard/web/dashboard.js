@@ -260,7 +260,8 @@
     const compute = events.reduce((n, e) => n + (e.stop_us - e.start_us), 0);
     const transfers = events.flatMap((e) => e.transfers.map((t) => Object.assign({ to: e.worker }, t)));
     fillTable(document.querySelector('#report-summary tbody'), [
-      ['duration', ((data.stop_us - data.start_us) / 1e6).toFixed(3) + ' s'], ['tasks run', events.length],
+      ['duration', ((data.stop_us - data.start_us) / 1e6).toFixed(3) + ' s'], ['tasks submitted (graph size)', data.tasks_submitted],
+      ['tasks run (recomputations included)', events.length],
       ['compute time', (compute / 1e6).toFixed(3) + ' s'], ['transfers', transfers.length],
       ['bytes transferred', bytes(transfers.reduce((n, t) => n + t.nbytes, 0))],
       ['task events lost (the ring wrapped)', data.events_lost], ['workers', data.stats.workers], ['written', new Date(data.stop_us / 1000).toISOString()],
