@@ -356,7 +356,10 @@ fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<St
 }
 
 /// The first JSON line within 20 s for which `wanted` holds.
-fn json_line(lines: &std::sync::mpsc::Receiver<String>, wanted: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+fn json_line(
+    lines: &std::sync::mpsc::Receiver<String>,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -410,7 +413,11 @@ fn logs_are_json_lines_that_name_their_writer() {
     // SAFETY: a plain signal to our own child.
     unsafe { libc::kill(worker.id() as i32, libc::SIGTERM) };
     let leaving = json_line(&worker_log, |v| v["fields"]["message"].as_str().is_some_and(|m| m.contains("SIGTERM")));
-    assert_eq!((leaving["level"].as_str(), leaving["span"]["name"].as_str()), (Some("INFO"), Some("worker")), "{leaving}");
+    assert_eq!(
+        (leaving["level"].as_str(), leaving["span"]["name"].as_str()),
+        (Some("INFO"), Some("worker")),
+        "{leaving}"
+    );
     assert_eq!(leaving["span"]["addr"].as_str(), Some(data_addr.as_str()), "{leaving}");
     assert!(worker.wait().unwrap().success());
 }

@@ -376,7 +376,9 @@ fn progress_bar(total: usize, quiet: bool) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg:6} {bar:40} {pos}/{len} tasks  {per_sec}  eta {eta}") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg:6} {bar:40} {pos}/{len} tasks  {per_sec}  eta {eta}")
+    {
         bar.set_style(style);
     }
     bar

@@ -273,21 +273,7 @@ impl Client {
 
     /// Blocks until every future has finished; the first error, if any, is returned.
     pub fn wait(&self, futures: &[Future]) -> Result<(), DistError> {
-        let mut shared = self.inner.board.shared.lock().expect("client state");
-        for f in futures {
-            loop {
-                match shared.status.get(&f.key) {
-                    Some(Status::Finished) => break,
-                    Some(Status::Erred(e, cause)) => return Err(task_error(e, cause.clone())),
-                    _ => {}
-                }
-                if let Some(why) = &shared.closed {
-                    return Err(DistError::Closed(why.clone()));
-                }
-                shared = self.inner.board.changed.wait(shared).expect("client state");
-            }
-        }
-        Ok(())
+        self.wait_reporting(futures, None)
     }
 
     /// The futures in the order they finish (successfully or not).
@@ -339,24 +325,27 @@ impl Client {
     ) -> Result<Vec<Value>, DistError> {
         let start = self.inner.board.shared.lock().expect("client state").progress;
         let futures = self.persist(graph, keys)?;
-        self.wait_reporting(&futures, start, progress)?;
+        self.wait_reporting(&futures, Some((start, progress)))?;
         self.gather(&futures)
     }
 
-    /// [`Client::wait`], reporting this client's progress since `start` as it arrives.
-    fn wait_reporting(&self, futures: &[Future], start: (u64, u64), progress: &dyn Progress) -> Result<(), DistError> {
+    /// [`Client::wait`], reporting this client's progress since `start` as it arrives if
+    /// asked to.
+    fn wait_reporting(&self, futures: &[Future], report: Option<((u64, u64), &dyn Progress)>) -> Result<(), DistError> {
         let mut reported = None;
         let mut shared = self.inner.board.shared.lock().expect("client state");
         for f in futures {
             loop {
-                let (done, total) = shared.progress;
-                let now = (done.saturating_sub(start.0) as usize, total.saturating_sub(start.1) as usize);
-                if reported != Some(now) {
-                    reported = Some(now);
-                    drop(shared);
-                    progress.update(now.0, now.1);
-                    shared = self.inner.board.shared.lock().expect("client state");
-                    continue;
+                if let Some((start, progress)) = report {
+                    let (done, total) = shared.progress;
+                    let now = (done.saturating_sub(start.0) as usize, total.saturating_sub(start.1) as usize);
+                    if reported != Some(now) {
+                        reported = Some(now);
+                        drop(shared);
+                        progress.update(now.0, now.1);
+                        shared = self.inner.board.shared.lock().expect("client state");
+                        continue;
+                    }
                 }
                 match shared.status.get(&f.key) {
                     Some(Status::Finished) => break,
@@ -560,7 +549,7 @@ impl Executor for Client {
         let start = self.inner.board.shared.lock().expect("client state").progress;
         let futures = self.send_tasks(plan_tasks(plan, |_| false), &wanted);
         if let Some(progress) = progress {
-            self.wait_reporting(&futures, start, progress).map_err(exec_error)?;
+            self.wait_reporting(&futures, Some((start, progress))).map_err(exec_error)?;
         }
         let values = self.gather(&futures).map_err(exec_error)?;
         Ok(Outcome { values, stats: RunStats { tasks: plan.len(), ..RunStats::default() } })

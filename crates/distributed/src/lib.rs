@@ -33,10 +33,10 @@ pub mod worker;
 
 pub use client::{Arg, AsCompleted, Client, Future};
 pub use cluster::{worker_main_if_requested, ClusterOptions, LocalCluster};
-pub use report::{performance_report, PerformanceReport};
 pub use rask_protocol::dist::{
     GroupStatus, SchedulerStats, StateCounts, TaskEvent, Transfer, WorkerMetrics, WorkerSample, WorkerStatus,
 };
+pub use report::{performance_report, PerformanceReport};
 pub use scheduler::{SchedulerOptions, SchedulerThread};
 pub use timeouts::Timeouts;
 pub use worker::WorkerOptions;

@@ -110,7 +110,11 @@ fn submitted(stats: &SchedulerStats) -> u64 {
 }
 
 /// Runs `work` and writes a performance report of what the cluster did meanwhile to `path`.
-pub fn performance_report<T>(client: &Client, path: impl AsRef<Path>, work: impl FnOnce() -> T) -> Result<T, DistError> {
+pub fn performance_report<T>(
+    client: &Client,
+    path: impl AsRef<Path>,
+    work: impl FnOnce() -> T,
+) -> Result<T, DistError> {
     let report = PerformanceReport::start(client, path)?;
     let out = work();
     report.finish()?;
@@ -123,10 +127,10 @@ fn render(data: &ReportData<'_>) -> Result<String, DistError> {
     // Inside a <script> element, "</" could end it early; "<\/" means the same in JSON.
     let json = json.replace("</", "<\\/");
     let script = SCRIPT.replace("</", "<\\/");
-    Ok(PAGE.replace("{{view}}", "report").replace("{{head}}", &format!("<style>{STYLE}</style>")).replace(
-        "{{data}}</script>",
-        &format!("{json}</script>\n<script>{script}</script>"),
-    ))
+    Ok(PAGE
+        .replace("{{view}}", "report")
+        .replace("{{head}}", &format!("<style>{STYLE}</style>"))
+        .replace("{{data}}</script>", &format!("{json}</script>\n<script>{script}</script>")))
 }
 
 #[cfg(test)]

@@ -15,9 +15,9 @@ use rask_protocol::dist::{
     WorkerMetrics,
 };
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use tracing::Instrument;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tracing::Instrument;
 
 use crate::conn::{
     self, read_msg, read_msg_idle, write_msg_within, Accepting, MAX_FRAME, MAX_REQUEST_FRAME, MAX_UNAUTHENTICATED,
@@ -171,7 +171,6 @@ async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &
     // Every line this worker logs names it by its data address.
     let span = tracing::info_span!("worker", addr = %data.local_addr()?);
     async move {
-
         // Segments and spill folders of workers on this machine that died without cleaning up.
         rask_store::sweep_orphans();
         crate::store::sweep_spill_orphans();
@@ -191,71 +190,79 @@ async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &
         let jobs = start_pool(nthreads, store.clone(), memory.clone(), out_tx.clone());
 
         let (mut rd, mut wr) = stream.into_split();
-        tokio::spawn(async move {
-            while let Some(first) = out_rx.recv().await {
-                // Everything finished since the last message goes in one `Done`.
-                let mut done = Vec::new();
-                let mut others = Vec::new();
-                let mut next = Some(first);
-                while let Some(msg) = next.take() {
-                    match msg {
-                        FromDistWorker::Done { tasks } => done.extend(tasks),
-                        other => others.push(other),
+        tokio::spawn(
+            async move {
+                while let Some(first) = out_rx.recv().await {
+                    // Everything finished since the last message goes in one `Done`.
+                    let mut done = Vec::new();
+                    let mut others = Vec::new();
+                    let mut next = Some(first);
+                    while let Some(msg) = next.take() {
+                        match msg {
+                            FromDistWorker::Done { tasks } => done.extend(tasks),
+                            other => others.push(other),
+                        }
+                        next = out_rx.try_recv().ok();
                     }
-                    next = out_rx.try_recv().ok();
-                }
-                if !done.is_empty()
-                    && write_msg_within(&mut wr, &FromDistWorker::Done { tasks: done }, timeouts.write).await.is_err()
-                {
-                    break;
-                }
-                for msg in others {
-                    if write_msg_within(&mut wr, &msg, timeouts.write).await.is_err() {
-                        return;
+                    if !done.is_empty()
+                        && write_msg_within(&mut wr, &FromDistWorker::Done { tasks: done }, timeouts.write)
+                            .await
+                            .is_err()
+                    {
+                        break;
+                    }
+                    for msg in others {
+                        if write_msg_within(&mut wr, &msg, timeouts.write).await.is_err() {
+                            return;
+                        }
                     }
                 }
             }
-        }.in_current_span());
+            .in_current_span(),
+        );
         {
             let (out, store, memory, peers, jobs) =
                 (out_tx.clone(), store.clone(), memory.clone(), peers.clone(), jobs.clone());
-            tokio::spawn(async move {
-                // At once (the dashboard shows a new worker's figures), then every second, and
-                // whenever the worker pauses or resumes.
-                let mut tick = tokio::time::interval(Duration::from_millis(50));
-                let mut last: Option<(Instant, bool)> = None;
-                let mut cpu = crate::metrics::CpuMeter::new();
-                loop {
-                    tick.tick().await;
-                    let paused = memory.paused();
-                    if last.is_some_and(|(at, was)| paused == was && at.elapsed() < Duration::from_secs(1)) {
-                        continue;
-                    }
-                    last = Some((Instant::now(), paused));
-                    let u = store.usage();
-                    let (by_reference, by_copy) = (peers.by_reference.load(Relaxed), peers.by_copy.load(Relaxed));
-                    let metrics = WorkerMetrics {
-                        rss: crate::store::resident_bytes(),
-                        cpu_percent: cpu.sample(),
-                        executing: memory.executing() as u32,
-                        ready: jobs.len() as u32,
-                        bytes_received: by_reference + by_copy,
-                        bytes_sent: served.load(Relaxed),
-                    };
-                    let beat = FromDistWorker::Heartbeat {
-                        keys_held: u.keys,
-                        bytes_in_memory: u.in_memory,
-                        bytes_spilled: u.spilled,
-                        paused,
-                        fetched_by_reference: by_reference,
-                        fetched_by_copy: by_copy,
-                        metrics,
-                    };
-                    if out.send(beat).is_err() {
-                        return;
+            tokio::spawn(
+                async move {
+                    // At once (the dashboard shows a new worker's figures), then every second, and
+                    // whenever the worker pauses or resumes.
+                    let mut tick = tokio::time::interval(Duration::from_millis(50));
+                    let mut last: Option<(Instant, bool)> = None;
+                    let mut cpu = crate::metrics::CpuMeter::new();
+                    loop {
+                        tick.tick().await;
+                        let paused = memory.paused();
+                        if last.is_some_and(|(at, was)| paused == was && at.elapsed() < Duration::from_secs(1)) {
+                            continue;
+                        }
+                        last = Some((Instant::now(), paused));
+                        let u = store.usage();
+                        let (by_reference, by_copy) = (peers.by_reference.load(Relaxed), peers.by_copy.load(Relaxed));
+                        let metrics = WorkerMetrics {
+                            rss: crate::store::resident_bytes(),
+                            cpu_percent: cpu.sample(),
+                            executing: memory.executing() as u32,
+                            ready: jobs.len() as u32,
+                            bytes_received: by_reference + by_copy,
+                            bytes_sent: served.load(Relaxed),
+                        };
+                        let beat = FromDistWorker::Heartbeat {
+                            keys_held: u.keys,
+                            bytes_in_memory: u.in_memory,
+                            bytes_spilled: u.spilled,
+                            paused,
+                            fetched_by_reference: by_reference,
+                            fetched_by_copy: by_copy,
+                            metrics,
+                        };
+                        if out.send(beat).is_err() {
+                            return;
+                        }
                     }
                 }
-            }.in_current_span());
+                .in_current_span(),
+            );
         }
         tokio::pin!(stop);
         let ended = loop {
@@ -318,30 +325,33 @@ fn dispatch(
         return;
     }
     let (store, peers, jobs, out) = (store.clone(), peers.clone(), jobs.clone(), out.clone());
-    tokio::spawn(async move {
-        let mut inputs = Vec::with_capacity(assignment.task.deps.len());
-        let mut transfers = Vec::new();
-        for (dep, holders) in assignment.task.deps.iter().zip(&assignment.holders) {
-            if let Some(v) = store.get(dep) {
-                inputs.push(v);
-                continue;
-            }
-            let start_us = crate::metrics::unix_us();
-            match peers.fetch_one(dep, holders).await {
-                Ok((v, from)) => {
-                    let nbytes = v.nbytes() as u64;
-                    transfers.push(Transfer { from, nbytes, start_us, stop_us: crate::metrics::unix_us() });
+    tokio::spawn(
+        async move {
+            let mut inputs = Vec::with_capacity(assignment.task.deps.len());
+            let mut transfers = Vec::new();
+            for (dep, holders) in assignment.task.deps.iter().zip(&assignment.holders) {
+                if let Some(v) = store.get(dep) {
                     inputs.push(v);
+                    continue;
                 }
-                Err(failed) => {
-                    let (key, dep) = (assignment.task.key.clone(), dep.clone());
-                    let _ = out.send(FromDistWorker::Missing { key, dep, failed });
-                    return;
+                let start_us = crate::metrics::unix_us();
+                match peers.fetch_one(dep, holders).await {
+                    Ok((v, from)) => {
+                        let nbytes = v.nbytes() as u64;
+                        transfers.push(Transfer { from, nbytes, start_us, stop_us: crate::metrics::unix_us() });
+                        inputs.push(v);
+                    }
+                    Err(failed) => {
+                        let (key, dep) = (assignment.task.key.clone(), dep.clone());
+                        let _ = out.send(FromDistWorker::Missing { key, dep, failed });
+                        return;
+                    }
                 }
             }
+            jobs.push(Job { assignment, inputs, transfers });
         }
-        jobs.push(Job { assignment, inputs, transfers });
-    }.in_current_span());
+        .in_current_span(),
+    );
 }
 
 fn start_pool(
@@ -493,31 +503,34 @@ async fn serve_data(
         };
         let _ = stream.set_nodelay(true);
         let (store, secret, served) = (store.clone(), secret.clone(), served.clone());
-        tokio::spawn(async move {
-            let accepted = conn::accept(&mut stream, secret.as_deref(), timeouts.connect).await;
-            drop(permit);
-            if let Err(e) = accepted {
-                tracing::warn!("refused {peer}: {e}");
-                return;
-            }
-            let same_host = stream.local_addr().is_ok_and(|me| me.ip() == peer.ip());
-            loop {
-                match read_msg::<DataRequest>(&mut stream, MAX_REQUEST_FRAME).await {
-                    Ok(Some(DataRequest::Get { keys, by_value })) => {
-                        let reply = answer(&store, keys, same_host && !by_value);
-                        served.fetch_add(reply_bytes(&reply), Relaxed);
-                        if write_msg_within(&mut stream, &reply, timeouts.write).await.is_err() {
+        tokio::spawn(
+            async move {
+                let accepted = conn::accept(&mut stream, secret.as_deref(), timeouts.connect).await;
+                drop(permit);
+                if let Err(e) = accepted {
+                    tracing::warn!("refused {peer}: {e}");
+                    return;
+                }
+                let same_host = stream.local_addr().is_ok_and(|me| me.ip() == peer.ip());
+                loop {
+                    match read_msg::<DataRequest>(&mut stream, MAX_REQUEST_FRAME).await {
+                        Ok(Some(DataRequest::Get { keys, by_value })) => {
+                            let reply = answer(&store, keys, same_host && !by_value);
+                            served.fetch_add(reply_bytes(&reply), Relaxed);
+                            if write_msg_within(&mut stream, &reply, timeouts.write).await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => return,
+                        Err(e) => {
+                            tracing::warn!("dropped {peer}: {e}");
                             return;
                         }
                     }
-                    Ok(None) => return,
-                    Err(e) => {
-                        tracing::warn!("dropped {peer}: {e}");
-                        return;
-                    }
                 }
             }
-        }.in_current_span());
+            .in_current_span(),
+        );
     }
 }
 

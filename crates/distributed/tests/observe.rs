@@ -152,7 +152,10 @@ fn pages_answer() {
     let (status, body) = get(&host, "/api/stats");
     let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!((status, stats["workers"].as_u64()), (200, Some(1)));
-    assert_eq!(stats["address"].as_str(), Some(format!("tcp://{}", cluster.address().trim_start_matches("tcp://")).as_str()));
+    assert_eq!(
+        stats["address"].as_str(),
+        Some(format!("tcp://{}", cluster.address().trim_start_matches("tcp://")).as_str())
+    );
     let (_, body) = get(&host, "/api/stream?since=0");
     let stream: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert!(stream["events"].is_array() && stream["next"].is_u64());

@@ -89,12 +89,20 @@ pub enum ToClient {
     },
     Stats(Box<SchedulerStats>),
     /// The task events asked for, and the stream's position after the last of them.
-    TaskStream { events: Vec<TaskEvent>, next: u64 },
-    WorkerSamples { samples: Vec<WorkerSample> },
+    TaskStream {
+        events: Vec<TaskEvent>,
+        next: u64,
+    },
+    WorkerSamples {
+        samples: Vec<WorkerSample>,
+    },
     /// Of the tasks this client's submissions added, how many exist and how many have
     /// finished (successfully or not). Sent at most every 100 ms, and at once when
     /// `done == total`, before the results that completes.
-    Progress { done: u64, total: u64 },
+    Progress {
+        done: u64,
+        total: u64,
+    },
     /// Sent every second: a client that hears nothing for its scheduler timeout knows the
     /// scheduler is gone or hung, even while the connection stays open.
     Ping,

@@ -371,7 +371,8 @@ fn groups_and_progress_follow_a_whole_run() {
     let mut s = State::default();
     s.add_worker(1, "w1".into(), 1, 0);
     s.add_client(7);
-    let (defs, wanted) = tasks("{'inc-1': (inc, 1), 'inc-2': (inc, 2), 'total-1': (add, 'inc-1', 'inc-2')}", &["total-1"]);
+    let (defs, wanted) =
+        tasks("{'inc-1': (inc, 1), 'inc-2': (inc, 2), 'total-1': (add, 'inc-1', 'inc-2')}", &["total-1"]);
     s.want(7, &wanted);
     s.submit(7, defs);
     let stats = s.stats();

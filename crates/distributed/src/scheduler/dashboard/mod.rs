@@ -58,7 +58,10 @@ pub(crate) async fn serve(listener: TcpListener, observer: Observer) {
 async fn page(view: &'static str) -> Response {
     let html = PAGE
         .replace("{{view}}", view)
-        .replace("{{head}}", r#"<link rel="stylesheet" href="/dashboard.css"><script src="/dashboard.js" defer></script>"#)
+        .replace(
+            "{{head}}",
+            r#"<link rel="stylesheet" href="/dashboard.css"><script src="/dashboard.js" defer></script>"#,
+        )
         .replace("{{data}}", "null");
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }

@@ -32,8 +32,12 @@ pub(crate) fn render(s: &SchedulerStats) -> String {
         ("memory", states.memory),
         ("erred", states.erred),
     ];
-    let per_worker = |value: &dyn Fn(&rask_protocol::dist::WorkerStatus) -> f64| {
-        s.worker_status.iter().map(|w| (format!("worker=\"{}\"", escape(&w.addr)), value(w))).collect::<Vec<_>>()
+    // A per-worker metric: one sample per worker, labelled by its address.
+    let worker = |name, help, kind, value: &dyn Fn(&rask_protocol::dist::WorkerStatus) -> f64| Metric {
+        name,
+        help,
+        kind,
+        samples: s.worker_status.iter().map(|w| (format!("worker=\"{}\"", escape(&w.addr)), value(w))).collect(),
     };
     let metrics = [
         Metric {
@@ -43,7 +47,12 @@ pub(crate) fn render(s: &SchedulerStats) -> String {
             samples: by_state.iter().map(|(k, v)| (format!("state=\"{k}\""), *v as f64)).collect(),
         },
         one("rask_tasks_done_total", "Task completions reported by workers.", "counter", s.tasks_done as f64),
-        one("rask_tasks_recomputed_total", "Tasks run again after a result was lost.", "counter", s.tasks_recomputed as f64),
+        one(
+            "rask_tasks_recomputed_total",
+            "Tasks run again after a result was lost.",
+            "counter",
+            s.tasks_recomputed as f64,
+        ),
         one("rask_task_throughput", "Tasks finished per second, over the last seconds.", "gauge", s.throughput),
         one("rask_workers", "Workers connected.", "gauge", s.workers as f64),
         one("rask_workers_lost_total", "Workers that died or were declared dead.", "counter", s.workers_lost as f64),
@@ -60,54 +69,26 @@ pub(crate) fn render(s: &SchedulerStats) -> String {
             s.event_loop_latency_us as f64 / 1e6,
         ),
         one("rask_uptime_seconds", "Seconds since the scheduler started.", "gauge", s.uptime_s),
-        Metric {
-            name: "rask_worker_memory_bytes",
-            help: "Bytes of results a worker holds in memory.",
-            kind: "gauge",
-            samples: per_worker(&|w| w.bytes_in_memory as f64),
-        },
-        Metric {
-            name: "rask_worker_spilled_bytes",
-            help: "Bytes of results a worker has spilled to disk.",
-            kind: "gauge",
-            samples: per_worker(&|w| w.bytes_spilled as f64),
-        },
-        Metric {
-            name: "rask_worker_rss_bytes",
-            help: "A worker process's resident memory.",
-            kind: "gauge",
-            samples: per_worker(&|w| w.metrics.rss as f64),
-        },
-        Metric {
-            name: "rask_worker_cpu_percent",
-            help: "A worker's CPU use, percent of one core.",
-            kind: "gauge",
-            samples: per_worker(&|w| f64::from(w.metrics.cpu_percent)),
-        },
-        Metric {
-            name: "rask_worker_executing",
-            help: "Tasks a worker is running.",
-            kind: "gauge",
-            samples: per_worker(&|w| f64::from(w.metrics.executing)),
-        },
-        Metric {
-            name: "rask_worker_processing",
-            help: "Tasks the scheduler has given a worker and not heard back about.",
-            kind: "gauge",
-            samples: per_worker(&|w| w.processing as f64),
-        },
-        Metric {
-            name: "rask_worker_received_bytes_total",
-            help: "Result bytes a worker fetched from peers.",
-            kind: "counter",
-            samples: per_worker(&|w| w.metrics.bytes_received as f64),
-        },
-        Metric {
-            name: "rask_worker_sent_bytes_total",
-            help: "Result bytes a worker served to peers and clients.",
-            kind: "counter",
-            samples: per_worker(&|w| w.metrics.bytes_sent as f64),
-        },
+        worker("rask_worker_memory_bytes", "Bytes of results a worker holds in memory.", "gauge", &|w| {
+            w.bytes_in_memory as f64
+        }),
+        worker("rask_worker_spilled_bytes", "Bytes of results a worker has spilled to disk.", "gauge", &|w| {
+            w.bytes_spilled as f64
+        }),
+        worker("rask_worker_rss_bytes", "A worker process's resident memory.", "gauge", &|w| w.metrics.rss as f64),
+        worker("rask_worker_cpu_percent", "A worker's CPU use, percent of one core.", "gauge", &|w| {
+            f64::from(w.metrics.cpu_percent)
+        }),
+        worker("rask_worker_executing", "Tasks a worker is running.", "gauge", &|w| f64::from(w.metrics.executing)),
+        worker("rask_worker_processing", "Tasks given to a worker and not yet reported back.", "gauge", &|w| {
+            w.processing as f64
+        }),
+        worker("rask_worker_received_bytes_total", "Result bytes a worker fetched from peers.", "counter", &|w| {
+            w.metrics.bytes_received as f64
+        }),
+        worker("rask_worker_sent_bytes_total", "Result bytes a worker served to peers and clients.", "counter", &|w| {
+            w.metrics.bytes_sent as f64
+        }),
     ];
     let mut out = String::new();
     for m in metrics {

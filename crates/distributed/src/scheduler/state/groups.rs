@@ -43,7 +43,8 @@ pub(crate) struct Groups {
     free: Vec<GroupId>,
 }
 
-fn slot<'a>(counts: &'a mut StateCounts, state: &TaskState) -> &'a mut u64 {
+/// The count of `state` among `counts`.
+pub(crate) fn slot<'a>(counts: &'a mut StateCounts, state: &TaskState) -> &'a mut u64 {
     match state {
         TaskState::Released => &mut counts.released,
         TaskState::Waiting => &mut counts.waiting,

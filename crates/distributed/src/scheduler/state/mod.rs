@@ -377,7 +377,8 @@ impl State {
             for &d in &deps {
                 self.task_mut(d).dependents.push(t);
             }
-            let group = self.groups.add_task(&def.key, deps.iter().map(|&d| self.tasks[d].as_ref().map_or(0, |x| x.group)));
+            let group =
+                self.groups.add_task(&def.key, deps.iter().map(|&d| self.tasks[d].as_ref().map_or(0, |x| x.group)));
             if let Some(p) = self.progress.get_mut(&c) {
                 p.total += 1;
             }

@@ -8,9 +8,9 @@ use rask_protocol::dist::{
     key_group, SchedulerStats, StateCounts, TaskEvent, TaskRecord, ToClient, WorkerSample, WorkerStatus,
 };
 
-use super::{State, WorkerId};
 #[cfg(test)]
-use super::{ClientId, TaskState};
+use super::ClientId;
+use super::{State, WorkerId};
 
 /// Tasks a client's submissions added, and how many of them have finished.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -146,14 +146,7 @@ impl State {
         let mut expected: FxHashMap<String, StateCounts> = FxHashMap::default();
         for task in self.tasks.iter().flatten() {
             let counts = expected.entry(self.groups.name(task.group).to_owned()).or_default();
-            *match task.state {
-                TaskState::Released => &mut counts.released,
-                TaskState::Waiting => &mut counts.waiting,
-                TaskState::Queued => &mut counts.queued,
-                TaskState::Processing(_) => &mut counts.processing,
-                TaskState::Memory => &mut counts.memory,
-                TaskState::Erred(_) => &mut counts.erred,
-            } += 1;
+            *super::groups::slot(counts, &task.state) += 1;
         }
         for group in self.groups.status() {
             let want = expected.remove(&group.name).unwrap_or_default();
