@@ -5,6 +5,8 @@
 //! (the state-machine tests check them against it). A group whose tasks are all forgotten stays
 //! for the dashboard until more than [`MAX_GROUPS`] exist; then such groups are dropped.
 
+use std::sync::Arc;
+
 use rask_graph::Key;
 use rask_protocol::dist::{key_group, GroupStatus, StateCounts};
 use rustc_hash::FxHashMap;
@@ -19,7 +21,7 @@ pub const MAX_GROUPS: usize = 10_000;
 
 #[derive(Default)]
 struct Group {
-    name: String,
+    name: Arc<str>,
     states: StateCounts,
     total: u64,
     runs: u64,
@@ -82,7 +84,7 @@ impl Groups {
         if self.index.len() >= MAX_GROUPS {
             self.drop_finished();
         }
-        let group = Group { name: name.clone(), ..Group::default() };
+        let group = Group { name: Arc::from(name.as_str()), ..Group::default() };
         let g = match self.free.pop() {
             Some(g) => {
                 self.slots[g as usize] = Some(group);
@@ -108,7 +110,7 @@ impl Groups {
             .collect();
         for &g in &finished {
             let group = self.slots[g as usize].take().expect("a live group");
-            self.index.remove(&group.name);
+            self.index.remove(&*group.name);
             self.free.push(g);
         }
         for group in self.slots.iter_mut().flatten() {
@@ -137,8 +139,8 @@ impl Groups {
         group.nbytes += nbytes;
     }
 
-    pub(crate) fn name(&self, g: GroupId) -> &str {
-        self.slots[g as usize].as_ref().map_or("", |group| &group.name)
+    pub(crate) fn name(&self, g: GroupId) -> Arc<str> {
+        self.slots[g as usize].as_ref().map_or_else(|| Arc::from(""), |group| group.name.clone())
     }
 
     /// Every group, in the order they were first seen (slots reused after a drop aside).
@@ -147,14 +149,14 @@ impl Groups {
             .iter()
             .flatten()
             .map(|g| GroupStatus {
-                name: g.name.clone(),
+                name: g.name.to_string(),
                 states: g.states,
                 total: g.total,
                 runs: g.runs,
                 duration_s: g.duration_us as f64 / 1e6,
                 max_duration_s: g.max_duration_us as f64 / 1e6,
                 nbytes: g.nbytes,
-                dependencies: g.dependencies.iter().map(|&d| self.name(d).to_owned()).collect(),
+                dependencies: g.dependencies.iter().map(|&d| self.name(d).to_string()).collect(),
             })
             .collect()
     }

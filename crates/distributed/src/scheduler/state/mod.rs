@@ -94,6 +94,8 @@ struct Task {
 
 struct Worker {
     addr: String,
+    /// The address again, shared by every task-stream entry of this worker.
+    name: Arc<str>,
     nthreads: usize,
     memory_limit: u64,
     /// When the worker was last heard from.
@@ -288,6 +290,7 @@ impl State {
 
     pub fn add_worker(&mut self, id: WorkerId, addr: String, nthreads: usize, memory_limit: u64) {
         let worker = Worker {
+            name: Arc::from(addr.as_str()),
             addr,
             nthreads: nthreads.max(1),
             memory_limit,
@@ -755,6 +758,13 @@ impl State {
     fn forget(&mut self, t: TaskId) {
         let task = self.tasks[t].take().expect("a live task");
         self.groups.forgotten(task.group, &task.state);
+        if !task.counted {
+            // Released before it finished (its futures dropped): no longer pending for its
+            // client, so its progress still reaches its total.
+            if let Some(p) = self.progress.get_mut(&task.owner) {
+                p.done += 1;
+            }
+        }
         self.causes.remove(&t);
         if self.index.get(&task.def.key) == Some(&t) {
             self.index.remove(&task.def.key);

@@ -3,9 +3,10 @@
 //! samples (the last [`SAMPLES`]), and completions per second for the throughput.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
-use rask_protocol::dist::{TaskEvent, WorkerSample};
+use rask_protocol::dist::{TaskEvent, TaskRecord, WorkerSample};
 
 /// Task events kept (Dask keeps 100k too).
 pub const STREAM_EVENTS: usize = 100_000;
@@ -14,9 +15,39 @@ pub const SAMPLES: usize = 3_600;
 /// Seconds over which throughput is averaged.
 const THROUGHPUT_WINDOW: u64 = 5;
 
+/// A finished task as the ring keeps it: cheap to record (reference-counted names, the key
+/// as it is), turned into a [`TaskEvent`] only when someone reads it.
+pub(crate) struct Recorded {
+    seq: u64,
+    pub(crate) group: Arc<str>,
+    pub(crate) worker: Arc<str>,
+    pub(crate) record: TaskRecord,
+}
+
+impl Recorded {
+    pub(crate) fn new(group: Arc<str>, worker: Arc<str>, record: TaskRecord) -> Recorded {
+        Recorded { seq: 0, group, worker, record }
+    }
+
+    fn event(&self) -> TaskEvent {
+        let r = &self.record;
+        TaskEvent {
+            seq: self.seq,
+            key: r.key.to_string(),
+            group: self.group.to_string(),
+            worker: self.worker.to_string(),
+            thread: r.thread,
+            start_us: r.start_us,
+            stop_us: r.stop_us,
+            nbytes: r.nbytes,
+            transfers: r.transfers.clone(),
+        }
+    }
+}
+
 pub(crate) struct Monitor {
     pub(crate) started: Instant,
-    events: VecDeque<TaskEvent>,
+    events: VecDeque<Recorded>,
     /// The `seq` the next event gets.
     next_seq: u64,
     samples: VecDeque<WorkerSample>,
@@ -41,7 +72,7 @@ impl Default for Monitor {
 
 impl Monitor {
     /// Appends a finished task's event (its `seq` is assigned here).
-    pub(crate) fn push(&mut self, mut event: TaskEvent) {
+    pub(crate) fn push(&mut self, mut event: Recorded) {
         event.seq = self.next_seq;
         self.next_seq += 1;
         if self.events.len() == STREAM_EVENTS {
@@ -77,7 +108,7 @@ impl Monitor {
     pub(crate) fn events_since(&self, since: u64) -> (Vec<TaskEvent>, u64) {
         let first = self.events.front().map_or(self.next_seq, |e| e.seq);
         let skip = since.saturating_add(1).saturating_sub(first).min(self.events.len() as u64) as usize;
-        (self.events.iter().skip(skip).cloned().collect(), self.next_seq - 1)
+        (self.events.iter().skip(skip).map(Recorded::event).collect(), self.next_seq - 1)
     }
 
     pub(crate) fn sample(&mut self, sample: WorkerSample) {
@@ -95,20 +126,14 @@ impl Monitor {
 
 #[cfg(test)]
 mod tests {
+    use rask_graph::Key;
+
     use super::*;
 
-    fn event(key: &str) -> TaskEvent {
-        TaskEvent {
-            seq: 0,
-            key: key.into(),
-            group: "g".into(),
-            worker: "w".into(),
-            thread: 0,
-            start_us: 1,
-            stop_us: 2,
-            nbytes: 8,
-            transfers: Vec::new(),
-        }
+    fn event(key: &str) -> Recorded {
+        let record =
+            TaskRecord { key: Key::str(key), nbytes: 8, start_us: 1, stop_us: 2, thread: 0, transfers: Vec::new() };
+        Recorded::new("g".into(), "w".into(), record)
     }
 
     #[test]
@@ -121,7 +146,7 @@ mod tests {
         let (all, next) = m.events_since(0);
         assert_eq!((all.len(), next, all[0].seq), (3, 3, 1));
         let (new, next) = m.events_since(2);
-        assert_eq!((new.len(), new[0].key.as_str(), next), (1, "k2", 3));
+        assert_eq!((new.len(), new[0].key.as_str(), next), (1, "'k2'", 3));
         assert_eq!(m.events_since(u64::MAX), (Vec::new(), 3), "from now on: nothing, and the position");
         for i in 3..STREAM_EVENTS + 10 {
             m.push(event(&format!("k{i}")));

@@ -2,12 +2,14 @@
 //! groups), the task stream and worker samples, and each client's progress. Nothing here
 //! changes a task's state.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use rask_protocol::dist::{
     key_group, SchedulerStats, StateCounts, TaskEvent, TaskRecord, ToClient, WorkerSample, WorkerStatus,
 };
 
+use super::monitor::Recorded;
 #[cfg(test)]
 use super::ClientId;
 use super::{State, WorkerId};
@@ -104,22 +106,12 @@ impl State {
             Some(&t) => {
                 let g = self.task(t).group;
                 self.groups.ran(g, duration, record.nbytes);
-                self.groups.name(g).to_owned()
+                self.groups.name(g)
             }
-            None => key_group(&record.key),
+            None => Arc::from(key_group(&record.key)),
         };
-        let worker = self.workers.get(&w).map_or_else(String::new, |x| x.addr.clone());
-        self.monitor.push(TaskEvent {
-            seq: 0,
-            key: record.key.to_string(),
-            group,
-            worker,
-            thread: record.thread,
-            start_us: record.start_us,
-            stop_us: record.stop_us,
-            nbytes: record.nbytes,
-            transfers: record.transfers,
-        });
+        let worker = self.workers.get(&w).map_or_else(|| Arc::from(""), |x| x.name.clone());
+        self.monitor.push(Recorded::new(group, worker, record));
     }
 
     /// Progress messages due: for each client whose counts changed, at most every
@@ -145,7 +137,7 @@ impl State {
         use rustc_hash::FxHashMap;
         let mut expected: FxHashMap<String, StateCounts> = FxHashMap::default();
         for task in self.tasks.iter().flatten() {
-            let counts = expected.entry(self.groups.name(task.group).to_owned()).or_default();
+            let counts = expected.entry(self.groups.name(task.group).to_string()).or_default();
             *super::groups::slot(counts, &task.state) += 1;
         }
         for group in self.groups.status() {
