@@ -609,8 +609,9 @@ impl State {
         self.monitor.count_done(records.len() as u64);
         for record in records {
             let (key, nbytes) = (record.key.clone(), record.nbytes);
-            self.record(w, record);
-            let Some(&t) = self.index.get(&key) else {
+            let known = self.index.get(&key).copied();
+            self.record(w, known, record);
+            let Some(t) = known else {
                 self.out.release.entry(w).or_default().push(key);
                 continue;
             };

@@ -99,11 +99,12 @@ impl State {
         self.monitor.loop_latency_us = latency.as_micros() as u64;
     }
 
-    /// A finished task into the stream and its group's figures.
-    pub(super) fn record(&mut self, w: WorkerId, record: TaskRecord) {
+    /// A finished task into the stream and its group's figures; `task` is its slot, if the
+    /// scheduler still knows it.
+    pub(super) fn record(&mut self, w: WorkerId, task: Option<super::TaskId>, record: TaskRecord) {
         let duration = record.stop_us.saturating_sub(record.start_us);
-        let group = match self.index.get(&record.key) {
-            Some(&t) => {
+        let group = match task {
+            Some(t) => {
                 let g = self.task(t).group;
                 self.groups.ran(g, duration, record.nbytes);
                 self.groups.name(g)
