@@ -170,145 +170,148 @@ async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &
     })??;
     // Every line this worker logs names it by its data address.
     let span = tracing::info_span!("worker", addr = %data.local_addr()?);
-    async move {
-        // Segments and spill folders of workers on this machine that died without cleaning up.
-        rask_store::sweep_orphans();
-        crate::store::sweep_spill_orphans();
-        let store = Arc::new(Store::new(options.memory_limit, crate::store::spill_dir(std::process::id())));
-        let memory = Memory::new(options.memory_limit);
-        memory::start_monitor(memory.clone(), store.clone());
-        if options.memory_limit > 0 {
-            // No single result may be larger than the whole limit: it is a MemoryError naming
-            // the task, not a worker killed by the kernel.
-            rask_graph::arena::set_allocation_limit(options.memory_limit as usize);
-        }
-        let peers = Arc::new(Peers::new(secret.clone(), timeouts));
-        let served = Arc::new(AtomicU64::new(0));
-        tokio::spawn(serve_data(data, store.clone(), secret, timeouts, served.clone()).in_current_span());
+    serve_joined(options, stream, data, secret, stop).instrument(span).await
+}
 
-        let (out_tx, mut out_rx) = unbounded_channel::<FromDistWorker>();
-        let jobs = start_pool(nthreads, store.clone(), memory.clone(), out_tx.clone());
+/// The worker's life once it has joined: its data server, task threads, heartbeats, and the
+/// scheduler's messages until it leaves.
+async fn serve_joined(
+    options: WorkerOptions,
+    stream: TcpStream,
+    data: TcpListener,
+    secret: Option<Arc<[u8]>>,
+    stop: impl std::future::Future<Output = &'static str>,
+) -> Result<(), DistError> {
+    let timeouts = options.timeouts;
+    let scheduler_addr = options.scheduler.trim_start_matches("tcp://").to_owned();
+    let nthreads = options.nthreads.max(1);
+    // Segments and spill folders of workers on this machine that died without cleaning up.
+    rask_store::sweep_orphans();
+    crate::store::sweep_spill_orphans();
+    let store = Arc::new(Store::new(options.memory_limit, crate::store::spill_dir(std::process::id())));
+    let memory = Memory::new(options.memory_limit);
+    memory::start_monitor(memory.clone(), store.clone());
+    if options.memory_limit > 0 {
+        // No single result may be larger than the whole limit: it is a MemoryError naming
+        // the task, not a worker killed by the kernel.
+        rask_graph::arena::set_allocation_limit(options.memory_limit as usize);
+    }
+    let peers = Arc::new(Peers::new(secret.clone(), timeouts));
+    let served = Arc::new(AtomicU64::new(0));
+    tokio::spawn(serve_data(data, store.clone(), secret, timeouts, served.clone()).in_current_span());
 
-        let (mut rd, mut wr) = stream.into_split();
-        tokio::spawn(
-            async move {
-                while let Some(first) = out_rx.recv().await {
-                    // Everything finished since the last message goes in one `Done`.
-                    let mut done = Vec::new();
-                    let mut others = Vec::new();
-                    let mut next = Some(first);
-                    while let Some(msg) = next.take() {
-                        match msg {
-                            FromDistWorker::Done { tasks } => done.extend(tasks),
-                            other => others.push(other),
-                        }
-                        next = out_rx.try_recv().ok();
-                    }
-                    if !done.is_empty()
-                        && write_msg_within(&mut wr, &FromDistWorker::Done { tasks: done }, timeouts.write)
-                            .await
-                            .is_err()
-                    {
-                        break;
-                    }
-                    for msg in others {
-                        if write_msg_within(&mut wr, &msg, timeouts.write).await.is_err() {
-                            return;
-                        }
-                    }
+    let (out_tx, mut out_rx) = unbounded_channel::<FromDistWorker>();
+    let jobs = start_pool(nthreads, store.clone(), memory.clone(), out_tx.clone());
+
+    let (mut rd, mut wr) = stream.into_split();
+    tokio::spawn(async move {
+        while let Some(first) = out_rx.recv().await {
+            // Everything finished since the last message goes in one `Done`.
+            let mut done = Vec::new();
+            let mut others = Vec::new();
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    FromDistWorker::Done { tasks } => done.extend(tasks),
+                    other => others.push(other),
+                }
+                next = out_rx.try_recv().ok();
+            }
+            if !done.is_empty()
+                && write_msg_within(&mut wr, &FromDistWorker::Done { tasks: done }, timeouts.write).await.is_err()
+            {
+                break;
+            }
+            for msg in others {
+                if write_msg_within(&mut wr, &msg, timeouts.write).await.is_err() {
+                    return;
                 }
             }
-            .in_current_span(),
-        );
-        {
-            let (out, store, memory, peers, jobs) =
-                (out_tx.clone(), store.clone(), memory.clone(), peers.clone(), jobs.clone());
-            tokio::spawn(
-                async move {
-                    // At once (the dashboard shows a new worker's figures), then every second, and
-                    // whenever the worker pauses or resumes.
-                    let mut tick = tokio::time::interval(Duration::from_millis(50));
-                    let mut last: Option<(Instant, bool)> = None;
-                    let mut cpu = crate::metrics::CpuMeter::new();
-                    loop {
-                        tick.tick().await;
-                        let paused = memory.paused();
-                        if last.is_some_and(|(at, was)| paused == was && at.elapsed() < Duration::from_secs(1)) {
-                            continue;
-                        }
-                        last = Some((Instant::now(), paused));
-                        let u = store.usage();
-                        let (by_reference, by_copy) = (peers.by_reference.load(Relaxed), peers.by_copy.load(Relaxed));
-                        let metrics = WorkerMetrics {
-                            rss: crate::store::resident_bytes(),
-                            cpu_percent: cpu.sample(),
-                            executing: memory.executing() as u32,
-                            ready: jobs.len() as u32,
-                            bytes_received: by_reference + by_copy,
-                            bytes_sent: served.load(Relaxed),
-                        };
-                        let beat = FromDistWorker::Heartbeat {
-                            keys_held: u.keys,
-                            bytes_in_memory: u.in_memory,
-                            bytes_spilled: u.spilled,
-                            paused,
-                            fetched_by_reference: by_reference,
-                            fetched_by_copy: by_copy,
-                            metrics,
-                        };
-                        if out.send(beat).is_err() {
-                            return;
-                        }
-                    }
-                }
-                .in_current_span(),
-            );
         }
-        tokio::pin!(stop);
-        let ended = loop {
-            // The scheduler pings every second: silence past the deadline means it is gone.
-            let read = tokio::select! {
-                read = read_msg_idle::<ToDistWorker>(&mut rd, MAX_FRAME, Some(timeouts.scheduler)) => read,
-                signal = &mut stop => {
-                    tracing::info!("{signal}: leaving (results dropped, spill folder removed)");
-                    break Ok(());
+    });
+    {
+        let (out, store, memory, peers, jobs) =
+            (out_tx.clone(), store.clone(), memory.clone(), peers.clone(), jobs.clone());
+        tokio::spawn(async move {
+            // At once (the dashboard shows a new worker's figures), then every second, and
+            // whenever the worker pauses or resumes.
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            let mut last: Option<(Instant, bool)> = None;
+            let mut cpu = crate::metrics::CpuMeter::new();
+            loop {
+                tick.tick().await;
+                let paused = memory.paused();
+                if last.is_some_and(|(at, was)| paused == was && at.elapsed() < Duration::from_secs(1)) {
+                    continue;
                 }
-            };
-            match read {
-                Ok(Some(ToDistWorker::Compute { tasks })) => {
-                    for assignment in tasks {
-                        dispatch(assignment, &store, &peers, &jobs, &out_tx);
-                    }
+                last = Some((Instant::now(), paused));
+                let u = store.usage();
+                let (by_reference, by_copy) = (peers.by_reference.load(Relaxed), peers.by_copy.load(Relaxed));
+                let metrics = WorkerMetrics {
+                    rss: crate::store::resident_bytes(),
+                    cpu_percent: cpu.sample(),
+                    executing: memory.executing() as u32,
+                    ready: jobs.len() as u32,
+                    bytes_received: by_reference + by_copy,
+                    bytes_sent: served.load(Relaxed),
+                };
+                let beat = FromDistWorker::Heartbeat {
+                    keys_held: u.keys,
+                    bytes_in_memory: u.in_memory,
+                    bytes_spilled: u.spilled,
+                    paused,
+                    fetched_by_reference: by_reference,
+                    fetched_by_copy: by_copy,
+                    metrics,
+                };
+                if out.send(beat).is_err() {
+                    return;
                 }
-                Ok(Some(ToDistWorker::Release { keys })) => store.remove(&keys),
-                Ok(Some(ToDistWorker::Steal { keys })) => {
-                    let keys = jobs.steal(&keys);
-                    let _ = out_tx.send(FromDistWorker::Stolen { keys });
-                }
-                Ok(Some(ToDistWorker::Ping)) => {}
-                Ok(Some(ToDistWorker::Exit { reason })) => break Err(DistError::Closed(reason)),
-                Ok(None) => {
-                    break Err(DistError::Closed(format!("the scheduler at {scheduler_addr} closed the connection")))
-                }
-                Err(DistError::TimedOut(_)) => {
-                    break Err(DistError::TimedOut(format!(
-                        "nothing from the scheduler at {scheduler_addr} for {:?} (it pings every second): \
-                         it is hung or unreachable",
-                        timeouts.scheduler
-                    )))
-                }
-                Err(e) => break Err(DistError::Closed(format!("the scheduler at {scheduler_addr}: {e}"))),
+            }
+        });
+    }
+    tokio::pin!(stop);
+    let ended = loop {
+        // The scheduler pings every second: silence past the deadline means it is gone.
+        let read = tokio::select! {
+            read = read_msg_idle::<ToDistWorker>(&mut rd, MAX_FRAME, Some(timeouts.scheduler)) => read,
+            signal = &mut stop => {
+                tracing::info!("{signal}: leaving (results dropped, spill folder removed)");
+                break Ok(());
             }
         };
-        // Every way out cleans up: no task starts, results go (their segments with them), and the
-        // spill folder is removed even while task threads still hold the store.
-        jobs.close();
-        memory.stop();
-        store.close();
-        ended
-    }
-    .instrument(span)
-    .await
+        match read {
+            Ok(Some(ToDistWorker::Compute { tasks })) => {
+                for assignment in tasks {
+                    dispatch(assignment, &store, &peers, &jobs, &out_tx);
+                }
+            }
+            Ok(Some(ToDistWorker::Release { keys })) => store.remove(&keys),
+            Ok(Some(ToDistWorker::Steal { keys })) => {
+                let keys = jobs.steal(&keys);
+                let _ = out_tx.send(FromDistWorker::Stolen { keys });
+            }
+            Ok(Some(ToDistWorker::Ping)) => {}
+            Ok(Some(ToDistWorker::Exit { reason })) => break Err(DistError::Closed(reason)),
+            Ok(None) => {
+                break Err(DistError::Closed(format!("the scheduler at {scheduler_addr} closed the connection")))
+            }
+            Err(DistError::TimedOut(_)) => {
+                break Err(DistError::TimedOut(format!(
+                    "nothing from the scheduler at {scheduler_addr} for {:?} (it pings every second): \
+                     it is hung or unreachable",
+                    timeouts.scheduler
+                )))
+            }
+            Err(e) => break Err(DistError::Closed(format!("the scheduler at {scheduler_addr}: {e}"))),
+        }
+    };
+    // Every way out cleans up: no task starts, results go (their segments with them), and the
+    // spill folder is removed even while task threads still hold the store.
+    jobs.close();
+    memory.stop();
+    store.close();
+    ended
 }
 
 /// Starts a task whose inputs are all here at once; otherwise fetches them first.
@@ -325,33 +328,30 @@ fn dispatch(
         return;
     }
     let (store, peers, jobs, out) = (store.clone(), peers.clone(), jobs.clone(), out.clone());
-    tokio::spawn(
-        async move {
-            let mut inputs = Vec::with_capacity(assignment.task.deps.len());
-            let mut transfers = Vec::new();
-            for (dep, holders) in assignment.task.deps.iter().zip(&assignment.holders) {
-                if let Some(v) = store.get(dep) {
+    tokio::spawn(async move {
+        let mut inputs = Vec::with_capacity(assignment.task.deps.len());
+        let mut transfers = Vec::new();
+        for (dep, holders) in assignment.task.deps.iter().zip(&assignment.holders) {
+            if let Some(v) = store.get(dep) {
+                inputs.push(v);
+                continue;
+            }
+            let start_us = crate::metrics::unix_us();
+            match peers.fetch_one(dep, holders).await {
+                Ok((v, from)) => {
+                    let nbytes = v.nbytes() as u64;
+                    transfers.push(Transfer { from, nbytes, start_us, stop_us: crate::metrics::unix_us() });
                     inputs.push(v);
-                    continue;
                 }
-                let start_us = crate::metrics::unix_us();
-                match peers.fetch_one(dep, holders).await {
-                    Ok((v, from)) => {
-                        let nbytes = v.nbytes() as u64;
-                        transfers.push(Transfer { from, nbytes, start_us, stop_us: crate::metrics::unix_us() });
-                        inputs.push(v);
-                    }
-                    Err(failed) => {
-                        let (key, dep) = (assignment.task.key.clone(), dep.clone());
-                        let _ = out.send(FromDistWorker::Missing { key, dep, failed });
-                        return;
-                    }
+                Err(failed) => {
+                    let (key, dep) = (assignment.task.key.clone(), dep.clone());
+                    let _ = out.send(FromDistWorker::Missing { key, dep, failed });
+                    return;
                 }
             }
-            jobs.push(Job { assignment, inputs, transfers });
         }
-        .in_current_span(),
-    );
+        jobs.push(Job { assignment, inputs, transfers });
+    });
 }
 
 fn start_pool(
@@ -503,34 +503,32 @@ async fn serve_data(
         };
         let _ = stream.set_nodelay(true);
         let (store, secret, served) = (store.clone(), secret.clone(), served.clone());
-        tokio::spawn(
-            async move {
-                let accepted = conn::accept(&mut stream, secret.as_deref(), timeouts.connect).await;
-                drop(permit);
-                if let Err(e) = accepted {
-                    tracing::warn!("refused {peer}: {e}");
-                    return;
-                }
-                let same_host = stream.local_addr().is_ok_and(|me| me.ip() == peer.ip());
-                loop {
-                    match read_msg::<DataRequest>(&mut stream, MAX_REQUEST_FRAME).await {
-                        Ok(Some(DataRequest::Get { keys, by_value })) => {
-                            let reply = answer(&store, keys, same_host && !by_value);
-                            served.fetch_add(reply_bytes(&reply), Relaxed);
-                            if write_msg_within(&mut stream, &reply, timeouts.write).await.is_err() {
-                                return;
-                            }
-                        }
-                        Ok(None) => return,
-                        Err(e) => {
-                            tracing::warn!("dropped {peer}: {e}");
+        // Refusals and drops are logged in the worker's span.
+        tokio::spawn(Instrument::in_current_span(async move {
+            let accepted = conn::accept(&mut stream, secret.as_deref(), timeouts.connect).await;
+            drop(permit);
+            if let Err(e) = accepted {
+                tracing::warn!("refused {peer}: {e}");
+                return;
+            }
+            let same_host = stream.local_addr().is_ok_and(|me| me.ip() == peer.ip());
+            loop {
+                match read_msg::<DataRequest>(&mut stream, MAX_REQUEST_FRAME).await {
+                    Ok(Some(DataRequest::Get { keys, by_value })) => {
+                        let reply = answer(&store, keys, same_host && !by_value);
+                        served.fetch_add(reply_bytes(&reply), Relaxed);
+                        if write_msg_within(&mut stream, &reply, timeouts.write).await.is_err() {
                             return;
                         }
                     }
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::warn!("dropped {peer}: {e}");
+                        return;
+                    }
                 }
             }
-            .in_current_span(),
-        );
+        }));
     }
 }
 
