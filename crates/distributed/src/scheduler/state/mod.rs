@@ -791,5 +791,6 @@ impl State {
         self.index = FxHashMap::default();
         self.stealing = FxHashSet::default();
         self.causes = FxHashMap::default();
+        self.monitor.compact();
     }
 }

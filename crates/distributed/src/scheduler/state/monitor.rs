@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rask_graph::Key;
 use rask_protocol::dist::{TaskEvent, TaskRecord, WorkerSample};
 
 /// Task events kept (Dask keeps 100k too).
@@ -55,6 +56,9 @@ pub(crate) struct Monitor {
     per_second: VecDeque<(u64, u64)>,
     /// How late the last tick was handled.
     pub(crate) loop_latency_us: u64,
+    /// Events recorded since the ring's newest keys were last copied together
+    /// ([`Monitor::compact`]).
+    since_compacted: usize,
 }
 
 impl Default for Monitor {
@@ -66,6 +70,7 @@ impl Default for Monitor {
             samples: VecDeque::new(),
             per_second: VecDeque::new(),
             loop_latency_us: 0,
+            since_compacted: 0,
         }
     }
 }
@@ -79,6 +84,24 @@ impl Monitor {
             self.events.pop_front();
         }
         self.events.push_back(event);
+        self.since_compacted += 1;
+    }
+
+    /// Called when the scheduler becomes idle: the newest records point at keys allocated
+    /// while their tasks ran, scattered among the freed task tables, and those few live
+    /// objects would keep whole pages from being returned to the system. Copying them
+    /// together lets an idle scheduler shrink back. Only records new since the last call are
+    /// copied (older ones were copied then), so each record is copied once.
+    pub(crate) fn compact(&mut self) {
+        let new = std::mem::take(&mut self.since_compacted).min(self.events.len());
+        let start = self.events.len() - new;
+        for event in self.events.range_mut(start..) {
+            let record = &mut event.record;
+            record.key = fresh_copy(&record.key);
+            if !record.transfers.is_empty() {
+                record.transfers = record.transfers.clone();
+            }
+        }
     }
 
     /// `n` tasks finished now.
@@ -124,10 +147,17 @@ impl Monitor {
     }
 }
 
+/// `key` in new allocations of its own (`Key::clone` shares them).
+fn fresh_copy(key: &Key) -> Key {
+    match key {
+        Key::Int(i) => Key::Int(*i),
+        Key::Str(s) => Key::str(s),
+        Key::Tuple(parts) => Key::tuple(parts.iter().map(fresh_copy)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use rask_graph::Key;
-
     use super::*;
 
     fn event(key: &str) -> Recorded {
@@ -164,6 +194,34 @@ mod tests {
         m.count_done(30);
         m.count_done(20);
         assert_eq!(m.throughput(), 50.0, "50 tasks in the first second");
+    }
+
+    #[test]
+    fn compaction_copies_new_keys_apart_from_the_tasks_that_made_them_and_keeps_the_stream() {
+        let mut m = Monitor::default();
+        let shared = Key::tuple([Key::str("x"), Key::Int(1)]);
+        for _ in 0..STREAM_EVENTS / 2 {
+            let record = TaskRecord {
+                key: shared.clone(),
+                nbytes: 8,
+                start_us: 1,
+                stop_us: 2,
+                thread: 0,
+                transfers: Vec::new(),
+            };
+            m.push(Recorded::new("x".into(), "w".into(), record));
+        }
+        let before = m.events_since(0);
+        m.compact();
+        assert_eq!(m.events_since(0), before, "the same stream");
+        let Key::Tuple(parts) = &m.events[0].record.key else { panic!("a tuple key") };
+        let Key::Tuple(original) = &shared else { unreachable!() };
+        assert!(!std::sync::Arc::ptr_eq(parts, original), "the ring's key is a copy of its own");
+        let Key::Tuple(first_copy) = m.events[0].record.key.clone() else { unreachable!() };
+        m.push(event("one more"));
+        m.compact();
+        let Key::Tuple(again) = &m.events[0].record.key else { panic!("a tuple key") };
+        assert!(std::sync::Arc::ptr_eq(again, &first_copy), "an old record is copied once, not again");
     }
 
     #[test]
