@@ -102,6 +102,8 @@ fn operand<'a>(v: &'a Value) -> Option<(Operand<'a>, Option<&'a [usize]>)> {
         Value::Array(a) => match a.dtype() {
             DType::F64 => Some((Operand::F(a.as_f64()?), Some(a.shape()))),
             DType::I64 => Some((Operand::I(a.as_i64()?), Some(a.shape()))),
+            // The other dtypes' arithmetic belongs to rask-array's kernels.
+            _ => None,
         },
         other => num(other).map(|n| (Operand::Scalar(n), None)),
     }
@@ -213,10 +215,7 @@ fn items<'a>(func: &str, v: &'a Value) -> Result<std::borrow::Cow<'a, [Value]>, 
     match v {
         Value::List(items) | Value::Tuple(items) => Ok(Cow::Borrowed(items.as_slice())),
         Value::Dict(pairs) => Ok(Cow::Owned(pairs.iter().map(|(k, _)| k.clone()).collect())),
-        Value::Array(a) => Ok(Cow::Owned(match a.dtype() {
-            DType::F64 => a.as_f64().unwrap_or_default().iter().map(|&x| Value::Float(x)).collect(),
-            DType::I64 => a.as_i64().unwrap_or_default().iter().map(|&x| Value::Int(x)).collect(),
-        })),
+        Value::Array(a) => Ok(Cow::Owned((0..a.len()).filter_map(|i| a.item(i)).collect())),
         Value::Str(s) => Ok(Cow::Owned(s.chars().map(|c| Value::Str(Arc::from(c.to_string()))).collect())),
         other => Err(TaskError::type_error(format!("{func}(): '{}' object is not iterable", other.type_name()))),
     }
@@ -275,7 +274,10 @@ fn sum(args: &[Value]) -> Result<Value, TaskError> {
     if let (Value::Array(a), 1) = (&args[0], args.len()) {
         return Ok(match a.dtype() {
             DType::F64 => Value::Float(a.as_f64().unwrap_or_default().iter().sum()),
+            DType::F32 => Value::Float(a.as_slice::<f32>().unwrap_or_default().iter().map(|&x| x as f64).sum()),
             DType::I64 => Value::Int(a.as_i64().unwrap_or_default().iter().fold(0i64, |s, x| s.wrapping_add(*x))),
+            DType::I32 => Value::Int(a.as_slice::<i32>().unwrap_or_default().iter().map(|&x| x as i64).sum()),
+            DType::Bool => Value::Int(a.as_slice::<bool>().unwrap_or_default().iter().map(|&x| x as i64).sum()),
         });
     }
     if let Some(Value::Str(_)) = args.get(1) {
@@ -391,10 +393,7 @@ fn getitem(args: &[Value]) -> Result<Value, TaskError> {
         Value::Bytes(b) => Ok(Value::Int(b.as_slice()[position(b.len(), "bytes")?] as i64)),
         Value::Array(a) if a.shape().len() == 1 => {
             let p = position(a.len(), "array")?;
-            Ok(match a.dtype() {
-                DType::F64 => Value::Float(a.as_f64().unwrap_or_default()[p]),
-                DType::I64 => Value::Int(a.as_i64().unwrap_or_default()[p]),
-            })
+            Ok(a.item(p).expect("position is in range"))
         }
         Value::Dict(pairs) => pairs
             .iter()

@@ -18,7 +18,7 @@
 //! | `{"dict": [[k, v], …]}` | a dict of values |
 //! | `{"bytes": "00ff"}` | bytes, hex encoded |
 //! | `{"float": "nan"}` | also `"inf"`, `"-inf"` (JSON has no such numbers) |
-//! | `{"array": {"dtype": "float64", "shape": [2], "data": [1.0, 2.0]}}` | an array (`int64` too) |
+//! | `{"array": {"dtype": "float64", "shape": [2], "data": [1.0, 2.0]}}` | an array (`float32`, `int64`, `int32`, `bool` too) |
 //! | `{"ext": {"type": "arrow.RecordBatch", "repr": "…"}}` | an extension value (output only: printed, never read back) |
 //!
 //! Inside `tuple`, `dict` and `array` only values may appear, not tasks or references. Results
@@ -158,13 +158,32 @@ fn tagged_value(map: &Map<String, Json>) -> Result<Value, String> {
 fn array_from_json(body: &Json) -> Result<Array, String> {
     let field = |name: &str| body.get(name).ok_or_else(|| format!("an array needs \"{name}\""));
     let shape: Vec<usize> = serde_json::from_value(field("shape")?.clone()).map_err(|e| format!("array shape: {e}"))?;
-    let data = field("data")?;
-    let array = match field("dtype")?.as_str() {
-        Some("float64") => {
-            Array::from_f64(serde_json::from_value(data.clone()).map_err(|e| format!("array data: {e}"))?)
+    let items = field("data")?.as_array().ok_or("array data must be a list")?;
+    let items: Vec<Value> = items.iter().map(value_from_json).collect::<Result<_, _>>()?;
+    let number = |v: &Value| v.as_float().ok_or_else(|| format!("array data item {v} is not a number"));
+    let int = |v: &Value| v.as_int().ok_or_else(|| format!("array data item {v} is not an int"));
+    let array = match field("dtype")?.as_str().and_then(DType::parse) {
+        Some(DType::F64) => Array::from_vec(items.iter().map(number).collect::<Result<Vec<f64>, _>>()?),
+        Some(DType::F32) => {
+            Array::from_vec(items.iter().map(|v| number(v).map(|x| x as f32)).collect::<Result<Vec<_>, _>>()?)
         }
-        Some("int64") => Array::from_i64(serde_json::from_value(data.clone()).map_err(|e| format!("array data: {e}"))?),
-        _ => return Err("array dtype must be \"float64\" or \"int64\"".into()),
+        Some(DType::I64) => Array::from_vec(items.iter().map(int).collect::<Result<Vec<i64>, _>>()?),
+        Some(DType::I32) => Array::from_vec(
+            items
+                .iter()
+                .map(|v| int(v).and_then(|i| i32::try_from(i).map_err(|e| e.to_string())))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(DType::Bool) => Array::from_vec(
+            items
+                .iter()
+                .map(|v| match v {
+                    Value::Bool(b) => Ok(*b),
+                    _ => Err(format!("array data item {v} is not a bool")),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => return Err("array dtype must be float64, float32, int64, int32 or bool".into()),
     };
     array.reshape(&shape)
 }
@@ -199,10 +218,7 @@ pub fn value_to_json(v: &Value) -> Json {
             json!({"dict": pairs.iter().map(|(k, v)| json!([value_to_json(k), value_to_json(v)])).collect::<Vec<_>>()})
         }
         Value::Array(a) => {
-            let data = match a.dtype() {
-                DType::F64 => json!(a.as_f64()),
-                DType::I64 => json!(a.as_i64()),
-            };
+            let data: Vec<Json> = (0..a.len()).filter_map(|i| a.item(i)).map(|v| value_to_json(&v)).collect();
             json!({"array": {"dtype": a.dtype().name(), "shape": a.shape(), "data": data}})
         }
         // Output only: extension values are printed, not read back from JSON.

@@ -321,21 +321,78 @@ impl<'de> Deserialize<'de> for Buffer {
     }
 }
 
-/// Element type of an [`Array`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Element type of an [`Array`]: NumPy's `float64`, `int64`, `float32`, `int32` and `bool`.
+// New variants go last: the wire format numbers them in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DType {
     F64,
     I64,
+    F32,
+    I32,
+    Bool,
 }
 
 impl DType {
+    /// Every dtype, in NumPy's order of promotion within a kind (bool, ints, floats).
+    pub const ALL: [DType; 5] = [DType::Bool, DType::I32, DType::I64, DType::F32, DType::F64];
+
     pub fn name(self) -> &'static str {
         match self {
             DType::F64 => "float64",
             DType::I64 => "int64",
+            DType::F32 => "float32",
+            DType::I32 => "int32",
+            DType::Bool => "bool",
         }
     }
+
+    /// Bytes per element.
+    pub fn itemsize(self) -> usize {
+        match self {
+            DType::F64 | DType::I64 => 8,
+            DType::F32 | DType::I32 => 4,
+            DType::Bool => 1,
+        }
+    }
+
+    /// The dtype NumPy calls `name` (`float64`, `f8`, `int32`, `bool`, …).
+    pub fn parse(name: &str) -> Option<DType> {
+        Some(match name {
+            "float64" | "f8" | "f64" | "double" => DType::F64,
+            "int64" | "i8" | "i64" => DType::I64,
+            "float32" | "f4" | "f32" | "single" => DType::F32,
+            "int32" | "i4" | "i32" => DType::I32,
+            "bool" | "b1" | "?" => DType::Bool,
+            _ => return None,
+        })
+    }
 }
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A Rust type an [`Array`] can hold: `f64`, `i64`, `f32`, `i32` or `bool`. Sealed: these are
+/// plain types whose bytes other processes read in place.
+pub trait Element: Copy + Default + Send + Sync + PartialEq + fmt::Debug + 'static + sealed::Sealed {
+    const DTYPE: DType;
+}
+
+macro_rules! elements {
+    ($($t:ty => $d:ident),*) => {$(
+        impl sealed::Sealed for $t {}
+        impl Element for $t {
+            const DTYPE: DType = DType::$d;
+        }
+    )*};
+}
+elements!(f64 => F64, i64 => I64, f32 => F32, i32 => I32, bool => Bool);
 
 /// A dense n-dimensional numeric array in row-major order over a [`Buffer`], so a mapping of
 /// shared memory can be read as `&[f64]` in place.
@@ -350,22 +407,46 @@ pub struct Array {
 /// A vector of `T` viewed as bytes; owning it in a [`Buffer`] keeps the element alignment.
 struct TypedVec<T>(Vec<T>);
 
-impl<T: Copy + Send + Sync> AsRef<[u8]> for TypedVec<T> {
+impl AsRef<[u8]> for TypedVec<u64> {
     fn as_ref(&self) -> &[u8] {
-        // SAFETY: T is a plain numeric type (f64/i64): every byte is initialized, no padding.
+        // SAFETY: u64 has no padding and every byte is initialized.
         unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast(), std::mem::size_of_val(self.0.as_slice())) }
     }
 }
 
+impl<T: Element> AsRef<[u8]> for TypedVec<T> {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: T is a plain numeric type or bool: every byte is initialized, no padding.
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast(), std::mem::size_of_val(self.0.as_slice())) }
+    }
+}
+
+fn element_count(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d))
+}
+
 impl Array {
     pub fn from_f64(values: Vec<f64>) -> Array {
-        let shape: Arc<[usize]> = Arc::new([values.len()]);
-        Array { dtype: DType::F64, shape, data: Buffer::from_owner(Arc::new(TypedVec(values))) }
+        Array::from_vec(values)
     }
 
     pub fn from_i64(values: Vec<i64>) -> Array {
+        Array::from_vec(values)
+    }
+
+    /// A one-dimensional array owning `values`, without copying them.
+    pub fn from_vec<T: Element>(values: Vec<T>) -> Array {
         let shape: Arc<[usize]> = Arc::new([values.len()]);
-        Array { dtype: DType::I64, shape, data: Buffer::from_owner(Arc::new(TypedVec(values))) }
+        Array { dtype: T::DTYPE, shape, data: Buffer::from_owner(Arc::new(TypedVec(values))) }
+    }
+
+    /// An array of `shape` owning `values` (row-major), without copying them. Errors unless
+    /// the values fill the shape exactly.
+    pub fn from_shape_vec<T: Element>(shape: &[usize], values: Vec<T>) -> Result<Array, String> {
+        if element_count(shape) != Some(values.len()) {
+            return Err(format!("{} values cannot fill shape {shape:?}", values.len()));
+        }
+        Ok(Array { dtype: T::DTYPE, shape: shape.into(), data: Buffer::from_owner(Arc::new(TypedVec(values))) })
     }
 
     /// A new float64 array of `len` elements, zero-filled and then written by `fill`, in the
@@ -373,59 +454,71 @@ impl Array {
     /// [`allocation_limit`](crate::arena::allocation_limit), or refused by the system: a
     /// `MemoryError`.
     pub fn f64_with(len: usize, fill: impl FnOnce(&mut [f64])) -> Result<Array, TaskError> {
-        crate::arena::check_allocation(len, 8)?;
-        Ok(match Array::in_arena::<f64, _>(len, fill) {
-            Ok(buffer) => Array { dtype: DType::F64, shape: Arc::new([len]), data: buffer },
-            Err(fill) => {
-                let mut v = crate::arena::try_zeroed(len)?;
-                fill(&mut v);
-                Array::from_f64(v)
-            }
-        })
+        Array::filled_with(&[len], fill)
     }
 
     /// The int64 form of [`Array::f64_with`].
     pub fn i64_with(len: usize, fill: impl FnOnce(&mut [i64])) -> Result<Array, TaskError> {
-        crate::arena::check_allocation(len, 8)?;
-        Ok(match Array::in_arena::<i64, _>(len, fill) {
-            Ok(buffer) => Array { dtype: DType::I64, shape: Arc::new([len]), data: buffer },
+        Array::filled_with(&[len], fill)
+    }
+
+    /// A new array of `shape`, zero-filled (false for bool) and then written by `fill` in
+    /// row-major order: in the thread's [arena](crate::arena) when one is installed and takes
+    /// the size, so a worker process writes it straight into shared memory. Larger than
+    /// [`allocation_limit`](crate::arena::allocation_limit), or refused by the system: a
+    /// `MemoryError`.
+    pub fn filled_with<T: Element>(shape: &[usize], fill: impl FnOnce(&mut [T])) -> Result<Array, TaskError> {
+        let len =
+            element_count(shape).ok_or_else(|| TaskError::new("MemoryError", format!("shape {shape:?} overflows")))?;
+        let size = std::mem::size_of::<T>();
+        crate::arena::check_allocation(len, size)?;
+        let data = match Array::in_arena::<T, _>(len, fill) {
+            Ok(buffer) => buffer,
             Err(fill) => {
-                let mut v = crate::arena::try_zeroed(len)?;
+                let mut v = crate::arena::try_zeroed::<T>(len)?;
                 fill(&mut v);
-                Array::from_i64(v)
+                Buffer::from_owner(Arc::new(TypedVec(v)))
             }
-        })
+        };
+        Ok(Array { dtype: T::DTYPE, shape: shape.into(), data })
     }
 
     /// Fills an arena block, or hands `fill` back when there is no arena for this size.
-    fn in_arena<T: Copy, F: FnOnce(&mut [T])>(len: usize, fill: F) -> Result<Buffer, F> {
-        let Some(mut block) = len.checked_mul(8).and_then(crate::arena::allocate) else {
+    fn in_arena<T: Element, F: FnOnce(&mut [T])>(len: usize, fill: F) -> Result<Buffer, F> {
+        let size = std::mem::size_of::<T>();
+        let Some(mut block) = len.checked_mul(size).and_then(crate::arena::allocate) else {
             return Err(fill);
         };
         let bytes = block.bytes_mut();
-        assert!(bytes.len() == len * 8 && bytes.as_ptr() as usize % 8 == 0, "arena blocks are exact and aligned");
-        // SAFETY: the block is `len * 8` initialized (zeroed), 8-byte-aligned bytes, and T is
-        // f64 or i64, for which every bit pattern is valid.
+        assert!(bytes.len() == len * size && bytes.as_ptr() as usize % 8 == 0, "arena blocks are exact and aligned");
+        // SAFETY: the block is `len * size` initialized (zeroed), 8-byte-aligned bytes; T is a
+        // number, for which every bit pattern is valid, or bool, for which zero is `false`.
         fill(unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<T>(), len) });
         Ok(block.freeze())
     }
 
-    /// An array over existing bytes. Errors unless the bytes fill the shape exactly and are
-    /// aligned for the element type.
+    /// An array over existing bytes. Errors unless the bytes fill the shape exactly, are
+    /// aligned for the element type and (for bool) are all 0 or 1.
     pub fn from_buffer(dtype: DType, shape: &[usize], data: Buffer) -> Result<Array, String> {
-        let elems = shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d)).ok_or("shape overflows")?;
-        if elems.checked_mul(8) != Some(data.len()) {
+        let elems = element_count(shape).ok_or("shape overflows")?;
+        if elems.checked_mul(dtype.itemsize()) != Some(data.len()) {
             return Err(format!("{} bytes cannot hold shape {:?} of {}", data.len(), shape, dtype.name()));
         }
-        if (data.as_slice().as_ptr() as usize) % 8 != 0 {
-            return Err("array bytes are not 8-byte aligned".into());
+        if (data.as_slice().as_ptr() as usize) % dtype.itemsize() != 0 {
+            return Err(format!("array bytes are not {}-byte aligned", dtype.itemsize()));
+        }
+        if dtype == DType::Bool && data.as_slice().iter().any(|&b| b > 1) {
+            return Err("bool array bytes other than 0 and 1".into());
         }
         Ok(Array { dtype, shape: shape.into(), data })
     }
 
     /// Changes the shape without touching the data.
     pub fn reshape(&self, shape: &[usize]) -> Result<Array, String> {
-        Array::from_buffer(self.dtype, shape, self.data.clone())
+        if element_count(shape) != Some(self.len()) {
+            return Err(format!("cannot reshape an array of {} elements into shape {shape:?}", self.len()));
+        }
+        Ok(Array { dtype: self.dtype, shape: shape.into(), data: self.data.clone() })
     }
 
     pub fn dtype(&self) -> DType {
@@ -436,8 +529,9 @@ impl Array {
         &self.shape
     }
 
+    /// The number of elements.
     pub fn len(&self) -> usize {
-        self.data.len() / 8
+        self.data.len() / self.dtype.itemsize()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -449,18 +543,33 @@ impl Array {
     }
 
     pub fn as_f64(&self) -> Option<&[f64]> {
-        (self.dtype == DType::F64).then(|| self.cast())
+        self.as_slice()
     }
 
     pub fn as_i64(&self) -> Option<&[i64]> {
-        (self.dtype == DType::I64).then(|| self.cast())
+        self.as_slice()
     }
 
-    fn cast<T>(&self) -> &[T] {
-        let bytes = self.data.as_slice();
-        // SAFETY: every constructor checks 8-byte alignment and a length that is a multiple of 8;
-        // T is f64 or i64, for which every bit pattern is valid.
-        unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), bytes.len() / 8) }
+    /// The elements in row-major order, if they are `T`s.
+    pub fn as_slice<T: Element>(&self) -> Option<&[T]> {
+        (self.dtype == T::DTYPE).then(|| {
+            let bytes = self.data.as_slice();
+            // SAFETY: every constructor checks alignment for the dtype, a length that is a
+            // multiple of its size and, for bool, bytes of 0 or 1; numbers accept every bit
+            // pattern.
+            unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), bytes.len() / size_of::<T>()) }
+        })
+    }
+
+    /// Element `i` (row-major) as a scalar value: `Float` for floats, `Int` for ints, `Bool`.
+    pub fn item(&self, i: usize) -> Option<Value> {
+        Some(match self.dtype {
+            DType::F64 => Value::Float(*self.as_slice::<f64>()?.get(i)?),
+            DType::F32 => Value::Float(*self.as_slice::<f32>()?.get(i)? as f64),
+            DType::I64 => Value::Int(*self.as_slice::<i64>()?.get(i)?),
+            DType::I32 => Value::Int(*self.as_slice::<i32>()?.get(i)? as i64),
+            DType::Bool => Value::Bool(*self.as_slice::<bool>()?.get(i)?),
+        })
     }
 }
 
@@ -481,9 +590,10 @@ impl fmt::Display for Array {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            match self.dtype {
-                DType::F64 => write_float_repr(f, self.cast::<f64>()[i])?,
-                DType::I64 => write!(f, "{}", self.cast::<i64>()[i])?,
+            match self.item(i) {
+                Some(Value::Float(x)) => write_float_repr(f, x)?,
+                Some(item) => write!(f, "{item}")?,
+                None => unreachable!("i < len"),
             }
         }
         write!(f, "], dtype={})", self.dtype.name())
@@ -506,17 +616,14 @@ impl From<Array> for ArrayParts {
 impl TryFrom<ArrayParts> for Array {
     type Error = String;
     fn try_from(p: ArrayParts) -> Result<Array, String> {
-        // Deserialized bytes have no alignment guarantee: re-home them in a typed vector.
+        // Deserialized bytes have no alignment guarantee: re-home them in 8-byte words.
         let bytes = p.data.as_slice();
-        if bytes.len() % 8 != 0 {
-            return Err(format!("array data of {} bytes is not a whole number of elements", bytes.len()));
-        }
-        let words = bytes.chunks_exact(8).map(|c| <[u8; 8]>::try_from(c).expect("chunks of 8"));
-        let fresh = match p.dtype {
-            DType::F64 => Array::from_f64(words.map(f64::from_ne_bytes).collect()),
-            DType::I64 => Array::from_i64(words.map(i64::from_ne_bytes).collect()),
-        };
-        fresh.reshape(&p.shape)
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        // SAFETY: u64 words are plain bytes; the view covers the vector's initialized memory.
+        let view = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 8) };
+        view[..bytes.len()].copy_from_slice(bytes);
+        let aligned = Buffer::from_owner(Arc::new(TypedVec(words))).slice(0, bytes.len());
+        Array::from_buffer(p.dtype, &p.shape, aligned)
     }
 }
 

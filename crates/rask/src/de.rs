@@ -47,12 +47,7 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer<'_> {
                 visitor.visit_seq(Items { items: items.iter().map(Item::Ref).collect(), at: 0 })
             }
             Value::Array(a) => {
-                let items: Vec<Item> = match a.dtype() {
-                    DType::F64 => {
-                        a.as_f64().unwrap_or_default().iter().map(|&x| Item::Owned(Value::Float(x))).collect()
-                    }
-                    DType::I64 => a.as_i64().unwrap_or_default().iter().map(|&x| Item::Owned(Value::Int(x))).collect(),
-                };
+                let items: Vec<Item> = (0..a.len()).filter_map(|i| a.item(i)).map(Item::Owned).collect();
                 visitor.visit_seq(Items { items, at: 0 })
             }
             Value::Dict(entries) => visitor.visit_map(Entries { entries, at: 0 }),
