@@ -41,7 +41,7 @@ pub use parse::{parse_graph, parse_key, MAX_DEPTH};
 pub use plan::{Plan, PlanOptions};
 pub use print::to_dask_string;
 pub use registry::{Arity, Function, NativeFn, Registration, Registry, TaskError};
-pub use value::{deserialize_nested, Array, Buffer, BufferOwner, DType, Value};
+pub use value::{deserialize_nested, Array, Buffer, BufferOwner, DType, Element, Value};
 
 #[doc(hidden)]
 pub use inventory;

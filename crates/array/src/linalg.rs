@@ -1,0 +1,122 @@
+//! Contractions: `tensordot`, and `matmul`/`dot` on top of it. Each output block sums the
+//! products of the block pairs along the contracted axes, as a tree of at most
+//! `split_every` products per task.
+
+use rask_graph::{Expr as Task, Value};
+
+use crate::array::{block_key, token, Array};
+use crate::chunks::grid;
+use crate::reduction::DEFAULT_SPLIT_EVERY;
+
+impl Array {
+    /// The sum of products over `self`'s `axes_a` paired with `other`'s `axes_b` (NumPy's
+    /// `tensordot(a, b, axes=(axes_a, axes_b))`): the result's axes are `self`'s other axes,
+    /// then `other`'s.
+    pub fn tensordot(&self, other: &Array, axes_a: &[usize], axes_b: &[usize]) -> Array {
+        if let Some(bad) = Array::first_invalid(&[self, other]) {
+            return bad;
+        }
+        let (a, b) = (self, other);
+        let bad_axis = axes_a.iter().any(|&i| i >= a.ndim()) || axes_b.iter().any(|&j| j >= b.ndim());
+        if axes_a.len() != axes_b.len()
+            || bad_axis
+            || axes_a.iter().zip(axes_b).any(|(&i, &j)| a.shape()[i] != b.shape()[j])
+        {
+            return Array::invalid(format!(
+                "tensordot: shape-mismatch for sum: {:?} axes {axes_a:?} against {:?} axes {axes_b:?}",
+                a.shape(),
+                b.shape()
+            ));
+        }
+        for x in [a, b] {
+            if let Err(why) = x.require_known("tensordot") {
+                return Array::invalid(why);
+            }
+        }
+        // b's contracted axes cut as a's are, so block pairs line up.
+        let mut b_chunks = b.chunks().to_vec();
+        for (&i, &j) in axes_a.iter().zip(axes_b) {
+            b_chunks[j] = a.chunks()[i].clone();
+        }
+        let (a, b) = (a.materialize(), b.rechunk_exact(b_chunks).materialize());
+        let dtype = crate::dtype::result_type(a.dtype(), b.dtype());
+        let free_a: Vec<usize> = (0..a.ndim()).filter(|i| !axes_a.contains(i)).collect();
+        let free_b: Vec<usize> = (0..b.ndim()).filter(|i| !axes_b.contains(i)).collect();
+        let (na, nb) = (a.numblocks(), b.numblocks());
+        let out_grid: Vec<usize> = free_a.iter().map(|&i| na[i]).chain(free_b.iter().map(|&j| nb[j])).collect();
+        let inner_grid: Vec<usize> = axes_a.iter().map(|&i| na[i]).collect();
+        let ints = |xs: &[usize]| Task::from(Value::list(xs.iter().map(|&x| Value::Int(x as i64))));
+        let dtype_v = Task::from(Value::str(dtype.name()));
+        let name = token("tensordot");
+        let mut layer = Vec::new();
+        for out_idx in grid(&out_grid) {
+            let mut level: Vec<Task> = grid(&inner_grid)
+                .into_iter()
+                .map(|k| {
+                    let mut ia = vec![0; a.ndim()];
+                    let mut ib = vec![0; b.ndim()];
+                    free_a.iter().enumerate().for_each(|(n, &i)| ia[i] = out_idx[n]);
+                    free_b.iter().enumerate().for_each(|(n, &j)| ib[j] = out_idx[free_a.len() + n]);
+                    axes_a.iter().zip(axes_b).zip(&k).for_each(|((&i, &j), &kk)| {
+                        ia[i] = kk;
+                        ib[j] = kk;
+                    });
+                    Task::call(
+                        "array_tensordot",
+                        [a.block_task(&ia), b.block_task(&ib), ints(axes_a), ints(axes_b), dtype_v.clone()],
+                    )
+                })
+                .collect();
+            if level.is_empty() {
+                // No contracted blocks cannot happen (every axis has a block); kept for clarity.
+                continue;
+            }
+            let mut depth = 0;
+            while level.len() > 1 {
+                depth += 1;
+                let last = level.len() <= DEFAULT_SPLIT_EVERY;
+                level = level
+                    .chunks(DEFAULT_SPLIT_EVERY)
+                    .enumerate()
+                    .map(|(j, group)| {
+                        let sum = Task::call("array_add_all", [dtype_v.clone(), Task::list(group.to_vec())]);
+                        if last {
+                            return sum;
+                        }
+                        let mut key_idx = out_idx.clone();
+                        key_idx.extend([depth, j]);
+                        let key = block_key(&format!("{name}-partial"), &key_idx);
+                        layer.push((key.clone(), sum));
+                        Task::key(key)
+                    })
+                    .collect();
+            }
+            layer.push((block_key(&name, &out_idx), level.pop().expect("one task left")));
+        }
+        let shape = free_a.iter().map(|&i| a.shape()[i]).chain(free_b.iter().map(|&j| b.shape()[j])).collect();
+        let chunks = free_a
+            .iter()
+            .map(|&i| a.chunks()[i].clone())
+            .chain(free_b.iter().map(|&j| b.chunks()[j].clone()))
+            .collect();
+        Array::from_layer(name, layer, shape, chunks, dtype, &[&a, &b])
+    }
+
+    /// The matrix product (NumPy's `a @ b`) of 1-d and 2-d arrays.
+    pub fn matmul(&self, other: &Array) -> Array {
+        if let Some(bad) = Array::first_invalid(&[self, other]) {
+            return bad;
+        }
+        match (self.ndim(), other.ndim()) {
+            (1 | 2, 1 | 2) => self.tensordot(other, &[self.ndim() - 1], &[0]),
+            (x, y) => {
+                Array::invalid(format!("matmul: arrays of {x} and {y} dimensions (use tensordot for more than 2)"))
+            }
+        }
+    }
+
+    /// NumPy's `dot` for 1-d and 2-d arrays (the same as [`Array::matmul`]).
+    pub fn dot(&self, other: &Array) -> Array {
+        self.matmul(other)
+    }
+}
