@@ -18,6 +18,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+// Linked for its task functions: `rask worker` and `rask run` resolve the array kernels.
+use rask_array as _;
 use rask_exec::{ExecError, Scheduler};
 use rask_graph::{parse_graph_auto, parse_key, value_to_json, Graph, Key, Plan, Registry};
 

@@ -2,7 +2,7 @@
 //! and types as tasks.
 //!
 //! What it is: a facade over the engine's crates (re-exported as [`graph`], [`exec`],
-//! [`distributed`], [`frame`], [`bag`]), plus typed tasks: `#[rask::task]` turns a plain
+//! [`distributed`], [`frame`], [`bag`], [`array`]), plus typed tasks: `#[rask::task]` turns a plain
 //! function into a constructor of [`Delayed`] values, any `serde` type is a task value
 //! ([`to_value`]/[`from_value`]: numbers, strings and numeric vectors take the engine's fast
 //! forms, so a large `Vec<f64>` crosses processes in shared memory), and [`executor`] names any
@@ -43,6 +43,7 @@ mod ser;
 #[cfg(test)]
 mod tests;
 
+pub use rask_array as array;
 pub use rask_bag as bag;
 
 /// Arrow, at the versions the dataframe uses: build and read record batches with these.
@@ -148,6 +149,9 @@ pub enum Error {
     /// Starting or reaching a cluster failed.
     #[error(transparent)]
     Cluster(#[from] rask_distributed::DistError),
+    /// An array operation was invalid, or its file could not be read or written.
+    #[error(transparent)]
+    Array(#[from] rask_array::ArrayError),
     /// A value could not be converted to or from its Rust type.
     #[error("{key}: {message}")]
     Value { key: Key, message: String },

@@ -2,6 +2,8 @@
 //! Own `main` (`harness = false`): the process executor and the local clusters the examples
 //! start re-execute this binary as their workers, so `rask::init()` comes first.
 
+#[path = "../examples/arrays.rs"]
+mod arrays;
 #[path = "../examples/bag_of_structs.rs"]
 mod bag_of_structs;
 #[path = "../examples/dataframe.rs"]
@@ -18,12 +20,13 @@ type Example = (&'static str, fn() -> Result<(), String>);
 
 fn main() {
     rask::init();
-    let examples: [Example; 5] = [
+    let examples: [Example; 6] = [
         ("typed_tasks", || typed_tasks::main().map_err(|e| e.to_string())),
         ("monte_carlo_pi", || monte_carlo_pi::main().map_err(|e| e.to_string())),
         ("futures", || futures::main().map_err(|e| e.to_string())),
         ("dataframe", || dataframe::main().map_err(|e| e.to_string())),
         ("bag_of_structs", || bag_of_structs::main().map_err(|e| e.to_string())),
+        ("arrays", || arrays::main().map_err(|e| e.to_string())),
     ];
     let mut failed = 0;
     for (name, run) in examples {
