@@ -53,13 +53,7 @@ impl Array {
 
     /// The whole array as the engine's dynamically typed array value.
     pub fn compute_value(&self, executor: &dyn Executor) -> Result<rask_graph::Array, ArrayError> {
-        let blocks = self.compute_blocks(executor)?;
-        dispatch!(self.dtype(), |T| {
-            let a = self.assemble::<T>(&blocks)?;
-            let shape = a.shape().to_vec();
-            let data: Vec<T> = a.into_iter().collect();
-            rask_graph::Array::from_shape_vec(&shape, data).map_err(ArrayError::Invalid)
-        })
+        Ok(Array::compute_all(&[self], executor)?.remove(0))
     }
 
     /// A 0-d array's (a full reduction's) single value.
@@ -69,6 +63,39 @@ impl Array {
             1 => Ok(*a.iter().next().expect("one element")),
             n => Err(ArrayError::Invalid(format!("compute_scalar of an array of {n} elements"))),
         }
+    }
+
+    /// Several arrays computed in one run, so work they share (a common input) is done once:
+    /// Dask's `dask.compute(a, b)`. Each comes back as the engine's array value.
+    pub fn compute_all(arrays: &[&Array], executor: &dyn Executor) -> Result<Vec<rask_graph::Array>, ArrayError> {
+        let mut graph = rask_graph::Graph::new();
+        let mut keys = Vec::new();
+        let mut counts = Vec::new();
+        for a in arrays {
+            a.check()?;
+            let (g, k) = a.graph();
+            for (key, task) in g.iter() {
+                if !graph.contains(key) {
+                    graph.insert(key.clone(), task.clone());
+                }
+            }
+            counts.push(k.len());
+            keys.extend(k);
+        }
+        let mut values = executor.get(&graph, &keys, &Registry::new())?.into_iter();
+        arrays
+            .iter()
+            .zip(counts)
+            .map(|(a, n)| {
+                let blocks: Vec<Value> = values.by_ref().take(n).collect();
+                dispatch!(a.dtype(), |T| {
+                    let whole = a.assemble::<T>(&blocks)?;
+                    let shape = whole.shape().to_vec();
+                    rask_graph::Array::from_shape_vec(&shape, whole.into_iter().collect::<Vec<T>>())
+                        .map_err(ArrayError::Invalid)
+                })
+            })
+            .collect()
     }
 
     /// Places computed blocks into one array; unknown chunk sizes are taken from the blocks.

@@ -48,9 +48,9 @@ mod reduction;
 pub use array::Array;
 pub use chunks::{Chunks, UNKNOWN};
 pub use index::{concatenate, stack};
-pub use ndarray::s;
 /// The `ndarray` this crate computes with and returns (`compute` gives an `ndarray::ArrayD`).
 pub use ndarray;
+pub use ndarray::s;
 pub use ops::{blockwise, where_, Operand};
 pub use rask_graph::DType;
 pub use reduction::{Reduce, DEFAULT_SPLIT_EVERY};

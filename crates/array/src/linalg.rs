@@ -50,7 +50,9 @@ impl Array {
         let name = token("tensordot");
         let mut layer = Vec::new();
         for out_idx in grid(&out_grid) {
-            let mut level: Vec<Task> = grid(&inner_grid)
+            // The block pairs of the contraction, `split_every` of them summed in one task
+            // straight into its output block; more than that, a tree of sums over those.
+            let pairs: Vec<[Task; 2]> = grid(&inner_grid)
                 .into_iter()
                 .map(|k| {
                     let mut ia = vec![0; a.ndim()];
@@ -61,16 +63,28 @@ impl Array {
                         ia[i] = kk;
                         ib[j] = kk;
                     });
-                    Task::call(
-                        "array_tensordot",
-                        [a.block_task(&ia), b.block_task(&ib), ints(axes_a), ints(axes_b), dtype_v.clone()],
-                    )
+                    [a.block_task(&ia), b.block_task(&ib)]
                 })
                 .collect();
-            if level.is_empty() {
-                // No contracted blocks cannot happen (every axis has a block); kept for clarity.
-                continue;
-            }
+            let product = |group: &[[Task; 2]]| {
+                let blocks = Task::list(group.iter().flat_map(|p| p.iter().cloned()));
+                Task::call("array_tensordot", [ints(axes_a), ints(axes_b), dtype_v.clone(), blocks])
+            };
+            let mut level: Vec<Task> = if pairs.len() <= DEFAULT_SPLIT_EVERY {
+                vec![product(&pairs)]
+            } else {
+                pairs
+                    .chunks(DEFAULT_SPLIT_EVERY)
+                    .enumerate()
+                    .map(|(j, group)| {
+                        let mut key_idx = out_idx.clone();
+                        key_idx.extend([0, j]);
+                        let key = block_key(&format!("{name}-partial"), &key_idx);
+                        layer.push((key.clone(), product(group)));
+                        Task::key(key)
+                    })
+                    .collect()
+            };
             let mut depth = 0;
             while level.len() > 1 {
                 depth += 1;

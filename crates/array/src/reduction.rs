@@ -116,7 +116,9 @@ impl Array {
         let shape = if arg { ints(self.shape()) } else { ints(&[]) };
         let mut layer = Vec::new();
         for out_idx in grid(&out_grid) {
-            let mut level: Vec<Task> = grid(&inner_grid)
+            // Each block's partial is a task of its own (fused with the block's elementwise
+            // chain): a combining task then holds small partials, never many input blocks.
+            let leaves: Vec<Task> = grid(&inner_grid)
                 .into_iter()
                 .map(|inner| {
                     let mut idx = vec![0; nd];
@@ -129,6 +131,21 @@ impl Array {
                     )
                 })
                 .collect();
+            let mut level: Vec<Task> = if leaves.len() == 1 {
+                leaves
+            } else {
+                leaves
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, leaf)| {
+                        let mut key_idx = out_idx.clone();
+                        key_idx.extend([0, j]);
+                        let key = block_key(&format!("{name}-partial"), &key_idx);
+                        layer.push((key.clone(), leaf));
+                        Task::key(key)
+                    })
+                    .collect()
+            };
             let mut depth = 0;
             while level.len() > 1 {
                 depth += 1;

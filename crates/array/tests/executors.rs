@@ -34,7 +34,9 @@ register!("array_test_square_plus_first", Arity::Exact(1), square_plus_first);
 
 fn summary(ex: &dyn Executor) -> Vec<String> {
     let x = Array::random_uniform(&[300, 240], Chunks::uniform(&[70, 50]), 7);
-    let col = |a: &Array| format!("{:?}", a.compute::<f64>(ex).unwrap().iter().map(|v| (v * 1e9).round() / 1e9).collect::<Vec<_>>());
+    let col = |a: &Array| {
+        format!("{:?}", a.compute::<f64>(ex).unwrap().iter().map(|v| (v * 1e9).round() / 1e9).collect::<Vec<_>>())
+    };
     let one = |a: &Array| format!("{:.9}", a.compute_scalar::<f64>(ex).unwrap());
     let square = x.slice(s![..240, ..]);
     let persisted = (&x * 2.0).persist(ex).unwrap();
@@ -93,7 +95,12 @@ fn files_round_trip() {
             assert_eq!(std::fs::metadata(&chunk0).unwrap().len(), 40 * 25 * 4, "whole chunks, edges padded");
             let back = Array::from_zarr(&zarr, Some(Chunks::uniform(&[50, 50]))).unwrap();
             assert_eq!(back.dtype(), DType::I32);
-            assert_eq!(back.compute::<i32>(ex.as_ref()).unwrap(), want.mapv(|v| (v > 0.0) as i32), "{}: zarr v3={v3}", ex.name());
+            assert_eq!(
+                back.compute::<i32>(ex.as_ref()).unwrap(),
+                want.mapv(|v| (v > 0.0) as i32),
+                "{}: zarr v3={v3}",
+                ex.name()
+            );
         }
     }
     drop(executors);
@@ -123,7 +130,9 @@ fn corrupt_files() {
     std::fs::write(zarr.join("1"), b"short").unwrap();
     let err = Array::from_zarr(&zarr, None).unwrap().compute::<f64>(&rask_exec::SyncExecutor).unwrap_err().to_string();
     assert!(err.contains("corrupt Zarr chunk"), "{err}");
-    let meta = std::fs::read_to_string(zarr.join(".zarray")).unwrap().replace("\"compressor\": null", "\"compressor\": {\"id\": \"blosc\"}");
+    let meta = std::fs::read_to_string(zarr.join(".zarray"))
+        .unwrap()
+        .replace("\"compressor\": null", "\"compressor\": {\"id\": \"blosc\"}");
     std::fs::write(zarr.join(".zarray"), meta).unwrap();
     assert!(Array::from_zarr(&zarr, None).unwrap_err().to_string().contains("compressor \"blosc\" is not supported"));
     std::fs::remove_dir_all(&dir).unwrap();

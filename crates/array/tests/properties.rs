@@ -313,3 +313,19 @@ fn bad_input_is_an_error_naming_it() {
     assert!((&x - &x.gt(0.0)).dtype() == DType::F64);
     assert!(err(x.gt(0.0) - x.gt(1.0)).contains("boolean subtract"));
 }
+
+#[test]
+fn long_contractions_sum_a_tree_of_partial_products() {
+    // 20 blocks along the contracted axis: three partial sums, then their sum.
+    let (a, b) = (data(&[3, 20], 5), data(&[20, 4], 6));
+    let x = Array::from_ndarray(&a, Chunks::uniform(&[2, 1]));
+    let y = Array::from_ndarray(&b, Chunks::uniform(&[1, 3]));
+    let want = a.into_dimensionality::<ndarray::Ix2>().unwrap().dot(&b.into_dimensionality::<ndarray::Ix2>().unwrap());
+    assert!(close(&run(&x.matmul(&y)), &want.into_dyn()));
+    let i = Array::arange(0, 20, 1, 3).astype(DType::I32);
+    assert_eq!(i.dot(&i).compute_scalar::<i32>(&SyncExecutor).unwrap(), (0..20).map(|v| v * v).sum::<i32>());
+    let many = [&x.sum(None), &x.mean(None)];
+    let both = Array::compute_all(&many, &SyncExecutor).unwrap();
+    assert_eq!(both.len(), 2);
+    assert!((both[0].as_f64().unwrap()[0] / 60.0 - both[1].as_f64().unwrap()[0]).abs() < 1e-12);
+}

@@ -4,12 +4,13 @@
 //! of `add` (2N tasks in all). Times are medians of several runs; per-task figures include
 //! compiling the plan (cull, validate, order), as Dask's `get` includes its own.
 //!
-//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|frame|moves|typed|tpch [--sf SF] [--memory-limit BYTES]]
+//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|frame|moves|typed|array|tpch [--sf SF] [--memory-limit BYTES]]
 
 /// Task graphs allocate many small values; mimalloc frees them far faster than glibc's malloc.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod array;
 mod distributed;
 mod frame;
 mod moves;
@@ -47,6 +48,17 @@ fn main() {
     // The process executor's and the LocalCluster's workers are this binary, re-executed.
     rask_distributed::worker_main_if_requested();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--array-gemm") {
+        return array::gemm();
+    }
+    if let [flag, engine, workload, n] = &args[..] {
+        if flag == "--array-parts" {
+            return array::parts(engine.parse().expect("a size"));
+        }
+        if flag == "--array-one" {
+            return array::one(engine, workload, n.parse().expect("a size"));
+        }
+    }
     let options = Options { quick: args.iter().any(|a| a == "--quick"), dask: !args.iter().any(|a| a == "--no-dask") };
     if let Some(only) = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)) {
         let runs = if options.quick { 3 } else { 5 };
@@ -74,12 +86,15 @@ fn main() {
                     None => tpch::queries(sf, 3, options.dask),
                 }
             }
+            "array" => array::table(options.quick, options.dask, runs.min(3)),
             "typed" => {
                 typed::overhead(if options.quick { 100_000 } else { 500_000 }, runs);
                 typed::large_vector(runs);
             }
             other => {
-                eprintln!("unknown section {other:?}: zero-copy, inline, distributed, frame, moves, tpch or typed")
+                eprintln!(
+                    "unknown section {other:?}: zero-copy, inline, distributed, frame, moves, tpch, array or typed"
+                )
             }
         }
         return;
@@ -132,6 +147,7 @@ fn main() {
     distributed::data_heavy(runs);
     frame::queries(&frame_data(), 3, options.dask);
     moves::queries(&frame_data(), 3, options.dask);
+    array::table(options.quick, options.dask, 3);
     if let Some(note) = dask.note() {
         println!("\n{note}");
     }

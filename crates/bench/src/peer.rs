@@ -28,7 +28,7 @@ impl Peer {
     }
 }
 
-fn python() -> Option<String> {
+pub fn python() -> Option<String> {
     let candidates = [std::env::var("RASK_DASK_PYTHON").ok(), Some("/tmp/daskenv/bin/python".to_string())];
     candidates
         .into_iter()

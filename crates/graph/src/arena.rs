@@ -109,6 +109,27 @@ pub fn with_arena<R>(arena: Arc<dyn Arena>, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Runs `f` with no arena on this thread: what it allocates is an intermediate value (the
+/// argument of a nested call), which never leaves the task, so it belongs on the heap, not in
+/// memory made to be shared.
+pub fn without_arena<R>(f: impl FnOnce() -> R) -> R {
+    match ARENA.with(|a| a.borrow_mut().take()) {
+        None => f(),
+        Some(arena) => with_arena_restored(arena, f),
+    }
+}
+
+fn with_arena_restored<R>(arena: Arc<dyn Arena>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Arc<dyn Arena>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ARENA.with(|a| *a.borrow_mut() = self.0.take());
+        }
+    }
+    let _restore = Restore(Some(arena));
+    f()
+}
+
 /// A block from the installed arena, if there is one and it takes `len` bytes.
 pub(crate) fn allocate(len: usize) -> Option<Box<dyn BlockMut>> {
     // Cloned out first so an arena may itself allocate values without re-entering the cell.

@@ -51,7 +51,11 @@ impl Op {
                 failure
             }),
             Op::Call(f, args) => {
-                let args: SmallVec<[Value; 4]> = args.iter().map(|op| op.eval(input)).collect::<Result<_, _>>()?;
+                let eval_args = || args.iter().map(|op| op.eval(input)).collect::<Result<SmallVec<[Value; 4]>, _>>();
+                // A nested call's result is an intermediate: only the task's own result goes
+                // to the executor's arena (shared memory), the rest stays on the heap.
+                let nested = args.iter().any(|a| matches!(a, Op::Call(..) | Op::List(..) | Op::Fused(..)));
+                let args = if nested { crate::arena::without_arena(eval_args)? } else { eval_args()? };
                 match catch_unwind(AssertUnwindSafe(|| f.call(&args))) {
                     Ok(Ok(v)) => Ok(v),
                     Ok(Err(e)) => {

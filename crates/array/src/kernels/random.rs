@@ -14,37 +14,43 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A uniform number in [0, 1) for element `index` of the stream `seed`.
-pub(crate) fn uniform(seed: u64, index: u64) -> f64 {
-    let h = mix(mix(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5851_f42d_4c95_7f2d).wrapping_add(index));
-    (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+/// The stream of a seed: every element's hash starts from it.
+fn stream(seed: u64) -> u64 {
+    mix(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5851_f42d_4c95_7f2d)
+}
+
+/// A uniform number in [0, 1) for element `index` of `stream`.
+#[inline]
+fn uniform(stream: u64, index: u64) -> f64 {
+    (mix(stream.wrapping_add(index)) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// A standard normal number for element `index` (Box–Muller over two uniforms of its own).
-pub(crate) fn normal(seed: u64, index: u64) -> f64 {
-    let u1 = uniform(seed, index.wrapping_mul(2));
-    let u2 = uniform(seed, index.wrapping_mul(2).wrapping_add(1));
+#[inline]
+fn normal(stream: u64, index: u64) -> f64 {
+    let u1 = uniform(stream, index.wrapping_mul(2));
+    let u2 = uniform(stream, index.wrapping_mul(2).wrapping_add(1));
     (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-/// Calls `f(flat index in the whole array)` for every element of the block at `offsets` of
-/// shape `block`, in the block's row-major order.
-pub(crate) fn for_each_global(shape: &[usize], offsets: &[usize], block: &[usize], mut f: impl FnMut(u64)) {
+/// Calls `f(flat index in the whole array of the row's first element, row length)` for every
+/// row (run along the last axis) of the block at `offsets` of shape `block`, in row-major order.
+fn for_each_row(shape: &[usize], offsets: &[usize], block: &[usize], mut f: impl FnMut(u64, usize)) {
     let n = block.len();
     if block.contains(&0) {
         return;
     }
+    if n == 0 {
+        return f(0, 1);
+    }
     let strides: Vec<u64> = (0..n).map(|a| shape[a + 1..].iter().product::<usize>() as u64).collect();
-    let mut idx = vec![0usize; n];
-    let inner = if n == 0 { 1 } else { block[n - 1] };
+    let mut idx = vec![0usize; n - 1];
     loop {
-        let base: u64 = (0..n.saturating_sub(1)).map(|a| (offsets[a] + idx[a]) as u64 * strides[a]).sum::<u64>()
-            + if n == 0 { 0 } else { offsets[n - 1] as u64 };
-        for j in 0..inner as u64 {
-            f(base + j);
-        }
+        let base: u64 =
+            (0..n - 1).map(|a| (offsets[a] + idx[a]) as u64 * strides[a]).sum::<u64>() + offsets[n - 1] as u64;
+        f(base, block[n - 1]);
         // Next row: the odometer over all axes but the last.
-        let mut axis = n.saturating_sub(1);
+        let mut axis = n - 1;
         loop {
             if axis == 0 {
                 return;
@@ -59,6 +65,20 @@ pub(crate) fn for_each_global(shape: &[usize], offsets: &[usize], block: &[usize
     }
 }
 
+/// Where a block lies: the whole array's shape, the block's offsets and its shape.
+type Place<'a> = (&'a [usize], &'a [usize], &'a [usize]);
+
+/// Fills `data` (the block's elements, row-major) with `a + scale * draw(stream, element)`.
+fn fill<T: Num>(data: &mut [T], place: Place<'_>, stream: u64, (a, scale): (f64, f64), draw: impl Fn(u64, u64) -> f64) {
+    let mut at = 0;
+    for_each_row(place.0, place.1, place.2, |first, len| {
+        for (j, out) in data[at..at + len].iter_mut().enumerate() {
+            *out = T::from_f64(a + scale * draw(stream, first + j as u64));
+        }
+        at += len;
+    });
+}
+
 /// `array_random(kind, seed, shape, offsets, block, dtype, [low, high] | [mean, std])`.
 fn array_random(args: &[Value]) -> Result<Value, TaskError> {
     const F: &str = "array_random";
@@ -66,21 +86,20 @@ fn array_random(args: &[Value]) -> Result<Value, TaskError> {
     let seed = super::int_arg(args, 1, F)? as u64;
     let (shape, offsets, block) = (usizes_arg(args, 2, F)?, usizes_arg(args, 3, F)?, usizes_arg(args, 4, F)?);
     let dtype = dtype_arg(args, 5, F)?;
+    if kind != "uniform" && kind != "normal" {
+        return Err(TaskError::value_error(format!("unknown distribution {kind:?}")));
+    }
     let params: Vec<f64> = args[6].as_seq().unwrap_or_default().iter().filter_map(Value::as_float).collect();
     let (a, b) = (params.first().copied().unwrap_or(0.0), params.get(1).copied().unwrap_or(1.0));
-    let draw: fn(u64, u64) -> f64 = match kind {
-        "uniform" => uniform,
-        "normal" => normal,
-        other => return Err(TaskError::value_error(format!("unknown distribution {other:?}"))),
-    };
     let scale = if kind == "uniform" { b - a } else { b };
+    let stream = stream(seed);
+    let place = (&shape[..], &offsets[..], &block[..]);
     dispatch!(dtype, |T| output::<T>(&block, |mut out| {
         let data = out.as_slice_mut().expect("fresh output is contiguous");
-        let mut at = 0;
-        for_each_global(&shape, &offsets, &block, |i| {
-            data[at] = T::from_f64(a + scale * draw(seed, i));
-            at += 1;
-        });
+        match kind {
+            "uniform" => fill(data, place, stream, (a, scale), uniform),
+            _ => fill(data, place, stream, (a, scale), normal),
+        }
     }))
 }
 register!("array_random", Arity::Exact(7), array_random);

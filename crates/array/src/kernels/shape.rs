@@ -53,7 +53,29 @@ register!("array_slice", Arity::Exact(3), array_slice);
 fn array_transpose(args: &[Value]) -> Result<Value, TaskError> {
     let c = chunk(args, 0, "array_transpose")?;
     let axes = usizes_arg(args, 1, "array_transpose")?;
+    if axes == [1, 0] {
+        return dispatch!(c.dtype(), |T| transpose_2d::<T>(c.as_slice::<T>().expect("the chunk's dtype"), c.shape()));
+    }
     dispatch!(c.dtype(), |T| from_nd(view::<T>(c).permuted_axes(IxDyn(&axes))))
+}
+
+/// A row-major matrix transposed tile by tile, so reads and writes both stay in cache (an
+/// element-by-element copy reads a column at a time and misses on every element).
+fn transpose_2d<T: rask_graph::Element>(data: &[T], shape: &[usize]) -> Result<Value, TaskError> {
+    const TILE: usize = 32;
+    let (rows, cols) = (shape[0], shape[1]);
+    output::<T>(&[cols, rows], |mut out| {
+        let out = out.as_slice_mut().expect("fresh output is contiguous");
+        for r0 in (0..rows).step_by(TILE) {
+            for c0 in (0..cols).step_by(TILE) {
+                for r in r0..(r0 + TILE).min(rows) {
+                    for c in c0..(c0 + TILE).min(cols) {
+                        out[c * rows + r] = data[r * cols + c];
+                    }
+                }
+            }
+        }
+    })
 }
 register!("array_transpose", Arity::Exact(2), array_transpose);
 
@@ -134,71 +156,119 @@ fn array_mask(args: &[Value]) -> Result<Value, TaskError> {
 register!("array_mask", Arity::Exact(2), array_mask);
 
 /// `a` as a matrix: its `free` axes (in order) as rows, `contracted` axes as columns (or the
-/// other way round when `contracted_first`), copied into that layout.
-fn as_matrix<T: Num + ndarray::LinalgScalar>(
-    a: &rask_graph::Array,
+/// other way round when `contracted_first`); a view when the axes are already in that order,
+/// a copy otherwise.
+fn as_matrix<'a, T: Num>(
+    a: &'a rask_graph::Array,
     free: &[usize],
     contracted: &[usize],
     contracted_first: bool,
-) -> ndarray::Array2<T> {
-    let x = view_as::<T>(a);
+) -> ndarray::CowArray<'a, T, ndarray::Ix2> {
     let order: Vec<usize> = if contracted_first {
         contracted.iter().chain(free).copied().collect()
     } else {
         free.iter().chain(contracted).copied().collect()
     };
-    let rows: usize = free.iter().map(|&i| x.shape()[i]).product();
-    let cols: usize = contracted.iter().map(|&i| x.shape()[i]).product();
-    let permuted = x.view().permuted_axes(IxDyn(&order));
-    let flat: Vec<T> = permuted.iter().copied().collect();
+    let dims = a.shape();
+    let rows: usize = free.iter().map(|&i| dims[i]).product();
+    let cols: usize = contracted.iter().map(|&i| dims[i]).product();
     let (r, c) = if contracted_first { (cols, rows) } else { (rows, cols) };
-    ndarray::Array2::from_shape_vec((r, c), flat).expect("sizes agree")
+    if a.dtype() == T::DTYPE && order.iter().enumerate().all(|(i, &o)| i == o) {
+        return ndarray::CowArray::from(
+            view::<T>(a).into_shape_with_order((r, c)).expect("a chunk is in standard layout"),
+        );
+    }
+    let flat: Vec<T> = view_as::<T>(a).view().permuted_axes(IxDyn(&order)).iter().copied().collect();
+    ndarray::CowArray::from(ndarray::Array2::from_shape_vec((r, c), flat).expect("sizes agree"))
 }
 
-/// `array_tensordot(a, b, axes_a, axes_b, dtype)`: the sum over the paired axes of `a` and `b`
-/// of their products (`matmul` is axes [1] and [0]); the result's axes are `a`'s free axes,
-/// then `b`'s.
+/// `array_tensordot(axes_a, axes_b, dtype, [a0, b0, a1, b1, …])`: the sum of the tensor
+/// products of each pair over the paired axes (`matmul` is axes [1] and [0]), accumulated in
+/// one output block; its axes are `a`'s free axes, then `b`'s.
 fn array_tensordot(args: &[Value]) -> Result<Value, TaskError> {
     const F: &str = "array_tensordot";
-    let (a, b) = (chunk(args, 0, F)?, chunk(args, 1, F)?);
-    let (axes_a, axes_b) = (usizes_arg(args, 2, F)?, usizes_arg(args, 3, F)?);
-    let dtype = super::dtype_arg(args, 4, F)?;
-    if axes_a.len() != axes_b.len() || axes_a.iter().zip(&axes_b).any(|(&i, &j)| a.shape().get(i) != b.shape().get(j)) {
-        return Err(TaskError::value_error(format!(
-            "shape mismatch for sum: {:?} axes {axes_a:?} and {:?} axes {axes_b:?}",
-            a.shape(),
-            b.shape()
-        )));
+    let (axes_a, axes_b) = (usizes_arg(args, 0, F)?, usizes_arg(args, 1, F)?);
+    let dtype = super::dtype_arg(args, 2, F)?;
+    let blocks = args[3]
+        .as_seq()
+        .filter(|b| !b.is_empty() && b.len() % 2 == 0)
+        .ok_or_else(|| TaskError::type_error("array_tensordot: a list of block pairs"))?;
+    let pairs: Vec<(&rask_graph::Array, &rask_graph::Array)> =
+        blocks.chunks(2).map(|p| Ok((chunk(p, 0, F)?, chunk(p, 1, F)?))).collect::<Result<_, TaskError>>()?;
+    let (a0, b0) = pairs[0];
+    let free_a: Vec<usize> = (0..a0.shape().len()).filter(|i| !axes_a.contains(i)).collect();
+    let free_b: Vec<usize> = (0..b0.shape().len()).filter(|i| !axes_b.contains(i)).collect();
+    let shape: Vec<usize> =
+        free_a.iter().map(|&i| a0.shape()[i]).chain(free_b.iter().map(|&i| b0.shape()[i])).collect();
+    for (a, b) in &pairs {
+        let agree = axes_a.len() == axes_b.len()
+            && axes_a
+                .iter()
+                .zip(&axes_b)
+                .all(|(&i, &j)| a.shape().get(i).is_some() && a.shape().get(i) == b.shape().get(j))
+            && free_a
+                .iter()
+                .map(|&i| a.shape().get(i))
+                .chain(free_b.iter().map(|&j| b.shape().get(j)))
+                .eq(shape.iter().map(Some));
+        if !agree {
+            return Err(TaskError::value_error(format!(
+                "shape mismatch for sum: {:?} axes {axes_a:?} and {:?} axes {axes_b:?}",
+                a.shape(),
+                b.shape()
+            )));
+        }
     }
-    let free_a: Vec<usize> = (0..a.shape().len()).filter(|i| !axes_a.contains(i)).collect();
-    let free_b: Vec<usize> = (0..b.shape().len()).filter(|i| !axes_b.contains(i)).collect();
-    let shape: Vec<usize> = free_a.iter().map(|&i| a.shape()[i]).chain(free_b.iter().map(|&i| b.shape()[i])).collect();
-    macro_rules! product {
-        ($T:ty) => {{
-            let (ma, mb) = (as_matrix::<$T>(a, &free_a, &axes_a, false), as_matrix::<$T>(b, &free_b, &axes_b, true));
-            let p = ma.dot(&mb);
-            output::<$T>(&shape, |mut o| {
-                o.as_slice_mut()
-                    .expect("fresh output is contiguous")
-                    .copy_from_slice(p.as_slice().expect("dot is contiguous"))
+    let rows: usize = free_a.iter().map(|&i| a0.shape()[i]).product();
+    let cols: usize = free_b.iter().map(|&i| b0.shape()[i]).product();
+    macro_rules! accumulate {
+        ($T:ty, $mul:expr) => {{
+            output::<$T>(&shape, |mut out| {
+                let out = out.as_slice_mut().expect("fresh output is contiguous");
+                let mut c = ndarray::ArrayViewMut2::from_shape((rows, cols), out).expect("sizes agree");
+                for (a, b) in &pairs {
+                    let (ma, mb) =
+                        (as_matrix::<$T>(a, &free_a, &axes_a, false), as_matrix::<$T>(b, &free_b, &axes_b, true));
+                    $mul(&ma, &mb, &mut c);
+                }
             })
         }};
     }
     match dtype {
-        DType::F64 => product!(f64),
-        DType::F32 => product!(f32),
-        DType::I64 => product!(i64),
-        DType::I32 => product!(i32),
+        DType::F64 => accumulate!(f64, |a: &ndarray::CowArray<f64, _>,
+                                        b: &ndarray::CowArray<f64, _>,
+                                        c: &mut ndarray::ArrayViewMut2<f64>| {
+            ndarray::linalg::general_mat_mul(1.0, a, b, 1.0, c)
+        }),
+        DType::F32 => accumulate!(f32, |a: &ndarray::CowArray<f32, _>,
+                                        b: &ndarray::CowArray<f32, _>,
+                                        c: &mut ndarray::ArrayViewMut2<f32>| {
+            ndarray::linalg::general_mat_mul(1.0, a, b, 1.0, c)
+        }),
+        DType::I64 => accumulate!(i64, |a: &ndarray::CowArray<i64, ndarray::Ix2>,
+                                        b: &ndarray::CowArray<i64, ndarray::Ix2>,
+                                        c: &mut ndarray::ArrayViewMut2<i64>| c
+            .zip_mut_with(&a.dot(b), |o, &p| *o = o.wrapping_add(p))),
+        DType::I32 => accumulate!(i32, |a: &ndarray::CowArray<i32, ndarray::Ix2>,
+                                        b: &ndarray::CowArray<i32, ndarray::Ix2>,
+                                        c: &mut ndarray::ArrayViewMut2<i32>| c
+            .zip_mut_with(&a.dot(b), |o, &p| *o = o.wrapping_add(p))),
         DType::Bool => {
-            let p = as_matrix::<i64>(a, &free_a, &axes_a, false)
-                .dot(&as_matrix::<i64>(b, &free_b, &axes_b, true))
-                .into_shape_with_order(IxDyn(&shape))
-                .expect("sizes agree");
-            from_nd(p.mapv(|x| x != 0).view())
+            let mut acc = ndarray::Array2::<i64>::zeros((rows, cols));
+            for (a, b) in &pairs {
+                acc += &as_matrix::<i64>(a, &free_a, &axes_a, false).dot(&as_matrix::<i64>(b, &free_b, &axes_b, true));
+            }
+            output::<bool>(&shape, |mut out| {
+                out.as_slice_mut()
+                    .expect("fresh output is contiguous")
+                    .iter_mut()
+                    .zip(acc.iter())
+                    .for_each(|(o, &v)| *o = v != 0)
+            })
         }
     }
 }
-register!("array_tensordot", Arity::Exact(5), array_tensordot);
+register!("array_tensordot", Arity::Exact(4), array_tensordot);
 
 /// `array_add_all(dtype, [chunks])`: their elementwise sum (the partial products of a
 /// contraction).
