@@ -148,6 +148,9 @@ impl Array {
 
     /// The expression of block `idx`: a key, or nested calls over keys.
     pub(crate) fn block_task(&self, idx: &[usize]) -> Task {
+        if let Some(fused) = self.fused_block_task(idx) {
+            return fused;
+        }
         match &self.blocks {
             Blocks::Keys(name) => Task::key(block_key(name, idx)),
             Blocks::Map(m) => Task::call(

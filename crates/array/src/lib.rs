@@ -37,6 +37,7 @@ mod chunks;
 mod compute;
 mod create;
 pub mod dtype;
+mod fuse;
 mod index;
 mod io;
 mod kernels;

@@ -50,7 +50,7 @@ impl Binary {
         }
     }
 
-    fn parse(name: &str) -> Option<Binary> {
+    pub(crate) fn parse(name: &str) -> Option<Binary> {
         use Binary::*;
         [Add, Sub, Mul, Div, Pow, Maximum, Minimum, And, Or, Eq, Ne, Lt, Le, Gt, Ge]
             .into_iter()
@@ -115,7 +115,7 @@ impl Unary {
         }
     }
 
-    fn parse(name: &str) -> Option<Unary> {
+    pub(crate) fn parse(name: &str) -> Option<Unary> {
         use Unary::*;
         [Neg, Abs, Sqrt, Exp, Log, Sin, Cos, Tan, Floor, Ceil, Not, IsNan].into_iter().find(|u| u.name() == name)
     }
@@ -354,3 +354,151 @@ fn array_astype(args: &[Value]) -> Result<Value, TaskError> {
     })
 }
 register!("array_astype", Arity::Exact(2), array_astype);
+
+/// Elements per step of a fused program: registers of this many stay in the L1 cache.
+const TILE: usize = 256;
+
+/// One decoded instruction of a fused program.
+enum Instr {
+    Binary(Binary, Src, Src),
+    Unary(Unary, Src),
+}
+
+#[derive(Clone, Copy)]
+enum Src {
+    Leaf(usize),
+    Reg(usize),
+    Const(f64),
+}
+
+fn decode_src(v: &Value, leaves: usize, regs: usize) -> Result<Src, TaskError> {
+    match v {
+        Value::Float(c) => Ok(Src::Const(*c)),
+        Value::Int(k) if *k >= 0 && (*k as usize) < leaves => Ok(Src::Leaf(*k as usize)),
+        Value::Int(k) if *k < 0 && ((-1 - *k) as usize) < regs => Ok(Src::Reg((-1 - *k) as usize)),
+        other => Err(TaskError::value_error(format!("array_fused: bad operand {other}"))),
+    }
+}
+
+/// `dst[j] = f(a[j], b[j])`, monomorphized per operator so the loop vectorizes.
+#[inline(always)]
+fn zip2(dst: &mut [f64], a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64) {
+    for ((d, &x), &y) in dst.iter_mut().zip(a).zip(b) {
+        *d = f(x, y);
+    }
+}
+
+#[inline(always)]
+fn map1(dst: &mut [f64], a: &[f64], f: impl Fn(f64) -> f64) {
+    for (d, &x) in dst.iter_mut().zip(a) {
+        *d = f(x);
+    }
+}
+
+fn binary_tile(op: Binary, dst: &mut [f64], a: &[f64], b: &[f64]) {
+    let nan_aware =
+        |m: fn(f64, f64) -> f64| move |x: f64, y: f64| if x.is_nan() || y.is_nan() { f64::NAN } else { m(x, y) };
+    match op {
+        Binary::Add => zip2(dst, a, b, |x, y| x + y),
+        Binary::Sub => zip2(dst, a, b, |x, y| x - y),
+        Binary::Mul => zip2(dst, a, b, |x, y| x * y),
+        Binary::Div => zip2(dst, a, b, |x, y| x / y),
+        Binary::Pow => zip2(dst, a, b, f64::powf),
+        Binary::Maximum => zip2(dst, a, b, nan_aware(f64::max)),
+        _ => zip2(dst, a, b, nan_aware(f64::min)),
+    }
+}
+
+fn unary_tile(op: Unary, dst: &mut [f64], a: &[f64]) {
+    match op {
+        Unary::Neg => map1(dst, a, |x| -x),
+        Unary::Abs => map1(dst, a, f64::abs),
+        Unary::Sqrt => map1(dst, a, f64::sqrt),
+        Unary::Exp => map1(dst, a, f64::exp),
+        Unary::Log => map1(dst, a, f64::ln),
+        Unary::Sin => map1(dst, a, f64::sin),
+        Unary::Cos => map1(dst, a, f64::cos),
+        Unary::Tan => map1(dst, a, f64::tan),
+        Unary::Floor => map1(dst, a, f64::floor),
+        _ => map1(dst, a, f64::ceil),
+    }
+}
+
+/// `array_fused(program, leaf0, leaf1, …)`: a float64 elementwise program over blocks of one
+/// shape, run a tile at a time (see `crate::fuse`).
+fn array_fused(args: &[Value]) -> Result<Value, TaskError> {
+    const F: &str = "array_fused";
+    let leaves: Vec<&[f64]> = (1..args.len())
+        .map(|i| {
+            super::chunk(args, i, F)?.as_f64().ok_or_else(|| TaskError::type_error("array_fused: float64 blocks only"))
+        })
+        .collect::<Result<_, _>>()?;
+    let shape = super::chunk(args, 1, F)?.shape().to_vec();
+    if (2..args.len()).any(|i| super::chunk(args, i, F).map(|c| c.shape() != shape.as_slice()).unwrap_or(true)) {
+        return Err(TaskError::value_error("array_fused: blocks of different shapes"));
+    }
+    let program = args[0].as_seq().ok_or_else(|| TaskError::type_error("array_fused: a program"))?;
+    let mut instrs = Vec::with_capacity(program.len());
+    for (r, ins) in program.iter().enumerate() {
+        let parts = ins.as_seq().unwrap_or_default();
+        let name = parts.get(1).and_then(Value::as_str).unwrap_or("");
+        let src = |i: usize| decode_src(parts.get(i).unwrap_or(&Value::None), leaves.len(), r);
+        instrs.push(match parts.first().and_then(Value::as_str) {
+            Some("b") => {
+                let op =
+                    Binary::parse(name).ok_or_else(|| TaskError::value_error(format!("unknown operator {name:?}")))?;
+                arith::<f64>(op)?;
+                Instr::Binary(op, src(2)?, src(3)?)
+            }
+            Some("u") => Instr::Unary(
+                Unary::parse(name).ok_or_else(|| TaskError::value_error(format!("unknown function {name:?}")))?,
+                src(2)?,
+            ),
+            _ => return Err(TaskError::value_error(format!("array_fused: bad instruction {ins}"))),
+        });
+    }
+    if instrs.is_empty() {
+        return Err(TaskError::value_error("array_fused: an empty program"));
+    }
+    let n: usize = shape.iter().product();
+    let mut regs = vec![[0.0f64; TILE]; instrs.len()];
+    // Constants as whole tiles, so every operand is a slice.
+    let consts: Vec<[f64; TILE]> = instrs
+        .iter()
+        .flat_map(|i| match i {
+            Instr::Binary(_, a, b) => vec![*a, *b],
+            Instr::Unary(_, a) => vec![*a],
+        })
+        .filter_map(|s| if let Src::Const(c) = s { Some([c; TILE]) } else { None })
+        .collect();
+    output::<f64>(&shape, |mut out| {
+        let out = out.as_slice_mut().expect("fresh output is contiguous");
+        for start in (0..n).step_by(TILE) {
+            let len = TILE.min(n - start);
+            let mut next_const = 0;
+            for (r, ins) in instrs.iter().enumerate() {
+                let (done, rest) = regs.split_at_mut(r);
+                let dst = &mut rest[0][..len];
+                let mut slice = |s: Src| -> &[f64] {
+                    match s {
+                        Src::Leaf(k) => &leaves[k][start..start + len],
+                        Src::Reg(q) => &done[q][..len],
+                        Src::Const(_) => {
+                            next_const += 1;
+                            &consts[next_const - 1][..len]
+                        }
+                    }
+                };
+                match *ins {
+                    Instr::Binary(op, a, b) => {
+                        let (x, y) = (slice(a), slice(b));
+                        binary_tile(op, dst, x, y)
+                    }
+                    Instr::Unary(op, a) => unary_tile(op, dst, slice(a)),
+                }
+            }
+            out[start..start + len].copy_from_slice(&regs[instrs.len() - 1][..len]);
+        }
+    })
+}
+register!("array_fused", Arity::AtLeast(2), array_fused);
