@@ -107,6 +107,9 @@ impl Array {
         dtype: DType,
         deps: &[&Array],
     ) -> Array {
+        if let Some(bad) = Array::first_invalid(deps) {
+            return bad;
+        }
         let mut layers = merged(deps);
         layers.insert(name.clone(), Arc::new(layer));
         let held = deps.iter().flat_map(|d| d.meta.held.iter().cloned()).collect();
@@ -123,6 +126,10 @@ impl Array {
         chunks: Vec<Vec<usize>>,
         dtype: DType,
     ) -> Array {
+        let arrays: Vec<&Array> = inputs.iter().map(|i| &i.array).collect();
+        if let Some(bad) = Array::first_invalid(&arrays) {
+            return bad;
+        }
         let inputs: Vec<Input> = inputs
             .into_iter()
             .map(|i| match &i.array.blocks {

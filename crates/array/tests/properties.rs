@@ -312,6 +312,17 @@ fn bad_input_is_an_error_naming_it() {
     assert!(err(x.transpose(&[0, 0])).contains("not a permutation"));
     assert!((&x - &x.gt(0.0)).dtype() == DType::F64);
     assert!(err(x.gt(0.0) - x.gt(1.0)).contains("boolean subtract"));
+    // A mistake travels through every later operation to the first compute.
+    let bad = x.sum(Some(5));
+    for later in [
+        bad.map_blocks_with_chunks("inc", DType::F64, vec![vec![1]]),
+        bad.t().rechunk([1]),
+        concatenate(&[&x, &bad], 0),
+        bad.mean(None) + 1.0,
+    ] {
+        let e = err(later);
+        assert!(e.contains("axis 5 is out of bounds"), "{e}");
+    }
 }
 
 #[test]

@@ -412,3 +412,36 @@ fn a_failed_task_counts_as_finished_in_its_clients_progress() {
     assert_eq!(s.progress_of(7), Some((2, 2)), "a and its dependent b are both finished, in error");
     s.check_groups();
 }
+
+#[test]
+fn roots_with_large_results_wait_for_room_on_the_scheduler() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_client(7);
+    let n = 60;
+    // One group, `r`: the blocks of one array.
+    let src: String =
+        format!("{{{}}}", (0..n).map(|i| format!("('r', {i}): (inc, {i})")).collect::<Vec<_>>().join(", "));
+    let graph = parse_graph(&src).unwrap();
+    let wanted: Vec<Key> = (0..n).map(|i| Key::from(("r", i as i64))).collect();
+    let plan = Plan::build_with(&graph, &wanted, &Registry::new(), &rask_graph::PlanOptions::unoptimized()).unwrap();
+    s.want(7, &wanted);
+    s.submit(7, plan_tasks(&plan, |_| false));
+    // Nothing is known of the group yet: the usual saturation.
+    let first = s.out.compute.remove(&1).unwrap_or_default();
+    assert_eq!(first.len(), 1 + SATURATION);
+    // Each makes 8 MB: from now on the worker holds at most nthreads + 1 of them.
+    let mut in_flight: Vec<Key> = first.into_iter().map(|a| a.task.key).collect();
+    let mut done = 0;
+    while let Some(key) = in_flight.pop() {
+        s.done(1, vec![rec(key, 8 << 20)]);
+        done += 1;
+        let more: Vec<Key> = s.out.compute.remove(&1).unwrap_or_default().into_iter().map(|a| a.task.key).collect();
+        in_flight.extend(more);
+        if done > SATURATION {
+            assert!(in_flight.len() <= 2, "at most nthreads + 1 large roots in flight, not {}", in_flight.len());
+        }
+    }
+    assert_eq!(done, n, "every root ran");
+    s.check_groups();
+}

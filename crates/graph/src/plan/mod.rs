@@ -105,7 +105,7 @@ impl Plan {
                 dependents = dependencies.transpose(nodes.len());
             }
         }
-        let order = dfs_order(&dependencies, &nodes.targets);
+        let order = dfs_order(&dependencies, &dependents, &nodes.targets);
         let mut priority = vec![0u32; order.len()];
         for (rank, &node) in order.iter().enumerate() {
             priority[node as usize] = rank as u32;

@@ -111,3 +111,21 @@ fn closures_are_refused_by_portable_executors() {
     let p = Plan::build(&g, &[Key::from("x")], &r).unwrap();
     assert!(matches!(p.check_portable("processes"), Err(GraphError::NotPortable { .. })));
 }
+
+#[test]
+fn an_input_of_two_targets_is_consumed_by_both_before_the_next_input_is_made() {
+    // t1 sums a_i = inc(x_i), t2 sums b_i = neg(x_i): each x_i is read in both subtrees.
+    let n = 5;
+    let mut src = String::from("{");
+    for i in 0..n {
+        src.push_str(&format!("'x{i}': (inc, {i}), 'a{i}': (inc, 'x{i}'), 'b{i}': (neg, 'x{i}'), "));
+    }
+    let list = |p: &str| (0..n).map(|i| format!("'{p}{i}'")).collect::<Vec<_>>().join(", ");
+    src.push_str(&format!("'t1': (sum, [{}]), 't2': (sum, [{}])}}", list("a"), list("b")));
+    let p = plan(&src, &["t1", "t2"], &PlanOptions { fuse: false, ..PlanOptions::default() }).unwrap();
+    let pos = |k: &str| p.order().iter().position(|&v| p.key(v) == &Key::from(k)).unwrap();
+    for i in 0..n - 1 {
+        assert!(pos(&format!("b{i}")) < pos(&format!("x{}", i + 1)), "b{i} waits for no later x");
+    }
+    assert_eq!(p.order().len(), p.len(), "every node placed once");
+}

@@ -139,6 +139,12 @@ impl Groups {
         group.nbytes += nbytes;
     }
 
+    /// The mean result size of group `g`'s tasks so far, once one has run.
+    pub(crate) fn mean_nbytes(&self, g: GroupId) -> Option<u64> {
+        let group = self.slots.get(g as usize)?.as_ref()?;
+        (group.runs > 0).then(|| group.nbytes / group.runs)
+    }
+
     pub(crate) fn name(&self, g: GroupId) -> Arc<str> {
         self.slots[g as usize].as_ref().map_or_else(|| Arc::from(""), |group| group.name.clone())
     }

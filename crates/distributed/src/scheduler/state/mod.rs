@@ -13,9 +13,9 @@
 //! ```
 //!
 //! Ready tasks wait on the scheduler in priority order (submission, then the graph's static
-//! order) and each worker gets only `nthreads + SATURATION` at a time: roots are not handed out
-//! faster than their consumers reduce them (dask/distributed #5555), and the graph's order
-//! decides what runs next. A result is released as soon as no active task needs it and no
+//! order) and each worker gets only `nthreads + SATURATION` at a time, and only `nthreads + 1`
+//! roots whose results are large (`roots.rs`): roots are not handed out faster than their
+//! consumers reduce them (dask/distributed #5555), and the graph's order decides what runs next. A result is released as soon as no active task needs it and no
 //! client wants it; its definition is kept until all its dependents are forgotten, so a result
 //! lost with a worker can be recomputed.
 
@@ -23,6 +23,7 @@ mod failures;
 pub(crate) mod groups;
 pub(crate) mod monitor;
 mod observe;
+mod roots;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -488,21 +489,22 @@ impl State {
 
     /// Hands queued tasks to workers with room, best data locality first, then least loaded.
     pub fn schedule(&mut self) {
+        let mut waiting_roots = Vec::new();
         loop {
-            let has_room = self.workers.values().any(Worker::has_room);
-            if !has_room {
-                return;
+            if !self.workers.values().any(Worker::has_room) {
+                break;
             }
-            let Some(Reverse((_, t))) = self.ready.pop() else {
+            let Some(Reverse((p, t))) = self.ready.pop() else {
                 self.balance();
-                return;
+                break;
             };
             if self.tasks[t].as_ref().is_none_or(|task| task.state != TaskState::Queued) {
                 continue; // stale entry: cancelled, erred, forgotten or re-queued since
             }
-            let w = self.choose_worker(t);
-            self.assign(t, w);
+            let w = if self.is_large_root(t) { self.root_worker() } else { Some(self.choose_worker(t)) };
+            w.map_or_else(|| waiting_roots.push(Reverse((p, t))), |w| self.assign(t, w));
         }
+        self.ready.extend(waiting_roots);
     }
 
     /// Nothing is queued but a worker has idle threads: ask the busiest worker for half of its
