@@ -6,7 +6,7 @@ use rask_graph::{Expr as Task, Value};
 
 use crate::array::{block_key, token, Array};
 use crate::chunks::grid;
-use crate::reduction::DEFAULT_SPLIT_EVERY;
+use crate::reduction::{combine_tree, partial_keys, DEFAULT_SPLIT_EVERY};
 
 impl Array {
     /// The sum of products over `self`'s `axes_a` paired with `other`'s `axes_b` (NumPy's
@@ -70,42 +70,15 @@ impl Array {
                 let blocks = Task::list(group.iter().flat_map(|p| p.iter().cloned()));
                 Task::call("array_tensordot", [ints(axes_a), ints(axes_b), dtype_v.clone(), blocks])
             };
-            let mut level: Vec<Task> = if pairs.len() <= DEFAULT_SPLIT_EVERY {
-                vec![product(&pairs)]
+            let top = if pairs.len() <= DEFAULT_SPLIT_EVERY {
+                product(&pairs)
             } else {
-                pairs
-                    .chunks(DEFAULT_SPLIT_EVERY)
-                    .enumerate()
-                    .map(|(j, group)| {
-                        let mut key_idx = out_idx.clone();
-                        key_idx.extend([0, j]);
-                        let key = block_key(&format!("{name}-partial"), &key_idx);
-                        layer.push((key.clone(), product(group)));
-                        Task::key(key)
-                    })
-                    .collect()
+                let products = pairs.chunks(DEFAULT_SPLIT_EVERY).map(product).collect();
+                let level = partial_keys(&mut layer, &name, &out_idx, 0, products);
+                let sum = |group: Vec<Task>| Task::call("array_add_all", [dtype_v.clone(), Task::list(group)]);
+                combine_tree(&mut layer, &name, &out_idx, level, DEFAULT_SPLIT_EVERY, sum)
             };
-            let mut depth = 0;
-            while level.len() > 1 {
-                depth += 1;
-                let last = level.len() <= DEFAULT_SPLIT_EVERY;
-                level = level
-                    .chunks(DEFAULT_SPLIT_EVERY)
-                    .enumerate()
-                    .map(|(j, group)| {
-                        let sum = Task::call("array_add_all", [dtype_v.clone(), Task::list(group.to_vec())]);
-                        if last {
-                            return sum;
-                        }
-                        let mut key_idx = out_idx.clone();
-                        key_idx.extend([depth, j]);
-                        let key = block_key(&format!("{name}-partial"), &key_idx);
-                        layer.push((key.clone(), sum));
-                        Task::key(key)
-                    })
-                    .collect();
-            }
-            layer.push((block_key(&name, &out_idx), level.pop().expect("one task left")));
+            layer.push((block_key(&name, &out_idx), top));
         }
         let shape = free_a.iter().map(|&i| a.shape()[i]).chain(free_b.iter().map(|&j| b.shape()[j])).collect();
         let chunks = free_a

@@ -4,7 +4,7 @@
 
 use rask_graph::{Expr as Task, Value};
 
-use crate::array::{block_key, token, Array};
+use crate::array::{block_key, token, Array, Layer};
 use crate::chunks::grid;
 use crate::kernels::reduce::Reduction;
 
@@ -82,6 +82,52 @@ fn ints(xs: &[usize]) -> Task {
     Task::from(Value::list(xs.iter().map(|&x| Value::Int(x as i64))))
 }
 
+/// `tasks` as tasks of `layer` of their own, keyed `(<name>-partial, out_idx…, depth, j)`;
+/// returns references to them.
+pub(crate) fn partial_keys(
+    layer: &mut Layer,
+    name: &str,
+    out_idx: &[usize],
+    depth: usize,
+    tasks: Vec<Task>,
+) -> Vec<Task> {
+    tasks
+        .into_iter()
+        .enumerate()
+        .map(|(j, task)| {
+            let mut key_idx = out_idx.to_vec();
+            key_idx.extend([depth, j]);
+            let key = block_key(&format!("{name}-partial"), &key_idx);
+            layer.push((key.clone(), task));
+            Task::key(key)
+        })
+        .collect()
+}
+
+/// Combines `level` (the partials of one output block) `split_every` at a time until one
+/// expression is left, which the caller's own task takes in; the inner combinations are tasks
+/// of `layer`.
+pub(crate) fn combine_tree(
+    layer: &mut Layer,
+    name: &str,
+    out_idx: &[usize],
+    mut level: Vec<Task>,
+    split_every: usize,
+    combine: impl Fn(Vec<Task>) -> Task,
+) -> Task {
+    let mut depth = 0;
+    while level.len() > split_every {
+        depth += 1;
+        let groups: Vec<Task> = level.chunks(split_every).map(|g| combine(g.to_vec())).collect();
+        level = partial_keys(layer, name, out_idx, depth, groups);
+    }
+    if level.len() == 1 {
+        level.pop().expect("one left")
+    } else {
+        combine(level)
+    }
+}
+
 impl Array {
     /// Runs a [`Reduce`].
     pub fn reduce(&self, r: Reduce) -> Array {
@@ -131,38 +177,9 @@ impl Array {
                     )
                 })
                 .collect();
-            let mut level: Vec<Task> = if leaves.len() == 1 {
-                leaves
-            } else {
-                leaves
-                    .into_iter()
-                    .enumerate()
-                    .map(|(j, leaf)| {
-                        let mut key_idx = out_idx.clone();
-                        key_idx.extend([0, j]);
-                        let key = block_key(&format!("{name}-partial"), &key_idx);
-                        layer.push((key.clone(), leaf));
-                        Task::key(key)
-                    })
-                    .collect()
-            };
-            let mut depth = 0;
-            while level.len() > 1 {
-                depth += 1;
-                level = level
-                    .chunks(r.split_every)
-                    .enumerate()
-                    .map(|(j, group)| {
-                        let combine = Task::call("array_reduce_combine", [kind.clone(), Task::list(group.to_vec())]);
-                        let mut key_idx = out_idx.clone();
-                        key_idx.extend([depth, j]);
-                        let key = block_key(&format!("{name}-partial"), &key_idx);
-                        layer.push((key.clone(), combine));
-                        Task::key(key)
-                    })
-                    .collect();
-            }
-            let top = level.pop().expect("every output block reduces at least one block");
+            let level = if leaves.len() == 1 { leaves } else { partial_keys(&mut layer, &name, &out_idx, 0, leaves) };
+            let combine = |group: Vec<Task>| Task::call("array_reduce_combine", [kind.clone(), Task::list(group)]);
+            let top = combine_tree(&mut layer, &name, &out_idx, level, r.split_every, combine);
             let mut key_idx = Vec::with_capacity(nd);
             let mut outs = out_idx.iter();
             for a in 0..nd {

@@ -33,49 +33,15 @@ fn normal(stream: u64, index: u64) -> f64 {
     (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-/// Calls `f(flat index in the whole array of the row's first element, row length)` for every
-/// row (run along the last axis) of the block at `offsets` of shape `block`, in row-major order.
-fn for_each_row(shape: &[usize], offsets: &[usize], block: &[usize], mut f: impl FnMut(u64, usize)) {
-    let n = block.len();
-    if block.contains(&0) {
-        return;
-    }
-    if n == 0 {
-        return f(0, 1);
-    }
-    let strides: Vec<u64> = (0..n).map(|a| shape[a + 1..].iter().product::<usize>() as u64).collect();
-    let mut idx = vec![0usize; n - 1];
-    loop {
-        let base: u64 =
-            (0..n - 1).map(|a| (offsets[a] + idx[a]) as u64 * strides[a]).sum::<u64>() + offsets[n - 1] as u64;
-        f(base, block[n - 1]);
-        // Next row: the odometer over all axes but the last.
-        let mut axis = n - 1;
-        loop {
-            if axis == 0 {
-                return;
-            }
-            axis -= 1;
-            idx[axis] += 1;
-            if idx[axis] < block[axis] {
-                break;
-            }
-            idx[axis] = 0;
-        }
-    }
-}
-
 /// Where a block lies: the whole array's shape, the block's offsets and its shape.
 type Place<'a> = (&'a [usize], &'a [usize], &'a [usize]);
 
 /// Fills `data` (the block's elements, row-major) with `a + scale * draw(stream, element)`.
 fn fill<T: Num>(data: &mut [T], place: Place<'_>, stream: u64, (a, scale): (f64, f64), draw: impl Fn(u64, u64) -> f64) {
-    let mut at = 0;
-    for_each_row(place.0, place.1, place.2, |first, len| {
-        for (j, out) in data[at..at + len].iter_mut().enumerate() {
-            *out = T::from_f64(a + scale * draw(stream, first + j as u64));
+    super::io::for_each_run(place.0, place.1, place.2, |global, local, len| {
+        for (j, out) in data[local..local + len].iter_mut().enumerate() {
+            *out = T::from_f64(a + scale * draw(stream, (global + j) as u64));
         }
-        at += len;
     });
 }
 
