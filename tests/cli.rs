@@ -82,11 +82,12 @@ fn children_of(pid: u32) -> Vec<u32> {
 #[test]
 fn a_killed_parent_leaves_no_workers_and_its_segments_are_swept_next_time() {
     let _serial = PROCESS_EXECUTORS.lock().unwrap_or_else(|e| e.into_inner());
-    // Big arrays (held in segments) made by slow tasks: there is shared memory to leave behind.
+    // Big arrays (held in segments) made by slow tasks and all kept for the last task: there
+    // is shared memory to leave behind.
     let text = rask_graph::workloads::summed_graph(
         40,
-        |i| format!("('a', {i}): (sleep, 0.05, (arange, 100000)), ('s', {i}): (sum, ('a', {i})), "),
-        |i| format!("('s', {i})"),
+        |i| format!("('a', {i}): (arange, (sleep, 0.05, 100000)), "),
+        |i| format!("(sum, ('a', {i}))"),
     );
     let path = temp_graph("slow_arrays.graph", &text);
     let mut parent = Command::new(env!("CARGO_BIN_EXE_rask"))
@@ -113,7 +114,7 @@ fn a_killed_parent_leaves_no_workers_and_its_segments_are_swept_next_time() {
         assert!(std::time::Instant::now() < deadline, "orphaned workers {workers:?} still alive");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    // Workers die mid-task, each holding a half-made array: SIGKILL runs no destructor.
+    // The arrays made so far are in segments the parent adopted: SIGKILL runs no destructor.
     assert!(!segments_of(pid).is_empty(), "the crash left segments behind (or this test tests nothing)");
     // The next run of any process executor removes what the dead one left.
     let o = rask(&["run", "examples/seed.graph", "--key", "v", "--scheduler", "processes:1"]);
