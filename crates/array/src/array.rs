@@ -82,6 +82,11 @@ pub(crate) fn token(op: &str) -> Arc<str> {
     Arc::from(format!("{op}-{:x}{n:06x}", std::process::id()))
 }
 
+/// Sizes, offsets or axes as a task argument: a list of ints.
+pub(crate) fn ints(xs: &[usize]) -> Value {
+    Value::list(xs.iter().map(|&x| Value::Int(x as i64)))
+}
+
 pub(crate) fn block_key(name: &str, idx: &[usize]) -> Key {
     Key::tuple(std::iter::once(Key::str(name)).chain(idx.iter().map(|&i| Key::Int(i as i64))))
 }

@@ -3,12 +3,8 @@
 use ndarray::{ArrayBase, Axis, Data, Dimension, Slice};
 use rask_graph::{DType, Element, Expr as Task, Value};
 
-use crate::array::{block_key, token, Array};
+use crate::array::{block_key, ints, token, Array};
 use crate::chunks::{grid, Chunks};
-
-fn ints(xs: &[usize]) -> Value {
-    Value::list(xs.iter().map(|&x| Value::Int(x as i64)))
-}
 
 impl Array {
     /// One task per block, `make(block index, block offsets, block shape)`.

@@ -4,7 +4,7 @@
 use ndarray::SliceInfoElem;
 use rask_graph::{DType, Expr as Task, Value};
 
-use crate::array::{block_key, token, Arg, Array, Input};
+use crate::array::{block_key, ints, token, Arg, Array, Input};
 use crate::chunks::{grid, UNKNOWN};
 
 /// One output chunk of a sliced axis: which input block it comes from and the kernel's
@@ -133,7 +133,7 @@ impl Array {
         let shape = chunks.iter().map(|c| c.iter().sum()).collect();
         let name = token("getitem");
         let numblocks: Vec<usize> = chunks.iter().map(Vec::len).collect();
-        let new_axes_v = Value::list(new_axes.iter().map(|&a| Value::Int(a as i64)));
+        let new_axes_v = ints(&new_axes);
         let layer = grid(&numblocks)
             .into_iter()
             .map(|out_idx| {
@@ -207,7 +207,7 @@ impl Array {
         let shape = axes.iter().map(|&a| self.shape()[a]).collect();
         let chunks = axes.iter().map(|&a| self.chunks()[a].clone()).collect();
         let input_axes = (0..self.ndim()).map(|i| axes.iter().position(|&a| a == i)).collect();
-        let perm = Value::list(axes.iter().map(|&a| Value::Int(a as i64)));
+        let perm = ints(axes);
         let input = Input { array: self.clone(), axes: input_axes };
         Array::map("array_transpose", vec![Arg::Block(0), Arg::Lit(perm)], vec![input], shape, chunks, self.dtype())
     }
@@ -304,7 +304,7 @@ impl Array {
             .into_iter()
             .map(|out_idx| {
                 let block: Vec<usize> = out_idx.iter().zip(&chunks).map(|(&i, c)| c[i]).collect();
-                let dims = Value::list(block.iter().map(|&d| Value::Int(d as i64)));
+                let dims = ints(&block);
                 let task = Task::call("array_reshape", [self.block_task(&source(&out_idx)), Task::from(dims)]);
                 (block_key(&name, &out_idx), task)
             })

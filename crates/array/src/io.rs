@@ -16,7 +16,7 @@ fn file_error(path: &Path, cause: impl std::fmt::Display) -> ArrayError {
 }
 
 fn ints(xs: &[usize]) -> Task {
-    Task::from(Value::list(xs.iter().map(|&x| Value::Int(x as i64))))
+    Task::from(crate::array::ints(xs))
 }
 
 fn path_value(p: &Path) -> Task {

@@ -45,7 +45,7 @@ impl Array {
         let (na, nb) = (a.numblocks(), b.numblocks());
         let out_grid: Vec<usize> = free_a.iter().map(|&i| na[i]).chain(free_b.iter().map(|&j| nb[j])).collect();
         let inner_grid: Vec<usize> = axes_a.iter().map(|&i| na[i]).collect();
-        let ints = |xs: &[usize]| Task::from(Value::list(xs.iter().map(|&x| Value::Int(x as i64))));
+        let ints = |xs: &[usize]| Task::from(crate::array::ints(xs));
         let dtype_v = Task::from(Value::str(dtype.name()));
         let name = token("tensordot");
         let mut layer = Vec::new();

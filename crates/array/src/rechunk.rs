@@ -6,7 +6,7 @@
 
 use rask_graph::{Expr as Task, Value};
 
-use crate::array::{block_key, token, Array};
+use crate::array::{block_key, ints, token, Array};
 use crate::chunks::{grid, intersect, offsets, Chunks};
 
 /// Input bytes one direct rechunk task may read, at least: larger blocks raise it to twice
@@ -107,16 +107,14 @@ impl Array {
                         let piece = if whole {
                             block
                         } else {
-                            let specs = Value::list(
-                                parts.iter().map(|p| Value::list([p.1, p.2, 1, 0].map(|x| Value::Int(x as i64)))),
-                            );
+                            let specs = Value::list(parts.iter().map(|p| ints(&[p.1, p.2, 1, 0])));
                             Task::call("array_slice", [block, Task::from(specs), Task::from(Value::list([]))])
                         };
-                        let at = Value::list(parts.iter().map(|p| Value::Int(p.3 as i64)));
+                        let at = ints(&parts.iter().map(|p| p.3).collect::<Vec<_>>());
                         Task::list([Task::from(at), piece])
                     })
                     .collect();
-                let dims = Value::list(out_shape.iter().map(|&d| Value::Int(d as i64)));
+                let dims = ints(&out_shape);
                 let task =
                     Task::call("array_assemble", [Task::from(dims), Task::from(dtype.clone()), Task::list(pieces)]);
                 (block_key(&name, &out_idx), task)

@@ -79,7 +79,7 @@ impl Reduce {
 }
 
 fn ints(xs: &[usize]) -> Task {
-    Task::from(Value::list(xs.iter().map(|&x| Value::Int(x as i64))))
+    Task::from(crate::array::ints(xs))
 }
 
 /// `tasks` as tasks of `layer` of their own, keyed `(<name>-partial, out_idx…, depth, j)`;

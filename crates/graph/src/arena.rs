@@ -99,34 +99,26 @@ thread_local! {
 
 /// Runs `f` with `arena` serving this thread's large allocations.
 pub fn with_arena<R>(arena: Arc<dyn Arena>, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<Arc<dyn Arena>>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            ARENA.with(|a| *a.borrow_mut() = self.0.take());
-        }
-    }
-    let _restore = Restore(ARENA.with(|a| a.borrow_mut().replace(arena)));
-    f()
+    with_installed(Some(arena), f)
 }
 
 /// Runs `f` with no arena on this thread: what it allocates is an intermediate value (the
 /// argument of a nested call), which never leaves the task, so it belongs on the heap, not in
 /// memory made to be shared.
 pub fn without_arena<R>(f: impl FnOnce() -> R) -> R {
-    match ARENA.with(|a| a.borrow_mut().take()) {
-        None => f(),
-        Some(arena) => with_arena_restored(arena, f),
-    }
+    with_installed(None, f)
 }
 
-fn with_arena_restored<R>(arena: Arc<dyn Arena>, f: impl FnOnce() -> R) -> R {
+/// Runs `f` with `arena` (or none) installed, then puts back what was there, even if `f`
+/// panics.
+fn with_installed<R>(arena: Option<Arc<dyn Arena>>, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<Arc<dyn Arena>>);
     impl Drop for Restore {
         fn drop(&mut self) {
             ARENA.with(|a| *a.borrow_mut() = self.0.take());
         }
     }
-    let _restore = Restore(Some(arena));
+    let _restore = Restore(ARENA.with(|a| std::mem::replace(&mut *a.borrow_mut(), arena)));
     f()
 }
 
