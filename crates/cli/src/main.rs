@@ -117,10 +117,16 @@ enum Command {
         /// worker pauses past 80%, and no single result may be larger than it.
         #[arg(long, default_value_t = 0)]
         memory_limit: u64,
+        /// Abstract resources this worker offers, `NAME=AMOUNT,…` (`GPU=2,MEM=64e9`): a task
+        /// annotated with resources runs only where they are free.
+        #[arg(long, value_parser = rask_graph::parse_resources, default_value = "")]
+        resources: Resources,
         #[command(flatten)]
         timeouts: TimeoutArgs,
     },
 }
+
+type Resources = Vec<(String, f64)>;
 
 /// The cluster's deadlines (`500ms`, `10s`, `2m`); each defaults to its `RASK_*_TIMEOUT`
 /// variable, else to the documented default.
@@ -181,10 +187,11 @@ fn main() -> ExitCode {
         Command::Scheduler { host, port, dashboard_port, no_dashboard, timeouts } => {
             scheduler(&host, port, (!no_dashboard).then_some(dashboard_port), timeouts.resolve())
         }
-        Command::Worker { scheduler, nthreads, memory_limit, timeouts } => {
+        Command::Worker { scheduler, nthreads, memory_limit, resources, timeouts } => {
             let nthreads = nthreads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let options = rask_distributed::WorkerOptions {
                 memory_limit,
+                resources,
                 timeouts: timeouts.resolve(),
                 ..rask_distributed::WorkerOptions::new(&scheduler, nthreads)
             };

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
 
 use rask_exec::{ExecError, Executor, Outcome, Persisted, Progress, RunStats};
-use rask_graph::{Expr, Graph, Key, Plan, Registry, Value};
-use rask_protocol::dist::{ClientMsg, Role, SchedulerStats, TaskDef, TaskEvent, ToClient, WorkerSample};
+use rask_graph::{Annotations, Expr, Graph, Key, Plan, Registry, Value};
+use rask_protocol::dist::{ClientMsg, Role, SchedulerStats, TaskCause, TaskDef, TaskEvent, ToClient, WorkerSample};
 use rask_protocol::OpMsg;
 use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
@@ -25,7 +25,7 @@ enum Status {
     Pending,
     Finished,
     /// The error, and the failed task's key and failure when a function failed.
-    Erred(String, Option<(Key, rask_graph::Failure)>),
+    Erred(String, Option<TaskCause>),
 }
 
 #[derive(Default)]
@@ -182,8 +182,22 @@ impl Client {
         self.gather(&futures)
     }
 
+    /// As [`Client::compute`], every task without annotations of its own taking `hints`
+    /// (priority, retries, resources, worker restrictions).
+    pub fn compute_with(&self, graph: &Graph, keys: &[Key], hints: &Annotations) -> Result<Vec<Value>, DistError> {
+        let futures = self.persist_with(graph, keys, hints)?;
+        self.gather(&futures)
+    }
+
+    /// As [`Client::persist`], every task without annotations of its own taking `hints`.
+    pub fn persist_with(&self, graph: &Graph, keys: &[Key], hints: &Annotations) -> Result<Vec<Future>, DistError> {
+        let mut graph = graph.clone();
+        graph.annotate_unannotated(hints.clone());
+        self.persist(&graph, keys)
+    }
+
     /// Starts computing `keys`; their results stay on the workers while the futures live, and
-    /// later graphs may refer to them by key.
+    /// later graphs may refer to them by key. Keys keep their [`Graph::annotate`] hints.
     pub fn persist(&self, graph: &Graph, keys: &[Key]) -> Result<Vec<Future>, DistError> {
         // Keys the graph refers to but does not define, which this client holds futures for:
         // they are on the cluster already.
@@ -214,7 +228,31 @@ impl Client {
 
     /// Runs the registered function `func` on `args` (values or other futures' results).
     pub fn submit(&self, func: &str, args: impl IntoIterator<Item = Arg>) -> Result<Future, DistError> {
-        let key = self.fresh_key(func);
+        self.submit_as(self.fresh_key(func), func, args, &Annotations::new())
+    }
+
+    /// As [`Client::submit`], with scheduling hints: `Annotations::new().retries(3)`,
+    /// `.priority(10)`, `.resource("GPU", 1.0)`, `.workers([addr])`.
+    pub fn submit_with(
+        &self,
+        func: &str,
+        args: impl IntoIterator<Item = Arg>,
+        hints: &Annotations,
+    ) -> Result<Future, DistError> {
+        self.submit_as(self.fresh_key(func), func, args, hints)
+    }
+
+    /// As [`Client::submit_with`], under a key of the caller's choosing. Keys are identities
+    /// (Dask's rule): submitting a key the cluster already knows, from any client, shares that
+    /// task and its result instead of running it again — tasks that submit tasks use this to
+    /// compute a shared subproblem once.
+    pub fn submit_as(
+        &self,
+        key: Key,
+        func: &str,
+        args: impl IntoIterator<Item = Arg>,
+        hints: &Annotations,
+    ) -> Result<Future, DistError> {
         let mut graph = Graph::new();
         let mut keep = Vec::new();
         let args: Vec<Expr> = args
@@ -229,6 +267,7 @@ impl Client {
             })
             .collect();
         graph.insert(key.clone(), Expr::call(func, args));
+        graph.set_annotations(key.clone(), hints.clone());
         let mut futures = self.persist(&graph, std::slice::from_ref(&key))?;
         drop(keep);
         Ok(futures.pop().expect("one key, one future"))
@@ -236,6 +275,16 @@ impl Client {
 
     /// `func` applied to each item, as one submission.
     pub fn map(&self, func: &str, items: impl IntoIterator<Item = Value>) -> Result<Vec<Future>, DistError> {
+        self.map_with(func, items, &Annotations::new())
+    }
+
+    /// As [`Client::map`], each task with the scheduling `hints`.
+    pub fn map_with(
+        &self,
+        func: &str,
+        items: impl IntoIterator<Item = Value>,
+        hints: &Annotations,
+    ) -> Result<Vec<Future>, DistError> {
         let mut graph = Graph::new();
         let mut keys = Vec::new();
         for item in items {
@@ -243,6 +292,7 @@ impl Client {
             graph.insert(key.clone(), Expr::call(func, [Expr::from(item)]));
             keys.push(key);
         }
+        graph.annotate_unannotated(hints.clone());
         self.persist(&graph, &keys)
     }
 
@@ -439,7 +489,12 @@ pub(crate) fn plan_tasks(plan: &Plan, external: impl Fn(&Key) -> bool) -> Vec<Ta
             let deps = plan.dependencies(n);
             let mut op = OpMsg::from(plan.op(n));
             renumber(&mut op, deps);
-            TaskDef { key: plan.key(n).clone(), op, deps: deps.iter().map(|&d| plan.key(d).clone()).collect() }
+            TaskDef {
+                key: plan.key(n).clone(),
+                op,
+                deps: deps.iter().map(|&d| plan.key(d).clone()).collect(),
+                hints: plan.annotations(n).map(|a| Box::new(a.clone())),
+            }
         })
         .collect()
 }
@@ -630,9 +685,9 @@ rask_graph::inventory::submit! {
 }
 
 /// A failed task: the same error a local executor gives when a function failed, else the text.
-fn task_error(text: &str, cause: Option<(Key, rask_graph::Failure)>) -> DistError {
+fn task_error(text: &str, cause: Option<TaskCause>) -> DistError {
     match cause {
-        Some((key, failure)) => DistError::Exec(ExecError::from_failure(&key, failure)),
+        Some(c) => DistError::Exec(ExecError::after_attempts(ExecError::from_failure(&c.key, c.failure), c.earlier_attempts)),
         None => DistError::Task(text.to_owned()),
     }
 }

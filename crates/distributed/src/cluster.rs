@@ -20,7 +20,8 @@ pub fn worker_main_if_requested() {
         let addr = parts.next().unwrap_or_default();
         let nthreads = parts.next().and_then(|n| n.parse().ok()).unwrap_or(1);
         let memory_limit = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-        let options = WorkerOptions { memory_limit, ..WorkerOptions::new(addr, nthreads) };
+        let resources = rask_graph::parse_resources(parts.next().unwrap_or_default()).unwrap_or_default();
+        let options = WorkerOptions { memory_limit, resources, ..WorkerOptions::new(addr, nthreads) };
         crate::logging::init_from_env();
         std::process::exit(worker::exit_code(worker::run_process(options)));
     }
@@ -133,7 +134,14 @@ impl LocalCluster {
 
     /// Starts one more worker process with its own memory limit (0: none).
     pub fn add_worker_with_limit(&mut self, memory_limit: u64) -> Result<(), DistError> {
-        let spec = format!("{}#{}#{}", self.scheduler.addr(), self.nthreads, memory_limit);
+        self.add_worker_with(memory_limit, &[])
+    }
+
+    /// Starts one more worker process offering abstract `resources` (`[("GPU", 1.0)]`), with
+    /// its own memory limit (0: none). Returns at once: see [`LocalCluster::wait_for_workers`].
+    pub fn add_worker_with(&mut self, memory_limit: u64, resources: &[(&str, f64)]) -> Result<(), DistError> {
+        let resources: Vec<String> = resources.iter().map(|(name, amount)| format!("{name}={amount}")).collect();
+        let spec = format!("{}#{}#{}#{}", self.scheduler.addr(), self.nthreads, memory_limit, resources.join(","));
         let child = Command::new(std::env::current_exe()?)
             .env(ENV, spec)
             .envs(self.timeouts.to_env())

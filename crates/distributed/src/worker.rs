@@ -42,6 +42,8 @@ pub struct WorkerOptions {
     pub secret: Option<Vec<u8>>,
     /// Deadlines for the scheduler connection, fetches and connects.
     pub timeouts: Timeouts,
+    /// Abstract resources this worker offers (`rask worker --resources GPU=2,MEM=64e9`).
+    pub resources: Vec<(String, f64)>,
 }
 
 impl WorkerOptions {
@@ -54,6 +56,7 @@ impl WorkerOptions {
             memory_limit: 0,
             secret: crate::secret_from_env(),
             timeouts: Timeouts::from_env(),
+            resources: Vec::new(),
         }
     }
 }
@@ -157,7 +160,9 @@ async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &
         let host = stream.local_addr()?.ip();
         let data = TcpListener::bind((host, 0)).await?;
         let data_addr = data.local_addr()?.to_string();
-        let role = Role::Worker { data_addr, nthreads: nthreads as u32, memory_limit: options.memory_limit };
+        let role = Role::Worker { data_addr, nthreads: nthreads as u32, memory_limit: options.memory_limit,
+            resources: options.resources.clone(),
+        };
         conn::connect(&mut stream, role, secret.as_deref()).await?;
         Ok::<_, DistError>((stream, data))
     })

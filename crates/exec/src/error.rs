@@ -26,6 +26,10 @@ pub enum ExecError {
     /// The worker processes themselves: they cannot be started or misbehave.
     #[error("worker processes: {0}")]
     Workers(String),
+    /// A task allowed retries failed on every attempt: the last attempt's error, then the
+    /// earlier attempts' messages, oldest first.
+    #[error("{last} (it failed {} times; earlier attempts: {})", .earlier.len() + 1, .earlier.join(" | "))]
+    Retried { last: Box<ExecError>, earlier: Vec<String> },
     /// A run on a distributed cluster failed; the text names the key and the cause.
     #[error("{0}")]
     Remote(String),
@@ -41,6 +45,14 @@ impl ExecError {
         }
     }
 
+    /// `last` after `earlier` failed attempts (itself when there were none).
+    pub fn after_attempts(last: ExecError, earlier: Vec<String>) -> ExecError {
+        match earlier.is_empty() {
+            true => last,
+            false => ExecError::Retried { last: Box::new(last), earlier },
+        }
+    }
+
     /// The key of the task that failed, if a task failed.
     pub fn key(&self) -> Option<&Key> {
         match self {
@@ -48,6 +60,7 @@ impl ExecError {
             | ExecError::Panic { key, .. }
             | ExecError::WorkerLost { key, .. }
             | ExecError::Unrunnable { key, .. } => Some(key),
+            ExecError::Retried { last, .. } => last.key(),
             _ => None,
         }
     }

@@ -20,6 +20,8 @@ pub enum GraphError {
     Cycle(Vec<Key>),
     #[error("task {key} calls `{function}`, a closure that exists only in this process; register a `fn` with `register!` to run it on {executor}")]
     NotPortable { key: Key, function: String, executor: String },
+    #[error("task {key}: bad annotations: {message}")]
+    BadAnnotations { key: Key, message: String },
 }
 
 /// `'a' -> 'b' -> 'a'`: the cycle's keys in dependency order, the first repeated at the end.

@@ -6,6 +6,7 @@ use indexmap::IndexMap;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use serde::{Deserialize, Serialize};
 
+use crate::annotate::Annotations;
 use crate::error::GraphError;
 use crate::key::Key;
 use crate::value::Value;
@@ -97,6 +98,12 @@ impl<T: Into<Value>> From<T> for Expr {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Graph {
     defs: IndexMap<Key, Expr, FxBuildHasher>,
+    /// Scheduling hints by key ([`Graph::annotate`]); empty for most graphs.
+    #[serde(default)]
+    annotations: FxHashMap<Key, Arc<Annotations>>,
+    /// The hints of the [`Graph::annotate`] scope being built, given to each key inserted.
+    #[serde(skip)]
+    scope: Option<Arc<Annotations>>,
 }
 
 impl Graph {
@@ -105,12 +112,65 @@ impl Graph {
     }
 
     pub fn with_capacity(n: usize) -> Graph {
-        Graph { defs: IndexMap::with_capacity_and_hasher(n, FxBuildHasher) }
+        Graph { defs: IndexMap::with_capacity_and_hasher(n, FxBuildHasher), ..Graph::default() }
     }
 
-    /// Defines `key`, returning its previous definition.
+    /// Defines `key`, returning its previous definition. Inside [`Graph::annotate`] the key
+    /// takes that scope's annotations.
     pub fn insert(&mut self, key: impl Into<Key>, expr: impl Into<Expr>) -> Option<Expr> {
-        self.defs.insert(key.into(), expr.into())
+        let key = key.into();
+        if let Some(scope) = &self.scope {
+            self.annotations.insert(key.clone(), scope.clone());
+        }
+        self.defs.insert(key, expr.into())
+    }
+
+    /// Runs `build` with `annotations` in force: every key it inserts carries them (Dask's
+    /// `with dask.annotate(...)`). Scopes nest; an inner one overrides the fields it sets.
+    pub fn annotate<R>(&mut self, annotations: Annotations, build: impl FnOnce(&mut Graph) -> R) -> R {
+        let inner = match &self.scope {
+            Some(outer) => outer.overlaid_with(&annotations),
+            None => annotations,
+        };
+        let saved = self.scope.replace(Arc::new(inner));
+        let out = build(self);
+        self.scope = saved;
+        out
+    }
+
+    /// Sets (or, with empty annotations, clears) the hints of one key.
+    pub fn set_annotations(&mut self, key: impl Into<Key>, annotations: Annotations) {
+        let key = key.into();
+        if annotations.is_empty() {
+            self.annotations.remove(&key);
+        } else {
+            self.annotations.insert(key, Arc::new(annotations));
+        }
+    }
+
+    /// Gives `annotations` to every key that has none of its own.
+    pub fn annotate_unannotated(&mut self, annotations: Annotations) {
+        if annotations.is_empty() {
+            return;
+        }
+        let shared = Arc::new(annotations);
+        for key in self.defs.keys() {
+            self.annotations.entry(key.clone()).or_insert_with(|| shared.clone());
+        }
+    }
+
+    /// The hints given to `key`, if any.
+    pub fn annotations(&self, key: &Key) -> Option<&Annotations> {
+        self.annotations.get(key).map(|a| &**a)
+    }
+
+    /// Whether any key carries hints.
+    pub fn has_annotations(&self) -> bool {
+        !self.annotations.is_empty()
+    }
+
+    pub(crate) fn shared_annotations(&self, key: &Key) -> Option<&Arc<Annotations>> {
+        self.annotations.get(key)
     }
 
     pub fn get(&self, key: &Key) -> Option<&Expr> {
@@ -229,6 +289,9 @@ impl Graph {
         let mut out = Graph::with_capacity(keep.iter().filter(|k| **k).count());
         for ((k, e), _) in self.iter().zip(&keep).filter(|(_, keep)| **keep) {
             out.insert(k.clone(), e.clone());
+            if let Some(a) = self.annotations.get(k) {
+                out.annotations.insert(k.clone(), a.clone());
+            }
         }
         Ok(out)
     }

@@ -21,6 +21,10 @@
 //! | `{"array": {"dtype": "float64", "shape": [2], "data": [1.0, 2.0]}}` | an array (`float32`, `int64`, `int32`, `bool` too) |
 //! | `{"ext": {"type": "arrow.RecordBatch", "repr": "…"}}` | an extension value (output only: printed, never read back) |
 //!
+//! A key's top-level task may carry scheduling hints (see [`crate::Annotations`]), every field
+//! optional: `{"task": "f", "args": [], "annotations": {"priority": 10, "retries": 2,
+//! "resources": {"GPU": 1}, "workers": ["10.0.0.5"], "allow_other_workers": false}}`.
+//!
 //! Inside `tuple`, `dict` and `array` only values may appear, not tasks or references. Results
 //! print with the same mapping (`rask run --json`).
 
@@ -28,6 +32,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value as Json};
 
+use crate::annotate::Annotations;
 use crate::error::ParseError;
 use crate::expr::{Call, Expr, Graph};
 use crate::key::Key;
@@ -54,9 +59,21 @@ pub fn graph_from_json(src: &str) -> Result<Graph, ParseError> {
     };
     let mut graph = Graph::with_capacity(entries.len());
     for (key, def) in entries {
-        let expr = expr_from_json(def).map_err(|m| semantic(format!("key {key}: {m}")))?;
+        let (def, annotations) = match def {
+            Json::Object(map) if map.contains_key("task") && map.contains_key("annotations") => {
+                let mut task = map.clone();
+                let a = task.remove("annotations").expect("checked");
+                let a = annotations_from_json(&a).map_err(|m| semantic(format!("key {key}: annotations: {m}")))?;
+                (std::borrow::Cow::Owned(Json::Object(task)), Some(a))
+            }
+            _ => (std::borrow::Cow::Borrowed(def), None),
+        };
+        let expr = expr_from_json(&def).map_err(|m| semantic(format!("key {key}: {m}")))?;
         if graph.insert(key.clone(), expr).is_some() {
             return Err(semantic(format!("key {key} is defined twice")));
+        }
+        if let Some(a) = annotations {
+            graph.set_annotations(key, a);
         }
     }
     Ok(graph)
@@ -240,7 +257,60 @@ pub fn expr_to_json(e: &Expr) -> Json {
 
 /// A graph as an array of `[key, definition]` pairs.
 pub fn graph_to_json(g: &Graph) -> Json {
-    Json::Array(g.iter().map(|(k, e)| json!([key_to_json(k), expr_to_json(e)])).collect())
+    Json::Array(
+        g.iter()
+            .map(|(k, e)| {
+                let mut def = expr_to_json(e);
+                if let (Some(a), Json::Object(task)) = (g.annotations(k), &mut def) {
+                    task.insert("annotations".into(), annotations_to_json(a));
+                }
+                json!([key_to_json(k), def])
+            })
+            .collect(),
+    )
+}
+
+/// Scheduling hints from the `annotations` object of a task.
+pub fn annotations_from_json(j: &Json) -> Result<Annotations, String> {
+    let map = j.as_object().ok_or("expected an object")?;
+    let mut a = Annotations::new();
+    for (field, v) in map {
+        let int = || v.as_i64().ok_or_else(|| format!("{field:?} must be an integer"));
+        match field.as_str() {
+            "priority" => a.priority = i32::try_from(int()?).map_err(|_| "\"priority\" is out of range")?,
+            "retries" => a.retries = u32::try_from(int()?).map_err(|_| "\"retries\" must be ≥ 0")?,
+            "resources" => {
+                for (name, amount) in v.as_object().ok_or("\"resources\" must be an object of name: amount")? {
+                    let amount = amount.as_f64().ok_or_else(|| format!("resource {name:?} must be a number"))?;
+                    a = a.resource(name, amount);
+                }
+            }
+            "workers" => {
+                let items = v.as_array().ok_or("\"workers\" must be an array of addresses")?;
+                a.workers = items
+                    .iter()
+                    .map(|w| w.as_str().map(str::to_owned).ok_or("\"workers\" must be an array of addresses"))
+                    .collect::<Result<_, _>>()?;
+            }
+            "allow_other_workers" => {
+                a.allow_other_workers = v.as_bool().ok_or("\"allow_other_workers\" must be true or false")?
+            }
+            other => return Err(format!("unknown annotation {other:?} (priority, retries, resources, workers, allow_other_workers)")),
+        }
+    }
+    a.check()?;
+    Ok(a)
+}
+
+pub fn annotations_to_json(a: &Annotations) -> Json {
+    let resources: Map<String, Json> = a.resources.iter().map(|(n, x)| (n.clone(), json!(x))).collect();
+    json!({
+        "priority": a.priority,
+        "retries": a.retries,
+        "resources": resources,
+        "workers": a.workers,
+        "allow_other_workers": a.allow_other_workers,
+    })
 }
 
 #[cfg(test)]
@@ -259,6 +329,26 @@ mod tests {
         .unwrap();
         assert_eq!(g, dask);
         assert_eq!(graph_from_json(&graph_to_json(&g).to_string()).unwrap(), g);
+    }
+
+    #[test]
+    fn annotations_ride_on_top_level_tasks() {
+        let src = r#"{"x": 1, "y": {"task": "inc", "args": [{"ref": "x"}],
+                      "annotations": {"priority": 3, "retries": 2, "resources": {"GPU": 1},
+                                      "workers": ["10.0.0.5"], "allow_other_workers": true}}}"#;
+        let g = graph_from_json(src).unwrap();
+        let a = g.annotations(&Key::from("y")).unwrap();
+        assert_eq!((a.priority, a.retries, a.allow_other_workers), (3, 2, true));
+        assert_eq!(a.resources, vec![("GPU".to_owned(), 1.0)]);
+        assert_eq!(a.workers, vec!["10.0.0.5".to_owned()]);
+        assert!(g.annotations(&Key::from("x")).is_none());
+        assert_eq!(graph_from_json(&graph_to_json(&g).to_string()).unwrap(), g);
+        let e = graph_from_json(r#"{"y": {"task": "inc", "annotations": {"colour": 1}}}"#).unwrap_err();
+        assert!(e.message.contains("key 'y'") && e.message.contains("unknown annotation \"colour\""), "{e}");
+        let e = graph_from_json(r#"{"y": {"task": "inc", "annotations": {"resources": {"GPU": -1}}}}"#).unwrap_err();
+        assert!(e.message.contains("GPU"), "{e}");
+        let e = graph_from_json(r#"{"y": [{"task": "inc", "annotations": {}}]}"#).unwrap_err();
+        assert!(e.message.contains("unexpected field \"annotations\""), "{e}");
     }
 
     #[test]

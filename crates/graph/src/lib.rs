@@ -13,6 +13,7 @@
 //! Main types: [`Key`], [`Value`], [`Expr`], [`Graph`], [`Registry`], [`Plan`], [`Op`],
 //! [`GraphBuilder`]; readers [`parse_graph`] (Dask's notation) and [`graph_from_json`].
 
+pub mod annotate;
 pub mod arena;
 pub mod builder;
 pub mod builtins;
@@ -31,6 +32,7 @@ mod repr;
 mod value;
 pub mod workloads;
 
+pub use annotate::{parse_resources, Annotations};
 pub use builder::{GraphBuilder, Node};
 pub use error::{GraphError, ParseError};
 pub use expr::{Call, Expr, Graph};

@@ -3,7 +3,7 @@
 //! [`Hello`] from the side that connected, which names its role and proves it knows the shared
 //! secret when one is configured (an HMAC of the welcome's nonce: the secret never travels).
 
-use rask_graph::{Failure, Key};
+use rask_graph::{Annotations, Failure, Key};
 use serde::{Deserialize, Serialize};
 
 use crate::messages::WireValue;
@@ -17,7 +17,7 @@ pub struct Welcome {
 }
 
 /// The connecting side's answer: who it is, and `HMAC-SHA256(secret, nonce)` if asked.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
     pub role: Role,
     pub proof: Option<[u8; 32]>,
@@ -26,7 +26,7 @@ pub struct Hello {
 /// The accepting side's verdict on a [`Hello`]: `Err` carries the reason it was refused.
 pub type Verdict = Result<(), String>;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Role {
     Client,
     /// A worker, with the address where it serves its results and its thread count.
@@ -34,6 +34,8 @@ pub enum Role {
         data_addr: String,
         nthreads: u32,
         memory_limit: u64,
+        /// Abstract resources it offers (`GPU=2`): tasks asking for them run only here.
+        resources: Vec<(String, f64)>,
     },
     /// A worker or client fetching results from a worker.
     Peer,
@@ -46,6 +48,9 @@ pub struct TaskDef {
     pub key: Key,
     pub op: OpMsg,
     pub deps: Vec<Key>,
+    /// Scheduling hints (priority, retries, resources, restrictions); `None` for most tasks,
+    /// which costs a byte on the wire.
+    pub hints: Option<Box<Annotations>>,
 }
 
 /// Client → scheduler.
@@ -82,7 +87,7 @@ pub enum ToClient {
     Erred {
         key: Key,
         error: String,
-        cause: Option<(Key, Failure)>,
+        cause: Option<TaskCause>,
     },
     WhoHas {
         holders: Vec<(Key, Vec<String>)>,
@@ -108,6 +113,15 @@ pub enum ToClient {
     Ping,
 }
 
+/// The task whose function failed (`key` may be a dependency of the key that erred), how, and
+/// the errors of its earlier attempts when it was retried.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskCause {
+    pub key: Key,
+    pub failure: Failure,
+    pub earlier_attempts: Vec<String>,
+}
+
 /// What the scheduler knows of itself: counters, tasks by state, each worker and each task
 /// group (`Client::stats`, the dashboard's `/api/stats`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -118,6 +132,8 @@ pub struct SchedulerStats {
     pub peak_in_memory: u64,
     pub tasks_done: u64,
     pub tasks_recomputed: u64,
+    /// Failed runs of tasks with retries left, run again.
+    pub tasks_retried: u64,
     pub workers_lost: u64,
     /// Totals of the workers' last heartbeats.
     pub bytes_in_memory: u64,
@@ -132,6 +148,9 @@ pub struct SchedulerStats {
     pub workers_fenced: u64,
     /// Tasks erred because no worker existed for the no-workers timeout.
     pub tasks_erred_no_workers: u64,
+    /// Ready tasks that no connected worker may run (their resources or allowed workers are
+    /// missing): they wait for such a worker to join.
+    pub tasks_no_worker: u64,
     /// Tasks by state, now.
     pub states: StateCounts,
     /// Tasks finished per second over the last few seconds.
@@ -173,6 +192,9 @@ pub struct WorkerStatus {
     pub bytes_spilled: u64,
     pub paused: bool,
     pub metrics: WorkerMetrics,
+    /// The abstract resources it offers, and how much of each is not held by running tasks.
+    pub resources: Vec<(String, f64)>,
+    pub resources_free: Vec<f64>,
     /// Seconds since its last message.
     pub last_seen_s: f64,
 }

@@ -336,9 +336,9 @@ fn handle(
             clients.insert(conn, tx);
             state.add_client(conn);
         }
-        Event::Joined { conn, role: Role::Worker { data_addr, nthreads, memory_limit }, tx } => {
+        Event::Joined { conn, role: Role::Worker { data_addr, nthreads, memory_limit, resources }, tx } => {
             workers.insert(conn, tx);
-            state.add_worker(conn, data_addr, nthreads as usize, memory_limit);
+            state.add_worker(conn, data_addr, nthreads as usize, memory_limit, resources);
         }
         Event::Joined { role: Role::Peer, .. } => {}
         Event::Left { conn, .. } => {

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use crate::annotate::Annotations;
 use crate::error::GraphError;
 use crate::expr::{Expr, Graph};
 use crate::key::Key;
@@ -55,6 +56,8 @@ pub struct Plan {
     /// awaits before an executor may free it.
     consumers: Vec<u32>,
     targets: Vec<u32>,
+    /// Each node's scheduling hints; empty when no key has any.
+    annotations: Vec<Option<Arc<Annotations>>>,
 }
 
 impl Plan {
@@ -70,7 +73,16 @@ impl Plan {
         options: &PlanOptions,
     ) -> Result<Plan, GraphError> {
         let (keys, ops, targets) = compile_needed(graph, targets, registry)?;
-        let mut nodes = Nodes { keys, ops, targets };
+        let annotations: Vec<Option<Arc<Annotations>>> = match graph.has_annotations() {
+            true => keys.iter().map(|k| graph.shared_annotations(k).cloned()).collect(),
+            false => Vec::new(),
+        };
+        for (key, a) in keys.iter().zip(&annotations) {
+            if let Some(message) = a.as_ref().and_then(|a| a.check().err()) {
+                return Err(GraphError::BadAnnotations { key: key.clone(), message });
+            }
+        }
+        let mut nodes = Nodes { keys, ops, targets, annotations };
         let mut dependencies = nodes.dependencies();
         let mut dependents = dependencies.transpose(nodes.len());
         let mut topo = nodes.topological_order(&dependencies, &dependents)?;
@@ -95,12 +107,19 @@ impl Plan {
         }
         if options.fuse {
             let is_target = nodes.target_mask();
+            // A task fuses into its dependent only when both carry the same hints: the fused
+            // task is scheduled by the dependent's.
+            let annotations = &nodes.annotations;
+            let same_hints = |a: usize, b: usize| annotations.is_empty() || annotations[a] == annotations[b];
             let fusable = |i: usize| {
-                !is_target[i] && matches!(dependents.row(i), [d] if dependencies.row(*d as usize).len() == 1)
+                !is_target[i]
+                    && matches!(dependents.row(i), [d] if dependencies.row(*d as usize).len() == 1
+                        && same_hints(i, *d as usize))
             };
-            if (0..nodes.len()).any(fusable) {
+            let fusable: Vec<bool> = (0..nodes.len()).map(fusable).collect();
+            if fusable.contains(&true) {
                 let max_depth = options.max_fused_depth;
-                nodes.eliminate(&topo, &dependencies, |i, op| fusable(i) && op.depth() < max_depth, Provenance::Keep);
+                nodes.eliminate(&topo, &dependencies, |i, op| fusable[i] && op.depth() < max_depth, Provenance::Keep);
                 dependencies = nodes.dependencies();
                 dependents = dependencies.transpose(nodes.len());
             }
@@ -123,6 +142,7 @@ impl Plan {
             priority,
             consumers,
             targets: nodes.targets,
+            annotations: nodes.annotations,
         })
     }
 
@@ -181,6 +201,11 @@ impl Plan {
         &self.targets
     }
 
+    /// The scheduling hints of `node`'s key ([`Graph::annotate`]), if it has any.
+    pub fn annotations(&self, node: u32) -> Option<&Annotations> {
+        self.annotations.get(node as usize).and_then(|a| a.as_deref())
+    }
+
     /// Refuses plans that call in-process-only closures, for executors that cross a process
     /// boundary.
     pub fn check_portable(&self, executor: &str) -> Result<(), GraphError> {
@@ -212,6 +237,8 @@ struct Nodes {
     keys: Vec<Key>,
     ops: Vec<Op>,
     targets: Vec<u32>,
+    /// Empty, or one entry per node.
+    annotations: Vec<Option<Arc<Annotations>>>,
 }
 
 impl Nodes {
@@ -317,6 +344,9 @@ impl Nodes {
         }
         self.keys = keep_unremoved(std::mem::take(&mut self.keys), &removed);
         self.ops = keep_unremoved(std::mem::take(&mut self.ops), &removed);
+        if !self.annotations.is_empty() {
+            self.annotations = keep_unremoved(std::mem::take(&mut self.annotations), &removed);
+        }
         for op in &mut self.ops {
             op.for_each_input_mut(&mut |i| *i = new_index[*i as usize]);
         }

@@ -129,3 +129,27 @@ fn an_input_of_two_targets_is_consumed_by_both_before_the_next_input_is_made() {
     }
     assert_eq!(p.order().len(), p.len(), "every node placed once");
 }
+
+#[test]
+fn annotations_survive_culling_and_fusion_and_stop_fusion_where_they_differ() {
+    use crate::{Annotations, Expr};
+    let mut g = parse_graph("{'a': (inc, 1), 'b': (inc, 'a'), 'c': (inc, 'b'), 'unused': (inc, 1)}").unwrap();
+    let urgent = Annotations::new().priority(9);
+    g.annotate(urgent.clone(), |g| {
+        g.insert("d", Expr::call("inc", [Expr::key("c")]));
+        g.insert("e", Expr::call("inc", [Expr::key("d")]));
+    });
+    g.set_annotations("unused", Annotations::new().retries(1));
+    let p = Plan::build(&g, &[Key::from("e")], &Registry::new()).unwrap();
+    // a→b→c fuse into one node; c→d does not (d's hints differ); d fuses into e (same hints).
+    let keys: Vec<&Key> = p.order().iter().map(|&n| p.key(n)).collect();
+    assert_eq!(keys, vec![&Key::from("c"), &Key::from("e")]);
+    let node = |k: &str| (0..p.len() as u32).find(|&n| p.key(n) == &Key::from(k)).unwrap();
+    assert_eq!(p.annotations(node("e")), Some(&urgent));
+    assert_eq!(p.annotations(node("c")), None);
+    let mut bad = Graph::new();
+    bad.insert("x", Expr::call("inc", [Expr::from(1)]));
+    bad.set_annotations("x", Annotations::new().resource("GPU", f64::NAN));
+    let e = Plan::build(&bad, &[Key::from("x")], &Registry::new()).unwrap_err();
+    assert!(matches!(e, GraphError::BadAnnotations { .. }) && e.to_string().contains("GPU"), "{e}");
+}

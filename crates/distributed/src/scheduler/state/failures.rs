@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rask_graph::Key;
-use rask_protocol::dist::{DistFailure, ToClient};
+use rask_protocol::dist::{DistFailure, TaskCause, ToClient};
 
 use super::{Cause, State, TaskId, TaskState, WorkerId, ALLOWED_FAILURES};
 
@@ -78,8 +78,25 @@ impl State {
         self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
         let (error, cause): (Arc<str>, _) = match failure {
             DistFailure::Failed(f) => {
-                let error = rask_exec::ExecError::from_failure(key, f.clone()).to_string().into();
-                (error, Some(Arc::new((key.clone(), f))))
+                let error = rask_exec::ExecError::from_failure(key, f.clone());
+                let retries = self.task(t).def.hints.as_ref().map_or(0, |h| h.retries);
+                if retries > 0 {
+                    let log = self.retry_log.entry(t).or_default();
+                    if (log.len() as u32) < retries {
+                        log.push(error.to_string());
+                        self.stats.tasks_retried += 1;
+                        let priority = self.task(t).priority;
+                        self.set_state(t, TaskState::Queued);
+                        self.ready.push(Reverse((priority, t)));
+                        self.schedule();
+                        self.run_release_checks();
+                        return;
+                    }
+                }
+                let earlier_attempts = self.retry_log.remove(&t).unwrap_or_default();
+                let error = rask_exec::ExecError::after_attempts(error, earlier_attempts.clone());
+                let cause = TaskCause { key: key.clone(), failure: f, earlier_attempts };
+                (error.to_string().into(), Some(Arc::new(cause)))
             }
             DistFailure::Unrunnable(why) => (format!("task {key} could not run on a worker: {why}").into(), None),
         };

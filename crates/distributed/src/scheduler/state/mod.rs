@@ -19,11 +19,14 @@
 //! client wants it; its definition is kept until all its dependents are forgotten, so a result
 //! lost with a worker can be recomputed.
 
+mod clients;
 mod failures;
 pub(crate) mod groups;
 pub(crate) mod monitor;
 mod observe;
+mod placement;
 mod roots;
+mod steal;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -31,7 +34,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rask_graph::Key;
-use rask_protocol::dist::{Assignment, SchedulerStats, TaskDef, TaskRecord, ToClient};
+use rask_protocol::dist::{Assignment, SchedulerStats, TaskCause, TaskDef, TaskRecord, ToClient};
 
 use self::groups::{GroupId, Groups};
 use self::monitor::Monitor;
@@ -40,10 +43,13 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
 pub type WorkerId = u32;
-/// The task whose function failed, and how.
-pub(crate) type Cause = Arc<(Key, rask_graph::Failure)>;
+/// The task whose function failed, how, and its earlier attempts.
+pub(crate) type Cause = Arc<TaskCause>;
 pub type ClientId = u32;
 type TaskId = usize;
+/// Ready tasks run in this order, smallest first: the user's priority (higher first), then
+/// the submission, then the rank in the graph's order.
+type Priority = (Reverse<i32>, u64, u32);
 
 /// Tasks a worker may have beyond one per thread: enough to hide a network round trip behind
 /// work, few enough that ready roots stay queued here.
@@ -80,7 +86,7 @@ struct Task {
     who_has: SmallVec<[WorkerId; 2]>,
     nbytes: u64,
     wanted_by: SmallVec<[ClientId; 1]>,
-    priority: (u64, u32),
+    priority: Priority,
     attempts: u32,
     /// Submissions in progress that include this task: until they end it is not forgotten,
     /// because their later chunks may add dependents (its result may still be released, and
@@ -104,6 +110,9 @@ struct Worker {
     report: WorkerReport,
     processing: FxHashSet<TaskId>,
     holds: FxHashSet<TaskId>,
+    /// Abstract resources it declared (`--resources GPU=2`), and how much of each is free.
+    resources: Vec<(String, f64)>,
+    free: Vec<f64>,
 }
 
 /// What a worker's heartbeat says about it.
@@ -143,7 +152,13 @@ pub struct State {
     tasks: Vec<Option<Task>>,
     free: Vec<TaskId>,
     index: FxHashMap<Key, TaskId>,
-    ready: BinaryHeap<Reverse<((u64, u32), TaskId)>>,
+    ready: BinaryHeap<Reverse<(Priority, TaskId)>>,
+    /// Constrained ready tasks waiting for an allowed worker's room or resources.
+    blocked: BinaryHeap<Reverse<(Priority, TaskId)>>,
+    /// Constrained ready tasks no connected worker could run (retried when one joins).
+    unrunnable: Vec<(Priority, TaskId)>,
+    /// Per task with retries, the errors of its failed runs so far.
+    retry_log: FxHashMap<TaskId, Vec<String>>,
     workers: FxHashMap<WorkerId, Worker>,
     clients: FxHashMap<ClientId, FxHashSet<TaskId>>,
     /// Wants registered before their task arrived (a submission in several chunks).
@@ -235,8 +250,12 @@ impl State {
                 p.done += 1;
             }
         }
-        if matches!(old, TaskState::Processing(_)) {
+        if let TaskState::Processing(w) = old {
             self.stealing.remove(&t);
+            let task = self.tasks[t].as_ref().expect("live task id");
+            if let (Some(hints), Some(worker)) = (task.def.hints.as_deref(), self.workers.get_mut(&w)) {
+                worker.account(hints, 1.0);
+            }
         }
         let new_active = self.task(t).state.is_active();
         if old.is_active() != new_active {
@@ -289,8 +308,17 @@ impl State {
         }
     }
 
-    pub fn add_worker(&mut self, id: WorkerId, addr: String, nthreads: usize, memory_limit: u64) {
+    pub fn add_worker(
+        &mut self,
+        id: WorkerId,
+        addr: String,
+        nthreads: usize,
+        memory_limit: u64,
+        resources: Vec<(String, f64)>,
+    ) {
         let worker = Worker {
+            free: resources.iter().map(|(_, amount)| *amount).collect(),
+            resources,
             name: Arc::from(addr.as_str()),
             addr,
             nthreads: nthreads.max(1),
@@ -301,6 +329,7 @@ impl State {
             holds: FxHashSet::default(),
         };
         self.workers.insert(id, worker);
+        self.retry_unrunnable();
         self.schedule();
     }
 
@@ -387,6 +416,7 @@ impl State {
                 p.total += 1;
             }
             let key = def.key.clone();
+            let user_priority = def.hints.as_ref().map_or(0, |h| h.priority);
             let task = Some(Task {
                 def,
                 deps,
@@ -397,7 +427,7 @@ impl State {
                 who_has: SmallVec::new(),
                 nbytes: 0,
                 wanted_by: SmallVec::new(),
-                priority: (self.generation, rank),
+                priority: (Reverse(user_priority), self.generation, rank),
                 attempts: 0,
                 pins: u32::from(!last),
                 group,
@@ -489,6 +519,9 @@ impl State {
 
     /// Hands queued tasks to workers with room, best data locality first, then least loaded.
     pub fn schedule(&mut self) {
+        if !self.blocked.is_empty() {
+            self.schedule_blocked();
+        }
         let mut waiting_roots = Vec::new();
         loop {
             if !self.workers.values().any(Worker::has_room) {
@@ -501,68 +534,23 @@ impl State {
             if self.tasks[t].as_ref().is_none_or(|task| task.state != TaskState::Queued) {
                 continue; // stale entry: cancelled, erred, forgotten or re-queued since
             }
+            if self.constraints(t).is_some() {
+                self.place_constrained(p, t);
+                continue;
+            }
             let w = if self.is_large_root(t) { self.root_worker() } else { Some(self.choose_worker(t)) };
             w.map_or_else(|| waiting_roots.push(Reverse((p, t))), |w| self.assign(t, w));
         }
         self.ready.extend(waiting_roots);
     }
 
-    /// Nothing is queued but a worker has idle threads: ask the busiest worker for half of its
-    /// backlog (tasks whose inputs are small, so moving them costs little).
-    fn balance(&mut self) {
-        const CHEAP_TO_MOVE: u64 = 1 << 20;
-        let idle = self.workers.values().any(|w| !w.report.paused && w.processing.len() < w.nthreads);
-        if !idle {
-            return;
-        }
-        let victim = self
-            .workers
-            .iter()
-            .filter(|(_, w)| w.processing.len() > w.nthreads + 1)
-            .max_by_key(|(id, w)| (w.processing.len() - w.nthreads, Reverse(**id)))
-            .map(|(&id, w)| (id, (w.processing.len() - w.nthreads) / 2));
-        let Some((victim, count)) = victim else { return };
-        let mut candidates: Vec<TaskId> = self.workers[&victim]
-            .processing
-            .iter()
-            .copied()
-            .filter(|t| !self.stealing.contains(t))
-            .filter(|&t| self.task(t).deps.iter().map(|&d| self.task(d).nbytes).sum::<u64>() < CHEAP_TO_MOVE)
-            .collect();
-        // The last in priority order are the last the victim would start.
-        candidates.sort_by_key(|&t| Reverse(self.task(t).priority));
-        candidates.truncate(count);
-        self.ask_back(victim, candidates);
-    }
-
-    /// Asks worker `w` to give back those of `tasks` it has not started (answered by
-    /// [`State::stolen`]).
-    fn ask_back(&mut self, w: WorkerId, tasks: Vec<TaskId>) {
-        if tasks.is_empty() {
-            return;
-        }
-        let keys = tasks.iter().map(|&t| self.task(t).def.key.clone()).collect::<Vec<_>>();
-        self.stealing.extend(tasks);
-        self.out.steal.entry(w).or_default().extend(keys);
-    }
-
-    /// The worker gave these tasks back: queue them again.
-    pub fn stolen(&mut self, w: WorkerId, keys: &[Key]) {
-        for key in keys {
-            let Some(&t) = self.index.get(key) else { continue };
-            if !self.stealing.remove(&t) || self.task(t).state != TaskState::Processing(w) {
-                continue;
-            }
-            self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
-            let priority = self.task(t).priority;
-            self.set_state(t, TaskState::Queued);
-            self.ready.push(Reverse((priority, t)));
-        }
-        self.schedule();
-        self.run_release_checks();
-    }
-
     fn choose_worker(&self, t: TaskId) -> WorkerId {
+        self.choose_worker_among(t, Worker::has_room).expect("schedule checked that some worker has room")
+    }
+
+    /// Of the workers `eligible` accepts, the one holding most of `t`'s inputs, then the least
+    /// loaded.
+    fn choose_worker_among(&self, t: TaskId, eligible: impl Fn(&Worker) -> bool) -> Option<WorkerId> {
         let mut local_bytes: SmallVec<[(WorkerId, u64); 4]> = SmallVec::new();
         for &d in &self.task(t).deps {
             let dep = self.task(d);
@@ -575,7 +563,7 @@ impl State {
         }
         self.workers
             .iter()
-            .filter(|(_, w)| w.has_room())
+            .filter(|(_, w)| eligible(w))
             .max_by_key(|(id, w)| {
                 let local = local_bytes.iter().find(|(x, _)| x == *id).map_or(0, |(_, b)| *b);
                 // More local bytes first; then the emptier worker (relative to its threads);
@@ -583,12 +571,15 @@ impl State {
                 (local, Reverse(w.processing.len() * 64 / w.nthreads), Reverse(**id))
             })
             .map(|(&id, _)| id)
-            .expect("schedule checked that some worker has room")
     }
 
     fn assign(&mut self, t: TaskId, w: WorkerId) {
         self.set_state(t, TaskState::Processing(w));
-        self.workers.get_mut(&w).expect("chosen worker").processing.insert(t);
+        let worker = self.workers.get_mut(&w).expect("chosen worker");
+        worker.processing.insert(t);
+        if let Some(hints) = self.tasks[t].as_ref().and_then(|x| x.def.hints.as_deref()) {
+            worker.account(hints, -1.0);
+        }
         let holders = self
             .task(t)
             .deps
@@ -659,73 +650,6 @@ impl State {
         self.run_release_checks();
     }
 
-    /// The client released these keys.
-    pub fn release(&mut self, c: ClientId, keys: &[Key]) {
-        for key in keys {
-            let Some(&t) = self.index.get(key) else {
-                if let Some(clients) = self.pending_wants.get_mut(key) {
-                    clients.retain(|x| *x != c);
-                }
-                continue;
-            };
-            let task = self.task_mut(t);
-            if let Some(i) = task.wanted_by.iter().position(|x| *x == c) {
-                task.wanted_by.swap_remove(i);
-                if !task.wanted_by.contains(&c) {
-                    self.clients.get_mut(&c).map(|s| s.remove(&t));
-                }
-                self.release_checks.push(t);
-            }
-        }
-        self.run_release_checks();
-    }
-
-    /// Cancels keys the client wants: unfinished ones (and what depends on them) become errors.
-    pub fn cancel(&mut self, c: ClientId, keys: &[Key]) {
-        for key in keys {
-            if let Some(&t) = self.index.get(key) {
-                if self.task(t).state.is_active() {
-                    self.err(t, format!("task {key} was cancelled").into());
-                }
-            }
-        }
-        self.release(c, keys);
-        self.schedule();
-    }
-
-    /// The client disconnected: everything it wanted is released.
-    pub fn remove_client(&mut self, c: ClientId) {
-        self.progress.remove(&c);
-        if let Some(pinned) = self.pinned.remove(&c) {
-            self.unpin(pinned);
-        }
-        let Some(wants) = self.clients.remove(&c) else { return };
-        for t in wants {
-            if let Some(task) = self.tasks[t].as_mut() {
-                task.wanted_by.retain(|x| *x != c);
-                self.release_checks.push(t);
-            }
-        }
-        self.pending_wants.retain(|_, clients| {
-            clients.retain(|x| *x != c);
-            !clients.is_empty()
-        });
-        self.run_release_checks();
-    }
-
-    pub fn who_has(&self, keys: &[Key]) -> Vec<(Key, Vec<String>)> {
-        keys.iter()
-            .map(|k| {
-                let holders = self.index.get(k).map_or_else(Vec::new, |&t| {
-                    let task = self.task(t);
-                    let in_memory = task.state == TaskState::Memory;
-                    task.who_has.iter().filter(|_| in_memory).map(|w| self.workers[w].addr.clone()).collect()
-                });
-                (k.clone(), holders)
-            })
-            .collect()
-    }
-
     /// Releases results nobody needs any more and forgets tasks nothing can need again.
     fn run_release_checks(&mut self) {
         while let Some(t) = self.release_checks.pop() {
@@ -769,6 +693,7 @@ impl State {
             }
         }
         self.causes.remove(&t);
+        self.retry_log.remove(&t);
         if self.index.get(&task.def.key) == Some(&t) {
             self.index.remove(&task.def.key);
         }
@@ -790,6 +715,9 @@ impl State {
         self.tasks = Vec::new();
         self.free = Vec::new();
         self.ready = BinaryHeap::new();
+        self.blocked = BinaryHeap::new();
+        self.unrunnable = Vec::new();
+        self.retry_log = FxHashMap::default();
         self.index = FxHashMap::default();
         self.stealing = FxHashSet::default();
         self.causes = FxHashMap::default();

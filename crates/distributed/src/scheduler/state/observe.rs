@@ -50,6 +50,7 @@ impl State {
             bytes_fetched_by_reference: workers.values().map(|w| w.report.fetched_by_reference).sum(),
             bytes_fetched_by_copy: workers.values().map(|w| w.report.fetched_by_copy).sum(),
             task_slots: self.tasks.len() as u64,
+            tasks_no_worker: self.no_worker_count(),
             states: total_states,
             throughput: self.monitor.throughput(),
             event_loop_latency_us: self.monitor.loop_latency_us,
@@ -78,6 +79,8 @@ impl State {
                     bytes_in_memory: w.report.bytes_in_memory,
                     bytes_spilled: w.report.bytes_spilled,
                     paused: w.report.paused,
+                    resources: w.resources.clone(),
+                    resources_free: w.free.clone(),
                     metrics: w.report.metrics,
                     last_seen_s: now.saturating_duration_since(w.seen).as_secs_f64(),
                 }

@@ -1,0 +1,75 @@
+//! What clients ask of the state machine besides submitting: releasing and cancelling keys,
+//! leaving, and where results are.
+
+use rask_graph::Key;
+
+use super::{ClientId, State, TaskState};
+
+impl State {
+    /// The client released these keys.
+    pub fn release(&mut self, c: ClientId, keys: &[Key]) {
+        for key in keys {
+            let Some(&t) = self.index.get(key) else {
+                if let Some(clients) = self.pending_wants.get_mut(key) {
+                    clients.retain(|x| *x != c);
+                }
+                continue;
+            };
+            let task = self.task_mut(t);
+            if let Some(i) = task.wanted_by.iter().position(|x| *x == c) {
+                task.wanted_by.swap_remove(i);
+                if !task.wanted_by.contains(&c) {
+                    self.clients.get_mut(&c).map(|s| s.remove(&t));
+                }
+                self.release_checks.push(t);
+            }
+        }
+        self.run_release_checks();
+    }
+
+    /// Cancels keys the client wants: unfinished ones (and what depends on them) become errors.
+    pub fn cancel(&mut self, c: ClientId, keys: &[Key]) {
+        for key in keys {
+            if let Some(&t) = self.index.get(key) {
+                if self.task(t).state.is_active() {
+                    self.err(t, format!("task {key} was cancelled").into());
+                }
+            }
+        }
+        self.release(c, keys);
+        self.schedule();
+    }
+
+    /// The client disconnected: everything it wanted is released.
+    pub fn remove_client(&mut self, c: ClientId) {
+        self.progress.remove(&c);
+        if let Some(pinned) = self.pinned.remove(&c) {
+            self.unpin(pinned);
+        }
+        let Some(wants) = self.clients.remove(&c) else { return };
+        for t in wants {
+            if let Some(task) = self.tasks[t].as_mut() {
+                task.wanted_by.retain(|x| *x != c);
+                self.release_checks.push(t);
+            }
+        }
+        self.pending_wants.retain(|_, clients| {
+            clients.retain(|x| *x != c);
+            !clients.is_empty()
+        });
+        self.run_release_checks();
+    }
+
+    pub fn who_has(&self, keys: &[Key]) -> Vec<(Key, Vec<String>)> {
+        keys.iter()
+            .map(|k| {
+                let holders = self.index.get(k).map_or_else(Vec::new, |&t| {
+                    let task = self.task(t);
+                    let in_memory = task.state == TaskState::Memory;
+                    task.who_has.iter().filter(|_| in_memory).map(|w| self.workers[w].addr.clone()).collect()
+                });
+                (k.clone(), holders)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,129 @@
+//! Where a task may run: worker restrictions (`workers`, `allow_other_workers`) and abstract
+//! resources (`GPU=1`), from the task's hints.
+//!
+//! A constrained task that cannot be placed now is *blocked*: it leaves the ready heap for
+//! `blocked` (some worker could run it once something finishes) or `unrunnable` (no connected
+//! worker could ever run it: it waits, counted in the stats as `no_worker`, until such a
+//! worker joins). Each round retries blocked tasks in priority order but gives up after a few
+//! consecutive failures, so a long line of tasks waiting for one GPU costs a few heap
+//! operations per event, not a scan of the line.
+
+use std::cmp::Reverse;
+
+use rask_graph::Annotations;
+
+use super::{Priority, State, TaskId, TaskState, Worker, WorkerId};
+
+/// Blocked tasks tried in one round after the last one placed.
+const BLOCKED_TRIES: usize = 16;
+
+/// Why a constrained task was not placed.
+enum Blocked {
+    /// Some worker could run it, once it has room or the resources are free.
+    Busy,
+    /// No connected worker has the resources or is allowed.
+    Nowhere,
+}
+
+impl Worker {
+    /// Whether this worker has `hints`' resources in total (free or not).
+    fn could_hold(&self, hints: &Annotations) -> bool {
+        hints.resources.iter().all(|(name, amount)| self.resource(name).is_some_and(|(total, _)| total >= *amount))
+    }
+
+    /// Whether `hints`' resources are free here now.
+    fn has_free(&self, hints: &Annotations) -> bool {
+        hints.resources.iter().all(|(name, amount)| self.resource(name).is_some_and(|(_, free)| free >= *amount))
+    }
+
+    /// (total, free) of one resource.
+    fn resource(&self, name: &str) -> Option<(f64, f64)> {
+        let i = self.resources.iter().position(|(n, _)| n == name)?;
+        Some((self.resources[i].1, self.free[i]))
+    }
+
+    /// Takes (`sign` -1) or gives back (+1) `hints`' resources.
+    pub(super) fn account(&mut self, hints: &Annotations, sign: f64) {
+        for (name, amount) in &hints.resources {
+            if let Some(i) = self.resources.iter().position(|(n, _)| n == name) {
+                self.free[i] += sign * amount;
+            }
+        }
+    }
+}
+
+impl State {
+    /// The task's hints, when they restrict where it runs.
+    pub(super) fn constraints(&self, t: TaskId) -> Option<&Annotations> {
+        self.task(t).def.hints.as_deref().filter(|h| !h.resources.is_empty() || !h.workers.is_empty())
+    }
+
+    /// Places a constrained ready task, or sets it aside as blocked.
+    pub(super) fn place_constrained(&mut self, p: Priority, t: TaskId) {
+        match self.constrained_worker(t) {
+            Ok(w) => self.assign(t, w),
+            Err(Blocked::Busy) => self.blocked.push(Reverse((p, t))),
+            Err(Blocked::Nowhere) => self.unrunnable.push((p, t)),
+        }
+    }
+
+    fn constrained_worker(&self, t: TaskId) -> Result<WorkerId, Blocked> {
+        let hints = self.constraints(t).expect("a constrained task");
+        let allowed = |w: &Worker| hints.names_worker(&w.addr);
+        let strict = self.choose_worker_among(t, |w| allowed(w) && w.has_room() && w.has_free(hints));
+        if let Some(w) = strict {
+            return Ok(w);
+        }
+        let ever = |w: &Worker| w.could_hold(hints) && (hints.allow_other_workers || allowed(w));
+        if hints.allow_other_workers {
+            if let Some(w) = self.choose_worker_among(t, |w| w.has_room() && w.has_free(hints)) {
+                return Ok(w);
+            }
+        }
+        if self.workers.values().any(ever) {
+            Err(Blocked::Busy)
+        } else {
+            Err(Blocked::Nowhere)
+        }
+    }
+
+    /// Retries blocked tasks, best priority first, until `BLOCKED_TRIES` in a row stay blocked.
+    pub(super) fn schedule_blocked(&mut self) {
+        let mut aside = Vec::new();
+        let mut misses = 0;
+        while misses < BLOCKED_TRIES {
+            if !self.workers.values().any(Worker::has_room) {
+                break;
+            }
+            let Some(Reverse((p, t))) = self.blocked.pop() else { break };
+            if self.tasks[t].as_ref().is_none_or(|task| task.state != TaskState::Queued) {
+                continue; // stale
+            }
+            match self.constrained_worker(t) {
+                Ok(w) => {
+                    self.assign(t, w);
+                    misses = 0;
+                }
+                Err(Blocked::Busy) => {
+                    aside.push(Reverse((p, t)));
+                    misses += 1;
+                }
+                Err(Blocked::Nowhere) => self.unrunnable.push((p, t)),
+            }
+        }
+        self.blocked.extend(aside);
+    }
+
+    /// A worker joined: tasks no worker could run may run now.
+    pub(super) fn retry_unrunnable(&mut self) {
+        let unrunnable = std::mem::take(&mut self.unrunnable);
+        self.blocked.extend(unrunnable.into_iter().map(Reverse));
+    }
+
+    /// Tasks waiting for a worker that has their resources or is allowed to run them.
+    pub(super) fn no_worker_count(&self) -> u64 {
+        let live = |t: TaskId| self.tasks[t].as_ref().is_some_and(|x| x.state == TaskState::Queued);
+        let tasks: rustc_hash::FxHashSet<TaskId> = self.unrunnable.iter().map(|&(_, t)| t).filter(|&t| live(t)).collect();
+        tasks.len() as u64
+    }
+}

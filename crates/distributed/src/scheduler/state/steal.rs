@@ -1,0 +1,65 @@
+//! Work stealing: when nothing is queued and a worker has idle threads, the busiest worker is
+//! asked for part of its backlog; what it has not started comes back and is queued again.
+
+use std::cmp::Reverse;
+
+use rask_graph::Key;
+
+use super::{State, TaskId, TaskState, WorkerId};
+
+impl State {
+    /// Nothing is queued but a worker has idle threads: ask the busiest worker for half of its
+    /// backlog (tasks whose inputs are small, so moving them costs little).
+    pub(super) fn balance(&mut self) {
+        const CHEAP_TO_MOVE: u64 = 1 << 20;
+        let idle = self.workers.values().any(|w| !w.report.paused && w.processing.len() < w.nthreads);
+        if !idle {
+            return;
+        }
+        let victim = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.processing.len() > w.nthreads + 1)
+            .max_by_key(|(id, w)| (w.processing.len() - w.nthreads, Reverse(**id)))
+            .map(|(&id, w)| (id, (w.processing.len() - w.nthreads) / 2));
+        let Some((victim, count)) = victim else { return };
+        let mut candidates: Vec<TaskId> = self.workers[&victim]
+            .processing
+            .iter()
+            .copied()
+            .filter(|t| !self.stealing.contains(t))
+            .filter(|&t| self.task(t).deps.iter().map(|&d| self.task(d).nbytes).sum::<u64>() < CHEAP_TO_MOVE)
+            .collect();
+        // The last in priority order are the last the victim would start.
+        candidates.sort_by_key(|&t| Reverse(self.task(t).priority));
+        candidates.truncate(count);
+        self.ask_back(victim, candidates);
+    }
+
+    /// Asks worker `w` to give back those of `tasks` it has not started (answered by
+    /// [`State::stolen`]).
+    pub(super) fn ask_back(&mut self, w: WorkerId, tasks: Vec<TaskId>) {
+        if tasks.is_empty() {
+            return;
+        }
+        let keys = tasks.iter().map(|&t| self.task(t).def.key.clone()).collect::<Vec<_>>();
+        self.stealing.extend(tasks);
+        self.out.steal.entry(w).or_default().extend(keys);
+    }
+
+    /// The worker gave these tasks back: queue them again.
+    pub fn stolen(&mut self, w: WorkerId, keys: &[Key]) {
+        for key in keys {
+            let Some(&t) = self.index.get(key) else { continue };
+            if !self.stealing.remove(&t) || self.task(t).state != TaskState::Processing(w) {
+                continue;
+            }
+            self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
+            let priority = self.task(t).priority;
+            self.set_state(t, TaskState::Queued);
+            self.ready.push(Reverse((priority, t)));
+        }
+        self.schedule();
+        self.run_release_checks();
+    }
+}
