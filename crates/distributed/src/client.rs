@@ -170,6 +170,11 @@ impl Client {
         Ok(Client { inner })
     }
 
+    /// Whether the connection to the scheduler has ended.
+    pub fn is_closed(&self) -> bool {
+        self.inner.board.shared.lock().expect("client state").closed.is_some()
+    }
+
     /// Closes the connection: the scheduler releases every key this client wanted. Futures
     /// still held fail from then on.
     pub fn close(&self) {
@@ -335,6 +340,13 @@ impl Client {
     pub fn cancel(&self, futures: &[Future]) {
         let keys = futures.iter().map(|f| f.key.clone()).collect();
         let _ = self.inner.tx.send(Outgoing::Msg(ClientMsg::Cancel { keys }));
+    }
+
+    /// Lets these futures' tasks run to the end even after every future is dropped (Dask's
+    /// `fire_and_forget`): for side effects nobody waits on. Their results are dropped.
+    pub fn fire_and_forget(&self, futures: &[Future]) {
+        let keys = futures.iter().map(|f| f.key.clone()).collect();
+        let _ = self.inner.tx.send(Outgoing::Msg(ClientMsg::FireAndForget { keys }));
     }
 
     /// What the scheduler knows of itself: counters, tasks by state, each worker's figures

@@ -23,6 +23,7 @@ mod cluster;
 mod conn;
 pub mod logging;
 mod memory;
+mod nested;
 pub mod metrics;
 mod peers;
 mod report;
@@ -32,6 +33,7 @@ pub mod timeouts;
 pub mod worker;
 
 pub use client::{Arg, AsCompleted, Client, Future};
+pub use nested::{rejoin, secede, worker_client, WorkerClient};
 pub use cluster::{worker_main_if_requested, ClusterOptions, LocalCluster};
 pub use rask_protocol::dist::{
     GroupStatus, SchedulerStats, StateCounts, TaskEvent, Transfer, WorkerMetrics, WorkerSample, WorkerStatus,

@@ -6,6 +6,7 @@
 //! seconds and must not block the runtime). Completions are sent in batches: whatever finished
 //! since the last message.
 
+use std::cmp::Reverse;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use rask_protocol::dist::{
     Assignment, DataReply, DataRequest, DistFailure, FromDistWorker, Role, TaskRecord, ToDistWorker, Transfer,
     WorkerMetrics,
 };
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tracing::Instrument;
@@ -72,24 +73,48 @@ struct Job {
 /// started (work stealing).
 #[derive(Default)]
 struct Jobs {
-    queue: Mutex<(std::collections::VecDeque<Job>, bool)>,
+    queue: Mutex<Queue>,
     ready: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: std::collections::VecDeque<Job>,
+    closed: bool,
+    /// Queued jobs with a user priority: while there are any, the highest goes first.
+    prioritized: usize,
+}
+
+fn user_priority(job: &Job) -> i32 {
+    job.assignment.task.hints.as_ref().map_or(0, |h| h.priority)
 }
 
 impl Jobs {
     fn push(&self, job: Job) {
-        self.queue.lock().expect("job queue").0.push_back(job);
+        let mut q = self.queue.lock().expect("job queue");
+        q.prioritized += usize::from(user_priority(&job) != 0);
+        q.jobs.push_back(job);
+        drop(q);
         self.ready.notify_one();
     }
 
-    /// The next job; `None` once closed.
+    /// The next job (the first of the highest user priority); `None` once closed.
     fn pop(&self) -> Option<Job> {
         let mut q = self.queue.lock().expect("job queue");
         loop {
-            if let Some(job) = q.0.pop_front() {
+            let next = match q.prioritized {
+                0 => q.jobs.pop_front(),
+                _ => {
+                    let best = q.jobs.iter().enumerate().max_by_key(|(i, j)| (user_priority(j), Reverse(*i)));
+                    let i = best.map(|(i, _)| i);
+                    i.and_then(|i| q.jobs.remove(i))
+                }
+            };
+            if let Some(job) = next {
+                q.prioritized -= usize::from(user_priority(&job) != 0);
                 return Some(job);
             }
-            if q.1 {
+            if q.closed {
                 return None;
             }
             q = self.ready.wait(q).expect("job queue");
@@ -101,23 +126,26 @@ impl Jobs {
         let wanted: rustc_hash::FxHashSet<&Key> = keys.iter().collect();
         let mut q = self.queue.lock().expect("job queue");
         let mut stolen = Vec::new();
-        q.0.retain(|job| {
+        let mut prioritized = 0;
+        q.jobs.retain(|job| {
             let take = wanted.contains(&job.assignment.task.key);
             if take {
                 stolen.push(job.assignment.task.key.clone());
+                prioritized += usize::from(user_priority(job) != 0);
             }
             !take
         });
+        q.prioritized -= prioritized;
         stolen
     }
 
     /// Jobs waiting for a thread.
     fn len(&self) -> usize {
-        self.queue.lock().expect("job queue").0.len()
+        self.queue.lock().expect("job queue").jobs.len()
     }
 
     fn close(&self) {
-        self.queue.lock().expect("job queue").1 = true;
+        self.queue.lock().expect("job queue").closed = true;
         self.ready.notify_all();
     }
 }
@@ -190,6 +218,7 @@ async fn serve_joined(
     let timeouts = options.timeouts;
     let scheduler_addr = options.scheduler.trim_start_matches("tcp://").to_owned();
     let nthreads = options.nthreads.max(1);
+    crate::nested::set_worker_context(scheduler_addr.clone(), options.secret.clone(), timeouts);
     // Segments and spill folders of workers on this machine that died without cleaning up.
     rask_store::sweep_orphans();
     crate::store::sweep_spill_orphans();
@@ -359,6 +388,84 @@ fn dispatch(
     });
 }
 
+/// The worker's task threads: `nthreads` of them, plus one for each task seceded (waiting on
+/// its own subtasks) until it rejoins ([`crate::nested`]).
+struct TaskPool {
+    jobs: Arc<Jobs>,
+    store: Arc<Store>,
+    memory: Arc<Memory>,
+    out: UnboundedSender<FromDistWorker>,
+    surplus: AtomicUsize,
+    /// Threads started so far: the next one's number.
+    started: AtomicUsize,
+    span: tracing::Span,
+    this: std::sync::Weak<TaskPool>,
+}
+
+impl crate::nested::Pool for TaskPool {
+    fn add_thread(&self) {
+        if let Some(pool) = self.this.upgrade() {
+            pool.spawn_thread();
+        }
+    }
+
+    fn surplus(&self) -> &AtomicUsize {
+        &self.surplus
+    }
+
+    fn seceded(&self, key: &Key) {
+        let _ = self.out.send(FromDistWorker::Seceded { key: key.clone() });
+    }
+}
+
+impl TaskPool {
+    fn spawn_thread(self: Arc<Self>) {
+        let i = self.started.fetch_add(1, Relaxed);
+        std::thread::Builder::new()
+            .name(format!("rask-task-{i}"))
+            .spawn(move || self.serve(i))
+            .expect("spawning a task thread");
+    }
+
+    /// One task thread: runs jobs until the queue closes, it retires (surplus after a
+    /// rejoin), or its task seceded (a replacement took its place).
+    fn serve(self: Arc<Self>, i: usize) {
+        let _in_worker = self.span.enter();
+        let registry = Registry::new();
+        // Large arrays a task makes go straight into shared memory, where workers on this
+        // machine map them instead of receiving a copy.
+        let namespace = Arc::new(Namespace::new(&format!("dw{i}")));
+        let arena = Arc::new(ShmArena::new(namespace.clone(), SHARE_MIN));
+        let pool: Arc<dyn crate::nested::Pool> = self.clone();
+        with_arena(arena, || loop {
+            if crate::nested::should_retire(&self.surplus) {
+                return;
+            }
+            self.memory.wait_while_paused();
+            let Some(mut job) = self.jobs.pop() else { return };
+            let key = job.assignment.task.key.clone();
+            let transfers = std::mem::take(&mut job.transfers);
+            let start_us = crate::metrics::unix_us();
+            let (result, seceded) =
+                crate::nested::run_seated(pool.clone(), &key, || self.memory.running(|| run_job(job, &registry)));
+            let message = match result {
+                Ok(value) => {
+                    let value = into_shared(value, &namespace);
+                    let nbytes = value.nbytes() as u64;
+                    self.store.insert(key.clone(), value);
+                    let stop_us = crate::metrics::unix_us();
+                    let record = TaskRecord { key, nbytes, start_us, stop_us, thread: i as u32, transfers };
+                    FromDistWorker::Done { tasks: vec![record] }
+                }
+                Err(failure) => FromDistWorker::Erred { key, failure },
+            };
+            if self.out.send(message).is_err() || seceded {
+                return;
+            }
+        })
+    }
+}
+
 fn start_pool(
     nthreads: usize,
     store: Arc<Store>,
@@ -366,41 +473,18 @@ fn start_pool(
     out: UnboundedSender<FromDistWorker>,
 ) -> Arc<Jobs> {
     let jobs = Arc::new(Jobs::default());
-    for i in 0..nthreads {
-        let (jobs, store, out, memory) = (jobs.clone(), store.clone(), out.clone(), memory.clone());
-        let span = tracing::Span::current();
-        std::thread::Builder::new()
-            .name(format!("rask-task-{i}"))
-            .spawn(move || {
-                let _in_worker = span.enter();
-                let registry = Registry::new();
-                // Large arrays a task makes go straight into shared memory, where workers on
-                // this machine map them instead of receiving a copy.
-                let namespace = Arc::new(Namespace::new(&format!("dw{i}")));
-                let arena = Arc::new(ShmArena::new(namespace.clone(), SHARE_MIN));
-                with_arena(arena, || loop {
-                    memory.wait_while_paused();
-                    let Some(mut job) = jobs.pop() else { return };
-                    let key = job.assignment.task.key.clone();
-                    let transfers = std::mem::take(&mut job.transfers);
-                    let start_us = crate::metrics::unix_us();
-                    let message = match memory.running(|| run_job(job, &registry)) {
-                        Ok(value) => {
-                            let value = into_shared(value, &namespace);
-                            let nbytes = value.nbytes() as u64;
-                            store.insert(key.clone(), value);
-                            let stop_us = crate::metrics::unix_us();
-                            let record = TaskRecord { key, nbytes, start_us, stop_us, thread: i as u32, transfers };
-                            FromDistWorker::Done { tasks: vec![record] }
-                        }
-                        Err(failure) => FromDistWorker::Erred { key, failure },
-                    };
-                    if out.send(message).is_err() {
-                        return;
-                    }
-                })
-            })
-            .expect("spawning a task thread");
+    let pool = Arc::new_cyclic(|this| TaskPool {
+        jobs: jobs.clone(),
+        store,
+        memory,
+        out,
+        surplus: AtomicUsize::new(0),
+        started: AtomicUsize::new(0),
+        span: tracing::Span::current(),
+        this: this.clone(),
+    });
+    for _ in 0..nthreads {
+        pool.clone().spawn_thread();
     }
     jobs
 }

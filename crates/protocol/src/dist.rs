@@ -63,6 +63,8 @@ pub enum ClientMsg {
     Release { keys: Vec<Key> },
     /// Stop these keys (and what only they need) if not finished; they become errors.
     Cancel { keys: Vec<Key> },
+    /// Run these keys to the end even when no client wants them any more.
+    FireAndForget { keys: Vec<Key> },
     /// Which workers hold these keys (to fetch them from the workers directly).
     WhoHas { keys: Vec<Key> },
     /// The scheduler's figures: counters, tasks by state, workers, task groups.
@@ -315,6 +317,11 @@ pub enum FromDistWorker {
     Erred {
         key: Key,
         failure: DistFailure,
+    },
+    /// Task `key` waits on tasks it submitted and gave its thread back (`secede`): it no
+    /// longer counts against the worker's threads.
+    Seceded {
+        key: Key,
     },
     /// The tasks of a `Steal` request that had not started and will not run here.
     Stolen {

@@ -364,6 +364,7 @@ fn handle(
             }
             ClientMsg::Release { keys } => state.release(conn, &keys),
             ClientMsg::Cancel { keys } => state.cancel(conn, &keys),
+            ClientMsg::FireAndForget { keys } => state.fire_and_forget(&keys),
             ClientMsg::WhoHas { keys } => {
                 let holders = state.who_has(&keys);
                 state.out.to_clients.push((conn, ToClient::WhoHas { holders }));
@@ -396,6 +397,7 @@ fn worker_message(state: &mut State, conn: WorkerId, msg: FromDistWorker) {
         FromDistWorker::Erred { key, failure } => state.erred(conn, &key, failure),
         FromDistWorker::Missing { key, dep, failed } => state.missing(conn, &key, &dep, &failed),
         FromDistWorker::Stolen { keys } => state.stolen(conn, &keys),
+        FromDistWorker::Seceded { key } => state.seceded(conn, &key),
         FromDistWorker::Heartbeat {
             bytes_in_memory,
             bytes_spilled,

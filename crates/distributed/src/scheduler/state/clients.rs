@@ -3,9 +3,29 @@
 
 use rask_graph::Key;
 
-use super::{ClientId, State, TaskState};
+use super::{ClientId, State, TaskId, TaskState, FIRED};
 
 impl State {
+    /// Keeps these tasks running until they end though no client wants them (Dask's
+    /// `fire_and_forget`): their results are released as soon as they are made.
+    pub fn fire_and_forget(&mut self, keys: &[Key]) {
+        for key in keys {
+            let Some(&t) = self.index.get(key) else { continue };
+            let task = self.task_mut(t);
+            if task.state.is_active() && !task.wanted_by.contains(&FIRED) {
+                task.wanted_by.push(FIRED);
+            }
+        }
+    }
+
+    /// A fired-and-forgotten task ended: nobody wants it any more.
+    pub(super) fn drop_fired(&mut self, t: TaskId) {
+        let task = self.task_mut(t);
+        if let Some(i) = task.wanted_by.iter().position(|c| *c == FIRED) {
+            task.wanted_by.swap_remove(i);
+            self.release_checks.push(t);
+        }
+    }
     /// The client released these keys.
     pub fn release(&mut self, c: ClientId, keys: &[Key]) {
         for key in keys {

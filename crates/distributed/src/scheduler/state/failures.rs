@@ -129,6 +129,7 @@ impl State {
                 let cause = cause.as_ref().map(|c| (**c).clone());
                 self.out.to_clients.push((c, ToClient::Erred { key: key.clone(), error: e.to_string(), cause }));
             }
+            self.drop_fired(x);
             let downstream: Arc<str> = if x == t { format!("dependency {key} failed: {e}").into() } else { e.clone() };
             for &d in &self.task(x).dependents {
                 stack.push((d, downstream.clone()));

@@ -54,6 +54,8 @@ type Priority = (Reverse<i32>, u64, u32);
 /// Tasks a worker may have beyond one per thread: enough to hide a network round trip behind
 /// work, few enough that ready roots stay queued here.
 pub const SATURATION: usize = 32;
+/// The client that wants a fired-and-forgotten task until it ends (none listens).
+const FIRED: ClientId = ClientId::MAX;
 /// Worker deaths a task may cause before it is erred (Dask's `allowed-failures`).
 pub const ALLOWED_FAILURES: u32 = 3;
 
@@ -113,6 +115,8 @@ struct Worker {
     /// Abstract resources it declared (`--resources GPU=2`), and how much of each is free.
     resources: Vec<(String, f64)>,
     free: Vec<f64>,
+    /// Its tasks that wait on subtasks they submitted and gave their thread back.
+    seceded: FxHashSet<TaskId>,
 }
 
 /// What a worker's heartbeat says about it.
@@ -129,7 +133,12 @@ pub struct WorkerReport {
 
 impl Worker {
     fn has_room(&self) -> bool {
-        !self.report.paused && self.processing.len() < self.nthreads + SATURATION
+        !self.report.paused && self.occupied() < self.nthreads + SATURATION
+    }
+
+    /// Tasks holding or waiting for one of its threads (seceded ones hold none).
+    fn occupied(&self) -> usize {
+        self.processing.len() - self.seceded.len()
     }
 }
 
@@ -253,8 +262,11 @@ impl State {
         if let TaskState::Processing(w) = old {
             self.stealing.remove(&t);
             let task = self.tasks[t].as_ref().expect("live task id");
-            if let (Some(hints), Some(worker)) = (task.def.hints.as_deref(), self.workers.get_mut(&w)) {
-                worker.account(hints, 1.0);
+            if let Some(worker) = self.workers.get_mut(&w) {
+                worker.seceded.remove(&t);
+                if let Some(hints) = task.def.hints.as_deref() {
+                    worker.account(hints, 1.0);
+                }
             }
         }
         let new_active = self.task(t).state.is_active();
@@ -318,6 +330,7 @@ impl State {
     ) {
         let worker = Worker {
             free: resources.iter().map(|(_, amount)| *amount).collect(),
+            seceded: FxHashSet::default(),
             resources,
             name: Arc::from(addr.as_str()),
             addr,
@@ -633,6 +646,7 @@ impl State {
                 let c = self.task(t).wanted_by[i];
                 self.out.finished.entry(c).or_default().push(key.clone());
             }
+            self.drop_fired(t);
             for i in 0..self.task(t).dependents.len() {
                 let d = self.task(t).dependents[i];
                 if self.task(d).state == TaskState::Waiting {
@@ -657,7 +671,13 @@ impl State {
             if !task.wanted_by.is_empty() || task.active_dependents > 0 {
                 continue;
             }
-            if task.state == TaskState::Memory {
+            if matches!(task.state, TaskState::Waiting | TaskState::Queued) && task.pins == 0 {
+                // Nobody wants it any more and it has not started: it need not run (a task
+                // waiting for a worker that may never come would otherwise wait forever).
+                // Its dependencies are checked in turn.
+                self.set_state(t, TaskState::Released);
+            }
+            if self.task(t).state == TaskState::Memory {
                 let holders = std::mem::take(&mut self.task_mut(t).who_has);
                 let key = self.task(t).def.key.clone();
                 for w in holders {

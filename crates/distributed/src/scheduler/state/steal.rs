@@ -12,16 +12,16 @@ impl State {
     /// backlog (tasks whose inputs are small, so moving them costs little).
     pub(super) fn balance(&mut self) {
         const CHEAP_TO_MOVE: u64 = 1 << 20;
-        let idle = self.workers.values().any(|w| !w.report.paused && w.processing.len() < w.nthreads);
+        let idle = self.workers.values().any(|w| !w.report.paused && w.occupied() < w.nthreads);
         if !idle {
             return;
         }
         let victim = self
             .workers
             .iter()
-            .filter(|(_, w)| w.processing.len() > w.nthreads + 1)
-            .max_by_key(|(id, w)| (w.processing.len() - w.nthreads, Reverse(**id)))
-            .map(|(&id, w)| (id, (w.processing.len() - w.nthreads) / 2));
+            .filter(|(_, w)| w.occupied() > w.nthreads + 1)
+            .max_by_key(|(id, w)| (w.occupied() - w.nthreads, Reverse(**id)))
+            .map(|(&id, w)| (id, (w.occupied() - w.nthreads) / 2));
         let Some((victim, count)) = victim else { return };
         let mut candidates: Vec<TaskId> = self.workers[&victim]
             .processing
@@ -45,6 +45,16 @@ impl State {
         let keys = tasks.iter().map(|&t| self.task(t).def.key.clone()).collect::<Vec<_>>();
         self.stealing.extend(tasks);
         self.out.steal.entry(w).or_default().extend(keys);
+    }
+
+    /// Task `key` on worker `w` waits on its own subtasks without holding a thread: the
+    /// worker has room for one more.
+    pub fn seceded(&mut self, w: WorkerId, key: &Key) {
+        let Some(&t) = self.index.get(key) else { return };
+        if self.task(t).state == TaskState::Processing(w) {
+            self.workers.get_mut(&w).map(|x| x.seceded.insert(t));
+            self.schedule();
+        }
     }
 
     /// The worker gave these tasks back: queue them again.

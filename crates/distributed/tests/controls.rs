@@ -1,0 +1,323 @@
+//! Cluster controls on a real `LocalCluster` (worker processes on loopback): retries,
+//! priorities, resources, worker restrictions, annotated graphs, tasks that submit tasks,
+//! coordination primitives, data placement.
+//!
+//! Own `main` (`harness = false`): the cluster's workers are this binary, re-executed.
+
+#[path = "../../exec/tests/common/mod.rs"]
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rask_distributed::{Arg, DistError, LocalCluster};
+use rask_exec::ExecError;
+use rask_graph::{graph_from_json, register, Annotations, Arity, Expr, Graph, Key, TaskError, Value};
+
+fn main() {
+    rask_distributed::worker_main_if_requested();
+    let tests: &[(&str, fn())] = &[
+        ("a_flaky_task_is_retried_and_a_hopeless_one_reports_every_attempt", retries),
+        ("urgent_tasks_jump_the_queue_and_ties_keep_the_graph_order", priorities),
+        ("resources_limit_where_and_how_many_tasks_run_and_missing_ones_wait", resources),
+        ("restrictions_pin_tasks_to_workers_or_only_prefer_them", restrictions),
+        ("annotated_graphs_from_rust_and_json_carry_their_hints", annotated_graphs),
+        ("tasks_that_submit_tasks_recurse_twenty_deep_on_two_one_thread_workers", recursive_fibonacci),
+        ("fire_and_forget_runs_to_the_end_with_no_future_held", fire_and_forget),
+    ];
+    common::run_tests(tests);
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rask-controls-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(v: &Value) -> Result<&str, TaskError> {
+    match v {
+        Value::Str(s) => Ok(s),
+        other => Err(TaskError::new("TypeError", format!("expected a path, got {other}"))),
+    }
+}
+
+/// Appends a byte to the file at `path`: the number of calls so far, across processes.
+fn count_call(path: &Path) -> usize {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    f.write_all(b"x").unwrap();
+    drop(f);
+    std::fs::metadata(path).unwrap().len() as usize
+}
+
+/// `(flaky, path, n)`: fails its first `n - 1` calls (counted in the file), then returns the
+/// number of calls.
+fn flaky(args: &[Value]) -> Result<Value, TaskError> {
+    let calls = count_call(Path::new(text(&args[0])?));
+    let n = args[1].as_int().unwrap_or(0) as usize;
+    if calls < n {
+        return Err(TaskError::new("ConnectionError", format!("flaky input, call {calls}")));
+    }
+    Ok(Value::Int(calls as i64))
+}
+register!("flaky", Arity::Exact(2), flaky);
+
+/// `(record, path, tag)`: appends `tag` as a line of the file, returns it.
+fn record(args: &[Value]) -> Result<Value, TaskError> {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(text(&args[0])?).unwrap();
+    writeln!(f, "{}", args[1]).unwrap();
+    Ok(args[1].clone())
+}
+register!("record", Arity::Exact(2), record);
+
+/// `(record_then_nap, path, tag, seconds)`: `record`, then a nap.
+fn record_then_nap(args: &[Value]) -> Result<Value, TaskError> {
+    let out = record(&args[..2])?;
+    std::thread::sleep(Duration::from_secs_f64(args[2].as_float().unwrap_or(0.0)));
+    Ok(out)
+}
+register!("record_then_nap", Arity::Exact(3), record_then_nap);
+
+/// `(occupy, dir, seconds)`: holds a file in `dir` for `seconds`; returns how many were there
+/// at once (itself included) and this process's id.
+fn occupy(args: &[Value]) -> Result<Value, TaskError> {
+    let dir = Path::new(text(&args[0])?);
+    let me = dir.join(format!("{}-{:?}", std::process::id(), std::thread::current().id()));
+    std::fs::write(&me, b"").unwrap();
+    let seconds = args[1].as_float().unwrap_or(0.1);
+    let mut most = 0;
+    let until = Instant::now() + Duration::from_secs_f64(seconds);
+    while Instant::now() < until {
+        most = most.max(std::fs::read_dir(dir).unwrap().count());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::fs::remove_file(&me).unwrap();
+    Ok(Value::tuple([Value::Int(most as i64), Value::Int(std::process::id() as i64)]))
+}
+register!("occupy", Arity::Exact(2), occupy);
+
+fn pid(_: &[Value]) -> Result<Value, TaskError> {
+    Ok(Value::Int(std::process::id() as i64))
+}
+register!("pid", Arity::Exact(0), pid);
+
+fn ints(v: &Value) -> Vec<i64> {
+    match v {
+        Value::Tuple(items) | Value::List(items) => items.iter().filter_map(Value::as_int).collect(),
+        other => panic!("expected a tuple, got {other}"),
+    }
+}
+
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn retries() {
+    let cluster = LocalCluster::new(2, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let dir = scratch("retries");
+    let path = |name: &str| Value::str(dir.join(name).to_str().unwrap());
+    // Fails twice, succeeds on the third run: retries(3) is enough.
+    let ok = client.submit_with("flaky", [Arg::from(path("a")), Arg::from(3)], &Annotations::new().retries(3)).unwrap();
+    assert_eq!(ok.result().unwrap(), Value::Int(3));
+    assert_eq!(client.stats().unwrap().tasks_retried, 2);
+    // Needs five runs, may have two: the error has every attempt.
+    let hopeless =
+        client.submit_with("flaky", [Arg::from(path("b")), Arg::from(5)], &Annotations::new().retries(1)).unwrap();
+    match hopeless.result() {
+        Err(DistError::Exec(ExecError::Retried { last, earlier })) => {
+            assert_eq!(earlier.len(), 1);
+            assert!(earlier[0].contains("flaky input, call 1") && earlier[0].contains("`flaky`"), "{earlier:?}");
+            let last = last.to_string();
+            assert!(last.contains("call 2") && last.contains("ConnectionError"), "{last}");
+        }
+        other => panic!("expected a retried error, got {other:?}"),
+    }
+    let message = client.submit_with("flaky", [Arg::from(path("c")), Arg::from(9)], &Annotations::new().retries(2));
+    let message = message.unwrap().result().unwrap_err().to_string();
+    assert!(message.contains("failed 3 times") && message.contains("call 1") && message.contains("call 3"), "{message}");
+    // Without retries, one run.
+    let once = client.submit("flaky", [Arg::from(path("d")), Arg::from(2)]).unwrap();
+    assert!(matches!(once.result(), Err(DistError::Exec(ExecError::Task { .. }))));
+    assert_eq!(std::fs::metadata(dir.join("d")).unwrap().len(), 1);
+}
+
+fn priorities() {
+    let cluster = LocalCluster::new(1, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let dir = scratch("priorities");
+    let log = Value::str(dir.join("log").to_str().unwrap());
+    // The one thread is busy while 60 ordinary tasks queue (on the worker and the scheduler),
+    // then one urgent task arrives.
+    let blocker = client.submit("sleep", [Arg::from(0.5), Arg::from(0)]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let ordinary: Vec<_> = (0..60)
+        .map(|i| {
+            let args = [Arg::from(log.clone()), Arg::from(format!("low-{i}")), Arg::from(0.01)];
+            client.submit("record_then_nap", args).unwrap()
+        })
+        .collect();
+    let urgent = client
+        .submit_with("record", [Arg::from(log.clone()), Arg::from("urgent")], &Annotations::new().priority(10))
+        .unwrap();
+    client.wait(&ordinary).unwrap();
+    urgent.result().unwrap();
+    blocker.result().unwrap();
+    let lines: Vec<String> = std::fs::read_to_string(dir.join("log")).unwrap().lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 61);
+    // The worker's one thread may have started an ordinary task before the urgent one arrived.
+    let at = lines.iter().position(|l| l == "'urgent'").unwrap();
+    assert!(at <= 1, "the urgent task ran first: {lines:?}");
+    let lows: Vec<&String> = lines.iter().filter(|l| *l != "'urgent'").collect();
+    let expected: Vec<String> = (0..60).map(|i| format!("'low-{i}'")).collect();
+    assert_eq!(lows, expected.iter().collect::<Vec<_>>(), "equal priorities keep submission order");
+}
+
+fn resources() {
+    let mut cluster = LocalCluster::new(1, 2).unwrap();
+    let client = cluster.client().unwrap();
+    let dir = scratch("resources");
+    let gpu = Annotations::new().resource("GPU", 1.0);
+    let job = |i: i64| [Arg::from(Value::str(dir.to_str().unwrap())), Arg::from(0.15 + i as f64 * 0.0)];
+    // No worker has a GPU: the tasks wait, counted, instead of failing.
+    let futures: Vec<_> = (0..4).map(|i| client.submit_with("occupy", job(i), &gpu).unwrap()).collect();
+    eventually("the GPU tasks are counted as waiting for a worker", || client.stats().unwrap().tasks_no_worker == 4);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(futures.iter().all(|f| !f.done()), "nothing ran without a GPU worker");
+    // A worker with one GPU joins: they all run there, one at a time, though it has 2 threads.
+    cluster.add_worker_with(0, &[("GPU", 1.0)]).unwrap();
+    cluster.wait_for_workers(2).unwrap();
+    let stats = client.stats().unwrap();
+    let gpu_worker = stats.worker_status.iter().find(|w| !w.resources.is_empty()).unwrap().clone();
+    assert_eq!(gpu_worker.resources, vec![("GPU".to_owned(), 1.0)]);
+    let results: Vec<Vec<i64>> = client.gather(&futures).unwrap().iter().map(ints).collect();
+    let gpu_pid = *cluster.worker_pids().last().unwrap() as i64;
+    for r in &results {
+        assert_eq!(r[0], 1, "never two GPU tasks at once: {results:?}");
+        assert_eq!(r[1], gpu_pid, "GPU tasks ran only on the GPU worker: {results:?}");
+    }
+    assert_eq!(client.stats().unwrap().tasks_no_worker, 0);
+    // Ordinary tasks still use both workers; GPU=2 on a 1-GPU worker never runs.
+    let plain = client.map("pid", (0..0).map(Value::Int)).unwrap();
+    assert!(plain.is_empty());
+    let too_big = client.submit_with("pid", [], &Annotations::new().resource("GPU", 2.0)).unwrap();
+    eventually("the GPU=2 task waits for a worker", || client.stats().unwrap().tasks_no_worker == 1);
+    drop(too_big);
+    eventually("a released waiting task is forgotten", || client.stats().unwrap().tasks_no_worker == 0);
+    let free = client.stats().unwrap().worker_status.iter().find(|w| !w.resources.is_empty()).unwrap().clone();
+    assert_eq!(free.resources_free, vec![1.0], "every GPU given back");
+}
+
+fn restrictions() {
+    let cluster = LocalCluster::new(2, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let stats = client.stats().unwrap();
+    let (a, b) = (stats.worker_status[0].addr.clone(), stats.worker_status[1].addr.clone());
+    let pids_of = |hints: &Annotations| -> Vec<i64> {
+        let futures: Vec<_> = (0..12).map(|_| client.submit_with("pid", [], hints).unwrap()).collect();
+        client.gather(&futures).unwrap().iter().filter_map(Value::as_int).collect()
+    };
+    let on_a = pids_of(&Annotations::new().workers([a.clone()]));
+    assert!(on_a.windows(2).all(|w| w[0] == w[1]), "all on one worker: {on_a:?}");
+    let on_b = pids_of(&Annotations::new().workers([b.clone()]));
+    assert!(on_b.windows(2).all(|w| w[0] == w[1]) && on_a[0] != on_b[0], "{on_a:?} {on_b:?}");
+    // A host names every worker on it.
+    let host = a.rsplit_once(':').unwrap().0.to_owned();
+    assert_eq!(pids_of(&Annotations::new().workers([host])).len(), 12);
+    // A worker that does not exist: strict waits, loose runs elsewhere.
+    let nowhere = Annotations::new().workers(["10.255.255.1:1"]);
+    let strict = client.submit_with("pid", [], &nowhere).unwrap();
+    eventually("the strictly restricted task waits", || client.stats().unwrap().tasks_no_worker == 1);
+    let loose = client.submit_with("pid", [], &nowhere.clone().allow_other_workers(true)).unwrap();
+    assert!(loose.result().is_ok());
+    assert!(!strict.done());
+}
+
+fn annotated_graphs() {
+    let cluster = LocalCluster::new(1, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let dir = scratch("annotated");
+    let counter = Value::str(dir.join("n").to_str().unwrap());
+    let mut graph = Graph::new();
+    graph.insert("x", Expr::call("inc", [Expr::from(1)]));
+    graph.annotate(Annotations::new().retries(4), |g| {
+        g.insert("y", Expr::call("flaky", [Expr::from(counter.clone()), Expr::key("x")]));
+    });
+    // y fails once (x = 2 calls needed), is retried, and its result flows on.
+    let out = client.compute(&graph, &[Key::from("y")]).unwrap();
+    assert_eq!(out, vec![Value::Int(2)]);
+    // compute_with: the hints reach tasks with none of their own.
+    let counter2 = dir.join("m");
+    let mut plain = Graph::new();
+    plain.insert("z", Expr::call("flaky", [Expr::from(Value::str(counter2.to_str().unwrap())), Expr::from(3)]));
+    let out = client.compute_with(&plain, &[Key::from("z")], &Annotations::new().retries(2)).unwrap();
+    assert_eq!(out, vec![Value::Int(3)]);
+    // The JSON form's annotations field.
+    let src = format!(
+        r#"{{"w": {{"task": "flaky", "args": ["{}", 2], "annotations": {{"retries": 1, "priority": 5}}}}}}"#,
+        dir.join("j").display()
+    );
+    let json = graph_from_json(&src).unwrap();
+    assert_eq!(client.compute(&json, &[Key::from("w")]).unwrap(), vec![Value::Int(2)]);
+}
+
+fn failed(e: DistError) -> TaskError {
+    TaskError::new("RuntimeError", e.to_string())
+}
+
+/// `(fib, n)`, by submitting `fib(n - 1)` and `fib(n - 2)` from inside the task under shared
+/// keys (`fib-M`), so each subproblem runs once however many tasks ask for it.
+fn fib(args: &[Value]) -> Result<Value, TaskError> {
+    let n = args[0].as_int().unwrap_or(0);
+    if n < 2 {
+        return Ok(Value::Int(n));
+    }
+    let client = rask_distributed::worker_client().map_err(failed)?;
+    let sub = |m: i64| client.submit_as(Key::str(&format!("fib-{m}")), "fib", [Arg::from(m)], &Annotations::new());
+    let futures = [sub(n - 1).map_err(failed)?, sub(n - 2).map_err(failed)?];
+    let values = client.gather(&futures).map_err(failed)?;
+    Ok(Value::Int(values.iter().filter_map(Value::as_int).sum()))
+}
+register!("fib", Arity::Exact(1), fib);
+
+fn recursive_fibonacci() {
+    let cluster = LocalCluster::new(2, 1).unwrap();
+    let client = cluster.client().unwrap();
+    // Every level waits on the next: without seceding, two threads would deadlock at once.
+    let top = client.submit_as(Key::str("fib-20"), "fib", [Arg::from(20)], &Annotations::new()).unwrap();
+    assert_eq!(top.result().unwrap(), Value::Int(6765));
+    // Outside a task there is no worker client.
+    let outside = rask_distributed::worker_client().err().expect("no worker here").to_string();
+    assert!(outside.contains("inside a task"), "{outside}");
+    // Seceded threads rejoined: the workers still run ordinary work on their threads.
+    let plain = client.map("inc", (0..50).map(Value::Int)).unwrap();
+    assert_eq!(client.gather(&plain).unwrap().len(), 50);
+}
+
+fn fire_and_forget() {
+    // One worker with one SLOT: while `slow` holds it, the other two wait on the scheduler.
+    let mut cluster = LocalCluster::new(0, 1).unwrap();
+    cluster.add_worker_with(0, &[("SLOT", 1.0)]).unwrap();
+    cluster.wait_for_workers(1).unwrap();
+    let client = cluster.client().unwrap();
+    let dir = scratch("fire");
+    let log = Value::str(dir.join("log").to_str().unwrap());
+    let slot = Annotations::new().resource("SLOT", 1.0);
+    let args = |tag: &str, nap: f64| [Arg::from(log.clone()), Arg::from(tag), Arg::from(nap)];
+    let slow = client.submit_with("record_then_nap", args("slow", 0.3), &slot).unwrap();
+    let fired = client.submit_with("record_then_nap", args("fired", 0.0), &slot).unwrap();
+    let dropped = client.submit_with("record_then_nap", args("dropped", 0.0), &slot).unwrap();
+    client.fire_and_forget(std::slice::from_ref(&fired));
+    drop((fired, dropped));
+    slow.result().unwrap();
+    eventually("the fired task ran", || std::fs::read_to_string(dir.join("log")).unwrap().contains("fired"));
+    drop(slow);
+    eventually("everything is forgotten", || client.stats().unwrap().tasks_known == 0);
+    let log = std::fs::read_to_string(dir.join("log")).unwrap();
+    assert!(!log.contains("dropped"), "a released task that had not started never runs: {log}");
+}
