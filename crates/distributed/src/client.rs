@@ -8,9 +8,11 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use rask_exec::{ExecError, Executor, Outcome, Persisted, Progress, RunStats};
 use rask_graph::{Annotations, Expr, Graph, Key, Plan, Registry, Value};
+use rask_protocol::coord::{CoordAnswer, CoordItem, CoordOp};
 use rask_protocol::dist::{ClientMsg, Role, SchedulerStats, TaskCause, TaskDef, TaskEvent, ToClient, WorkerSample};
 use rask_protocol::OpMsg;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -36,6 +38,8 @@ struct Shared {
     closed: Option<String>,
     /// The scheduler's last word on this client's progress: (done, total) tasks.
     progress: (u64, u64),
+    /// Coordination answers not yet taken by their request.
+    coord_answers: FxHashMap<u64, CoordAnswer>,
 }
 
 /// What the connection's reader task updates; kept apart from [`Inner`] so that the task never
@@ -44,6 +48,8 @@ struct Shared {
 struct Board {
     shared: Mutex<Shared>,
     changed: Condvar,
+    /// The connection's outbox, for the few messages the reader sends itself.
+    tx: std::sync::OnceLock<UnboundedSender<Outgoing>>,
 }
 
 enum Outgoing {
@@ -125,6 +131,7 @@ impl Client {
         tracing::debug!("client connected to the scheduler at {addr}");
         let (tx, mut rx) = unbounded_channel::<Outgoing>();
         let board = Arc::new(Board::default());
+        let _ = board.tx.set(tx.clone());
         let inner = Arc::new(Inner {
             runtime,
             tx,
@@ -438,6 +445,44 @@ impl Client {
         }
     }
 
+    /// Sends coordination request `op` and waits for its answer; past `timeout` the request
+    /// is withdrawn (the answer is then `TimedOut`, unless it was served meanwhile).
+    pub(crate) fn coordinate(&self, op: CoordOp, timeout: Option<Duration>) -> Result<(u64, CoordAnswer), DistError> {
+        let id = self.inner.next.fetch_add(1, Relaxed);
+        self.inner
+            .tx
+            .send(Outgoing::Msg(ClientMsg::Coord { id, op }))
+            .map_err(|_| DistError::Closed("client writer stopped".into()))?;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut cancelled = false;
+        let mut shared = self.inner.board.shared.lock().expect("client state");
+        loop {
+            if let Some(answer) = shared.coord_answers.remove(&id) {
+                return Ok((id, answer));
+            }
+            if let Some(why) = &shared.closed {
+                return Err(DistError::Closed(why.clone()));
+            }
+            match deadline {
+                Some(at) if !cancelled => {
+                    let now = Instant::now();
+                    if now >= at {
+                        cancelled = true;
+                        let _ = self.inner.tx.send(Outgoing::Msg(ClientMsg::CoordCancel { id }));
+                        continue;
+                    }
+                    shared = self.inner.board.changed.wait_timeout(shared, at - now).expect("client state").0;
+                }
+                _ => shared = self.inner.board.changed.wait(shared).expect("client state"),
+            }
+        }
+    }
+
+    /// The future for `key`, which a coordination answer already counted as held.
+    pub(crate) fn adopt(&self, key: Key) -> Future {
+        Future { key, inner: self.inner.clone() }
+    }
+
     fn fresh_key(&self, func: &str) -> Key {
         Key::str(&format!("{func}-{}-{}", self.inner.token, self.inner.next.fetch_add(1, Relaxed)))
     }
@@ -484,6 +529,20 @@ impl Board {
             }
             ToClient::Ping => {}
             ToClient::Progress { done, total } => shared.progress = (done, total),
+            ToClient::Coord { id, answer } => {
+                // A future handed over: this client now wants it (the scheduler registered
+                // that before answering). If it held the key already, one want is enough.
+                if let CoordAnswer::Item(CoordItem::Future(key)) = &answer {
+                    let held = shared.refs.contains_key(key);
+                    *shared.refs.entry(key.clone()).or_insert(0) += 1;
+                    shared.status.entry(key.clone()).or_insert(Status::Pending);
+                    if held {
+                        let release = ClientMsg::Release { keys: vec![key.clone()] };
+                        let _ = self.tx.get().map(|tx| tx.send(Outgoing::Msg(release)));
+                    }
+                }
+                shared.coord_answers.insert(id, answer);
+            }
             reply => shared.replies.push_back(reply),
         }
         drop(shared);
@@ -699,7 +758,9 @@ rask_graph::inventory::submit! {
 /// A failed task: the same error a local executor gives when a function failed, else the text.
 fn task_error(text: &str, cause: Option<TaskCause>) -> DistError {
     match cause {
-        Some(c) => DistError::Exec(ExecError::after_attempts(ExecError::from_failure(&c.key, c.failure), c.earlier_attempts)),
+        Some(c) => {
+            DistError::Exec(ExecError::after_attempts(ExecError::from_failure(&c.key, c.failure), c.earlier_attempts))
+        }
         None => DistError::Task(text.to_owned()),
     }
 }

@@ -5,6 +5,11 @@
 //! (futures: `submit`, `map`, `gather`, `wait`, `as_completed`, `cancel`, `persist`; and an
 //! [`Executor`](rask_exec::Executor), so `--scheduler tcp://HOST:PORT` works wherever a
 //! scheduler is named), and [`LocalCluster`] (a scheduler plus worker processes in one call).
+//! Cluster controls: scheduling hints ([`rask_graph::Annotations`]: priority, retries,
+//! resources, worker restrictions) on `submit_with`/`map_with`/`compute_with` and graph
+//! annotations; tasks that submit tasks ([`worker_client`], [`secede`], [`rejoin`],
+//! `fire_and_forget`); coordination held by the scheduler ([`Queue`], [`Variable`], [`Event`],
+//! [`Lock`], [`Semaphore`], [`Topic`]).
 //! Seeing a run: the scheduler's dashboard (live pages, `/metrics`, JSON), the task stream and
 //! stats on the [`Client`], [`performance_report`]s, and [`logging`] through `tracing`.
 //! Messages are `rask_protocol::dist` frames; connections authenticate with a shared secret
@@ -21,10 +26,11 @@ pub mod auth;
 mod client;
 mod cluster;
 mod conn;
+mod coord;
 pub mod logging;
 mod memory;
-mod nested;
 pub mod metrics;
+mod nested;
 mod peers;
 mod report;
 pub mod scheduler;
@@ -33,8 +39,9 @@ pub mod timeouts;
 pub mod worker;
 
 pub use client::{Arg, AsCompleted, Client, Future};
-pub use nested::{rejoin, secede, worker_client, WorkerClient};
 pub use cluster::{worker_main_if_requested, ClusterOptions, LocalCluster};
+pub use coord::{Event, Item, Lease, Lock, Queue, Semaphore, Subscription, Topic, Variable};
+pub use nested::{rejoin, secede, worker_client, WorkerClient};
 pub use rask_protocol::dist::{
     GroupStatus, SchedulerStats, StateCounts, TaskEvent, Transfer, WorkerMetrics, WorkerSample, WorkerStatus,
 };

@@ -188,7 +188,10 @@ async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &
         let host = stream.local_addr()?.ip();
         let data = TcpListener::bind((host, 0)).await?;
         let data_addr = data.local_addr()?.to_string();
-        let role = Role::Worker { data_addr, nthreads: nthreads as u32, memory_limit: options.memory_limit,
+        let role = Role::Worker {
+            data_addr,
+            nthreads: nthreads as u32,
+            memory_limit: options.memory_limit,
             resources: options.resources.clone(),
         };
         conn::connect(&mut stream, role, secret.as_deref()).await?;

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rask_distributed::{Arg, DistError, LocalCluster};
+use rask_distributed::{Arg, Client, DistError, Event, LocalCluster, Lock, Queue, Semaphore, Topic, Variable};
 use rask_exec::ExecError;
 use rask_graph::{graph_from_json, register, Annotations, Arity, Expr, Graph, Key, TaskError, Value};
 
@@ -25,6 +25,9 @@ fn main() {
         ("annotated_graphs_from_rust_and_json_carry_their_hints", annotated_graphs),
         ("tasks_that_submit_tasks_recurse_twenty_deep_on_two_one_thread_workers", recursive_fibonacci),
         ("fire_and_forget_runs_to_the_end_with_no_future_held", fire_and_forget),
+        ("queues_and_variables_shared_by_racing_clients_lose_and_duplicate_nothing", queues_and_variables),
+        ("locks_and_semaphores_exclude_and_a_dead_holder_s_lease_is_freed", locks_and_semaphores),
+        ("events_and_topics_wake_every_waiter_and_leave_nothing_behind", events_and_topics),
     ];
     common::run_tests(tests);
 }
@@ -140,7 +143,10 @@ fn retries() {
     }
     let message = client.submit_with("flaky", [Arg::from(path("c")), Arg::from(9)], &Annotations::new().retries(2));
     let message = message.unwrap().result().unwrap_err().to_string();
-    assert!(message.contains("failed 3 times") && message.contains("call 1") && message.contains("call 3"), "{message}");
+    assert!(
+        message.contains("failed 3 times") && message.contains("call 1") && message.contains("call 3"),
+        "{message}"
+    );
     // Without retries, one run.
     let once = client.submit("flaky", [Arg::from(path("d")), Arg::from(2)]).unwrap();
     assert!(matches!(once.result(), Err(DistError::Exec(ExecError::Task { .. }))));
@@ -320,4 +326,179 @@ fn fire_and_forget() {
     eventually("everything is forgotten", || client.stats().unwrap().tasks_known == 0);
     let log = std::fs::read_to_string(dir.join("log")).unwrap();
     assert!(!log.contains("dropped"), "a released task that had not started never runs: {log}");
+}
+
+fn secs(s: f64) -> Option<Duration> {
+    Some(Duration::from_secs_f64(s))
+}
+
+fn queues_and_variables() {
+    let cluster = LocalCluster::new(1, 1).unwrap();
+    let observer = cluster.client().unwrap();
+    let (producers, consumers, each) = (3, 3, 40);
+    let mut got: Vec<i64> = std::thread::scope(|s| {
+        for p in 0..producers {
+            let client = cluster.client().unwrap();
+            s.spawn(move || {
+                // Bounded: producers wait for the consumers to make room.
+                let q = Queue::bounded(&client, "work", 5);
+                for i in 0..each {
+                    q.put(Value::Int(p * 1000 + i), secs(10.0)).unwrap();
+                }
+            });
+        }
+        let handles: Vec<_> = (0..consumers)
+            .map(|_| {
+                let client = cluster.client().unwrap();
+                s.spawn(move || {
+                    let q = Queue::new(&client, "work");
+                    let mut mine = Vec::new();
+                    for _ in 0..each {
+                        mine.push(q.get(secs(10.0)).unwrap().into_value().unwrap().as_int().unwrap());
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    got.sort();
+    let mut want: Vec<i64> = (0..producers).flat_map(|p| (0..each).map(move |i| p * 1000 + i)).collect();
+    want.sort();
+    assert_eq!(got, want, "every item exactly once");
+    // An empty queue's get times out, and the withdrawn get does not swallow a later put.
+    let q = Queue::new(&observer, "work");
+    let started = Instant::now();
+    assert!(matches!(q.get(secs(0.2)), Err(DistError::TimedOut(_))));
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    q.put(Value::Int(5), None).unwrap();
+    assert_eq!(q.len().unwrap(), 1);
+    assert_eq!(q.get(None).unwrap().into_value(), Some(Value::Int(5)));
+    // A variable holds a future whose maker let go of it: another client gathers it.
+    {
+        let maker = cluster.client().unwrap();
+        let f = maker.submit("inc", [Arg::from(41)]).unwrap();
+        Variable::new(&maker, "answer").set(&f).unwrap();
+        let taker = cluster.client().unwrap();
+        drop(f);
+        let got = Variable::new(&taker, "answer").get(secs(5.0)).unwrap().into_future().unwrap();
+        assert_eq!(got.result().unwrap(), Value::Int(42));
+        // A queue hands a future over, and a variable waits until it is set.
+        let queue = Queue::new(&maker, "futures");
+        queue.put(&maker.submit("inc", [Arg::from(1)]).unwrap(), None).unwrap();
+        let f = Queue::new(&taker, "futures").get(None).unwrap().into_future().unwrap();
+        assert_eq!(f.result().unwrap(), Value::Int(2));
+        let late = Variable::new(&taker, "late");
+        let setter = std::thread::spawn({
+            let maker = maker.clone();
+            move || {
+                std::thread::sleep(Duration::from_millis(100));
+                Variable::new(&maker, "late").set(Value::str("now")).unwrap();
+            }
+        });
+        assert_eq!(late.get(secs(5.0)).unwrap().into_value(), Some(Value::str("now")));
+        setter.join().unwrap();
+        assert!(matches!(Variable::new(&taker, "never").get(secs(0.1)), Err(DistError::TimedOut(_))));
+    }
+    // Every client that used them is gone: nothing is left on the scheduler.
+    drop(q);
+    observer.close();
+    let last = cluster.client().unwrap();
+    eventually("every structure and held future is gone", || {
+        let s = last.stats().unwrap();
+        s.coordination == 0 && s.tasks_known == 0
+    });
+}
+
+fn counter_bump(client: &Client, lock: &Lock) {
+    let _held = lock.acquire(secs(20.0)).unwrap().expect("the lock within 20 s");
+    let v = Variable::new(client, "counter");
+    let n = v.get(None).unwrap().into_value().unwrap().as_int().unwrap();
+    std::thread::sleep(Duration::from_millis(1));
+    v.set(Value::Int(n + 1)).unwrap();
+}
+
+/// `(guarded_occupy, dir)`: `occupy` for 0.1 s while holding a lease of the 2-lease
+/// semaphore "gpu", taken through the task's worker client.
+fn guarded_occupy(args: &[Value]) -> Result<Value, TaskError> {
+    let client = rask_distributed::worker_client().map_err(failed)?;
+    let _lease = Semaphore::new(&client, "gpu", 2).acquire(None).map_err(failed)?;
+    occupy(&[args[0].clone(), Value::Float(0.1)])
+}
+register!("guarded_occupy", Arity::Exact(1), guarded_occupy);
+
+fn locks_and_semaphores() {
+    let cluster = LocalCluster::new(2, 2).unwrap();
+    let first = cluster.client().unwrap();
+    Variable::new(&first, "counter").set(Value::Int(0)).unwrap();
+    // Four clients read-modify-write one variable under one lock: no update is lost.
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let client = cluster.client().unwrap();
+            s.spawn(move || {
+                let lock = Lock::new(&client, "counter-lock");
+                for _ in 0..15 {
+                    counter_bump(&client, &lock);
+                }
+            });
+        }
+    });
+    let total = Variable::new(&first, "counter").get(None).unwrap().into_value();
+    assert_eq!(total, Some(Value::Int(60)));
+    // A holder that dies without releasing: its lease is freed when its connection goes.
+    let doomed = cluster.client().unwrap();
+    let lease = Lock::new(&doomed, "l").acquire(None).unwrap().unwrap();
+    assert!(Lock::new(&first, "l").acquire(secs(0.2)).unwrap().is_none(), "held elsewhere");
+    std::mem::forget(lease);
+    doomed.close();
+    assert!(Lock::new(&first, "l").acquire(secs(5.0)).unwrap().is_some(), "freed with its holder");
+    // Tasks on 4 threads share a 2-lease semaphore: never more than 2 inside.
+    let dir = scratch("semaphore");
+    let futures: Vec<_> = (0..8)
+        .map(|_| first.submit("guarded_occupy", [Arg::from(Value::str(dir.to_str().unwrap()))]).unwrap())
+        .collect();
+    let most = first.gather(&futures).unwrap().iter().map(|v| ints(v)[0]).max().unwrap();
+    assert!(most <= 2, "at most two leases at once: {most}");
+}
+
+fn events_and_topics() {
+    let cluster = LocalCluster::new(1, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let start = Event::new(&client, "go");
+    assert!(!start.is_set().unwrap());
+    assert!(!start.wait(secs(0.1)).unwrap(), "times out while clear");
+    let woken: Vec<bool> = std::thread::scope(|s| {
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let c = cluster.client().unwrap();
+                s.spawn(move || Event::new(&c, "go").wait(secs(10.0)).unwrap())
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(100));
+        start.set().unwrap();
+        waiters.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(woken, vec![true; 3]);
+    start.clear().unwrap();
+    assert!(!start.is_set().unwrap());
+    // Pub/sub: each subscriber gets what was published after it subscribed, in order.
+    let topic = Topic::new(&client, "news");
+    assert_eq!(topic.publish(0).unwrap(), 0, "nobody listening yet");
+    let other = cluster.client().unwrap();
+    let (a, b) = (topic.subscribe().unwrap(), Topic::new(&other, "news").subscribe().unwrap());
+    for i in 1..=3 {
+        assert_eq!(topic.publish(i).unwrap(), 2);
+    }
+    for sub in [&a, &b] {
+        let got: Vec<Value> = (0..3).map(|_| sub.next(secs(5.0)).unwrap().unwrap()).collect();
+        assert_eq!(got, vec![Value::Int(1), Value::Int(2), Value::Int(3)]);
+    }
+    assert_eq!(a.next(secs(0.1)).unwrap(), None);
+    drop((a, b));
+    assert_eq!(topic.publish(4).unwrap(), 0, "dropped subscriptions unsubscribe");
+    drop((topic, start));
+    client.close();
+    other.close();
+    let last = cluster.client().unwrap();
+    eventually("nothing is left", || last.stats().unwrap().coordination == 0);
 }

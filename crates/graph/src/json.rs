@@ -295,7 +295,11 @@ pub fn annotations_from_json(j: &Json) -> Result<Annotations, String> {
             "allow_other_workers" => {
                 a.allow_other_workers = v.as_bool().ok_or("\"allow_other_workers\" must be true or false")?
             }
-            other => return Err(format!("unknown annotation {other:?} (priority, retries, resources, workers, allow_other_workers)")),
+            other => {
+                return Err(format!(
+                    "unknown annotation {other:?} (priority, retries, resources, workers, allow_other_workers)"
+                ))
+            }
         }
     }
     a.check()?;

@@ -6,6 +6,7 @@
 use rask_graph::{Annotations, Failure, Key};
 use serde::{Deserialize, Serialize};
 
+use crate::coord::{CoordAnswer, CoordOp};
 use crate::messages::WireValue;
 use crate::task::OpMsg;
 
@@ -63,6 +64,10 @@ pub enum ClientMsg {
     Release { keys: Vec<Key> },
     /// Stop these keys (and what only they need) if not finished; they become errors.
     Cancel { keys: Vec<Key> },
+    /// A coordination request ([`crate::coord`]), answered by [`ToClient::Coord`] with `id`.
+    Coord { id: u64, op: CoordOp },
+    /// The client stopped waiting for request `id`.
+    CoordCancel { id: u64 },
     /// Run these keys to the end even when no client wants them any more.
     FireAndForget { keys: Vec<Key> },
     /// Which workers hold these keys (to fetch them from the workers directly).
@@ -113,6 +118,11 @@ pub enum ToClient {
     /// Sent every second: a client that hears nothing for its scheduler timeout knows the
     /// scheduler is gone or hung, even while the connection stays open.
     Ping,
+    /// The answer to coordination request `id`.
+    Coord {
+        id: u64,
+        answer: CoordAnswer,
+    },
 }
 
 /// The task whose function failed (`key` may be a dependency of the key that erred), how, and
@@ -150,6 +160,8 @@ pub struct SchedulerStats {
     pub workers_fenced: u64,
     /// Tasks erred because no worker existed for the no-workers timeout.
     pub tasks_erred_no_workers: u64,
+    /// Named coordination structures alive (queues, variables, events, locks, topics).
+    pub coordination: u64,
     /// Ready tasks that no connected worker may run (their resources or allowed workers are
     /// missing): they wait for such a worker to join.
     pub tasks_no_worker: u64,

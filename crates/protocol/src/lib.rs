@@ -12,6 +12,7 @@
 //! Main types: [`FrameError`], [`ToWorker`], [`FromWorker`], [`WireValue`], [`OpMsg`], [`OpRef`];
 //! the distributed layer's messages are in [`dist`].
 
+pub mod coord;
 pub mod dist;
 pub mod frame;
 pub mod io;

@@ -365,6 +365,8 @@ fn handle(
             ClientMsg::Release { keys } => state.release(conn, &keys),
             ClientMsg::Cancel { keys } => state.cancel(conn, &keys),
             ClientMsg::FireAndForget { keys } => state.fire_and_forget(&keys),
+            ClientMsg::Coord { id, op } => state.coordinate(conn, id, op),
+            ClientMsg::CoordCancel { id } => state.coordinate_cancel(conn, id),
             ClientMsg::WhoHas { keys } => {
                 let holders = state.who_has(&keys);
                 state.out.to_clients.push((conn, ToClient::WhoHas { holders }));
@@ -444,7 +446,7 @@ fn flush(
         send(workers, w, Outgoing::Worker(ToDistWorker::Compute { tasks }));
     }
     // Progress before results: a client's final count arrives before the results it counts.
-    for (c, msg) in out.progress {
+    for (c, msg) in out.progress.into_iter().chain(out.coord) {
         send(clients, c, Outgoing::Client(msg));
     }
     for (c, keys) in out.finished {

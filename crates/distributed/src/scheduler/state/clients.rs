@@ -3,9 +3,47 @@
 
 use rask_graph::Key;
 
+use rask_protocol::coord::CoordOp;
+use rask_protocol::dist::ToClient;
+
+use super::coord::Effects;
 use super::{ClientId, State, TaskId, TaskState, FIRED};
 
+/// The client that wants the futures held in coordination structures.
+const COORDINATION: ClientId = ClientId::MAX - 1;
+
 impl State {
+    /// Coordination request `id` of client `c` (a queue put, a lock acquire, …).
+    pub fn coordinate(&mut self, c: ClientId, id: u64, op: CoordOp) {
+        let mut fx = Effects::default();
+        self.coord.request(c, id, op, &mut fx);
+        self.apply(fx);
+    }
+
+    /// Client `c` stopped waiting for coordination request `id`.
+    pub fn coordinate_cancel(&mut self, c: ClientId, id: u64) {
+        let mut fx = Effects::default();
+        self.coord.cancel(c, id, &mut fx);
+        self.apply(fx);
+    }
+
+    /// Futures held or let go by structures, handed to clients, and the answers.
+    fn apply(&mut self, fx: Effects) {
+        self.want(COORDINATION, &fx.hold);
+        for (c, key) in fx.hand {
+            self.want(c, std::slice::from_ref(&key));
+        }
+        self.release(COORDINATION, &fx.unhold);
+        for (c, id, answer) in fx.answers {
+            self.out.coord.push((c, ToClient::Coord { id, answer }));
+        }
+    }
+
+    /// Named coordination structures alive.
+    pub fn coordination_len(&self) -> usize {
+        self.coord.len()
+    }
+
     /// Keeps these tasks running until they end though no client wants them (Dask's
     /// `fire_and_forget`): their results are released as soon as they are made.
     pub fn fire_and_forget(&mut self, keys: &[Key]) {
@@ -63,6 +101,9 @@ impl State {
     /// The client disconnected: everything it wanted is released.
     pub fn remove_client(&mut self, c: ClientId) {
         self.progress.remove(&c);
+        let mut fx = Effects::default();
+        self.coord.remove_client(c, &mut fx);
+        self.apply(fx);
         if let Some(pinned) = self.pinned.remove(&c) {
             self.unpin(pinned);
         }

@@ -20,6 +20,7 @@
 //! lost with a worker can be recomputed.
 
 mod clients;
+pub(crate) mod coord;
 mod failures;
 pub(crate) mod groups;
 pub(crate) mod monitor;
@@ -152,6 +153,9 @@ pub struct Outbox {
     pub to_clients: Vec<(ClientId, ToClient)>,
     /// `ToClient::Progress` messages, sent before the round's results.
     pub progress: Vec<(ClientId, ToClient)>,
+    /// Coordination answers, sent before the round's results too: a future handed over in
+    /// one is known to its client when the future's `Finished` arrives.
+    pub coord: Vec<(ClientId, ToClient)>,
 }
 
 #[derive(Default)]
@@ -190,6 +194,8 @@ pub struct State {
     monitor: Monitor,
     /// Per client, its submissions' tasks: how many, how many finished.
     progress: FxHashMap<ClientId, ClientProgress>,
+    /// Queues, variables, events, semaphores and topics (`coord.rs`).
+    coord: coord::Coordination,
     /// `tcp://HOST:PORT`, for the stats.
     pub address: String,
     pub out: Outbox,

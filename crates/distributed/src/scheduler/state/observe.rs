@@ -51,6 +51,7 @@ impl State {
             bytes_fetched_by_copy: workers.values().map(|w| w.report.fetched_by_copy).sum(),
             task_slots: self.tasks.len() as u64,
             tasks_no_worker: self.no_worker_count(),
+            coordination: self.coordination_len() as u64,
             states: total_states,
             throughput: self.monitor.throughput(),
             event_loop_latency_us: self.monitor.loop_latency_us,

@@ -123,7 +123,8 @@ impl State {
     /// Tasks waiting for a worker that has their resources or is allowed to run them.
     pub(super) fn no_worker_count(&self) -> u64 {
         let live = |t: TaskId| self.tasks[t].as_ref().is_some_and(|x| x.state == TaskState::Queued);
-        let tasks: rustc_hash::FxHashSet<TaskId> = self.unrunnable.iter().map(|&(_, t)| t).filter(|&t| live(t)).collect();
+        let tasks: rustc_hash::FxHashSet<TaskId> =
+            self.unrunnable.iter().map(|&(_, t)| t).filter(|&t| live(t)).collect();
         tasks.len() as u64
     }
 }
