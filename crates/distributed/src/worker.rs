@@ -324,6 +324,18 @@ async fn serve_joined(
                 }
             }
             Ok(Some(ToDistWorker::Release { keys })) => store.remove(&keys),
+            Ok(Some(ToDistWorker::Store { items })) => {
+                let items = items
+                    .into_iter()
+                    .map(|(key, value)| {
+                        let nbytes = value.nbytes() as u64;
+                        store.insert(key.clone(), value);
+                        (key, nbytes)
+                    })
+                    .collect();
+                let _ = out_tx.send(FromDistWorker::Stored { items, failed: Vec::new() });
+            }
+            Ok(Some(ToDistWorker::Fetch { items })) => copy_from_peers(items, &store, &peers, &out_tx),
             Ok(Some(ToDistWorker::Steal { keys })) => {
                 let keys = jobs.steal(&keys);
                 let _ = out_tx.send(FromDistWorker::Stolen { keys });
@@ -388,6 +400,38 @@ fn dispatch(
             }
         }
         jobs.push(Job { assignment, inputs, transfers });
+    });
+}
+
+/// Copies results from other workers (replication, rebalancing) and says which landed; one
+/// that no holder could give is left out (the scheduler keeps its copies where they are).
+fn copy_from_peers(
+    items: Vec<(Key, Vec<String>)>,
+    store: &Arc<Store>,
+    peers: &Arc<Peers>,
+    out: &UnboundedSender<FromDistWorker>,
+) {
+    let (store, peers, out) = (store.clone(), peers.clone(), out.clone());
+    tokio::spawn(async move {
+        let (mut stored, mut failed) = (Vec::with_capacity(items.len()), Vec::new());
+        for (key, holders) in items {
+            if let Some(nbytes) = store.size_of(&key) {
+                stored.push((key, nbytes));
+                continue;
+            }
+            match peers.fetch_one(&key, &holders).await {
+                Ok((value, _)) => {
+                    let nbytes = value.nbytes() as u64;
+                    store.insert(key.clone(), value);
+                    stored.push((key, nbytes));
+                }
+                Err(holders) => {
+                    tracing::warn!("could not copy {key} from {holders:?}");
+                    failed.push(key);
+                }
+            }
+        }
+        let _ = out.send(FromDistWorker::Stored { items: stored, failed });
     });
 }
 

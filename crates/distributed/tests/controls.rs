@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rask_distributed::{Arg, Client, DistError, Event, LocalCluster, Lock, Queue, Semaphore, Topic, Variable};
+use rask_distributed::{Arg, Client, DistError, Event, Future, LocalCluster, Lock, Queue, Semaphore, Topic, Variable};
 use rask_exec::ExecError;
 use rask_graph::{graph_from_json, register, Annotations, Arity, Expr, Graph, Key, TaskError, Value};
 
@@ -28,6 +28,7 @@ fn main() {
         ("queues_and_variables_shared_by_racing_clients_lose_and_duplicate_nothing", queues_and_variables),
         ("locks_and_semaphores_exclude_and_a_dead_holder_s_lease_is_freed", locks_and_semaphores),
         ("events_and_topics_wake_every_waiter_and_leave_nothing_behind", events_and_topics),
+        ("scattered_data_is_shared_replicated_rebalanced_and_released", data_placement),
     ];
     common::run_tests(tests);
 }
@@ -501,4 +502,70 @@ fn events_and_topics() {
     other.close();
     let last = cluster.client().unwrap();
     eventually("nothing is left", || last.stats().unwrap().coordination == 0);
+}
+
+/// `(blob, n)`: a string of `n` bytes.
+fn blob(args: &[Value]) -> Result<Value, TaskError> {
+    Ok(Value::str(&"x".repeat(args[0].as_int().unwrap_or(0) as usize)))
+}
+register!("blob", Arity::Exact(1), blob);
+
+/// `(size, s)`: the length of string `s`, read on whichever worker runs it.
+fn size(args: &[Value]) -> Result<Value, TaskError> {
+    Ok(Value::Int(text(&args[0])?.len() as i64))
+}
+register!("size", Arity::Exact(1), size);
+
+fn holders(client: &Client, f: &rask_distributed::Future) -> usize {
+    client.who_has(std::slice::from_ref(f)).unwrap()[0].1.len()
+}
+
+fn data_placement() {
+    let cluster = LocalCluster::new(3, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let workers: Vec<String> = client.has_what().unwrap().into_iter().map(|(addr, _)| addr).collect();
+    assert_eq!(workers.len(), 3);
+
+    // Scattered once, used by many tasks; each value on one worker, spread over all three.
+    let values = (1..=3).map(|n| Value::str(&"s".repeat(n * 10_000)));
+    let scattered = client.scatter(values, false).unwrap();
+    assert!(scattered.iter().all(|f| holders(&client, f) == 1));
+    let spread = client.has_what().unwrap();
+    assert!(spread.iter().all(|(_, keys)| keys.len() == 1), "one value per worker: {spread:?}");
+    let sizes: Vec<Future> =
+        scattered.iter().cycle().take(9).map(|f| client.submit("size", [Arg::from(f)]).unwrap()).collect();
+    let got: Vec<i64> = client.gather(&sizes).unwrap().iter().filter_map(Value::as_int).collect();
+    assert_eq!(got, [10_000, 20_000, 30_000].repeat(3));
+    assert_eq!(client.gather(&scattered[..1]).unwrap()[0], Value::str(&"s".repeat(10_000)));
+
+    // Broadcast: on every worker; replicate: on as many as asked.
+    let everywhere = client.scatter([Value::str(&"b".repeat(5_000))], true).unwrap();
+    eventually("the broadcast lands everywhere", || holders(&client, &everywhere[0]) == 3);
+    let placed = client.replicate(&scattered[..1], 2).unwrap();
+    assert_eq!(placed[0].1.len(), 2, "two holders after replicate: {placed:?}");
+    assert_eq!(holders(&client, &scattered[0]), 2);
+
+    // Rebalance: six results made on the first worker move until the load is even.
+    let first = Annotations::new().workers([workers[0].clone()]);
+    let heavy: Vec<Future> = (0..6).map(|_| client.submit_with("blob", [Arg::from(50_000)], &first).unwrap()).collect();
+    client.wait(&heavy).unwrap();
+    let before = client.has_what().unwrap();
+    let on_first = |placement: &[(String, Vec<Key>)]| {
+        let held = &placement.iter().find(|(a, _)| *a == workers[0]).unwrap().1;
+        heavy.iter().filter(|f| held.contains(f.key())).count()
+    };
+    assert_eq!(on_first(&before), 6);
+    let after = client.rebalance().unwrap();
+    assert!((1..=3).contains(&on_first(&after)), "moved off the first worker: {after:?}");
+    for (_, keys) in &after {
+        assert!(heavy.iter().any(|f| keys.contains(f.key())), "every worker got some: {after:?}");
+    }
+    assert!(heavy.iter().all(|f| holders(&client, f) == 1), "moved, not copied");
+    let blobs = client.gather(&heavy).unwrap();
+    assert!(blobs.iter().all(|b| *b == Value::str(&"x".repeat(50_000))));
+
+    // Nothing stays once the futures go.
+    drop((scattered, everywhere, sizes, heavy));
+    eventually("every worker is empty", || client.has_what().unwrap().iter().all(|(_, keys)| keys.is_empty()));
+    eventually("the scheduler forgot it all", || client.stats().unwrap().tasks_known == 0);
 }

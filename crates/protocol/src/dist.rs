@@ -70,6 +70,17 @@ pub enum ClientMsg {
     CoordCancel { id: u64 },
     /// Run these keys to the end even when no client wants them any more.
     FireAndForget { keys: Vec<Key> },
+    /// Place these values on workers without a task: on one each, or with `broadcast` on
+    /// every worker. The keys are wanted by this client.
+    Scatter { items: Vec<(Key, rask_graph::Value)>, broadcast: bool },
+    /// Copy these results until each is on `n` workers; answered by `WhoHas` for these keys
+    /// once the copies have landed (or failed).
+    Replicate { keys: Vec<Key>, n: u32 },
+    /// Move results from workers holding more bytes than the mean to those holding less;
+    /// answered by `HasWhat` once the moves have landed (or failed).
+    Rebalance,
+    /// Which keys each worker holds.
+    HasWhat,
     /// Which workers hold these keys (to fetch them from the workers directly).
     WhoHas { keys: Vec<Key> },
     /// The scheduler's figures: counters, tasks by state, workers, task groups.
@@ -98,6 +109,10 @@ pub enum ToClient {
     },
     WhoHas {
         holders: Vec<(Key, Vec<String>)>,
+    },
+    /// Each worker's address and the keys it holds.
+    HasWhat {
+        workers: Vec<(String, Vec<Key>)>,
     },
     Stats(Box<SchedulerStats>),
     /// The task events asked for, and the stream's position after the last of them.
@@ -302,6 +317,11 @@ pub enum ToDistWorker {
     Compute { tasks: Vec<Assignment> },
     /// Drop these results.
     Release { keys: Vec<Key> },
+    /// Keep these values a client scattered; answered by [`FromDistWorker::Stored`].
+    Store { items: Vec<(Key, rask_graph::Value)> },
+    /// Copy these results from the workers listed (data addresses); answered by
+    /// [`FromDistWorker::Stored`] for those fetched.
+    Fetch { items: Vec<(Key, Vec<String>)> },
     /// Give back those of these tasks that have not started (work stealing); answered by
     /// [`FromDistWorker::Stolen`].
     Steal { keys: Vec<Key> },
@@ -329,6 +349,12 @@ pub enum FromDistWorker {
     Erred {
         key: Key,
         failure: DistFailure,
+    },
+    /// Results now held here (scattered to it, or copied from a peer), with their sizes;
+    /// `failed`: copies asked for that no holder could give.
+    Stored {
+        items: Vec<(Key, u64)>,
+        failed: Vec<Key>,
     },
     /// Task `key` waits on tasks it submitted and gave its thread back (`secede`): it no
     /// longer counts against the worker's threads.

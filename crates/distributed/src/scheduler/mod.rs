@@ -367,6 +367,13 @@ fn handle(
             ClientMsg::FireAndForget { keys } => state.fire_and_forget(&keys),
             ClientMsg::Coord { id, op } => state.coordinate(conn, id, op),
             ClientMsg::CoordCancel { id } => state.coordinate_cancel(conn, id),
+            ClientMsg::Scatter { items, broadcast } => state.scatter(conn, items, broadcast),
+            ClientMsg::Replicate { keys, n } => state.replicate(conn, keys, n),
+            ClientMsg::Rebalance => state.rebalance(conn),
+            ClientMsg::HasWhat => {
+                let workers = state.has_what();
+                state.out.to_clients.push((conn, ToClient::HasWhat { workers }));
+            }
             ClientMsg::WhoHas { keys } => {
                 let holders = state.who_has(&keys);
                 state.out.to_clients.push((conn, ToClient::WhoHas { holders }));
@@ -400,6 +407,7 @@ fn worker_message(state: &mut State, conn: WorkerId, msg: FromDistWorker) {
         FromDistWorker::Missing { key, dep, failed } => state.missing(conn, &key, &dep, &failed),
         FromDistWorker::Stolen { keys } => state.stolen(conn, &keys),
         FromDistWorker::Seceded { key } => state.seceded(conn, &key),
+        FromDistWorker::Stored { items, failed } => state.stored(conn, items, &failed),
         FromDistWorker::Heartbeat {
             bytes_in_memory,
             bytes_spilled,
@@ -438,6 +446,12 @@ fn flush(
     // new result dropped by the old release.
     for (w, keys) in out.release {
         send(workers, w, Outgoing::Worker(ToDistWorker::Release { keys }));
+    }
+    for (w, items) in out.store {
+        send(workers, w, Outgoing::Worker(ToDistWorker::Store { items }));
+    }
+    for (w, items) in out.fetch {
+        send(workers, w, Outgoing::Worker(ToDistWorker::Fetch { items }));
     }
     for (w, keys) in out.steal {
         send(workers, w, Outgoing::Worker(ToDistWorker::Steal { keys }));

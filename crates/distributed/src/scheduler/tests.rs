@@ -40,7 +40,7 @@ fn run_assigned(state: &mut State) -> usize {
 #[test]
 fn a_chain_runs_in_order_and_releases_what_is_consumed() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a'), 'c': (inc, 'b')}", &["c"]);
     s.want(7, &wanted);
@@ -66,8 +66,8 @@ fn a_chain_runs_in_order_and_releases_what_is_consumed() {
 #[test]
 fn ready_roots_wait_on_the_scheduler_and_the_order_bounds_memory() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
-    s.add_worker(2, "w2".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
+    s.add_worker(2, "w2".into(), 1, 0, Vec::new());
     s.add_client(7);
     let (graph, root) = tree_sum(20_000);
     let plan = Plan::build(&graph, std::slice::from_ref(&root), &Registry::new()).unwrap();
@@ -85,7 +85,7 @@ fn ready_roots_wait_on_the_scheduler_and_the_order_bounds_memory() {
 #[test]
 fn a_lost_worker_s_running_tasks_rerun_and_its_needed_results_are_recomputed() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2), 'c': (add, 'a', 'b')}", &["c"]);
     s.want(7, &wanted);
@@ -94,7 +94,7 @@ fn a_lost_worker_s_running_tasks_rerun_and_its_needed_results_are_recomputed() {
     let batch = s.out.compute.remove(&1).unwrap();
     assert_eq!(batch.len(), 2);
     s.done(1, vec![rec(Key::from("a"), 8)]);
-    s.add_worker(2, "w2".into(), 1, 0);
+    s.add_worker(2, "w2".into(), 1, 0, Vec::new());
     s.remove_worker(1);
     assert_eq!(s.state_of(&Key::from("a")), Some(&TaskState::Processing(2)), "a's result was only on w1");
     assert_eq!(s.state_of(&Key::from("b")), Some(&TaskState::Processing(2)));
@@ -112,7 +112,7 @@ fn a_task_that_kills_workers_errs_after_the_allowed_failures() {
     s.want(7, &wanted);
     s.submit(7, defs);
     for w in 1..=3 {
-        s.add_worker(w, format!("w{w}"), 1, 0);
+        s.add_worker(w, format!("w{w}"), 1, 0, Vec::new());
         assert_eq!(s.state_of(&Key::from("a")), Some(&TaskState::Processing(w)));
         s.remove_worker(w);
     }
@@ -131,7 +131,7 @@ fn a_task_that_killed_two_workers_is_not_given_the_last_one() {
     let mut s = State::default();
     s.add_client(7);
     for w in 1..=3 {
-        s.add_worker(w, format!("w{w}"), 1, 0);
+        s.add_worker(w, format!("w{w}"), 1, 0, Vec::new());
     }
     let (defs, wanted) = tasks("{'a': (inc, 1)}", &["a"]);
     s.want(7, &wanted);
@@ -152,7 +152,7 @@ fn a_task_that_killed_two_workers_is_not_given_the_last_one() {
 #[test]
 fn the_task_table_reuses_slots_and_returns_to_empty() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
     s.add_client(7);
     let (mut most, mut per_run) = (0, 0);
     for run in 0..50 {
@@ -192,8 +192,8 @@ fn a_lost_input_sends_waiting_and_queued_dependents_back_to_waiting() {
     // c needs a and b; a finishes on w1, then w1 dies before b is done: c must wait for a's
     // recomputation as well as for b, not start when b alone finishes.
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
-    s.add_worker(2, "w2".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
+    s.add_worker(2, "w2".into(), 1, 0, Vec::new());
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2), 'c': (add, 'a', 'b')}", &["c"]);
     s.want(7, &wanted);
@@ -216,14 +216,14 @@ fn a_lost_input_sends_waiting_and_queued_dependents_back_to_waiting() {
 #[test]
 fn a_holder_that_does_not_answer_is_dropped_and_its_result_recomputed() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a')}", &["b"]);
     s.want(7, &wanted);
     s.submit(7, defs);
     // w1 pauses before a is done, so b runs on w2, which then cannot reach w1 (stopped, say).
     s.heartbeat(1, WorkerReport { paused: true, ..WorkerReport::default() });
-    s.add_worker(2, "w2".into(), 1, 0);
+    s.add_worker(2, "w2".into(), 1, 0, Vec::new());
     s.done(1, vec![rec(Key::from("a"), 8)]);
     assert_eq!(s.state_of(&Key::from("b")), Some(&TaskState::Processing(2)));
     s.out.release.clear();
@@ -237,7 +237,7 @@ fn a_holder_that_does_not_answer_is_dropped_and_its_result_recomputed() {
 #[test]
 fn failures_propagate_to_dependents_and_clients_that_leave_release_everything() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
     s.add_client(7);
     s.add_client(8);
     let (defs, _) = tasks("{'a': (inc, 1), 'b': (inc, 'a'), 'x': (inc, 5)}", &["b", "x"]);
@@ -259,8 +259,8 @@ fn failures_propagate_to_dependents_and_clients_that_leave_release_everything() 
 #[test]
 fn a_paused_worker_gets_no_new_tasks_until_it_resumes() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
-    s.add_worker(2, "w2".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
+    s.add_worker(2, "w2".into(), 1, 0, Vec::new());
     s.heartbeat(1, WorkerReport { bytes_in_memory: 900, paused: true, ..WorkerReport::default() });
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2)}", &["a", "b"]);
@@ -277,14 +277,14 @@ fn a_paused_worker_gets_no_new_tasks_until_it_resumes() {
 #[test]
 fn a_worker_that_pauses_gives_back_what_it_has_not_started() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2), 'c': (inc, 3)}", &["a", "b", "c"]);
     s.want(7, &wanted);
     s.submit(7, defs);
     assert_eq!(s.out.compute.get(&1).map(Vec::len), Some(3));
     s.out.compute.clear();
-    s.add_worker(2, "w2".into(), 1, 0);
+    s.add_worker(2, "w2".into(), 1, 0, Vec::new());
     s.heartbeat(1, WorkerReport { paused: true, ..WorkerReport::default() });
     let asked: Vec<Key> = s.out.steal.remove(&1).unwrap_or_default();
     assert_eq!(asked.len(), 3, "all of its tasks are asked back: {asked:?}");
@@ -298,7 +298,7 @@ fn a_worker_that_pauses_gives_back_what_it_has_not_started() {
 #[test]
 fn an_idle_worker_steals_half_of_a_busy_worker_s_backlog() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
     s.add_client(7);
     let src: String = format!("{{{}}}", (0..20).map(|i| format!("'t{i}': (inc, {i})")).collect::<Vec<_>>().join(", "));
     let names: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
@@ -306,7 +306,7 @@ fn an_idle_worker_steals_half_of_a_busy_worker_s_backlog() {
     s.want(7, &wanted);
     s.submit(7, defs);
     assert_eq!(s.out.compute.remove(&1).map(|b| b.len()), Some(20), "all 20 fit w1's saturation");
-    s.add_worker(2, "w2".into(), 1, 0);
+    s.add_worker(2, "w2".into(), 1, 0, Vec::new());
     let asked = s.out.steal.remove(&1).expect("w1 is asked for its backlog");
     assert_eq!(asked.len(), 9, "half of what w1 cannot start at once");
     assert!(asked.contains(&Key::from("t19")), "the last in priority order go first");
@@ -326,8 +326,8 @@ fn an_idle_worker_steals_half_of_a_busy_worker_s_backlog() {
 fn a_silent_worker_is_treated_as_dead() {
     use std::time::{Duration, Instant};
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
-    s.add_worker(2, "w2".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
+    s.add_worker(2, "w2".into(), 1, 0, Vec::new());
     let later = Instant::now() + Duration::from_secs(20);
     s.seen(2, later);
     let gone = s.expire_silent_workers(later + Duration::from_secs(15), Duration::from_secs(30));
@@ -339,7 +339,7 @@ fn a_silent_worker_is_treated_as_dead() {
 #[test]
 fn a_submission_in_chunks_keeps_what_later_chunks_depend_on() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a'), 'c': (inc, 'b')}", &["c"]);
     s.want(7, &wanted);
@@ -369,7 +369,7 @@ fn a_submission_in_chunks_keeps_what_later_chunks_depend_on() {
 #[test]
 fn groups_and_progress_follow_a_whole_run() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
     s.add_client(7);
     let (defs, wanted) =
         tasks("{'inc-1': (inc, 1), 'inc-2': (inc, 2), 'total-1': (add, 'inc-1', 'inc-2')}", &["total-1"]);
@@ -403,7 +403,7 @@ fn groups_and_progress_follow_a_whole_run() {
 #[test]
 fn a_failed_task_counts_as_finished_in_its_clients_progress() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
     s.add_client(7);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a')}", &["b"]);
     s.want(7, &wanted);
@@ -416,7 +416,7 @@ fn a_failed_task_counts_as_finished_in_its_clients_progress() {
 #[test]
 fn roots_with_large_results_wait_for_room_on_the_scheduler() {
     let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0);
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
     s.add_client(7);
     let n = 60;
     // One group, `r`: the blocks of one array.
@@ -444,4 +444,39 @@ fn roots_with_large_results_wait_for_room_on_the_scheduler() {
     }
     assert_eq!(done, n, "every root ran");
     s.check_groups();
+}
+
+#[test]
+fn scattered_data_lost_with_its_only_holder_is_an_error_not_a_recomputation() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
+    s.add_worker(2, "w2".into(), 1, 0, Vec::new());
+    s.add_client(7);
+    s.scatter(7, vec![(Key::from("data"), rask_graph::Value::Int(5))], false);
+    let (w, items) = s.out.store.drain().next().expect("sent to one worker");
+    assert_eq!(s.state_of(&Key::from("data")), Some(&TaskState::Processing(w)), "until the worker has it");
+    s.stored(w, vec![(items[0].0.clone(), 8)], &[]);
+    assert_eq!(s.state_of(&Key::from("data")), Some(&TaskState::Memory));
+    assert_eq!(s.out.finished.get(&7), Some(&vec![Key::from("data")]));
+    // A copy on the other worker is asked for; that worker dies before it lands: the
+    // replicate is still answered, with the one holder there is.
+    let other = 3 - w;
+    s.replicate(7, vec![Key::from("data")], 2);
+    assert_eq!(s.out.fetch.get(&other).map(Vec::len), Some(1));
+    s.out.to_clients.clear();
+    s.remove_worker(other);
+    let answered = s
+        .out
+        .to_clients
+        .iter()
+        .any(|(c, m)| *c == 7 && matches!(m, ToClient::WhoHas { holders } if holders[0].1.len() == 1));
+    assert!(answered, "{:?}", s.out.to_clients);
+    // The only holder dies: no computation can remake it.
+    s.remove_worker(w);
+    match s.state_of(&Key::from("data")) {
+        Some(TaskState::Erred(e)) => assert!(e.contains("scattered"), "{e}"),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    s.remove_client(7);
+    assert_eq!(s.stats().tasks_known, 0);
 }

@@ -101,6 +101,7 @@ impl State {
     /// The client disconnected: everything it wanted is released.
     pub fn remove_client(&mut self, c: ClientId) {
         self.progress.remove(&c);
+        self.placement_waiters.retain(|(x, _)| *x != c);
         let mut fx = Effects::default();
         self.coord.remove_client(c, &mut fx);
         self.apply(fx);

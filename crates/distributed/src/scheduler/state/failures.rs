@@ -180,6 +180,7 @@ impl State {
     pub fn remove_worker(&mut self, w: WorkerId) {
         let Some(worker) = self.workers.remove(&w) else { return };
         self.stats.workers_lost += 1;
+        self.copying.retain(|&(_, to), from| to != w && *from != Some(w));
         let mut running: Vec<TaskId> = worker.processing.into_iter().collect();
         running.sort_by_key(|&t| self.task(t).priority);
         for t in running {
@@ -190,7 +191,10 @@ impl State {
             let attempts = self.task(t).attempts;
             // A task that has killed two workers is not handed the last one left.
             let last_worker_at_risk = attempts >= 2 && self.workers.len() == 1;
-            if attempts >= ALLOWED_FAILURES || last_worker_at_risk {
+            if self.task(t).scattered {
+                let key = self.task(t).def.key.clone();
+                self.err(t, format!("{key} was scattered to a worker that died before it was stored").into());
+            } else if attempts >= ALLOWED_FAILURES || last_worker_at_risk {
                 let key = self.task(t).def.key.clone();
                 let spared = if last_worker_at_risk { " (the last worker left is not risked on it)" } else { "" };
                 self.err(t, format!("task {key}: its worker died {attempts} times running it{spared}").into());
@@ -220,5 +224,6 @@ impl State {
         }
         self.schedule();
         self.run_release_checks();
+        self.settle_copies();
     }
 }

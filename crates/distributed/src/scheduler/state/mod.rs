@@ -21,6 +21,7 @@
 
 mod clients;
 pub(crate) mod coord;
+mod data;
 mod failures;
 pub(crate) mod groups;
 pub(crate) mod monitor;
@@ -100,6 +101,8 @@ struct Task {
     owner: ClientId,
     /// Counted as done in its owner's progress (a recomputation is not counted again).
     counted: bool,
+    /// Data a client scattered: it has no computation, so a lost copy cannot be remade.
+    scattered: bool,
 }
 
 struct Worker {
@@ -149,6 +152,10 @@ pub struct Outbox {
     pub compute: FxHashMap<WorkerId, Vec<Assignment>>,
     pub release: FxHashMap<WorkerId, Vec<Key>>,
     pub steal: FxHashMap<WorkerId, Vec<Key>>,
+    /// Values a client scattered, for the worker to keep.
+    pub store: FxHashMap<WorkerId, Vec<(Key, rask_graph::Value)>>,
+    /// Results to copy from other workers (replication, rebalancing).
+    pub fetch: FxHashMap<WorkerId, Vec<(Key, Vec<String>)>>,
     pub finished: FxHashMap<ClientId, Vec<Key>>,
     pub to_clients: Vec<(ClientId, ToClient)>,
     /// `ToClient::Progress` messages, sent before the round's results.
@@ -194,6 +201,12 @@ pub struct State {
     monitor: Monitor,
     /// Per client, its submissions' tasks: how many, how many finished.
     progress: FxHashMap<ClientId, ClientProgress>,
+    /// Copies in flight, (result, to) → the worker to drop its copy once this one lands
+    /// (`rebalance`), or none (`replicate`).
+    copying: FxHashMap<(TaskId, WorkerId), Option<WorkerId>>,
+    /// Clients waiting for `copying` to empty: with keys (`replicate`, answered `WhoHas`) or
+    /// without (`rebalance`, answered `HasWhat`).
+    placement_waiters: Vec<(ClientId, Option<Vec<Key>>)>,
     /// Queues, variables, events, semaphores and topics (`coord.rs`).
     coord: coord::Coordination,
     /// `tcp://HOST:PORT`, for the stats.
@@ -425,48 +438,9 @@ impl State {
                 self.out.to_clients.push((c, ToClient::Erred { key: def.key, error, cause: None }));
                 continue;
             }
-            let t = self.free.pop().unwrap_or(self.tasks.len());
-            for &d in &deps {
-                self.task_mut(d).dependents.push(t);
-            }
-            let group =
-                self.groups.add_task(&def.key, deps.iter().map(|&d| self.tasks[d].as_ref().map_or(0, |x| x.group)));
-            if let Some(p) = self.progress.get_mut(&c) {
-                p.total += 1;
-            }
-            let key = def.key.clone();
-            let user_priority = def.hints.as_ref().map_or(0, |h| h.priority);
-            let task = Some(Task {
-                def,
-                deps,
-                dependents: Vec::new(),
-                state: TaskState::Released,
-                waiting: 0,
-                active_dependents: 0,
-                who_has: SmallVec::new(),
-                nbytes: 0,
-                wanted_by: SmallVec::new(),
-                priority: (Reverse(user_priority), self.generation, rank),
-                attempts: 0,
-                pins: u32::from(!last),
-                group,
-                owner: c,
-                counted: false,
-            });
-            if t == self.tasks.len() {
-                self.tasks.push(task);
-            } else {
-                self.tasks[t] = task;
-            }
+            let t = self.insert_task(c, def, deps, rank, u32::from(!last));
             if !last {
                 pinned.push(t);
-            }
-            self.index.insert(key.clone(), t);
-            if let Some(clients) = self.pending_wants.remove(&key) {
-                for c in clients {
-                    self.task_mut(t).wanted_by.push(c);
-                    self.clients.entry(c).or_default().insert(t);
-                }
             }
             fresh.push(t);
         }
@@ -481,6 +455,52 @@ impl State {
         }
         self.schedule();
         self.run_release_checks();
+    }
+
+    /// A new task (state `Released`) in a free slot, indexed, with the wants registered for
+    /// its key before it arrived.
+    fn insert_task(&mut self, c: ClientId, def: TaskDef, deps: Vec<TaskId>, rank: u32, pins: u32) -> TaskId {
+        let t = self.free.pop().unwrap_or(self.tasks.len());
+        for &d in &deps {
+            self.task_mut(d).dependents.push(t);
+        }
+        let group = self.groups.add_task(&def.key, deps.iter().map(|&d| self.tasks[d].as_ref().map_or(0, |x| x.group)));
+        if let Some(p) = self.progress.get_mut(&c) {
+            p.total += 1;
+        }
+        let key = def.key.clone();
+        let user_priority = def.hints.as_ref().map_or(0, |h| h.priority);
+        let task = Some(Task {
+            def,
+            deps,
+            dependents: Vec::new(),
+            state: TaskState::Released,
+            waiting: 0,
+            active_dependents: 0,
+            who_has: SmallVec::new(),
+            nbytes: 0,
+            wanted_by: SmallVec::new(),
+            priority: (Reverse(user_priority), self.generation, rank),
+            attempts: 0,
+            pins,
+            group,
+            owner: c,
+            counted: false,
+            scattered: false,
+        });
+        if t == self.tasks.len() {
+            self.tasks.push(task);
+        } else {
+            self.tasks[t] = task;
+        }
+        self.index.insert(key.clone(), t);
+        if let Some(clients) = self.pending_wants.remove(&key) {
+            for c in clients {
+                self.task_mut(t).wanted_by.push(c);
+                self.clients.entry(c).or_default().insert(t);
+            }
+        }
+        t
     }
 
     fn unpin(&mut self, pinned: Vec<TaskId>) {
@@ -513,6 +533,11 @@ impl State {
         }
         // Dependencies first, so that a revived task counts its revived dependencies as waiting.
         for &x in revive.iter().rev() {
+            if self.task(x).scattered {
+                let key = self.task(x).def.key.clone();
+                self.err(x, format!("{key} was scattered data, lost with every worker that held it").into());
+                continue;
+            }
             let waiting = self.task(x).deps.iter().filter(|&&d| self.task(d).state != TaskState::Memory).count();
             if self.task(x).nbytes > 0 || self.task(x).attempts > 0 {
                 self.stats.tasks_recomputed += 1;
@@ -720,6 +745,10 @@ impl State {
         }
         self.causes.remove(&t);
         self.retry_log.remove(&t);
+        if !self.copying.is_empty() {
+            self.copying.retain(|&(x, _), _| x != t);
+            self.settle_copies();
+        }
         if self.index.get(&task.def.key) == Some(&t) {
             self.index.remove(&task.def.key);
         }
@@ -747,6 +776,7 @@ impl State {
         self.index = FxHashMap::default();
         self.stealing = FxHashSet::default();
         self.causes = FxHashMap::default();
+        self.copying = FxHashMap::default();
         self.monitor.compact();
     }
 }

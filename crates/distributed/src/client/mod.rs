@@ -5,6 +5,8 @@
 //! (Dask's reference counting). Graphs are compiled here (`Plan::build`: validated, culled,
 //! fused, ordered) and sent as tasks in priority order, so the scheduler never parses text.
 
+mod placement;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};

@@ -1,0 +1,211 @@
+//! Data placement without tasks: scattering a client's values onto workers, replicating
+//! results, rebalancing memory between workers, and the `who_has`/`has_what` views.
+//!
+//! A scattered value becomes a task with no computation (`scattered`), `Processing` on the
+//! worker it was sent to until that worker says it holds it (`Stored`), then `Memory` like any
+//! result. Copies (replication, rebalancing) are fetched by the receiving worker from a holder;
+//! when one lands the receiver becomes a holder, and for a move the sender then drops its copy.
+//! A scattered value lost with every holder cannot be recomputed: it is an error naming it.
+//!
+//! Copies in flight are kept in `State::copying`; `replicate` and `rebalance` are answered
+//! (with `WhoHas` and `HasWhat`) once none is left — landed, failed, or lost with a worker.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rask_graph::{Key, Value};
+use rask_protocol::dist::{TaskDef, TaskRecord, ToClient};
+use rask_protocol::OpMsg;
+
+use super::{ClientId, State, TaskId, TaskState, WorkerId};
+
+impl State {
+    /// Client `c` scatters `items`: each goes to the least loaded worker (with `broadcast`,
+    /// to every worker), wanted by `c`.
+    pub fn scatter(&mut self, c: ClientId, items: Vec<(Key, Value)>, broadcast: bool) {
+        let keys: Vec<Key> = items.iter().map(|(k, _)| k.clone()).collect();
+        self.want(c, &keys);
+        for (key, value) in items {
+            if self.index.contains_key(&key) {
+                continue; // keys are identities: already known, already placed
+            }
+            let Some(w) = self.emptiest_worker(&[]) else {
+                let error = format!("scatter of {key}: no worker is connected");
+                self.out.to_clients.push((c, ToClient::Erred { key, error, cause: None }));
+                continue;
+            };
+            let def = TaskDef { key: key.clone(), op: OpMsg::Const(Value::None), deps: Vec::new(), hints: None };
+            let rank = self.submitted;
+            self.submitted += 1;
+            let t = self.insert_task(c, def, Vec::new(), rank, 0);
+            self.task_mut(t).scattered = true;
+            self.set_state(t, TaskState::Processing(w));
+            self.workers.get_mut(&w).expect("chosen worker").processing.insert(t);
+            if broadcast {
+                let others: Vec<WorkerId> = self.workers.keys().copied().filter(|&x| x != w).collect();
+                for x in others {
+                    self.out.store.entry(x).or_default().push((key.clone(), value.clone()));
+                }
+            }
+            self.out.store.entry(w).or_default().push((key, value));
+        }
+        self.run_release_checks();
+    }
+
+    /// Copies each of `keys` (if in memory) until it is on `n` workers (all, at most); client
+    /// `c` is answered when the copies are done.
+    pub fn replicate(&mut self, c: ClientId, keys: Vec<Key>, n: u32) {
+        for key in &keys {
+            let Some(&t) = self.index.get(key) else { continue };
+            if self.task(t).state != TaskState::Memory {
+                continue;
+            }
+            let source = self.task(t).who_has.clone();
+            let want = (n as usize).min(self.workers.len());
+            let mut taken: Vec<WorkerId> = source.to_vec();
+            while taken.len() < want {
+                let Some(to) = self.emptiest_worker(&taken) else { break };
+                taken.push(to);
+                self.copying.insert((t, to), None);
+                let from = source.iter().map(|h| self.workers[h].addr.clone()).collect();
+                self.out.fetch.entry(to).or_default().push((key.clone(), from));
+            }
+        }
+        self.placement_waiters.push((c, Some(keys)));
+        self.settle_copies();
+    }
+
+    /// Moves results from workers holding more bytes than the mean to those holding less,
+    /// largest first, until each sender is near the mean. Results being read by a running
+    /// task stay where they are. Client `c` is answered when the moves are done.
+    pub fn rebalance(&mut self, c: ClientId) {
+        self.placement_waiters.push((c, None));
+        if self.workers.len() < 2 {
+            self.settle_copies();
+            return;
+        }
+        let mut load: Vec<(WorkerId, u64)> = self.workers.keys().map(|&w| (w, self.held_bytes(w))).collect();
+        let mean = load.iter().map(|(_, b)| b).sum::<u64>() / load.len() as u64;
+        load.sort_by_key(|&(w, b)| (std::cmp::Reverse(b), w));
+        for i in 0..load.len() {
+            let (from, mut bytes) = load[i];
+            if bytes <= mean {
+                break;
+            }
+            let mut movable: Vec<TaskId> = self.workers[&from]
+                .holds
+                .iter()
+                .copied()
+                .filter(|&t| self.task(t).state == TaskState::Memory && self.task(t).active_dependents == 0)
+                .filter(|&t| self.task(t).who_has.len() == 1)
+                .collect();
+            movable.sort_by_key(|&t| (std::cmp::Reverse(self.task(t).nbytes), t));
+            for t in movable {
+                if bytes <= mean {
+                    break;
+                }
+                let Some(slot) = load
+                    .iter()
+                    .position(|&(w, b)| w != from && b + self.task(t).nbytes <= mean + self.task(t).nbytes / 2)
+                else {
+                    continue;
+                };
+                let to = load[slot].0;
+                let nbytes = self.task(t).nbytes;
+                load[slot].1 += nbytes;
+                bytes -= nbytes;
+                self.copying.insert((t, to), Some(from));
+                let key = self.task(t).def.key.clone();
+                let addr = self.workers[&from].addr.clone();
+                self.out.fetch.entry(to).or_default().push((key, vec![addr]));
+            }
+        }
+        self.settle_copies();
+    }
+
+    /// Worker `w` holds these results now (a scatter, or a copy it fetched); it could not
+    /// copy those `failed`.
+    pub fn stored(&mut self, w: WorkerId, items: Vec<(Key, u64)>, failed: &[Key]) {
+        for key in failed {
+            if let Some(&t) = self.index.get(key) {
+                self.copying.remove(&(t, w));
+            }
+        }
+        for (key, nbytes) in items {
+            let Some(&t) = self.index.get(&key) else {
+                self.out.release.entry(w).or_default().push(key);
+                continue;
+            };
+            match self.task(t).state {
+                TaskState::Processing(p) if p == w && self.task(t).scattered => {
+                    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+                    let record =
+                        TaskRecord { key, nbytes, start_us: now, stop_us: now, thread: 0, transfers: Vec::new() };
+                    self.done(w, vec![record]);
+                }
+                // A broadcast copy that landed before the first: a holder already.
+                TaskState::Processing(_) if self.task(t).scattered => {
+                    self.task_mut(t).who_has.push(w);
+                    self.workers.get_mut(&w).map(|x| x.holds.insert(t));
+                }
+                TaskState::Memory => {
+                    let task = self.task_mut(t);
+                    if !task.who_has.contains(&w) {
+                        task.who_has.push(w);
+                    }
+                    self.workers.get_mut(&w).map(|x| x.holds.insert(t));
+                    if let Some(Some(from)) = self.copying.remove(&(t, w)) {
+                        self.task_mut(t).who_has.retain(|h| *h != from);
+                        if let Some(worker) = self.workers.get_mut(&from) {
+                            worker.holds.remove(&t);
+                            self.out.release.entry(from).or_default().push(key);
+                        }
+                    }
+                }
+                _ => self.out.release.entry(w).or_default().push(key),
+            }
+        }
+        self.settle_copies();
+    }
+
+    /// With no copy in flight, answers the clients waiting on `replicate` and `rebalance`.
+    pub(super) fn settle_copies(&mut self) {
+        if !self.copying.is_empty() {
+            return;
+        }
+        for (c, keys) in std::mem::take(&mut self.placement_waiters) {
+            let answer = match keys {
+                Some(keys) => ToClient::WhoHas { holders: self.who_has(&keys) },
+                None => ToClient::HasWhat { workers: self.has_what() },
+            };
+            self.out.to_clients.push((c, answer));
+        }
+    }
+
+    /// Every worker's address and the keys it holds, in the order workers joined.
+    pub fn has_what(&self) -> Vec<(String, Vec<Key>)> {
+        let mut ids: Vec<&WorkerId> = self.workers.keys().collect();
+        ids.sort();
+        ids.into_iter()
+            .map(|w| {
+                let worker = &self.workers[w];
+                let mut keys: Vec<Key> = worker.holds.iter().map(|&t| self.task(t).def.key.clone()).collect();
+                keys.sort();
+                (worker.addr.clone(), keys)
+            })
+            .collect()
+    }
+
+    /// Bytes of results worker `w` holds, by the scheduler's count.
+    fn held_bytes(&self, w: WorkerId) -> u64 {
+        self.workers[&w].holds.iter().map(|&t| self.task(t).nbytes).sum()
+    }
+
+    /// The worker holding the fewest bytes, among those not in `except`.
+    fn emptiest_worker(&self, except: &[WorkerId]) -> Option<WorkerId> {
+        self.workers
+            .keys()
+            .filter(|w| !except.contains(w))
+            .min_by_key(|&&w| (self.held_bytes(w) + self.workers[&w].processing.len() as u64, w))
+            .copied()
+    }
+}
