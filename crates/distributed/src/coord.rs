@@ -10,6 +10,10 @@
 //! dead holder never blocks the others. A structure lives while a client that used it is
 //! connected.
 //!
+//! Every call has an `async` twin, `…_async`, for async code (with an
+//! [`crate::AsyncClient`]: `Queue::new(&async_client, "jobs")`); it may be awaited from any
+//! executor, and blocks no thread.
+//!
 //! ```no_run
 //! # fn main() -> Result<(), rask_distributed::DistError> {
 //! use rask_distributed::{Client, Lock, Queue};
@@ -80,8 +84,8 @@ impl From<&Future> for Item {
 }
 
 /// Sends `op`; `Ok(None)` when the wait timed out.
-fn ask(client: &Client, op: CoordOp, timeout: Option<Duration>) -> Result<Option<(u64, CoordAnswer)>, DistError> {
-    match client.coordinate(op, timeout)? {
+async fn ask(client: &Client, op: CoordOp, timeout: Option<Duration>) -> Result<Option<(u64, CoordAnswer)>, DistError> {
+    match client.coordinate_async(op, timeout).await? {
         (_, CoordAnswer::TimedOut) => Ok(None),
         (_, CoordAnswer::Refused(why)) => Err(DistError::Protocol(why)),
         answer => Ok(Some(answer)),
@@ -100,6 +104,23 @@ fn item(client: &Client, answer: CoordAnswer) -> Result<Item, DistError> {
     }
 }
 
+fn count(answer: Option<(u64, CoordAnswer)>) -> Result<u64, DistError> {
+    match answer {
+        Some((_, CoordAnswer::Count(n))) => Ok(n),
+        other => Err(DistError::Protocol(format!("expected a count, got {other:?}"))),
+    }
+}
+
+/// Each blocking call runs its `…_async` twin on the client's runtime.
+macro_rules! blocking {
+    ($(#[$doc:meta])* $name:ident => $twin:ident($($arg:ident: $ty:ty),*) -> $out:ty) => {
+        $(#[$doc])*
+        pub fn $name(&self, $($arg: $ty),*) -> Result<$out, DistError> {
+            self.client.block_on(self.$twin($($arg),*))
+        }
+    };
+}
+
 /// A first-in first-out queue, unbounded or bounded.
 #[derive(Clone, Debug)]
 pub struct Queue {
@@ -109,38 +130,48 @@ pub struct Queue {
 }
 
 impl Queue {
-    pub fn new(client: &Client, name: &str) -> Queue {
+    pub fn new(client: &impl AsRef<Client>, name: &str) -> Queue {
         Queue::bounded(client, name, 0)
     }
 
     /// A queue whose `put`s wait while it holds `maxsize` items (0: unbounded).
-    pub fn bounded(client: &Client, name: &str, maxsize: u64) -> Queue {
-        Queue { client: client.clone(), name: name.to_owned(), maxsize }
+    pub fn bounded(client: &impl AsRef<Client>, name: &str, maxsize: u64) -> Queue {
+        Queue { client: client.as_ref().clone(), name: name.to_owned(), maxsize }
     }
 
     /// Appends `item`, waiting up to `timeout` (`None`: forever) for room.
     pub fn put(&self, item: impl Into<Item>, timeout: Option<Duration>) -> Result<(), DistError> {
+        self.client.block_on(self.put_async(item, timeout))
+    }
+
+    pub async fn put_async(&self, item: impl Into<Item>, timeout: Option<Duration>) -> Result<(), DistError> {
         let op = CoordOp::QueuePut { name: self.name.clone(), item: item.into().to_wire(), maxsize: self.maxsize };
-        ask(&self.client, op, timeout)?
+        ask(&self.client, op, timeout)
+            .await?
             .map(drop)
             .ok_or_else(|| timed_out(&format!("put on queue {}", self.name), timeout))
     }
 
-    /// Takes the oldest item, waiting up to `timeout` (`None`: forever) for one.
-    pub fn get(&self, timeout: Option<Duration>) -> Result<Item, DistError> {
+    blocking!(
+        /// Takes the oldest item, waiting up to `timeout` (`None`: forever) for one.
+        get => get_async(timeout: Option<Duration>) -> Item
+    );
+
+    pub async fn get_async(&self, timeout: Option<Duration>) -> Result<Item, DistError> {
         let op = CoordOp::QueueGet { name: self.name.clone() };
-        match ask(&self.client, op, timeout)? {
+        match ask(&self.client, op, timeout).await? {
             Some((_, answer)) => item(&self.client, answer),
             None => Err(timed_out(&format!("get on queue {}", self.name), timeout)),
         }
     }
 
-    /// Items in the queue now.
-    pub fn len(&self) -> Result<u64, DistError> {
-        match ask(&self.client, CoordOp::QueueLen { name: self.name.clone() }, None)? {
-            Some((_, CoordAnswer::Count(n))) => Ok(n),
-            other => Err(DistError::Protocol(format!("expected a count, got {other:?}"))),
-        }
+    blocking!(
+        /// Items in the queue now.
+        len => len_async() -> u64
+    );
+
+    pub async fn len_async(&self) -> Result<u64, DistError> {
+        count(ask(&self.client, CoordOp::QueueLen { name: self.name.clone() }, None).await?)
     }
 
     pub fn is_empty(&self) -> Result<bool, DistError> {
@@ -156,26 +187,38 @@ pub struct Variable {
 }
 
 impl Variable {
-    pub fn new(client: &Client, name: &str) -> Variable {
-        Variable { client: client.clone(), name: name.to_owned() }
+    pub fn new(client: &impl AsRef<Client>, name: &str) -> Variable {
+        Variable { client: client.as_ref().clone(), name: name.to_owned() }
     }
 
     pub fn set(&self, item: impl Into<Item>) -> Result<(), DistError> {
-        let op = CoordOp::VariableSet { name: self.name.clone(), item: item.into().to_wire() };
-        ask(&self.client, op, None).map(drop)
+        self.client.block_on(self.set_async(item))
     }
 
-    /// The value, waiting up to `timeout` (`None`: forever) until one is set.
-    pub fn get(&self, timeout: Option<Duration>) -> Result<Item, DistError> {
-        match ask(&self.client, CoordOp::VariableGet { name: self.name.clone() }, timeout)? {
+    pub async fn set_async(&self, item: impl Into<Item>) -> Result<(), DistError> {
+        let op = CoordOp::VariableSet { name: self.name.clone(), item: item.into().to_wire() };
+        ask(&self.client, op, None).await.map(drop)
+    }
+
+    blocking!(
+        /// The value, waiting up to `timeout` (`None`: forever) until one is set.
+        get => get_async(timeout: Option<Duration>) -> Item
+    );
+
+    pub async fn get_async(&self, timeout: Option<Duration>) -> Result<Item, DistError> {
+        match ask(&self.client, CoordOp::VariableGet { name: self.name.clone() }, timeout).await? {
             Some((_, answer)) => item(&self.client, answer),
             None => Err(timed_out(&format!("get of variable {}", self.name), timeout)),
         }
     }
 
-    /// Unsets it (a future it held is let go).
-    pub fn delete(&self) -> Result<(), DistError> {
-        ask(&self.client, CoordOp::VariableDelete { name: self.name.clone() }, None).map(drop)
+    blocking!(
+        /// Unsets it (a future it held is let go).
+        delete => delete_async() -> ()
+    );
+
+    pub async fn delete_async(&self) -> Result<(), DistError> {
+        ask(&self.client, CoordOp::VariableDelete { name: self.name.clone() }, None).await.map(drop)
     }
 }
 
@@ -187,25 +230,32 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(client: &Client, name: &str) -> Event {
-        Event { client: client.clone(), name: name.to_owned() }
+    pub fn new(client: &impl AsRef<Client>, name: &str) -> Event {
+        Event { client: client.as_ref().clone(), name: name.to_owned() }
     }
 
-    pub fn set(&self) -> Result<(), DistError> {
-        ask(&self.client, CoordOp::EventSet { name: self.name.clone() }, None).map(drop)
+    blocking!(set => set_async() -> ());
+    blocking!(clear => clear_async() -> ());
+    blocking!(
+        /// Waits until it is set: `true`, or `false` if `timeout` passed first.
+        wait => wait_async(timeout: Option<Duration>) -> bool
+    );
+    blocking!(is_set => is_set_async() -> bool);
+
+    pub async fn set_async(&self) -> Result<(), DistError> {
+        ask(&self.client, CoordOp::EventSet { name: self.name.clone() }, None).await.map(drop)
     }
 
-    pub fn clear(&self) -> Result<(), DistError> {
-        ask(&self.client, CoordOp::EventClear { name: self.name.clone() }, None).map(drop)
+    pub async fn clear_async(&self) -> Result<(), DistError> {
+        ask(&self.client, CoordOp::EventClear { name: self.name.clone() }, None).await.map(drop)
     }
 
-    /// Waits until it is set: `true`, or `false` if `timeout` passed first.
-    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, DistError> {
-        Ok(ask(&self.client, CoordOp::EventWait { name: self.name.clone() }, timeout)?.is_some())
+    pub async fn wait_async(&self, timeout: Option<Duration>) -> Result<bool, DistError> {
+        Ok(ask(&self.client, CoordOp::EventWait { name: self.name.clone() }, timeout).await?.is_some())
     }
 
-    pub fn is_set(&self) -> Result<bool, DistError> {
-        match ask(&self.client, CoordOp::EventIsSet { name: self.name.clone() }, None)? {
+    pub async fn is_set_async(&self) -> Result<bool, DistError> {
+        match ask(&self.client, CoordOp::EventIsSet { name: self.name.clone() }, None).await? {
             Some((_, CoordAnswer::Flag(set))) => Ok(set),
             other => Err(DistError::Protocol(format!("expected a flag, got {other:?}"))),
         }
@@ -230,14 +280,18 @@ pub struct Lease {
 
 impl Semaphore {
     /// Every handle of one name must agree on `max_leases`.
-    pub fn new(client: &Client, name: &str, max_leases: u32) -> Semaphore {
-        Semaphore { client: client.clone(), name: name.to_owned(), max_leases: max_leases.max(1) }
+    pub fn new(client: &impl AsRef<Client>, name: &str, max_leases: u32) -> Semaphore {
+        Semaphore { client: client.as_ref().clone(), name: name.to_owned(), max_leases: max_leases.max(1) }
     }
 
-    /// Takes a lease, waiting up to `timeout` (`None`: forever): `None` if it timed out.
-    pub fn acquire(&self, timeout: Option<Duration>) -> Result<Option<Lease>, DistError> {
+    blocking!(
+        /// Takes a lease, waiting up to `timeout` (`None`: forever): `None` if it timed out.
+        acquire => acquire_async(timeout: Option<Duration>) -> Option<Lease>
+    );
+
+    pub async fn acquire_async(&self, timeout: Option<Duration>) -> Result<Option<Lease>, DistError> {
         let op = CoordOp::Acquire { name: self.name.clone(), max_leases: self.max_leases };
-        Ok(ask(&self.client, op, timeout)?.map(|(lease, _)| Lease {
+        Ok(ask(&self.client, op, timeout).await?.map(|(lease, _)| Lease {
             client: self.client.clone(),
             name: self.name.clone(),
             lease,
@@ -248,9 +302,7 @@ impl Semaphore {
 impl Drop for Lease {
     fn drop(&mut self) {
         let op = CoordOp::Release { name: self.name.clone(), lease: self.lease };
-        if let Err(e) = ask(&self.client, op, None) {
-            tracing::debug!("releasing a lease of {}: {e}", self.name);
-        }
+        self.client.coordinate_detached(op);
     }
 }
 
@@ -259,13 +311,17 @@ impl Drop for Lease {
 pub struct Lock(Semaphore);
 
 impl Lock {
-    pub fn new(client: &Client, name: &str) -> Lock {
+    pub fn new(client: &impl AsRef<Client>, name: &str) -> Lock {
         Lock(Semaphore::new(client, name, 1))
     }
 
     /// Holds the lock until the lease is dropped; `None` if `timeout` passed first.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<Option<Lease>, DistError> {
         self.0.acquire(timeout)
+    }
+
+    pub async fn acquire_async(&self, timeout: Option<Duration>) -> Result<Option<Lease>, DistError> {
+        self.0.acquire_async(timeout).await
     }
 }
 
@@ -277,27 +333,28 @@ pub struct Topic {
 }
 
 impl Topic {
-    pub fn new(client: &Client, name: &str) -> Topic {
-        Topic { client: client.clone(), name: name.to_owned() }
+    pub fn new(client: &impl AsRef<Client>, name: &str) -> Topic {
+        Topic { client: client.as_ref().clone(), name: name.to_owned() }
     }
 
     /// Sends `value` to every current subscriber; returns how many there were.
     pub fn publish(&self, value: impl Into<Value>) -> Result<u64, DistError> {
-        let op = CoordOp::Publish { topic: self.name.clone(), value: value.into() };
-        match ask(&self.client, op, None)? {
-            Some((_, CoordAnswer::Count(n))) => Ok(n),
-            other => Err(DistError::Protocol(format!("expected a count, got {other:?}"))),
-        }
+        self.client.block_on(self.publish_async(value))
     }
 
-    /// Starts receiving what is published from now on (Dask's `Sub`).
-    pub fn subscribe(&self) -> Result<Subscription, DistError> {
-        match ask(&self.client, CoordOp::Subscribe { topic: self.name.clone() }, None)? {
-            Some((_, CoordAnswer::Count(id))) => {
-                Ok(Subscription { client: self.client.clone(), topic: self.name.clone(), id })
-            }
-            other => Err(DistError::Protocol(format!("expected a subscription, got {other:?}"))),
-        }
+    pub async fn publish_async(&self, value: impl Into<Value>) -> Result<u64, DistError> {
+        let op = CoordOp::Publish { topic: self.name.clone(), value: value.into() };
+        count(ask(&self.client, op, None).await?)
+    }
+
+    blocking!(
+        /// Starts receiving what is published from now on (Dask's `Sub`).
+        subscribe => subscribe_async() -> Subscription
+    );
+
+    pub async fn subscribe_async(&self) -> Result<Subscription, DistError> {
+        let id = count(ask(&self.client, CoordOp::Subscribe { topic: self.name.clone() }, None).await?)?;
+        Ok(Subscription { client: self.client.clone(), topic: self.name.clone(), id })
     }
 }
 
@@ -310,10 +367,14 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// The next message, waiting up to `timeout` (`None`: forever): `None` if it timed out.
-    pub fn next(&self, timeout: Option<Duration>) -> Result<Option<Value>, DistError> {
+    blocking!(
+        /// The next message, waiting up to `timeout` (`None`: forever): `None` if it timed out.
+        next => next_async(timeout: Option<Duration>) -> Option<Value>
+    );
+
+    pub async fn next_async(&self, timeout: Option<Duration>) -> Result<Option<Value>, DistError> {
         let op = CoordOp::Next { topic: self.topic.clone(), subscription: self.id };
-        match ask(&self.client, op, timeout)? {
+        match ask(&self.client, op, timeout).await? {
             Some((_, CoordAnswer::Item(CoordItem::Value(v)))) => Ok(Some(v)),
             None => Ok(None),
             other => Err(DistError::Protocol(format!("expected a message, got {other:?}"))),
@@ -324,6 +385,6 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         let op = CoordOp::Unsubscribe { topic: self.topic.clone(), subscription: self.id };
-        let _ = ask(&self.client, op, None);
+        self.client.coordinate_detached(op);
     }
 }

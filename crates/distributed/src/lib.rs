@@ -38,7 +38,7 @@ pub mod store;
 pub mod timeouts;
 pub mod worker;
 
-pub use client::{Arg, AsCompleted, Client, Future};
+pub use client::{Arg, AsCompleted, AsCompletedStream, AsyncClient, Client, Future};
 pub use cluster::{worker_main_if_requested, ClusterOptions, LocalCluster};
 pub use coord::{Event, Item, Lease, Lock, Queue, Semaphore, Subscription, Topic, Variable};
 pub use nested::{rejoin, secede, worker_client, WorkerClient};

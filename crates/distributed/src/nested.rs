@@ -111,6 +111,12 @@ impl std::ops::Deref for WorkerClient {
     }
 }
 
+impl AsRef<Client> for WorkerClient {
+    fn as_ref(&self) -> &Client {
+        &self.client
+    }
+}
+
 impl Drop for WorkerClient {
     fn drop(&mut self) {
         rejoin();

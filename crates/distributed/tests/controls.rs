@@ -11,7 +11,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rask_distributed::{Arg, Client, DistError, Event, Future, LocalCluster, Lock, Queue, Semaphore, Topic, Variable};
+use rask_distributed::{
+    Arg, AsyncClient, Client, DistError, Event, Future, LocalCluster, Lock, Queue, Semaphore, Topic, Variable,
+};
 use rask_exec::ExecError;
 use rask_graph::{graph_from_json, register, Annotations, Arity, Expr, Graph, Key, TaskError, Value};
 
@@ -29,6 +31,7 @@ fn main() {
         ("locks_and_semaphores_exclude_and_a_dead_holder_s_lease_is_freed", locks_and_semaphores),
         ("events_and_topics_wake_every_waiter_and_leave_nothing_behind", events_and_topics),
         ("scattered_data_is_shared_replicated_rebalanced_and_released", data_placement),
+        ("the_async_client_awaits_on_a_bare_single_threaded_executor", async_client),
     ];
     common::run_tests(tests);
 }
@@ -496,7 +499,9 @@ fn events_and_topics() {
     }
     assert_eq!(a.next(secs(0.1)).unwrap(), None);
     drop((a, b));
-    assert_eq!(topic.publish(4).unwrap(), 0, "dropped subscriptions unsubscribe");
+    // Dropping sends the unsubscribe without waiting (a drop may not block), so the other
+    // client's may land a moment later.
+    eventually("dropped subscriptions unsubscribe", || topic.publish(4).unwrap() == 0);
     drop((topic, start));
     client.close();
     other.close();
@@ -568,4 +573,81 @@ fn data_placement() {
     drop((scattered, everywhere, sizes, heavy));
     eventually("every worker is empty", || client.has_what().unwrap().iter().all(|(_, keys)| keys.is_empty()));
     eventually("the scheduler forgot it all", || client.stats().unwrap().tasks_known == 0);
+}
+
+/// On a current-thread runtime with neither timers nor sockets: a call that blocked its thread
+/// would deadlock the other branch of a `join!`, and one needing the caller's timer would
+/// panic. Everything here must come from the client's own runtime.
+fn async_client() {
+    let cluster = LocalCluster::new(2, 1).unwrap();
+    let addr = cluster.address();
+    let bare = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let outcome = bare.block_on(async move {
+        let client = AsyncClient::connect(&addr).await.unwrap();
+        let x = client.submit("inc", [Arg::from(1)]).unwrap();
+        let y = client.submit("inc", [Arg::from(&x)]).unwrap();
+        assert_eq!((&x).await.unwrap(), Value::Int(2));
+        assert_eq!(y.await.unwrap(), Value::Int(3));
+
+        // as_completed as a Stream: every future once, each done when handed out.
+        let many = client.map("inc", (0..20).map(Value::Int)).unwrap();
+        let mut stream = client.as_completed(many.clone());
+        let mut seen = Vec::new();
+        while let Some(f) = stream.next().await {
+            assert!(f.done());
+            seen.push(f.key().clone());
+        }
+        assert_eq!(seen.len(), 20);
+        let values = client.gather(&many).await.unwrap();
+        assert_eq!(values, (1..=20).map(Value::Int).collect::<Vec<_>>());
+
+        // The same typed error as the blocking client's.
+        let dir = scratch("async");
+        let path = Value::str(dir.join("calls").to_str().unwrap());
+        let failing = client.submit("flaky", [Arg::from(path), Arg::from(5)]).unwrap();
+        let awaited = (&failing).await.unwrap_err();
+        assert!(matches!(awaited, DistError::Exec(ExecError::Task { .. })), "{awaited:?}");
+        assert!(awaited.to_string().contains(&failing.key().to_string()), "names the key: {awaited}");
+
+        // Data placement and stats.
+        let scattered = client.scatter([Value::str("shared")], true).await.unwrap();
+        let sized = client.submit("size", [Arg::from(&scattered[0])]).unwrap();
+        assert_eq!(sized.await.unwrap(), Value::Int(6));
+        assert!(client.who_has(&scattered).await.unwrap()[0].1.len() >= 1);
+        assert_eq!(client.has_what().await.unwrap().len(), 2);
+        assert_eq!(client.stats().await.unwrap().workers, 2);
+
+        // A get that waits while a put, on the same thread, feeds it.
+        let queue = Queue::new(&client, "async-jobs");
+        let (got, put) = tokio::join!(queue.get_async(None), queue.put_async(Value::Int(7), None));
+        put.unwrap();
+        assert_eq!(got.unwrap().into_value(), Some(Value::Int(7)));
+        // Timeouts run on the client's timer: a held lock times out, then is had.
+        let lock = Lock::new(&client, "async-lock");
+        let held = lock.acquire_async(None).await.unwrap().expect("free");
+        assert!(lock.acquire_async(secs(0.1)).await.unwrap().is_none());
+        drop(held);
+        assert!(lock.acquire_async(secs(5.0)).await.unwrap().is_some());
+        let event = Event::new(&client, "async-go");
+        let (waited, set) = tokio::join!(event.wait_async(None), event.set_async());
+        set.unwrap();
+        assert!(waited.unwrap());
+
+        drop((x, many, values, scattered));
+        let mut known = u64::MAX;
+        for _ in 0..500 {
+            known = client.stats().await.unwrap().tasks_known;
+            if known == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(known, 1, "released once the futures went, but for the failed one still held");
+        // The last handle dropped inside async code must not take the runtime down with it.
+        drop(client);
+        (awaited.to_string(), failing)
+    });
+    let (awaited, failing) = outcome;
+    let blocking = failing.result().unwrap_err().to_string();
+    assert_eq!(awaited, blocking, "the blocking client reports the same error");
 }

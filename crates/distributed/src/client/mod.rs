@@ -5,20 +5,24 @@
 //! (Dask's reference counting). Graphs are compiled here (`Plan::build`: validated, culled,
 //! fused, ordered) and sent as tasks in priority order, so the scheduler never parses text.
 
+mod aio;
 mod placement;
+mod waiting;
+
+pub use aio::{AsCompletedStream, AsyncClient};
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
 use rask_exec::{ExecError, Executor, Outcome, Persisted, Progress, RunStats};
 use rask_graph::{Annotations, Expr, Graph, Key, Plan, Registry, Value};
-use rask_protocol::coord::{CoordAnswer, CoordItem, CoordOp};
+use rask_protocol::coord::CoordAnswer;
 use rask_protocol::dist::{ClientMsg, Role, SchedulerStats, TaskCause, TaskDef, TaskEvent, ToClient, WorkerSample};
 use rask_protocol::OpMsg;
 use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::sync::{oneshot, watch};
 
 use crate::conn::{self, read_msg_idle, write_msg, MAX_FRAME};
 use crate::peers::Peers;
@@ -36,20 +40,23 @@ enum Status {
 struct Shared {
     status: FxHashMap<Key, Status>,
     refs: FxHashMap<Key, usize>,
-    replies: VecDeque<ToClient>,
+    /// Requests awaiting their reply, in the order they were sent (replies come in order).
+    reply_waiters: VecDeque<oneshot::Sender<ToClient>>,
     closed: Option<String>,
     /// The scheduler's last word on this client's progress: (done, total) tasks.
     progress: (u64, u64),
     /// Coordination answers not yet taken by their request.
     coord_answers: FxHashMap<u64, CoordAnswer>,
+    /// Coordination requests whose answers nobody waits for (a lease dropped).
+    detached: FxHashSet<u64>,
 }
 
 /// What the connection's reader task updates; kept apart from [`Inner`] so that the task never
 /// holds the runtime it runs on (dropping a runtime inside itself is an error).
-#[derive(Default)]
 struct Board {
     shared: Mutex<Shared>,
-    changed: Condvar,
+    /// Bumped at every change of `shared`: blocking and async waiters alike look again.
+    version: watch::Sender<u64>,
     /// The connection's outbox, for the few messages the reader sends itself.
     tx: std::sync::OnceLock<UnboundedSender<Outgoing>>,
 }
@@ -60,11 +67,10 @@ enum Outgoing {
 }
 
 struct Inner {
-    runtime: tokio::runtime::Runtime,
+    /// Taken only when the last handle goes (see `Drop`).
+    runtime: Option<tokio::runtime::Runtime>,
     tx: UnboundedSender<Outgoing>,
     board: Arc<Board>,
-    /// One request awaiting a reply at a time.
-    request: Mutex<()>,
     peers: Arc<Peers>,
     registry: Registry,
     token: String,
@@ -132,20 +138,19 @@ impl Client {
         let stream = runtime.block_on(conn::dial(&addr, Role::Client, secret.as_deref(), timeouts.connect))?;
         tracing::debug!("client connected to the scheduler at {addr}");
         let (tx, mut rx) = unbounded_channel::<Outgoing>();
-        let board = Arc::new(Board::default());
+        let board = Arc::new(Board::new());
         let _ = board.tx.set(tx.clone());
         let inner = Arc::new(Inner {
-            runtime,
+            runtime: Some(runtime),
             tx,
             board: board.clone(),
-            request: Mutex::new(()),
             peers: Arc::new(Peers::new(secret, timeouts)),
             registry,
             token: crate::auth::nonce()?.iter().take(6).map(|b| format!("{b:02x}")).collect(),
             next: AtomicU64::new(0),
         });
         let (mut rd, mut wr) = stream.into_split();
-        inner.runtime.spawn(async move {
+        inner.rt().spawn(async move {
             while let Some(out) = rx.recv().await {
                 let msg = match out {
                     Outgoing::Msg(msg) => msg,
@@ -157,7 +162,7 @@ impl Client {
             }
             let _ = tokio::io::AsyncWriteExt::shutdown(&mut wr).await;
         });
-        inner.runtime.spawn(async move {
+        inner.rt().spawn(async move {
             let silence = timeouts.scheduler;
             let why = loop {
                 match read_msg_idle::<ToClient>(&mut rd, MAX_FRAME, Some(silence)).await {
@@ -173,8 +178,7 @@ impl Client {
                 }
             };
             tracing::debug!("client connection ended: {why}");
-            board.shared.lock().expect("client state").closed = Some(why);
-            board.changed.notify_all();
+            board.close(why);
         });
         Ok(Client { inner })
     }
@@ -310,36 +314,6 @@ impl Client {
         self.persist(&graph, &keys)
     }
 
-    /// Waits for every future, then fetches the values from the workers that hold them.
-    pub fn gather(&self, futures: &[Future]) -> Result<Vec<Value>, DistError> {
-        self.wait(futures)?;
-        let keys: Vec<Key> = futures.iter().map(|f| f.key.clone()).collect();
-        let holders = match self.request(ClientMsg::WhoHas { keys: keys.clone() })? {
-            ToClient::WhoHas { holders } => holders,
-            other => return Err(DistError::Protocol(format!("expected who-has, got {other:?}"))),
-        };
-        let mut by_worker: FxHashMap<String, Vec<Key>> = FxHashMap::default();
-        for (key, addrs) in holders {
-            let addr = addrs.into_iter().next().ok_or_else(|| DistError::Task(format!("no worker holds {key}")))?;
-            by_worker.entry(addr).or_default().push(key);
-        }
-        let peers = self.inner.peers.clone();
-        let mut values: FxHashMap<Key, Value> = FxHashMap::default();
-        for (addr, keys) in by_worker {
-            let fetched = self.inner.runtime.block_on(peers.fetch(&addr, keys))?;
-            for (key, value) in fetched {
-                let value = value.ok_or_else(|| DistError::Task(format!("{addr} no longer holds {key}")))?;
-                values.insert(key, value);
-            }
-        }
-        Ok(keys.iter().map(|k| values[k].clone()).collect())
-    }
-
-    /// Blocks until every future has finished; the first error, if any, is returned.
-    pub fn wait(&self, futures: &[Future]) -> Result<(), DistError> {
-        self.wait_reporting(futures, None)
-    }
-
     /// The futures in the order they finish (successfully or not).
     pub fn as_completed(&self, futures: Vec<Future>) -> AsCompleted {
         AsCompleted { client: self.clone(), pending: futures }
@@ -361,26 +335,38 @@ impl Client {
     /// What the scheduler knows of itself: counters, tasks by state, each worker's figures
     /// and each task group's progress and durations.
     pub fn stats(&self) -> Result<SchedulerStats, DistError> {
-        match self.request(ClientMsg::Stats)? {
-            ToClient::Stats(s) => Ok(*s),
-            other => Err(DistError::Protocol(format!("expected stats, got {other:?}"))),
-        }
+        self.block_on(self.stats_async())
     }
 
     /// Finished tasks after position `since` of the scheduler's task stream (0: all it still
     /// keeps, the last 100k), and the position to ask from next time. `u64::MAX` asks for
     /// none: only the current position.
     pub fn task_stream(&self, since: u64) -> Result<(Vec<TaskEvent>, u64), DistError> {
-        match self.request(ClientMsg::TaskStream { since })? {
-            ToClient::TaskStream { events, next } => Ok((events, next)),
-            other => Err(DistError::Protocol(format!("expected the task stream, got {other:?}"))),
-        }
+        self.block_on(self.task_stream_async(since))
     }
 
     /// The workers' once-a-second samples (memory, RSS, CPU) taken since `since_us` (Unix
     /// microseconds).
     pub fn worker_samples(&self, since_us: u64) -> Result<Vec<WorkerSample>, DistError> {
-        match self.request(ClientMsg::WorkerSamples { since_us })? {
+        self.block_on(self.worker_samples_async(since_us))
+    }
+
+    async fn stats_async(&self) -> Result<SchedulerStats, DistError> {
+        match self.inner.request(ClientMsg::Stats).await? {
+            ToClient::Stats(s) => Ok(*s),
+            other => Err(DistError::Protocol(format!("expected stats, got {other:?}"))),
+        }
+    }
+
+    async fn task_stream_async(&self, since: u64) -> Result<(Vec<TaskEvent>, u64), DistError> {
+        match self.inner.request(ClientMsg::TaskStream { since }).await? {
+            ToClient::TaskStream { events, next } => Ok((events, next)),
+            other => Err(DistError::Protocol(format!("expected the task stream, got {other:?}"))),
+        }
+    }
+
+    async fn worker_samples_async(&self, since_us: u64) -> Result<Vec<WorkerSample>, DistError> {
+        match self.inner.request(ClientMsg::WorkerSamples { since_us }).await? {
             ToClient::WorkerSamples { samples } => Ok(samples),
             other => Err(DistError::Protocol(format!("expected worker samples, got {other:?}"))),
         }
@@ -396,88 +382,8 @@ impl Client {
     ) -> Result<Vec<Value>, DistError> {
         let start = self.inner.board.shared.lock().expect("client state").progress;
         let futures = self.persist(graph, keys)?;
-        self.wait_reporting(&futures, Some((start, progress)))?;
+        self.wait_reporting(&futures, start, progress)?;
         self.gather(&futures)
-    }
-
-    /// [`Client::wait`], reporting this client's progress since `start` as it arrives if
-    /// asked to.
-    fn wait_reporting(&self, futures: &[Future], report: Option<((u64, u64), &dyn Progress)>) -> Result<(), DistError> {
-        let mut reported = None;
-        let mut shared = self.inner.board.shared.lock().expect("client state");
-        for f in futures {
-            loop {
-                if let Some((start, progress)) = report {
-                    let (done, total) = shared.progress;
-                    let now = (done.saturating_sub(start.0) as usize, total.saturating_sub(start.1) as usize);
-                    if reported != Some(now) {
-                        reported = Some(now);
-                        drop(shared);
-                        progress.update(now.0, now.1);
-                        shared = self.inner.board.shared.lock().expect("client state");
-                        continue;
-                    }
-                }
-                match shared.status.get(&f.key) {
-                    Some(Status::Finished) => break,
-                    Some(Status::Erred(e, cause)) => return Err(task_error(e, cause.clone())),
-                    _ => {}
-                }
-                if let Some(why) = &shared.closed {
-                    return Err(DistError::Closed(why.clone()));
-                }
-                shared = self.inner.board.changed.wait(shared).expect("client state");
-            }
-        }
-        Ok(())
-    }
-
-    fn request(&self, msg: ClientMsg) -> Result<ToClient, DistError> {
-        let _one = self.inner.request.lock().expect("request lock");
-        self.inner.tx.send(Outgoing::Msg(msg)).map_err(|_| DistError::Closed("client writer stopped".into()))?;
-        let mut shared = self.inner.board.shared.lock().expect("client state");
-        loop {
-            if let Some(reply) = shared.replies.pop_front() {
-                return Ok(reply);
-            }
-            if let Some(why) = &shared.closed {
-                return Err(DistError::Closed(why.clone()));
-            }
-            shared = self.inner.board.changed.wait(shared).expect("client state");
-        }
-    }
-
-    /// Sends coordination request `op` and waits for its answer; past `timeout` the request
-    /// is withdrawn (the answer is then `TimedOut`, unless it was served meanwhile).
-    pub(crate) fn coordinate(&self, op: CoordOp, timeout: Option<Duration>) -> Result<(u64, CoordAnswer), DistError> {
-        let id = self.inner.next.fetch_add(1, Relaxed);
-        self.inner
-            .tx
-            .send(Outgoing::Msg(ClientMsg::Coord { id, op }))
-            .map_err(|_| DistError::Closed("client writer stopped".into()))?;
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let mut cancelled = false;
-        let mut shared = self.inner.board.shared.lock().expect("client state");
-        loop {
-            if let Some(answer) = shared.coord_answers.remove(&id) {
-                return Ok((id, answer));
-            }
-            if let Some(why) = &shared.closed {
-                return Err(DistError::Closed(why.clone()));
-            }
-            match deadline {
-                Some(at) if !cancelled => {
-                    let now = Instant::now();
-                    if now >= at {
-                        cancelled = true;
-                        let _ = self.inner.tx.send(Outgoing::Msg(ClientMsg::CoordCancel { id }));
-                        continue;
-                    }
-                    shared = self.inner.board.changed.wait_timeout(shared, at - now).expect("client state").0;
-                }
-                _ => shared = self.inner.board.changed.wait(shared).expect("client state"),
-            }
-        }
     }
 
     /// The future for `key`, which a coordination answer already counted as held.
@@ -491,64 +397,33 @@ impl Client {
 
     /// Sends tasks and returns futures for `wanted`.
     fn send_tasks(&self, tasks: Vec<TaskDef>, wanted: &[Key]) -> Vec<Future> {
-        let futures: Vec<Future> = {
-            let mut shared = self.inner.board.shared.lock().expect("client state");
-            wanted
-                .iter()
-                .map(|k| {
-                    *shared.refs.entry(k.clone()).or_insert(0) += 1;
-                    shared.status.entry(k.clone()).or_insert(Status::Pending);
-                    Future { key: k.clone(), inner: self.inner.clone() }
-                })
-                .collect()
-        };
+        let futures = self.hold(wanted);
         let _ = self.inner.tx.send(Outgoing::Msg(ClientMsg::Submit { tasks, wanted: wanted.to_vec() }));
         futures
+    }
+
+    /// Futures for `keys`, counted as held before the scheduler hears of them.
+    fn hold(&self, keys: &[Key]) -> Vec<Future> {
+        let mut shared = self.inner.board.shared.lock().expect("client state");
+        keys.iter()
+            .map(|k| {
+                *shared.refs.entry(k.clone()).or_insert(0) += 1;
+                shared.status.entry(k.clone()).or_insert(Status::Pending);
+                Future { key: k.clone(), inner: self.inner.clone() }
+            })
+            .collect()
+    }
+}
+
+impl AsRef<Client> for Client {
+    fn as_ref(&self) -> &Client {
+        self
     }
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Client")
-    }
-}
-
-impl Board {
-    fn receive(&self, msg: ToClient) {
-        let mut shared = self.shared.lock().expect("client state");
-        match msg {
-            ToClient::Finished { keys } => {
-                for k in keys {
-                    if let Some(s) = shared.status.get_mut(&k) {
-                        *s = Status::Finished;
-                    }
-                }
-            }
-            ToClient::Erred { key, error, cause } => {
-                if let Some(s) = shared.status.get_mut(&key) {
-                    *s = Status::Erred(error, cause);
-                }
-            }
-            ToClient::Ping => {}
-            ToClient::Progress { done, total } => shared.progress = (done, total),
-            ToClient::Coord { id, answer } => {
-                // A future handed over: this client now wants it (the scheduler registered
-                // that before answering). If it held the key already, one want is enough.
-                if let CoordAnswer::Item(CoordItem::Future(key)) = &answer {
-                    let held = shared.refs.contains_key(key);
-                    *shared.refs.entry(key.clone()).or_insert(0) += 1;
-                    shared.status.entry(key.clone()).or_insert(Status::Pending);
-                    if held {
-                        let release = ClientMsg::Release { keys: vec![key.clone()] };
-                        let _ = self.tx.get().map(|tx| tx.send(Outgoing::Msg(release)));
-                    }
-                }
-                shared.coord_answers.insert(id, answer);
-            }
-            reply => shared.replies.push_back(reply),
-        }
-        drop(shared);
-        self.changed.notify_all();
     }
 }
 
@@ -637,31 +512,6 @@ pub struct AsCompleted {
     pending: Vec<Future>,
 }
 
-impl Iterator for AsCompleted {
-    type Item = Future;
-
-    fn next(&mut self) -> Option<Future> {
-        if self.pending.is_empty() {
-            return None;
-        }
-        let inner = &self.client.inner;
-        let mut shared = inner.board.shared.lock().expect("client state");
-        loop {
-            let done =
-                self.pending.iter().position(|f| !matches!(shared.status.get(&f.key), Some(Status::Pending) | None));
-            if let Some(i) = done {
-                drop(shared);
-                return Some(self.pending.remove(i));
-            }
-            if shared.closed.is_some() {
-                drop(shared);
-                return Some(self.pending.remove(0));
-            }
-            shared = inner.board.changed.wait(shared).expect("client state");
-        }
-    }
-}
-
 /// `Client` as an executor: `--scheduler tcp://HOST:PORT` anywhere a scheduler is named.
 impl Executor for Client {
     fn name(&self) -> &str {
@@ -677,7 +527,7 @@ impl Executor for Client {
         let start = self.inner.board.shared.lock().expect("client state").progress;
         let futures = self.send_tasks(plan_tasks(plan, |_| false), &wanted);
         if let Some(progress) = progress {
-            self.wait_reporting(&futures, Some((start, progress))).map_err(exec_error)?;
+            self.wait_reporting(&futures, start, progress).map_err(exec_error)?;
         }
         let values = self.gather(&futures).map_err(exec_error)?;
         Ok(Outcome { values, stats: RunStats { tasks: plan.len(), ..RunStats::default() } })

@@ -6,7 +6,7 @@
 use rask_graph::{Key, Value};
 use rask_protocol::dist::{ClientMsg, ToClient};
 
-use super::{Client, Future, Outgoing, Status};
+use super::{Client, Future, Outgoing};
 use crate::DistError;
 
 impl Client {
@@ -15,62 +15,83 @@ impl Client {
     /// the futures to tasks like any result: a large input is sent once, not with each task.
     /// The values pass through the scheduler once, so each must fit a frame.
     pub fn scatter(&self, values: impl IntoIterator<Item = Value>, broadcast: bool) -> Result<Vec<Future>, DistError> {
-        let items: Vec<(Key, Value)> = values.into_iter().map(|v| (self.fresh_key("scatter"), v)).collect();
-        let futures: Vec<Future> = {
-            let mut shared = self.inner.board.shared.lock().expect("client state");
-            items
-                .iter()
-                .map(|(k, _)| {
-                    *shared.refs.entry(k.clone()).or_insert(0) += 1;
-                    shared.status.entry(k.clone()).or_insert(Status::Pending);
-                    Future { key: k.clone(), inner: self.inner.clone() }
-                })
-                .collect()
-        };
-        self.inner
-            .tx
-            .send(Outgoing::Msg(ClientMsg::Scatter { items, broadcast }))
-            .map_err(|_| DistError::Closed("client writer stopped".into()))?;
-        self.wait(&futures)?;
-        Ok(futures)
+        self.block_on(self.scatter_async(values, broadcast))
     }
 
     /// Copies these (finished) results until each is held by `n` workers (every worker, if
     /// there are fewer), and returns once the copies have landed: where each is now.
     pub fn replicate(&self, futures: &[Future], n: u32) -> Result<Vec<(Key, Vec<String>)>, DistError> {
-        self.wait(futures)?;
-        let keys = futures.iter().map(|f| f.key.clone()).collect();
-        match self.request(ClientMsg::Replicate { keys, n })? {
-            ToClient::WhoHas { holders } => Ok(holders),
-            other => Err(DistError::Protocol(format!("expected who-has, got {other:?}"))),
-        }
+        self.block_on(self.replicate_async(futures, n))
     }
 
     /// Moves results from workers holding more bytes than the mean to those holding less
     /// (results an unfinished task is reading stay put), and returns once the moves have
     /// landed: each worker's keys afterwards.
     pub fn rebalance(&self) -> Result<Vec<(String, Vec<Key>)>, DistError> {
-        match self.request(ClientMsg::Rebalance)? {
-            ToClient::HasWhat { workers } => Ok(workers),
-            other => Err(DistError::Protocol(format!("expected has-what, got {other:?}"))),
-        }
+        self.block_on(self.rebalance_async())
     }
 
     /// The data addresses of the workers holding each future's result (none while it is not
     /// computed).
     pub fn who_has(&self, futures: &[Future]) -> Result<Vec<(Key, Vec<String>)>, DistError> {
-        let keys = futures.iter().map(|f| f.key.clone()).collect();
-        match self.request(ClientMsg::WhoHas { keys })? {
-            ToClient::WhoHas { holders } => Ok(holders),
-            other => Err(DistError::Protocol(format!("expected who-has, got {other:?}"))),
-        }
+        self.block_on(self.who_has_async(futures))
     }
 
     /// Every worker's data address and the keys it holds, in the order the workers joined.
     pub fn has_what(&self) -> Result<Vec<(String, Vec<Key>)>, DistError> {
-        match self.request(ClientMsg::HasWhat)? {
-            ToClient::HasWhat { workers } => Ok(workers),
-            other => Err(DistError::Protocol(format!("expected has-what, got {other:?}"))),
-        }
+        self.block_on(self.has_what_async())
+    }
+
+    pub(super) async fn scatter_async(
+        &self,
+        values: impl IntoIterator<Item = Value>,
+        broadcast: bool,
+    ) -> Result<Vec<Future>, DistError> {
+        let items: Vec<(Key, Value)> = values.into_iter().map(|v| (self.fresh_key("scatter"), v)).collect();
+        let keys: Vec<Key> = items.iter().map(|(k, _)| k.clone()).collect();
+        let futures = self.hold(&keys);
+        self.inner
+            .tx
+            .send(Outgoing::Msg(ClientMsg::Scatter { items, broadcast }))
+            .map_err(|_| DistError::Closed("client writer stopped".into()))?;
+        self.inner.wait_keys(&keys, |_| {}).await?;
+        Ok(futures)
+    }
+
+    pub(super) async fn replicate_async(
+        &self,
+        futures: &[Future],
+        n: u32,
+    ) -> Result<Vec<(Key, Vec<String>)>, DistError> {
+        let keys: Vec<Key> = futures.iter().map(|f| f.key.clone()).collect();
+        self.inner.wait_keys(&keys, |_| {}).await?;
+        holders(self.inner.request(ClientMsg::Replicate { keys, n }).await?)
+    }
+
+    pub(super) async fn rebalance_async(&self) -> Result<Vec<(String, Vec<Key>)>, DistError> {
+        placement(self.inner.request(ClientMsg::Rebalance).await?)
+    }
+
+    pub(super) async fn who_has_async(&self, futures: &[Future]) -> Result<Vec<(Key, Vec<String>)>, DistError> {
+        let keys = futures.iter().map(|f| f.key.clone()).collect();
+        holders(self.inner.request(ClientMsg::WhoHas { keys }).await?)
+    }
+
+    pub(super) async fn has_what_async(&self) -> Result<Vec<(String, Vec<Key>)>, DistError> {
+        placement(self.inner.request(ClientMsg::HasWhat).await?)
+    }
+}
+
+fn holders(reply: ToClient) -> Result<Vec<(Key, Vec<String>)>, DistError> {
+    match reply {
+        ToClient::WhoHas { holders } => Ok(holders),
+        other => Err(DistError::Protocol(format!("expected who-has, got {other:?}"))),
+    }
+}
+
+fn placement(reply: ToClient) -> Result<Vec<(String, Vec<Key>)>, DistError> {
+    match reply {
+        ToClient::HasWhat { workers } => Ok(workers),
+        other => Err(DistError::Protocol(format!("expected has-what, got {other:?}"))),
     }
 }
