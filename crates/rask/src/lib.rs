@@ -80,6 +80,9 @@ macro_rules! task_name {
     };
 }
 pub use rask_distributed as distributed;
+/// Inside a task on a cluster: a client of the same scheduler, to submit subtasks and wait
+/// for them without holding the worker's thread ([`distributed::worker_client`]).
+pub use rask_distributed::{rejoin, secede, worker_client};
 pub use rask_exec as exec;
 pub use rask_frame as frame;
 pub use rask_graph as graph;
@@ -87,7 +90,7 @@ pub use rask_graph as graph;
 pub use de::from_value;
 pub use delayed::{as_completed, compute_all, lit, Arg, ComputeAll, Delayed, Future, IntoArg};
 pub use rask_exec::{ExecError, Executor};
-pub use rask_graph::{register, Arity, Key, TaskError, Value};
+pub use rask_graph::{register, Annotations, Arity, Key, TaskError, Value};
 pub use rask_macros::task;
 pub use ser::{to_value, ValueError};
 
@@ -172,7 +175,7 @@ pub fn init() {
 
 /// Lets this binary serve as a cluster worker from its command line, so your own functions
 /// run on a remote cluster: `my-app worker tcp://HOST:PORT [--nthreads N] [--memory-limit
-/// BYTES]` joins the scheduler and serves until it is told to leave (exiting with its
+/// BYTES] [--resources GPU=2]` joins the scheduler and serves until it is told to leave (exiting with its
 /// status); any other command line returns at once. Call it right after [`init`]. The stock
 /// `rask worker` serves only the built-in and collection functions: a task of yours sent to
 /// it fails with an error naming the binary that lacks it.
@@ -182,7 +185,7 @@ pub fn worker_main_from_args() {
         return;
     }
     rask_distributed::logging::init_from_env();
-    let usage = "usage: worker tcp://HOST:PORT [--nthreads N] [--memory-limit BYTES]";
+    let usage = "usage: worker tcp://HOST:PORT [--nthreads N] [--memory-limit BYTES] [--resources GPU=2,MEM=64e9]";
     let Some(address) = args.get(1).filter(|a| !a.starts_with("--")) else {
         tracing::error!("{usage}");
         std::process::exit(2);
@@ -190,10 +193,18 @@ pub fn worker_main_from_args() {
     let mut options = rask_distributed::WorkerOptions::new(address, 1);
     let mut rest = args[2..].iter();
     while let Some(flag) = rest.next() {
-        let value = rest.next().and_then(|v| v.parse::<u64>().ok());
-        match (flag.as_str(), value) {
-            ("--nthreads", Some(n)) if n > 0 => options.nthreads = n as usize,
-            ("--memory-limit", Some(bytes)) => options.memory_limit = bytes,
+        let value = rest.next();
+        let number = value.and_then(|v| v.parse::<u64>().ok());
+        match (flag.as_str(), number, value) {
+            ("--nthreads", Some(n), _) if n > 0 => options.nthreads = n as usize,
+            ("--memory-limit", Some(bytes), _) => options.memory_limit = bytes,
+            ("--resources", _, Some(text)) => match rask_graph::parse_resources(text) {
+                Ok(resources) => options.resources = resources,
+                Err(e) => {
+                    tracing::error!("--resources: {e}; {usage}");
+                    std::process::exit(2);
+                }
+            },
             _ => {
                 tracing::error!("bad option {flag:?}; {usage}");
                 std::process::exit(2);

@@ -6,6 +6,8 @@
 mod arrays;
 #[path = "../examples/bag_of_structs.rs"]
 mod bag_of_structs;
+#[path = "../examples/cluster_controls.rs"]
+mod cluster_controls;
 #[path = "../examples/dataframe.rs"]
 mod dataframe;
 #[path = "../examples/futures.rs"]
@@ -20,10 +22,11 @@ type Example = (&'static str, fn() -> Result<(), String>);
 
 fn main() {
     rask::init();
-    let examples: [Example; 6] = [
+    let examples: [Example; 7] = [
         ("typed_tasks", || typed_tasks::main().map_err(|e| e.to_string())),
         ("monte_carlo_pi", || monte_carlo_pi::main().map_err(|e| e.to_string())),
         ("futures", || futures::main().map_err(|e| e.to_string())),
+        ("cluster_controls", || cluster_controls::main().map_err(|e| e.to_string())),
         ("dataframe", || dataframe::main().map_err(|e| e.to_string())),
         ("bag_of_structs", || bag_of_structs::main().map_err(|e| e.to_string())),
         ("arrays", || arrays::main().map_err(|e| e.to_string())),
