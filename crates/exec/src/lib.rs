@@ -23,6 +23,7 @@ mod process {
     #[cfg(test)]
     mod ring_loom;
 }
+mod retry;
 mod shim;
 mod sync;
 mod threaded;

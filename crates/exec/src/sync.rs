@@ -23,10 +23,9 @@ impl Executor for SyncExecutor {
         let mut stats = RunStats::default();
         let report_every = n.div_ceil(100).max(1);
         for (done, &node) in plan.order().iter().enumerate() {
-            let value = plan
-                .op(node)
-                .eval(&|i| results[i as usize].clone().expect("the static order computes dependencies first"))
-                .map_err(|failure| ExecError::from_failure(plan.key(node), failure))?;
+            let value = crate::retry::eval(plan, node, &|i| {
+                results[i as usize].clone().expect("the static order computes dependencies first")
+            })?;
             results[node as usize] = Some(value);
             live += 1;
             stats.peak_live = stats.peak_live.max(live);

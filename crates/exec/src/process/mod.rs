@@ -360,6 +360,8 @@ struct Run<'a, 'p> {
     /// single owner.
     segments: FxHashMap<String, Weak<Segment>>,
     attempts: FxHashMap<u32, u32>,
+    /// Each retried task's earlier errors (its `retries` annotation).
+    retried: FxHashMap<u32, Vec<String>>,
     bytes_copied: u64,
     bytes_shared: u64,
     replaced: usize,
@@ -381,6 +383,7 @@ impl<'a, 'p> Run<'a, 'p> {
             run,
             segments: FxHashMap::default(),
             attempts: FxHashMap::default(),
+            retried: FxHashMap::default(),
             bytes_copied: 0,
             bytes_shared: 0,
             replaced: 0,
@@ -585,6 +588,13 @@ impl<'a, 'p> Run<'a, 'p> {
                     self.local.push(next);
                 }
                 self.shared.report(1);
+            }
+            Err(e @ (ExecError::Task { .. } | ExecError::Panic { .. })) => {
+                let earlier = self.retried.entry(node).or_default();
+                match crate::retry::give_up(self.plan, node, e, earlier) {
+                    None => self.local.push(node),
+                    Some(e) => self.shared.fail(e),
+                }
             }
             Err(e) => self.shared.fail(e),
         }

@@ -202,7 +202,7 @@ impl<'p> Shared<'p> {
         // SAFETY: the op reads only its own dependencies, all finished (we were made ready by
         // the last of them) and not freed before this task completes.
         let input = |i: u32| unsafe { self.result(i) };
-        let value = plan.op(task).eval(&input).map_err(|f| ExecError::from_failure(plan.key(task), f))?;
+        let value = crate::retry::eval(plan, task, &input)?;
         self.complete(task, value);
         Ok(())
     }

@@ -14,6 +14,52 @@ fn boom(args: &[Value]) -> Result<Value, TaskError> {
 }
 register!("boom", Arity::Exact(1), boom);
 
+/// `(fails_until, path, n)`: fails its first `n - 1` calls (counted in the file at `path`, so
+/// across worker processes too), then returns the number of calls.
+fn fails_until(args: &[Value]) -> Result<Value, TaskError> {
+    let (Value::Str(path), Some(n)) = (&args[0], args[1].as_int()) else {
+        return Err(TaskError::type_error("fails_until wants a path and a count"));
+    };
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path.as_ref() as &str).unwrap();
+    std::io::Write::write_all(&mut file, b"x").unwrap();
+    let calls = file.metadata().unwrap().len() as i64;
+    match calls < n {
+        true => Err(TaskError::new("IOError", format!("attempt {calls} failed"))),
+        false => Ok(Value::Int(calls)),
+    }
+}
+register!("fails_until", Arity::Exact(2), fails_until);
+
+/// A task annotated `retries(2)` that fails twice succeeds on its third call; one failing
+/// every time reports all three attempts; one without retries runs once.
+pub fn check_retries(executor: &dyn Executor) {
+    let dir = std::env::temp_dir().join(format!("rask-retries-{}-{}", std::process::id(), executor.name()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| Expr::from(Value::str(dir.join(name).to_str().unwrap()));
+    let mut graph = Graph::new();
+    graph.annotate(rask_graph::Annotations::new().retries(2), |g| {
+        g.insert("third_time_lucky", Expr::call("fails_until", [path("lucky"), Expr::from(3)]));
+        g.insert("hopeless", Expr::call("fails_until", [path("hopeless"), Expr::from(10)]));
+    });
+    graph.insert("once", Expr::call("fails_until", [path("once"), Expr::from(2)]));
+    let registry = Registry::new();
+    let name = executor.name().to_owned();
+    let lucky = executor.get(&graph, &[Key::from("third_time_lucky")], &registry);
+    assert_eq!(lucky.map_err(|e| e.to_string()), Ok(vec![Value::Int(3)]), "{name}");
+    let hopeless = executor.get(&graph, &[Key::from("hopeless")], &registry).unwrap_err();
+    let text = hopeless.to_string();
+    assert!(matches!(hopeless, ExecError::Retried { ref earlier, .. } if earlier.len() == 2), "{name}: {hopeless:?}");
+    let want = "task 'hopeless' failed in `fails_until`: IOError: attempt 3 failed (it failed 3 times; earlier attempts: \
+                task 'hopeless' failed in `fails_until`: IOError: attempt 1 failed | task 'hopeless' failed in `fails_until`: \
+                IOError: attempt 2 failed)";
+    assert_eq!(text, want, "{name}");
+    let once = executor.get(&graph, &[Key::from("once")], &registry).unwrap_err();
+    assert!(matches!(once, ExecError::Task { .. }), "{name}: {once:?}");
+    assert_eq!(std::fs::metadata(dir.join("once")).unwrap().len(), 1, "{name}: no retries asked, one call");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 pub enum Expect {
     Value(String),
     Error(String),
@@ -149,6 +195,7 @@ pub fn check_corpus(executor: &dyn Executor) {
         }
     }
     assert!(failures.is_empty(), "{} corpus failures on {}:\n{}", failures.len(), executor.name(), failures.join("\n"));
+    check_retries(executor);
 }
 
 fn describe(e: &Expect) -> String {
