@@ -157,7 +157,13 @@
       w.addr, w.nthreads, w.processing, w.metrics.executing, w.metrics.ready, w.keys_held, bytes(w.bytes_in_memory),
       bytes(w.bytes_spilled), w.memory_limit ? bytes(w.memory_limit) : '—', bytes(w.metrics.rss),
       w.metrics.cpu_percent.toFixed(0) + '%', bytes(w.metrics.bytes_received), bytes(w.metrics.bytes_sent),
-      w.last_seen_s.toFixed(1) + ' s']));
+      resources(w), w.last_seen_s.toFixed(1) + ' s']));
+  }
+
+  // "GPU 1/2": what running tasks leave free of each resource the worker declared.
+  function resources(w) {
+    const amount = (x) => (Number.isInteger(x) ? String(x) : x.toPrecision(3));
+    return w.resources.map(([name, total], i) => name + ' ' + amount(w.resources_free[i]) + '/' + amount(total)).join(', ') || '—';
   }
 
   // ---- graph: task groups layered by dependency ----
