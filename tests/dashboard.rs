@@ -34,7 +34,7 @@ fn rask() -> Command {
 
 fn worker(addr: &str) -> Child {
     rask()
-        .args(["worker", addr, "--nthreads", "2"])
+        .args(["worker", addr, "--nthreads", "2", "--resources", "GPU=1"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -128,6 +128,11 @@ fn the_dashboard_shows_a_live_run_and_the_report_opens_offline() {
 
     page.open(&format!("{base}/workers"));
     page.wait_for("document.querySelectorAll('#workers-table tbody tr').length === 2", 20);
+    // Each worker's declared resources, and what its running tasks leave free (all of it now).
+    let cells = page.eval(
+        "[...document.querySelectorAll('#workers-table tbody tr')].map(r => r.children[13].textContent).join(',')",
+    );
+    assert_eq!(cells.as_str(), Some("GPU 1/1,GPU 1/1"));
     page.open(&format!("{base}/graph"));
     page.wait_for("document.querySelectorAll('#graph g.node').length === 3", 20);
     let states = page.eval("[...document.querySelectorAll('#graph g.node')].map(n => n.dataset.state).join(',')");

@@ -1,6 +1,7 @@
 //! The client: submits graphs, holds futures, gathers results from the workers directly.
 //!
-//! Blocking API over a small tokio runtime of its own. A [`Future`] names a key on the cluster;
+//! Blocking API over a small tokio runtime of its own (from async code, use [`AsyncClient`]:
+//! the blocking calls must not run on an async executor's thread). A [`Future`] names a key on the cluster;
 //! while any clone of it lives the result is kept, and the last one dropped releases it
 //! (Dask's reference counting). Graphs are compiled here (`Plan::build`: validated, culled,
 //! fused, ordered) and sent as tasks in priority order, so the scheduler never parses text.

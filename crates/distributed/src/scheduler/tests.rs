@@ -480,3 +480,39 @@ fn scattered_data_lost_with_its_only_holder_is_an_error_not_a_recomputation() {
     s.remove_client(7);
     assert_eq!(s.stats().tasks_known, 0);
 }
+
+#[test]
+fn resources_are_never_oversubscribed_and_a_task_no_worker_can_serve_waits_for_one() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 8, 0, vec![("GPU".into(), 2.0)]);
+    s.add_client(7);
+    let names: Vec<String> = (0..5).map(|i| format!("g{i}")).chain(["big".into()]).collect();
+    let src = format!(
+        "{{{}}}",
+        names.iter().enumerate().map(|(i, n)| format!("'{n}': (inc, {i})")).collect::<Vec<_>>().join(", ")
+    );
+    let (mut defs, wanted) = tasks(&src, &names.iter().map(String::as_str).collect::<Vec<_>>());
+    for def in &mut defs {
+        let gpus = if def.key == Key::from("big") { 3.0 } else { 1.0 };
+        def.hints = Some(Box::new(rask_graph::Annotations::new().resource("GPU", gpus)));
+    }
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    let mut finished = 0;
+    while finished < 5 {
+        let batch = s.out.compute.remove(&1).unwrap_or_default();
+        assert!(!batch.is_empty(), "work is handed out as GPUs free up");
+        let processing = s.stats().worker_status[0].processing;
+        assert!(processing <= 2, "two GPUs, {processing} tasks holding them");
+        for a in batch {
+            finished += 1;
+            s.done(1, vec![rec(a.task.key, 8)]);
+        }
+    }
+    assert_eq!(s.state_of(&Key::from("big")), Some(&TaskState::Queued), "waits, not erred");
+    assert_eq!(s.stats().tasks_no_worker, 1);
+    s.add_worker(2, "w2".into(), 1, 0, vec![("GPU".into(), 4.0)]);
+    assert_eq!(s.state_of(&Key::from("big")), Some(&TaskState::Processing(2)), "runs where it fits");
+    assert_eq!(s.stats().tasks_no_worker, 0);
+    s.check_groups();
+}
