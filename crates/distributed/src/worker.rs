@@ -154,7 +154,9 @@ impl Jobs {
 /// Blocks the calling thread.
 pub fn run(options: WorkerOptions) -> Result<(), DistError> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    runtime.block_on(serve(options, std::future::pending()))
+    // No signals here: the sender lives as long as the worker, and never sends.
+    let (_never, stop) = unbounded_channel();
+    runtime.block_on(serve(options, stop))
 }
 
 /// [`run`] for a process that is a worker and nothing else (`rask worker`, a `LocalCluster`'s
@@ -166,17 +168,26 @@ pub fn run_process(options: WorkerOptions) -> Result<(), DistError> {
     runtime.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
-        let stop = async move {
-            tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
+        let (signals, stop) = unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let name = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                };
+                if signals.send(name).is_err() {
+                    return;
+                }
             }
-        };
+        });
         serve(options, stop).await
     })
 }
 
-async fn serve(options: WorkerOptions, stop: impl std::future::Future<Output = &'static str>) -> Result<(), DistError> {
+/// `stop` brings the signals asking the worker to leave: the first retires it gracefully (its
+/// results move to other workers first), a second (or the retirement taking longer than
+/// [`RETIRE_DEADLINE`]) makes it leave at once.
+async fn serve(options: WorkerOptions, stop: Signals) -> Result<(), DistError> {
     let timeouts = options.timeouts;
     let scheduler_addr = options.scheduler.trim_start_matches("tcp://").to_owned();
     let secret: Option<Arc<[u8]>> = options.secret.clone().map(Into::into);
@@ -216,7 +227,7 @@ async fn serve_joined(
     stream: TcpStream,
     data: TcpListener,
     secret: Option<Arc<[u8]>>,
-    stop: impl std::future::Future<Output = &'static str>,
+    mut stop: Signals,
 ) -> Result<(), DistError> {
     let timeouts = options.timeouts;
     let scheduler_addr = options.scheduler.trim_start_matches("tcp://").to_owned();
@@ -307,13 +318,23 @@ async fn serve_joined(
             }
         });
     }
-    tokio::pin!(stop);
+    let mut retiring: Option<tokio::time::Instant> = None;
     let ended = loop {
         // The scheduler pings every second: silence past the deadline means it is gone.
         let read = tokio::select! {
             read = read_msg_idle::<ToDistWorker>(&mut rd, MAX_FRAME, Some(timeouts.scheduler)) => read,
-            signal = &mut stop => {
-                tracing::info!("{signal}: leaving (results dropped, spill folder removed)");
+            Some(signal) = stop.recv() => {
+                if retiring.is_some() {
+                    tracing::info!("{signal} again: leaving now (results dropped, spill folder removed)");
+                    break Ok(());
+                }
+                tracing::info!("{signal}: retiring (results move to other workers first; signal again to leave at once)");
+                let _ = out_tx.send(FromDistWorker::Retire);
+                retiring = Some(tokio::time::Instant::now() + RETIRE_DEADLINE);
+                continue;
+            }
+            _ = tokio::time::sleep_until(retiring.unwrap_or_else(tokio::time::Instant::now)), if retiring.is_some() => {
+                tracing::warn!("not retired within {RETIRE_DEADLINE:?}: leaving (results dropped)");
                 break Ok(());
             }
         };
@@ -341,6 +362,10 @@ async fn serve_joined(
                 let _ = out_tx.send(FromDistWorker::Stolen { keys });
             }
             Ok(Some(ToDistWorker::Ping)) => {}
+            Ok(Some(ToDistWorker::Retired)) => {
+                tracing::info!("retired: what it held is on other workers; leaving");
+                break Ok(());
+            }
             Ok(Some(ToDistWorker::Exit { reason })) => break Err(DistError::Closed(reason)),
             Ok(None) => {
                 break Err(DistError::Closed(format!("the scheduler at {scheduler_addr} closed the connection")))
@@ -362,6 +387,12 @@ async fn serve_joined(
     store.close();
     ended
 }
+
+/// Signals asking the worker to leave, by name.
+type Signals = tokio::sync::mpsc::UnboundedReceiver<&'static str>;
+
+/// How long a worker asked to leave waits for the scheduler to move its results off it.
+pub const RETIRE_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Starts a task whose inputs are all here at once; otherwise fetches them first.
 fn dispatch(

@@ -81,6 +81,9 @@ pub enum ClientMsg {
     Rebalance,
     /// Which keys each worker holds.
     HasWhat,
+    /// Retire the workers at these addresses (or hosts): no new tasks, their results moved
+    /// to other workers, then they leave. Answered by `Retired`.
+    RetireWorkers { addrs: Vec<String> },
     /// Which workers hold these keys (to fetch them from the workers directly).
     WhoHas { keys: Vec<Key> },
     /// The scheduler's figures: counters, tasks by state, workers, task groups.
@@ -113,6 +116,11 @@ pub enum ToClient {
     /// Each worker's address and the keys it holds.
     HasWhat {
         workers: Vec<(String, Vec<Key>)>,
+    },
+    /// The workers a `RetireWorkers` retired, once they have left; or why it was refused.
+    Retired {
+        workers: Vec<String>,
+        refused: Option<String>,
     },
     Stats(Box<SchedulerStats>),
     /// The task events asked for, and the stream's position after the last of them.
@@ -162,6 +170,8 @@ pub struct SchedulerStats {
     /// Failed runs of tasks with retries left, run again.
     pub tasks_retried: u64,
     pub workers_lost: u64,
+    /// Workers that left gracefully, their results moved first (`retire_workers`, SIGTERM).
+    pub workers_retired: u64,
     /// Totals of the workers' last heartbeats.
     pub bytes_in_memory: u64,
     pub bytes_spilled: u64,
@@ -322,6 +332,8 @@ pub enum ToDistWorker {
     /// Copy these results from the workers listed (data addresses); answered by
     /// [`FromDistWorker::Stored`] for those fetched.
     Fetch { items: Vec<(Key, Vec<String>)> },
+    /// Retired: leave now (status 0); everything it held is elsewhere or unneeded.
+    Retired,
     /// Give back those of these tasks that have not started (work stealing); answered by
     /// [`FromDistWorker::Stolen`].
     Steal { keys: Vec<Key> },
@@ -350,6 +362,8 @@ pub enum FromDistWorker {
         key: Key,
         failure: DistFailure,
     },
+    /// This worker was asked to stop (SIGTERM): retire it gracefully.
+    Retire,
     /// Results now held here (scattered to it, or copied from a peer), with their sizes;
     /// `failed`: copies asked for that no holder could give.
     Stored {

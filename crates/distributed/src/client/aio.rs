@@ -181,6 +181,11 @@ impl AsyncClient {
         self.client.rebalance_async().await
     }
 
+    /// See [`Client::retire_workers`].
+    pub async fn retire_workers(&self, addrs: &[String]) -> Result<Vec<String>, DistError> {
+        self.client.retire_workers_async(addrs).await
+    }
+
     pub async fn who_has(&self, futures: &[Future]) -> Result<Vec<(Key, Vec<String>)>, DistError> {
         self.client.who_has_async(futures).await
     }

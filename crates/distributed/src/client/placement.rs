@@ -1,6 +1,6 @@
 //! Data placement from the client: values scattered onto workers without a task, results
-//! copied (`replicate`) or moved (`rebalance`), and where everything is (`who_has`,
-//! `has_what`). The scheduler decides where (`scheduler/state/data.rs`); workers copy from
+//! copied (`replicate`) or moved (`rebalance`, `retire_workers`), and where everything is
+//! (`who_has`, `has_what`). The scheduler decides where (`scheduler/state/data.rs`); workers copy from
 //! each other directly, so the bytes never pass through the scheduler after the scatter.
 
 use rask_graph::{Key, Value};
@@ -40,6 +40,22 @@ impl Client {
     /// Every worker's data address and the keys it holds, in the order the workers joined.
     pub fn has_what(&self) -> Result<Vec<(String, Vec<Key>)>, DistError> {
         self.block_on(self.has_what_async())
+    }
+
+    /// Retires the workers at these data addresses (or on these hosts) gracefully: they get
+    /// no new tasks, finish what they run, hand their results to the other workers, then
+    /// leave — nothing is lost or recomputed. Returns the addresses retired, once they are
+    /// gone; an error if no other worker would be left to take their results.
+    pub fn retire_workers(&self, addrs: &[String]) -> Result<Vec<String>, DistError> {
+        self.block_on(self.retire_workers_async(addrs))
+    }
+
+    pub(super) async fn retire_workers_async(&self, addrs: &[String]) -> Result<Vec<String>, DistError> {
+        match self.inner.request(ClientMsg::RetireWorkers { addrs: addrs.to_vec() }).await? {
+            ToClient::Retired { workers, refused: None } => Ok(workers),
+            ToClient::Retired { refused: Some(why), .. } => Err(DistError::Protocol(format!("retire_workers: {why}"))),
+            other => Err(DistError::Protocol(format!("expected retired, got {other:?}"))),
+        }
     }
 
     pub(super) async fn scatter_async(

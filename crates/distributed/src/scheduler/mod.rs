@@ -183,9 +183,10 @@ async fn connection(
         while let Some(out) = rx.recv().await {
             let (sent, last) = match &out {
                 Outgoing::Client(m) => (write_msg_within(&mut wr, m, timeouts.write).await, false),
-                Outgoing::Worker(m) => {
-                    (write_msg_within(&mut wr, m, timeouts.write).await, matches!(m, ToDistWorker::Exit { .. }))
-                }
+                Outgoing::Worker(m) => (
+                    write_msg_within(&mut wr, m, timeouts.write).await,
+                    matches!(m, ToDistWorker::Exit { .. } | ToDistWorker::Retired),
+                ),
             };
             if sent.is_err() || last {
                 break;
@@ -271,7 +272,7 @@ async fn actor(mut inbox: UnboundedReceiver<Event>, timeouts: Timeouts, address:
                 event = inbox.try_recv().ok();
             }
         }
-        flush(&mut state, &clients, &workers);
+        flush(&mut state, &clients, &mut workers);
         // Became idle: the task tables were dropped; let the allocator return their pages.
         let idle = state.is_idle();
         if idle && !was_idle {
@@ -370,6 +371,7 @@ fn handle(
             ClientMsg::Scatter { items, broadcast } => state.scatter(conn, items, broadcast),
             ClientMsg::Replicate { keys, n } => state.replicate(conn, keys, n),
             ClientMsg::Rebalance => state.rebalance(conn),
+            ClientMsg::RetireWorkers { addrs } => state.retire_workers(conn, &addrs),
             ClientMsg::HasWhat => {
                 let workers = state.has_what();
                 state.out.to_clients.push((conn, ToClient::HasWhat { workers }));
@@ -408,6 +410,7 @@ fn worker_message(state: &mut State, conn: WorkerId, msg: FromDistWorker) {
         FromDistWorker::Stolen { keys } => state.stolen(conn, &keys),
         FromDistWorker::Seceded { key } => state.seceded(conn, &key),
         FromDistWorker::Stored { items, failed } => state.stored(conn, items, &failed),
+        FromDistWorker::Retire => state.retire_self(conn),
         FromDistWorker::Heartbeat {
             bytes_in_memory,
             bytes_spilled,
@@ -433,9 +436,10 @@ fn worker_message(state: &mut State, conn: WorkerId, msg: FromDistWorker) {
 fn flush(
     state: &mut State,
     clients: &FxHashMap<ClientId, UnboundedSender<Outgoing>>,
-    workers: &FxHashMap<WorkerId, UnboundedSender<Outgoing>>,
+    workers: &mut FxHashMap<WorkerId, UnboundedSender<Outgoing>>,
 ) {
     state.progress_due(Instant::now());
+    state.progress_retirements();
     let out = std::mem::take(&mut state.out);
     let send = |to: &FxHashMap<u32, UnboundedSender<Outgoing>>, id: u32, msg: Outgoing| {
         if let Some(tx) = to.get(&id) {
@@ -446,6 +450,12 @@ fn flush(
     // new result dropped by the old release.
     for (w, keys) in out.release {
         send(workers, w, Outgoing::Worker(ToDistWorker::Release { keys }));
+    }
+    // Retired workers are cut off like fenced ones: told to leave, their late messages ignored.
+    for w in out.retired {
+        if let Some(tx) = workers.remove(&w) {
+            let _ = tx.send(Outgoing::Worker(ToDistWorker::Retired));
+        }
     }
     for (w, items) in out.store {
         send(workers, w, Outgoing::Worker(ToDistWorker::Store { items }));

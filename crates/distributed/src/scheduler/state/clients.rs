@@ -102,6 +102,7 @@ impl State {
     pub fn remove_client(&mut self, c: ClientId) {
         self.progress.remove(&c);
         self.placement_waiters.retain(|(x, _)| *x != c);
+        self.forget_retirement_client(c);
         let mut fx = Effects::default();
         self.coord.remove_client(c, &mut fx);
         self.apply(fx);

@@ -83,7 +83,8 @@ impl State {
             self.settle_copies();
             return;
         }
-        let mut load: Vec<(WorkerId, u64)> = self.workers.keys().map(|&w| (w, self.held_bytes(w))).collect();
+        let mut load: Vec<(WorkerId, u64)> =
+            self.workers.iter().filter(|(_, w)| !w.retiring).map(|(&w, _)| (w, self.held_bytes(w))).collect();
         let mean = load.iter().map(|(_, b)| b).sum::<u64>() / load.len() as u64;
         load.sort_by_key(|&(w, b)| (std::cmp::Reverse(b), w));
         for i in 0..load.len() {
@@ -200,11 +201,12 @@ impl State {
         self.workers[&w].holds.iter().map(|&t| self.task(t).nbytes).sum()
     }
 
-    /// The worker holding the fewest bytes, among those not in `except`.
-    fn emptiest_worker(&self, except: &[WorkerId]) -> Option<WorkerId> {
+    /// The worker holding the fewest bytes, among those not in `except` nor retiring.
+    pub(super) fn emptiest_worker(&self, except: &[WorkerId]) -> Option<WorkerId> {
         self.workers
-            .keys()
-            .filter(|w| !except.contains(w))
+            .iter()
+            .filter(|(id, w)| !except.contains(id) && !w.retiring)
+            .map(|(id, _)| id)
             .min_by_key(|&&w| (self.held_bytes(w) + self.workers[&w].processing.len() as u64, w))
             .copied()
     }

@@ -178,8 +178,16 @@ impl State {
     /// A worker is gone: its running tasks go back to the queue (or err after too many
     /// deaths), results only it held are recomputed if still needed.
     pub fn remove_worker(&mut self, w: WorkerId) {
+        if self.workers.contains_key(&w) {
+            self.stats.workers_lost += 1;
+            self.forget_worker(w);
+        }
+    }
+
+    /// Worker `w` is gone (dead, or retired with nothing of its own left): what it ran is
+    /// queued again and what only it held is recomputed if still needed.
+    pub(super) fn forget_worker(&mut self, w: WorkerId) {
         let Some(worker) = self.workers.remove(&w) else { return };
-        self.stats.workers_lost += 1;
         self.copying.retain(|&(_, to), from| to != w && *from != Some(w));
         let mut running: Vec<TaskId> = worker.processing.into_iter().collect();
         running.sort_by_key(|&t| self.task(t).priority);

@@ -27,6 +27,7 @@ pub(crate) mod groups;
 pub(crate) mod monitor;
 mod observe;
 mod placement;
+mod retire;
 mod roots;
 mod steal;
 
@@ -121,6 +122,8 @@ struct Worker {
     free: Vec<f64>,
     /// Its tasks that wait on subtasks they submitted and gave their thread back.
     seceded: FxHashSet<TaskId>,
+    /// Leaving gracefully (`retire.rs`): no new tasks, its results moved elsewhere first.
+    retiring: bool,
 }
 
 /// What a worker's heartbeat says about it.
@@ -137,7 +140,7 @@ pub struct WorkerReport {
 
 impl Worker {
     fn has_room(&self) -> bool {
-        !self.report.paused && self.occupied() < self.nthreads + SATURATION
+        !self.report.paused && !self.retiring && self.occupied() < self.nthreads + SATURATION
     }
 
     /// Tasks holding or waiting for one of its threads (seceded ones hold none).
@@ -152,6 +155,8 @@ pub struct Outbox {
     pub compute: FxHashMap<WorkerId, Vec<Assignment>>,
     pub release: FxHashMap<WorkerId, Vec<Key>>,
     pub steal: FxHashMap<WorkerId, Vec<Key>>,
+    /// Workers retired: to be told to leave, and cut off.
+    pub retired: Vec<WorkerId>,
     /// Values a client scattered, for the worker to keep.
     pub store: FxHashMap<WorkerId, Vec<(Key, rask_graph::Value)>>,
     /// Results to copy from other workers (replication, rebalancing).
@@ -207,6 +212,8 @@ pub struct State {
     /// Clients waiting for `copying` to empty: with keys (`replicate`, answered `WhoHas`) or
     /// without (`rebalance`, answered `HasWhat`).
     placement_waiters: Vec<(ClientId, Option<Vec<Key>>)>,
+    /// Retirements under way (`retire.rs`).
+    retirements: Vec<retire::Retirement>,
     /// Queues, variables, events, semaphores and topics (`coord.rs`).
     coord: coord::Coordination,
     /// `tcp://HOST:PORT`, for the stats.
@@ -350,6 +357,7 @@ impl State {
         let worker = Worker {
             free: resources.iter().map(|(_, amount)| *amount).collect(),
             seceded: FxHashSet::default(),
+            retiring: false,
             resources,
             name: Arc::from(addr.as_str()),
             addr,

@@ -12,7 +12,7 @@ impl State {
     /// backlog (tasks whose inputs are small, so moving them costs little).
     pub(super) fn balance(&mut self) {
         const CHEAP_TO_MOVE: u64 = 1 << 20;
-        let idle = self.workers.values().any(|w| !w.report.paused && w.occupied() < w.nthreads);
+        let idle = self.workers.values().any(|w| !w.report.paused && !w.retiring && w.occupied() < w.nthreads);
         if !idle {
             return;
         }

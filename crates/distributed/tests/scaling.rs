@@ -1,0 +1,116 @@
+//! A cluster that shrinks without losing work, on a real `LocalCluster` (worker processes on
+//! loopback): workers retired by a client or by SIGTERM hand their results to the others
+//! first, so nothing is recomputed.
+//!
+//! Own `main` (`harness = false`): the cluster's workers are this binary, re-executed.
+
+#[path = "../../exec/tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use rask_distributed::{Arg, Client, Future, LocalCluster};
+use rask_graph::{register, Annotations, Arity, TaskError, Value};
+
+fn main() {
+    rask_distributed::worker_main_if_requested();
+    let tests: &[(&str, fn())] = &[
+        ("a_retired_worker_hands_over_its_results_and_nothing_is_recomputed", retire_by_client),
+        ("sigterm_retires_a_worker_gracefully", retire_by_sigterm),
+    ];
+    common::run_tests(tests);
+}
+
+/// `(blob, n, tag)`: a string of `n` bytes (`tag` makes each call its own task).
+fn blob(args: &[Value]) -> Result<Value, TaskError> {
+    Ok(Value::str(&"x".repeat(args[0].as_int().unwrap_or(0) as usize)))
+}
+register!("blob", Arity::Exact(2), blob);
+
+fn pid(_: &[Value]) -> Result<Value, TaskError> {
+    Ok(Value::Int(std::process::id() as i64))
+}
+register!("pid", Arity::Exact(0), pid);
+
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn addresses(client: &Client) -> Vec<String> {
+    client.has_what().unwrap().into_iter().map(|(addr, _)| addr).collect()
+}
+
+/// `n` results made on the worker at `addr`.
+fn made_on(client: &Client, addr: &str, n: usize) -> Vec<Future> {
+    let there = Annotations::new().workers([addr.to_owned()]);
+    let futures: Vec<Future> =
+        (0..n).map(|i| client.submit_with("blob", [Arg::from(20_000), Arg::from(i as i64)], &there).unwrap()).collect();
+    client.wait(&futures).unwrap();
+    futures
+}
+
+fn retire_by_client() {
+    let cluster = LocalCluster::new(3, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let workers = addresses(&client);
+    let leaving = workers[0].clone();
+    let held = made_on(&client, &leaving, 12);
+    let elsewhere = made_on(&client, &workers[1], 4);
+    // A task still running on it when it is retired finishes there first.
+    let there = Annotations::new().workers([leaving.clone()]);
+    let running = client.submit_with("sleep", [Arg::from(0.5), Arg::from(7)], &there).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+
+    let retired = client.retire_workers(std::slice::from_ref(&leaving)).unwrap();
+    assert_eq!(retired, vec![leaving.clone()]);
+    assert!(running.done(), "its running task finished before it left");
+    assert_eq!(running.result().unwrap(), Value::Int(7));
+    let placement = client.has_what().unwrap();
+    assert!(placement.iter().all(|(addr, _)| *addr != leaving), "{placement:?}");
+    let holders = client.who_has(&held).unwrap();
+    assert!(holders.iter().all(|(_, h)| h.len() == 1 && h[0] != leaving), "moved to the others: {holders:?}");
+    let values = client.gather(&held).unwrap();
+    assert!(values.iter().all(|v| *v == Value::str(&"x".repeat(20_000))));
+    assert_eq!(client.gather(&elsewhere).unwrap().len(), 4);
+    let stats = client.stats().unwrap();
+    assert_eq!((stats.workers, stats.workers_retired, stats.workers_lost), (2, 1, 0), "{stats:?}");
+    assert_eq!(stats.tasks_recomputed, 0, "handed over, not recomputed");
+    // Work goes on, on the workers left; the last ones cannot all go.
+    let more = client.map("inc", (0..20).map(Value::Int)).unwrap();
+    assert_eq!(client.gather(&more).unwrap().len(), 20);
+    let refused = client.retire_workers(&addresses(&client)).unwrap_err().to_string();
+    assert!(refused.contains("no worker"), "{refused}");
+    assert_eq!(client.stats().unwrap().workers, 2);
+}
+
+fn retire_by_sigterm() {
+    let cluster = LocalCluster::new(2, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let workers = addresses(&client);
+    // Which process serves which address.
+    let pid_of = |addr: &str| {
+        let there = Annotations::new().workers([addr.to_owned()]);
+        client.submit_with("pid", [], &there).unwrap().result().unwrap().as_int().unwrap()
+    };
+    let (leaving, staying) = (workers[0].clone(), workers[1].clone());
+    let leaving_pid = pid_of(&leaving);
+    assert!(cluster.worker_pids().contains(&(leaving_pid as u32)));
+    let held = made_on(&client, &leaving, 8);
+    // SAFETY: a plain signal to a worker process this test started.
+    unsafe { libc::kill(leaving_pid as i32, libc::SIGTERM) };
+    eventually("the worker has retired", || client.stats().unwrap().workers_retired == 1);
+    let holders = client.who_has(&held).unwrap();
+    assert!(holders.iter().all(|(_, h)| *h == vec![staying.clone()]), "{holders:?}");
+    assert!(client.gather(&held).unwrap().iter().all(|v| *v == Value::str(&"x".repeat(20_000))));
+    let stats = client.stats().unwrap();
+    assert_eq!((stats.workers, stats.workers_lost, stats.tasks_recomputed), (1, 0, 0), "{stats:?}");
+    // The process is gone (or a zombie awaiting its parent): it exited on its own.
+    eventually("the process exited", || {
+        std::fs::read_to_string(format!("/proc/{leaving_pid}/stat"))
+            .map_or(true, |s| s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+    });
+}
