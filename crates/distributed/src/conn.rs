@@ -103,8 +103,10 @@ pub async fn write_msg_within<T: Serialize>(
 
 /// Opens a TCP connection and runs the connecting side of the handshake, within `limit`.
 pub async fn dial(addr: &str, role: Role, secret: Option<&[u8]>, limit: Duration) -> Result<TcpStream, DistError> {
+    // The scheduler may be starting up: wait for it. A peer that refuses is gone: next holder.
+    let patient = !matches!(role, Role::Peer);
     let open = async {
-        let mut stream = TcpStream::connect(addr).await?;
+        let mut stream = if patient { connect_retrying(addr).await? } else { TcpStream::connect(addr).await? };
         stream.set_nodelay(true)?;
         connect(&mut stream, role, secret).await?;
         Ok::<_, DistError>(stream)
@@ -112,6 +114,23 @@ pub async fn dial(addr: &str, role: Role, secret: Option<&[u8]>, limit: Duration
     match tokio::time::timeout(limit, open).await {
         Ok(opened) => opened,
         Err(_) => Err(DistError::TimedOut(format!("connecting to {addr} took longer than {limit:?}"))),
+    }
+}
+
+/// Opens a TCP connection, trying again while it is refused (a scheduler starting at the same
+/// time as its workers, as on a batch system, is not listening yet): every 50 ms at first,
+/// then up to every second. The caller bounds the whole wait (the connect deadline).
+pub async fn connect_retrying(addr: &str) -> std::io::Result<TcpStream> {
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match TcpStream::connect(addr).await {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                tracing::debug!("{addr} refused the connection: trying again in {pause:?}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            opened => return opened,
+        }
     }
 }
 

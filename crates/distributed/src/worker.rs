@@ -193,7 +193,7 @@ async fn serve(options: WorkerOptions, stop: Signals) -> Result<(), DistError> {
     let secret: Option<Arc<[u8]>> = options.secret.clone().map(Into::into);
     let nthreads = options.nthreads.max(1);
     let (stream, data) = tokio::time::timeout(timeouts.connect, async {
-        let mut stream = TcpStream::connect(&scheduler_addr).await?;
+        let mut stream = conn::connect_retrying(&scheduler_addr).await?;
         stream.set_nodelay(true)?;
         // Serve data on the interface that reaches the scheduler.
         let host = stream.local_addr()?.ip();

@@ -47,12 +47,19 @@ impl State {
                     let why = "retiring them would leave no worker to take their results".to_owned();
                     self.out.to_clients.push((c, ToClient::Retired { workers: Vec::new(), refused: Some(why) }));
                 }
-                // The last worker leaving on its own: nowhere to move its results, so it goes
-                // as a lost worker would (what is still wanted is recomputed when one joins).
+                // The last worker leaving on its own: nowhere to move its results. With none,
+                // it is retired; with some, it goes as a lost worker would (what is still
+                // wanted is recomputed when a worker joins).
                 None => {
                     for w in chosen {
                         self.out.retired.push(w);
-                        self.remove_worker(w);
+                        let worker = &self.workers[&w];
+                        if worker.holds.is_empty() && worker.processing.is_empty() {
+                            self.stats.workers_retired += 1;
+                            self.forget_worker(w);
+                        } else {
+                            self.remove_worker(w);
+                        }
                     }
                 }
             }
