@@ -14,6 +14,8 @@ const ENV: &str = "RASK_DIST_WORKER";
 /// Call it first thing in `main`.
 pub fn worker_main_if_requested() {
     if let Some(spec) = std::env::var_os(ENV) {
+        // Not inherited by what this worker starts; but a restart re-executes it as a worker.
+        worker::restore_on_restart(ENV, &spec);
         std::env::remove_var(ENV);
         let spec = spec.to_string_lossy().into_owned();
         let mut parts = spec.split('#');

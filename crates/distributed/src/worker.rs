@@ -150,13 +150,36 @@ impl Jobs {
     }
 }
 
+/// Variables this process was started with and took out of its environment (so that what
+/// it starts does not inherit them), put back when it re-executes itself.
+static RESTORE_ON_RESTART: Mutex<Vec<(std::ffi::OsString, std::ffi::OsString)>> = Mutex::new(Vec::new());
+
+/// Puts `name=value` back in the environment of this process's re-execution on a restart.
+pub(crate) fn restore_on_restart(name: &str, value: &std::ffi::OsStr) {
+    RESTORE_ON_RESTART.lock().expect("restart environment").push((name.into(), value.to_owned()));
+}
+
+/// How a worker's time with its scheduler ended, when it ended well.
+enum Ending {
+    /// Asked to leave (a signal, or retired).
+    Left,
+    /// The cluster restarts: start afresh.
+    Restart,
+}
+
 /// Runs a worker until the scheduler goes away or tells it to leave (an error saying why).
-/// Blocks the calling thread.
+/// Blocks the calling thread. A restart of the cluster starts it afresh in place (a new
+/// store, new task threads, joining again).
 pub fn run(options: WorkerOptions) -> Result<(), DistError> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     // No signals here: the sender lives as long as the worker, and never sends.
-    let (_never, stop) = unbounded_channel();
-    runtime.block_on(serve(options, stop))
+    let (_never, mut stop) = unbounded_channel();
+    loop {
+        match runtime.block_on(serve(options.clone(), &mut stop))? {
+            Ending::Left => return Ok(()),
+            Ending::Restart => tracing::info!("the cluster restarts: joining again"),
+        }
+    }
 }
 
 /// [`run`] for a process that is a worker and nothing else (`rask worker`, a `LocalCluster`'s
@@ -165,7 +188,7 @@ pub fn run(options: WorkerOptions) -> Result<(), DistError> {
 pub fn run_process(options: WorkerOptions) -> Result<(), DistError> {
     crate::raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    runtime.block_on(async {
+    let ending = runtime.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
         let (signals, stop) = unbounded_channel();
@@ -180,14 +203,31 @@ pub fn run_process(options: WorkerOptions) -> Result<(), DistError> {
                 }
             }
         });
-        serve(options, stop).await
-    })
+        let mut stop = stop;
+        serve(options, &mut stop).await
+    });
+    match ending? {
+        Ending::Left => Ok(()),
+        // A fresh process: memory, threads and globals as at the start, the same pid (so a
+        // `LocalCluster` keeps its handle), the same command line and environment.
+        Ending::Restart => {
+            drop(runtime);
+            tracing::info!("the cluster restarts: this worker starts afresh");
+            let mut args = std::env::args_os();
+            let mut command = std::process::Command::new("/proc/self/exe");
+            command.envs(RESTORE_ON_RESTART.lock().expect("restart environment").iter().cloned());
+            if let Some(arg0) = args.next() {
+                std::os::unix::process::CommandExt::arg0(&mut command, arg0);
+            }
+            Err(DistError::Io(std::os::unix::process::CommandExt::exec(command.args(args))))
+        }
+    }
 }
 
 /// `stop` brings the signals asking the worker to leave: the first retires it gracefully (its
 /// results move to other workers first), a second (or the retirement taking longer than
 /// [`RETIRE_DEADLINE`]) makes it leave at once.
-async fn serve(options: WorkerOptions, stop: Signals) -> Result<(), DistError> {
+async fn serve(options: WorkerOptions, stop: &mut Signals) -> Result<Ending, DistError> {
     let timeouts = options.timeouts;
     let scheduler_addr = options.scheduler.trim_start_matches("tcp://").to_owned();
     let secret: Option<Arc<[u8]>> = options.secret.clone().map(Into::into);
@@ -227,8 +267,8 @@ async fn serve_joined(
     stream: TcpStream,
     data: TcpListener,
     secret: Option<Arc<[u8]>>,
-    mut stop: Signals,
-) -> Result<(), DistError> {
+    stop: &mut Signals,
+) -> Result<Ending, DistError> {
     let timeouts = options.timeouts;
     let scheduler_addr = options.scheduler.trim_start_matches("tcp://").to_owned();
     let nthreads = options.nthreads.max(1);
@@ -326,7 +366,7 @@ async fn serve_joined(
             Some(signal) = stop.recv() => {
                 if retiring.is_some() {
                     tracing::info!("{signal} again: leaving now (results dropped, spill folder removed)");
-                    break Ok(());
+                    break Ok(Ending::Left);
                 }
                 tracing::info!("{signal}: retiring (results move to other workers first; signal again to leave at once)");
                 let _ = out_tx.send(FromDistWorker::Retire);
@@ -335,7 +375,7 @@ async fn serve_joined(
             }
             _ = tokio::time::sleep_until(retiring.unwrap_or_else(tokio::time::Instant::now)), if retiring.is_some() => {
                 tracing::warn!("not retired within {RETIRE_DEADLINE:?}: leaving (results dropped)");
-                break Ok(());
+                break Ok(Ending::Left);
             }
         };
         match read {
@@ -364,8 +404,9 @@ async fn serve_joined(
             Ok(Some(ToDistWorker::Ping)) => {}
             Ok(Some(ToDistWorker::Retired)) => {
                 tracing::info!("retired: what it held is on other workers; leaving");
-                break Ok(());
+                break Ok(Ending::Left);
             }
+            Ok(Some(ToDistWorker::Restart)) => break Ok(Ending::Restart),
             Ok(Some(ToDistWorker::Exit { reason })) => break Err(DistError::Closed(reason)),
             Ok(None) => {
                 break Err(DistError::Closed(format!("the scheduler at {scheduler_addr} closed the connection")))

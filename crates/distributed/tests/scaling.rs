@@ -17,6 +17,7 @@ fn main() {
     let tests: &[(&str, fn())] = &[
         ("a_retired_worker_hands_over_its_results_and_nothing_is_recomputed", retire_by_client),
         ("sigterm_retires_a_worker_gracefully", retire_by_sigterm),
+        ("a_restart_drops_every_task_and_starts_every_worker_afresh", restart),
     ];
     common::run_tests(tests);
 }
@@ -26,6 +27,13 @@ fn blob(args: &[Value]) -> Result<Value, TaskError> {
     Ok(Value::str(&"x".repeat(args[0].as_int().unwrap_or(0) as usize)))
 }
 register!("blob", Arity::Exact(2), blob);
+
+/// Calls of `calls` in this process so far: 1 on a fresh process.
+fn calls(_: &[Value]) -> Result<Value, TaskError> {
+    static CALLS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    Ok(Value::Int(CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1))
+}
+register!("calls", Arity::Exact(1), calls);
 
 fn pid(_: &[Value]) -> Result<Value, TaskError> {
     Ok(Value::Int(std::process::id() as i64))
@@ -113,4 +121,40 @@ fn retire_by_sigterm() {
         std::fs::read_to_string(format!("/proc/{leaving_pid}/stat"))
             .map_or(true, |s| s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
     });
+}
+
+fn restart() {
+    let cluster = LocalCluster::new(2, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let other = cluster.client().unwrap();
+    let pids = cluster.worker_pids();
+    // Each worker process has run `calls` a few times.
+    for addr in addresses(&client) {
+        let there = Annotations::new().workers([addr]);
+        for i in 0..3 {
+            client.submit_with("calls", [Arg::from(i)], &there).unwrap().result().unwrap();
+        }
+    }
+    let held = made_on(&client, &addresses(&client)[0], 3);
+    let others = other.map("inc", (0..5).map(Value::Int)).unwrap();
+    other.wait(&others).unwrap();
+    let slow = client.submit("sleep", [Arg::from(30.0)]).unwrap();
+
+    let started = Instant::now();
+    client.restart().unwrap();
+    println!("restart took {:?}", started.elapsed());
+    // Every future of every client errs, saying why; the scheduler knows no task.
+    for f in held.iter().chain(&others).chain([&slow]) {
+        let e = f.result().unwrap_err().to_string();
+        assert!(e.contains("restarted"), "{e}");
+    }
+    let stats = client.stats().unwrap();
+    assert_eq!((stats.workers, stats.tasks_known, stats.restarts), (2, 0, 1), "{stats:?}");
+    // The same processes, started afresh: `calls` counts from 1 again on each.
+    assert_eq!(cluster.worker_pids(), pids);
+    for addr in addresses(&client) {
+        let there = Annotations::new().workers([addr]);
+        assert_eq!(client.submit_with("calls", [Arg::from(9)], &there).unwrap().result().unwrap(), Value::Int(1));
+    }
+    assert_eq!(other.gather(&other.map("inc", [Value::Int(1)]).unwrap()).unwrap(), vec![Value::Int(2)]);
 }

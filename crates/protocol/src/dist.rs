@@ -84,6 +84,9 @@ pub enum ClientMsg {
     /// Retire the workers at these addresses (or hosts): no new tasks, their results moved
     /// to other workers, then they leave. Answered by `Retired`.
     RetireWorkers { addrs: Vec<String> },
+    /// Drop every task (each client's futures err) and restart every worker; answered by
+    /// `Restarted`.
+    Restart,
     /// Which workers hold these keys (to fetch them from the workers directly).
     WhoHas { keys: Vec<Key> },
     /// The scheduler's figures: counters, tasks by state, workers, task groups.
@@ -116,6 +119,10 @@ pub enum ToClient {
     /// Each worker's address and the keys it holds.
     HasWhat {
         workers: Vec<(String, Vec<Key>)>,
+    },
+    /// A `Restart` was done: `workers` were told to start afresh (they join again).
+    Restarted {
+        workers: u32,
     },
     /// The workers a `RetireWorkers` retired, once they have left; or why it was refused.
     Retired {
@@ -172,6 +179,8 @@ pub struct SchedulerStats {
     pub workers_lost: u64,
     /// Workers that left gracefully, their results moved first (`retire_workers`, SIGTERM).
     pub workers_retired: u64,
+    /// Times the cluster was restarted (`Client::restart`).
+    pub restarts: u64,
     /// Totals of the workers' last heartbeats.
     pub bytes_in_memory: u64,
     pub bytes_spilled: u64,
@@ -334,6 +343,8 @@ pub enum ToDistWorker {
     Fetch { items: Vec<(Key, Vec<String>)> },
     /// Retired: leave now (status 0); everything it held is elsewhere or unneeded.
     Retired,
+    /// The cluster restarts: drop everything and start afresh (a new process, joining again).
+    Restart,
     /// Give back those of these tasks that have not started (work stealing); answered by
     /// [`FromDistWorker::Stolen`].
     Steal { keys: Vec<Key> },

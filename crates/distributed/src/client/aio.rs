@@ -181,6 +181,11 @@ impl AsyncClient {
         self.client.rebalance_async().await
     }
 
+    /// See [`Client::restart`].
+    pub async fn restart(&self) -> Result<(), DistError> {
+        self.client.restart_async().await
+    }
+
     /// See [`Client::retire_workers`].
     pub async fn retire_workers(&self, addrs: &[String]) -> Result<Vec<String>, DistError> {
         self.client.retire_workers_async(addrs).await

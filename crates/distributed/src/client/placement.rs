@@ -50,6 +50,41 @@ impl Client {
         self.block_on(self.retire_workers_async(addrs))
     }
 
+    /// Restarts the cluster (Dask's `Client.restart`): every task is dropped — the futures of
+    /// every client err, saying so — and every worker starts afresh (a worker process
+    /// re-executes itself, same pid, and joins again). Returns once as many workers have
+    /// joined as before; an error if they have not within a minute.
+    pub fn restart(&self) -> Result<(), DistError> {
+        self.block_on(self.restart_async())
+    }
+
+    pub(super) fn restart_async(&self) -> impl std::future::Future<Output = Result<(), DistError>> + Send + 'static {
+        const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+        let inner = self.inner.clone();
+        self.on_runtime(async move {
+            let before = match inner.request(ClientMsg::Restart).await? {
+                ToClient::Restarted { workers } => workers,
+                other => return Err(DistError::Protocol(format!("expected restarted, got {other:?}"))),
+            };
+            let deadline = tokio::time::Instant::now() + DEADLINE;
+            loop {
+                let joined = match inner.request(ClientMsg::Stats).await? {
+                    ToClient::Stats(s) => s.workers,
+                    other => return Err(DistError::Protocol(format!("expected stats, got {other:?}"))),
+                };
+                if joined >= before {
+                    return Ok(());
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(DistError::TimedOut(format!(
+                        "restart: {joined} of {before} workers joined again within {DEADLINE:?}"
+                    )));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+    }
+
     pub(super) async fn retire_workers_async(&self, addrs: &[String]) -> Result<Vec<String>, DistError> {
         match self.inner.request(ClientMsg::RetireWorkers { addrs: addrs.to_vec() }).await? {
             ToClient::Retired { workers, refused: None } => Ok(workers),

@@ -372,6 +372,7 @@ fn handle(
             ClientMsg::Replicate { keys, n } => state.replicate(conn, keys, n),
             ClientMsg::Rebalance => state.rebalance(conn),
             ClientMsg::RetireWorkers { addrs } => state.retire_workers(conn, &addrs),
+            ClientMsg::Restart => state.restart(conn),
             ClientMsg::HasWhat => {
                 let workers = state.has_what();
                 state.out.to_clients.push((conn, ToClient::HasWhat { workers }));
@@ -455,6 +456,11 @@ fn flush(
     for w in out.retired {
         if let Some(tx) = workers.remove(&w) {
             let _ = tx.send(Outgoing::Worker(ToDistWorker::Retired));
+        }
+    }
+    for w in out.restart {
+        if let Some(tx) = workers.remove(&w) {
+            let _ = tx.send(Outgoing::Worker(ToDistWorker::Restart));
         }
     }
     for (w, items) in out.store {

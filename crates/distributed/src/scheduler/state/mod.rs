@@ -157,6 +157,8 @@ pub struct Outbox {
     pub steal: FxHashMap<WorkerId, Vec<Key>>,
     /// Workers retired: to be told to leave, and cut off.
     pub retired: Vec<WorkerId>,
+    /// Workers to start afresh (a restart): told so, and cut off.
+    pub restart: Vec<WorkerId>,
     /// Values a client scattered, for the worker to keep.
     pub store: FxHashMap<WorkerId, Vec<(Key, rask_graph::Value)>>,
     /// Results to copy from other workers (replication, rebalancing).

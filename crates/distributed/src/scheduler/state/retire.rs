@@ -1,11 +1,20 @@
-//! Graceful retirement: a worker leaves without losing work. It stops getting tasks and gives
+//! Graceful retirement, and restarting the cluster.
+//!
+//! Retirement: a worker leaves without losing work. It stops getting tasks and gives
 //! back those it has not started; once its running tasks end, every result only it holds is
 //! copied to another worker (worker to worker, as `rebalance` moves them); when it holds
 //! nothing unique and runs nothing, it is told to leave (`out.retired`) and forgotten — no
 //! recomputation. Asked by a client (`retire_workers`, answered `Retired` with the addresses
 //! gone) or by the worker itself on SIGTERM.
+//!
+//! Restart (`Client::restart`): every task is dropped — each client hears its wanted keys
+//! err — and every worker is told to start afresh (`out.restart`; a worker process re-executes
+//! itself and joins again as a new worker).
 
 use rask_protocol::dist::ToClient;
+
+/// What a client's futures say after a restart.
+const RESTARTED: &str = "the cluster was restarted: its results and running tasks were dropped";
 use rustc_hash::FxHashSet;
 
 use super::{ClientId, State, TaskId, TaskState, WorkerId};
@@ -132,5 +141,36 @@ impl State {
                 r.client = None;
             }
         }
+    }
+}
+
+impl State {
+    /// Drops every task and restarts every worker; client `c` is answered with how many
+    /// workers there were (the client waits for as many to join again).
+    pub fn restart(&mut self, c: ClientId) {
+        for task in self.tasks.iter().flatten() {
+            for &w in &task.wanted_by {
+                let key = task.def.key.clone();
+                self.out.to_clients.push((w, ToClient::Erred { key, error: RESTARTED.into(), cause: None }));
+            }
+        }
+        let workers = self.workers.len() as u32;
+        self.out.restart.extend(self.workers.keys().copied());
+        let old = std::mem::take(self);
+        // Kept: who is connected, the coordination structures, the counters and the task
+        // stream; everything about tasks and workers starts empty.
+        *self = State {
+            clients: old.clients.keys().map(|&id| (id, Default::default())).collect(),
+            progress: old.progress.keys().map(|&id| (id, Default::default())).collect(),
+            coord: old.coord,
+            monitor: old.monitor,
+            stats: old.stats,
+            generation: old.generation + 1,
+            address: old.address,
+            out: old.out,
+            ..State::default()
+        };
+        self.stats.restarts += 1;
+        self.out.to_clients.push((c, ToClient::Restarted { workers }));
     }
 }
