@@ -1,6 +1,8 @@
 //! A scheduler and worker processes on this machine, in one call.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::scheduler::{SchedulerOptions, SchedulerThread, DEFAULT_DASHBOARD_PORT};
@@ -36,11 +38,55 @@ pub fn worker_main_if_requested() {
 /// An embedded scheduler plus `n` worker processes (this executable, re-executed).
 pub struct LocalCluster {
     scheduler: SchedulerThread,
-    workers: Vec<Child>,
-    nthreads: usize,
-    memory_limit: u64,
+    pool: Arc<WorkerProcesses>,
     secret: Option<Vec<u8>>,
     timeouts: Timeouts,
+}
+
+/// The cluster's worker processes, shared with its adaptive scaler ([`LocalCluster::adapt`]).
+pub(crate) struct WorkerProcesses {
+    scheduler_addr: String,
+    nthreads: usize,
+    memory_limit: u64,
+    timeouts: Timeouts,
+    children: Mutex<Vec<Child>>,
+    /// The cluster is gone: no more workers start (an adaptive scaler may outlive it).
+    closed: AtomicBool,
+}
+
+impl WorkerProcesses {
+    /// Starts one more worker process offering `resources`, with its own memory limit.
+    pub(crate) fn spawn(&self, memory_limit: u64, resources: &[(&str, f64)]) -> Result<(), DistError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(DistError::Closed("the local cluster has stopped".into()));
+        }
+        let resources: Vec<String> = resources.iter().map(|(name, amount)| format!("{name}={amount}")).collect();
+        let spec = format!("{}#{}#{}#{}", self.scheduler_addr, self.nthreads, memory_limit, resources.join(","));
+        let child = Command::new(std::env::current_exe()?)
+            .env(ENV, spec)
+            .envs(self.timeouts.to_env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()?;
+        self.children.lock().expect("worker processes").push(child);
+        Ok(())
+    }
+
+    /// Starts one more worker as the cluster's others are.
+    pub(crate) fn spawn_default(&self) -> Result<(), DistError> {
+        self.spawn(self.memory_limit, &[])
+    }
+
+    /// Reaps the workers that have exited (retired ones leave on their own); how many run.
+    pub(crate) fn running(&self) -> usize {
+        let mut children = self.children.lock().expect("worker processes");
+        children.retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
+        children.len()
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        self.children.lock().expect("worker processes").iter().map(Child::id).collect()
+    }
 }
 
 /// How a [`LocalCluster`] is made.
@@ -101,9 +147,15 @@ impl LocalCluster {
             Some(url) => tracing::info!("local cluster at tcp://{}: dashboard at {url}", scheduler.addr()),
             None => tracing::info!("local cluster at tcp://{}", scheduler.addr()),
         }
-        let nthreads = options.threads_per_worker.max(1);
-        let memory_limit = options.memory_limit;
-        let mut cluster = LocalCluster { scheduler, workers: Vec::new(), nthreads, memory_limit, secret, timeouts };
+        let pool = Arc::new(WorkerProcesses {
+            scheduler_addr: scheduler.addr().to_string(),
+            nthreads: options.threads_per_worker.max(1),
+            memory_limit: options.memory_limit,
+            timeouts,
+            children: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+        });
+        let mut cluster = LocalCluster { scheduler, pool, secret, timeouts };
         for _ in 0..options.workers {
             cluster.add_worker()?;
         }
@@ -125,13 +177,24 @@ impl LocalCluster {
         Client::connect_with_timeouts(&self.address(), self.secret.clone(), rask_graph::Registry::new(), self.timeouts)
     }
 
+    /// The worker processes running now (those retired and gone are not).
     pub fn worker_pids(&self) -> Vec<u32> {
-        self.workers.iter().map(Child::id).collect()
+        self.pool.running();
+        self.pool.pids()
     }
 
     /// Starts one more worker process.
     pub fn add_worker(&mut self) -> Result<(), DistError> {
-        self.add_worker_with_limit(self.memory_limit)
+        self.pool.spawn_default()
+    }
+
+    /// Scales the cluster between `min` and `max` workers as its work asks (Dask's `adapt`):
+    /// every 250 ms it reads the scheduler's `workers_wanted` (queued and running work over
+    /// throughput); above the workers running it starts more at once, below it retires idle
+    /// workers gracefully (their results move to the others) once the want has stayed low
+    /// for two seconds. Adapting stops when the returned handle is dropped.
+    pub fn adapt(&self, min: usize, max: usize) -> Result<crate::adapt::Adaptive, DistError> {
+        crate::adapt::Adaptive::start(self.client()?, self.pool.clone(), min, max.max(min))
     }
 
     /// Starts one more worker process with its own memory limit (0: none).
@@ -142,16 +205,7 @@ impl LocalCluster {
     /// Starts one more worker process offering abstract `resources` (`[("GPU", 1.0)]`), with
     /// its own memory limit (0: none). Returns at once: see [`LocalCluster::wait_for_workers`].
     pub fn add_worker_with(&mut self, memory_limit: u64, resources: &[(&str, f64)]) -> Result<(), DistError> {
-        let resources: Vec<String> = resources.iter().map(|(name, amount)| format!("{name}={amount}")).collect();
-        let spec = format!("{}#{}#{}#{}", self.scheduler.addr(), self.nthreads, memory_limit, resources.join(","));
-        let child = Command::new(std::env::current_exe()?)
-            .env(ENV, spec)
-            .envs(self.timeouts.to_env())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()?;
-        self.workers.push(child);
-        Ok(())
+        self.pool.spawn(memory_limit, resources)
     }
 
     /// Waits until `n` workers have joined the scheduler.
@@ -165,7 +219,7 @@ impl LocalCluster {
         while (client.stats()?.workers as usize) < n {
             // At start, a worker that exits at once was never a worker: the binary did not
             // reach the call that turns it into one.
-            if let Some(pid) = self.workers.iter().map(Child::id).find(|&pid| starting && process_exited(pid)) {
+            if let Some(pid) = self.pool.pids().into_iter().find(|&pid| starting && process_exited(pid)) {
                 return Err(DistError::Protocol(format!(
                     "worker process {pid} exited before joining the scheduler. A LocalCluster runs this binary \
                      again as its workers: its `main` must begin with `rask_distributed::worker_main_if_requested()` \
@@ -194,7 +248,8 @@ fn process_exited(pid: u32) -> bool {
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
-        for w in &mut self.workers {
+        self.pool.closed.store(true, Ordering::Release);
+        for w in self.pool.children.lock().unwrap_or_else(|e| e.into_inner()).iter_mut() {
             let _ = w.kill();
             let _ = w.wait();
             // Killed workers leave their shared-memory results behind: remove them now.

@@ -22,6 +22,7 @@
 //! and the message types, and each is a few hundred lines; they are separate modules with no
 //! dependencies between them beyond `conn`, `peers` and `auth`.
 
+pub mod adapt;
 pub mod auth;
 mod client;
 mod cluster;

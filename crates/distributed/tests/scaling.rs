@@ -9,6 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use rask_distributed::adapt::Scaled;
 use rask_distributed::{Arg, Client, Future, LocalCluster};
 use rask_graph::{register, Annotations, Arity, TaskError, Value};
 
@@ -18,6 +19,7 @@ fn main() {
         ("a_retired_worker_hands_over_its_results_and_nothing_is_recomputed", retire_by_client),
         ("sigterm_retires_a_worker_gracefully", retire_by_sigterm),
         ("a_restart_drops_every_task_and_starts_every_worker_afresh", restart),
+        ("adapt_adds_workers_while_work_queues_and_retires_them_when_idle", adaptive),
     ];
     common::run_tests(tests);
 }
@@ -157,4 +159,29 @@ fn restart() {
         assert_eq!(client.submit_with("calls", [Arg::from(9)], &there).unwrap().result().unwrap(), Value::Int(1));
     }
     assert_eq!(other.gather(&other.map("inc", [Value::Int(1)]).unwrap()).unwrap(), vec![Value::Int(2)]);
+}
+
+fn adaptive() {
+    let cluster = LocalCluster::new(1, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let adaptive = cluster.adapt(1, 3).unwrap();
+    // 40 naps of 0.1 s: four seconds for one worker, so more are wanted.
+    let naps = client.map("sleep", std::iter::repeat_n(Value::Float(0.1), 40)).unwrap();
+    let started = Instant::now();
+    eventually("it scales up to three workers", || client.stats().unwrap().workers == 3);
+    println!("three workers after {:?}", started.elapsed());
+    client.wait(&naps).unwrap();
+    let kept: Vec<Future> = (0..6).map(|i| client.submit("blob", [Arg::from(10_000), Arg::from(i)]).unwrap()).collect();
+    client.wait(&kept).unwrap();
+    // Idle for the cool-down: back to the minimum, the results handed over, not recomputed.
+    eventually("it scales back down to one worker", || client.stats().unwrap().workers == 1);
+    println!("one worker again after {:?}", started.elapsed());
+    assert!(client.gather(&kept).unwrap().iter().all(|v| *v == Value::str(&"x".repeat(10_000))));
+    let stats = client.stats().unwrap();
+    assert_eq!((stats.workers_retired, stats.workers_lost, stats.tasks_recomputed), (2, 0, 0), "{stats:?}");
+    let history = adaptive.history();
+    assert!(matches!(history.first(), Some(Scaled::Up { .. })), "{history:?}");
+    assert!(history.iter().any(|s| matches!(s, Scaled::Down { retired, .. } if !retired.is_empty())), "{history:?}");
+    eventually("the retired processes are gone", || cluster.worker_pids().len() == 1);
+    drop(adaptive);
 }

@@ -181,6 +181,9 @@ pub struct SchedulerStats {
     pub workers_retired: u64,
     /// Times the cluster was restarted (`Client::restart`).
     pub restarts: u64,
+    /// Workers the work in hand calls for: queued and running tasks drained in about two
+    /// seconds at the current throughput (what `LocalCluster::adapt` scales to).
+    pub workers_wanted: u32,
     /// Totals of the workers' last heartbeats.
     pub bytes_in_memory: u64,
     pub bytes_spilled: u64,

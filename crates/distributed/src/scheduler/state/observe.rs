@@ -27,7 +27,29 @@ pub struct ClientProgress {
 /// Progress is sent to a client at most this often (except its final update).
 pub const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// Adaptive scaling aims to drain the queued work in about this long.
+pub const TARGET_DRAIN_SECONDS: f64 = 2.0;
+
 impl State {
+    /// How many workers the work in hand calls for (Dask's adaptive target): with `pending`
+    /// tasks queued or running, enough workers to drain them in about
+    /// [`TARGET_DRAIN_SECONDS`] at the throughput of the workers there are; with nothing
+    /// pending, the workers still running something. Bounds are the caller's (`adapt`).
+    fn workers_wanted(&self, pending: u64) -> u32 {
+        let workers = self.workers.values().filter(|w| !w.retiring).count() as f64;
+        let busy = self.workers.values().filter(|w| !w.processing.is_empty()).count() as u32;
+        if pending == 0 {
+            return busy;
+        }
+        let throughput = self.monitor.throughput();
+        if throughput <= 0.0 || workers == 0.0 {
+            // Nothing finished lately to measure by: one more than now.
+            return workers as u32 + 1;
+        }
+        let drain_seconds = pending as f64 / throughput;
+        ((workers * drain_seconds / TARGET_DRAIN_SECONDS).ceil() as u32).max(busy).max(1)
+    }
+
     pub fn stats(&self) -> SchedulerStats {
         let workers = &self.workers;
         let groups = self.groups.status();
@@ -54,6 +76,7 @@ impl State {
             coordination: self.coordination_len() as u64,
             states: total_states,
             throughput: self.monitor.throughput(),
+            workers_wanted: self.workers_wanted(total_states.queued + total_states.processing),
             event_loop_latency_us: self.monitor.loop_latency_us,
             uptime_s: self.monitor.started.elapsed().as_secs_f64(),
             address: self.address.clone(),
