@@ -77,10 +77,18 @@ impl WorkerProcesses {
         self.spawn(self.memory_limit, &[])
     }
 
-    /// Reaps the workers that have exited (retired ones leave on their own); how many run.
+    /// Reaps the workers that have exited (retired ones leave on their own, killed ones
+    /// leave their segments and spill folder, removed here); how many run.
     pub(crate) fn running(&self) -> usize {
         let mut children = self.children.lock().expect("worker processes");
-        children.retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
+        children.retain_mut(|c| {
+            let exited = matches!(c.try_wait(), Ok(Some(_)));
+            if exited {
+                rask_store::sweep(&format!("rask-{}-", c.id()));
+                let _ = std::fs::remove_dir_all(crate::store::spill_dir(c.id()));
+            }
+            !exited
+        });
         children.len()
     }
 
