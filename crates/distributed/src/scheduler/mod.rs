@@ -339,6 +339,7 @@ fn handle(
         }
         Event::Joined { conn, role: Role::Worker { data_addr, nthreads, memory_limit, resources }, tx } => {
             workers.insert(conn, tx);
+            tracing::info!("worker {conn} joined: {data_addr}, {nthreads} threads");
             state.add_worker(conn, data_addr, nthreads as usize, memory_limit, resources);
         }
         Event::Joined { role: Role::Peer, .. } => {}
@@ -347,6 +348,7 @@ fn handle(
                 state.remove_client(conn);
             }
             if workers.remove(&conn).is_some() {
+                tracing::info!("worker {conn} left: its connection closed");
                 state.remove_worker(conn);
             }
         }

@@ -1,0 +1,232 @@
+//! Several hosts on one machine: Linux network namespaces joined by veth pairs to a bridge,
+//! each with its own address and network stack — the scheduler in one, two workers in two
+//! others, the client (`rask run`, `rask demo`) in a fourth. The shared corpus and a dataframe
+//! shuffle run across them; then one worker's link is cut mid-run (`ip link set down`): the
+//! run still completes with the right result, and the scheduler declares the cut worker dead
+//! within the heartbeat timeout.
+//!
+//! Needs root (CI runs as root); elsewhere it says so and skips.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn ip(args: &[&str]) -> Output {
+    Command::new("ip").args(args).output().expect("ip runs")
+}
+
+fn ok(args: &[&str]) {
+    let out = ip(args);
+    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+}
+
+/// The namespaces of one run, removed (with everything in them) when dropped.
+struct Hosts {
+    prefix: String,
+    subnet: String,
+    names: Vec<String>,
+    children: Vec<Child>,
+}
+
+impl Hosts {
+    /// `hosts` namespaces `PREFIX-NAME`, each with `eth0` at `SUBNET.(i+1)/24`, on a bridge in
+    /// a hub namespace. `None` if namespaces cannot be made here.
+    fn new(hosts: &[&str]) -> Option<Hosts> {
+        let id = std::process::id();
+        let prefix = format!("rk{}", id % 100_000);
+        let subnet = format!("10.{}.{}", 100 + id % 100, id / 100 % 250);
+        let hub = format!("{prefix}-hub");
+        if !ip(&["netns", "add", &hub]).status.success() {
+            return None;
+        }
+        let mut me = Hosts { prefix: prefix.clone(), subnet, names: vec![hub.clone()], children: Vec::new() };
+        ok(&["-n", &hub, "link", "add", "br0", "type", "bridge"]);
+        ok(&["-n", &hub, "link", "set", "br0", "up"]);
+        for (i, name) in hosts.iter().enumerate() {
+            let ns = me.ns(name);
+            ok(&["netns", "add", &ns]);
+            me.names.push(ns.clone());
+            let (inner, outer) = (format!("{prefix}i{i}"), format!("{prefix}o{i}"));
+            ok(&["link", "add", &inner, "type", "veth", "peer", "name", &outer]);
+            ok(&["link", "set", &inner, "netns", &ns]);
+            ok(&["link", "set", &outer, "netns", &hub]);
+            ok(&["-n", &ns, "link", "set", &inner, "name", "eth0"]);
+            ok(&["-n", &ns, "addr", "add", &format!("{}/24", me.addr(i)), "dev", "eth0"]);
+            ok(&["-n", &ns, "link", "set", "eth0", "up"]);
+            ok(&["-n", &ns, "link", "set", "lo", "up"]);
+            ok(&["-n", &hub, "link", "set", &outer, "master", "br0"]);
+            ok(&["-n", &hub, "link", "set", &outer, "up"]);
+        }
+        Some(me)
+    }
+
+    fn ns(&self, name: &str) -> String {
+        format!("{}-{name}", self.prefix)
+    }
+
+    /// Host `i`'s address.
+    fn addr(&self, i: usize) -> String {
+        format!("{}.{}", self.subnet, i + 1)
+    }
+
+    /// `rask ARGS` inside host `name`'s namespace.
+    fn rask(&self, name: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns(name), env!("CARGO_BIN_EXE_rask")]).args(args).current_dir(root());
+        c
+    }
+
+    /// Starts `rask ARGS` in host `name`; its stdout and stderr lines, as they come.
+    fn spawn(&mut self, name: &str, args: &[&str]) -> Receiver<String> {
+        let mut child = self.rask(name, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let (tx, rx) = channel();
+        forward(child.stdout.take().unwrap(), tx.clone());
+        forward(child.stderr.take().unwrap(), tx);
+        self.children.push(child);
+        rx
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in &self.names {
+            let _ = ip(&["netns", "del", ns]);
+        }
+    }
+}
+
+fn forward(stream: impl std::io::Read + Send + 'static, tx: std::sync::mpsc::Sender<String>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Waits for a line containing `what`; panics after `limit`.
+fn wait_for(lines: &Receiver<String>, what: &str, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(what) => return line,
+            Ok(_) => {}
+            Err(_) => panic!("no line containing {what:?} within {limit:?}"),
+        }
+    }
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn a_cluster_across_network_namespaces_survives_a_cut_link() {
+    let Some(mut hosts) = Hosts::new(&["scheduler", "w1", "w2", "client"]) else {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root: network namespaces must work there");
+        eprintln!("skipped: network namespaces need root (`ip netns add` failed)");
+        return;
+    };
+    let scheduler_ip = hosts.addr(0);
+    let address = format!("tcp://{scheduler_ip}:8786");
+    let heartbeat = Duration::from_secs(3);
+    let scheduler_log = hosts.spawn(
+        "scheduler",
+        &["scheduler", "--host", &scheduler_ip, "--port", "8786", "--no-dashboard", "--heartbeat-timeout", "3s"],
+    );
+    wait_for(&scheduler_log, "listening", Duration::from_secs(20));
+    for w in ["w1", "w2"] {
+        hosts.spawn(w, &["worker", &address, "--nthreads", "2", "--scheduler-timeout", "5s"]);
+    }
+    for w in [1, 2] {
+        wait_for(&scheduler_log, &hosts.addr(w), Duration::from_secs(20));
+    }
+
+    // The shared corpus, from the client's host.
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("tests/corpus")).unwrap() {
+        let path = entry.unwrap().path();
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let Some((kind, rest)) = line.split_once(':') else { continue };
+            if kind != "# expect" && kind != "# error" {
+                continue;
+            }
+            let (key, want) = rest.split_once("=>").unwrap();
+            let o = hosts
+                .rask("client", &["run", path.to_str().unwrap(), "--key", key.trim(), "--scheduler", &address])
+                .output()
+                .unwrap();
+            let (out, err) = text(&o);
+            match kind {
+                "# expect" => assert_eq!(out.trim_end(), want.trim(), "{} {key}: {err}", path.display()),
+                _ => assert!(!o.status.success() && err.contains(want.trim()), "{} {key}: {err}", path.display()),
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} expectations found");
+
+    // A dataframe shuffle (`set_index`) among the rest, its data moving between hosts.
+    let data = std::env::temp_dir().join(format!("rask-multihost-{}", std::process::id()));
+    let demo = hosts
+        .rask(
+            "client",
+            &[
+                "demo",
+                "--data",
+                data.to_str().unwrap(),
+                "--rows",
+                "20000",
+                "--files",
+                "4",
+                "--scheduler",
+                &address,
+                "-q",
+            ],
+        )
+        .output()
+        .unwrap();
+    let (out, err) = text(&demo);
+    assert!(demo.status.success(), "{err}");
+    let names: Vec<&str> = out.lines().filter(|l| !l.starts_with('#')).map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(names, ["groupby_sum", "filter_mean", "join_dims", "set_index"], "{out}");
+    let _ = std::fs::remove_dir_all(&data);
+
+    // A run of 200 naps; w2's link goes down a second in: the run completes on w1.
+    let naps = (0..200).map(|i| format!("'nap-{i}': (sleep, 0.04, {i})")).collect::<Vec<_>>().join(", ");
+    let keys = (0..200).map(|i| format!("'nap-{i}'")).collect::<Vec<_>>().join(", ");
+    let graph = data.with_extension("graph");
+    std::fs::write(&graph, format!("{{{naps}, 'total': (sum, [{keys}])}}")).unwrap();
+    let run = hosts
+        .rask("client", &["run", graph.to_str().unwrap(), "--key", "total", "--scheduler", &address, "-q"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    ok(&["-n", &hosts.ns("w2"), "link", "set", "eth0", "down"]);
+    let cut = Instant::now();
+    let declared = wait_for(&scheduler_log, "declared dead", heartbeat + Duration::from_secs(10));
+    let took = cut.elapsed();
+    assert!(took <= heartbeat + Duration::from_secs(2), "declared dead after {took:?}: {declared}");
+    let o = run.wait_with_output().unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(out.trim(), (0..200).sum::<i64>().to_string(), "{err}");
+    println!(
+        "multihost: corpus ({checked} checks) and the demo across 4 namespaces; w2 cut, declared dead after {took:?}"
+    );
+    let _ = std::fs::remove_file(&graph);
+}
