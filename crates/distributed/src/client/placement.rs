@@ -99,12 +99,32 @@ impl Client {
         broadcast: bool,
     ) -> Result<Vec<Future>, DistError> {
         let items: Vec<(Key, Value)> = values.into_iter().map(|v| (self.fresh_key("scatter"), v)).collect();
+        // A value too large for one message is refused here, not by the scheduler (which
+        // would drop the connection); the rest go in messages of a few tens of MiB.
+        if let Some((i, (_, v))) = items.iter().enumerate().find(|(_, (_, v))| v.nbytes() > SCATTER_LIMIT) {
+            return Err(DistError::Protocol(format!(
+                "scatter: value {i} is {} MiB, over the {} MiB a message may carry; write it to a file \
+                 and load it in a task instead",
+                v.nbytes() >> 20,
+                SCATTER_LIMIT >> 20
+            )));
+        }
         let keys: Vec<Key> = items.iter().map(|(k, _)| k.clone()).collect();
         let futures = self.hold(&keys);
-        self.inner
-            .tx
-            .send(Outgoing::Msg(ClientMsg::Scatter { items, broadcast }))
-            .map_err(|_| DistError::Closed("client writer stopped".into()))?;
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        for (key, value) in items {
+            bytes += value.nbytes();
+            batch.push((key, value));
+            if bytes > SCATTER_BATCH {
+                let items = std::mem::take(&mut batch);
+                self.send_msg(ClientMsg::Scatter { items, broadcast })?;
+                bytes = 0;
+            }
+        }
+        if !batch.is_empty() {
+            self.send_msg(ClientMsg::Scatter { items: batch, broadcast })?;
+        }
         self.inner.wait_keys(&keys, |_| {}).await?;
         Ok(futures)
     }
@@ -130,6 +150,17 @@ impl Client {
 
     pub(super) async fn has_what_async(&self) -> Result<Vec<(String, Vec<Key>)>, DistError> {
         placement(self.inner.request(ClientMsg::HasWhat).await?)
+    }
+}
+
+/// The largest value `scatter` takes: a worker reads messages of up to 512 MiB.
+const SCATTER_LIMIT: usize = 448 << 20;
+/// Scattered values are sent in messages of about this many bytes.
+const SCATTER_BATCH: usize = 32 << 20;
+
+impl Client {
+    fn send_msg(&self, msg: ClientMsg) -> Result<(), DistError> {
+        self.inner.tx.send(Outgoing::Msg(msg)).map_err(|_| DistError::Closed("client writer stopped".into()))
     }
 }
 

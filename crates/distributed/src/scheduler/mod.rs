@@ -466,7 +466,22 @@ fn flush(
         }
     }
     for (w, items) in out.store {
-        send(workers, w, Outgoing::Worker(ToDistWorker::Store { items }));
+        // Scattered values go in messages of at most STORE_BATCH bytes, so many values
+        // scattered at once never make one frame larger than a worker reads.
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        for (key, value) in items {
+            let size = value.nbytes();
+            if !batch.is_empty() && bytes + size > STORE_BATCH {
+                send(workers, w, Outgoing::Worker(ToDistWorker::Store { items: std::mem::take(&mut batch) }));
+                bytes = 0;
+            }
+            bytes += size;
+            batch.push((key, value));
+        }
+        if !batch.is_empty() {
+            send(workers, w, Outgoing::Worker(ToDistWorker::Store { items: batch }));
+        }
     }
     for (w, items) in out.fetch {
         send(workers, w, Outgoing::Worker(ToDistWorker::Fetch { items }));
@@ -488,6 +503,9 @@ fn flush(
         send(clients, c, Outgoing::Client(msg));
     }
 }
+
+/// The most bytes of scattered values sent to a worker in one message.
+const STORE_BATCH: usize = 64 << 20;
 
 /// Dask's dashboard port: tried first, and a free one taken if it is in use.
 pub const DEFAULT_DASHBOARD_PORT: u16 = 8787;
