@@ -117,15 +117,24 @@ fn forward(stream: impl std::io::Read + Send + 'static, tx: std::sync::mpsc::Sen
 
 /// Waits for a line containing `what`; panics after `limit`.
 fn wait_for(lines: &Receiver<String>, what: &str, limit: Duration) -> String {
+    wait_for_all(lines, &[what], limit).remove(0)
+}
+
+/// Waits until lines containing each of `whats` have come, in any order; panics after `limit`.
+fn wait_for_all(lines: &Receiver<String>, whats: &[&str], limit: Duration) -> Vec<String> {
     let deadline = Instant::now() + limit;
-    loop {
+    let mut found: Vec<Option<String>> = vec![None; whats.len()];
+    while found.iter().any(Option::is_none) {
         let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) if line.contains(what) => return line,
-            Ok(_) => {}
-            Err(_) => panic!("no line containing {what:?} within {limit:?}"),
+        let Ok(line) = lines.recv_timeout(left) else {
+            let missing: Vec<&&str> = whats.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(w, _)| w).collect();
+            panic!("no line containing {missing:?} within {limit:?}");
+        };
+        if let Some(i) = whats.iter().zip(&found).position(|(w, f)| f.is_none() && line.contains(w)) {
+            found[i] = Some(line);
         }
     }
+    found.into_iter().flatten().collect()
 }
 
 fn text(o: &Output) -> (String, String) {
@@ -150,9 +159,8 @@ fn a_cluster_across_network_namespaces_survives_a_cut_link() {
     for w in ["w1", "w2"] {
         hosts.spawn(w, &["worker", &address, "--nthreads", "2", "--scheduler-timeout", "5s"]);
     }
-    for w in [1, 2] {
-        wait_for(&scheduler_log, &hosts.addr(w), Duration::from_secs(20));
-    }
+    let (w1, w2) = (format!("joined: {}:", hosts.addr(1)), format!("joined: {}:", hosts.addr(2)));
+    wait_for_all(&scheduler_log, &[&w1, &w2], Duration::from_secs(20));
 
     // The shared corpus, from the client's host.
     let mut checked = 0;

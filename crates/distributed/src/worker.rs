@@ -232,6 +232,10 @@ async fn serve(options: WorkerOptions, stop: &mut Signals) -> Result<Ending, Dis
     let scheduler_addr = options.scheduler.trim_start_matches("tcp://").to_owned();
     let secret: Option<Arc<[u8]>> = options.secret.clone().map(Into::into);
     let nthreads = options.nthreads.max(1);
+    // Segments and spill folders of workers on this machine that died without cleaning up,
+    // swept before joining: once the scheduler counts this worker, they are gone.
+    rask_store::sweep_orphans();
+    crate::store::sweep_spill_orphans();
     let (stream, data) = tokio::time::timeout(timeouts.connect, async {
         let mut stream = conn::connect_retrying(&scheduler_addr).await?;
         stream.set_nodelay(true)?;
@@ -273,9 +277,6 @@ async fn serve_joined(
     let scheduler_addr = options.scheduler.trim_start_matches("tcp://").to_owned();
     let nthreads = options.nthreads.max(1);
     crate::nested::set_worker_context(scheduler_addr.clone(), options.secret.clone(), timeouts);
-    // Segments and spill folders of workers on this machine that died without cleaning up.
-    rask_store::sweep_orphans();
-    crate::store::sweep_spill_orphans();
     let store = Arc::new(Store::new(options.memory_limit, crate::store::spill_dir(std::process::id())));
     let memory = Memory::new(options.memory_limit);
     memory::start_monitor(memory.clone(), store.clone());

@@ -9,7 +9,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rask_distributed::{Arg, Client, DistError, LocalCluster, SchedulerThread, WorkerOptions};
 use rask_graph::{parse_graph, register, Arity, Expr, Graph, Key, TaskError, Value};
@@ -35,13 +35,8 @@ fn main() {
     common::run_tests(tests);
 }
 
-/// Polls `f` until it holds or 10 s pass.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+fn eventually(what: &str, f: impl FnMut() -> bool) {
+    common::eventually(what, Duration::from_secs(10), f)
 }
 
 fn passes_the_shared_corpus() {

@@ -42,12 +42,8 @@ fn pid(_: &[Value]) -> Result<Value, TaskError> {
 }
 register!("pid", Arity::Exact(0), pid);
 
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn eventually(what: &str, f: impl FnMut() -> bool) {
+    common::eventually(what, Duration::from_secs(20), f)
 }
 
 fn addresses(client: &Client) -> Vec<String> {

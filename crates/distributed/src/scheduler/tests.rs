@@ -516,3 +516,83 @@ fn resources_are_never_oversubscribed_and_a_task_no_worker_can_serve_waits_for_o
     assert_eq!(s.stats().tasks_no_worker, 0);
     s.check_groups();
 }
+
+#[test]
+fn a_retiring_worker_hands_over_what_only_it_holds_then_leaves_without_counting_as_lost() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
+    s.add_worker(2, "w2".into(), 1, 0, Vec::new());
+    s.add_client(7);
+    let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2)}", &["a", "b"]);
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    for (w, batch) in std::mem::take(&mut s.out.compute) {
+        for a in batch {
+            s.done(w, vec![rec(a.task.key, 8)]);
+        }
+    }
+    let on_w1: Vec<Key> =
+        ["a", "b"].into_iter().map(Key::from).filter(|k| s.who_has(&[k.clone()])[0].1 == ["w1"]).collect();
+    s.retire_workers(7, &["w1".to_owned()]);
+    s.progress_retirements();
+    // Each result only w1 holds is fetched by w2, from w1.
+    let fetches = s.out.fetch.remove(&2).unwrap_or_default();
+    assert_eq!(fetches.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), on_w1);
+    assert!(s.out.retired.is_empty(), "not before its results are elsewhere");
+    let items = fetches.into_iter().map(|(k, _)| (k, 8)).collect();
+    s.stored(2, items, &[]);
+    s.progress_retirements();
+    assert_eq!(s.out.retired, vec![1]);
+    let answered = s.out.to_clients.iter().any(|(c, m)| {
+        *c == 7 && matches!(m, ToClient::Retired { workers, refused: None } if workers == &["w1".to_owned()])
+    });
+    assert!(answered, "{:?}", s.out.to_clients);
+    let stats = s.stats();
+    assert_eq!((stats.workers, stats.workers_retired, stats.workers_lost, stats.tasks_recomputed), (1, 1, 0, 0));
+    for k in ["a", "b"] {
+        assert_eq!(s.state_of(&Key::from(k)), Some(&TaskState::Memory), "{k} kept, on w2");
+    }
+    // The last worker cannot be retired by a client.
+    s.out.to_clients.clear();
+    s.retire_workers(7, &["w2".to_owned()]);
+    assert!(
+        matches!(&s.out.to_clients[..], [(7, ToClient::Retired { refused: Some(_), .. })]),
+        "{:?}",
+        s.out.to_clients
+    );
+    s.check_groups();
+}
+
+#[test]
+fn a_restart_errs_every_wanted_key_and_forgets_every_task_and_worker() {
+    let mut s = State::default();
+    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
+    s.add_client(7);
+    let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a')}", &["b"]);
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    s.out.to_clients.clear();
+    s.restart(7);
+    assert_eq!(s.out.restart, vec![1]);
+    let erred: Vec<&Key> = s
+        .out
+        .to_clients
+        .iter()
+        .filter_map(|(_, m)| match m {
+            ToClient::Erred { key, error, .. } if error.contains("restarted") => Some(key),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(erred, [&Key::from("b")]);
+    assert!(s.out.to_clients.iter().any(|(c, m)| *c == 7 && matches!(m, ToClient::Restarted { workers: 1 })));
+    let stats = s.stats();
+    assert_eq!((stats.workers, stats.tasks_known, stats.restarts), (0, 0, 1));
+    // Work goes on once a worker joins again.
+    s.add_worker(2, "w1b".into(), 1, 0, Vec::new());
+    let (defs, wanted) = tasks("{'c': (inc, 1)}", &["c"]);
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    run_assigned(&mut s);
+    assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Memory));
+    s.check_groups();
+}

@@ -212,6 +212,15 @@ fn describe_result(r: &Result<Vec<Value>, ExecError>) -> String {
     }
 }
 
+/// Polls `f` every 10 ms until it holds; panics naming `what` after `limit`.
+pub fn eventually(what: &str, limit: std::time::Duration, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// The test runner of binaries with their own `main` (`harness = false`, because they are
 /// re-executed as worker processes): runs the tests whose names contain the first non-flag
 /// argument, prints libtest-like lines, exits non-zero if any failed.
