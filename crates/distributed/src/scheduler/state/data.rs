@@ -24,11 +24,12 @@ impl State {
     pub fn scatter(&mut self, c: ClientId, items: Vec<(Key, Value)>, broadcast: bool) {
         let keys: Vec<Key> = items.iter().map(|(k, _)| k.clone()).collect();
         self.want(c, &keys);
+        let mut loads = self.loads();
         for (key, value) in items {
             if self.index.contains_key(&key) {
                 continue; // keys are identities: already known, already placed
             }
-            let Some(w) = self.emptiest_worker(&[]) else {
+            let Some(w) = loads.take(&[], value.nbytes() as u64) else {
                 let error = format!("scatter of {key}: no worker is connected");
                 self.out.to_clients.push((c, ToClient::Erred { key, error, cause: None }));
                 continue;
@@ -54,6 +55,7 @@ impl State {
     /// Copies each of `keys` (if in memory) until it is on `n` workers (all, at most); client
     /// `c` is answered when the copies are done.
     pub fn replicate(&mut self, c: ClientId, keys: Vec<Key>, n: u32) {
+        let mut loads = self.loads();
         for key in &keys {
             let Some(&t) = self.index.get(key) else { continue };
             if self.task(t).state != TaskState::Memory {
@@ -63,7 +65,7 @@ impl State {
             let want = (n as usize).min(self.workers.len());
             let mut taken: Vec<WorkerId> = source.to_vec();
             while taken.len() < want {
-                let Some(to) = self.emptiest_worker(&taken) else { break };
+                let Some(to) = loads.take(&taken, self.task(t).nbytes) else { break };
                 taken.push(to);
                 self.copying.insert((t, to), None);
                 let from = source.iter().map(|h| self.workers[h].addr.clone()).collect();
@@ -201,13 +203,28 @@ impl State {
         self.workers[&w].holds.iter().map(|&t| self.task(t).nbytes).sum()
     }
 
-    /// The worker holding the fewest bytes, among those not in `except` nor retiring.
-    pub(super) fn emptiest_worker(&self, except: &[WorkerId]) -> Option<WorkerId> {
-        self.workers
+    /// Each worker's load (bytes held, plus one per task it runs), retiring ones left out:
+    /// counted once for a batch of placements, so placing n values costs O(workers · n).
+    pub(super) fn loads(&self) -> Loads {
+        let mut loads: Vec<(WorkerId, u64)> = self
+            .workers
             .iter()
-            .filter(|(id, w)| !except.contains(id) && !w.retiring)
-            .map(|(id, _)| id)
-            .min_by_key(|&&w| (self.held_bytes(w) + self.workers[&w].processing.len() as u64, w))
-            .copied()
+            .filter(|(_, w)| !w.retiring)
+            .map(|(&id, w)| (id, self.held_bytes(id) + w.processing.len() as u64))
+            .collect();
+        loads.sort_unstable();
+        Loads(loads)
+    }
+}
+
+/// Workers' loads during a batch of placements (see [`State::loads`]).
+pub(super) struct Loads(Vec<(WorkerId, u64)>);
+
+impl Loads {
+    /// The least loaded worker not in `except`, charged `nbytes` for what it will take.
+    pub(super) fn take(&mut self, except: &[WorkerId], nbytes: u64) -> Option<WorkerId> {
+        let slot = self.0.iter_mut().filter(|(w, _)| !except.contains(w)).min_by_key(|(w, load)| (*load, *w))?;
+        slot.1 += nbytes.max(1);
+        Some(slot.0)
     }
 }

@@ -12,12 +12,12 @@
 //! itself and joins again as a new worker).
 
 use rask_protocol::dist::ToClient;
-
-/// What a client's futures say after a restart.
-const RESTARTED: &str = "the cluster was restarted: its results and running tasks were dropped";
 use rustc_hash::FxHashSet;
 
 use super::{ClientId, State, TaskId, TaskState, WorkerId};
+
+/// What a client's futures say after a restart.
+const RESTARTED: &str = "the cluster was restarted: its results and running tasks were dropped";
 
 /// Workers being retired for one request, and who asked (none: the worker itself).
 pub(super) struct Retirement {
@@ -94,6 +94,7 @@ impl State {
         }
         let retiring: Vec<WorkerId> = self.workers.iter().filter(|(_, w)| w.retiring).map(|(&id, _)| id).collect();
         let in_flight: FxHashSet<TaskId> = self.copying.keys().map(|&(t, _)| t).collect();
+        let mut loads = self.loads();
         for w in retiring {
             if !self.workers[&w].processing.is_empty() {
                 continue; // running tasks finish here first (their results are copied after)
@@ -112,7 +113,7 @@ impl State {
             }
             let addr = self.workers[&w].addr.clone();
             for t in unique.into_iter().filter(|t| !in_flight.contains(t)) {
-                let Some(to) = self.emptiest_worker(&[]) else { continue };
+                let Some(to) = loads.take(&[], self.task(t).nbytes) else { continue };
                 self.copying.insert((t, to), Some(w));
                 let key = self.task(t).def.key.clone();
                 self.out.fetch.entry(to).or_default().push((key, vec![addr.clone()]));
