@@ -231,4 +231,7 @@ fn the_dockerfile_builds_a_binary_of_this_workspace_onto_slim_debian() {
     assert!(dockerfile.contains(&copied), "the runtime stage takes the built binary");
     assert!(dockerfile.contains(&format!("ENTRYPOINT [\"/usr/local/bin/{bin}\"]")));
     assert!(dockerfile.contains("USER ") && dockerfile.contains("EXPOSE 8786 8787"));
+    // The build context (the repository) leaves out build output and history.
+    let ignored = read(".dockerignore");
+    assert!(["target", ".git"].iter().all(|p| ignored.lines().any(|l| l.trim() == *p)), "{ignored}");
 }
