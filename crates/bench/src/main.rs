@@ -4,7 +4,7 @@
 //! of `add` (2N tasks in all). Times are medians of several runs; per-task figures include
 //! compiling the plan (cull, validate, order), as Dask's `get` includes its own.
 //!
-//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|controls|frame|moves|typed|array|tpch [--sf SF] [--memory-limit BYTES]]
+//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|controls|order|frame|moves|typed|array|tpch [--sf SF] [--memory-limit BYTES]]
 
 /// Task graphs allocate many small values; mimalloc frees them far faster than glibc's malloc.
 #[global_allocator]
@@ -14,6 +14,7 @@ mod array;
 mod distributed;
 mod frame;
 mod moves;
+mod order;
 mod peer;
 mod processes;
 mod tpch;
@@ -72,6 +73,7 @@ fn main() {
                 distributed::data_heavy(runs);
                 distributed::controls(*sizes.last().expect("a size"), runs);
             }
+            "order" => order::table(options.dask),
             "controls" => distributed::controls(if options.quick { 100_000 } else { 500_000 }, runs),
             "frame" => frame::queries(&frame_data(), runs, options.dask),
             "moves" => moves::queries(&frame_data(), runs.min(3), options.dask),
@@ -95,7 +97,7 @@ fn main() {
             }
             other => {
                 eprintln!(
-                    "unknown section {other:?}: zero-copy, inline, distributed, controls, frame, moves, tpch, array or typed"
+                    "unknown section {other:?}: zero-copy, inline, distributed, controls, order, frame, moves, tpch, array or typed"
                 )
             }
         }
@@ -148,6 +150,7 @@ fn main() {
     distributed::throughput(sizes, runs, dask_distributed);
     distributed::data_heavy(runs);
     distributed::controls(large, runs);
+    order::table(options.dask);
     frame::queries(&frame_data(), 3, options.dask);
     moves::queries(&frame_data(), 3, options.dask);
     array::table(options.quick, options.dask, 3);

@@ -29,6 +29,7 @@ mod plan;
 mod print;
 mod registry;
 mod repr;
+pub mod shapes;
 mod value;
 pub mod workloads;
 
