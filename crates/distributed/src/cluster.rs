@@ -84,8 +84,7 @@ impl WorkerProcesses {
         children.retain_mut(|c| {
             let exited = matches!(c.try_wait(), Ok(Some(_)));
             if exited {
-                rask_store::sweep(&format!("rask-{}-", c.id()));
-                let _ = std::fs::remove_dir_all(crate::store::spill_dir(c.id()));
+                remove_leftovers(c.id());
             }
             !exited
         });
@@ -246,6 +245,13 @@ impl LocalCluster {
     }
 }
 
+/// Removes what worker process `pid`, gone, may have left: its shared-memory segments and its
+/// spill folder.
+fn remove_leftovers(pid: u32) {
+    rask_store::sweep(&format!("rask-{pid}-"));
+    let _ = std::fs::remove_dir_all(crate::store::spill_dir(pid));
+}
+
 /// Whether our child `pid` has exited (a zombie not yet reaped, or gone).
 fn process_exited(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -261,7 +267,7 @@ impl Drop for LocalCluster {
             let _ = w.kill();
             let _ = w.wait();
             // Killed workers leave their shared-memory results behind: remove them now.
-            rask_store::sweep(&format!("rask-{}-", w.id()));
+            remove_leftovers(w.id());
         }
         // Its ports (scheduler and dashboard) are free again.
         self.scheduler.stop();

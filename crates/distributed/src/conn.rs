@@ -101,6 +101,30 @@ pub async fn write_msg_within<T: Serialize>(
     }
 }
 
+/// `items` in order, cut into batches of at most `limit` bytes of values (a single larger
+/// value makes a batch of its own), so that many values sent at once never make one frame
+/// larger than its reader takes.
+pub fn in_batches(
+    items: Vec<(rask_graph::Key, rask_graph::Value)>,
+    limit: usize,
+) -> Vec<Vec<(rask_graph::Key, rask_graph::Value)>> {
+    let mut batches = Vec::new();
+    let (mut batch, mut bytes) = (Vec::new(), 0);
+    for (key, value) in items {
+        let size = value.nbytes();
+        if !batch.is_empty() && bytes + size > limit {
+            batches.push(std::mem::take(&mut batch));
+            bytes = 0;
+        }
+        bytes += size;
+        batch.push((key, value));
+    }
+    if !batch.is_empty() {
+        batches.push(batch);
+    }
+    batches
+}
+
 /// Opens a TCP connection and runs the connecting side of the handshake, within `limit`.
 pub async fn dial(addr: &str, role: Role, secret: Option<&[u8]>, limit: Duration) -> Result<TcpStream, DistError> {
     // The scheduler may be starting up: wait for it. A peer that refuses is gone: next holder.
@@ -237,5 +261,23 @@ impl Accepting {
             tracing::warn!("{}: refused {peer}: {why} ({} refused so far)", self.who, self.refused + 1);
         }
         self.refused += 1;
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use rask_graph::{Key, Value};
+
+    #[test]
+    fn batches_keep_order_stay_under_the_limit_and_give_a_large_value_its_own() {
+        let item = |i: i64, n: usize| (Key::from(("v", i)), Value::str(&"x".repeat(n)));
+        let items = vec![item(0, 1000), item(1, 1000), item(2, 3000), item(3, 500), item(4, 500)];
+        let batches = super::in_batches(items, 2100);
+        let sizes: Vec<Vec<usize>> = batches.iter().map(|b| b.iter().map(|(_, v)| v.nbytes()).collect()).collect();
+        assert_eq!(sizes.len(), 3, "{sizes:?}");
+        assert!(sizes.iter().all(|b| b.len() == 1 || b.iter().sum::<usize>() <= 2100), "{sizes:?}");
+        let keys: Vec<Key> = batches.concat().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, (0..5).map(|i| Key::from(("v", i))).collect::<Vec<_>>(), "in order");
+        assert!(super::in_batches(Vec::new(), 2100).is_empty());
     }
 }

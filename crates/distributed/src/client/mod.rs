@@ -353,10 +353,7 @@ impl Client {
     }
 
     async fn stats_async(&self) -> Result<SchedulerStats, DistError> {
-        match self.inner.request(ClientMsg::Stats).await? {
-            ToClient::Stats(s) => Ok(*s),
-            other => Err(DistError::Protocol(format!("expected stats, got {other:?}"))),
-        }
+        self.inner.stats().await
     }
 
     async fn task_stream_async(&self, since: u64) -> Result<(Vec<TaskEvent>, u64), DistError> {

@@ -1,7 +1,8 @@
 //! Data placement from the client: values scattered onto workers without a task, results
-//! copied (`replicate`) or moved (`rebalance`, `retire_workers`), and where everything is
-//! (`who_has`, `has_what`). The scheduler decides where (`scheduler/state/data.rs`); workers copy from
-//! each other directly, so the bytes never pass through the scheduler after the scatter.
+//! copied (`replicate`) or moved (`rebalance`, `retire_workers`), where everything is
+//! (`who_has`, `has_what`), and `restart`, which drops it all. The scheduler decides where
+//! (`scheduler/state/data.rs`); workers copy from each other directly, so the bytes never
+//! pass through the scheduler after the scatter.
 
 use rask_graph::{Key, Value};
 use rask_protocol::dist::{ClientMsg, ToClient};
@@ -68,10 +69,7 @@ impl Client {
             };
             let deadline = tokio::time::Instant::now() + DEADLINE;
             loop {
-                let joined = match inner.request(ClientMsg::Stats).await? {
-                    ToClient::Stats(s) => s.workers,
-                    other => return Err(DistError::Protocol(format!("expected stats, got {other:?}"))),
-                };
+                let joined = inner.stats().await?.workers;
                 if joined >= before {
                     return Ok(());
                 }
@@ -111,19 +109,8 @@ impl Client {
         }
         let keys: Vec<Key> = items.iter().map(|(k, _)| k.clone()).collect();
         let futures = self.hold(&keys);
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        for (key, value) in items {
-            bytes += value.nbytes();
-            batch.push((key, value));
-            if bytes > SCATTER_BATCH {
-                let items = std::mem::take(&mut batch);
-                self.send_msg(ClientMsg::Scatter { items, broadcast })?;
-                bytes = 0;
-            }
-        }
-        if !batch.is_empty() {
-            self.send_msg(ClientMsg::Scatter { items: batch, broadcast })?;
+        for items in crate::conn::in_batches(items, SCATTER_BATCH) {
+            self.send_msg(ClientMsg::Scatter { items, broadcast })?;
         }
         self.inner.wait_keys(&keys, |_| {}).await?;
         Ok(futures)

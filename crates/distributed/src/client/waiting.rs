@@ -152,6 +152,14 @@ impl Inner {
         })
     }
 
+    /// The scheduler's stats.
+    pub(super) async fn stats(&self) -> Result<rask_protocol::dist::SchedulerStats, DistError> {
+        match self.request(ClientMsg::Stats).await? {
+            ToClient::Stats(s) => Ok(*s),
+            other => Err(DistError::Protocol(format!("expected stats, got {other:?}"))),
+        }
+    }
+
     /// Sends coordination request `op` and waits for its answer; past `timeout` the request
     /// is withdrawn (the answer is then `TimedOut`, unless it was served meanwhile). Runs on
     /// the client's runtime (it needs its timer).

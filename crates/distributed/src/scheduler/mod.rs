@@ -466,21 +466,8 @@ fn flush(
         }
     }
     for (w, items) in out.store {
-        // Scattered values go in messages of at most STORE_BATCH bytes, so many values
-        // scattered at once never make one frame larger than a worker reads.
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        for (key, value) in items {
-            let size = value.nbytes();
-            if !batch.is_empty() && bytes + size > STORE_BATCH {
-                send(workers, w, Outgoing::Worker(ToDistWorker::Store { items: std::mem::take(&mut batch) }));
-                bytes = 0;
-            }
-            bytes += size;
-            batch.push((key, value));
-        }
-        if !batch.is_empty() {
-            send(workers, w, Outgoing::Worker(ToDistWorker::Store { items: batch }));
+        for items in conn::in_batches(items, STORE_BATCH) {
+            send(workers, w, Outgoing::Worker(ToDistWorker::Store { items }));
         }
     }
     for (w, items) in out.fetch {

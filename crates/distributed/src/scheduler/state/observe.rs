@@ -35,13 +35,12 @@ impl State {
     /// tasks queued or running, enough workers to drain them in about
     /// [`TARGET_DRAIN_SECONDS`] at the throughput of the workers there are; with nothing
     /// pending, the workers still running something. Bounds are the caller's (`adapt`).
-    fn workers_wanted(&self, pending: u64) -> u32 {
+    fn workers_wanted(&self, pending: u64, throughput: f64) -> u32 {
         let workers = self.workers.values().filter(|w| !w.retiring).count() as f64;
         let busy = self.workers.values().filter(|w| !w.processing.is_empty()).count() as u32;
         if pending == 0 {
             return busy;
         }
-        let throughput = self.monitor.throughput();
         if throughput <= 0.0 || workers == 0.0 {
             // Nothing finished lately to measure by: one more than now.
             return workers as u32 + 1;
@@ -63,6 +62,7 @@ impl State {
             all
         });
         let now = Instant::now();
+        let throughput = self.monitor.throughput();
         SchedulerStats {
             workers: workers.len() as u32,
             tasks_known: self.index.len() as u64,
@@ -75,8 +75,8 @@ impl State {
             tasks_no_worker: self.no_worker_count(),
             coordination: self.coordination_len() as u64,
             states: total_states,
-            throughput: self.monitor.throughput(),
-            workers_wanted: self.workers_wanted(total_states.queued + total_states.processing),
+            throughput,
+            workers_wanted: self.workers_wanted(total_states.queued + total_states.processing, throughput),
             event_loop_latency_us: self.monitor.loop_latency_us,
             uptime_s: self.monitor.started.elapsed().as_secs_f64(),
             address: self.address.clone(),
