@@ -185,7 +185,7 @@ async fn connection(
                 Outgoing::Client(m) => (write_msg_within(&mut wr, m, timeouts.write).await, false),
                 Outgoing::Worker(m) => (
                     write_msg_within(&mut wr, m, timeouts.write).await,
-                    matches!(m, ToDistWorker::Exit { .. } | ToDistWorker::Retired),
+                    matches!(m, ToDistWorker::Exit { .. } | ToDistWorker::Retired | ToDistWorker::Restart),
                 ),
             };
             if sent.is_err() || last {
