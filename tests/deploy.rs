@@ -189,18 +189,28 @@ fn the_kubernetes_manifests_are_a_scheduler_its_service_and_scalable_workers() {
     let port = service["spec"]["ports"][0]["port"].as_i64().unwrap();
     let worker_args = args(workers);
     assert_eq!(worker_args[0], "worker");
-    assert_eq!(worker_args[1], format!("tcp://rask-scheduler:{port}"));
+    assert_eq!(worker_args[1], format!("tls://rask-scheduler:{port}"));
     assert!(scheduler_args.windows(2).any(|w| w == ["--port".to_owned(), port.to_string()]));
-    // Both take the shared secret from the same Secret; workers have resource requests and
-    // time to retire on SIGTERM; the health probe is a path the dashboard serves.
+    // Both take the shared secret from the same Secret, and their TLS files from another,
+    // mounted where the RASK_TLS_* variables point; workers have resource requests and time
+    // to retire on SIGTERM; the health probe is a path the dashboard serves, over HTTPS.
     for d in [scheduler, workers] {
         let env = container(d)["env"].as_vec().unwrap().clone();
-        let secret = env.iter().find(|e| e["name"].as_str() == Some("RASK_SECRET")).expect("RASK_SECRET");
-        assert_eq!(text(secret, &["valueFrom", "secretKeyRef", "name"]), "rask-secret");
+        let var =
+            |name: &str| env.iter().find(|e| e["name"].as_str() == Some(name)).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(text(var("RASK_SECRET"), &["valueFrom", "secretKeyRef", "name"]), "rask-secret");
+        let volume = &d["spec"]["template"]["spec"]["volumes"][0];
+        assert_eq!(text(volume, &["secret", "secretName"]), "rask-tls");
+        let mount = &container(d)["volumeMounts"][0];
+        assert_eq!(text(mount, &["name"]), text(volume, &["name"]));
+        for (name, file) in [("RASK_TLS_CERT", "cert.pem"), ("RASK_TLS_KEY", "key.pem"), ("RASK_TLS_CA", "ca.pem")] {
+            assert_eq!(text(var(name), &["value"]), format!("{}/{file}", text(mount, &["mountPath"])));
+        }
     }
     assert!(container(workers)["resources"]["requests"]["cpu"].as_str().is_some());
     assert!(workers["spec"]["template"]["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap() > 60);
     assert_eq!(text(&container(scheduler), &["readinessProbe", "httpGet", "path"]), "/health");
+    assert_eq!(text(&container(scheduler), &["readinessProbe", "httpGet", "scheme"]), "HTTPS");
 }
 
 #[test]

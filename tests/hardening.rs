@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rask_distributed::{Client, Timeouts};
+use rask_distributed::{Client, Security, Timeouts};
 use rask_graph::{Expr, Graph, Key, Registry, Value};
 
 /// One scenario at a time: each starts a cluster, and two at once on two cores would make the
@@ -88,7 +88,7 @@ fn worker(addr: &str, args: &[&str]) -> Proc {
 }
 
 fn client(addr: &str, timeouts: Timeouts) -> Client {
-    Client::connect_with_timeouts(addr, None, Registry::new(), timeouts).expect("the client connects")
+    Client::connect_with_timeouts(addr, Security::none(), Registry::new(), timeouts).expect("the client connects")
 }
 
 fn wait_for_workers(client: &Client, n: u32) {
@@ -310,8 +310,9 @@ fn settled_rss(c: &Client, pid: u32) -> u64 {
     rss_bytes(pid)
 }
 
-/// Reads the welcome frame a scheduler or worker sends first.
+/// Sends the preamble and reads the welcome frame a scheduler or worker answers it with.
 fn read_welcome(stream: &mut std::net::TcpStream) {
+    stream.write_all(&rask_protocol::dist::PREAMBLE).unwrap();
     let mut header = [0u8; 5];
     stream.read_exact(&mut header).unwrap();
     let mut welcome = vec![0u8; u32::from_le_bytes(header[..4].try_into().unwrap()) as usize];
@@ -365,7 +366,7 @@ fn strangers_cannot_make_the_scheduler_buffer_large_frames() {
         // And it still serves.
         let c = Client::connect_with_timeouts(
             &addr,
-            secret.map(|s| s.as_bytes().to_vec()),
+            secret.map_or_else(Security::none, |s| Security::none().with_secret(s.as_bytes())),
             Registry::new(),
             Timeouts::default(),
         )
@@ -402,7 +403,9 @@ fn running_out_of_descriptors_does_not_close_the_listener() {
     // The listener backs off and recovers once descriptors are free again.
     let deadline = Instant::now() + Duration::from_secs(15);
     let again = loop {
-        if let Ok(again) = Client::connect_with_timeouts(&addr, None, Registry::new(), short(Timeouts::default())) {
+        if let Ok(again) =
+            Client::connect_with_timeouts(&addr, Security::none(), Registry::new(), short(Timeouts::default()))
+        {
             break again;
         }
         assert!(Instant::now() < deadline, "the scheduler never accepted again");

@@ -37,9 +37,10 @@ struct Hosts {
 impl Hosts {
     /// `hosts` namespaces `PREFIX-NAME`, each with `eth0` at `SUBNET.(i+1)/24`, on a bridge in
     /// a hub namespace. `None` if namespaces cannot be made here.
-    fn new(hosts: &[&str]) -> Option<Hosts> {
+    fn new(tag: char, hosts: &[&str]) -> Option<Hosts> {
         let id = std::process::id();
-        let prefix = format!("rk{}", id % 100_000);
+        // Tests of one process run at once: the tag keeps their namespaces apart.
+        let prefix = format!("rk{tag}{}", id % 100_000);
         let subnet = format!("10.{}.{}", 100 + id % 100, id / 100 % 250);
         let hub = format!("{prefix}-hub");
         if !ip(&["netns", "add", &hub]).status.success() {
@@ -141,13 +142,19 @@ fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
-#[test]
-fn a_cluster_across_network_namespaces_survives_a_cut_link() {
-    let Some(mut hosts) = Hosts::new(&["scheduler", "w1", "w2", "client"]) else {
+/// The namespaces, or `None` (said on stderr) where they cannot be made, outside CI.
+fn hosts(tag: char, names: &[&str]) -> Option<Hosts> {
+    let hosts = Hosts::new(tag, names);
+    if hosts.is_none() {
         assert!(std::env::var_os("CI").is_none(), "CI runs as root: network namespaces must work there");
         eprintln!("skipped: network namespaces need root (`ip netns add` failed)");
-        return;
-    };
+    }
+    hosts
+}
+
+#[test]
+fn a_cluster_across_network_namespaces_survives_a_cut_link() {
+    let Some(mut hosts) = hosts('p', &["scheduler", "w1", "w2", "client"]) else { return };
     let scheduler_ip = hosts.addr(0);
     let address = format!("tcp://{scheduler_ip}:8786");
     let heartbeat = Duration::from_secs(3);
@@ -237,4 +244,82 @@ fn a_cluster_across_network_namespaces_survives_a_cut_link() {
         "multihost: corpus ({checked} checks) and the demo across 4 namespaces; w2 cut, declared dead after {took:?}"
     );
     let _ = std::fs::remove_file(&graph);
+}
+
+/// `deploy/tls/make-certs.sh DIR NAMES…`: PEM files as `openssl` writes them.
+fn make_certs(dir: &std::path::Path, names: &[&str]) {
+    let o = Command::new("bash").arg(root().join("deploy/tls/make-certs.sh")).arg(dir).args(names).output().unwrap();
+    assert!(o.status.success(), "make-certs.sh: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn a_tls_cluster_across_network_namespaces() {
+    let Some(mut hosts) = hosts('t', &["scheduler", "w1", "w2", "client"]) else { return };
+    let certs = std::env::temp_dir().join(format!("rask-multihost-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&certs);
+    make_certs(&certs, &[&hosts.addr(0)]);
+    let file = |name: &str| certs.join(name).to_str().unwrap().to_owned();
+    let (cert, key, ca) = (file("cert.pem"), file("key.pem"), file("ca.pem"));
+    let tls: Vec<&str> = vec!["--tls-cert", &cert, "--tls-key", &key, "--tls-ca", &ca];
+    let scheduler_ip = hosts.addr(0);
+    let with_tls = |args: &[&str]| -> Vec<String> { args.iter().chain(&tls).map(|a| a.to_string()).collect() };
+    let args = with_tls(&["scheduler", "--host", &scheduler_ip, "--port", "8786", "--no-dashboard"]);
+    let scheduler_log = hosts.spawn("scheduler", &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let listening = wait_for(&scheduler_log, "listening", Duration::from_secs(20));
+    let address = format!("tls://{scheduler_ip}:8786");
+    assert!(listening.ends_with(&address), "{listening}");
+    for w in ["w1", "w2"] {
+        let args = with_tls(&["worker", &address, "--nthreads", "2"]);
+        hosts.spawn(w, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    let (w1, w2) = (format!("joined: {}:", hosts.addr(1)), format!("joined: {}:", hosts.addr(2)));
+    wait_for_all(&scheduler_log, &[&w1, &w2], Duration::from_secs(20));
+
+    // The seed graph and a dataframe shuffle from the client's host, every byte over TLS.
+    let seed = certs.join("seed.graph");
+    std::fs::write(
+        &seed,
+        "{'x': 1, 'y': 2, 'z': (add, 'x', 'y'), 'w': (sum, ['x', 'y', 'z']), 'v': [(sum, ['w', 'z']), 2]}",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", seed.to_str().unwrap(), "--key", "v", "--scheduler"];
+        args.extend(extra);
+        hosts.rask("client", &args).output().unwrap()
+    };
+    let args = with_tls(&[&address]);
+    let o = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (out, err) = text(&o);
+    assert_eq!(out.trim(), "[9, 2]", "{err}");
+    let data = certs.join("data");
+    let args = with_tls(&[
+        "demo",
+        "--data",
+        data.to_str().unwrap(),
+        "--rows",
+        "20000",
+        "--files",
+        "4",
+        "--scheduler",
+        &address,
+        "-q",
+    ]);
+    let demo = hosts.rask("client", &args.iter().map(String::as_str).collect::<Vec<_>>()).output().unwrap();
+    let (out, err) = text(&demo);
+    assert!(demo.status.success(), "{err}");
+    assert_eq!(out.lines().filter(|l| !l.starts_with('#')).count(), 4, "{out}");
+
+    // Plaintext, and a certificate of another CA, are refused with a message saying so.
+    let plain = run(&[&format!("tcp://{scheduler_ip}:8786")]);
+    let (_, err) = text(&plain);
+    assert!(!plain.status.success() && err.contains("takes TLS only"), "{err}");
+    let rogue = certs.join("rogue");
+    make_certs(&rogue, &[]);
+    let rogue_file = |name: &str| rogue.join(name).to_str().unwrap().to_owned();
+    let (rcert, rkey) = (rogue_file("cert.pem"), rogue_file("key.pem"));
+    let o = run(&[&address, "--tls-cert", &rcert, "--tls-key", &rkey, "--tls-ca", &ca]);
+    let (_, err) = text(&o);
+    assert!(!o.status.success() && err.contains("refused this connection's TLS certificate"), "{err}");
+    println!("multihost over TLS: the seed graph and the demo's shuffle across 4 namespaces; plaintext and a foreign CA refused");
+    let _ = std::fs::remove_dir_all(&certs);
 }

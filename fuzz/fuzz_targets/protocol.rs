@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use rask_graph::Registry;
-use rask_protocol::dist::{ClientMsg, DataReply, DataRequest, FromDistWorker, Hello, ToClient, ToDistWorker, Verdict, Welcome};
+use rask_protocol::dist::{ClientMsg, DataReply, DataRequest, FromDistWorker, Greeting, Hello, ToClient, ToDistWorker, Verdict};
 use rask_protocol::{frame, FromWorker, ToWorker};
 
 /// Decodes `payload` as a `T`; whatever decodes must survive a round trip.
@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
         }
         round_trip::<FromWorker>(payload);
         // The distributed layer's messages, as a scheduler, worker or client reads them.
-        round_trip::<Welcome>(payload);
+        round_trip::<Greeting>(payload);
         round_trip::<Hello>(payload);
         round_trip::<Verdict>(payload);
         round_trip::<ClientMsg>(payload);

@@ -1,12 +1,17 @@
 //! `cargo xtask`: the project's chores as Rust, so they run the same everywhere.
 //!
 //! - `cargo xtask fuzz [TARGET] [--seconds N]` — coverage-guided fuzzing with cargo-fuzz
+//!   (targets: `parse`, `protocol`, `handshake`)
 //!   (installed on first use). The machine has one stable toolchain; cargo-fuzz needs nightly
 //!   flags, so we set `RUSTC_BOOTSTRAP=1`, which lets stable rustc accept them.
 //! - `cargo xtask loom [--planted]` — the executors' loom models (`--cfg loom`, release mode);
 //!   `--planted` plants a memory-ordering bug and requires the models to fail.
 //! - `cargo xtask bench [ARGS]` — the benchmark table, in release mode, beside Dask when a
 //!   Python with dask is found (`RASK_DASK_PYTHON` or `/tmp/daskenv/bin/python`).
+
+/// `rask_protocol::frame::VERSION`, for the handshake target's seeds (the xtask builds none of
+/// the workspace's crates; a stale value only makes a seed that is refused).
+const PROTOCOL_VERSION: u8 = 3;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -70,6 +75,20 @@ fn fuzz(args: &[String]) -> Result<(), String> {
         // frame that ends early.
         std::fs::write(corpus.join("exit"), [1, 0, 0, 0, 1, 2]).map_err(|e| e.to_string())?;
         std::fs::write(corpus.join("truncated"), [9, 0, 0, 0, 1, 0, 0]).map_err(|e| e.to_string())?;
+    }
+    if target == "handshake" {
+        // The preamble alone; the preamble and a client's hello (a frame: u32 length, the
+        // protocol version, postcard's `Hello { role: Client, proof: None }`); the start of a
+        // TLS client hello; an HTTP request.
+        let seeds: [(&str, Vec<u8>); 4] = [
+            ("preamble", b"rask".to_vec()),
+            ("hello", [b"rask".as_slice(), &[2, 0, 0, 0, PROTOCOL_VERSION, 0, 0]].concat()),
+            ("tls", vec![0x16, 3, 1, 0, 4, 1, 0, 0, 0]),
+            ("http", b"GET / HTTP/1.1\r\n\r\n".to_vec()),
+        ];
+        for (name, bytes) in seeds {
+            std::fs::write(corpus.join(name), bytes).map_err(|e| e.to_string())?;
+        }
     }
     if target == "parse" {
         for entry in std::fs::read_dir(root().join("tests/corpus")).map_err(|e| e.to_string())? {

@@ -35,6 +35,39 @@ struct Cli {
     /// `human` lines or `json` objects, one per line, on stderr.
     #[arg(long, global = true, default_value = "human")]
     log_format: rask_distributed::logging::LogFormat,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// TLS on every cluster connection (scheduler, worker, and a client's `--scheduler
+/// tls://HOST:PORT`): PEM files as `openssl` writes them. Each flag sets its `RASK_TLS_*`
+/// variable for this process and the workers it starts.
+#[derive(clap::Args, Debug)]
+struct TlsArgs {
+    /// This process's certificate (chain): a scheduler or worker serves TLS with it, a client
+    /// presents it when the cluster asks for one (`RASK_TLS_CERT`).
+    #[arg(long, global = true, value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (`RASK_TLS_KEY`).
+    #[arg(long, global = true, value_name = "PEM")]
+    tls_key: Option<PathBuf>,
+    /// The CA that signs the cluster's certificates: peers are verified against it, and a
+    /// scheduler or worker given it refuses peers without a certificate it signed (mutual
+    /// TLS) (`RASK_TLS_CA`).
+    #[arg(long, global = true, value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// Called before any thread starts, so that setting the environment races with nothing.
+    fn export(&self) {
+        let vars = [("RASK_TLS_CERT", &self.tls_cert), ("RASK_TLS_KEY", &self.tls_key), ("RASK_TLS_CA", &self.tls_ca)];
+        for (name, path) in vars {
+            if let Some(path) = path {
+                std::env::set_var(name, path);
+            }
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -48,7 +81,7 @@ enum Command {
         #[arg(long = "key", short = 'k')]
         keys: Vec<String>,
         /// sync, threads[:N], processes[:N], local[:N] (an embedded cluster of N worker
-        /// processes) or tcp://HOST:PORT.
+        /// processes), tcp://HOST:PORT or tls://HOST:PORT.
         #[arg(long, default_value = "sync")]
         scheduler: String,
         /// Print values as JSON (the mapping in rask_graph::json) instead of Python's repr.
@@ -90,8 +123,9 @@ enum Command {
     /// TPC-H: generate the tables, run the 22 queries.
     #[command(subcommand)]
     Tpch(tpch::TpchCommand),
-    /// Run a distributed scheduler; prints `rask scheduler listening on tcp://HOST:PORT`.
-    /// With `RASK_SECRET` set, every client and worker must know the same secret.
+    /// Run a distributed scheduler; prints `rask scheduler listening on tcp://HOST:PORT`
+    /// (`tls://` with `--tls-cert`/`--tls-key`). With `RASK_SECRET` set, every client and
+    /// worker must know the same secret; with `--tls-ca`, present a certificate it signed.
     Scheduler {
         #[arg(long, default_value = "127.0.0.1")]
         host: String,
@@ -107,7 +141,8 @@ enum Command {
         #[command(flatten)]
         timeouts: TimeoutArgs,
     },
-    /// Run a worker for the scheduler at tcp://HOST:PORT (`RASK_SECRET` as for the scheduler).
+    /// Run a worker for the scheduler at tcp://HOST:PORT or tls://HOST:PORT (`RASK_SECRET` and
+    /// the `--tls-*` files as for the scheduler).
     Worker {
         scheduler: String,
         /// Task threads (default: one per core).
@@ -172,6 +207,7 @@ fn main() -> ExitCode {
     // SAFETY: mi_collect has no preconditions; it only frees what mimalloc holds unused.
     rask_distributed::set_release_memory(|| unsafe { libmimalloc_sys::mi_collect(true) });
     let cli = Cli::parse();
+    cli.tls.export();
     rask_distributed::logging::init(cli.log_format, cli.log_level.as_deref());
     let mut out = io::BufWriter::new(io::stdout().lock());
     let result = match cli.command {
@@ -189,13 +225,17 @@ fn main() -> ExitCode {
         }
         Command::Worker { scheduler, nthreads, memory_limit, resources, timeouts } => {
             let nthreads = nthreads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let options = rask_distributed::WorkerOptions {
-                memory_limit,
-                resources,
-                timeouts: timeouts.resolve(),
-                ..rask_distributed::WorkerOptions::new(&scheduler, nthreads)
-            };
-            rask_distributed::worker::run_process(options).map_err(|e| format!("worker exiting: {e}"))
+            rask_distributed::WorkerOptions::new(&scheduler, nthreads)
+                .and_then(|options| {
+                    let options = rask_distributed::WorkerOptions {
+                        memory_limit,
+                        resources,
+                        timeouts: timeouts.resolve(),
+                        ..options
+                    };
+                    rask_distributed::worker::run_process(options)
+                })
+                .map_err(|e| format!("worker exiting: {e}"))
         }
     };
     let flushed = out.flush();
@@ -263,12 +303,12 @@ fn scheduler(
     timeouts: rask_distributed::Timeouts,
 ) -> Result<(), String> {
     let dashboard = dashboard_port.map(|p| format!("{host}:{p}"));
-    let secret = rask_distributed::secret_from_env();
-    let options = rask_distributed::SchedulerOptions { secret, dashboard, timeouts };
+    let security = rask_distributed::Security::from_env().map_err(|e| e.to_string())?;
+    let options = rask_distributed::SchedulerOptions { security, dashboard, timeouts };
     let running = rask_distributed::SchedulerThread::start_with(&format!("{host}:{port}"), options)
         .map_err(|e| format!("cannot start the scheduler on {host}:{port}: {e}"))?;
     // One write, so that both lines arrive together to whoever reads them.
-    let mut announce = format!("rask scheduler listening on tcp://{}\n", running.addr());
+    let mut announce = format!("rask scheduler listening on {}\n", running.address());
     if let Some(url) = running.dashboard_url() {
         announce.push_str(&format!("rask scheduler dashboard at {url}\n"));
     }
@@ -367,8 +407,7 @@ fn cluster_client(name: &str) -> Result<(rask_distributed::Client, Option<rask_d
             Ok((client, Some(cluster)))
         }
         Scheduler::Distributed(addr) => {
-            let client = rask_distributed::Client::connect_with(&addr, rask_distributed::secret_from_env())
-                .map_err(|e| format!("{addr}: {e}"))?;
+            let client = rask_distributed::Client::connect(&addr).map_err(|e| format!("{addr}: {e}"))?;
             Ok((client, None))
         }
         other => Err(format!(

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::scheduler::{SchedulerOptions, SchedulerThread, DEFAULT_DASHBOARD_PORT};
+use crate::tls::Security;
 use crate::worker::{self, WorkerOptions};
 use crate::{Client, DistError, Timeouts};
 
@@ -25,7 +26,10 @@ pub fn worker_main_if_requested() {
         let nthreads = parts.next().and_then(|n| n.parse().ok()).unwrap_or(1);
         let memory_limit = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
         let resources = rask_graph::parse_resources(parts.next().unwrap_or_default()).unwrap_or_default();
-        let options = WorkerOptions { memory_limit, resources, ..WorkerOptions::new(addr, nthreads) };
+        let options = match WorkerOptions::new(addr, nthreads) {
+            Ok(options) => WorkerOptions { memory_limit, resources, ..options },
+            Err(e) => std::process::exit(worker::exit_code(Err(e))),
+        };
         crate::logging::init_from_env();
         std::process::exit(worker::exit_code(worker::run_process(options)));
     }
@@ -39,13 +43,14 @@ pub fn worker_main_if_requested() {
 pub struct LocalCluster {
     scheduler: SchedulerThread,
     pool: Arc<WorkerProcesses>,
-    secret: Option<Vec<u8>>,
+    security: Security,
     timeouts: Timeouts,
 }
 
 /// The cluster's worker processes, shared with its adaptive scaler ([`LocalCluster::adapt`]).
 pub(crate) struct WorkerProcesses {
     scheduler_addr: String,
+    security: Security,
     nthreads: usize,
     memory_limit: u64,
     timeouts: Timeouts,
@@ -62,8 +67,14 @@ impl WorkerProcesses {
         }
         let resources: Vec<String> = resources.iter().map(|(name, amount)| format!("{name}={amount}")).collect();
         let spec = format!("{}#{}#{}#{}", self.scheduler_addr, self.nthreads, memory_limit, resources.join(","));
-        let child = Command::new(std::env::current_exe()?)
+        let (security_env, unset) = self.security.to_env();
+        let mut command = Command::new(std::env::current_exe()?);
+        for name in unset {
+            command.env_remove(name);
+        }
+        let child = command
             .env(ENV, spec)
+            .envs(security_env)
             .envs(self.timeouts.to_env())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -105,16 +116,21 @@ pub struct ClusterOptions {
     pub memory_limit: u64,
     /// For the scheduler, the workers and the clients of [`LocalCluster::client`].
     pub timeouts: Timeouts,
+    /// The shared secret and TLS of the scheduler, its workers and its clients; `None` (the
+    /// default) for the environment's ([`Security::from_env`]: `RASK_SECRET`, `RASK_TLS_*`).
+    pub security: Option<Security>,
     /// `HOST:PORT` of the scheduler's dashboard (`127.0.0.1:8787` by default, or a free port
     /// if that one is taken); `None` for none.
     pub dashboard: Option<String>,
 }
 
 impl ClusterOptions {
-    /// `workers` workers of `threads_per_worker` threads, no memory limit, the deadlines of
-    /// the environment.
+    /// `workers` workers of `threads_per_worker` threads, no memory limit, the deadlines and
+    /// security of the environment (a TLS file that cannot be read is reported when the
+    /// cluster starts).
     pub fn new(workers: usize, threads_per_worker: usize) -> ClusterOptions {
         ClusterOptions {
+            security: None,
             workers,
             threads_per_worker,
             memory_limit: 0,
@@ -146,23 +162,27 @@ impl LocalCluster {
 
     /// A cluster made as `options` say.
     pub fn with_options(options: ClusterOptions) -> Result<LocalCluster, DistError> {
-        let secret = crate::secret_from_env();
+        let security = match options.security {
+            Some(security) => security,
+            None => Security::from_env()?,
+        };
         let timeouts = options.timeouts;
-        let scheduler_options = SchedulerOptions { secret: secret.clone(), dashboard: options.dashboard, timeouts };
+        let scheduler_options = SchedulerOptions { security: security.clone(), dashboard: options.dashboard, timeouts };
         let scheduler = SchedulerThread::start_with("127.0.0.1:0", scheduler_options)?;
         match scheduler.dashboard_url() {
-            Some(url) => tracing::info!("local cluster at tcp://{}: dashboard at {url}", scheduler.addr()),
-            None => tracing::info!("local cluster at tcp://{}", scheduler.addr()),
+            Some(url) => tracing::info!("local cluster at {}: dashboard at {url}", scheduler.address()),
+            None => tracing::info!("local cluster at {}", scheduler.address()),
         }
         let pool = Arc::new(WorkerProcesses {
-            scheduler_addr: scheduler.addr().to_string(),
+            scheduler_addr: scheduler.address(),
+            security: security.clone(),
             nthreads: options.threads_per_worker.max(1),
             memory_limit: options.memory_limit,
             timeouts,
             children: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
         });
-        let mut cluster = LocalCluster { scheduler, pool, secret, timeouts };
+        let mut cluster = LocalCluster { scheduler, pool, security, timeouts };
         for _ in 0..options.workers {
             cluster.add_worker()?;
         }
@@ -170,9 +190,9 @@ impl LocalCluster {
         Ok(cluster)
     }
 
-    /// `tcp://127.0.0.1:PORT`.
+    /// `tcp://127.0.0.1:PORT` (`tls://` when the cluster uses TLS).
     pub fn address(&self) -> String {
-        format!("tcp://{}", self.scheduler.addr())
+        self.scheduler.address()
     }
 
     /// `http://127.0.0.1:PORT/status`: the live dashboard, if the cluster has one.
@@ -181,7 +201,12 @@ impl LocalCluster {
     }
 
     pub fn client(&self) -> Result<Client, DistError> {
-        Client::connect_with_timeouts(&self.address(), self.secret.clone(), rask_graph::Registry::new(), self.timeouts)
+        Client::connect_with_timeouts(
+            &self.address(),
+            self.security.clone(),
+            rask_graph::Registry::new(),
+            self.timeouts,
+        )
     }
 
     /// The worker processes running now (those retired and gone are not).

@@ -1,8 +1,11 @@
-//! Frames over tokio TCP streams, and the handshake every connection starts with.
+//! Frames over connections ([`Stream`]: TCP, or TLS over TCP), and the handshake every
+//! connection starts with: the connecting side's preamble, the accepting side's welcome
+//! (a nonce, or a refusal), the connecting side's hello (its role and proof of the secret),
+//! the accepting side's verdict.
 
 use std::time::Duration;
 
-use rask_protocol::dist::{Hello, Role, Verdict, Welcome};
+use rask_protocol::dist::{Greeting, Hello, Role, Verdict, Welcome, PREAMBLE};
 use rask_protocol::frame::{self, HEADER_LEN};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -11,6 +14,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::stream::Stream;
+use crate::tls::{self, Security};
 use crate::{auth, DistError};
 
 /// The largest frame a client may send the scheduler (a submission of a million tasks is a
@@ -62,7 +67,13 @@ pub async fn read_msg_idle<T: DeserializeOwned>(
     let mut header = [0u8; HEADER_LEN];
     let mut got = 0;
     while got < HEADER_LEN {
-        match within(idle, r.read(&mut header[got..])).await?? {
+        let read = match within(idle, r.read(&mut header[got..])).await? {
+            // A TLS peer that closed without its close_notify, between frames: an end of
+            // stream like any other (the frame layer notices a cut mid-frame by itself).
+            Err(e) if got == 0 && e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            read => read?,
+        };
+        match read {
             0 if got == 0 => return Ok(None),
             0 => return Err(frame::FrameError::Truncated { needed: HEADER_LEN, available: got }.into()),
             n => got += n,
@@ -85,6 +96,8 @@ pub async fn read_msg_idle<T: DeserializeOwned>(
 pub async fn write_msg<T: Serialize>(w: &mut (impl AsyncWrite + Unpin), msg: &T) -> Result<(), DistError> {
     let bytes = frame::to_frame(msg, MAX_FRAME)?;
     w.write_all(&bytes).await?;
+    // A TLS session may hold the last record until flushed; for plain TCP this is free.
+    w.flush().await?;
     Ok(())
 }
 
@@ -125,17 +138,72 @@ pub fn in_batches(
     batches
 }
 
-/// Opens a TCP connection and runs the connecting side of the handshake, within `limit`.
-pub async fn dial(addr: &str, role: Role, secret: Option<&[u8]>, limit: Duration) -> Result<TcpStream, DistError> {
+/// The first byte of a TLS handshake record (a client hello).
+const TLS_HANDSHAKE: u8 = 0x16;
+/// What a plaintext port answers a TLS client hello with: a fatal `handshake_failure` alert
+/// record, so the client's TLS library fails the handshake at once instead of waiting.
+const TLS_REFUSAL: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 40];
+
+/// Opens the transport to `addr` (`HOST:PORT`): TCP, then a TLS session when `security` has
+/// TLS. `patient` waits for a server that is not listening yet ([`connect_retrying`]); the
+/// caller bounds the whole wait.
+pub async fn open(addr: &str, security: &Security, patient: bool) -> Result<Stream, DistError> {
+    let tcp = if patient { connect_retrying(addr).await? } else { TcpStream::connect(addr).await? };
+    tcp.set_nodelay(true)?;
+    let Some(tls) = security.tls() else { return Ok(Stream::Plain(tcp)) };
+    let connector = tokio_rustls::TlsConnector::from(tls.client()?);
+    match connector.connect(tls::server_name(addr), tcp).await {
+        Ok(session) => Ok(Stream::Tls(Box::new(tokio_rustls::TlsStream::Client(session)))),
+        Err(e) => {
+            let cause = tls_cause(&e).unwrap_or_else(|| e.to_string());
+            Err(DistError::Tls(format!("the TLS handshake with {addr} failed: {cause}{}", hint(&cause))))
+        }
+    }
+}
+
+/// What a user can do about a TLS failure, where the cause says it.
+fn hint(cause: &str) -> &'static str {
+    if cause.contains("HandshakeFailure") {
+        " (is it a plaintext port? write its address as tcp://)"
+    } else if cause.contains("UnknownIssuer") {
+        " (its certificate is not signed by the CA given with --tls-ca)"
+    } else if cause.contains("UnknownCA") || cause.contains("CertificateRequired") || cause.contains("BadCertificate") {
+        " (the cluster asks for a certificate signed by its CA: --tls-cert/--tls-key)"
+    } else {
+        ""
+    }
+}
+
+/// The TLS library's own error inside an I/O error, as text.
+fn tls_cause(e: &std::io::Error) -> Option<String> {
+    e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).map(ToString::to_string)
+}
+
+/// An error on a TLS stream that the peer's TLS library caused (it refused our certificate:
+/// with TLS 1.3 that arrives as an alert on the first read), told as such.
+pub(crate) fn tls_refusal(addr: &str, e: DistError) -> DistError {
+    match &e {
+        DistError::Io(io) => match tls_cause(io) {
+            Some(cause) => {
+                DistError::Tls(format!("{addr} refused this connection's TLS certificate: {cause}{}", hint(&cause)))
+            }
+            None => e,
+        },
+        _ => e,
+    }
+}
+
+/// Opens a connection to `addr` (`HOST:PORT`) and runs the connecting side of the handshake,
+/// within `limit`.
+pub async fn dial(addr: &str, role: Role, security: &Security, limit: Duration) -> Result<Stream, DistError> {
     // The scheduler may be starting up: wait for it. A peer that refuses is gone: next holder.
     let patient = !matches!(role, Role::Peer);
-    let open = async {
-        let mut stream = if patient { connect_retrying(addr).await? } else { TcpStream::connect(addr).await? };
-        stream.set_nodelay(true)?;
-        connect(&mut stream, role, secret).await?;
+    let opened = async {
+        let mut stream = open(addr, security, patient).await?;
+        connect(&mut stream, role, security.secret()).await.map_err(|e| tls_refusal(addr, e))?;
         Ok::<_, DistError>(stream)
     };
-    match tokio::time::timeout(limit, open).await {
+    match tokio::time::timeout(limit, opened).await {
         Ok(opened) => opened,
         Err(_) => Err(DistError::TimedOut(format!("connecting to {addr} took longer than {limit:?}"))),
     }
@@ -158,22 +226,67 @@ pub async fn connect_retrying(addr: &str) -> std::io::Result<TcpStream> {
     }
 }
 
-/// The accepting side: welcome, then the peer's hello, checked against `secret`.
-pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+/// The accepting side of a new connection, within `limit`: the transport (TLS when `security`
+/// has it), then [`handshake`]. A plaintext peer on a TLS port and a TLS peer on a plaintext
+/// port are told so and refused.
+pub async fn accept(tcp: TcpStream, security: &Security, limit: Duration) -> Result<(Stream, Role), DistError> {
+    let exchange = async {
+        let mut stream = transport(tcp, security).await?;
+        let role = handshake(&mut stream, security.secret()).await?;
+        Ok((stream, role))
+    };
+    tokio::time::timeout(limit, exchange).await.map_err(|_| DistError::Protocol("handshake timed out".into()))?
+}
+
+async fn transport(mut tcp: TcpStream, security: &Security) -> Result<Stream, DistError> {
+    let mut first = [0u8; 1];
+    if tcp.peek(&mut first).await? == 0 {
+        return Err(DistError::Protocol("closed before the handshake".into()));
+    }
+    match (security.tls(), first[0] == TLS_HANDSHAKE) {
+        (Some(tls), true) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.server()?);
+            let session = acceptor.accept(tcp).await.map_err(|e| {
+                DistError::Tls(format!("TLS handshake failed: {}", tls_cause(&e).unwrap_or_else(|| e.to_string())))
+            })?;
+            Ok(Stream::Tls(Box::new(tokio_rustls::TlsStream::Server(session))))
+        }
+        (Some(_), false) => {
+            read_preamble(&mut tcp).await?;
+            let reason = "this port takes TLS only: connect to its tls:// address with --tls-ca (and a \
+                          certificate, --tls-cert/--tls-key, if the cluster asks for one)";
+            let _ = write_msg(&mut tcp, &Greeting::Err(reason.into())).await;
+            Err(DistError::Tls("refused a plaintext connection on a TLS port".into()))
+        }
+        (None, true) => {
+            let _ = tcp.write_all(&TLS_REFUSAL).await;
+            Err(DistError::Tls("refused a TLS connection on a plaintext port".into()))
+        }
+        (None, false) => Ok(Stream::Plain(tcp)),
+    }
+}
+
+async fn read_preamble<S: AsyncRead + Unpin>(stream: &mut S) -> Result<(), DistError> {
+    let mut preamble = [0u8; PREAMBLE.len()];
+    stream.read_exact(&mut preamble).await?;
+    if preamble != PREAMBLE {
+        return Err(DistError::Protocol("not a rask peer (no preamble)".into()));
+    }
+    Ok(())
+}
+
+/// The accepting side's protocol handshake on an open transport (no deadline: see
+/// [`accept`]): the preamble, our welcome, the peer's hello, checked against `secret`.
+pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     secret: Option<&[u8]>,
-    limit: Duration,
 ) -> Result<Role, DistError> {
+    read_preamble(stream).await?;
     let nonce = auth::nonce()?;
-    let exchange = async {
-        write_msg(stream, &Welcome { nonce, auth_required: secret.is_some() }).await?;
-        read_msg::<Hello>(stream, MAX_HANDSHAKE_FRAME)
-            .await?
-            .ok_or(DistError::Protocol("closed during the handshake".into()))
-    };
-    let hello = tokio::time::timeout(limit, exchange)
-        .await
-        .map_err(|_| DistError::Protocol("handshake timed out".into()))??;
+    write_msg(stream, &Greeting::Ok(Welcome { nonce, auth_required: secret.is_some() })).await?;
+    let hello = read_msg::<Hello>(stream, MAX_HANDSHAKE_FRAME)
+        .await?
+        .ok_or(DistError::Protocol("closed during the handshake".into()))?;
     if let Some(secret) = secret {
         let expected = auth::hmac(secret, &nonce);
         if !hello.proof.is_some_and(|p| auth::same(&p, &expected)) {
@@ -186,32 +299,30 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(hello.role)
 }
 
-/// The connecting side (within the caller's deadline): read the welcome, answer with our role (and proof, if asked).
+/// The connecting side (within the caller's deadline): the preamble, then the welcome, then
+/// our role (and proof, if asked).
 pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     role: Role,
     secret: Option<&[u8]>,
 ) -> Result<(), DistError> {
-    let exchange = async {
-        let welcome: Welcome = read_msg(stream, MAX_HANDSHAKE_FRAME)
-            .await?
-            .ok_or(DistError::Protocol("closed during the handshake".into()))?;
-        let proof = match (welcome.auth_required, secret) {
-            (true, None) => {
-                return Err(DistError::Auth("the peer requires a shared secret and none is configured".into()))
-            }
-            (true, Some(s)) => Some(auth::hmac(s, &welcome.nonce)),
-            (false, _) => None,
-        };
-        write_msg(stream, &Hello { role, proof }).await?;
-        match read_msg::<Verdict>(stream, MAX_HANDSHAKE_FRAME).await? {
-            Some(Ok(())) => Ok(()),
-            Some(Err(reason)) => Err(DistError::Auth(reason)),
-            None => Err(DistError::Protocol("closed during the handshake".into())),
-        }
+    stream.write_all(&PREAMBLE).await?;
+    let welcome = match read_msg::<Greeting>(stream, MAX_HANDSHAKE_FRAME).await? {
+        Some(Ok(welcome)) => welcome,
+        Some(Err(reason)) => return Err(DistError::Tls(reason)),
+        None => return Err(DistError::Protocol("closed during the handshake".into())),
     };
-    // Callers bound the whole exchange (see `dial`).
-    exchange.await
+    let proof = match (welcome.auth_required, secret) {
+        (true, None) => return Err(DistError::Auth("the peer requires a shared secret and none is configured".into())),
+        (true, Some(s)) => Some(auth::hmac(s, &welcome.nonce)),
+        (false, _) => None,
+    };
+    write_msg(stream, &Hello { role, proof }).await?;
+    match read_msg::<Verdict>(stream, MAX_HANDSHAKE_FRAME).await? {
+        Some(Ok(())) => Ok(()),
+        Some(Err(reason)) => Err(DistError::Auth(reason)),
+        None => Err(DistError::Protocol("closed during the handshake".into())),
+    }
 }
 
 /// Connections still in their handshake, at most: past this, new ones are closed at once, so

@@ -13,7 +13,9 @@
 //! Seeing a run: the scheduler's dashboard (live pages, `/metrics`, JSON), the task stream and
 //! stats on the [`Client`], [`performance_report`]s, and [`logging`] through `tracing`.
 //! Messages are `rask_protocol::dist` frames; connections authenticate with a shared secret
-//! when one is configured ([`auth`]); functions are resolved by name in each worker's registry.
+//! when one is configured ([`auth`]) and run over TLS when that is ([`Security`], `tls://`
+//! addresses, mutual TLS with the cluster's CA); functions are resolved by name in each
+//! worker's registry.
 //!
 //! What it is not: a second executor model. The scheduler reuses the graph crate's `Plan` on
 //! the client (validation, culling, fusion, order) and workers evaluate the same `Op`s.
@@ -28,6 +30,8 @@ mod client;
 mod cluster;
 mod conn;
 mod coord;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logging;
 mod memory;
 pub mod metrics;
@@ -36,7 +40,9 @@ mod peers;
 mod report;
 pub mod scheduler;
 pub mod store;
+mod stream;
 pub mod timeouts;
+pub mod tls;
 pub mod worker;
 
 pub use client::{Arg, AsCompleted, AsCompletedStream, AsyncClient, Client, Future};
@@ -49,6 +55,7 @@ pub use rask_protocol::dist::{
 pub use report::{performance_report, PerformanceReport};
 pub use scheduler::{SchedulerOptions, SchedulerThread};
 pub use timeouts::Timeouts;
+pub use tls::{Security, TlsFiles};
 pub use worker::WorkerOptions;
 
 /// What can go wrong talking to a cluster.
@@ -60,6 +67,10 @@ pub enum DistError {
     Frame(#[from] rask_protocol::FrameError),
     #[error("authentication failed: {0}")]
     Auth(String),
+    /// TLS could not be set up or was refused: a bad PEM file, a certificate the peer's CA
+    /// did not sign or that has expired, TLS on one side only. The text says which.
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("protocol: {0}")]
     Protocol(String),
     #[error(transparent)]
@@ -112,9 +123,4 @@ pub(crate) fn release_memory() {
     if let Some(release) = RELEASE_MEMORY.get() {
         release();
     }
-}
-
-/// The shared secret from `RASK_SECRET`, if set.
-pub fn secret_from_env() -> Option<Vec<u8>> {
-    std::env::var_os("RASK_SECRET").map(|s| s.into_encoded_bytes())
 }

@@ -15,12 +15,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use rask_graph::{Key, Registry};
 
+use crate::tls::Security;
 use crate::{Client, DistError, Timeouts};
 
 /// How a task thread of this worker process reaches its scheduler and its pool.
 pub(crate) struct WorkerContext {
     pub scheduler: String,
-    pub secret: Option<Vec<u8>>,
+    pub security: Security,
     pub timeouts: Timeouts,
     client: Mutex<Option<Client>>,
 }
@@ -28,8 +29,8 @@ pub(crate) struct WorkerContext {
 static CONTEXT: OnceLock<WorkerContext> = OnceLock::new();
 
 /// Called once by a worker when it has joined its scheduler.
-pub(crate) fn set_worker_context(scheduler: String, secret: Option<Vec<u8>>, timeouts: Timeouts) {
-    let _ = CONTEXT.set(WorkerContext { scheduler, secret, timeouts, client: Mutex::new(None) });
+pub(crate) fn set_worker_context(scheduler: String, security: Security, timeouts: Timeouts) {
+    let _ = CONTEXT.set(WorkerContext { scheduler, security, timeouts, client: Mutex::new(None) });
 }
 
 /// What a pool thread can ask of its pool.
@@ -153,7 +154,7 @@ pub fn worker_client() -> Result<WorkerClient, DistError> {
             _ => {
                 let c = Client::connect_with_timeouts(
                     &context.scheduler,
-                    context.secret.clone(),
+                    context.security.clone(),
                     Registry::new(),
                     context.timeouts,
                 )?;

@@ -14,25 +14,26 @@ use rask_protocol::dist::{DataReply, DataRequest, Role};
 use rask_protocol::WireValue;
 use rask_store::Segment;
 use rustc_hash::FxHashMap;
-use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
 use crate::conn::{self, read_msg_idle, write_msg, MAX_FRAME};
+use crate::stream::Stream;
+use crate::tls::Security;
 use crate::{DistError, Timeouts};
 
 pub(crate) struct Peers {
-    secret: Option<Arc<[u8]>>,
+    security: Security,
     timeouts: Timeouts,
-    conns: Mutex<FxHashMap<String, Arc<Mutex<TcpStream>>>>,
+    conns: Mutex<FxHashMap<String, Arc<Mutex<Stream>>>>,
     /// Payload bytes received as segment names (mapped, not copied) and as bytes.
     pub(crate) by_reference: AtomicU64,
     pub(crate) by_copy: AtomicU64,
 }
 
 impl Peers {
-    pub(crate) fn new(secret: Option<Arc<[u8]>>, timeouts: Timeouts) -> Peers {
+    pub(crate) fn new(security: Security, timeouts: Timeouts) -> Peers {
         Peers {
-            secret,
+            security,
             timeouts,
             conns: Mutex::new(FxHashMap::default()),
             by_reference: AtomicU64::new(0),
@@ -40,11 +41,11 @@ impl Peers {
         }
     }
 
-    async fn conn(&self, addr: &str) -> Result<Arc<Mutex<TcpStream>>, DistError> {
+    async fn conn(&self, addr: &str) -> Result<Arc<Mutex<Stream>>, DistError> {
         if let Some(c) = self.conns.lock().await.get(addr) {
             return Ok(c.clone());
         }
-        let stream = conn::dial(addr, Role::Peer, self.secret.as_deref(), self.timeouts.connect).await?;
+        let stream = conn::dial(addr, Role::Peer, &self.security, self.timeouts.connect).await?;
         let c = Arc::new(Mutex::new(stream));
         self.conns.lock().await.insert(addr.to_owned(), c.clone());
         Ok(c)

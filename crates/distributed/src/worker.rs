@@ -16,7 +16,7 @@ use rask_protocol::dist::{
     WorkerMetrics,
 };
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tracing::Instrument;
 
@@ -30,6 +30,8 @@ use rask_store::{Namespace, ShmArena};
 use crate::memory::{self, Memory};
 use crate::peers::Peers;
 use crate::store::Store;
+use crate::stream::Stream;
+use crate::tls::Security;
 use crate::{DistError, Timeouts};
 
 /// How a worker joins a cluster.
@@ -40,7 +42,9 @@ pub struct WorkerOptions {
     pub nthreads: usize,
     /// Bytes of results the worker may hold (0: no limit). Reported to the scheduler.
     pub memory_limit: u64,
-    pub secret: Option<Vec<u8>>,
+    /// The shared secret and TLS (the same as the scheduler's: a TLS cluster's workers need
+    /// a certificate, its key and the CA).
+    pub security: Security,
     /// Deadlines for the scheduler connection, fetches and connects.
     pub timeouts: Timeouts,
     /// Abstract resources this worker offers (`rask worker --resources GPU=2,MEM=64e9`).
@@ -48,17 +52,17 @@ pub struct WorkerOptions {
 }
 
 impl WorkerOptions {
-    /// A worker of `nthreads` threads for `scheduler`, with no memory limit, the secret from
-    /// `RASK_SECRET` and the deadlines from the environment.
-    pub fn new(scheduler: &str, nthreads: usize) -> WorkerOptions {
-        WorkerOptions {
+    /// A worker of `nthreads` threads for `scheduler`, with no memory limit, and the
+    /// security ([`Security::from_env`]) and deadlines of the environment.
+    pub fn new(scheduler: &str, nthreads: usize) -> Result<WorkerOptions, DistError> {
+        Ok(WorkerOptions {
             scheduler: scheduler.to_owned(),
             nthreads,
             memory_limit: 0,
-            secret: crate::secret_from_env(),
+            security: Security::from_env()?,
             timeouts: Timeouts::from_env(),
             resources: Vec::new(),
-        }
+        })
     }
 }
 
@@ -229,16 +233,19 @@ pub fn run_process(options: WorkerOptions) -> Result<(), DistError> {
 /// [`RETIRE_DEADLINE`]) makes it leave at once.
 async fn serve(options: WorkerOptions, stop: &mut Signals) -> Result<Ending, DistError> {
     let timeouts = options.timeouts;
-    let scheduler_addr = options.scheduler.trim_start_matches("tcp://").to_owned();
-    let secret: Option<Arc<[u8]>> = options.secret.clone().map(Into::into);
+    let security = options.security.clone();
+    let scheduler_addr = security.host_port(&options.scheduler)?.to_owned();
+    if let Some(tls) = security.tls() {
+        // A worker serves its results to peers and clients: it needs a certificate too.
+        tls.server()?;
+    }
     let nthreads = options.nthreads.max(1);
     // Segments and spill folders of workers on this machine that died without cleaning up,
     // swept before joining: once the scheduler counts this worker, they are gone.
     rask_store::sweep_orphans();
     crate::store::sweep_spill_orphans();
     let (stream, data) = tokio::time::timeout(timeouts.connect, async {
-        let mut stream = conn::connect_retrying(&scheduler_addr).await?;
-        stream.set_nodelay(true)?;
+        let mut stream = conn::open(&scheduler_addr, &security, true).await?;
         // Serve data on the interface that reaches the scheduler.
         let host = stream.local_addr()?.ip();
         let data = TcpListener::bind((host, 0)).await?;
@@ -249,7 +256,7 @@ async fn serve(options: WorkerOptions, stop: &mut Signals) -> Result<Ending, Dis
             memory_limit: options.memory_limit,
             resources: options.resources.clone(),
         };
-        conn::connect(&mut stream, role, secret.as_deref()).await?;
+        conn::connect(&mut stream, role, security.secret()).await.map_err(|e| conn::tls_refusal(&scheduler_addr, e))?;
         Ok::<_, DistError>((stream, data))
     })
     .await
@@ -261,22 +268,22 @@ async fn serve(options: WorkerOptions, stop: &mut Signals) -> Result<Ending, Dis
     })??;
     // Every line this worker logs names it by its data address.
     let span = tracing::info_span!("worker", addr = %data.local_addr()?);
-    serve_joined(options, stream, data, secret, stop).instrument(span).await
+    serve_joined(options, stream, data, stop).instrument(span).await
 }
 
 /// The worker's life once it has joined: its data server, task threads, heartbeats, and the
 /// scheduler's messages until it leaves.
 async fn serve_joined(
     options: WorkerOptions,
-    stream: TcpStream,
+    stream: Stream,
     data: TcpListener,
-    secret: Option<Arc<[u8]>>,
     stop: &mut Signals,
 ) -> Result<Ending, DistError> {
     let timeouts = options.timeouts;
-    let scheduler_addr = options.scheduler.trim_start_matches("tcp://").to_owned();
+    let security = options.security.clone();
+    let scheduler_addr = security.host_port(&options.scheduler)?.to_owned();
     let nthreads = options.nthreads.max(1);
-    crate::nested::set_worker_context(scheduler_addr.clone(), options.secret.clone(), timeouts);
+    crate::nested::set_worker_context(options.scheduler.clone(), security.clone(), timeouts);
     let store = Arc::new(Store::new(options.memory_limit, crate::store::spill_dir(std::process::id())));
     let memory = Memory::new(options.memory_limit);
     memory::start_monitor(memory.clone(), store.clone());
@@ -285,9 +292,9 @@ async fn serve_joined(
         // the task, not a worker killed by the kernel.
         rask_graph::arena::set_allocation_limit(options.memory_limit as usize);
     }
-    let peers = Arc::new(Peers::new(secret.clone(), timeouts));
+    let peers = Arc::new(Peers::new(security.clone(), timeouts));
     let served = Arc::new(AtomicU64::new(0));
-    tokio::spawn(serve_data(data, store.clone(), secret, timeouts, served.clone()).in_current_span());
+    tokio::spawn(serve_data(data, store.clone(), security, timeouts, served.clone()).in_current_span());
 
     let (out_tx, mut out_rx) = unbounded_channel::<FromDistWorker>();
     let jobs = start_pool(nthreads, store.clone(), memory.clone(), out_tx.clone());
@@ -698,28 +705,31 @@ fn reply_bytes(reply: &DataReply) -> u64 {
 async fn serve_data(
     listener: TcpListener,
     store: Arc<Store>,
-    secret: Option<Arc<[u8]>>,
+    security: Security,
     timeouts: Timeouts,
     served: Arc<AtomicU64>,
 ) {
     let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_UNAUTHENTICATED));
     let mut accepting = Accepting::new("rask worker data server");
     loop {
-        let Some((mut stream, peer)) = accepting.next(&listener).await else { continue };
+        let Some((stream, peer)) = accepting.next(&listener).await else { continue };
         let Ok(permit) = handshakes.clone().try_acquire_owned() else {
             accepting.refuse(peer, "too many connections are still in their handshake");
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (store, secret, served) = (store.clone(), secret.clone(), served.clone());
+        let (store, security, served) = (store.clone(), security.clone(), served.clone());
         // Refusals and drops are logged in the worker's span.
         tokio::spawn(Instrument::in_current_span(async move {
-            let accepted = conn::accept(&mut stream, secret.as_deref(), timeouts.connect).await;
+            let accepted = conn::accept(stream, &security, timeouts.connect).await;
             drop(permit);
-            if let Err(e) = accepted {
-                tracing::warn!("refused {peer}: {e}");
-                return;
-            }
+            let mut stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!("refused {peer}: {e}");
+                    return;
+                }
+            };
             let same_host = stream.local_addr().is_ok_and(|me| me.ip() == peer.ip());
             loop {
                 match read_msg::<DataRequest>(&mut stream, MAX_REQUEST_FRAME).await {

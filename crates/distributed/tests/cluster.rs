@@ -11,7 +11,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use rask_distributed::{Arg, Client, DistError, LocalCluster, SchedulerThread, WorkerOptions};
+use rask_distributed::{Arg, Client, DistError, LocalCluster, SchedulerThread, Security, WorkerOptions};
 use rask_graph::{parse_graph, register, Arity, Expr, Graph, Key, TaskError, Value};
 
 fn main() {
@@ -167,6 +167,7 @@ fn malformed_frames() {
     for bytes in attacks {
         let mut stream = std::net::TcpStream::connect(&addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream.write_all(&rask_protocol::dist::PREAMBLE).unwrap();
         let mut header = [0u8; 5];
         stream.read_exact(&mut header).unwrap();
         let mut welcome = vec![0u8; u32::from_le_bytes(header[..4].try_into().unwrap()) as usize];
@@ -190,7 +191,8 @@ fn shared_secret() {
     let scheduler = SchedulerThread::start("127.0.0.1:0", Some(secret.clone())).unwrap();
     let addr = scheduler.addr().to_string();
     let worker = |secret: Option<Vec<u8>>| {
-        let options = WorkerOptions { secret, ..WorkerOptions::new(&addr, 1) };
+        let security = secret.map_or_else(Security::none, |s| Security::none().with_secret(s));
+        let options = WorkerOptions { security, ..WorkerOptions::new(&addr, 1).unwrap() };
         std::thread::spawn(move || rask_distributed::worker::run(options))
     };
     let _good_worker = worker(Some(secret.clone()));

@@ -246,8 +246,9 @@ impl FromStr for Scheduler {
     type Err = ExecError;
 
     fn from_str(s: &str) -> Result<Scheduler, ExecError> {
+        let remote = ["tcp://", "tls://"].into_iter().find(|scheme| s.starts_with(scheme));
         let (name, count) = match s.split_once(':') {
-            Some((name, n)) if !s.starts_with("tcp://") => {
+            Some((name, n)) if remote.is_none() => {
                 let n: usize =
                     n.parse().ok().filter(|&n| n > 0).ok_or_else(|| ExecError::UnknownScheduler(s.into()))?;
                 (name, Some(n))
@@ -259,7 +260,7 @@ impl FromStr for Scheduler {
             "threads" | "threading" => Ok(Scheduler::Threads(count)),
             "processes" | "multiprocessing" => Ok(Scheduler::Processes(count)),
             "local" => Ok(Scheduler::Local(count)),
-            _ if s.starts_with("tcp://") && s.len() > "tcp://".len() => Ok(Scheduler::Distributed(s.into())),
+            _ if remote.is_some_and(|scheme| s.len() > scheme.len()) => Ok(Scheduler::Distributed(s.into())),
             _ => Err(ExecError::UnknownScheduler(s.into())),
         }
     }
@@ -321,12 +322,13 @@ mod tests {
             ("local", Scheduler::Local(None)),
             ("local:2", Scheduler::Local(Some(2))),
             ("tcp://127.0.0.1:8786", Scheduler::Distributed("tcp://127.0.0.1:8786".into())),
+            ("tls://10.0.0.1:8786", Scheduler::Distributed("tls://10.0.0.1:8786".into())),
         ] {
             let parsed: Scheduler = name.parse().unwrap();
             assert_eq!(parsed, expected, "{name}");
             assert_eq!(parsed.to_string(), name);
         }
-        for bad in ["", "local:0", "local:x", "thread", "sync:2", "tcp://"] {
+        for bad in ["", "local:0", "local:x", "thread", "sync:2", "tcp://", "tls://"] {
             let err = bad.parse::<Scheduler>().unwrap_err().to_string();
             assert!(err.contains("local[:N]"), "{bad}: {err}");
         }

@@ -1,7 +1,9 @@
 //! The distributed layer's messages: client ↔ scheduler ↔ worker, and worker ↔ worker (or
-//! client) for data. Every connection starts with [`Welcome`] from the side that accepted it and
-//! [`Hello`] from the side that connected, which names its role and proves it knows the shared
-//! secret when one is configured (an HMAC of the welcome's nonce: the secret never travels).
+//! client) for data. Every connection starts (after a 4-byte preamble from the side that
+//! connected, and inside TLS when there is TLS) with a [`Greeting`] from the side that accepted
+//! it — a [`Welcome`], or the reason it refuses — and [`Hello`] from the side that connected,
+//! which names its role and proves it knows the shared secret when one is configured (an HMAC of
+//! the welcome's nonce: the secret never travels).
 
 use rask_graph::{Annotations, Failure, Key};
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,14 @@ pub struct Welcome {
     pub nonce: [u8; 32],
     pub auth_required: bool,
 }
+
+/// The first bytes the connecting side sends (inside TLS, when there is TLS): they tell the
+/// accepting side at once whether a rask peer, a TLS client hello or a stranger is there.
+pub const PREAMBLE: [u8; 4] = *b"rask";
+
+/// The accepting side's first frame: a welcome, or why it refuses the connection (a
+/// plaintext peer on a port that takes TLS only).
+pub type Greeting = Result<Welcome, String>;
 
 /// The connecting side's answer: who it is, and `HMAC-SHA256(secret, nonce)` if asked.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -185,12 +185,15 @@ pub fn worker_main_from_args() {
         return;
     }
     rask_distributed::logging::init_from_env();
-    let usage = "usage: worker tcp://HOST:PORT [--nthreads N] [--memory-limit BYTES] [--resources GPU=2,MEM=64e9]";
+    let usage = "usage: worker tcp://HOST:PORT|tls://HOST:PORT [--nthreads N] [--memory-limit BYTES] [--resources GPU=2,MEM=64e9]";
     let Some(address) = args.get(1).filter(|a| !a.starts_with("--")) else {
         tracing::error!("{usage}");
         std::process::exit(2);
     };
-    let mut options = rask_distributed::WorkerOptions::new(address, 1);
+    let mut options = match rask_distributed::WorkerOptions::new(address, 1) {
+        Ok(options) => options,
+        Err(e) => std::process::exit(rask_distributed::worker::exit_code(Err(e))),
+    };
     let mut rest = args[2..].iter();
     while let Some(flag) = rest.next() {
         let value = rest.next();

@@ -40,19 +40,26 @@ pub struct AsyncClient {
 type Boxed<T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
 
 impl AsyncClient {
-    /// Connects to the scheduler at `HOST:PORT` (or `tcp://HOST:PORT`).
+    /// Connects to the scheduler at `HOST:PORT`, `tcp://HOST:PORT` or `tls://HOST:PORT`, with
+    /// the secret and TLS files of the environment (as [`Client::connect`]).
     pub async fn connect(addr: &str) -> Result<AsyncClient, DistError> {
-        AsyncClient::connect_with(addr, None).await
+        AsyncClient::connect_secure(addr, crate::Security::from_env()?).await
     }
 
-    /// As [`AsyncClient::connect`], proving the shared `secret`.
+    /// As [`AsyncClient::connect`], proving the shared `secret` (if any), without TLS.
     pub async fn connect_with(addr: &str, secret: Option<Vec<u8>>) -> Result<AsyncClient, DistError> {
+        let security = secret.map_or_else(crate::Security::none, |s| crate::Security::none().with_secret(s));
+        AsyncClient::connect_secure(addr, security).await
+    }
+
+    /// As [`AsyncClient::connect`], with `security` (a secret, TLS, or both).
+    pub async fn connect_secure(addr: &str, security: crate::Security) -> Result<AsyncClient, DistError> {
         // Connecting starts the client's runtime, which may not happen inside another one.
         let addr = addr.to_owned();
         let (tx, rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("rask-connect".into())
-            .spawn(move || drop(tx.send(Client::connect_with(&addr, secret))))?;
+            .spawn(move || drop(tx.send(Client::connect_secure(&addr, security))))?;
         let client = rx.await.map_err(|_| DistError::Closed("the connecting thread ended".into()))??;
         Ok(AsyncClient { client })
     }

@@ -27,6 +27,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::conn::{self, read_msg_idle, write_msg, MAX_FRAME};
 use crate::peers::Peers;
+use crate::tls::Security;
 use crate::{DistError, Timeouts};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -109,19 +110,27 @@ impl From<&Future> for Arg {
 }
 
 impl Client {
-    /// Connects to the scheduler at `HOST:PORT` (or `tcp://HOST:PORT`).
+    /// Connects to the scheduler at `HOST:PORT`, `tcp://HOST:PORT` or `tls://HOST:PORT`, with
+    /// the secret and TLS files of the environment ([`Security::from_env`]).
     pub fn connect(addr: &str) -> Result<Client, DistError> {
-        Client::connect_with(addr, None)
+        Client::connect_secure(addr, Security::from_env()?)
     }
 
+    /// As [`Client::connect`], proving `secret` (if any) and without TLS.
     pub fn connect_with(addr: &str, secret: Option<Vec<u8>>) -> Result<Client, DistError> {
         Client::connect_with_registry(addr, secret, Registry::new())
+    }
+
+    /// As [`Client::connect`], with `security` (a secret, TLS, or both).
+    pub fn connect_secure(addr: &str, security: Security) -> Result<Client, DistError> {
+        Client::connect_with_timeouts(addr, security, Registry::new(), Timeouts::from_env())
     }
 
     /// As [`Client::connect_with`], validating graphs against `registry` (the workers resolve
     /// every name again in their own).
     pub fn connect_with_registry(addr: &str, secret: Option<Vec<u8>>, registry: Registry) -> Result<Client, DistError> {
-        Client::connect_with_timeouts(addr, secret, registry, Timeouts::from_env())
+        let security = secret.map_or_else(Security::none, |s| Security::none().with_secret(s));
+        Client::connect_with_timeouts(addr, security, registry, Timeouts::from_env())
     }
 
     /// As [`Client::connect_with_registry`], with explicit deadlines: connecting, fetching
@@ -129,14 +138,13 @@ impl Client {
     /// every wait fails with an error instead of hanging.
     pub fn connect_with_timeouts(
         addr: &str,
-        secret: Option<Vec<u8>>,
+        security: Security,
         registry: Registry,
         timeouts: Timeouts,
     ) -> Result<Client, DistError> {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-        let addr = addr.trim_start_matches("tcp://").to_owned();
-        let secret: Option<Arc<[u8]>> = secret.map(Into::into);
-        let stream = runtime.block_on(conn::dial(&addr, Role::Client, secret.as_deref(), timeouts.connect))?;
+        let addr = security.host_port(addr)?.to_owned();
+        let stream = runtime.block_on(conn::dial(&addr, Role::Client, &security, timeouts.connect))?;
         tracing::debug!("client connected to the scheduler at {addr}");
         let (tx, mut rx) = unbounded_channel::<Outgoing>();
         let board = Arc::new(Board::new());
@@ -145,7 +153,7 @@ impl Client {
             runtime: Some(runtime),
             tx,
             board: board.clone(),
-            peers: Arc::new(Peers::new(secret, timeouts)),
+            peers: Arc::new(Peers::new(security, timeouts)),
             registry,
             token: crate::auth::nonce()?.iter().take(6).map(|b| format!("{b:02x}")).collect(),
             next: AtomicU64::new(0),
@@ -558,8 +566,7 @@ impl Executor for Client {
 }
 
 fn connect_executor(addr: &str) -> Result<Box<dyn Executor>, ExecError> {
-    let client =
-        Client::connect_with(addr, crate::secret_from_env()).map_err(|e| ExecError::Remote(format!("{addr}: {e}")))?;
+    let client = Client::connect(addr).map_err(|e| ExecError::Remote(format!("{addr}: {e}")))?;
     Ok(Box::new(client))
 }
 

@@ -27,6 +27,7 @@ use tracing::Instrument;
 
 use self::state::{ClientId, State, WorkerId};
 use crate::conn::{self, read_msg, write_msg_within, Accepting, MAX_FRAME, MAX_UNAUTHENTICATED, MAX_WORKER_FRAME};
+use crate::tls::Security;
 use crate::{DistError, Timeouts};
 
 /// Tasks per submission chunk: a million-task graph is a few hundred events of a few
@@ -109,15 +110,20 @@ impl Observer {
 /// Serves on `listener` until the process ends.
 pub async fn serve(
     listener: TcpListener,
-    secret: Option<Arc<[u8]>>,
+    security: Security,
     dashboard: Option<TcpListener>,
     timeouts: Timeouts,
 ) -> Result<(), DistError> {
+    if let Some(tls) = security.tls() {
+        // Fails now, not at the first connection, if this process cannot serve TLS.
+        tls.server()?;
+    }
     let (events, inbox) = unbounded_channel();
     if let Some(dashboard) = dashboard {
-        tokio::spawn(dashboard::serve(dashboard, Observer(events.clone())).in_current_span());
+        let web = security.tls().and_then(|tls| tls.web());
+        tokio::spawn(dashboard::serve(dashboard, web, Observer(events.clone())).in_current_span());
     }
-    let address = format!("tcp://{}", listener.local_addr()?);
+    let address = format!("{}{}", security.scheme(), listener.local_addr()?);
     tokio::spawn(actor(inbox, timeouts, address).in_current_span());
     let ticks = events.clone();
     tokio::spawn(async move {
@@ -143,27 +149,27 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         next_conn += 1;
         let events = events.clone();
-        tokio::spawn(connection(stream, peer, next_conn, events, secret.clone(), timeouts, permit).in_current_span());
+        tokio::spawn(connection(stream, peer, next_conn, events, security.clone(), timeouts, permit).in_current_span());
     }
 }
 
 async fn connection(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     conn: u32,
     events: UnboundedSender<Event>,
-    secret: Option<Arc<[u8]>>,
+    security: Security,
     timeouts: Timeouts,
     handshake: OwnedSemaphorePermit,
 ) {
-    let accepted = conn::accept(&mut stream, secret.as_deref(), timeouts.connect).await;
+    let accepted = conn::accept(stream, &security, timeouts.connect).await;
     drop(handshake);
-    let role = match accepted {
-        Ok(Role::Peer) => {
+    let (stream, role) = match accepted {
+        Ok((_, Role::Peer)) => {
             tracing::warn!("refused {peer}: a data fetch sent to the scheduler");
             return;
         }
-        Ok(role) => role,
+        Ok(accepted) => accepted,
         Err(e) => {
             tracing::warn!("refused {peer}: {e}");
             return;
@@ -497,11 +503,12 @@ const STORE_BATCH: usize = 64 << 20;
 /// Dask's dashboard port: tried first, and a free one taken if it is in use.
 pub const DEFAULT_DASHBOARD_PORT: u16 = 8787;
 
-/// How a scheduler is started: its shared secret, its dashboard, its deadlines.
+/// How a scheduler is started: its security, its dashboard, its deadlines.
 #[derive(Clone, Debug, Default)]
 pub struct SchedulerOptions {
-    /// Every client and worker must prove it knows this secret (`RASK_SECRET`).
-    pub secret: Option<Vec<u8>>,
+    /// The shared secret every client and worker must prove it knows (`RASK_SECRET`), and TLS
+    /// (`--tls-cert`/`--tls-key`, and `--tls-ca` for mutual TLS).
+    pub security: Security,
     /// `HOST:PORT` for the dashboard, if any. If that port is taken, a free port on the same
     /// host is used instead (as Dask does): [`SchedulerThread::dashboard_addr`] says which.
     pub dashboard: Option<String>,
@@ -512,6 +519,7 @@ pub struct SchedulerOptions {
 /// tests). It serves until [`SchedulerThread::stop`] or the end of the process.
 pub struct SchedulerThread {
     addr: SocketAddr,
+    scheme: &'static str,
     dashboard: Option<SocketAddr>,
     stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
 }
@@ -520,7 +528,14 @@ impl SchedulerThread {
     /// Binds `addr` (port 0 for any) and serves in the background, with no dashboard and the
     /// deadlines of the environment ([`Timeouts::from_env`]).
     pub fn start(addr: &str, secret: Option<Vec<u8>>) -> Result<SchedulerThread, DistError> {
-        SchedulerThread::start_with(addr, SchedulerOptions { secret, dashboard: None, timeouts: Timeouts::from_env() })
+        let security = match secret {
+            Some(secret) => Security::none().with_secret(secret),
+            None => Security::none(),
+        };
+        SchedulerThread::start_with(
+            addr,
+            SchedulerOptions { security, dashboard: None, timeouts: Timeouts::from_env() },
+        )
     }
 
     /// Binds `addr` and serves with `options`.
@@ -531,7 +546,11 @@ impl SchedulerThread {
         let local = listener.local_addr()?;
         let dashboard = options.dashboard.as_deref().map(bind_or_any).transpose()?;
         let dashboard_addr = dashboard.as_ref().map(|l| l.local_addr()).transpose()?;
-        let secret: Option<Arc<[u8]>> = options.secret.map(Into::into);
+        let security = options.security;
+        if let Some(tls) = security.tls() {
+            tls.server()?;
+        }
+        let scheme = security.scheme();
         let timeouts = options.timeouts;
         let (stop, stopped) = oneshot::channel::<()>();
         std::thread::Builder::new().name("rask-scheduler".into()).spawn(move || {
@@ -547,7 +566,7 @@ impl SchedulerThread {
                     let listener = TcpListener::from_std(listener).expect("a tokio listener");
                     let dashboard = dashboard.map(|l| TcpListener::from_std(l).expect("a tokio listener"));
                     tokio::select! {
-                        served = serve(listener, secret, dashboard, timeouts) => {
+                        served = serve(listener, security, dashboard, timeouts) => {
                             if let Err(e) = served {
                                 tracing::error!("scheduler stopped: {e}");
                             }
@@ -560,20 +579,27 @@ impl SchedulerThread {
             // Dropping the runtime ends every connection and closes both listeners.
             runtime.shutdown_background();
         })?;
-        Ok(SchedulerThread { addr: local, dashboard: dashboard_addr, stop: std::sync::Mutex::new(Some(stop)) })
+        Ok(SchedulerThread { addr: local, scheme, dashboard: dashboard_addr, stop: std::sync::Mutex::new(Some(stop)) })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
+    /// `tcp://HOST:PORT`, or `tls://HOST:PORT` when it serves TLS.
+    pub fn address(&self) -> String {
+        format!("{}{}", self.scheme, self.addr)
+    }
+
     pub fn dashboard_addr(&self) -> Option<SocketAddr> {
         self.dashboard
     }
 
-    /// `http://HOST:PORT/status`, if it has a dashboard.
+    /// `http://HOST:PORT/status` (`https://` when the scheduler serves TLS), if it has a
+    /// dashboard.
     pub fn dashboard_url(&self) -> Option<String> {
-        self.dashboard.map(|d| format!("http://{d}/status"))
+        let web = if self.scheme == "tls://" { "https" } else { "http" };
+        self.dashboard.map(|d| format!("{web}://{d}/status"))
     }
 
     /// Stops serving: connections close, ports are freed. Idempotent.

@@ -8,6 +8,7 @@
 //! - `/metrics` — Prometheus text ([`prometheus`]); `/health` — `ok`.
 //! - `/api/stats`, `/api/stream?since=N`, `/api/samples?since_us=T` — JSON.
 
+mod https;
 pub(crate) mod prometheus;
 
 use std::convert::Infallible;
@@ -32,8 +33,13 @@ pub(crate) const PAGE: &str = include_str!("web/page.html");
 pub(crate) const SCRIPT: &str = include_str!("web/dashboard.js");
 pub(crate) const STYLE: &str = include_str!("web/dashboard.css");
 
-/// Serves the dashboard on `listener` until the runtime stops.
-pub(crate) async fn serve(listener: TcpListener, observer: Observer) {
+/// Serves the dashboard on `listener` until the runtime stops: over HTTPS with `web` (the
+/// scheduler's certificate), else plain HTTP.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    web: Option<std::sync::Arc<rustls::ServerConfig>>,
+    observer: Observer,
+) {
     let app = Router::new()
         .route("/", get(|| async { Redirect::temporary("/status") }))
         .route("/status", get(|| page("status")))
@@ -49,7 +55,14 @@ pub(crate) async fn serve(listener: TcpListener, observer: Observer) {
         .route("/api/samples", get(samples))
         .route("/events", get(events))
         .with_state(observer);
-    if let Err(e) = axum::serve(listener, app).await {
+    let served = match web {
+        Some(config) => match https::TlsListener::new(listener, config) {
+            Ok(listener) => axum::serve(listener, app).await,
+            Err(e) => Err(e),
+        },
+        None => axum::serve(listener, app).await,
+    };
+    if let Err(e) = served {
         tracing::error!("dashboard stopped: {e}");
     }
 }
