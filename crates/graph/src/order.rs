@@ -7,12 +7,14 @@
 //! starting another. Executors with several threads use the position as a priority: among
 //! ready tasks, the earliest in this order runs first.
 //!
-//! One look-ahead, as `dask.order` has: the moment a node is placed, every dependent of it
-//! whose dependencies are now all placed is placed too (and so on). A result read by two
-//! consumers in different subtrees — a block of `x` in `(x + x.T)`, or an input of two
-//! requested reductions — is then consumed by both at once instead of waiting, alive, until
-//! the traversal reaches the second; without it a cluster, which follows the order strictly,
-//! held every such input at once.
+//! One look-ahead, as `dask.order` has: the moment a node is placed, the dependents it makes
+//! ready are placed too (and so on) when that costs at most one more live result
+//! ([`LookAhead`]). A result read by two consumers in different subtrees — a block of `x` in
+//! `(x + x.T)`, or an input of two requested reductions — is then consumed by both at once
+//! instead of waiting, alive, until the traversal reaches the second; without it a cluster,
+//! which follows the order strictly, held every such input at once. A result read by many —
+//! a partition a shuffle splits into `n` pieces — is not: placing all its readers at once
+//! would hold every piece of every partition.
 //!
 //! Not done (yet) that `dask.order` does: choosing among dependencies the one that frees the
 //! most memory soonest. Argument order is the tie-break, which is also what makes the order
@@ -26,27 +28,7 @@ pub(crate) fn dfs_order(dependencies: &Csr, dependents: &Csr, targets: &[u32]) -
     let n = dependencies.len();
     let mut order = Vec::with_capacity(n);
     let mut visited = vec![false; n];
-    let mut placed = vec![false; n];
-    // Dependencies (with repeats, as the rows hold them) not yet placed.
-    let mut missing: Vec<u32> = (0..n).map(|i| dependencies.row(i).len() as u32).collect();
-    let mut unlocked: Vec<u32> = Vec::new();
-    let mut place = |v: u32, order: &mut Vec<u32>, visited: &mut [bool], placed: &mut [bool]| {
-        unlocked.push(v);
-        while let Some(v) = unlocked.pop() {
-            if placed[v as usize] {
-                continue;
-            }
-            placed[v as usize] = true;
-            visited[v as usize] = true;
-            order.push(v);
-            for &u in dependents.row(v as usize) {
-                missing[u as usize] -= 1;
-                if missing[u as usize] == 0 && !placed[u as usize] {
-                    unlocked.push(u);
-                }
-            }
-        }
-    };
+    let mut look_ahead = LookAhead::new(dependencies, dependents);
     // (node, how many of its dependencies have been pushed so far)
     let mut stack: Vec<(u32, u32)> = Vec::new();
     for &t in targets {
@@ -66,9 +48,91 @@ pub(crate) fn dfs_order(dependencies: &Csr, dependents: &Csr, targets: &[u32]) -
                 }
             } else {
                 stack.pop();
-                place(node, &mut order, &mut visited, &mut placed);
+                look_ahead.place(node, &mut order, &mut visited);
             }
         }
     }
     order
+}
+
+/// Placing a node, and the look-ahead: the dependents it makes ready are placed at once too
+/// when that costs memory at most one result — when, taken together, they are the last
+/// readers of all but at most one fewer results than their number. A chain's next link
+/// (frees one, holds one), the two blocks of `x + x.T` that read the same pair (frees two,
+/// holds two) and the partials of two reductions over one input (free one, hold two) go at
+/// once; the `n` pieces one partition of a shuffle splits into (free one, hold `n`) wait for
+/// the traversal to ask for them, one output partition at a time.
+struct LookAhead<'g> {
+    dependencies: &'g Csr,
+    dependents: &'g Csr,
+    placed: Vec<bool>,
+    /// Dependencies (with repeats, as the rows hold them) not yet placed.
+    missing: Vec<u32>,
+    /// Readers (with repeats) not yet placed: a result is freed when this reaches zero.
+    readers_left: Vec<u32>,
+    /// Scratch: reads of each result by the batch being weighed, and which were touched.
+    batch_reads: Vec<u32>,
+    touched: Vec<u32>,
+}
+
+impl<'g> LookAhead<'g> {
+    fn new(dependencies: &'g Csr, dependents: &'g Csr) -> LookAhead<'g> {
+        let n = dependencies.len();
+        LookAhead {
+            dependencies,
+            dependents,
+            placed: vec![false; n],
+            missing: (0..n).map(|i| dependencies.row(i).len() as u32).collect(),
+            readers_left: (0..n).map(|i| dependents.row(i).len() as u32).collect(),
+            batch_reads: vec![0; n],
+            touched: Vec::new(),
+        }
+    }
+
+    fn place(&mut self, v: u32, order: &mut Vec<u32>, visited: &mut [bool]) {
+        let mut pending = vec![v];
+        let mut ready = Vec::new();
+        while let Some(v) = pending.pop() {
+            if self.placed[v as usize] {
+                continue;
+            }
+            self.placed[v as usize] = true;
+            visited[v as usize] = true;
+            order.push(v);
+            for &d in self.dependencies.row(v as usize) {
+                self.readers_left[d as usize] -= 1;
+            }
+            ready.clear();
+            for &u in self.dependents.row(v as usize) {
+                self.missing[u as usize] -= 1;
+                if self.missing[u as usize] == 0 && !self.placed[u as usize] {
+                    ready.push(u);
+                }
+            }
+            if !ready.is_empty() && ready.len() <= self.freed_by(&ready) + 1 {
+                // Reversed, so that they are placed in the order their producer lists them.
+                pending.extend(ready.iter().rev());
+            }
+        }
+    }
+
+    /// How many results would have no reader left once every node of `batch` is placed.
+    fn freed_by(&mut self, batch: &[u32]) -> usize {
+        for &u in batch {
+            for &d in self.dependencies.row(u as usize) {
+                if self.batch_reads[d as usize] == 0 {
+                    self.touched.push(d);
+                }
+                self.batch_reads[d as usize] += 1;
+            }
+        }
+        let mut freed = 0;
+        for d in self.touched.drain(..) {
+            if self.batch_reads[d as usize] == self.readers_left[d as usize] {
+                freed += 1;
+            }
+            self.batch_reads[d as usize] = 0;
+        }
+        freed
+    }
 }

@@ -251,17 +251,22 @@ mod tests {
 
     #[test]
     fn peaks_under_our_order_match_the_reference_and_are_recorded() {
-        // Our order's peak on each shape: a regression here is a memory regression. Dask's
-        // figures for the same shapes are in `cargo xtask bench --only order`.
+        // Our order's peak on each shape: a regression here is a memory regression. Beside
+        // each, `dask.order`'s on the same graph (`cargo xtask bench --only order` measures it
+        // again; these are its figures of 2026-12-04): ours must stay at most Dask's.
         let expected = [
-            ("array_sum", 14),
-            ("transpose_add", 35),
-            ("rechunk", 12),
-            ("map_overlap", 13),
-            ("shuffle", 243),
-            ("tree_reduction", 19),
-            ("diamonds", 18),
+            ("array_sum", 14, 14),
+            ("transpose_add", 35, 77),
+            ("rechunk", 12, 13),
+            ("map_overlap", 12, 16),
+            ("shuffle", 38, 38),
+            ("tree_reduction", 19, 19),
+            ("diamonds", 18, 18),
         ];
+        for (name, ours, dask) in expected {
+            assert!(ours <= dask, "{name}: the recorded peak {ours} is above Dask's {dask}");
+        }
+        let expected: Vec<(&str, usize)> = expected.iter().map(|&(name, ours, _)| (name, ours)).collect();
         let mut got = Vec::new();
         for shape in shapes() {
             let plan = plan(&shape);
