@@ -140,6 +140,12 @@ fn loom(args: &[String]) -> Result<(), String> {
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
+    // The scale section times the `rask` command itself, built beside the bench binary.
+    run({
+        let mut c = cargo();
+        c.args(["build", "--release", "-p", "rask-cli"]);
+        c
+    })?;
     let mut c = cargo();
     c.args(["run", "--release", "-p", "rask-bench", "--"]).args(args);
     run(c)

@@ -4,7 +4,7 @@
 //! of `add` (2N tasks in all). Times are medians of several runs; per-task figures include
 //! compiling the plan (cull, validate, order), as Dask's `get` includes its own.
 //!
-//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|controls|order|frame|moves|typed|array|tpch [--sf SF] [--memory-limit BYTES]]
+//! usage: rask-bench [--quick] [--no-dask] [--only zero-copy|inline|distributed|controls|order|scale|frame|moves|typed|array|tpch [--sf SF] [--memory-limit BYTES]]
 
 /// Task graphs allocate many small values; mimalloc frees them far faster than glibc's malloc.
 #[global_allocator]
@@ -17,6 +17,7 @@ mod moves;
 mod order;
 mod peer;
 mod processes;
+mod scale;
 mod tpch;
 mod typed;
 
@@ -74,6 +75,7 @@ fn main() {
                 distributed::controls(*sizes.last().expect("a size"), runs);
             }
             "order" => order::table(options.dask),
+            "scale" => scale::table(options.quick),
             "controls" => distributed::controls(if options.quick { 100_000 } else { 500_000 }, runs),
             "frame" => frame::queries(&frame_data(), runs, options.dask),
             "moves" => moves::queries(&frame_data(), runs.min(3), options.dask),
@@ -97,7 +99,7 @@ fn main() {
             }
             other => {
                 eprintln!(
-                    "unknown section {other:?}: zero-copy, inline, distributed, controls, order, frame, moves, tpch, array or typed"
+                    "unknown section {other:?}: zero-copy, inline, distributed, controls, order, scale, frame, moves, tpch, array or typed"
                 )
             }
         }
