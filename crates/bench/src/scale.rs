@@ -105,7 +105,7 @@ fn ingestion(file: &Path, tasks: usize, runs: usize, rows: &mut Vec<Row>) {
         let took = start.elapsed();
         drop(graph);
         plan_bytes = rss().saturating_sub(parsed).max(1);
-        assert_eq!(plan.len(), tasks);
+        assert!(plan.len() <= tasks, "the plan has no more nodes than the graph has tasks");
         drop(plan);
         took
     });
