@@ -94,11 +94,27 @@ pub async fn read_msg_idle<T: DeserializeOwned>(
 }
 
 pub async fn write_msg<T: Serialize>(w: &mut (impl AsyncWrite + Unpin), msg: &T) -> Result<(), DistError> {
-    let bytes = frame::to_frame(msg, MAX_FRAME)?;
-    w.write_all(&bytes).await?;
+    write_frames(w, &frame::to_frame(msg, MAX_FRAME)?).await
+}
+
+/// Writes frames already encoded (one or several, back to back).
+async fn write_frames(w: &mut (impl AsyncWrite + Unpin), frames: &[u8]) -> Result<(), DistError> {
+    w.write_all(frames).await?;
     // A TLS session may hold the last record until flushed; for plain TCP this is free.
     w.flush().await?;
     Ok(())
+}
+
+/// [`write_frames`] within `limit` (see [`write_msg_within`]).
+pub async fn write_frames_within(
+    w: &mut (impl AsyncWrite + Unpin),
+    frames: &[u8],
+    limit: Duration,
+) -> Result<(), DistError> {
+    match tokio::time::timeout(limit, write_frames(w, frames)).await {
+        Ok(sent) => sent,
+        Err(_) => Err(DistError::TimedOut(format!("sending a message took longer than {limit:?}"))),
+    }
 }
 
 /// [`write_msg`] within `limit`: a peer that stops reading (hung, or its buffers full) costs

@@ -10,7 +10,7 @@ use rask_graph::{Key, Value};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use rask_exec::wire::from_wire;
-use rask_protocol::dist::{DataReply, DataRequest, Role};
+use rask_protocol::dist::{DataReply, DataRequest, Role, Transfer};
 use rask_protocol::WireValue;
 use rask_store::Segment;
 use rustc_hash::FxHashMap;
@@ -20,6 +20,10 @@ use crate::conn::{self, read_msg_idle, write_msg, MAX_FRAME};
 use crate::stream::Stream;
 use crate::tls::Security;
 use crate::{DistError, Timeouts};
+
+/// The most results one batched request asks a holder for: its answer stays a bounded frame
+/// (by reference on one machine, a few names; by value, a few values).
+const BATCH_KEYS: usize = 64;
 
 pub(crate) struct Peers {
     security: Security,
@@ -136,6 +140,38 @@ impl Peers {
 
     /// One key from the first holder that has it, and that holder; otherwise the holders that
     /// failed (did not answer in time, or did not have it).
+    /// Fetches many results at once: one request per holder (the first each result lists),
+    /// all holders at the same time, at most [`BATCH_KEYS`] keys a request. Returns what
+    /// arrived, with where from and when; a result missing from the answer is for the caller
+    /// to fetch again ([`Peers::fetch_one`] tries its other holders).
+    pub(crate) async fn fetch_many(&self, wanted: Vec<(Key, &[String])>) -> FxHashMap<Key, (Value, Transfer)> {
+        let mut by_holder: FxHashMap<&str, Vec<Key>> = FxHashMap::default();
+        for (key, holders) in wanted {
+            if let Some(first) = holders.first() {
+                by_holder.entry(first.as_str()).or_default().push(key);
+            }
+        }
+        let requests = by_holder.into_iter().flat_map(|(addr, keys)| {
+            keys.chunks(BATCH_KEYS).map(|keys| (addr, keys.to_vec())).collect::<Vec<_>>()
+        });
+        let answers = futures_util::future::join_all(requests.map(|(addr, keys)| async move {
+            let start_us = crate::metrics::unix_us();
+            let values = self.fetch(addr, keys).await.unwrap_or_default();
+            (addr, start_us, crate::metrics::unix_us(), values)
+        }))
+        .await;
+        let mut got = FxHashMap::default();
+        for (addr, start_us, stop_us, values) in answers {
+            for (key, value) in values {
+                if let Some(value) = value {
+                    let transfer = Transfer { from: addr.to_owned(), nbytes: value.nbytes() as u64, start_us, stop_us };
+                    got.insert(key, (value, transfer));
+                }
+            }
+        }
+        got
+    }
+
     pub(crate) async fn fetch_one(&self, key: &Key, holders: &[String]) -> Result<(Value, String), Vec<String>> {
         let mut failed = Vec::new();
         for addr in holders {

@@ -387,11 +387,7 @@ async fn serve_joined(
             }
         };
         match read {
-            Ok(Some(ToDistWorker::Compute { tasks })) => {
-                for assignment in tasks {
-                    dispatch(assignment, &store, &peers, &jobs, &out_tx);
-                }
-            }
+            Ok(Some(ToDistWorker::Compute { tasks })) => dispatch(tasks, &store, &peers, &jobs, &out_tx),
             Ok(Some(ToDistWorker::Release { keys })) => store.remove(&keys),
             Ok(Some(ToDistWorker::Store { items })) => {
                 let items = items
@@ -445,41 +441,70 @@ pub const RETIRE_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Starts a task whose inputs are all here at once; otherwise fetches them first.
 fn dispatch(
-    assignment: Assignment,
+    tasks: Vec<Assignment>,
     store: &Arc<Store>,
     peers: &Arc<Peers>,
     jobs: &Arc<Jobs>,
     out: &UnboundedSender<FromDistWorker>,
 ) {
-    let local: Option<Vec<Value>> = assignment.task.deps.iter().map(|d| store.get(d)).collect();
-    if let Some(inputs) = local {
-        jobs.push(Job { assignment, inputs, transfers: Vec::new() });
+    let mut waiting = Vec::new();
+    for assignment in tasks {
+        let local: Option<Vec<Value>> = assignment.task.deps.iter().map(|d| store.get(d)).collect();
+        match local {
+            Some(inputs) => jobs.push(Job { assignment, inputs, transfers: Vec::new() }),
+            None => waiting.push(assignment),
+        }
+    }
+    if waiting.is_empty() {
         return;
     }
     let (store, peers, jobs, out) = (store.clone(), peers.clone(), jobs.clone(), out.clone());
     tokio::spawn(async move {
-        let mut inputs = Vec::with_capacity(assignment.task.deps.len());
-        let mut transfers = Vec::new();
-        for (dep, holders) in assignment.task.deps.iter().zip(&assignment.holders) {
-            if let Some(v) = store.get(dep) {
-                inputs.push(v);
-                continue;
-            }
-            let start_us = crate::metrics::unix_us();
-            match peers.fetch_one(dep, holders).await {
-                Ok((v, from)) => {
-                    let nbytes = v.nbytes() as u64;
-                    transfers.push(Transfer { from, nbytes, start_us, stop_us: crate::metrics::unix_us() });
+        // Every input these tasks lack, asked of its holders in one request each (many tiny
+        // tasks reading each other's results would otherwise cost a round trip per input).
+        let mut asked = rustc_hash::FxHashSet::default();
+        let wanted = waiting
+            .iter()
+            .flat_map(|a| a.task.deps.iter().zip(&a.holders))
+            .filter(|(dep, _)| store.size_of(dep).is_none() && asked.insert(*dep))
+            .map(|(dep, holders)| (dep.clone(), holders.as_slice()))
+            .collect();
+        let mut fetched: rustc_hash::FxHashMap<Key, (Value, Option<Transfer>)> =
+            peers.fetch_many(wanted).await.into_iter().map(|(k, (v, t))| (k, (v, Some(t)))).collect();
+        for assignment in waiting {
+            let mut inputs = Vec::with_capacity(assignment.task.deps.len());
+            let mut transfers = Vec::new();
+            for (dep, holders) in assignment.task.deps.iter().zip(&assignment.holders) {
+                if let Some(v) = store.get(dep) {
                     inputs.push(v);
+                    continue;
                 }
-                Err(failed) => {
-                    let (key, dep) = (assignment.task.key.clone(), dep.clone());
-                    let _ = out.send(FromDistWorker::Missing { key, dep, failed });
-                    return;
+                // The transfer is recorded by the first task reading the input.
+                if let Some((v, transfer)) = fetched.get_mut(dep) {
+                    inputs.push(v.clone());
+                    transfers.extend(transfer.take());
+                    continue;
                 }
+                // Not in the batch's answers: its holders one by one, as for a single task.
+                let start_us = crate::metrics::unix_us();
+                match peers.fetch_one(dep, holders).await {
+                    Ok((v, from)) => {
+                        let nbytes = v.nbytes() as u64;
+                        transfers.push(Transfer { from, nbytes, start_us, stop_us: crate::metrics::unix_us() });
+                        inputs.push(v);
+                    }
+                    Err(failed) => {
+                        let (key, dep) = (assignment.task.key.clone(), dep.clone());
+                        let _ = out.send(FromDistWorker::Missing { key, dep, failed });
+                        inputs.clear();
+                        break;
+                    }
+                }
+            }
+            if inputs.len() == assignment.task.deps.len() {
+                jobs.push(Job { assignment, inputs, transfers });
             }
         }
-        jobs.push(Job { assignment, inputs, transfers });
     });
 }
 

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rask_protocol::frame;
 use rask_protocol::dist::{
     ClientMsg, FromDistWorker, Role, SchedulerStats, TaskDef, TaskEvent, ToClient, ToDistWorker, WorkerSample,
 };
@@ -26,7 +27,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
 use self::state::{ClientId, State, WorkerId};
-use crate::conn::{self, read_msg, write_msg_within, Accepting, MAX_FRAME, MAX_UNAUTHENTICATED, MAX_WORKER_FRAME};
+use crate::conn::{self, read_msg, write_frames_within, Accepting, MAX_FRAME, MAX_UNAUTHENTICATED, MAX_WORKER_FRAME};
 use crate::tls::Security;
 use crate::{DistError, Timeouts};
 
@@ -186,15 +187,29 @@ async fn connection(
     let (writer_alive, mut writer_gone) = oneshot::channel::<()>();
     tokio::spawn(async move {
         let _alive = writer_alive;
-        while let Some(out) = rx.recv().await {
-            let (sent, last) = match &out {
-                Outgoing::Client(m) => (write_msg_within(&mut wr, m, timeouts.write).await, false),
-                Outgoing::Worker(m) => (
-                    write_msg_within(&mut wr, m, timeouts.write).await,
-                    matches!(m, ToDistWorker::Exit { .. } | ToDistWorker::Retired | ToDistWorker::Restart),
-                ),
-            };
-            if sent.is_err() || last {
+        let mut frames = Vec::new();
+        while let Some(first) = rx.recv().await {
+            // The messages queued meanwhile go out in one write (a round's releases and
+            // tasks for a worker, say): fewer system calls and wake-ups per task.
+            frames.clear();
+            let (mut next, mut last) = (Some(first), false);
+            while let Some(out) = next.take() {
+                let encoded = match &out {
+                    Outgoing::Client(m) => frame::encode(m, MAX_FRAME, &mut frames),
+                    Outgoing::Worker(m) => {
+                        last = matches!(m, ToDistWorker::Exit { .. } | ToDistWorker::Retired | ToDistWorker::Restart);
+                        frame::encode(m, MAX_FRAME, &mut frames)
+                    }
+                };
+                if encoded.is_err() {
+                    tracing::error!("a message to connection {conn} cannot be encoded: {encoded:?}");
+                    return;
+                }
+                if !last && frames.len() < COALESCE_BYTES {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if write_frames_within(&mut wr, &frames, timeouts.write).await.is_err() || last {
                 break;
             }
         }
@@ -499,6 +514,9 @@ fn flush(
 
 /// The most bytes of scattered values sent to a worker in one message.
 const STORE_BATCH: usize = 64 << 20;
+
+/// A connection's writer gathers queued messages into one write up to this many bytes.
+const COALESCE_BYTES: usize = 1 << 20;
 
 /// Dask's dashboard port: tried first, and a free one taken if it is in use.
 pub const DEFAULT_DASHBOARD_PORT: u16 = 8787;
