@@ -153,3 +153,13 @@ fn annotations_survive_culling_and_fusion_and_stop_fusion_where_they_differ() {
     let e = Plan::build(&bad, &[Key::from("x")], &Registry::new()).unwrap_err();
     assert!(matches!(e, GraphError::BadAnnotations { .. }) && e.to_string().contains("GPU"), "{e}");
 }
+
+/// A plan's per-node vectors, inline parts (ARCHITECTURE.md, "memory layout"): a key, an op,
+/// and six `u32`s besides the CSR rows. Growing `Key` or `Op` grows every plan.
+#[test]
+fn a_plan_node_stays_within_its_documented_size() {
+    let (key, op) = (std::mem::size_of::<crate::Key>(), std::mem::size_of::<crate::op::Op>());
+    println!("Key {key} bytes, Op {op} bytes");
+    assert!(key <= 24, "Key grew to {key} bytes");
+    assert!(op <= 56, "Op grew to {op} bytes");
+}

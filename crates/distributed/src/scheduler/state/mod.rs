@@ -790,3 +790,17 @@ impl State {
         self.monitor.compact();
     }
 }
+
+#[cfg(test)]
+mod layout_tests {
+    /// The scheduler's per-task record, inline part (its `TaskDef`'s key, op and dependency
+    /// keys, and the id vectors, live on the heap besides): documented in ARCHITECTURE.md
+    /// ("memory layout"); growing it is a memory regression for every task of every graph.
+    #[test]
+    fn a_task_record_stays_within_its_documented_size() {
+        let task = std::mem::size_of::<super::Task>();
+        let def = std::mem::size_of::<rask_protocol::dist::TaskDef>();
+        println!("Task {task} bytes inline, of which TaskDef {def}");
+        assert!(task <= 288, "Task grew to {task} bytes");
+    }
+}
