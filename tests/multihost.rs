@@ -138,6 +138,12 @@ fn wait_for_all(lines: &Receiver<String>, whats: &[&str], limit: Duration) -> Ve
     found.into_iter().flatten().collect()
 }
 
+/// `rask demo` on a small dataset in `data`, against the scheduler at `address`.
+fn demo_args<'a>(data: &'a std::path::Path, address: &'a str) -> [&'a str; 10] {
+    let data = data.to_str().unwrap();
+    ["demo", "--data", data, "--rows", "20000", "--files", "4", "--scheduler", address, "-q"]
+}
+
 fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
@@ -195,24 +201,7 @@ fn a_cluster_across_network_namespaces_survives_a_cut_link() {
 
     // A dataframe shuffle (`set_index`) among the rest, its data moving between hosts.
     let data = std::env::temp_dir().join(format!("rask-multihost-{}", std::process::id()));
-    let demo = hosts
-        .rask(
-            "client",
-            &[
-                "demo",
-                "--data",
-                data.to_str().unwrap(),
-                "--rows",
-                "20000",
-                "--files",
-                "4",
-                "--scheduler",
-                &address,
-                "-q",
-            ],
-        )
-        .output()
-        .unwrap();
+    let demo = hosts.rask("client", &demo_args(&data, &address)).output().unwrap();
     let (out, err) = text(&demo);
     assert!(demo.status.success(), "{err}");
     let names: Vec<&str> = out.lines().filter(|l| !l.starts_with('#')).map(|l| l.split('\t').next().unwrap()).collect();
@@ -292,18 +281,7 @@ fn a_tls_cluster_across_network_namespaces() {
     let (out, err) = text(&o);
     assert_eq!(out.trim(), "[9, 2]", "{err}");
     let data = certs.join("data");
-    let args = with_tls(&[
-        "demo",
-        "--data",
-        data.to_str().unwrap(),
-        "--rows",
-        "20000",
-        "--files",
-        "4",
-        "--scheduler",
-        &address,
-        "-q",
-    ]);
+    let args: Vec<String> = demo_args(&data, &address).iter().chain(&tls).map(|a| a.to_string()).collect();
     let demo = hosts.rask("client", &args.iter().map(String::as_str).collect::<Vec<_>>()).output().unwrap();
     let (out, err) = text(&demo);
     assert!(demo.status.success(), "{err}");

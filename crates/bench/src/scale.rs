@@ -75,7 +75,9 @@ pub fn table(quick: bool) {
     for row in rows {
         println!("| {} | {} | {} | {} |", row.what, row.goal, row.before, row.now);
     }
-    println!("(distributed throughput: `--only distributed`; shared memory against threads: `--only moves`, `--only array`)");
+    println!(
+        "(distributed throughput: `--only distributed`; shared memory against threads: `--only moves`, `--only array`)"
+    );
 }
 
 /// The `rask` command built beside this binary (`target/release/rask`).

@@ -206,7 +206,8 @@ const LARGE_GRAPH_BYTES: usize = 10 << 20;
 /// (1.35 s of it in the kernel) to 2.25 s (0.16 s). `MIMALLOC_ALLOW_LARGE_OS_PAGES=0` (or
 /// `MIMALLOC_LARGE_OS_PAGES=0`) in the environment turns it off.
 fn use_huge_pages() {
-    let chosen = ["MIMALLOC_ALLOW_LARGE_OS_PAGES", "MIMALLOC_LARGE_OS_PAGES"].iter().any(|v| std::env::var_os(v).is_some());
+    let chosen =
+        ["MIMALLOC_ALLOW_LARGE_OS_PAGES", "MIMALLOC_LARGE_OS_PAGES"].iter().any(|v| std::env::var_os(v).is_some());
     if !chosen {
         // SAFETY: setting an option of the allocator; it takes effect for memory it maps later.
         unsafe { libmimalloc_sys::mi_option_set(libmimalloc_sys::mi_option_large_os_pages, 1) };

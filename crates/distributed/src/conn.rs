@@ -12,7 +12,10 @@ use serde::Serialize;
 use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use std::sync::Arc;
+
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::stream::Stream;
 use crate::tls::{self, Security};
@@ -348,27 +351,41 @@ pub const MAX_UNAUTHENTICATED: usize = 256;
 /// An accept loop that survives its errors: running out of descriptors (EMFILE) or of kernel
 /// memory makes `accept` fail until something closes, so it backs off (10 ms doubling to 1 s)
 /// and tries again instead of closing the listener. Each burst of errors is logged once.
+/// It also admits at most [`MAX_UNAUTHENTICATED`] connections into their handshake at once:
+/// each comes with a permit, to drop when the handshake is over.
 pub struct Accepting {
     who: &'static str,
     backoff: Duration,
     failing: bool,
     refused: u64,
+    handshakes: Arc<Semaphore>,
 }
 
 impl Accepting {
     pub(crate) fn new(who: &'static str) -> Accepting {
-        Accepting { who, backoff: Duration::from_millis(10), failing: false, refused: 0 }
+        let handshakes = Arc::new(Semaphore::new(MAX_UNAUTHENTICATED));
+        Accepting { who, backoff: Duration::from_millis(10), failing: false, refused: 0, handshakes }
     }
 
-    pub(crate) async fn next(&mut self, listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
+    /// The next connection (no Nagle delay) and its handshake permit; `None` after an error
+    /// or a connection refused for want of a permit (call again).
+    pub(crate) async fn next(
+        &mut self,
+        listener: &TcpListener,
+    ) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
         match listener.accept().await {
-            Ok(accepted) => {
+            Ok((stream, peer)) => {
                 if self.failing {
                     tracing::info!("{}: accepting connections again", self.who);
                 }
                 self.failing = false;
                 self.backoff = Duration::from_millis(10);
-                Some(accepted)
+                let Ok(permit) = self.handshakes.clone().try_acquire_owned() else {
+                    self.refuse(peer, "too many connections are still in their handshake");
+                    return None;
+                };
+                let _ = stream.set_nodelay(true);
+                Some((stream, peer, permit))
             }
             Err(e) => {
                 if !self.failing {
@@ -383,7 +400,7 @@ impl Accepting {
     }
 
     /// Closes a connection at once, logging the first and then every 1000th.
-    pub(crate) fn refuse(&mut self, peer: SocketAddr, why: &str) {
+    fn refuse(&mut self, peer: SocketAddr, why: &str) {
         if self.refused % 1000 == 0 {
             tracing::warn!("{}: refused {peer}: {why} ({} refused so far)", self.who, self.refused + 1);
         }

@@ -151,9 +151,9 @@ impl Peers {
                 by_holder.entry(first.as_str()).or_default().push(key);
             }
         }
-        let requests = by_holder.into_iter().flat_map(|(addr, keys)| {
-            keys.chunks(BATCH_KEYS).map(|keys| (addr, keys.to_vec())).collect::<Vec<_>>()
-        });
+        let requests = by_holder
+            .into_iter()
+            .flat_map(|(addr, keys)| keys.chunks(BATCH_KEYS).map(|keys| (addr, keys.to_vec())).collect::<Vec<_>>());
         let answers = futures_util::future::join_all(requests.map(|(addr, keys)| async move {
             let start_us = crate::metrics::unix_us();
             let values = self.fetch(addr, keys).await.unwrap_or_default();

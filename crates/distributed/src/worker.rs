@@ -20,9 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tracing::Instrument;
 
-use crate::conn::{
-    self, read_msg, read_msg_idle, write_msg_within, Accepting, MAX_FRAME, MAX_REQUEST_FRAME, MAX_UNAUTHENTICATED,
-};
+use crate::conn::{self, read_msg, read_msg_idle, write_msg_within, Accepting, MAX_FRAME, MAX_REQUEST_FRAME};
 use rask_graph::arena::with_arena;
 use rask_protocol::WireValue;
 use rask_store::{Namespace, ShmArena};
@@ -734,15 +732,9 @@ async fn serve_data(
     timeouts: Timeouts,
     served: Arc<AtomicU64>,
 ) {
-    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_UNAUTHENTICATED));
     let mut accepting = Accepting::new("rask worker data server");
     loop {
-        let Some((stream, peer)) = accepting.next(&listener).await else { continue };
-        let Ok(permit) = handshakes.clone().try_acquire_owned() else {
-            accepting.refuse(peer, "too many connections are still in their handshake");
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+        let Some((stream, peer, permit)) = accepting.next(&listener).await else { continue };
         let (store, security, served) = (store.clone(), security.clone(), served.clone());
         // Refusals and drops are logged in the worker's span.
         tokio::spawn(Instrument::in_current_span(async move {

@@ -13,21 +13,20 @@ pub mod state;
 mod tests;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rask_protocol::frame;
 use rask_protocol::dist::{
     ClientMsg, FromDistWorker, Role, SchedulerStats, TaskDef, TaskEvent, ToClient, ToDistWorker, WorkerSample,
 };
+use rask_protocol::frame;
 use rustc_hash::FxHashMap;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use tracing::Instrument;
 
 use self::state::{ClientId, State, WorkerId};
-use crate::conn::{self, read_msg, write_frames_within, Accepting, MAX_FRAME, MAX_UNAUTHENTICATED, MAX_WORKER_FRAME};
+use crate::conn::{self, read_msg, write_frames_within, Accepting, MAX_FRAME, MAX_WORKER_FRAME};
 use crate::tls::Security;
 use crate::{DistError, Timeouts};
 
@@ -139,15 +138,9 @@ pub async fn serve(
         }
     });
     let mut next_conn = 0u32;
-    let handshakes = Arc::new(Semaphore::new(MAX_UNAUTHENTICATED));
     let mut accepting = Accepting::new("rask scheduler");
     loop {
-        let Some((stream, peer)) = accepting.next(&listener).await else { continue };
-        let Ok(permit) = handshakes.clone().try_acquire_owned() else {
-            accepting.refuse(peer, "too many connections are still in their handshake");
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+        let Some((stream, peer, permit)) = accepting.next(&listener).await else { continue };
         next_conn += 1;
         let events = events.clone();
         tokio::spawn(connection(stream, peer, next_conn, events, security.clone(), timeouts, permit).in_current_span());

@@ -1,6 +1,6 @@
 //! The dashboard over HTTPS: a listener for axum that hands it TLS sessions. Handshakes run on
-//! tasks of their own, each with a deadline and at most [`MAX_UNAUTHENTICATED`] at once, so a
-//! slow or silent browser never holds up the next one.
+//! tasks of their own, each with a deadline and a bounded number at once (`Accepting`'s
+//! permits), so a slow or silent browser never holds up the next one.
 
 use std::io;
 use std::net::SocketAddr;
@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::conn::{Accepting, MAX_UNAUTHENTICATED};
+use crate::conn::Accepting;
 
 /// How long a browser has to finish its TLS handshake.
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
@@ -29,14 +29,9 @@ impl TlsListener {
         let (tx, ready) = mpsc::channel(64);
         tokio::spawn(async move {
             let acceptor = TlsAcceptor::from(config);
-            let handshakes = Arc::new(Semaphore::new(MAX_UNAUTHENTICATED));
             let mut accepting = Accepting::new("rask dashboard");
             loop {
-                let Some((tcp, peer)) = accepting.next(&listener).await else { continue };
-                let Ok(permit) = handshakes.clone().try_acquire_owned() else {
-                    accepting.refuse(peer, "too many TLS handshakes at once");
-                    continue;
-                };
+                let Some((tcp, peer, permit)) = accepting.next(&listener).await else { continue };
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
                     let _permit = permit;
