@@ -200,22 +200,7 @@ impl TimeoutArgs {
 /// A graph larger than this, serialized, makes a scheduler slow to accept it (Dask warns too).
 const LARGE_GRAPH_BYTES: usize = 10 << 20;
 
-/// Lets mimalloc back its memory with transparent huge pages (2 MiB): a million-task graph
-/// touches over a gigabyte, and faulting it in 4 KiB pages (each zeroed by the kernel) cost
-/// more than parsing and planning it — `rask run` on the 1M-task peer graph went from 3.5 s
-/// (1.35 s of it in the kernel) to 2.25 s (0.16 s). `MIMALLOC_ALLOW_LARGE_OS_PAGES=0` (or
-/// `MIMALLOC_LARGE_OS_PAGES=0`) in the environment turns it off.
-fn use_huge_pages() {
-    let chosen =
-        ["MIMALLOC_ALLOW_LARGE_OS_PAGES", "MIMALLOC_LARGE_OS_PAGES"].iter().any(|v| std::env::var_os(v).is_some());
-    if !chosen {
-        // SAFETY: setting an option of the allocator; it takes effect for memory it maps later.
-        unsafe { libmimalloc_sys::mi_option_set(libmimalloc_sys::mi_option_large_os_pages, 1) };
-    }
-}
-
 fn main() -> ExitCode {
-    use_huge_pages();
     // A process started as a worker (by `--scheduler processes` or a LocalCluster) serves as
     // one and never returns here.
     rask_distributed::worker_main_if_requested();
