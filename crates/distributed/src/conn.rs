@@ -3,17 +3,15 @@
 //! (a nonce, or a refusal), the connecting side's hello (its role and proof of the secret),
 //! the accepting side's verdict.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rask_protocol::dist::{Greeting, Hello, Role, Verdict, Welcome, PREAMBLE};
 use rask_protocol::frame::{self, HEADER_LEN};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-
-use std::sync::Arc;
-
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -108,7 +106,8 @@ async fn write_frames(w: &mut (impl AsyncWrite + Unpin), frames: &[u8]) -> Resul
     Ok(())
 }
 
-/// [`write_frames`] within `limit` (see [`write_msg_within`]).
+/// [`write_frames`] within `limit` (see [`write_msg_within`]): one frame, or several queued
+/// ones in a single write.
 pub async fn write_frames_within(
     w: &mut (impl AsyncWrite + Unpin),
     frames: &[u8],
@@ -127,10 +126,7 @@ pub async fn write_msg_within<T: Serialize>(
     msg: &T,
     limit: Duration,
 ) -> Result<(), DistError> {
-    match tokio::time::timeout(limit, write_msg(w, msg)).await {
-        Ok(sent) => sent,
-        Err(_) => Err(DistError::TimedOut(format!("sending a message took longer than {limit:?}"))),
-    }
+    write_frames_within(w, &frame::to_frame(msg, MAX_FRAME)?, limit).await
 }
 
 /// `items` in order, cut into batches of at most `limit` bytes of values (a single larger
