@@ -346,7 +346,7 @@ fn run(
     let show_keys = requested.is_empty();
     let targets = if show_keys { graph.outputs() } else { requested };
     let registry = Registry::new();
-    if show_keys && graph.cull(&targets).map_or(true, |needed| needed.len() < graph.len()) {
+    if show_keys && graph.needed(&targets).map_or(true, |needed| needed.contains(&false)) {
         // Some keys feed no output, which only a cycle can cause: report it rather than skip it.
         Plan::validate(&graph, &registry).map_err(|e| e.to_string())?;
     }

@@ -267,6 +267,20 @@ impl Graph {
 
     /// The subgraph needed to compute `targets`, in the original key order.
     pub fn cull(&self, targets: &[Key]) -> Result<Graph, GraphError> {
+        let keep = self.needed(targets)?;
+        let mut out = Graph::with_capacity(keep.iter().filter(|k| **k).count());
+        for ((k, e), _) in self.iter().zip(&keep).filter(|(_, keep)| **keep) {
+            out.insert(k.clone(), e.clone());
+            if let Some(a) = self.annotations.get(k) {
+                out.annotations.insert(k.clone(), a.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Which keys (by position, as [`Graph::iter`] lists them) computing `targets` needs —
+    /// what [`Graph::cull`] keeps, without copying it; or the first missing reference.
+    pub fn needed(&self, targets: &[Key]) -> Result<Vec<bool>, GraphError> {
         let mut keep = vec![false; self.len()];
         let mut stack = Vec::with_capacity(targets.len());
         for t in targets {
@@ -286,14 +300,7 @@ impl Graph {
                 return Err(GraphError::MissingDependency { key: key.clone(), missing });
             }
         }
-        let mut out = Graph::with_capacity(keep.iter().filter(|k| **k).count());
-        for ((k, e), _) in self.iter().zip(&keep).filter(|(_, keep)| **keep) {
-            out.insert(k.clone(), e.clone());
-            if let Some(a) = self.annotations.get(k) {
-                out.annotations.insert(k.clone(), a.clone());
-            }
-        }
-        Ok(out)
+        Ok(keep)
     }
 }
 
@@ -339,6 +346,11 @@ mod tests {
         let c = g.cull(&[Key::from("z")]).unwrap();
         assert_eq!(c.keys().cloned().collect::<Vec<_>>(), vec![Key::from("x"), Key::from("y"), Key::from("z")]);
         assert_eq!(g.cull(&[Key::from("nope")]), Err(GraphError::MissingKey(Key::from("nope"))));
+        // `needed` marks exactly the keys `cull` keeps, by position.
+        let marked: Vec<Key> =
+            g.keys().zip(g.needed(&[Key::from("z")]).unwrap()).filter(|(_, n)| *n).map(|(k, _)| k.clone()).collect();
+        assert_eq!(marked, c.keys().cloned().collect::<Vec<_>>());
+        assert!(g.needed(&[Key::from("v")]).unwrap().iter().all(|n| *n), "the output needs everything");
     }
 
     #[test]
