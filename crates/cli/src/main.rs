@@ -344,12 +344,7 @@ fn run(
     let requested: Vec<Key> =
         keys.iter().map(|k| parse_key(k).map_err(|e| format!("--key {k:?}: {e}"))).collect::<Result<_, _>>()?;
     let show_keys = requested.is_empty();
-    let targets = if show_keys { graph.outputs() } else { requested };
     let registry = Registry::new();
-    if show_keys && graph.needed(&targets).map_or(true, |needed| needed.contains(&false)) {
-        // Some keys feed no output, which only a cycle can cause: report it rather than skip it.
-        Plan::validate(&graph, &registry).map_err(|e| e.to_string())?;
-    }
     let (executor, cluster) = match report {
         Some(_) => {
             let (client, cluster) = cluster_client(scheduler)?;
@@ -359,7 +354,13 @@ fn run(
     };
     let bar = progress_bar(graph.len(), quiet);
     bar.set_message("plan");
-    let plan = Plan::build(&graph, &targets, &registry).map_err(|e| e.to_string())?;
+    // Without --key, every output: the whole graph compiled (a cycle anywhere is reported).
+    let plan = match show_keys {
+        true => Plan::build_outputs(&graph, &registry),
+        false => Plan::build(&graph, &requested, &registry),
+    }
+    .map_err(|e| e.to_string())?;
+    let targets: Vec<Key> = plan.targets().iter().map(|&n| plan.key(n).clone()).collect();
     bar.set_length(plan.len() as u64);
     bar.set_message("run");
     // On a cluster the scheduler counts the tasks it has received: fewer than the plan's

@@ -72,7 +72,19 @@ impl Plan {
         registry: &Registry,
         options: &PlanOptions,
     ) -> Result<Plan, GraphError> {
-        let (keys, ops, targets) = compile_needed(graph, targets, registry)?;
+        Plan::from_compiled(graph, compile_needed(graph, targets, registry)?, options)
+    }
+
+    /// Compiles all of `graph` to compute its outputs (the keys nothing refers to, in key
+    /// order, as [`Graph::outputs`] lists them) with the default rewrites: what `rask run`
+    /// does without `--key`, in one pass over the graph instead of one to find the outputs
+    /// and another to cull. A cycle anywhere is an error.
+    pub fn build_outputs(graph: &Graph, registry: &Registry) -> Result<Plan, GraphError> {
+        Plan::from_compiled(graph, compile_all(graph, registry)?, &PlanOptions::default())
+    }
+
+    fn from_compiled(graph: &Graph, compiled: Compiled, options: &PlanOptions) -> Result<Plan, GraphError> {
+        let (keys, ops, targets) = compiled;
         let annotations: Vec<Option<Arc<Annotations>>> = match graph.has_annotations() {
             true => keys.iter().map(|k| graph.shared_annotations(k).cloned()).collect(),
             false => Vec::new(),
@@ -399,6 +411,25 @@ fn compile_needed(graph: &Graph, targets: &[Key], registry: &Registry) -> Result
         op.for_each_input_mut(&mut |i| *i = new_index[*i as usize]);
     }
     let targets = target_index.into_iter().map(|i| new_index[i]).collect();
+    Ok((keys, ops, targets))
+}
+
+/// Every key compiled, in the graph's order (node `i` is the graph's entry `i`), and as
+/// targets the keys no expression refers to, sorted.
+fn compile_all(graph: &Graph, registry: &Registry) -> Result<Compiled, GraphError> {
+    let mut referenced = vec![false; graph.len()];
+    let mut ops = Vec::with_capacity(graph.len());
+    let mut refs = Vec::new();
+    for (key, expr) in graph.iter() {
+        refs.clear();
+        ops.push(compile_expr(expr, key, graph, registry, &mut refs)?);
+        for &r in &refs {
+            referenced[r as usize] = true;
+        }
+    }
+    let keys: Vec<Key> = graph.keys().cloned().collect();
+    let mut targets: Vec<u32> = (0..keys.len() as u32).filter(|&i| !referenced[i as usize]).collect();
+    targets.sort_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
     Ok((keys, ops, targets))
 }
 

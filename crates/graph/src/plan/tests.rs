@@ -163,3 +163,28 @@ fn a_plan_node_stays_within_its_documented_size() {
     assert!(key <= 24, "Key grew to {key} bytes");
     assert!(op <= 56, "Op grew to {op} bytes");
 }
+
+#[test]
+fn building_for_the_outputs_is_building_for_graph_outputs() {
+    let registry = Registry::new();
+    for text in [
+        "{'x': 1, 'y': 2, 'z': (add, 'x', 'y'), 'w': (sum, ['x', 'y', 'z']), 'v': [(sum, ['w', 'z']), 2]}",
+        "{'a': (inc, 1), 'b': (inc, 'a'), 'c': (inc, 2), ('d', 1): (add, 'a', 'c'), ('d', 0): (inc, 'c')}",
+        "{}",
+    ] {
+        let g = crate::parse_graph(text).unwrap();
+        let all = Plan::build_outputs(&g, &registry).unwrap();
+        let culled = Plan::build(&g, &g.outputs(), &registry).unwrap();
+        let names = |p: &Plan| p.targets().iter().map(|&n| p.key(n).clone()).collect::<Vec<_>>();
+        assert_eq!(names(&all), g.outputs(), "{text}");
+        assert_eq!(names(&all), names(&culled), "{text}");
+        assert_eq!(all.len(), culled.len(), "{text}");
+    }
+    // A cycle beside an output is an error, not a silently skipped part.
+    let g = crate::parse_graph("{'ok': (inc, 1), 'a': (inc, 'b'), 'b': (inc, 'a')}").unwrap();
+    assert!(
+        matches!(Plan::build_outputs(&g, &registry), Err(GraphError::Cycle(_))),
+        "{:?}",
+        Plan::build_outputs(&g, &registry).err()
+    );
+}
