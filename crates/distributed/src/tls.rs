@@ -254,7 +254,7 @@ impl Security {
     pub fn to_env(&self) -> (Vec<(&'static str, std::ffi::OsString)>, Vec<&'static str>) {
         let mut set = Vec::new();
         if let Some(secret) = &self.secret {
-            // SAFETY of the conversion: Unix strings are bytes.
+            // Environment values are bytes on Unix: the secret passes as it is.
             set.push((ENV_SECRET, std::os::unix::ffi::OsStringExt::from_vec(secret.to_vec())));
         }
         if let Some(tls) = &self.tls {
