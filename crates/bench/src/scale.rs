@@ -56,7 +56,7 @@ pub fn table(quick: bool) {
     scheduler_state(&rask, &file, tasks, &mut rows);
     let _ = std::fs::remove_file(&file);
     if !quick {
-        let (file, tasks) = graph_file(5_000_000);
+        let (file, _) = graph_file(5_000_000);
         for scheduler in ["threads", "local:2"] {
             let (wall, peak) = end_to_end(&rask, &file, scheduler, 1);
             rows.push(Row {
@@ -65,7 +65,6 @@ pub fn table(quick: bool) {
                 before: "",
                 now: format!("{}, {:.2} GiB", secs(wall), peak as f64 / (1u64 << 30) as f64),
             });
-            let _ = tasks;
         }
         let _ = std::fs::remove_file(&file);
     }

@@ -142,9 +142,10 @@ impl Peers {
     /// failed (did not answer in time, or did not have it).
     /// Fetches many results at once: one request per holder (the first each result lists),
     /// all holders at the same time, at most [`BATCH_KEYS`] keys a request. Returns what
-    /// arrived, with where from and when; a result missing from the answer is for the caller
-    /// to fetch again ([`Peers::fetch_one`] tries its other holders).
-    pub(crate) async fn fetch_many(&self, wanted: Vec<(Key, &[String])>) -> FxHashMap<Key, (Value, Transfer)> {
+    /// arrived, each with its transfer (where from, when) for the first reader to take; a
+    /// result missing from the answer is for the caller to fetch again ([`Peers::fetch_one`]
+    /// tries its other holders).
+    pub(crate) async fn fetch_many(&self, wanted: Vec<(Key, &[String])>) -> FxHashMap<Key, (Value, Option<Transfer>)> {
         let mut by_holder: FxHashMap<&str, Vec<Key>> = FxHashMap::default();
         for (key, holders) in wanted {
             if let Some(first) = holders.first() {
@@ -165,7 +166,7 @@ impl Peers {
             for (key, value) in values {
                 if let Some(value) = value {
                     let transfer = Transfer { from: addr.to_owned(), nbytes: value.nbytes() as u64, start_us, stop_us };
-                    got.insert(key, (value, transfer));
+                    got.insert(key, (value, Some(transfer)));
                 }
             }
         }

@@ -467,8 +467,7 @@ fn dispatch(
             .filter(|(dep, _)| store.size_of(dep).is_none() && asked.insert(*dep))
             .map(|(dep, holders)| (dep.clone(), holders.as_slice()))
             .collect();
-        let mut fetched: rustc_hash::FxHashMap<Key, (Value, Option<Transfer>)> =
-            peers.fetch_many(wanted).await.into_iter().map(|(k, (v, t))| (k, (v, Some(t)))).collect();
+        let mut fetched = peers.fetch_many(wanted).await;
         for assignment in waiting {
             let mut inputs = Vec::with_capacity(assignment.task.deps.len());
             let mut transfers = Vec::new();

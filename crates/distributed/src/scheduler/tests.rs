@@ -15,6 +15,17 @@ fn tasks(src: &str, wanted: &[&str]) -> (Vec<TaskDef>, Vec<Key>) {
 }
 
 /// A worker's record of finishing `key` with a result of `nbytes`.
+/// A state with workers `1..=n` (named `w1`…, one thread each, no memory limit, no
+/// resources) and client 7.
+fn with_workers(n: u32) -> State {
+    let mut s = State::default();
+    for w in 1..=n {
+        s.add_worker(w, format!("w{w}"), 1, 0, Vec::new());
+    }
+    s.add_client(7);
+    s
+}
+
 fn rec(key: Key, nbytes: u64) -> TaskRecord {
     TaskRecord { key, nbytes, start_us: 1_000, stop_us: 3_000, thread: 0, transfers: Vec::new() }
 }
@@ -39,9 +50,7 @@ fn run_assigned(state: &mut State) -> usize {
 
 #[test]
 fn a_chain_runs_in_order_and_releases_what_is_consumed() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(1);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a'), 'c': (inc, 'b')}", &["c"]);
     s.want(7, &wanted);
     s.submit(7, defs);
@@ -65,10 +74,7 @@ fn a_chain_runs_in_order_and_releases_what_is_consumed() {
 
 #[test]
 fn ready_roots_wait_on_the_scheduler_and_the_order_bounds_memory() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_worker(2, "w2".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(2);
     let (graph, root) = tree_sum(20_000);
     let plan = Plan::build(&graph, std::slice::from_ref(&root), &Registry::new()).unwrap();
     s.want(7, std::slice::from_ref(&root));
@@ -84,9 +90,7 @@ fn ready_roots_wait_on_the_scheduler_and_the_order_bounds_memory() {
 
 #[test]
 fn a_lost_worker_s_running_tasks_rerun_and_its_needed_results_are_recomputed() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(1);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2), 'c': (add, 'a', 'b')}", &["c"]);
     s.want(7, &wanted);
     s.submit(7, defs);
@@ -151,9 +155,7 @@ fn a_task_that_killed_two_workers_is_not_given_the_last_one() {
 
 #[test]
 fn the_task_table_reuses_slots_and_returns_to_empty() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(1);
     let (mut most, mut per_run) = (0, 0);
     for run in 0..50 {
         let (graph, root) = tree_sum(200);
@@ -191,10 +193,7 @@ fn the_task_table_reuses_slots_and_returns_to_empty() {
 fn a_lost_input_sends_waiting_and_queued_dependents_back_to_waiting() {
     // c needs a and b; a finishes on w1, then w1 dies before b is done: c must wait for a's
     // recomputation as well as for b, not start when b alone finishes.
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_worker(2, "w2".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(2);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2), 'c': (add, 'a', 'b')}", &["c"]);
     s.want(7, &wanted);
     s.submit(7, defs);
@@ -215,9 +214,7 @@ fn a_lost_input_sends_waiting_and_queued_dependents_back_to_waiting() {
 
 #[test]
 fn a_holder_that_does_not_answer_is_dropped_and_its_result_recomputed() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(1);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a')}", &["b"]);
     s.want(7, &wanted);
     s.submit(7, defs);
@@ -236,9 +233,7 @@ fn a_holder_that_does_not_answer_is_dropped_and_its_result_recomputed() {
 
 #[test]
 fn failures_propagate_to_dependents_and_clients_that_leave_release_everything() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(1);
     s.add_client(8);
     let (defs, _) = tasks("{'a': (inc, 1), 'b': (inc, 'a'), 'x': (inc, 5)}", &["b", "x"]);
     s.want(7, &[Key::from("b")]);
@@ -276,9 +271,7 @@ fn a_paused_worker_gets_no_new_tasks_until_it_resumes() {
 
 #[test]
 fn a_worker_that_pauses_gives_back_what_it_has_not_started() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(1);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2), 'c': (inc, 3)}", &["a", "b", "c"]);
     s.want(7, &wanted);
     s.submit(7, defs);
@@ -297,9 +290,7 @@ fn a_worker_that_pauses_gives_back_what_it_has_not_started() {
 
 #[test]
 fn an_idle_worker_steals_half_of_a_busy_worker_s_backlog() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(1);
     let src: String = format!("{{{}}}", (0..20).map(|i| format!("'t{i}': (inc, {i})")).collect::<Vec<_>>().join(", "));
     let names: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
     let (defs, wanted) = tasks(&src, &names.iter().map(String::as_str).collect::<Vec<_>>());
@@ -338,9 +329,7 @@ fn a_silent_worker_is_treated_as_dead() {
 
 #[test]
 fn a_submission_in_chunks_keeps_what_later_chunks_depend_on() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(1);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a'), 'c': (inc, 'b')}", &["c"]);
     s.want(7, &wanted);
     let mut defs = defs.into_iter();
@@ -368,9 +357,7 @@ fn a_submission_in_chunks_keeps_what_later_chunks_depend_on() {
 
 #[test]
 fn groups_and_progress_follow_a_whole_run() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(1);
     let (defs, wanted) =
         tasks("{'inc-1': (inc, 1), 'inc-2': (inc, 2), 'total-1': (add, 'inc-1', 'inc-2')}", &["total-1"]);
     s.want(7, &wanted);
@@ -402,9 +389,7 @@ fn groups_and_progress_follow_a_whole_run() {
 
 #[test]
 fn a_failed_task_counts_as_finished_in_its_clients_progress() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(1);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a')}", &["b"]);
     s.want(7, &wanted);
     s.submit(7, defs);
@@ -415,9 +400,7 @@ fn a_failed_task_counts_as_finished_in_its_clients_progress() {
 
 #[test]
 fn roots_with_large_results_wait_for_room_on_the_scheduler() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(1);
     let n = 60;
     // One group, `r`: the blocks of one array.
     let src: String =
@@ -448,10 +431,7 @@ fn roots_with_large_results_wait_for_room_on_the_scheduler() {
 
 #[test]
 fn scattered_data_lost_with_its_only_holder_is_an_error_not_a_recomputation() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_worker(2, "w2".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(2);
     s.scatter(7, vec![(Key::from("data"), rask_graph::Value::Int(5))], false);
     let (w, items) = s.out.store.drain().next().expect("sent to one worker");
     assert_eq!(s.state_of(&Key::from("data")), Some(&TaskState::Processing(w)), "until the worker has it");
@@ -519,10 +499,7 @@ fn resources_are_never_oversubscribed_and_a_task_no_worker_can_serve_waits_for_o
 
 #[test]
 fn a_retiring_worker_hands_over_what_only_it_holds_then_leaves_without_counting_as_lost() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_worker(2, "w2".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(2);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2)}", &["a", "b"]);
     s.want(7, &wanted);
     s.submit(7, defs);
@@ -565,9 +542,7 @@ fn a_retiring_worker_hands_over_what_only_it_holds_then_leaves_without_counting_
 
 #[test]
 fn a_restart_errs_every_wanted_key_and_forgets_every_task_and_worker() {
-    let mut s = State::default();
-    s.add_worker(1, "w1".into(), 1, 0, Vec::new());
-    s.add_client(7);
+    let mut s = with_workers(1);
     let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a')}", &["b"]);
     s.want(7, &wanted);
     s.submit(7, defs);
