@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 // Linked for its task functions: `rask worker` and `rask run` resolve the array kernels.
 use rask_array as _;
 use rask_exec::{ExecError, Scheduler};
-use rask_graph::{parse_graph_auto, parse_key, value_to_json, Graph, Key, Plan, Registry};
+use rask_graph::{parse_graph_auto, parse_key, read_plan_auto, value_to_json, Graph, Key, Plan, Registry};
 
 #[derive(Parser)]
 #[command(name = "rask", version, about = "Dask's task-graph engine, in Rust")]
@@ -321,6 +321,10 @@ fn scheduler(
 }
 
 fn load(path: &PathBuf) -> Result<Graph, String> {
+    parse_graph_auto(&read_text(path)?).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn read_text(path: &PathBuf) -> Result<String, String> {
     let mut text = String::new();
     let read = if path.as_os_str() == "-" {
         io::stdin().read_to_string(&mut text).map(|_| ())
@@ -328,7 +332,7 @@ fn load(path: &PathBuf) -> Result<Graph, String> {
         std::fs::read_to_string(path).map(|t| text = t)
     };
     read.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    parse_graph_auto(&text).map_err(|e| format!("{}: {e}", path.display()))
+    Ok(text)
 }
 
 fn run(
@@ -340,7 +344,6 @@ fn run(
     report: Option<&std::path::Path>,
     out: &mut impl Write,
 ) -> Result<(), String> {
-    let graph = load(path)?;
     let requested: Vec<Key> =
         keys.iter().map(|k| parse_key(k).map_err(|e| format!("--key {k:?}: {e}"))).collect::<Result<_, _>>()?;
     let show_keys = requested.is_empty();
@@ -352,14 +355,17 @@ fn run(
         }
         None => (executor_for(scheduler)?, None),
     };
-    let bar = progress_bar(graph.len(), quiet);
+    let bar = progress_bar(0, quiet);
     bar.set_message("plan");
-    // Without --key, every output: the whole graph compiled (a cycle anywhere is reported).
+    // Without --key, every output: the whole graph compiled as it is read (a cycle anywhere is
+    // reported); with keys, what they need.
     let plan = match show_keys {
-        true => Plan::build_outputs(&graph, &registry),
-        false => Plan::build(&graph, &requested, &registry),
-    }
-    .map_err(|e| e.to_string())?;
+        true => {
+            let text = read_text(path)?;
+            read_plan_auto(&text, &registry).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        false => Plan::build(&load(path)?, &requested, &registry).map_err(|e| e.to_string())?,
+    };
     let targets: Vec<Key> = plan.targets().iter().map(|&n| plan.key(n).clone()).collect();
     bar.set_length(plan.len() as u64);
     bar.set_message("run");

@@ -39,6 +39,16 @@ impl fmt::Display for CyclePath<'_> {
     }
 }
 
+/// Text that could not become a plan ([`crate::Plan::read_dask`]): it is not a graph, or it is
+/// one that cannot run.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+}
+
 /// Text that is not a graph, with where and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}, column {column}: {message}")]

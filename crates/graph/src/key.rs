@@ -32,6 +32,28 @@ impl Key {
         Key::Tuple(parts.into_iter().collect())
     }
 
+    /// The key as the literal it is written as: what a would-be reference to a key the graph
+    /// does not define stands for.
+    pub(crate) fn to_value(&self) -> crate::value::Value {
+        use crate::value::Value;
+        match self {
+            Key::Int(i) => Value::Int(*i),
+            Key::Str(s) => Value::Str(s.clone()),
+            Key::Tuple(parts) => Value::tuple(parts.iter().map(Key::to_value)),
+        }
+    }
+
+    /// The key a literal is written as, if it is one: an integer, a string or a tuple of them.
+    pub(crate) fn from_value(value: &crate::value::Value) -> Option<Key> {
+        use crate::value::Value;
+        match value {
+            Value::Int(i) => Some(Key::Int(*i)),
+            Value::Str(s) => Some(Key::Str(s.clone())),
+            Value::Tuple(items) => items.iter().map(Key::from_value).collect::<Option<Vec<Key>>>().map(Key::tuple),
+            _ => None,
+        }
+    }
+
     fn rank(&self) -> u8 {
         match self {
             Key::Int(_) => 0,

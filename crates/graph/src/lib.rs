@@ -35,7 +35,7 @@ pub mod workloads;
 
 pub use annotate::{parse_resources, Annotations};
 pub use builder::{GraphBuilder, Node};
-pub use error::{GraphError, ParseError};
+pub use error::{GraphError, ParseError, ReadError};
 pub use expr::{Call, Expr, Graph};
 pub use json::{graph_from_json, graph_to_json, value_to_json};
 pub use key::Key;
@@ -52,16 +52,27 @@ pub use inventory;
 /// Reads a graph from text, choosing the notation by its first character: JSON graphs made by
 /// programs start with `[` or `{"`, Dask's notation with `{'` (or a comment).
 pub fn parse_graph_auto(src: &str) -> Result<Graph, ParseError> {
-    let start = src.trim_start();
-    if start.starts_with('[') || (start.starts_with('{') && is_json_like(src)) {
+    if is_json(src) {
         graph_from_json(src)
     } else {
         parse_graph(src)
     }
 }
 
-/// Dask's notation accepts double-quoted strings too, so `{"x": 1}` is both; JSON is chosen
-/// when the whole text is valid JSON.
-fn is_json_like(src: &str) -> bool {
-    serde_json::from_str::<serde::de::IgnoredAny>(src).is_ok()
+/// Reads a graph from text in either notation, as [`parse_graph_auto`] chooses, into the plan
+/// of its outputs ([`Plan::build_outputs`]); Dask's notation goes straight to the plan
+/// ([`Plan::read_dask`]).
+pub fn read_plan_auto(src: &str, registry: &Registry) -> Result<Plan, ReadError> {
+    if is_json(src) {
+        Ok(Plan::build_outputs(&graph_from_json(src)?, registry)?)
+    } else {
+        Plan::read_dask(src, registry)
+    }
+}
+
+/// JSON graphs start with `[` or `{"`. Dask's notation accepts double-quoted strings too, so
+/// `{"x": 1}` is both; JSON is chosen when the whole text is valid JSON.
+fn is_json(src: &str) -> bool {
+    let start = src.trim_start();
+    start.starts_with('[') || (start.starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(src).is_ok())
 }

@@ -12,11 +12,14 @@
 //! The reader never panics and never recurses without bound: nesting deeper than
 //! [`MAX_DEPTH`] is an error, as is every malformed input, with line and column.
 
+mod compile;
 mod lexer;
 
 use std::sync::Arc;
 
 use lexer::{Lexer, Tok};
+
+pub(crate) use compile::compile_dask;
 
 use crate::error::ParseError;
 use crate::expr::{Expr, Graph};
@@ -315,24 +318,39 @@ impl<'a> Parser<'a> {
     /// `key: value` pairs up to the closing brace (the opening one is already consumed).
     fn dict_entries(&mut self, open: usize, depth: usize) -> Result<Vec<(Spanned, Spanned)>, ParseError> {
         let mut entries = Vec::new();
+        self.each_dict_entry(open, depth, |key, value, _| {
+            entries.push((key, value));
+            Ok::<(), ParseError>(())
+        })?;
+        Ok(entries)
+    }
+
+    /// Reads `key: value` pairs up to the closing brace, handing each to `each` as soon as it
+    /// is read.
+    fn each_dict_entry<E: From<ParseError>>(
+        &mut self,
+        open: usize,
+        depth: usize,
+        mut each: impl FnMut(Spanned, Spanned, &Lexer<'a>) -> Result<(), E>,
+    ) -> Result<(), E> {
         while self.tok != Tok::RBrace {
             if self.tok == Tok::Eof {
-                return Err(self.lexer.error(open, "this '{' is never closed"));
+                return Err(self.lexer.error(open, "this '{' is never closed").into());
             }
             let key = self.node(depth)?;
             self.expect(&Tok::Colon, "':' after a dict key")?;
             let value = self.node(depth)?;
-            entries.push((key, value));
+            each(key, value, &self.lexer)?;
             if self.tok == Tok::Comma {
                 self.bump()?;
             } else if self.tok == Tok::Eof {
-                return Err(self.lexer.error(open, "this '{' is never closed"));
+                return Err(self.lexer.error(open, "this '{' is never closed").into());
             } else if self.tok != Tok::RBrace {
-                return Err(self.unexpected("',' or '}'"));
+                return Err(self.unexpected("',' or '}'").into());
             }
         }
         self.bump()?;
-        Ok(entries)
+        Ok(())
     }
 }
 

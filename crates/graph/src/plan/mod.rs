@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::annotate::Annotations;
-use crate::error::GraphError;
+use crate::error::{GraphError, ReadError};
 use crate::expr::{Expr, Graph};
 use crate::key::Key;
 use crate::op::{Csr, Op};
@@ -72,7 +72,7 @@ impl Plan {
         registry: &Registry,
         options: &PlanOptions,
     ) -> Result<Plan, GraphError> {
-        Plan::from_compiled(graph, compile_needed(graph, targets, registry)?, options)
+        Plan::from_compiled(compile_needed(graph, targets, registry)?, |keys| annotations_of(graph, keys), options)
     }
 
     /// Compiles all of `graph` to compute its outputs (the keys nothing refers to, in key
@@ -80,15 +80,33 @@ impl Plan {
     /// does without `--key`, in one pass over the graph instead of one to find the outputs
     /// and another to cull. A cycle anywhere is an error.
     pub fn build_outputs(graph: &Graph, registry: &Registry) -> Result<Plan, GraphError> {
-        Plan::from_compiled(graph, compile_all(graph, registry)?, &PlanOptions::default())
+        Plan::from_compiled(compile_all(graph, registry)?, |keys| annotations_of(graph, keys), &PlanOptions::default())
     }
 
-    fn from_compiled(graph: &Graph, compiled: Compiled, options: &PlanOptions) -> Result<Plan, GraphError> {
+    /// Reads Dask's notation straight into the plan of its outputs: what [`crate::parse_graph`]
+    /// and then [`Plan::build_outputs`] give, without building the [`Graph`] in between. Each
+    /// key is hashed once where it is defined and once per reference; the plan's nodes are
+    /// made as the text is read. What `rask run` does with a file in Dask's notation.
+    ///
+    /// ```
+    /// use rask_graph::{Plan, Registry, Value};
+    /// let plan = Plan::read_dask("{'x': 1, 'y': (inc, 'x')}", &Registry::new()).unwrap();
+    /// assert_eq!(plan.targets().len(), 1);
+    /// assert_eq!(plan.key(plan.targets()[0]).to_string(), "'y'");
+    /// ```
+    pub fn read_dask(src: &str, registry: &Registry) -> Result<Plan, ReadError> {
+        let compiled = crate::parse::compile_dask(src, registry)?;
+        Ok(Plan::from_compiled(compiled, |_| Vec::new(), &PlanOptions::default())?)
+    }
+
+    /// `annotations` gives each compiled key's hints (or nothing, when no key has any).
+    fn from_compiled(
+        compiled: Compiled,
+        annotations: impl FnOnce(&[Key]) -> Vec<Option<Arc<Annotations>>>,
+        options: &PlanOptions,
+    ) -> Result<Plan, GraphError> {
         let (keys, ops, targets) = compiled;
-        let annotations: Vec<Option<Arc<Annotations>>> = match graph.has_annotations() {
-            true => keys.iter().map(|k| graph.shared_annotations(k).cloned()).collect(),
-            false => Vec::new(),
-        };
+        let annotations = annotations(&keys);
         for (key, a) in keys.iter().zip(&annotations) {
             if let Some(message) = a.as_ref().and_then(|a| a.check().err()) {
                 return Err(GraphError::BadAnnotations { key: key.clone(), message });
@@ -374,7 +392,26 @@ fn keep_unremoved<T>(items: Vec<T>, removed: &[bool]) -> Vec<T> {
 }
 
 /// The needed keys, their compiled ops, and the targets' node numbers.
-type Compiled = (Vec<Key>, Vec<Op>, Vec<u32>);
+pub(crate) type Compiled = (Vec<Key>, Vec<Op>, Vec<u32>);
+
+/// Each key's hints, or nothing when the graph has none.
+fn annotations_of(graph: &Graph, keys: &[Key]) -> Vec<Option<Arc<Annotations>>> {
+    match graph.has_annotations() {
+        true => keys.iter().map(|k| graph.shared_annotations(k).cloned()).collect(),
+        false => Vec::new(),
+    }
+}
+
+/// The keys no op refers to (the graph's outputs), sorted.
+pub(crate) fn outputs(keys: &[Key], ops: &[Op]) -> Vec<u32> {
+    let mut referenced = vec![false; keys.len()];
+    for op in ops {
+        op.for_each_input(&mut |i| referenced[i as usize] = true);
+    }
+    let mut targets: Vec<u32> = (0..keys.len() as u32).filter(|&i| !referenced[i as usize]).collect();
+    targets.sort_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
+    targets
+}
 
 /// Culls to the targets while compiling each needed expression once: one hash lookup per reference.
 fn compile_needed(graph: &Graph, targets: &[Key], registry: &Registry) -> Result<Compiled, GraphError> {
@@ -417,19 +454,14 @@ fn compile_needed(graph: &Graph, targets: &[Key], registry: &Registry) -> Result
 /// Every key compiled, in the graph's order (node `i` is the graph's entry `i`), and as
 /// targets the keys no expression refers to, sorted.
 fn compile_all(graph: &Graph, registry: &Registry) -> Result<Compiled, GraphError> {
-    let mut referenced = vec![false; graph.len()];
     let mut ops = Vec::with_capacity(graph.len());
     let mut refs = Vec::new();
     for (key, expr) in graph.iter() {
         refs.clear();
         ops.push(compile_expr(expr, key, graph, registry, &mut refs)?);
-        for &r in &refs {
-            referenced[r as usize] = true;
-        }
     }
     let keys: Vec<Key> = graph.keys().cloned().collect();
-    let mut targets: Vec<u32> = (0..keys.len() as u32).filter(|&i| !referenced[i as usize]).collect();
-    targets.sort_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
+    let targets = outputs(&keys, &ops);
     Ok((keys, ops, targets))
 }
 

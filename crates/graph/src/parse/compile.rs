@@ -1,0 +1,326 @@
+//! Dask's notation compiled as it is read: the reader behind [`crate::Plan::read_dask`].
+//!
+//! The two-step path (`parse_graph`, then `Plan::build_outputs`) builds a [`crate::Graph`] —
+//! an index map of expression trees — and then hashes every reference a second time to
+//! resolve it. Here each entry's value becomes an [`Op`] as soon as it is read, its references
+//! resolved through one table of keys: a key is hashed once where it is defined and once where
+//! it is referred to, and only the plan's own nodes outlive the entry that made them.
+//!
+//! Dask's rule — a string, integer or tuple equal to *some* key of the graph is a reference —
+//! needs the whole graph, and a key may be referred to before it is defined. So:
+//! - a candidate of a kind (integer, string, tuple) that some key already has is looked up at
+//!   once, and entered in the table if it is new (a forward reference); at the end, entries
+//!   never defined become literals again;
+//! - a candidate of a kind no key has yet stays a literal and its node is remembered; if a key
+//!   of that kind is defined later after all, those nodes are searched again at the end.
+//!
+//! Graphs almost always use one kind of key (tuples, for collections), so the literal integers
+//! of a tuple-keyed graph are never hashed.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
+
+use super::lexer::{Lexer, Tok};
+use super::{name_as_value, Node, Parser, Spanned};
+use crate::error::{GraphError, ReadError};
+use crate::key::Key;
+use crate::op::Op;
+use crate::plan::{outputs, Compiled};
+use crate::registry::{Function, Registry};
+use crate::value::Value;
+
+/// Kinds of key, as bits.
+const INT: u8 = 1;
+const STR: u8 = 2;
+const TUPLE: u8 = 4;
+
+/// A slot's node while the key is only referred to, not (yet) defined.
+const UNDEFINED: u32 = u32::MAX;
+
+/// Reads Dask's notation into the plan's nodes (every key, in the order written), their ops
+/// and the outputs (the keys nothing refers to, sorted).
+pub(crate) fn compile_dask(src: &str, registry: &Registry) -> Result<Compiled, ReadError> {
+    let mut parser = Parser::new(src)?;
+    let open = parser.pos;
+    parser.expect(&Tok::LBrace, "'{' to open the graph")?;
+    let mut reader = Reader::new(registry, src.len());
+    parser.each_dict_entry(open, 1, |key, value, lexer| reader.define(key, value, lexer))?;
+    parser.expect(&Tok::Eof, "the end of the input after the graph's closing '}'")?;
+    Ok(reader.finish())
+}
+
+/// Every key seen so far, defined or only referred to, each in a numbered slot.
+struct Table {
+    /// Slot numbers with the low half of their key's hash, found by hashing the key.
+    index: HashTable<(u32, u32)>,
+    /// Each slot's key, in order of first appearance.
+    keys: Vec<Key>,
+    /// Each slot's node (its position among the definitions), or [`UNDEFINED`].
+    nodes: Vec<u32>,
+}
+
+/// The table keeps 32 bits of each hash and widens them again when it grows, so growing
+/// never hashes a key twice.
+fn widen(hash: u32) -> u64 {
+    (hash as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+fn hash_of(key: &Key) -> u32 {
+    FxBuildHasher.hash_one(key) as u32
+}
+
+impl Table {
+    fn with_capacity(n: usize) -> Table {
+        Table { index: HashTable::with_capacity(n), keys: Vec::with_capacity(n), nodes: Vec::with_capacity(n) }
+    }
+
+    /// The slot of `key`, made if the key is new.
+    fn slot(&mut self, key: Key) -> u32 {
+        let hash = hash_of(&key);
+        let Table { index, keys, nodes } = self;
+        let entry = index.entry(widen(hash), |&(s, h)| h == hash && keys[s as usize] == key, |&(_, h)| widen(h));
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(found) => found.get().0,
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                let slot = keys.len() as u32;
+                keys.push(key);
+                nodes.push(UNDEFINED);
+                vacant.insert((slot, hash));
+                slot
+            }
+        }
+    }
+
+    /// The slot of `key`, if the key is defined.
+    fn defined(&self, key: &Key) -> Option<u32> {
+        let hash = hash_of(key);
+        let &(slot, _) = self.index.find(widen(hash), |&(s, h)| h == hash && &self.keys[s as usize] == key)?;
+        (self.nodes[slot as usize] != UNDEFINED).then_some(slot)
+    }
+}
+
+/// The kind of key a parsed node could refer to, or 0 when it cannot be a reference (a task,
+/// a list, a float…).
+fn candidate_kind(node: &Node) -> u8 {
+    match node {
+        Node::Scalar(Value::Int(_)) => INT,
+        Node::Scalar(Value::Str(_)) => STR,
+        Node::Tuple(items) if !matches!(items.first(), Some(Spanned { node: Node::Ident(_), .. })) => TUPLE,
+        _ => 0,
+    }
+}
+
+fn key_kind(key: &Key) -> u8 {
+    match key {
+        Key::Int(_) => INT,
+        Key::Str(_) => STR,
+        Key::Tuple(_) => TUPLE,
+    }
+}
+
+struct Reader<'r> {
+    registry: &'r Registry,
+    table: Table,
+    /// Each node's op; an `Input` holds a slot number until [`Reader::finish`].
+    ops: Vec<Op>,
+    /// Each node's slot.
+    slots: Vec<u32>,
+    /// Kinds of the keys defined so far.
+    kinds: u8,
+    /// Nodes holding candidates of a kind no key had when they were read, and those kinds.
+    deferred: Vec<u32>,
+    deferred_kinds: u8,
+    /// Functions already resolved, by the parser's shared name: a graph calls few functions
+    /// a great many times.
+    functions: Vec<(Arc<str>, Arc<Function>)>,
+}
+
+impl<'r> Reader<'r> {
+    fn new(registry: &'r Registry, text_len: usize) -> Reader<'r> {
+        // An entry takes a few dozen bytes of text at least: room for most graphs' keys
+        // without growing the table, and not much more.
+        let expected = (text_len / 48).min(1 << 24);
+        Reader {
+            registry,
+            table: Table::with_capacity(expected),
+            ops: Vec::with_capacity(expected),
+            slots: Vec::with_capacity(expected),
+            kinds: 0,
+            deferred: Vec::new(),
+            deferred_kinds: 0,
+            functions: Vec::new(),
+        }
+    }
+
+    fn define(&mut self, key: Spanned, value: Spanned, lexer: &Lexer) -> Result<(), ReadError> {
+        let k = key
+            .to_key()
+            .ok_or_else(|| lexer.error(key.pos, "a graph's keys must be strings, integers or tuples of them"))?;
+        self.kinds |= key_kind(&k);
+        let slot = self.table.slot(k);
+        if self.table.nodes[slot as usize] != UNDEFINED {
+            let k = &self.table.keys[slot as usize];
+            return Err(lexer.error(key.pos, format!("key {k} is defined twice")).into());
+        }
+        let node = self.ops.len() as u32;
+        self.table.nodes[slot as usize] = node;
+        self.slots.push(slot);
+        let op = self.compile(value, node, lexer)?;
+        self.ops.push(op);
+        Ok(())
+    }
+
+    /// `s` under Dask's rules, as part of node `node`'s definition.
+    fn compile(&mut self, s: Spanned, node: u32, lexer: &Lexer) -> Result<Op, ReadError> {
+        let kind = candidate_kind(&s.node);
+        if kind & self.kinds != 0 {
+            if let Some(key) = s.to_key() {
+                return Ok(Op::Input(self.table.slot(key)));
+            }
+        } else if kind != 0 {
+            if self.deferred.last() != Some(&node) {
+                self.deferred.push(node);
+            }
+            self.deferred_kinds |= kind;
+        }
+        match s.node {
+            Node::Tuple(items) if matches!(items.first(), Some(Spanned { node: Node::Ident(_), .. })) => {
+                let mut items = items.into_iter();
+                let Some(Spanned { node: Node::Ident(name), .. }) = items.next() else { unreachable!("checked above") };
+                let function = self.function(&name, items.len(), node)?;
+                let args = items.map(|a| self.compile(a, node, lexer)).collect::<Result<Box<[Op]>, _>>()?;
+                Ok(Op::Call(function, args))
+            }
+            Node::List(items) => {
+                let items = items.into_iter().map(|i| self.compile(i, node, lexer)).collect::<Result<Vec<_>, _>>()?;
+                Ok(list_op(items))
+            }
+            Node::Ident(name) => Err(name_as_value(lexer, s.pos, &name).into()),
+            _ => Ok(Op::Const(s.into_value(lexer)?)),
+        }
+    }
+
+    /// The registered function `name`, checked to take `args` arguments.
+    fn function(&mut self, name: &Arc<str>, args: usize, node: u32) -> Result<Arc<Function>, ReadError> {
+        let known = self.functions.iter().find(|(n, _)| Arc::ptr_eq(n, name)).map(|(_, f)| f.clone());
+        let function = match known {
+            Some(f) => f,
+            None => {
+                let f = self.registry.get(name).cloned().ok_or_else(|| GraphError::UnknownFunction {
+                    key: self.key_of(node),
+                    function: name.to_string(),
+                })?;
+                self.functions.push((name.clone(), f.clone()));
+                f
+            }
+        };
+        if !function.arity().accepts(args) {
+            let (expected, function) = (function.arity(), name.to_string());
+            return Err(GraphError::Arity { key: self.key_of(node), function, expected, given: args }.into());
+        }
+        Ok(function)
+    }
+
+    fn key_of(&self, node: u32) -> Key {
+        self.table.keys[self.slots[node as usize] as usize].clone()
+    }
+
+    /// Resolves what could only be resolved with every key known, and numbers inputs by node.
+    fn finish(mut self) -> Compiled {
+        let late = self.deferred_kinds & self.kinds;
+        if late != 0 {
+            for &node in &self.deferred {
+                resolve_late(&mut self.ops[node as usize], late, &self.table);
+            }
+        }
+        // Graphs written in dependency order define each key before any reference to it, so
+        // slots and nodes coincide and inputs keep their numbers.
+        let Table { keys: slot_keys, nodes, .. } = self.table;
+        let same_numbers = nodes.iter().enumerate().all(|(slot, &node)| node == slot as u32);
+        let keys = if same_numbers {
+            slot_keys
+        } else {
+            let resolved = |slot: u32| match nodes[slot as usize] {
+                UNDEFINED => Op::Const(slot_keys[slot as usize].to_value()),
+                node => Op::Input(node),
+            };
+            let undefined = nodes.contains(&UNDEFINED);
+            for op in &mut self.ops {
+                op.substitute(&|slot| Some(resolved(slot)));
+                if undefined {
+                    fold_constant_lists(op);
+                }
+            }
+            self.slots.iter().map(|&slot| slot_keys[slot as usize].clone()).collect()
+        };
+        let targets = outputs(&keys, &self.ops);
+        (keys, self.ops, targets)
+    }
+}
+
+/// A list's op; as `Expr::list` does, a list of constants is one constant.
+fn list_op(items: Vec<Op>) -> Op {
+    if !items.iter().all(|item| matches!(item, Op::Const(_))) {
+        return Op::List(items.into());
+    }
+    Op::Const(Value::list(items.into_iter().map(|item| match item {
+        Op::Const(v) => v,
+        _ => unreachable!("checked above"),
+    })))
+}
+
+/// Makes lists of constants one constant again, as `Expr::list` does, once what looked like
+/// references turned out to be literals.
+fn fold_constant_lists(op: &mut Op) {
+    match op {
+        Op::List(items) => {
+            items.iter_mut().for_each(fold_constant_lists);
+            *op = list_op(std::mem::take(items).into_vec());
+        }
+        Op::Call(_, args) => args.iter_mut().for_each(fold_constant_lists),
+        Op::Const(_) | Op::Input(_) | Op::Fused(..) => {}
+    }
+}
+
+/// Turns the constants in `op` that equal a key of one of `kinds` into references to it, where
+/// Dask would read a reference: the op itself, a task's arguments, a list's items.
+fn resolve_late(op: &mut Op, kinds: u8, table: &Table) {
+    match op {
+        Op::Const(value) => {
+            if let Some(resolved) = late_value(value, kinds, table) {
+                *op = resolved;
+            }
+        }
+        Op::Call(_, args) | Op::List(args) => args.iter_mut().for_each(|a| resolve_late(a, kinds, table)),
+        Op::Input(_) | Op::Fused(..) => {}
+    }
+}
+
+fn late_value(value: &Value, kinds: u8, table: &Table) -> Option<Op> {
+    let kind = match value {
+        Value::Int(_) => INT,
+        Value::Str(_) => STR,
+        Value::Tuple(_) => TUPLE,
+        _ => 0,
+    };
+    if kind & kinds != 0 {
+        // A slot number, as every input is until the end.
+        if let Some(slot) = Key::from_value(value).and_then(|key| table.defined(&key)) {
+            return Some(Op::Input(slot));
+        }
+    }
+    // A list of constants was folded into one constant: its items are searched too.
+    let Value::List(items) = value else { return None };
+    let resolved: Vec<Option<Op>> = items.iter().map(|item| late_value(item, kinds, table)).collect();
+    if resolved.iter().all(Option::is_none) {
+        return None;
+    }
+    let ops = items.iter().zip(resolved).map(|(item, r)| r.unwrap_or_else(|| Op::Const(item.clone())));
+    Some(Op::List(ops.collect()))
+}
+
+#[cfg(test)]
+mod tests;
