@@ -2,6 +2,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -13,10 +14,9 @@ use crate::repr::write_str_repr;
 /// Cloning is cheap (reference counted). Keys are totally ordered so that output is
 /// deterministic: integers before strings before tuples, integers numerically, strings
 /// bytewise, tuples element by element — so `('x', 2)` sorts before `('x', 10)`.
-// `PartialEq` is written by hand only to compare pointers first; it agrees with the derived
-// `Hash` (equal keys hash equally).
-#[allow(clippy::derived_hash_with_manual_eq)]
-#[derive(Clone, Eq, Hash, Serialize, Deserialize)]
+// `PartialEq` is written by hand only to compare pointers first, `Hash` so that the reader of
+// Dask's notation can hash a key as written without making it (equal keys hash equally).
+#[derive(Clone, Eq, Serialize, Deserialize)]
 pub enum Key {
     Int(i64),
     Str(Arc<str>),
@@ -60,6 +60,39 @@ impl Key {
             Key::Str(_) => 1,
             Key::Tuple(_) => 2,
         }
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Key::Int(i) => Key::hash_int(*i, state),
+            Key::Str(s) => Key::hash_str(s, state),
+            Key::Tuple(parts) => {
+                Key::hash_tuple_len(parts.len(), state);
+                parts.iter().for_each(|part| part.hash(state));
+            }
+        }
+    }
+}
+
+/// The steps of [`Key`]'s `Hash`, for what hashes as a key without being one.
+impl Key {
+    pub(crate) fn hash_int(i: i64, state: &mut impl Hasher) {
+        state.write_u8(0);
+        state.write_i64(i);
+    }
+
+    pub(crate) fn hash_str(s: &str, state: &mut impl Hasher) {
+        state.write_u8(1);
+        state.write(s.as_bytes());
+        state.write_u8(0xff);
+    }
+
+    /// A tuple's prefix; its parts follow.
+    pub(crate) fn hash_tuple_len(len: usize, state: &mut impl Hasher) {
+        state.write_u8(2);
+        state.write_usize(len);
     }
 }
 

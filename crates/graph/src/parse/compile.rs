@@ -17,14 +17,14 @@
 //! Graphs almost always use one kind of key (tuples, for collections), so the literal integers
 //! of a tuple-keyed graph are never hashed.
 
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
 use super::lexer::{Lexer, Tok};
-use super::{name_as_value, Node, Parser, Spanned};
+use super::{name_as_value, Node, Parser, Spanned, MAX_DEPTH};
 use crate::error::{GraphError, ReadError};
 use crate::key::Key;
 use crate::op::Op;
@@ -47,7 +47,12 @@ pub(crate) fn compile_dask(src: &str, registry: &Registry) -> Result<Compiled, R
     let open = parser.pos;
     parser.expect(&Tok::LBrace, "'{' to open the graph")?;
     let mut reader = Reader::new(registry, src.len());
-    parser.each_dict_entry(open, 1, |key, value, lexer| reader.define(key, value, lexer))?;
+    parser.each_dict_entry(open, 1, |p, key| {
+        let node = reader.define(&key, &p.lexer)?;
+        let op = reader.compile_next(p, 1, node)?;
+        reader.ops.push(op);
+        Ok::<(), ReadError>(())
+    })?;
     parser.expect(&Tok::Eof, "the end of the input after the graph's closing '}'")?;
     Ok(reader.finish())
 }
@@ -94,6 +99,21 @@ impl Table {
         }
     }
 
+    /// The slot of the key `node` is written as, made if the key is new; `None` when `node` is
+    /// no key. A key already in the table is found without being made.
+    fn slot_of(&mut self, node: &Spanned) -> Option<u32> {
+        let mut state = FxBuildHasher.build_hasher();
+        if !node.hash_as_key(&mut state) {
+            return None;
+        }
+        let hash = state.finish() as u32;
+        let keys = &self.keys;
+        match self.index.find(widen(hash), |&(s, h)| h == hash && node.is_key(&keys[s as usize])) {
+            Some(&(slot, _)) => Some(slot),
+            None => Some(self.slot(node.to_key()?)),
+        }
+    }
+
     /// The slot of `key`, if the key is defined.
     fn defined(&self, key: &Key) -> Option<u32> {
         let hash = hash_of(key);
@@ -133,16 +153,20 @@ struct Reader<'r> {
     /// Nodes holding candidates of a kind no key had when they were read, and those kinds.
     deferred: Vec<u32>,
     deferred_kinds: u8,
-    /// Functions already resolved, by the parser's shared name: a graph calls few functions
-    /// a great many times.
+    /// Functions already resolved, by name: a graph calls few functions a great many times.
     functions: Vec<(Arc<str>, Arc<Function>)>,
+    /// The slot after the last one referred to: graphs tend to refer to keys in the order
+    /// they were defined (a tree's level reads the one below it left to right), so this is
+    /// tried before hashing.
+    guess: u32,
 }
 
 impl<'r> Reader<'r> {
     fn new(registry: &'r Registry, text_len: usize) -> Reader<'r> {
-        // An entry takes a few dozen bytes of text at least: room for most graphs' keys
-        // without growing the table, and not much more.
-        let expected = (text_len / 48).min(1 << 24);
+        // An entry takes a few dozen bytes of text at least (`('x', 5): (inc, 5), ` is 20):
+        // room for most graphs' keys without growing (a copy of everything so far); the
+        // vectors' room that is never written is never touched, so costs no memory.
+        let expected = (text_len / 24).min(1 << 25);
         Reader {
             registry,
             table: Table::with_capacity(expected),
@@ -152,10 +176,12 @@ impl<'r> Reader<'r> {
             deferred: Vec::new(),
             deferred_kinds: 0,
             functions: Vec::new(),
+            guess: 0,
         }
     }
 
-    fn define(&mut self, key: Spanned, value: Spanned, lexer: &Lexer) -> Result<(), ReadError> {
+    /// Defines `key` as the next node, whose op comes next.
+    fn define(&mut self, key: &Spanned, lexer: &Lexer) -> Result<u32, ReadError> {
         let k = key
             .to_key()
             .ok_or_else(|| lexer.error(key.pos, "a graph's keys must be strings, integers or tuples of them"))?;
@@ -168,17 +194,56 @@ impl<'r> Reader<'r> {
         let node = self.ops.len() as u32;
         self.table.nodes[slot as usize] = node;
         self.slots.push(slot);
-        let op = self.compile(value, node, lexer)?;
-        self.ops.push(op);
-        Ok(())
+        Ok(node)
+    }
+
+    /// Reads and compiles the next value, part of node `node`'s definition. Tasks and lists are
+    /// compiled as their tokens come (no tree of them is built); everything else is read as a
+    /// node first.
+    fn compile_next(&mut self, p: &mut Parser, depth: usize, node: u32) -> Result<Op, ReadError> {
+        if depth > MAX_DEPTH {
+            return Err(p.lexer.error(p.pos, format!("nesting deeper than {MAX_DEPTH} levels")).into());
+        }
+        let open = p.pos;
+        if p.tok.is(&Tok::LParen) && p.lexer.next_is_plain_name() {
+            p.bump()?;
+            let (name_at, Tok::Ident(name)) = (p.pos, p.bump()?) else { unreachable!("a plain name is next") };
+            match p.tok {
+                // `(f)` is a name in parentheses, not a task.
+                Tok::RParen => return Err(name_as_value(&p.lexer, name_at, name).into()),
+                Tok::Comma => drop(p.bump()?),
+                _ => return Err(p.unexpected("',' or ')'").into()),
+            }
+            let mut args = Vec::new();
+            p.each_item(open, &Tok::RParen, "')'", |p| {
+                args.push(self.compile_next(p, depth + 1, node)?);
+                Ok::<(), ReadError>(())
+            })?;
+            let function = self.function(name, args.len(), node)?;
+            return Ok(Op::Call(function, args.into()));
+        }
+        if p.tok.is(&Tok::LBrack) {
+            p.bump()?;
+            let mut items = Vec::new();
+            p.each_item(open, &Tok::RBrack, "']'", |p| {
+                items.push(self.compile_next(p, depth + 1, node)?);
+                Ok::<(), ReadError>(())
+            })?;
+            return Ok(list_op(items));
+        }
+        let value = p.node(depth)?;
+        self.compile(value, node, &p.lexer)
     }
 
     /// `s` under Dask's rules, as part of node `node`'s definition.
     fn compile(&mut self, s: Spanned, node: u32, lexer: &Lexer) -> Result<Op, ReadError> {
         let kind = candidate_kind(&s.node);
         if kind & self.kinds != 0 {
-            if let Some(key) = s.to_key() {
-                return Ok(Op::Input(self.table.slot(key)));
+            let guessed = self.table.keys.get(self.guess as usize).is_some_and(|k| s.is_key(k));
+            let slot = if guessed { Some(self.guess) } else { self.table.slot_of(&s) };
+            if let Some(slot) = slot {
+                self.guess = slot + 1;
+                return Ok(Op::Input(slot));
             }
         } else if kind != 0 {
             if self.deferred.last() != Some(&node) {
@@ -204,8 +269,8 @@ impl<'r> Reader<'r> {
     }
 
     /// The registered function `name`, checked to take `args` arguments.
-    fn function(&mut self, name: &Arc<str>, args: usize, node: u32) -> Result<Arc<Function>, ReadError> {
-        let known = self.functions.iter().find(|(n, _)| Arc::ptr_eq(n, name)).map(|(_, f)| f.clone());
+    fn function(&mut self, name: &str, args: usize, node: u32) -> Result<Arc<Function>, ReadError> {
+        let known = self.functions.iter().find(|(n, _)| &**n == name).map(|(_, f)| f.clone());
         let function = match known {
             Some(f) => f,
             None => {
@@ -213,7 +278,7 @@ impl<'r> Reader<'r> {
                     key: self.key_of(node),
                     function: name.to_string(),
                 })?;
-                self.functions.push((name.clone(), f.clone()));
+                self.functions.push((Arc::from(name), f.clone()));
                 f
             }
         };

@@ -28,6 +28,13 @@ pub(crate) enum Tok<'a> {
 }
 
 impl Tok<'_> {
+    /// Whether this token is `punctuation` (a token without contents: a bracket, a comma…);
+    /// cheaper than `==`, which the reader asks several times a token.
+    #[inline]
+    pub(crate) fn is(&self, punctuation: &Tok) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(punctuation)
+    }
+
     /// How the token reads in an error message.
     pub(crate) fn describe(&self) -> String {
         match self {
@@ -69,18 +76,41 @@ impl<'a> Lexer<'a> {
     }
 
     fn skip_trivia(&mut self) {
-        while let Some(&b) = self.bytes.get(self.pos) {
+        self.pos = self.trivia_end(self.pos);
+    }
+
+    /// Where the whitespace, comments and line continuations from `pos` end.
+    fn trivia_end(&self, mut pos: usize) -> usize {
+        while let Some(&b) = self.bytes.get(pos) {
             match b {
-                b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => self.pos += 1,
-                b'\\' if matches!(self.bytes.get(self.pos + 1), Some(b'\n')) => self.pos += 2,
+                b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => pos += 1,
+                b'\\' if matches!(self.bytes.get(pos + 1), Some(b'\n')) => pos += 2,
                 b'#' => {
-                    while self.bytes.get(self.pos).is_some_and(|&c| c != b'\n') {
-                        self.pos += 1;
+                    while self.bytes.get(pos).is_some_and(|&c| c != b'\n') {
+                        pos += 1;
                     }
                 }
                 _ => break,
             }
         }
+        pos
+    }
+
+    /// Whether the next token is a name that is neither a constant (`None`…), a string prefix
+    /// (`b'…'`) nor called (`float('nan')`): after a `(`, what starts a task.
+    pub(crate) fn next_is_plain_name(&self) -> bool {
+        let start = self.trivia_end(self.pos);
+        if !self.bytes.get(start).is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') {
+            return false;
+        }
+        let mut end = start;
+        while self.bytes.get(end).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.') {
+            end += 1;
+        }
+        let after = self.trivia_end(end);
+        !matches!(&self.src[start..end], "True" | "False" | "None")
+            && !matches!(self.bytes.get(end), Some(b'\'' | b'"'))
+            && self.bytes.get(after) != Some(&b'(')
     }
 
     /// The next token and the byte offset where it starts.

@@ -132,6 +132,33 @@ impl Spanned {
         }
     }
 
+    /// Hashes this node as [`Key`]'s `Hash` would hash the key it is written as; false (the
+    /// hasher left in any state) when it is no key.
+    fn hash_as_key(&self, state: &mut impl std::hash::Hasher) -> bool {
+        match &self.node {
+            Node::Scalar(Value::Int(i)) => Key::hash_int(*i, state),
+            Node::Scalar(Value::Str(s)) => Key::hash_str(s, state),
+            Node::Tuple(items) => {
+                Key::hash_tuple_len(items.len(), state);
+                return items.iter().all(|item| item.hash_as_key(state));
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Whether this node is written as `key`, without making a key of it.
+    fn is_key(&self, key: &Key) -> bool {
+        match (&self.node, key) {
+            (Node::Scalar(Value::Int(i)), Key::Int(k)) => i == k,
+            (Node::Scalar(Value::Str(s)), Key::Str(k)) => Arc::ptr_eq(s, k) || s == k,
+            (Node::Tuple(items), Key::Tuple(parts)) => {
+                items.len() == parts.len() && items.iter().zip(parts.iter()).all(|(item, part)| item.is_key(part))
+            }
+            _ => false,
+        }
+    }
+
     /// This node as data: no tasks or names may appear inside.
     fn into_value(self, lx: &Lexer) -> Result<Value, ParseError> {
         Ok(match self.node {
@@ -218,7 +245,7 @@ impl<'a> Parser<'a> {
     }
 
     fn expect(&mut self, tok: &Tok, what: &str) -> Result<(), ParseError> {
-        if &self.tok == tok {
+        if self.tok.is(tok) {
             self.bump()?;
             Ok(())
         } else {
@@ -243,7 +270,7 @@ impl<'a> Parser<'a> {
             Tok::True => Node::Scalar(Value::Bool(true)),
             Tok::False => Node::Scalar(Value::Bool(false)),
             Tok::None => Node::Scalar(Value::None),
-            Tok::Ident(name) if self.tok == Tok::LParen => return self.special_call(name, pos),
+            Tok::Ident(name) if self.tok.is(&Tok::LParen) => return self.special_call(name, pos),
             Tok::Ident(name) => Node::Ident(self.intern_name(name)),
             Tok::LBrack => Node::List(self.sequence(pos, &Tok::RBrack, "']'", depth)?.0),
             Tok::LBrace => Node::Dict(self.dict_entries(pos, depth + 1)?),
@@ -297,55 +324,71 @@ impl<'a> Parser<'a> {
         depth: usize,
     ) -> Result<(Vec<Spanned>, bool), ParseError> {
         let mut items = Vec::new();
+        let trailing = self.each_item(open, close, close_name, |p| {
+            items.push(p.node(depth + 1)?);
+            Ok::<(), ParseError>(())
+        })?;
+        Ok((items, trailing))
+    }
+
+    /// Reads items up to `close` with `item`, comma separated, trailing comma allowed, and the
+    /// closing bracket. Returns whether the last item was followed by a comma.
+    fn each_item<E: From<ParseError>>(
+        &mut self,
+        open: usize,
+        close: &Tok,
+        close_name: &str,
+        mut item: impl FnMut(&mut Self) -> Result<(), E>,
+    ) -> Result<bool, E> {
         let mut trailing = false;
-        while &self.tok != close {
-            if self.tok == Tok::Eof {
-                return Err(self.lexer.error(open, format!("this bracket is never closed with {close_name}")));
+        while !self.tok.is(close) {
+            if self.tok.is(&Tok::Eof) {
+                return Err(self.lexer.error(open, format!("this bracket is never closed with {close_name}")).into());
             }
-            items.push(self.node(depth + 1)?);
+            item(self)?;
             trailing = false;
-            if self.tok == Tok::Comma {
+            if self.tok.is(&Tok::Comma) {
                 self.bump()?;
                 trailing = true;
-            } else if &self.tok != close {
-                return Err(self.unexpected(&format!("',' or {close_name}")));
+            } else if !self.tok.is(close) {
+                return Err(self.unexpected(&format!("',' or {close_name}")).into());
             }
         }
         self.bump()?;
-        Ok((items, trailing))
+        Ok(trailing)
     }
 
     /// `key: value` pairs up to the closing brace (the opening one is already consumed).
     fn dict_entries(&mut self, open: usize, depth: usize) -> Result<Vec<(Spanned, Spanned)>, ParseError> {
         let mut entries = Vec::new();
-        self.each_dict_entry(open, depth, |key, value, _| {
+        self.each_dict_entry(open, depth, |p, key| {
+            let value = p.node(depth)?;
             entries.push((key, value));
             Ok::<(), ParseError>(())
         })?;
         Ok(entries)
     }
 
-    /// Reads `key: value` pairs up to the closing brace, handing each to `each` as soon as it
-    /// is read.
+    /// Reads `key: value` pairs up to the closing brace: the key and the colon here, then
+    /// `value` is given the key to read the value.
     fn each_dict_entry<E: From<ParseError>>(
         &mut self,
         open: usize,
         depth: usize,
-        mut each: impl FnMut(Spanned, Spanned, &Lexer<'a>) -> Result<(), E>,
+        mut value: impl FnMut(&mut Self, Spanned) -> Result<(), E>,
     ) -> Result<(), E> {
-        while self.tok != Tok::RBrace {
-            if self.tok == Tok::Eof {
+        while !self.tok.is(&Tok::RBrace) {
+            if self.tok.is(&Tok::Eof) {
                 return Err(self.lexer.error(open, "this '{' is never closed").into());
             }
             let key = self.node(depth)?;
             self.expect(&Tok::Colon, "':' after a dict key")?;
-            let value = self.node(depth)?;
-            each(key, value, &self.lexer)?;
-            if self.tok == Tok::Comma {
+            value(self, key)?;
+            if self.tok.is(&Tok::Comma) {
                 self.bump()?;
-            } else if self.tok == Tok::Eof {
+            } else if self.tok.is(&Tok::Eof) {
                 return Err(self.lexer.error(open, "this '{' is never closed").into());
-            } else if self.tok != Tok::RBrace {
+            } else if !self.tok.is(&Tok::RBrace) {
                 return Err(self.unexpected("',' or '}'").into());
             }
         }

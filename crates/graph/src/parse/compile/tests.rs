@@ -66,6 +66,30 @@ fn errors_name_the_key_and_the_place() {
     ));
 }
 
+#[test]
+fn malformed_text_is_reported_as_the_two_step_path_reports_it() {
+    for src in [
+        "{'a': (inc)}",
+        "{'a': (inc 1)}",
+        "{'a': (inc, 1}",
+        "{'a': [1, 2}",
+        "{'a': (inc,, 1)}",
+        "{'a': [inc]}",
+        "{'a': (inc, (add, 1 2))}",
+        "{'a': (inc, 1)",
+        "{'a': (inc, 1)} x",
+    ] {
+        assert_same(src);
+    }
+    // Both refuse nesting past the limit (reading a task's name as no level of its own, the
+    // direct reader may stop at a neighbouring token).
+    let deep = format!("{{'a': {}1{}}}", "(inc, ".repeat(300), ")".repeat(300));
+    let (two_step, direct) = both(&deep);
+    for refused in [two_step, direct] {
+        assert!(refused.unwrap_err().ends_with("nesting deeper than 200 levels"));
+    }
+}
+
 /// Text for one value: literals that may or may not equal keys, tasks, lists, tuples, dicts.
 fn value() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
@@ -76,6 +100,11 @@ fn value() -> impl Strategy<Value = String> {
     leaf.prop_recursive(3, 16, 3, |inner| {
         prop_oneof![
             inner.clone().prop_map(|a| format!("(inc, {a})")),
+            // Parentheses around a value, and tuples that start with a name but are no task.
+            inner.clone().prop_map(|a| format!("({a})")),
+            inner.clone().prop_map(|a| format!("(float('nan'), {a})")),
+            inner.clone().prop_map(|a| format!("(None, {a},)")),
+            inner.clone().prop_map(|a| format!("( # a comment\n inc , {a} , )")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(add, {a}, {b})")),
             prop::collection::vec(inner.clone(), 0..3).prop_map(|items| format!("[{}]", items.join(", "))),
             prop::collection::vec(inner.clone(), 0..3).prop_map(|items| format!("(sum, [{}])", items.join(", "))),
