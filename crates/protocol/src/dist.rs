@@ -69,7 +69,10 @@ pub struct TaskDef {
 pub enum ClientMsg {
     /// New tasks, in priority order (earlier runs first when both are ready), and the keys the
     /// client wants kept until it releases them. Tasks may depend on keys submitted before.
-    Submit { tasks: Vec<TaskDef>, wanted: Vec<Key> },
+    /// With `more`, further `Submit`s continue this submission (a large one is streamed in
+    /// parts, so the scheduler starts on the first while the rest is on its way): until the
+    /// part without `more` arrives, its tasks are kept for the parts still to come.
+    Submit { tasks: Vec<TaskDef>, wanted: Vec<Key>, more: bool },
     /// The client no longer wants these keys.
     Release { keys: Vec<Key> },
     /// Stop these keys (and what only they need) if not finished; they become errors.

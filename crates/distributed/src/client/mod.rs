@@ -30,6 +30,10 @@ use crate::peers::Peers;
 use crate::tls::Security;
 use crate::{DistError, Timeouts};
 
+/// Tasks per `Submit` message of a large submission: about a megabyte on the wire, so the
+/// scheduler starts on the first part while the client is still encoding the rest.
+const SUBMIT_PART: usize = 16_384;
+
 #[derive(Clone, Debug, PartialEq)]
 enum Status {
     Pending,
@@ -77,6 +81,9 @@ struct Inner {
     registry: Registry,
     token: String,
     next: AtomicU64,
+    /// Held while a submission's parts are sent, so that two threads' submissions do not
+    /// interleave (the scheduler ends a submission at its part without `more`).
+    submitting: Mutex<()>,
 }
 
 /// A connection to a scheduler.
@@ -157,6 +164,7 @@ impl Client {
             registry,
             token: crate::auth::nonce()?.iter().take(6).map(|b| format!("{b:02x}")).collect(),
             next: AtomicU64::new(0),
+            submitting: Mutex::new(()),
         });
         let (mut rd, mut wr) = stream.into_split();
         inner.rt().spawn(async move {
@@ -401,10 +409,21 @@ impl Client {
         Key::str(&format!("{func}-{}-{}", self.inner.token, self.inner.next.fetch_add(1, Relaxed)))
     }
 
-    /// Sends tasks and returns futures for `wanted`.
-    fn send_tasks(&self, tasks: Vec<TaskDef>, wanted: &[Key]) -> Vec<Future> {
+    /// Sends tasks, in parts of [`SUBMIT_PART`] made as the previous one is on its way, and
+    /// returns futures for `wanted`.
+    fn send_tasks(&self, tasks: impl Iterator<Item = TaskDef>, wanted: &[Key]) -> Vec<Future> {
         let futures = self.hold(wanted);
-        let _ = self.inner.tx.send(Outgoing::Msg(ClientMsg::Submit { tasks, wanted: wanted.to_vec() }));
+        let _one_at_a_time = self.inner.submitting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut tasks = tasks.peekable();
+        let mut wanted = wanted.to_vec();
+        loop {
+            let part: Vec<TaskDef> = tasks.by_ref().take(SUBMIT_PART).collect();
+            let more = tasks.peek().is_some();
+            let msg = ClientMsg::Submit { tasks: part, wanted: std::mem::take(&mut wanted), more };
+            if self.inner.tx.send(Outgoing::Msg(msg)).is_err() || !more {
+                break;
+            }
+        }
         futures
     }
 
@@ -435,22 +454,21 @@ impl std::fmt::Debug for Client {
 
 /// The tasks of `plan` in priority order, minus `external` keys (already on the cluster); each
 /// op reads its inputs by position in its task's `deps`.
-pub(crate) fn plan_tasks(plan: &Plan, external: impl Fn(&Key) -> bool) -> Vec<TaskDef> {
-    plan.order()
-        .iter()
-        .filter(|&&n| !external(plan.key(n)))
-        .map(|&n| {
-            let deps = plan.dependencies(n);
-            let mut op = OpMsg::from(plan.op(n));
-            renumber(&mut op, deps);
-            TaskDef {
-                key: plan.key(n).clone(),
-                op,
-                deps: deps.iter().map(|&d| plan.key(d).clone()).collect(),
-                hints: plan.annotations(n).map(|a| Box::new(a.clone())),
-            }
-        })
-        .collect()
+pub(crate) fn plan_tasks<'p>(
+    plan: &'p Plan,
+    external: impl Fn(&Key) -> bool + 'p,
+) -> impl Iterator<Item = TaskDef> + 'p {
+    plan.order().iter().filter(move |&&n| !external(plan.key(n))).map(|&n| {
+        let deps = plan.dependencies(n);
+        let mut op = OpMsg::from(plan.op(n));
+        renumber(&mut op, deps);
+        TaskDef {
+            key: plan.key(n).clone(),
+            op,
+            deps: deps.iter().map(|&d| plan.key(d).clone()).collect(),
+            hints: plan.annotations(n).map(|a| Box::new(a.clone())),
+        }
+    })
 }
 
 fn renumber(op: &mut OpMsg, deps: &[u32]) {

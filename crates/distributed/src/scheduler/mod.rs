@@ -214,15 +214,19 @@ async fn connection(
                 _ = &mut writer_gone => break None,
             };
             match read {
-                Ok(Some(ClientMsg::Submit { tasks, wanted })) => {
+                Ok(Some(ClientMsg::Submit { tasks, wanted, more })) => {
                     // Wants first, so no result is released before its want arrives.
-                    let _ = events.send(Event::Client { conn, msg: ClientMsg::Submit { tasks: Vec::new(), wanted } });
-                    let mut tasks = tasks;
-                    while !tasks.is_empty() {
-                        let rest = tasks.split_off(tasks.len().min(SUBMIT_CHUNK));
-                        let chunk = std::mem::replace(&mut tasks, rest);
+                    if !wanted.is_empty() {
+                        let msg = ClientMsg::Submit { tasks: Vec::new(), wanted, more: false };
+                        let _ = events.send(Event::Client { conn, msg });
+                    }
+                    // Chunks taken from the front as they go: splitting the rest off each
+                    // time would copy it once per chunk (quadratic in the submission).
+                    let mut tasks = tasks.into_iter();
+                    while tasks.len() > 0 {
+                        let chunk: Vec<TaskDef> = tasks.by_ref().take(SUBMIT_CHUNK).collect();
                         let (ack, done) = oneshot::channel();
-                        let last = tasks.is_empty();
+                        let last = tasks.len() == 0 && !more;
                         if events.send(Event::Chunk { conn, tasks: chunk, last, ack }).is_err() || done.await.is_err() {
                             return;
                         }
@@ -371,7 +375,7 @@ fn handle(
             let _ = ack.send(());
         }
         Event::Client { conn, msg } => match msg {
-            ClientMsg::Submit { tasks, wanted } => {
+            ClientMsg::Submit { tasks, wanted, .. } => {
                 if !wanted.is_empty() {
                     state.want(conn, &wanted);
                 }

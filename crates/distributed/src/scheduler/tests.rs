@@ -11,7 +11,7 @@ fn tasks(src: &str, wanted: &[&str]) -> (Vec<TaskDef>, Vec<Key>) {
     let graph = parse_graph(src).unwrap();
     let wanted: Vec<Key> = wanted.iter().map(|k| Key::from(*k)).collect();
     let plan = Plan::build_with(&graph, &wanted, &Registry::new(), &rask_graph::PlanOptions::unoptimized()).unwrap();
-    (plan_tasks(&plan, |_| false), wanted)
+    (plan_tasks(&plan, |_| false).collect(), wanted)
 }
 
 /// A worker's record of finishing `key` with a result of `nbytes`.
@@ -78,7 +78,7 @@ fn ready_roots_wait_on_the_scheduler_and_the_order_bounds_memory() {
     let (graph, root) = tree_sum(20_000);
     let plan = Plan::build(&graph, std::slice::from_ref(&root), &Registry::new()).unwrap();
     s.want(7, std::slice::from_ref(&root));
-    s.submit(7, plan_tasks(&plan, |_| false));
+    s.submit(7, plan_tasks(&plan, |_| false).collect());
     let assigned: usize = s.out.compute.values().map(Vec::len).sum();
     assert_eq!(assigned, 2 * (1 + SATURATION), "each worker gets its threads plus the saturation, no more");
     run_assigned(&mut s);
@@ -409,7 +409,7 @@ fn roots_with_large_results_wait_for_room_on_the_scheduler() {
     let wanted: Vec<Key> = (0..n).map(|i| Key::from(("r", i as i64))).collect();
     let plan = Plan::build_with(&graph, &wanted, &Registry::new(), &rask_graph::PlanOptions::unoptimized()).unwrap();
     s.want(7, &wanted);
-    s.submit(7, plan_tasks(&plan, |_| false));
+    s.submit(7, plan_tasks(&plan, |_| false).collect());
     // Nothing is known of the group yet: the usual saturation.
     let first = s.out.compute.remove(&1).unwrap_or_default();
     assert_eq!(first.len(), 1 + SATURATION);
