@@ -609,7 +609,7 @@ fn async_client() {
         let scattered = client.scatter([Value::str("shared")], true).await.unwrap();
         let sized = client.submit("size", [Arg::from(&scattered[0])]).unwrap();
         assert_eq!(sized.await.unwrap(), Value::Int(6));
-        assert!(client.who_has(&scattered).await.unwrap()[0].1.len() >= 1);
+        assert!(!client.who_has(&scattered).await.unwrap()[0].1.is_empty());
         assert_eq!(client.has_what().await.unwrap().len(), 2);
         assert_eq!(client.stats().await.unwrap().workers, 2);
 

@@ -167,7 +167,6 @@ fn the_task_table_reuses_slots_and_returns_to_empty() {
         )
         .unwrap();
         let defs: Vec<TaskDef> = plan_tasks(&plan, |_| false)
-            .into_iter()
             .map(|mut d| {
                 // Fresh keys for every run, as a client's graphs have.
                 d.key = Key::tuple([Key::from("run"), Key::Int(run), d.key]);
@@ -509,7 +508,7 @@ fn a_retiring_worker_hands_over_what_only_it_holds_then_leaves_without_counting_
         }
     }
     let on_w1: Vec<Key> =
-        ["a", "b"].into_iter().map(Key::from).filter(|k| s.who_has(&[k.clone()])[0].1 == ["w1"]).collect();
+        ["a", "b"].into_iter().map(Key::from).filter(|k| s.who_has(std::slice::from_ref(k))[0].1 == ["w1"]).collect();
     s.retire_workers(7, &["w1".to_owned()]);
     s.progress_retirements();
     // Each result only w1 holds is fetched by w2, from w1.
