@@ -80,6 +80,7 @@ impl TaskState {
 }
 
 struct Task {
+    /// As submitted, less its dependency keys (those are `deps`' tasks' keys).
     def: TaskDef,
     deps: Vec<TaskId>,
     dependents: Vec<TaskId>,
@@ -469,7 +470,10 @@ impl State {
 
     /// A new task (state `Released`) in a free slot, indexed, with the wants registered for
     /// its key before it arrived.
-    fn insert_task(&mut self, c: ClientId, def: TaskDef, deps: Vec<TaskId>, rank: u32, pins: u32) -> TaskId {
+    fn insert_task(&mut self, c: ClientId, mut def: TaskDef, deps: Vec<TaskId>, rank: u32, pins: u32) -> TaskId {
+        // The dependencies' keys are their tasks' keys: kept there (`assign` puts them back
+        // in what it sends), not once more per dependent.
+        def.deps = Vec::new();
         let t = self.free.pop().unwrap_or(self.tasks.len());
         for &d in &deps {
             self.task_mut(d).dependents.push(t);
@@ -647,7 +651,8 @@ impl State {
                 }
             })
             .collect();
-        let task = self.task(t).def.clone();
+        let mut task = self.task(t).def.clone();
+        task.deps = self.task(t).deps.iter().map(|&d| self.task(d).def.key.clone()).collect();
         self.out.compute.entry(w).or_default().push(Assignment { task, holders });
     }
 
