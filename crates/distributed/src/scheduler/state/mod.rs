@@ -13,7 +13,9 @@
 //! ```
 //!
 //! Ready tasks wait on the scheduler in priority order (submission, then the graph's static
-//! order) and each worker gets only `nthreads + SATURATION` at a time, and only `nthreads + 1`
+//! order) and each worker gets only `nthreads + SATURATION` at a time (more, up to
+//! `MAX_SATURATION`, of non-root tasks whose group is known to run in microseconds: enough
+//! queued work to hide a round trip to the scheduler), and only `nthreads + 1`
 //! roots whose results are large (`roots.rs`): roots are not handed out faster than their
 //! consumers reduce them (dask/distributed #5555), and the graph's order decides what runs next. A result is released as soon as no active task needs it and no
 //! client wants it; its definition is kept until all its dependents are forgotten, so a result
@@ -57,6 +59,14 @@ type Priority = (Reverse<i32>, u64, u32);
 /// Tasks a worker may have beyond one per thread: enough to hide a network round trip behind
 /// work, few enough that ready roots stay queued here.
 pub const SATURATION: usize = 32;
+/// For tasks known to be short (their group's mean run time so far), a worker may be given
+/// more: about this much queued work a thread, so that a round trip to the scheduler hides
+/// behind work however small the tasks are…
+const QUEUED_WORK_US: u64 = 2_000;
+/// …up to this many beyond one per thread,
+pub const MAX_SATURATION: usize = 1024;
+/// …and this many for roots (tasks without inputs).
+pub const MAX_ROOT_SATURATION: usize = 64;
 /// The client that wants a fired-and-forgotten task until it ends (none listens).
 const FIRED: ClientId = ClientId::MAX;
 /// Worker deaths a task may cause before it is erred (Dask's `allowed-failures`).
@@ -141,7 +151,13 @@ pub struct WorkerReport {
 
 impl Worker {
     fn has_room(&self) -> bool {
-        !self.report.paused && !self.retiring && self.occupied() < self.nthreads + SATURATION
+        self.has_room_for(SATURATION)
+    }
+
+    /// Whether it may take another task when `saturation` tasks beyond one per thread are
+    /// allowed ([`State::saturation`]).
+    fn has_room_for(&self, saturation: usize) -> bool {
+        !self.report.paused && !self.retiring && self.occupied() < self.nthreads + saturation
     }
 
     /// Tasks holding or waiting for one of its threads (seceded ones hold none).
@@ -582,7 +598,7 @@ impl State {
         }
         let mut waiting_roots = Vec::new();
         loop {
-            if !self.workers.values().any(Worker::has_room) {
+            if !self.workers.values().any(|w| w.has_room_for(MAX_SATURATION)) {
                 break;
             }
             let Some(Reverse((p, t))) = self.ready.pop() else {
@@ -596,14 +612,33 @@ impl State {
                 self.place_constrained(p, t);
                 continue;
             }
-            let w = if self.is_large_root(t) { self.root_worker() } else { Some(self.choose_worker(t)) };
+            let saturation = self.saturation(t);
+            if !self.workers.values().any(|w| w.has_room_for(saturation)) {
+                // Room only for shorter tasks than this one: it waits, first in line.
+                self.ready.push(Reverse((p, t)));
+                break;
+            }
+            let w = match self.is_large_root(t) {
+                true => self.root_worker(),
+                false => self.choose_worker_among(t, |w| w.has_room_for(saturation)),
+            };
             w.map_or_else(|| waiting_roots.push(Reverse((p, t))), |w| self.assign(t, w));
         }
         self.ready.extend(waiting_roots);
     }
 
-    fn choose_worker(&self, t: TaskId) -> WorkerId {
-        self.choose_worker_among(t, Worker::has_room).expect("schedule checked that some worker has room")
+    /// Tasks beyond one per thread a worker may hold when the next is `t`: [`SATURATION`],
+    /// or for tasks of a group known to run short, enough for [`QUEUED_WORK_US`] a thread —
+    /// up to [`MAX_SATURATION`], and up to [`MAX_ROOT_SATURATION`] for roots: handed out
+    /// faster than their consumers reduce them, roots would fill the workers' memory (a task
+    /// with inputs frees them as it makes its result).
+    fn saturation(&self, t: TaskId) -> usize {
+        let task = self.task(t);
+        let most = if task.deps.is_empty() { MAX_ROOT_SATURATION } else { MAX_SATURATION };
+        match self.groups.mean_duration_us(task.group) {
+            Some(mean) => ((QUEUED_WORK_US / mean.max(1)) as usize).clamp(SATURATION, most),
+            None => SATURATION,
+        }
     }
 
     /// Of the workers `eligible` accepts, the one holding most of `t`'s inputs, then the least
