@@ -639,7 +639,12 @@ fn start_pool(
 }
 
 fn run_job(job: Job, registry: &Registry) -> Result<Value, DistFailure> {
-    let op = job.assignment.task.op.resolve(registry).map_err(|e| {
+    let op = job.assignment.task.op.decode().map_err(|e| {
+        DistFailure::Unrunnable(format!(
+            "the task's op could not be read ({e}): is its client a different rask version?"
+        ))
+    })?;
+    let op = op.resolve(registry).map_err(|e| {
         // Functions travel by name: say which binary lacks it, so the user knows which
         // program to run as the worker.
         let exe = std::env::current_exe().map_or_else(|_| "?".into(), |p| p.display().to_string());

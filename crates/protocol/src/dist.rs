@@ -57,11 +57,71 @@ pub enum Role {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskDef {
     pub key: Key,
-    pub op: OpMsg,
+    pub op: EncodedOp,
     pub deps: Vec<Key>,
     /// Scheduling hints (priority, retries, resources, restrictions); `None` for most tasks,
     /// which costs a byte on the wire.
     pub hints: Option<Box<Annotations>>,
+}
+
+/// A task's op as its client encoded it (an [`OpMsg`], in postcard): the scheduler keeps and
+/// forwards these bytes without reading them — a few bytes a task instead of a tree of
+/// allocations held for every task it knows — and the worker that runs the task decodes them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncodedOp(Box<[u8]>);
+
+impl EncodedOp {
+    pub fn new(op: &OpMsg) -> EncodedOp {
+        EncodedOp(postcard::to_allocvec(op).expect("an op encodes").into_boxed_slice())
+    }
+
+    /// The op, or why these bytes are none (a peer that sent something else).
+    pub fn decode(&self) -> Result<OpMsg, postcard::Error> {
+        postcard::from_bytes(&self.0)
+    }
+
+    /// Bytes, as encoded.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for EncodedOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.decode() {
+            Ok(op) => write!(f, "{op:?}"),
+            Err(e) => write!(f, "EncodedOp({} bytes: {e})", self.0.len()),
+        }
+    }
+}
+
+impl Serialize for EncodedOp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for EncodedOp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<EncodedOp, D::Error> {
+        struct Bytes;
+        impl<'de> serde::de::Visitor<'de> for Bytes {
+            type Value = EncodedOp;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an encoded op (bytes)")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<EncodedOp, E> {
+                Ok(EncodedOp(bytes.into()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, bytes: Vec<u8>) -> Result<EncodedOp, E> {
+                Ok(EncodedOp(bytes.into_boxed_slice()))
+            }
+        }
+        deserializer.deserialize_byte_buf(Bytes)
+    }
 }
 
 /// Client → scheduler.

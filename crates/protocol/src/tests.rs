@@ -27,6 +27,26 @@ fn a_task_encoded_from_a_compiled_op_decodes_as_the_owned_message() {
 }
 
 #[test]
+fn a_task_carries_its_op_as_bytes_the_scheduler_need_not_read() {
+    use crate::dist::{EncodedOp, TaskDef};
+    let plan = sample_plan();
+    for node in 0..plan.len() as u32 {
+        let op = OpMsg::from(plan.op(node));
+        let def = TaskDef { key: plan.key(node).clone(), op: EncodedOp::new(&op), deps: Vec::new(), hints: None };
+        let wire = postcard::to_allocvec(&def).unwrap();
+        let back: TaskDef = postcard::from_bytes(&wire).unwrap();
+        assert_eq!(back.op.decode().unwrap(), op);
+        // On the wire, the op's bytes and their length: nothing else.
+        assert!(wire.len() <= postcard::to_allocvec(&def.key).unwrap().len() + back.op.len() + 4);
+        assert_eq!(format!("{:?}", back.op), format!("{op:?}"));
+    }
+    // Bytes that are no op are an error, not a panic, when the worker reads them.
+    let garbage: EncodedOp = postcard::from_bytes(&postcard::to_allocvec(&vec![0xffu8; 3]).unwrap()).unwrap();
+    assert!(garbage.decode().is_err());
+    assert!(format!("{garbage:?}").starts_with("EncodedOp(3 bytes"));
+}
+
+#[test]
 fn resolved_ops_evaluate_like_the_originals() {
     let plan = sample_plan();
     let registry = Registry::new();

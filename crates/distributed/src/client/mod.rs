@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex};
 use rask_exec::{ExecError, Executor, Outcome, Persisted, Progress, RunStats};
 use rask_graph::{Annotations, Expr, Graph, Key, Plan, Registry, Value};
 use rask_protocol::coord::CoordAnswer;
-use rask_protocol::dist::{ClientMsg, Role, SchedulerStats, TaskCause, TaskDef, TaskEvent, ToClient, WorkerSample};
+use rask_protocol::dist::{
+    ClientMsg, EncodedOp, Role, SchedulerStats, TaskCause, TaskDef, TaskEvent, ToClient, WorkerSample,
+};
 use rask_protocol::OpMsg;
 use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
@@ -464,7 +466,7 @@ pub(crate) fn plan_tasks<'p>(
         renumber(&mut op, deps);
         TaskDef {
             key: plan.key(n).clone(),
-            op,
+            op: EncodedOp::new(&op),
             deps: deps.iter().map(|&d| plan.key(d).clone()).collect(),
             hints: plan.annotations(n).map(|a| Box::new(a.clone())),
         }

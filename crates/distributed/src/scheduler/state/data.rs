@@ -13,7 +13,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rask_graph::{Key, Value};
-use rask_protocol::dist::{TaskDef, TaskRecord, ToClient};
+use rask_protocol::dist::{EncodedOp, TaskDef, TaskRecord, ToClient};
 use rask_protocol::OpMsg;
 
 use super::{ClientId, State, TaskId, TaskState, WorkerId};
@@ -34,7 +34,8 @@ impl State {
                 self.out.to_clients.push((c, ToClient::Erred { key, error, cause: None }));
                 continue;
             };
-            let def = TaskDef { key: key.clone(), op: OpMsg::Const(Value::None), deps: Vec::new(), hints: None };
+            let op = EncodedOp::new(&OpMsg::Const(Value::None));
+            let def = TaskDef { key: key.clone(), op, deps: Vec::new(), hints: None };
             let rank = self.submitted;
             self.submitted += 1;
             let t = self.insert_task(c, def, Vec::new(), rank, 0);

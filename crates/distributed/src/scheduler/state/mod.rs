@@ -841,6 +841,6 @@ mod layout_tests {
         let task = std::mem::size_of::<super::Task>();
         let def = std::mem::size_of::<rask_protocol::dist::TaskDef>();
         println!("Task {task} bytes inline, of which TaskDef {def}");
-        assert!(task <= 288, "Task grew to {task} bytes");
+        assert!(task <= 248, "Task grew to {task} bytes");
     }
 }
