@@ -17,15 +17,16 @@
 //! Graphs almost always use one kind of key (tuples, for collections), so the literal integers
 //! of a tuple-keyed graph are never hashed.
 
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
+use smallvec::SmallVec;
 
 use super::lexer::{Lexer, Tok};
 use super::{name_as_value, Node, Parser, Spanned, MAX_DEPTH};
-use crate::error::{GraphError, ReadError};
+use crate::error::{GraphError, ParseError, ReadError};
 use crate::key::Key;
 use crate::op::Op;
 use crate::plan::{outputs, Compiled};
@@ -47,14 +48,69 @@ pub(crate) fn compile_dask(src: &str, registry: &Registry) -> Result<Compiled, R
     let open = parser.pos;
     parser.expect(&Tok::LBrace, "'{' to open the graph")?;
     let mut reader = Reader::new(registry, src.len());
-    parser.each_dict_entry(open, 1, |p, key| {
-        let node = reader.define(&key, &p.lexer)?;
-        let op = reader.compile_next(p, 1, node)?;
-        reader.ops.push(op);
-        Ok::<(), ReadError>(())
-    })?;
+    parser.each_dict_entry(
+        open,
+        |p| Ok::<_, ReadError>(p.graph_key()?),
+        |p, (key, at)| {
+            let node = reader.define(key, at, &p.lexer)?;
+            let op = reader.compile_next(p, 1, node)?;
+            reader.ops.push(op);
+            Ok::<(), ReadError>(())
+        },
+    )?;
     parser.expect(&Tok::Eof, "the end of the input after the graph's closing '}'")?;
     Ok(reader.finish())
+}
+
+impl Parser<'_> {
+    /// A graph's key and where it starts.
+    fn graph_key(&mut self) -> Result<(Key, usize), ParseError> {
+        let at = self.pos;
+        if let Some(parts) = self.flat_tuple()? {
+            return Ok((Key::Tuple(parts.into_iter().collect()), at));
+        }
+        let key = self.node(1)?;
+        let k = key
+            .to_key()
+            .ok_or_else(|| self.lexer.error(at, "a graph's keys must be strings, integers or tuples of them"))?;
+        Ok((k, at))
+    }
+
+    /// A tuple of strings and integers (`('x', 5)`, the keys of most large graphs) read
+    /// straight into its parts, with no tree of nodes; `None`, with nothing read, for anything
+    /// else (a task, a nested tuple, a float, `(x)` in parentheses…), which the general reader
+    /// then takes.
+    fn flat_tuple(&mut self) -> Result<Option<SmallVec<[Key; 4]>>, ParseError> {
+        if !self.tok.is(&Tok::LParen) {
+            return Ok(None);
+        }
+        let start = (self.lexer.mark(), self.tok.clone(), self.pos);
+        self.bump()?;
+        let mut parts = SmallVec::new();
+        let mut trailing = false;
+        loop {
+            let part = match &self.tok {
+                Tok::Str(s) => Key::Str(s.clone()),
+                Tok::Int(i) => Key::Int(*i),
+                Tok::RParen if parts.len() > 1 || (parts.len() == 1 && trailing) => {
+                    self.bump()?;
+                    return Ok(Some(parts));
+                }
+                _ => break,
+            };
+            parts.push(part);
+            self.bump()?;
+            trailing = self.tok.is(&Tok::Comma);
+            if trailing {
+                self.bump()?;
+            } else if !self.tok.is(&Tok::RParen) {
+                break;
+            }
+        }
+        (self.tok, self.pos) = (start.1, start.2);
+        self.lexer.rewind(start.0);
+        Ok(None)
+    }
 }
 
 /// Every key seen so far, defined or only referred to, each in a numbered slot.
@@ -106,11 +162,24 @@ impl Table {
         if !node.hash_as_key(&mut state) {
             return None;
         }
-        let hash = state.finish() as u32;
+        self.slot_by(state.finish() as u32, |k| node.is_key(k), || node.to_key())
+    }
+
+    /// The slot of the tuple key of `parts`, made if the key is new, found without making it.
+    fn slot_of_tuple(&mut self, parts: &[Key]) -> u32 {
+        let mut state = FxBuildHasher.build_hasher();
+        Key::hash_tuple_len(parts.len(), &mut state);
+        parts.iter().for_each(|part| part.hash(&mut state));
+        let is = |k: &Key| matches!(k, Key::Tuple(stored) if **stored == *parts);
+        self.slot_by(state.finish() as u32, is, || Some(Key::Tuple(parts.into()))).expect("a tuple key is made")
+    }
+
+    /// The slot of the key hashing to `hash` for which `is` holds, or one made for `make()`.
+    fn slot_by(&mut self, hash: u32, is: impl Fn(&Key) -> bool, make: impl FnOnce() -> Option<Key>) -> Option<u32> {
         let keys = &self.keys;
-        match self.index.find(widen(hash), |&(s, h)| h == hash && node.is_key(&keys[s as usize])) {
+        match self.index.find(widen(hash), |&(s, h)| h == hash && is(&keys[s as usize])) {
             Some(&(slot, _)) => Some(slot),
-            None => Some(self.slot(node.to_key()?)),
+            None => Some(self.slot(make()?)),
         }
     }
 
@@ -181,15 +250,12 @@ impl<'r> Reader<'r> {
     }
 
     /// Defines `key` as the next node, whose op comes next.
-    fn define(&mut self, key: &Spanned, lexer: &Lexer) -> Result<u32, ReadError> {
-        let k = key
-            .to_key()
-            .ok_or_else(|| lexer.error(key.pos, "a graph's keys must be strings, integers or tuples of them"))?;
-        self.kinds |= key_kind(&k);
-        let slot = self.table.slot(k);
+    fn define(&mut self, key: Key, at: usize, lexer: &Lexer) -> Result<u32, ReadError> {
+        self.kinds |= key_kind(&key);
+        let slot = self.table.slot(key);
         if self.table.nodes[slot as usize] != UNDEFINED {
             let k = &self.table.keys[slot as usize];
-            return Err(lexer.error(key.pos, format!("key {k} is defined twice")).into());
+            return Err(lexer.error(at, format!("key {k} is defined twice")).into());
         }
         let node = self.ops.len() as u32;
         self.table.nodes[slot as usize] = node;
@@ -230,6 +296,16 @@ impl<'r> Reader<'r> {
                 Ok::<(), ReadError>(())
             })?;
             return Ok(list_op(items));
+        }
+        // A reference to a tuple key, the commonest argument of large graphs: found without
+        // a tree of nodes or a key made for it.
+        if self.kinds & TUPLE != 0 {
+            if let Some(parts) = p.flat_tuple()? {
+                let guessed = matches!(self.table.keys.get(self.guess as usize), Some(Key::Tuple(k)) if **k == *parts);
+                let slot = if guessed { self.guess } else { self.table.slot_of_tuple(&parts) };
+                self.guess = slot + 1;
+                return Ok(Op::Input(slot));
+            }
         }
         let value = p.node(depth)?;
         self.compile(value, node, &p.lexer)

@@ -96,6 +96,15 @@ impl<'a> Lexer<'a> {
         pos
     }
 
+    /// Where the lexer is, to come back to with [`Lexer::rewind`].
+    pub(crate) fn mark(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn rewind(&mut self, mark: usize) {
+        self.pos = mark;
+    }
+
     /// Whether the next token is a name that is neither a constant (`None`…), a string prefix
     /// (`b'…'`) nor called (`float('nan')`): after a `(`, what starts a task.
     pub(crate) fn next_is_plain_name(&self) -> bool {

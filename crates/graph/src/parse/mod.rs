@@ -361,27 +361,31 @@ impl<'a> Parser<'a> {
     /// `key: value` pairs up to the closing brace (the opening one is already consumed).
     fn dict_entries(&mut self, open: usize, depth: usize) -> Result<Vec<(Spanned, Spanned)>, ParseError> {
         let mut entries = Vec::new();
-        self.each_dict_entry(open, depth, |p, key| {
-            let value = p.node(depth)?;
-            entries.push((key, value));
-            Ok::<(), ParseError>(())
-        })?;
+        self.each_dict_entry(
+            open,
+            |p| p.node(depth),
+            |p, key| {
+                let value = p.node(depth)?;
+                entries.push((key, value));
+                Ok::<(), ParseError>(())
+            },
+        )?;
         Ok(entries)
     }
 
-    /// Reads `key: value` pairs up to the closing brace: the key and the colon here, then
-    /// `value` is given the key to read the value.
-    fn each_dict_entry<E: From<ParseError>>(
+    /// Reads `key: value` pairs up to the closing brace: each key with `key`, the colon here,
+    /// then `value` is given the key to read the value.
+    fn each_dict_entry<K, E: From<ParseError>>(
         &mut self,
         open: usize,
-        depth: usize,
-        mut value: impl FnMut(&mut Self, Spanned) -> Result<(), E>,
+        mut key: impl FnMut(&mut Self) -> Result<K, E>,
+        mut value: impl FnMut(&mut Self, K) -> Result<(), E>,
     ) -> Result<(), E> {
         while !self.tok.is(&Tok::RBrace) {
             if self.tok.is(&Tok::Eof) {
                 return Err(self.lexer.error(open, "this '{' is never closed").into());
             }
-            let key = self.node(depth)?;
+            let key = key(self)?;
             self.expect(&Tok::Colon, "':' after a dict key")?;
             value(self, key)?;
             if self.tok.is(&Tok::Comma) {

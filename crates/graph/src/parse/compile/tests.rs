@@ -78,6 +78,10 @@ fn malformed_text_is_reported_as_the_two_step_path_reports_it() {
         "{'a': (inc, (add, 1 2))}",
         "{'a': (inc, 1)",
         "{'a': (inc, 1)} x",
+        "{('x', 'open): 1}",
+        "{('x', 1 2): 1}",
+        "{('x', 1): (inc, ('x', 1 2))}",
+        "{('x', 1): 1, ('x', 1,): 2}",
     ] {
         assert_same(src);
     }
@@ -94,8 +98,24 @@ fn malformed_text_is_reported_as_the_two_step_path_reports_it() {
 fn value() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
         (0..4i64).prop_map(|i| i.to_string()),
-        prop::sample::select(vec!["'a'", "'b'", "'c'", "'zz'", "2.5", "None", "('x', 0)", "('x', 3)", "(1, 'a')"])
-            .prop_map(str::to_owned),
+        prop::sample::select(vec![
+            "'a'",
+            "'b'",
+            "'c'",
+            "'zz'",
+            "2.5",
+            "None",
+            "('x', 0)",
+            "('x', 3)",
+            "(1, 'a')",
+            "('x',)",
+            "('x')",
+            "()",
+            "(('x', 0), 1)",
+            "('x', 0, 2.5)",
+            "( 'x' , 1 , )",
+        ])
+        .prop_map(str::to_owned),
     ];
     leaf.prop_recursive(3, 16, 3, |inner| {
         prop_oneof![
@@ -114,7 +134,20 @@ fn value() -> impl Strategy<Value = String> {
 }
 
 fn graph_text() -> impl Strategy<Value = String> {
-    let key = prop::sample::select(vec!["0", "1", "2", "'a'", "'b'", "'c'", "('x', 0)", "('x', 1)", "('x', 3)"]);
+    let key = prop::sample::select(vec![
+        "0",
+        "1",
+        "2",
+        "'a'",
+        "'b'",
+        "'c'",
+        "('x', 0)",
+        "('x', 1)",
+        "('x', 3)",
+        "('x',)",
+        "(('x', 0), 1)",
+        "('x')",
+    ]);
     prop::collection::vec((key, value()), 1..8).prop_map(|entries| {
         let body: Vec<String> = entries.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         format!("{{{}}}", body.join(", "))
