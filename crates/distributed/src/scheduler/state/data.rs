@@ -38,7 +38,7 @@ impl State {
             let def = TaskDef { key: key.clone(), op, deps: Vec::new(), hints: None };
             let rank = self.submitted;
             self.submitted += 1;
-            let t = self.insert_task(c, def, Vec::new(), rank, 0);
+            let t = self.insert_task(c, def, Default::default(), rank, 0);
             self.task_mut(t).scattered = true;
             self.set_state(t, TaskState::Processing(w));
             self.workers.get_mut(&w).expect("chosen worker").processing.insert(t);
@@ -118,7 +118,7 @@ impl State {
                 load[slot].1 += nbytes;
                 bytes -= nbytes;
                 self.copying.insert((t, to), Some(from));
-                let key = self.task(t).def.key.clone();
+                let key = self.task(t).key.clone();
                 let addr = self.workers[&from].addr.clone();
                 self.out.fetch.entry(to).or_default().push((key, vec![addr]));
             }
@@ -192,7 +192,7 @@ impl State {
         ids.into_iter()
             .map(|w| {
                 let worker = &self.workers[w];
-                let mut keys: Vec<Key> = worker.holds.iter().map(|&t| self.task(t).def.key.clone()).collect();
+                let mut keys: Vec<Key> = worker.holds.iter().map(|&t| self.task(t).key.clone()).collect();
                 keys.sort();
                 (worker.addr.clone(), keys)
             })

@@ -79,7 +79,7 @@ impl State {
         let (error, cause): (Arc<str>, _) = match failure {
             DistFailure::Failed(f) => {
                 let error = rask_exec::ExecError::from_failure(key, f.clone());
-                let retries = self.task(t).def.hints.as_ref().map_or(0, |h| h.retries);
+                let retries = self.task(t).hints.as_ref().map_or(0, |h| h.retries);
                 if retries > 0 {
                     let log = self.retry_log.entry(t).or_default();
                     if (log.len() as u32) < retries {
@@ -123,7 +123,7 @@ impl State {
             if let Some(cause) = &cause {
                 self.causes.insert(x, cause.clone());
             }
-            let key = self.task(x).def.key.clone();
+            let key = self.task(x).key.clone();
             for i in 0..self.task(x).wanted_by.len() {
                 let c = self.task(x).wanted_by[i];
                 let cause = cause.as_ref().map(|c| (**c).clone());
@@ -200,10 +200,10 @@ impl State {
             // A task that has killed two workers is not handed the last one left.
             let last_worker_at_risk = attempts >= 2 && self.workers.len() == 1;
             if self.task(t).scattered {
-                let key = self.task(t).def.key.clone();
+                let key = self.task(t).key.clone();
                 self.err(t, format!("{key} was scattered to a worker that died before it was stored").into());
             } else if attempts >= ALLOWED_FAILURES || last_worker_at_risk {
-                let key = self.task(t).def.key.clone();
+                let key = self.task(t).key.clone();
                 let spared = if last_worker_at_risk { " (the last worker left is not risked on it)" } else { "" };
                 self.err(t, format!("task {key}: its worker died {attempts} times running it{spared}").into());
             } else {

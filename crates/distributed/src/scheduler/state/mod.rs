@@ -38,8 +38,8 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rask_graph::Key;
-use rask_protocol::dist::{Assignment, SchedulerStats, TaskCause, TaskDef, TaskRecord, ToClient};
+use rask_graph::{Annotations, Key};
+use rask_protocol::dist::{Assignment, EncodedOp, SchedulerStats, TaskCause, TaskDef, TaskRecord, ToClient};
 
 use self::groups::{GroupId, Groups};
 use self::monitor::Monitor;
@@ -89,11 +89,17 @@ impl TaskState {
     }
 }
 
+/// Dependency and dependent lists: most tasks have one or two of each, held inline.
+type TaskIds = SmallVec<[TaskId; 2]>;
+
 struct Task {
-    /// As submitted, less its dependency keys (those are `deps`' tasks' keys).
-    def: TaskDef,
-    deps: Vec<TaskId>,
-    dependents: Vec<TaskId>,
+    /// Its definition as submitted, less the dependency keys (those are `deps`' tasks' keys,
+    /// put back by `assign`).
+    key: Key,
+    op: EncodedOp,
+    hints: Option<Box<Annotations>>,
+    deps: TaskIds,
+    dependents: TaskIds,
     state: TaskState,
     /// Dependencies not in memory, while waiting.
     waiting: u32,
@@ -309,7 +315,7 @@ impl State {
             let task = self.tasks[t].as_ref().expect("live task id");
             if let Some(worker) = self.workers.get_mut(&w) {
                 worker.seceded.remove(&t);
-                if let Some(hints) = task.def.hints.as_deref() {
+                if let Some(hints) = task.hints.as_deref() {
                     worker.account(hints, 1.0);
                 }
             }
@@ -410,7 +416,7 @@ impl State {
     fn attach_want(&mut self, c: ClientId, t: TaskId) {
         self.task_mut(t).wanted_by.push(c);
         self.clients.entry(c).or_default().insert(t);
-        let key = self.task(t).def.key.clone();
+        let key = self.task(t).key.clone();
         match &self.task(t).state {
             TaskState::Memory => self.out.finished.entry(c).or_default().push(key),
             TaskState::Erred(e) => {
@@ -452,7 +458,7 @@ impl State {
                 }
                 self.forget_erred_for_resubmission(t);
             }
-            let mut deps = Vec::with_capacity(def.deps.len());
+            let mut deps = TaskIds::with_capacity(def.deps.len());
             let mut missing = None;
             for d in &def.deps {
                 match self.index.get(d) {
@@ -486,10 +492,7 @@ impl State {
 
     /// A new task (state `Released`) in a free slot, indexed, with the wants registered for
     /// its key before it arrived.
-    fn insert_task(&mut self, c: ClientId, mut def: TaskDef, deps: Vec<TaskId>, rank: u32, pins: u32) -> TaskId {
-        // The dependencies' keys are their tasks' keys: kept there (`assign` puts them back
-        // in what it sends), not once more per dependent.
-        def.deps = Vec::new();
+    fn insert_task(&mut self, c: ClientId, def: TaskDef, deps: TaskIds, rank: u32, pins: u32) -> TaskId {
         let t = self.free.pop().unwrap_or(self.tasks.len());
         for &d in &deps {
             self.task_mut(d).dependents.push(t);
@@ -500,10 +503,13 @@ impl State {
         }
         let key = def.key.clone();
         let user_priority = def.hints.as_ref().map_or(0, |h| h.priority);
+        let TaskDef { key: own_key, op, hints, .. } = def;
         let task = Some(Task {
-            def,
+            key: own_key,
+            op,
+            hints,
             deps,
-            dependents: Vec::new(),
+            dependents: SmallVec::new(),
             state: TaskState::Released,
             waiting: 0,
             active_dependents: 0,
@@ -543,7 +549,7 @@ impl State {
     }
 
     fn forget_erred_for_resubmission(&mut self, t: TaskId) {
-        let key = self.task(t).def.key.clone();
+        let key = self.task(t).key.clone();
         self.index.remove(&key);
         // Its dependents keep pointing at the old (erred) task; they were erred with it.
     }
@@ -564,7 +570,7 @@ impl State {
         // Dependencies first, so that a revived task counts its revived dependencies as waiting.
         for &x in revive.iter().rev() {
             if self.task(x).scattered {
-                let key = self.task(x).def.key.clone();
+                let key = self.task(x).key.clone();
                 self.err(x, format!("{key} was scattered data, lost with every worker that held it").into());
                 continue;
             }
@@ -574,7 +580,7 @@ impl State {
             }
             self.task_mut(x).waiting = waiting as u32;
             let erred_dep = self.task(x).deps.iter().find_map(|&d| match &self.task(d).state {
-                TaskState::Erred(e) => Some((self.task(d).def.key.clone(), e.clone(), self.causes.get(&d).cloned())),
+                TaskState::Erred(e) => Some((self.task(d).key.clone(), e.clone(), self.causes.get(&d).cloned())),
                 _ => None,
             });
             if let Some((dep, e, cause)) = erred_dep {
@@ -670,7 +676,7 @@ impl State {
         self.set_state(t, TaskState::Processing(w));
         let worker = self.workers.get_mut(&w).expect("chosen worker");
         worker.processing.insert(t);
-        if let Some(hints) = self.tasks[t].as_ref().and_then(|x| x.def.hints.as_deref()) {
+        if let Some(hints) = self.tasks[t].as_ref().and_then(|x| x.hints.as_deref()) {
             worker.account(hints, -1.0);
         }
         let holders = self
@@ -686,8 +692,9 @@ impl State {
                 }
             })
             .collect();
-        let mut task = self.task(t).def.clone();
-        task.deps = self.task(t).deps.iter().map(|&d| self.task(d).def.key.clone()).collect();
+        let own = self.task(t);
+        let deps = own.deps.iter().map(|&d| self.task(d).key.clone()).collect();
+        let task = TaskDef { key: own.key.clone(), op: own.op.clone(), deps, hints: own.hints.clone() };
         self.out.compute.entry(w).or_default().push(Assignment { task, holders });
     }
 
@@ -760,7 +767,7 @@ impl State {
             }
             if self.task(t).state == TaskState::Memory {
                 let holders = std::mem::take(&mut self.task_mut(t).who_has);
-                let key = self.task(t).def.key.clone();
+                let key = self.task(t).key.clone();
                 for w in holders {
                     if let Some(worker) = self.workers.get_mut(&w) {
                         worker.holds.remove(&t);
@@ -799,8 +806,8 @@ impl State {
             self.copying.retain(|&(x, _), _| x != t);
             self.settle_copies();
         }
-        if self.index.get(&task.def.key) == Some(&t) {
-            self.index.remove(&task.def.key);
+        if self.index.get(&task.key) == Some(&t) {
+            self.index.remove(&task.key);
         }
         for w in &task.who_has {
             self.workers.get_mut(w).map(|x| x.holds.remove(&t));
@@ -839,8 +846,6 @@ mod layout_tests {
     #[test]
     fn a_task_record_stays_within_its_documented_size() {
         let task = std::mem::size_of::<super::Task>();
-        let def = std::mem::size_of::<rask_protocol::dist::TaskDef>();
-        println!("Task {task} bytes inline, of which TaskDef {def}");
-        assert!(task <= 248, "Task grew to {task} bytes");
+        assert!(task <= 224, "Task grew to {task} bytes");
     }
 }

@@ -55,7 +55,7 @@ impl Worker {
 impl State {
     /// The task's hints, when they restrict where it runs.
     pub(super) fn constraints(&self, t: TaskId) -> Option<&Annotations> {
-        self.task(t).def.hints.as_deref().filter(|h| !h.resources.is_empty() || !h.workers.is_empty())
+        self.task(t).hints.as_deref().filter(|h| !h.resources.is_empty() || !h.workers.is_empty())
     }
 
     /// Places a constrained ready task, or sets it aside as blocked.
