@@ -48,7 +48,7 @@ impl State {
     /// `fire_and_forget`): their results are released as soon as they are made.
     pub fn fire_and_forget(&mut self, keys: &[Key]) {
         for key in keys {
-            let Some(&t) = self.index.get(key) else { continue };
+            let Some(t) = self.index.get(key, &self.tasks) else { continue };
             let task = self.task_mut(t);
             if task.state.is_active() && !task.wanted_by.contains(&FIRED) {
                 task.wanted_by.push(FIRED);
@@ -67,7 +67,7 @@ impl State {
     /// The client released these keys.
     pub fn release(&mut self, c: ClientId, keys: &[Key]) {
         for key in keys {
-            let Some(&t) = self.index.get(key) else {
+            let Some(t) = self.index.get(key, &self.tasks) else {
                 if let Some(clients) = self.pending_wants.get_mut(key) {
                     clients.retain(|x| *x != c);
                 }
@@ -88,7 +88,7 @@ impl State {
     /// Cancels keys the client wants: unfinished ones (and what depends on them) become errors.
     pub fn cancel(&mut self, c: ClientId, keys: &[Key]) {
         for key in keys {
-            if let Some(&t) = self.index.get(key) {
+            if let Some(t) = self.index.get(key, &self.tasks) {
                 if self.task(t).state.is_active() {
                     self.err(t, format!("task {key} was cancelled").into());
                 }
@@ -126,7 +126,7 @@ impl State {
     pub fn who_has(&self, keys: &[Key]) -> Vec<(Key, Vec<String>)> {
         keys.iter()
             .map(|k| {
-                let holders = self.index.get(k).map_or_else(Vec::new, |&t| {
+                let holders = self.index.get(k, &self.tasks).map_or_else(Vec::new, |t| {
                     let task = self.task(t);
                     let in_memory = task.state == TaskState::Memory;
                     task.who_has.iter().filter(|_| in_memory).map(|w| self.workers[w].addr.clone()).collect()

@@ -26,7 +26,7 @@ impl State {
         self.want(c, &keys);
         let mut loads = self.loads();
         for (key, value) in items {
-            if self.index.contains_key(&key) {
+            if self.index.get(&key, &self.tasks).is_some() {
                 continue; // keys are identities: already known, already placed
             }
             let Some(w) = loads.take(&[], value.nbytes() as u64) else {
@@ -58,7 +58,7 @@ impl State {
     pub fn replicate(&mut self, c: ClientId, keys: Vec<Key>, n: u32) {
         let mut loads = self.loads();
         for key in &keys {
-            let Some(&t) = self.index.get(key) else { continue };
+            let Some(t) = self.index.get(key, &self.tasks) else { continue };
             if self.task(t).state != TaskState::Memory {
                 continue;
             }
@@ -130,12 +130,12 @@ impl State {
     /// copy those `failed`.
     pub fn stored(&mut self, w: WorkerId, items: Vec<(Key, u64)>, failed: &[Key]) {
         for key in failed {
-            if let Some(&t) = self.index.get(key) {
+            if let Some(t) = self.index.get(key, &self.tasks) {
                 self.copying.remove(&(t, w));
             }
         }
         for (key, nbytes) in items {
-            let Some(&t) = self.index.get(&key) else {
+            let Some(t) = self.index.get(&key, &self.tasks) else {
                 self.out.release.entry(w).or_default().push(key);
                 continue;
             };

@@ -71,7 +71,7 @@ impl State {
 
     /// A task failed: it and everything active that depends on it are erred.
     pub fn erred(&mut self, w: WorkerId, key: &Key, failure: DistFailure) {
-        let Some(&t) = self.index.get(key) else { return };
+        let Some(t) = self.index.get(key, &self.tasks) else { return };
         if self.task(t).state != TaskState::Processing(w) {
             return;
         }
@@ -142,7 +142,7 @@ impl State {
     /// copy), `dep` is recomputed if nobody else holds it, and the task runs again once `dep`
     /// is available.
     pub fn missing(&mut self, w: WorkerId, key: &Key, dep: &Key, failed: &[String]) {
-        let (Some(&t), Some(&d)) = (self.index.get(key), self.index.get(dep)) else { return };
+        let (Some(t), Some(d)) = (self.index.get(key, &self.tasks), self.index.get(dep, &self.tasks)) else { return };
         if self.task(t).state != TaskState::Processing(w) {
             return;
         }

@@ -26,6 +26,7 @@ pub(crate) mod coord;
 mod data;
 mod failures;
 pub(crate) mod groups;
+mod key_index;
 pub(crate) mod monitor;
 mod observe;
 mod placement;
@@ -42,6 +43,7 @@ use rask_graph::{Annotations, Key};
 use rask_protocol::dist::{Assignment, EncodedOp, SchedulerStats, TaskCause, TaskDef, TaskRecord, ToClient};
 
 use self::groups::{GroupId, Groups};
+use self::key_index::KeyIndex;
 use self::monitor::Monitor;
 pub use self::observe::ClientProgress;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -201,7 +203,7 @@ pub struct State {
     /// its size follows the most tasks known at once, not how many were ever submitted.
     tasks: Vec<Option<Task>>,
     free: Vec<TaskId>,
-    index: FxHashMap<Key, TaskId>,
+    index: KeyIndex,
     ready: BinaryHeap<Reverse<(Priority, TaskId)>>,
     /// Constrained ready tasks waiting for an allowed worker's room or resources.
     blocked: BinaryHeap<Reverse<(Priority, TaskId)>>,
@@ -294,7 +296,7 @@ impl State {
     }
 
     pub fn state_of(&self, key: &Key) -> Option<&TaskState> {
-        self.index.get(key).map(|&t| &self.task(t).state)
+        self.index.get(key, &self.tasks).map(|t| &self.task(t).state)
     }
 
     /// Every state change goes through here: it keeps dependencies' counts of active
@@ -406,8 +408,8 @@ impl State {
     /// Registers that client `c` wants `keys`, before or after they are submitted.
     pub fn want(&mut self, c: ClientId, keys: &[Key]) {
         for key in keys {
-            match self.index.get(key) {
-                Some(&t) => self.attach_want(c, t),
+            match self.index.get(key, &self.tasks) {
+                Some(t) => self.attach_want(c, t),
                 None => self.pending_wants.entry(key.clone()).or_default().push(c),
             }
         }
@@ -446,7 +448,7 @@ impl State {
         for def in defs {
             let rank = self.submitted;
             self.submitted += 1;
-            if let Some(&t) = self.index.get(&def.key) {
+            if let Some(t) = self.index.get(&def.key, &self.tasks) {
                 // Keys are identities: a key already known is that task (Dask's rule), unless
                 // it failed, in which case the new definition gets a new chance.
                 if !matches!(self.task(t).state, TaskState::Erred(_)) {
@@ -461,8 +463,8 @@ impl State {
             let mut deps = TaskIds::with_capacity(def.deps.len());
             let mut missing = None;
             for d in &def.deps {
-                match self.index.get(d) {
-                    Some(&dt) => deps.push(dt),
+                match self.index.get(d, &self.tasks) {
+                    Some(dt) => deps.push(dt),
                     None => missing = Some(d.clone()),
                 }
             }
@@ -529,7 +531,7 @@ impl State {
         } else {
             self.tasks[t] = task;
         }
-        self.index.insert(key.clone(), t);
+        self.index.insert(&key, t, &self.tasks);
         if let Some(clients) = self.pending_wants.remove(&key) {
             for c in clients {
                 self.task_mut(t).wanted_by.push(c);
@@ -550,7 +552,7 @@ impl State {
 
     fn forget_erred_for_resubmission(&mut self, t: TaskId) {
         let key = self.task(t).key.clone();
-        self.index.remove(&key);
+        self.index.remove(&key, t);
         // Its dependents keep pointing at the old (erred) task; they were erred with it.
     }
 
@@ -703,7 +705,7 @@ impl State {
         self.monitor.count_done(records.len() as u64);
         for record in records {
             let (key, nbytes) = (record.key.clone(), record.nbytes);
-            let known = self.index.get(&key).copied();
+            let known = self.index.get(&key, &self.tasks);
             self.record(w, known, record);
             let Some(t) = known else {
                 self.out.release.entry(w).or_default().push(key);
@@ -806,9 +808,8 @@ impl State {
             self.copying.retain(|&(x, _), _| x != t);
             self.settle_copies();
         }
-        if self.index.get(&task.key) == Some(&t) {
-            self.index.remove(&task.key);
-        }
+        // Only the entry naming `t`: a resubmitted key may name a newer task by now.
+        self.index.remove(&task.key, t);
         for w in &task.who_has {
             self.workers.get_mut(w).map(|x| x.holds.remove(&t));
         }
@@ -830,7 +831,7 @@ impl State {
         self.blocked = BinaryHeap::new();
         self.unrunnable = Vec::new();
         self.retry_log = FxHashMap::default();
-        self.index = FxHashMap::default();
+        self.index = KeyIndex::default();
         self.stealing = FxHashSet::default();
         self.causes = FxHashMap::default();
         self.copying = FxHashMap::default();

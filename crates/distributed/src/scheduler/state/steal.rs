@@ -50,7 +50,7 @@ impl State {
     /// Task `key` on worker `w` waits on its own subtasks without holding a thread: the
     /// worker has room for one more.
     pub fn seceded(&mut self, w: WorkerId, key: &Key) {
-        let Some(&t) = self.index.get(key) else { return };
+        let Some(t) = self.index.get(key, &self.tasks) else { return };
         if self.task(t).state == TaskState::Processing(w) {
             self.workers.get_mut(&w).map(|x| x.seceded.insert(t));
             self.schedule();
@@ -60,7 +60,7 @@ impl State {
     /// The worker gave these tasks back: queue them again.
     pub fn stolen(&mut self, w: WorkerId, keys: &[Key]) {
         for key in keys {
-            let Some(&t) = self.index.get(key) else { continue };
+            let Some(t) = self.index.get(key, &self.tasks) else { continue };
             if !self.stealing.remove(&t) || self.task(t).state != TaskState::Processing(w) {
                 continue;
             }
