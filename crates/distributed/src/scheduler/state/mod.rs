@@ -13,9 +13,9 @@
 //! ```
 //!
 //! Ready tasks wait on the scheduler in priority order (submission, then the graph's static
-//! order) and each worker gets only `nthreads + SATURATION` at a time (more, up to
-//! `MAX_SATURATION`, of non-root tasks whose group is known to run in microseconds: enough
-//! queued work to hide a round trip to the scheduler), and only `nthreads + 1`
+//! order) and each worker gets only `nthreads + SATURATION` at a time (more — up to
+//! `MAX_SATURATION`, `MAX_ROOT_SATURATION` for roots — of tasks whose group is known to run in
+//! microseconds: enough queued work to hide a round trip to the scheduler), and only `nthreads + 1`
 //! roots whose results are large (`roots.rs`): roots are not handed out faster than their
 //! consumers reduce them (dask/distributed #5555), and the graph's order decides what runs next. A result is released as soon as no active task needs it and no
 //! client wants it; its definition is kept until all its dependents are forgotten, so a result
@@ -46,6 +46,7 @@ use self::groups::{GroupId, Groups};
 use self::key_index::KeyIndex;
 use self::monitor::Monitor;
 pub use self::observe::ClientProgress;
+pub use self::roots::{MAX_ROOT_SATURATION, MAX_SATURATION};
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
@@ -61,14 +62,6 @@ type Priority = (Reverse<i32>, u64, u32);
 /// Tasks a worker may have beyond one per thread: enough to hide a network round trip behind
 /// work, few enough that ready roots stay queued here.
 pub const SATURATION: usize = 32;
-/// For tasks known to be short (their group's mean run time so far), a worker may be given
-/// more: about this much queued work a thread, so that a round trip to the scheduler hides
-/// behind work however small the tasks are…
-const QUEUED_WORK_US: u64 = 2_000;
-/// …up to this many beyond one per thread,
-pub const MAX_SATURATION: usize = 1024;
-/// …and this many for roots (tasks without inputs).
-pub const MAX_ROOT_SATURATION: usize = 64;
 /// The client that wants a fired-and-forgotten task until it ends (none listens).
 const FIRED: ClientId = ClientId::MAX;
 /// Worker deaths a task may cause before it is erred (Dask's `allowed-failures`).
@@ -633,45 +626,6 @@ impl State {
             w.map_or_else(|| waiting_roots.push(Reverse((p, t))), |w| self.assign(t, w));
         }
         self.ready.extend(waiting_roots);
-    }
-
-    /// Tasks beyond one per thread a worker may hold when the next is `t`: [`SATURATION`],
-    /// or for tasks of a group known to run short, enough for [`QUEUED_WORK_US`] a thread —
-    /// up to [`MAX_SATURATION`], and up to [`MAX_ROOT_SATURATION`] for roots: handed out
-    /// faster than their consumers reduce them, roots would fill the workers' memory (a task
-    /// with inputs frees them as it makes its result).
-    fn saturation(&self, t: TaskId) -> usize {
-        let task = self.task(t);
-        let most = if task.deps.is_empty() { MAX_ROOT_SATURATION } else { MAX_SATURATION };
-        match self.groups.mean_duration_us(task.group) {
-            Some(mean) => ((QUEUED_WORK_US / mean.max(1)) as usize).clamp(SATURATION, most),
-            None => SATURATION,
-        }
-    }
-
-    /// Of the workers `eligible` accepts, the one holding most of `t`'s inputs, then the least
-    /// loaded.
-    fn choose_worker_among(&self, t: TaskId, eligible: impl Fn(&Worker) -> bool) -> Option<WorkerId> {
-        let mut local_bytes: SmallVec<[(WorkerId, u64); 4]> = SmallVec::new();
-        for &d in &self.task(t).deps {
-            let dep = self.task(d);
-            for &w in &dep.who_has {
-                match local_bytes.iter_mut().find(|(x, _)| *x == w) {
-                    Some((_, b)) => *b += dep.nbytes.max(1),
-                    None => local_bytes.push((w, dep.nbytes.max(1))),
-                }
-            }
-        }
-        self.workers
-            .iter()
-            .filter(|(_, w)| eligible(w))
-            .max_by_key(|(id, w)| {
-                let local = local_bytes.iter().find(|(x, _)| x == *id).map_or(0, |(_, b)| *b);
-                // More local bytes first; then the emptier worker (relative to its threads);
-                // then the lower id, for determinism.
-                (local, Reverse(w.processing.len() * 64 / w.nthreads), Reverse(**id))
-            })
-            .map(|(&id, _)| id)
     }
 
     fn assign(&mut self, t: TaskId, w: WorkerId) {

@@ -1,5 +1,6 @@
-//! Where a task may run: worker restrictions (`workers`, `allow_other_workers`) and abstract
-//! resources (`GPU=1`), from the task's hints.
+//! Where a task may run: the worker holding most of its inputs, then the least loaded; and
+//! worker restrictions (`workers`, `allow_other_workers`) and abstract resources (`GPU=1`),
+//! from the task's hints.
 //!
 //! A constrained task that cannot be placed now is *blocked*: it leaves the ready heap for
 //! `blocked` (some worker could run it once something finishes) or `unrunnable` (no connected
@@ -9,6 +10,8 @@
 //! operations per event, not a scan of the line.
 
 use std::cmp::Reverse;
+
+use smallvec::SmallVec;
 
 use rask_graph::Annotations;
 
@@ -53,6 +56,31 @@ impl Worker {
 }
 
 impl State {
+    /// Of the workers `eligible` accepts, the one holding most of `t`'s inputs, then the least
+    /// loaded.
+    pub(super) fn choose_worker_among(&self, t: TaskId, eligible: impl Fn(&Worker) -> bool) -> Option<WorkerId> {
+        let mut local_bytes: SmallVec<[(WorkerId, u64); 4]> = SmallVec::new();
+        for &d in &self.task(t).deps {
+            let dep = self.task(d);
+            for &w in &dep.who_has {
+                match local_bytes.iter_mut().find(|(x, _)| *x == w) {
+                    Some((_, b)) => *b += dep.nbytes.max(1),
+                    None => local_bytes.push((w, dep.nbytes.max(1))),
+                }
+            }
+        }
+        self.workers
+            .iter()
+            .filter(|(_, w)| eligible(w))
+            .max_by_key(|(id, w)| {
+                let local = local_bytes.iter().find(|(x, _)| x == *id).map_or(0, |(_, b)| *b);
+                // More local bytes first; then the emptier worker (relative to its threads);
+                // then the lower id, for determinism.
+                (local, Reverse(w.processing.len() * 64 / w.nthreads), Reverse(**id))
+            })
+            .map(|(&id, _)| id)
+    }
+
     /// The task's hints, when they restrict where it runs.
     pub(super) fn constraints(&self, t: TaskId) -> Option<&Annotations> {
         self.task(t).hints.as_deref().filter(|h| !h.resources.is_empty() || !h.workers.is_empty())
