@@ -85,12 +85,13 @@ fn malformed_text_is_reported_as_the_two_step_path_reports_it() {
     ] {
         assert_same(src);
     }
-    // Both refuse nesting past the limit (reading a task's name as no level of its own, the
-    // direct reader may stop at a neighbouring token).
-    let deep = format!("{{'a': {}1{}}}", "(inc, ".repeat(300), ")".repeat(300));
-    let (two_step, direct) = both(&deep);
-    for refused in [two_step, direct] {
-        assert!(refused.unwrap_err().ends_with("nesting deeper than 200 levels"));
+    // Both refuse the same nesting: tasks, lists and tuples around the limit.
+    for depth in 195..205 {
+        for (open, close) in [("(inc, ", ")"), ("[", "]"), ("(1, ", ")")] {
+            let src = format!("{{'a': {}1{}}}", open.repeat(depth), close.repeat(depth));
+            let (two_step, direct) = both(&src);
+            assert_eq!(direct.is_ok(), two_step.is_ok(), "{depth} levels of {open}…{close}: {direct:?}");
+        }
     }
 }
 
