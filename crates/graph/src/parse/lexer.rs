@@ -279,6 +279,17 @@ impl<'a> Lexer<'a> {
         let triple = self.bytes.get(self.pos..self.pos + 3) == Some(&[quote, quote, quote][..]);
         self.pos += if triple { 3 } else { 1 };
         let body_start = self.pos;
+        if !triple && !bytes {
+            // The common literal — one line, no escapes — is the source slice itself: no
+            // buffer, no UTF-8 check (quotes and backslashes are ASCII, so it is whole text).
+            let rest = &self.bytes[body_start..];
+            if let Some(len) = rest.iter().position(|&c| c == quote || c == b'\\' || c == b'\n') {
+                if rest[len] == quote {
+                    self.pos = body_start + len + 1;
+                    return Ok(Tok::Str(self.intern_slice(&self.src[body_start..body_start + len])));
+                }
+            }
+        }
         let mut out: Vec<u8> = Vec::new();
         loop {
             let Some(&c) = self.bytes.get(self.pos) else {
@@ -315,6 +326,14 @@ impl<'a> Lexer<'a> {
         let text =
             String::from_utf8(out).map_err(|_| self.error(body_start, "escape sequences produced invalid UTF-8"))?;
         Ok(Tok::Str(self.intern(text)))
+    }
+
+    /// `text`, a slice of the source, shared with its other occurrences when short.
+    fn intern_slice(&mut self, text: &'a str) -> Arc<str> {
+        if text.len() > INTERN_MAX {
+            return Arc::from(text);
+        }
+        self.interned.entry(text).or_insert_with(|| Arc::from(text)).clone()
     }
 
     fn intern(&mut self, text: String) -> Arc<str> {
