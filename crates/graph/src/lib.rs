@@ -20,6 +20,7 @@ pub mod builtins;
 mod error;
 mod expr;
 pub mod ext;
+pub mod ids_by_key;
 pub mod json;
 mod key;
 mod op;

@@ -17,16 +17,15 @@
 //! Graphs almost always use one kind of key (tuples, for collections), so the literal integers
 //! of a tuple-keyed graph are never hashed.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::Hash;
 use std::sync::Arc;
 
-use hashbrown::HashTable;
-use rustc_hash::FxBuildHasher;
 use smallvec::SmallVec;
 
 use super::lexer::{Lexer, Tok};
 use super::{name_as_value, Node, Parser, Spanned, MAX_DEPTH};
 use crate::error::{GraphError, ParseError, ReadError};
+use crate::ids_by_key::{hash_with, key_hash, IdsByKey};
 use crate::key::Key;
 use crate::op::Op;
 use crate::plan::{outputs, Compiled};
@@ -115,78 +114,61 @@ impl Parser<'_> {
 
 /// Every key seen so far, defined or only referred to, each in a numbered slot.
 struct Table {
-    /// Slot numbers with the low half of their key's hash, found by hashing the key.
-    index: HashTable<(u32, u32)>,
+    /// Slot numbers, found by the key each slot holds.
+    index: IdsByKey,
     /// Each slot's key, in order of first appearance.
     keys: Vec<Key>,
     /// Each slot's node (its position among the definitions), or [`UNDEFINED`].
     nodes: Vec<u32>,
 }
 
-/// The table keeps 32 bits of each hash and widens them again when it grows, so growing
-/// never hashes a key twice.
-fn widen(hash: u32) -> u64 {
-    (hash as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-fn hash_of(key: &Key) -> u32 {
-    FxBuildHasher.hash_one(key) as u32
-}
-
 impl Table {
     fn with_capacity(n: usize) -> Table {
-        Table { index: HashTable::with_capacity(n), keys: Vec::with_capacity(n), nodes: Vec::with_capacity(n) }
+        Table { index: IdsByKey::with_capacity(n), keys: Vec::with_capacity(n), nodes: Vec::with_capacity(n) }
     }
 
     /// The slot of `key`, made if the key is new.
     fn slot(&mut self, key: Key) -> u32 {
-        let hash = hash_of(&key);
-        let Table { index, keys, nodes } = self;
-        let entry = index.entry(widen(hash), |&(s, h)| h == hash && keys[s as usize] == key, |&(_, h)| widen(h));
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(found) => found.get().0,
-            hashbrown::hash_table::Entry::Vacant(vacant) => {
-                let slot = keys.len() as u32;
-                keys.push(key);
-                nodes.push(UNDEFINED);
-                vacant.insert((slot, hash));
-                slot
-            }
+        let next = self.keys.len() as u32;
+        let keys = &self.keys;
+        let slot = self.index.find_or_insert(key_hash(&key), |s| keys[s as usize] == key, || next);
+        if slot == next {
+            self.keys.push(key);
+            self.nodes.push(UNDEFINED);
         }
+        slot
     }
 
     /// The slot of the key `node` is written as, made if the key is new; `None` when `node` is
     /// no key. A key already in the table is found without being made.
     fn slot_of(&mut self, node: &Spanned) -> Option<u32> {
-        let mut state = FxBuildHasher.build_hasher();
-        if !node.hash_as_key(&mut state) {
+        let mut spells_a_key = false;
+        let hash = hash_with(|state| spells_a_key = node.hash_as_key(state));
+        if !spells_a_key {
             return None;
         }
-        self.slot_by(state.finish() as u32, |k| node.is_key(k), || node.to_key())
+        match self.index.find(hash, |s| node.is_key(&self.keys[s as usize])) {
+            Some(slot) => Some(slot),
+            None => Some(self.slot(node.to_key()?)),
+        }
     }
 
     /// The slot of the tuple key of `parts`, made if the key is new, found without making it.
     fn slot_of_tuple(&mut self, parts: &[Key]) -> u32 {
-        let mut state = FxBuildHasher.build_hasher();
-        Key::hash_tuple_len(parts.len(), &mut state);
-        parts.iter().for_each(|part| part.hash(&mut state));
-        let is = |k: &Key| matches!(k, Key::Tuple(stored) if **stored == *parts);
-        self.slot_by(state.finish() as u32, is, || Some(Key::Tuple(parts.into()))).expect("a tuple key is made")
-    }
-
-    /// The slot of the key hashing to `hash` for which `is` holds, or one made for `make()`.
-    fn slot_by(&mut self, hash: u32, is: impl Fn(&Key) -> bool, make: impl FnOnce() -> Option<Key>) -> Option<u32> {
-        let keys = &self.keys;
-        match self.index.find(widen(hash), |&(s, h)| h == hash && is(&keys[s as usize])) {
-            Some(&(slot, _)) => Some(slot),
-            None => Some(self.slot(make()?)),
+        let hash = hash_with(|state| {
+            Key::hash_tuple_len(parts.len(), state);
+            parts.iter().for_each(|part| part.hash(state));
+        });
+        let is = |s: u32| matches!(&self.keys[s as usize], Key::Tuple(stored) if **stored == *parts);
+        match self.index.find(hash, is) {
+            Some(slot) => slot,
+            None => self.slot(Key::Tuple(parts.into())),
         }
     }
 
     /// The slot of `key`, if the key is defined.
     fn defined(&self, key: &Key) -> Option<u32> {
-        let hash = hash_of(key);
-        let &(slot, _) = self.index.find(widen(hash), |&(s, h)| h == hash && &self.keys[s as usize] == key)?;
+        let slot = self.index.find(key_hash(key), |s| self.keys[s as usize] == *key)?;
         (self.nodes[slot as usize] != UNDEFINED).then_some(slot)
     }
 }
