@@ -4,7 +4,7 @@ use rask_graph::workloads::tree_sum;
 use rask_graph::{parse_graph, Key, Plan, Registry};
 use rask_protocol::dist::{DistFailure, TaskDef, TaskRecord, ToClient};
 
-use super::state::{State, TaskState, WorkerReport, MAX_ROOT_SATURATION, SATURATION};
+use super::state::{State, TaskState, WorkerReport, SATURATION};
 use crate::client::plan_tasks;
 
 fn tasks(src: &str, wanted: &[&str]) -> (Vec<TaskDef>, Vec<Key>) {
@@ -394,50 +394,6 @@ fn a_failed_task_counts_as_finished_in_its_clients_progress() {
     s.submit(7, defs);
     s.erred(1, &Key::from("a"), DistFailure::Unrunnable("boom".into()));
     assert_eq!(s.progress_of(7), Some((2, 2)), "a and its dependent b are both finished, in error");
-    s.check_groups();
-}
-
-/// A worker's record of finishing `key` in `us` microseconds.
-fn ran_for(key: Key, us: u64) -> TaskRecord {
-    TaskRecord { key, nbytes: 8, start_us: 1_000, stop_us: 1_000 + us, thread: 0, transfers: Vec::new() }
-}
-
-fn in_flight(s: &mut State, w: u32) -> Vec<Key> {
-    s.out.compute.remove(&w).unwrap_or_default().into_iter().map(|a| a.task.key).collect()
-}
-
-#[test]
-fn tasks_known_to_run_short_are_handed_out_in_larger_batches_roots_less_so() {
-    let mut s = with_workers(1);
-    let n = 400;
-    // 'a', then n roots of group `r` and n tasks of group `s` that each read 'a'.
-    let roots = (0..n).map(|i| format!("('r', {i}): (inc, {i})"));
-    let readers = (0..n).map(|i| format!("('s', {i}): (inc, 'a')"));
-    let src = format!("{{'a': 1, {}}}", roots.chain(readers).collect::<Vec<_>>().join(", "));
-    let graph = parse_graph(&src).unwrap();
-    let wanted: Vec<Key> = (0..n).flat_map(|i| [Key::from(("r", i as i64)), Key::from(("s", i as i64))]).collect();
-    let plan = Plan::build_with(&graph, &wanted, &Registry::new(), &rask_graph::PlanOptions::unoptimized()).unwrap();
-    s.want(7, &wanted);
-    s.submit(7, plan_tasks(&plan, |_| false).collect());
-    // Nothing is known of any group yet: the usual saturation.
-    let mut running = in_flight(&mut s, 1);
-    assert_eq!(running.len(), 1 + SATURATION);
-    // Each task takes 2 µs: a worker may now hold far more, roots up to their own bound.
-    let mut most_roots = 0;
-    let mut most_readers = 0;
-    while let Some(key) = running.pop() {
-        s.done(1, vec![ran_for(key, 2)]);
-        running.extend(in_flight(&mut s, 1));
-        let roots = running.iter().filter(|k| k.to_string().starts_with("('r'")).count();
-        most_roots = most_roots.max(roots);
-        most_readers = most_readers.max(running.len() - roots);
-    }
-    assert!(
-        most_roots > 1 + SATURATION && most_roots <= 1 + MAX_ROOT_SATURATION,
-        "roots: more than the usual saturation, within their own bound: {most_roots}"
-    );
-    assert!(most_readers > 1 + MAX_ROOT_SATURATION, "short non-roots go out in larger batches: {most_readers}");
-    assert!(wanted.iter().all(|k| s.state_of(k) == Some(&TaskState::Memory)), "everything ran");
     s.check_groups();
 }
 

@@ -145,12 +145,6 @@ impl Groups {
         (group.runs > 0).then(|| group.nbytes / group.runs)
     }
 
-    /// The mean run time of group `g`'s tasks so far, once one has run.
-    pub(crate) fn mean_duration_us(&self, g: GroupId) -> Option<u64> {
-        let group = self.slots.get(g as usize)?.as_ref()?;
-        (group.runs > 0).then(|| group.duration_us / group.runs)
-    }
-
     pub(crate) fn name(&self, g: GroupId) -> Arc<str> {
         self.slots[g as usize].as_ref().map_or_else(|| Arc::from(""), |group| group.name.clone())
     }

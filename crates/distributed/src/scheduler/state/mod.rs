@@ -13,9 +13,7 @@
 //! ```
 //!
 //! Ready tasks wait on the scheduler in priority order (submission, then the graph's static
-//! order) and each worker gets only `nthreads + SATURATION` at a time (more — up to
-//! `MAX_SATURATION`, `MAX_ROOT_SATURATION` for roots — of tasks whose group is known to run in
-//! microseconds: enough queued work to hide a round trip to the scheduler), and only `nthreads + 1`
+//! order) and each worker gets only `nthreads + SATURATION` at a time, and only `nthreads + 1`
 //! roots whose results are large (`roots.rs`): roots are not handed out faster than their
 //! consumers reduce them (dask/distributed #5555), and the graph's order decides what runs next. A result is released as soon as no active task needs it and no
 //! client wants it; its definition is kept until all its dependents are forgotten, so a result
@@ -46,7 +44,6 @@ use self::groups::{GroupId, Groups};
 use self::key_index::KeyIndex;
 use self::monitor::Monitor;
 pub use self::observe::ClientProgress;
-pub use self::roots::{MAX_ROOT_SATURATION, MAX_SATURATION};
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
@@ -152,13 +149,7 @@ pub struct WorkerReport {
 
 impl Worker {
     fn has_room(&self) -> bool {
-        self.has_room_for(SATURATION)
-    }
-
-    /// Whether it may take another task when `saturation` tasks beyond one per thread are
-    /// allowed ([`State::saturation`]).
-    fn has_room_for(&self, saturation: usize) -> bool {
-        !self.report.paused && !self.retiring && self.occupied() < self.nthreads + saturation
+        !self.report.paused && !self.retiring && self.occupied() < self.nthreads + SATURATION
     }
 
     /// Tasks holding or waiting for one of its threads (seceded ones hold none).
@@ -599,7 +590,7 @@ impl State {
         }
         let mut waiting_roots = Vec::new();
         loop {
-            if !self.workers.values().any(|w| w.has_room_for(MAX_SATURATION)) {
+            if !self.workers.values().any(Worker::has_room) {
                 break;
             }
             let Some(Reverse((p, t))) = self.ready.pop() else {
@@ -613,16 +604,7 @@ impl State {
                 self.place_constrained(p, t);
                 continue;
             }
-            let saturation = self.saturation(t);
-            if !self.workers.values().any(|w| w.has_room_for(saturation)) {
-                // Room only for shorter tasks than this one: it waits, first in line.
-                self.ready.push(Reverse((p, t)));
-                break;
-            }
-            let w = match self.is_large_root(t) {
-                true => self.root_worker(),
-                false => self.choose_worker_among(t, |w| w.has_room_for(saturation)),
-            };
+            let w = if self.is_large_root(t) { self.root_worker() } else { Some(self.choose_worker(t)) };
             w.map_or_else(|| waiting_roots.push(Reverse((p, t))), |w| self.assign(t, w));
         }
         self.ready.extend(waiting_roots);

@@ -58,6 +58,11 @@ impl Worker {
 impl State {
     /// Of the workers `eligible` accepts, the one holding most of `t`'s inputs, then the least
     /// loaded.
+    /// The worker for `t` among those with room (`schedule` checked that one has).
+    pub(super) fn choose_worker(&self, t: TaskId) -> WorkerId {
+        self.choose_worker_among(t, Worker::has_room).expect("schedule checked that some worker has room")
+    }
+
     pub(super) fn choose_worker_among(&self, t: TaskId, eligible: impl Fn(&Worker) -> bool) -> Option<WorkerId> {
         let mut local_bytes: SmallVec<[(WorkerId, u64); 4]> = SmallVec::new();
         for &d in &self.task(t).deps {
