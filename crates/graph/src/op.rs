@@ -104,6 +104,31 @@ impl Op {
         }
     }
 
+    /// The list positions of input `input`'s value this expression reads, when all it does
+    /// with that input is pick items by constant position (`getitem(input, 3)`, as a shuffle's
+    /// picks do); `None` when it reads the value whole (or not at all). Positions are as
+    /// written: negative ones count from the end. An executor that moves values between
+    /// processes sends only these items, so a pick does not map the pieces it never reads.
+    pub fn items_read(&self, input: u32) -> Option<SmallVec<[i64; 2]>> {
+        let mut items = SmallVec::new();
+        let mut whole = false;
+        self.collect_items_read(input, &mut items, &mut whole);
+        (!whole && !items.is_empty()).then_some(items)
+    }
+
+    fn collect_items_read(&self, input: u32, items: &mut SmallVec<[i64; 2]>, whole: &mut bool) {
+        match self {
+            Op::Const(_) => {}
+            Op::Input(i) => *whole |= *i == input,
+            Op::Call(f, args) => match &args[..] {
+                [Op::Input(i), Op::Const(Value::Int(k))] if *i == input && f.name() == "getitem" => items.push(*k),
+                _ => args.iter().for_each(|a| a.collect_items_read(input, items, whole)),
+            },
+            Op::List(args) => args.iter().for_each(|a| a.collect_items_read(input, items, whole)),
+            Op::Fused(_, op) => op.collect_items_read(input, items, whole),
+        }
+    }
+
     /// Nesting depth of calls and lists, which bounds evaluation's recursion.
     pub fn depth(&self) -> usize {
         match self {

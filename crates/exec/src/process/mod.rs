@@ -481,6 +481,10 @@ impl<'a, 'p> Run<'a, 'p> {
         for &i in plan.dependencies(task) {
             // SAFETY: `task` is ready (every dependency finished) and not yet complete.
             let value: Value = unsafe { self.shared.result(i) };
+            let value = match (&value, plan.op(task).items_read(i)) {
+                (Value::List(items), Some(read)) => only_items(items, &read),
+                _ => value,
+            };
             let (wire, made) = to_wire(&value, &self.pool.namespace, self.exec.inline_max, false)
                 .map_err(|e| unrunnable(e.to_string()))?;
             for segment in made {
@@ -692,6 +696,15 @@ impl<'a, 'p> Run<'a, 'p> {
             }
         }
     }
+}
+
+/// `items` with every item but those at positions `read` (negative ones from the end) replaced
+/// by `None`: what a task that only picks those items needs sent, its length kept so that a
+/// position out of range fails as it would on the whole list.
+fn only_items(items: &[Value], read: &[i64]) -> Value {
+    let len = items.len() as i64;
+    let wanted = |p: usize| read.iter().any(|&k| if k < 0 { k + len } else { k } == p as i64);
+    Value::list(items.iter().enumerate().map(|(p, v)| if wanted(p) { v.clone() } else { Value::None }))
 }
 
 fn stall_timeout_from_env() -> Duration {

@@ -188,3 +188,21 @@ fn building_for_the_outputs_is_building_for_graph_outputs() {
         Plan::build_outputs(&g, &registry).err()
     );
 }
+
+#[test]
+fn items_read_names_the_picked_positions_and_nothing_when_read_whole() {
+    let p = plan(
+        "{'l': (identity, [1, 2, 3]), 'one': (getitem, 'l', 1), 'two': (add, (getitem, 'l', 0), (getitem, 'l', -1)), \
+         'all': (add, (getitem, 'l', 0), (len, 'l')), 'var': (getitem, 'l', 'one')}",
+        &["one", "two", "all", "var"],
+        &PlanOptions { fuse: false, ..PlanOptions::default() },
+    )
+    .unwrap();
+    let node = |k: &str| (0..p.len() as u32).find(|&n| p.key(n) == &Key::from(k)).unwrap();
+    let l = node("l");
+    assert_eq!(p.op(node("one")).items_read(l).as_deref(), Some(&[1][..]));
+    assert_eq!(p.op(node("two")).items_read(l).as_deref(), Some(&[0, -1][..]));
+    assert_eq!(p.op(node("all")).items_read(l), None, "len reads the whole list");
+    assert_eq!(p.op(node("var")).items_read(l), None, "a position not known before running");
+    assert_eq!(p.op(node("var")).items_read(node("one")), None);
+}
