@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rask_exec::{ExecError, Executor, ProcessExecutor, MAX_ATTEMPTS};
+use rask_exec::{ExecError, Executor, ProcessExecutor, DEFAULT_SEGMENT_POOL, MAX_ATTEMPTS};
 use rask_graph::{parse_graph, register, Arity, Key, Plan, PlanOptions, Registry, TaskError, Value};
 
 fn main() {
@@ -25,15 +25,34 @@ fn main() {
         ("an_input_returned_as_it_is_outlives_its_task", an_input_returned_as_it_is_outlives_its_task),
         ("messages_too_large_for_a_ring_still_arrive", messages_too_large_for_a_ring_still_arrive),
         ("closures_are_refused", closures_are_refused),
+        ("segments_no_one_reads_are_written_again", segments_no_one_reads_are_written_again),
         ("the_executor_runs_many_plans_and_leaves_no_segments", many_plans_and_no_segments_left),
     ];
     common::run_tests(tests);
 }
 
-/// Names of this executor's segments still in /dev/shm.
+/// Names of this executor's segments still in /dev/shm, but for those its workers' pools hold
+/// for reuse (which must fit the pools' caps).
 fn leftovers(executor: &ProcessExecutor) -> Vec<String> {
     let prefix = executor.segment_prefix();
-    rask_store::list().into_iter().filter(|n| n.starts_with(&prefix)).collect()
+    let pooled = executor.pooled_segments();
+    let pooled_bytes: u64 =
+        pooled.iter().map(|n| std::fs::metadata(format!("/dev/shm/{n}")).map_or(0, |m| m.len())).sum();
+    assert!(pooled_bytes <= (executor.workers() * DEFAULT_SEGMENT_POOL) as u64, "{pooled_bytes} bytes pooled");
+    rask_store::list().into_iter().filter(|n| n.starts_with(&prefix) && !pooled.contains(n)).collect()
+}
+
+/// Segments made by this executor's workers so far: their names count up from 0 per worker.
+fn segments_made(executor: &ProcessExecutor) -> usize {
+    let prefix = executor.segment_prefix();
+    let mut highest = std::collections::BTreeMap::new();
+    for name in rask_store::list().into_iter().filter(|n| n.starts_with(&prefix)) {
+        let (worker, n) = name.rsplit_once('-').unwrap();
+        let n: usize = n.parse().unwrap();
+        let top = highest.entry(worker.to_owned()).or_insert(0);
+        *top = (*top).max(n + 1);
+    }
+    highest.values().sum()
 }
 
 fn passes_the_shared_corpus() {
@@ -276,4 +295,34 @@ fn many_plans_and_no_segments_left() {
     for pid in pids {
         assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "worker {pid} exited and was reaped");
     }
+}
+
+fn segments_no_one_reads_are_written_again() {
+    // Twenty 800 KB arrays, each read by one task and then let go of, five times over: with
+    // recycling the workers write the later ones into the segments of the first.
+    let tasks: Vec<String> = (0..20).map(|i| format!("'a{i}': (arange, 100000), 'b{i}': (sum, 'a{i}')")).collect();
+    let graph = parse_graph(&format!("{{{}}}", tasks.join(", "))).unwrap();
+    let targets: Vec<Key> = (0..20).map(|i| Key::from(format!("b{i}").as_str())).collect();
+    let plan = Plan::build_with(&graph, &targets, &Registry::new(), &PlanOptions::unoptimized()).unwrap();
+    let made_in_five_runs = |executor: &ProcessExecutor| {
+        for _ in 0..5 {
+            let outcome = executor.execute(&plan, None).unwrap();
+            assert!(outcome.values.iter().all(|v| *v == Value::Int(99_999 * 100_000 / 2)), "{:?}", outcome.values);
+        }
+        segments_made(executor)
+    };
+    let recycling = ProcessExecutor::new(2);
+    let made = made_in_five_runs(&recycling);
+    // At most one run's worth per worker (which worker runs what varies), not one per array.
+    assert!(made <= 40, "{made} segments made for 100 arrays: the later runs wrote into the first runs'");
+    assert!(!recycling.pooled_segments().is_empty(), "the pools hold the segments between runs");
+    assert_eq!(leftovers(&recycling), Vec::<String>::new());
+    let prefix = recycling.segment_prefix();
+    drop(recycling);
+    assert!(rask_store::list().iter().all(|n| !n.starts_with(&prefix)), "the pools go with the executor");
+    // Without pools each array has a segment of its own, removed once read.
+    let not_recycling = ProcessExecutor::new(2).segment_pool(0);
+    made_in_five_runs(&not_recycling);
+    assert!(not_recycling.pooled_segments().is_empty());
+    assert_eq!(leftovers(&not_recycling), Vec::<String>::new());
 }

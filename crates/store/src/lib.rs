@@ -4,8 +4,9 @@
 //! creates and fills and others map read-only, so a 1 GiB array crosses a process boundary as
 //! a name, not as bytes; a [`ShmArena`] that makes task functions allocate their large outputs
 //! directly in a segment; [`Namespace`]s that name segments after the process and executor that
-//! own them, so leftovers of a crashed run are found and removed ([`sweep_orphans`]); and
-//! [`traffic`] counters of the payload bytes copied versus passed by reference.
+//! own them, so leftovers of a crashed run are found and removed ([`sweep_orphans`]); a
+//! [`SegmentPool`] that keeps segments no one reads any more for the next results of their
+//! process; and [`traffic`] counters of the payload bytes copied versus passed by reference.
 //!
 //! What it is not: a scheduler of who needs what. Executors own the reference counts: a
 //! segment is unlinked when its owning handle is dropped or [`Segment::unlink`]ed, and its
@@ -16,11 +17,13 @@
 //! a finished result with it), `shared_memory` is unmaintained and `ipc-channel` moves bytes
 //! through sockets — the copy this crate exists to avoid. The libc calls used are four.
 
+mod pool;
 mod segment;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
+pub use pool::{size_class, SegmentPool};
 pub use segment::{list, owned_by, remove, sweep, sweep_orphans, Namespace, Segment, SegmentMut};
 
 use rask_graph::arena::{Arena, BlockMut};
@@ -84,7 +87,7 @@ impl BlockMut for SegmentMut {
 
 /// Copies `bytes` into a new segment of `namespace` (counted as copied).
 pub fn put(namespace: &Namespace, bytes: &[u8]) -> std::io::Result<Segment> {
-    let mut segment = namespace.create(bytes.len())?;
+    let mut segment = namespace.create_uninit(bytes.len())?;
     segment.bytes_mut().copy_from_slice(bytes);
     traffic::copied(bytes.len());
     Ok(segment.freeze())

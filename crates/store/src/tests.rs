@@ -94,3 +94,88 @@ fn copies_are_counted() {
     assert_eq!(traffic::take().0, 300);
     ns.sweep();
 }
+
+#[test]
+fn size_classes_round_up_by_at_most_a_quarter_in_whole_pages() {
+    for len in [1usize, 4095, 4096, 4097, 100_000, 400_000, 409_600, 1 << 20, (1 << 20) + 1, 123_456_789] {
+        let size = size_class(len);
+        assert!(size >= len && size % 4096 == 0, "{len} -> {size}");
+        assert!(size <= len.div_ceil(4096) * 4096 * 5 / 4 + 4096, "{len} -> {size}: too much slack");
+    }
+    // Pieces of about the same size share a class.
+    assert_eq!(size_class(395_000), size_class(410_000));
+}
+
+#[test]
+fn a_pooled_segment_is_written_again_under_its_name_and_create_clears_it() {
+    let pool = SegmentPool::new(1 << 20);
+    let ns = Namespace::new("t8").with_pool(pool.clone());
+    let mut first = ns.create_uninit(10_000).unwrap();
+    assert!(!first.recycled());
+    first.bytes_mut().fill(7);
+    let name = first.name().to_owned();
+    let size = size_class(10_000);
+    // Dropped by its creator without being handed over: straight back to the pool.
+    drop(first.freeze());
+    assert_eq!((pool.len(), pool.held()), (1, size));
+    assert_eq!(names_under(ns.prefix()), vec![name.clone()], "kept, not removed");
+    let mut again = ns.create_uninit(9_000).unwrap();
+    assert!(again.recycled());
+    assert_eq!(again.name(), name);
+    assert_eq!(again.bytes_mut().len(), 9_000);
+    assert!(again.bytes_mut().iter().all(|&b| b == 7), "uninit: the old bytes");
+    let frozen = again.freeze();
+    frozen.hand_over();
+    assert_eq!(frozen.len(), 9_000);
+    assert_eq!(frozen.size(), size);
+    drop(frozen);
+    assert!(pool.is_empty(), "handed over: the receiver decides");
+    assert_eq!(pool.put(name.clone(), size), None);
+    let mut zeroed = ns.create(8_000).unwrap();
+    assert!(zeroed.recycled() && zeroed.bytes_mut().iter().all(|&b| b == 0), "create clears what it recycles");
+    drop(zeroed);
+    // Too large for the pool's half-waste rule: a new segment.
+    let big = ns.create_uninit(3 * size).unwrap();
+    assert_ne!(big.name(), name);
+    drop(big);
+    assert_eq!(pool.clear(), 2, "clear removes what it held: the cleared one and the big one");
+    assert!(names_under(ns.prefix()).is_empty());
+}
+
+#[test]
+fn a_full_pool_refuses_and_the_name_is_removed() {
+    let pool = SegmentPool::new(size_class(50_000));
+    let ns = Namespace::new("t9").with_pool(pool.clone());
+    let a = ns.create_uninit(50_000).unwrap().freeze();
+    let b = ns.create_uninit(50_000).unwrap().freeze();
+    let (a_name, b_name) = (a.name().to_owned(), b.name().to_owned());
+    drop(a);
+    drop(b);
+    assert_eq!(pool.len(), 1);
+    assert_eq!(names_under(ns.prefix()), vec![a_name], "the second did not fit: removed");
+    assert!(Segment::open(&b_name).is_err());
+    drop(pool);
+    drop(ns);
+    assert!(names_under("rask-").iter().all(|n| !n.contains("-t9-")), "the pool's segments go with it");
+}
+
+#[test]
+fn a_recycled_name_goes_to_its_listener_or_is_removed_when_no_one_listens() {
+    let ns = Namespace::new("t10");
+    let made = ns.create(100).unwrap().freeze();
+    made.hand_over();
+    let name = made.name().to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut adopted = Segment::open(&name).unwrap();
+    adopted.own_name();
+    adopted.recycle_to(tx.clone());
+    drop(adopted);
+    assert_eq!(rx.try_recv(), Ok((name.clone(), 100)));
+    assert!(Segment::open(&name).is_ok(), "the listener owns the name now");
+    let mut again = Segment::open(&name).unwrap();
+    again.own_name();
+    again.recycle_to(tx);
+    drop(rx);
+    drop(again);
+    assert!(Segment::open(&name).is_err(), "no listener: removed as usual");
+}

@@ -14,7 +14,11 @@
 //!   dry, and nobody makes a system call while the other side is busy.
 //! - **Results never pass through the parent's hands**: small ones are inline in messages;
 //!   large ones are written once into a `/dev/shm` segment (task functions allocate their big
-//!   outputs there directly, see [`rask_graph::arena`]) and every later reader maps it.
+//!   outputs there directly, see [`rask_graph::arena`]) and every later reader maps it. A task
+//!   that only picks items of a list input is sent those items alone.
+//! - **Segments are recycled**: when the parent lets go of a worker's segment (its result
+//!   released, no running task reading it), the name goes back to that worker, whose pool
+//!   writes its next results there instead of making new segments.
 //! - **Failure**: a worker that dies is replaced; its unfinished tasks run again elsewhere; a
 //!   task that kills [`MAX_ATTEMPTS`] workers fails the run naming its key. A worker that is
 //!   stopped or wedged (its heartbeat thread's counter stands still for the stall timeout,
@@ -42,7 +46,7 @@ use std::time::{Duration, Instant};
 use rask_graph::{Plan, Value};
 use rask_protocol::{frame, FromWorker, Layout, SharedRef, TaskFailure, ToWorker, ToWorkerRef};
 use rask_store::{Namespace, Segment};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use self::control::Control;
 pub use self::wire::DEFAULT_INLINE_MAX;
@@ -51,6 +55,13 @@ use crate::threaded::deque::Worker as Deque;
 use crate::threaded::Shared;
 use crate::{ExecError, Executor, Outcome, Progress};
 
+/// Bytes of free shared-memory segments each worker keeps for its next results, by default
+/// (see [`ProcessExecutor::segment_pool`]).
+pub const DEFAULT_SEGMENT_POOL: usize = 256 << 20;
+/// Names sent in one [`ToWorker::Recycle`] message, at most.
+const RECYCLE_BATCH: usize = 256;
+/// Names of pooled segments the executor remembers before it checks which still exist.
+const PRUNE_POOLED: usize = 1 << 14;
 /// Tasks sent to a worker and not yet completed, at most.
 pub const WINDOW: usize = 32;
 /// Worker deaths a task may cause before it fails the run (Dask's `allowed-failures` is 3).
@@ -86,6 +97,7 @@ pub fn worker_main_if_requested() {
 pub(crate) struct Spec {
     fd: RawFd,
     inline_max: usize,
+    pool_cap: usize,
     slots: usize,
     slot: usize,
     parent: u32,
@@ -94,14 +106,16 @@ pub(crate) struct Spec {
 
 impl Spec {
     fn encode(&self) -> String {
-        format!("{}:{}:{}:{}:{}:{}", self.fd, self.inline_max, self.slots, self.slot, self.parent, self.tag)
+        let Spec { fd, inline_max, pool_cap, slots, slot, parent, tag } = self;
+        format!("{fd}:{inline_max}:{pool_cap}:{slots}:{slot}:{parent}:{tag}")
     }
 
     fn parse(s: &str) -> Option<Spec> {
-        let mut parts = s.splitn(6, ':');
+        let mut parts = s.splitn(7, ':');
         let spec = Spec {
             fd: parts.next()?.parse().ok()?,
             inline_max: parts.next()?.parse().ok()?,
+            pool_cap: parts.next()?.parse().ok()?,
             slots: parts.next()?.parse().ok()?,
             slot: parts.next()?.parse().ok()?,
             parent: parts.next()?.parse().ok()?,
@@ -119,6 +133,7 @@ static SWEEP_ORPHANS: Once = Once::new();
 pub struct ProcessExecutor {
     workers: usize,
     inline_max: usize,
+    pool_cap: usize,
     stall_timeout: Duration,
     worker_args: Vec<OsString>,
     id: u32,
@@ -131,12 +146,22 @@ struct Pool {
     slots: Vec<Slot>,
     namespace: Namespace,
     next_run: u64,
+    /// Workers' segments the executor dropped its last handle to, (name, size), on their
+    /// way back to the worker that made them.
+    released: mpsc::Sender<(String, usize)>,
+    released_rx: mpsc::Receiver<(String, usize)>,
+    /// Names sent back to workers and not seen in a result since: what their pools hold
+    /// (or removed, if full).
+    pooled: FxHashSet<String>,
+    prune_pooled_at: usize,
 }
 
 struct Slot {
     child: Option<Child>,
     incarnation: u32,
     in_flight: Vec<InFlight>,
+    /// Its segments no one reads any more, not yet sent back to it.
+    recycle: Vec<(String, u64)>,
     /// The worker's heartbeat count when last seen to change, and when.
     beat: (u64, Instant),
 }
@@ -147,6 +172,8 @@ struct InFlight {
     /// the run's segments: unlinked when done, unless the result lives in one of them (a task
     /// that returns its input as it is shares the mapping, as any adopted result does).
     _keep: Vec<Arc<Segment>>,
+    /// The inputs sent, held so that no segment a running task reads is recycled under it.
+    _inputs: Vec<Value>,
 }
 
 impl ProcessExecutor {
@@ -154,6 +181,7 @@ impl ProcessExecutor {
         ProcessExecutor {
             workers: workers.max(1),
             inline_max: DEFAULT_INLINE_MAX,
+            pool_cap: DEFAULT_SEGMENT_POOL,
             stall_timeout: stall_timeout_from_env(),
             worker_args: Vec::new(),
             id: NEXT_EXECUTOR.fetch_add(1, Relaxed),
@@ -180,6 +208,17 @@ impl ProcessExecutor {
         self
     }
 
+    /// Each worker keeps up to `bytes` of shared-memory segments whose results no one reads
+    /// any more, and writes its next large results into them instead of making new ones (no
+    /// system calls, no pages to zero and fault in): the executor hands a segment back to the
+    /// worker that made it once it has dropped the result and no running task reads it. 0
+    /// turns recycling off. Takes effect when the workers start. Default
+    /// [`DEFAULT_SEGMENT_POOL`] (256 MiB).
+    pub fn segment_pool(mut self, bytes: usize) -> ProcessExecutor {
+        self.pool_cap = bytes;
+        self
+    }
+
     /// A worker that has tasks and whose heartbeat stands still this long (stopped with
     /// SIGSTOP, or wedged) is killed, replaced, and its tasks re-run. Default
     /// [`DEFAULT_STALL_TIMEOUT`], or `RASK_WORKER_STALL_TIMEOUT` (`500ms`, `10s`, …).
@@ -198,6 +237,15 @@ impl ProcessExecutor {
         pool.iter().flat_map(|p| p.slots.iter().filter_map(|s| s.child.as_ref().map(Child::id))).collect()
     }
 
+    /// Segments the workers' pools hold for reuse (see [`ProcessExecutor::segment_pool`]), as
+    /// far as this executor knows: the names it handed back and has not seen in a result since.
+    pub fn pooled_segments(&self) -> Vec<String> {
+        let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let pooled = pool.iter().flat_map(|p| p.pooled.iter().cloned());
+        let existing: FxHashSet<String> = rask_store::list().into_iter().collect();
+        pooled.filter(|name| existing.contains(name)).collect()
+    }
+
     /// The prefix of every shared-memory segment this executor and its workers create.
     pub fn segment_prefix(&self) -> String {
         format!("rask-{}-e{}.", std::process::id(), self.id)
@@ -213,12 +261,17 @@ impl ProcessExecutor {
         });
         let control = Control::create(self.workers).map_err(|e| ExecError::Workers(format!("control block: {e}")))?;
         let spawner = Spawner::start().map_err(|e| ExecError::Workers(format!("spawner thread: {e}")))?;
+        let (released, released_rx) = mpsc::channel();
         let mut pool = Pool {
             spawner,
             control,
             slots: Vec::new(),
             namespace: Namespace::new(&format!("e{}.p", self.id)),
             next_run: 0,
+            released,
+            released_rx,
+            pooled: FxHashSet::default(),
+            prune_pooled_at: PRUNE_POOLED,
         };
         for slot in 0..self.workers {
             let child = self.spawn(&pool.spawner, &pool.control, slot, 0);
@@ -227,6 +280,7 @@ impl ProcessExecutor {
                 child: Some(child),
                 incarnation: 0,
                 in_flight: Vec::new(),
+                recycle: Vec::new(),
                 beat: (0, Instant::now()),
             });
         }
@@ -237,6 +291,7 @@ impl ProcessExecutor {
         let spec = Spec {
             fd: control.fd(),
             inline_max: self.inline_max,
+            pool_cap: self.pool_cap,
             slots: control.slots(),
             slot,
             parent: std::process::id(),
@@ -399,12 +454,15 @@ impl<'a, 'p> Run<'a, 'p> {
     }
 
     fn drive(mut self) -> Result<Outcome, ExecError> {
-        // Workers lost between runs (killed while idle) are replaced before we count on them.
+        // Workers lost between runs (killed while idle) are replaced before we count on them;
+        // segments let go of after the last run's end go back before the first task.
         self.check_health();
+        self.recycle();
         let mut idle = 0usize;
         loop {
             let sent = self.dispatch();
             let got = self.collect();
+            self.recycle();
             if self.shared.finished() && self.in_flight() == 0 {
                 break;
             }
@@ -478,6 +536,7 @@ impl<'a, 'p> Run<'a, 'p> {
         let unrunnable = |cause: String| ExecError::Unrunnable { key: plan.key(task).clone(), cause };
         let mut keep = Vec::new();
         let mut inputs = Vec::with_capacity(plan.dependencies(task).len());
+        let mut values = Vec::with_capacity(plan.dependencies(task).len());
         for &i in plan.dependencies(task) {
             // SAFETY: `task` is ready (every dependency finished) and not yet complete.
             let value: Value = unsafe { self.shared.result(i) };
@@ -493,6 +552,7 @@ impl<'a, 'p> Run<'a, 'p> {
                 keep.push(segment);
             }
             inputs.push((i, wire));
+            values.push(value);
         }
         self.frame.clear();
         frame::encode(&ToWorkerRef::run(self.run, task, plan.op(task), &inputs), MAX_FRAME, &mut self.frame)
@@ -507,7 +567,7 @@ impl<'a, 'p> Run<'a, 'p> {
         if !ring.try_push(&self.frame) {
             return Ok(false);
         }
-        self.pool.slots[s].in_flight.push(InFlight { node: task, _keep: keep });
+        self.pool.slots[s].in_flight.push(InFlight { node: task, _keep: keep, _inputs: values });
         Ok(true)
     }
 
@@ -578,8 +638,13 @@ impl<'a, 'p> Run<'a, 'p> {
         let value = match done.result {
             Ok(wire) => {
                 let (segments, prefix) = (&mut self.segments, self.exec.segment_prefix());
-                from_wire(wire, &mut |name| adopt(segments, &prefix, name))
-                    .map_err(|cause| ExecError::Unrunnable { key: key.clone(), cause })
+                let recycler = (self.exec.pool_cap > 0).then_some(&self.pool.released);
+                let pooled = &mut self.pool.pooled;
+                from_wire(wire, &mut |name| {
+                    pooled.remove(name);
+                    adopt(segments, &prefix, name, recycler)
+                })
+                .map_err(|cause| ExecError::Unrunnable { key: key.clone(), cause })
             }
             Err(TaskFailure::Failed(f)) => Err(ExecError::from_failure(key, f)),
             Err(TaskFailure::Unrunnable(cause)) => Err(ExecError::Unrunnable { key: key.clone(), cause }),
@@ -605,7 +670,44 @@ impl<'a, 'p> Run<'a, 'p> {
     }
 
     fn adopt(&mut self, name: &str) -> io::Result<Arc<Segment>> {
-        adopt(&mut self.segments, &self.exec.segment_prefix(), name)
+        self.pool.pooled.remove(name);
+        let recycler = (self.exec.pool_cap > 0).then_some(&self.pool.released);
+        adopt(&mut self.segments, &self.exec.segment_prefix(), name, recycler)
+    }
+
+    /// Sends segments the run has let go of back to the workers that made them, in batches;
+    /// a segment of a worker since replaced is removed instead.
+    fn recycle(&mut self) {
+        let prefix = self.exec.segment_prefix();
+        while let Ok((name, size)) = self.pool.released_rx.try_recv() {
+            let maker = name.strip_prefix(&prefix).and_then(maker_of);
+            match maker.and_then(|(s, incarnation)| Some((self.pool.slots.get_mut(s)?, incarnation))) {
+                Some((slot, incarnation)) if slot.child.is_some() && slot.incarnation == incarnation => {
+                    slot.recycle.push((name, size as u64));
+                }
+                _ => drop(rask_store::remove(&name)),
+            }
+        }
+        for s in 0..self.pool.slots.len() {
+            while !self.pool.slots[s].recycle.is_empty() {
+                let slot = &mut self.pool.slots[s];
+                let from = slot.recycle.len().saturating_sub(RECYCLE_BATCH);
+                self.frame.clear();
+                let message = ToWorker::Recycle(slot.recycle[from..].to_vec());
+                frame::encode(&message, MAX_FRAME, &mut self.frame).expect("names encode");
+                if !self.pool.control.tasks(s).try_push(&self.frame) {
+                    break; // a full ring: the worker is busy; the names go with a later call
+                }
+                self.pool.pooled.extend(slot.recycle.drain(from..).map(|(name, _)| name));
+            }
+        }
+        // A worker removes what its full pool refuses without saying so: forget such names
+        // now and then, so the set stays as small as the pools.
+        if self.pool.pooled.len() > self.pool.prune_pooled_at {
+            let existing: FxHashSet<String> = rask_store::list().into_iter().collect();
+            self.pool.pooled.retain(|name| existing.contains(name));
+            self.pool.prune_pooled_at = PRUNE_POOLED.max(2 * self.pool.pooled.len());
+        }
     }
 
     fn check_health(&mut self) {
@@ -677,6 +779,8 @@ impl<'a, 'p> Run<'a, 'p> {
             }
         }
         let slot = &mut self.pool.slots[s];
+        // Its pool dies with it: the names go with the rest of its segments below.
+        slot.recycle.clear();
         let dead_prefix = format!("rask-{}-{}-", std::process::id(), self.exec.worker_tag(s, slot.incarnation));
         for name in rask_store::list().into_iter().filter(|n| n.starts_with(&dead_prefix)) {
             if self.segments.get(&name).is_none_or(|w| w.strong_count() == 0) {
@@ -717,7 +821,22 @@ fn stall_timeout_from_env() -> Duration {
 
 /// The mapping of a worker's result segment, shared if already held; the first holder owns
 /// the name. Only names under this executor's prefix are taken (and so ever unlinked).
-fn adopt(segments: &mut FxHashMap<String, Weak<Segment>>, prefix: &str, name: &str) -> io::Result<Arc<Segment>> {
+/// The slot and incarnation of the worker that made a segment, from its name after the
+/// executor's prefix (`w<slot>.<incarnation>-<n>`).
+fn maker_of(rest: &str) -> Option<(usize, u32)> {
+    let (slot, rest) = rest.strip_prefix('w')?.split_once('.')?;
+    let (incarnation, _) = rest.split_once('-')?;
+    Some((slot.parse().ok()?, incarnation.parse().ok()?))
+}
+
+/// With `recycler`, a worker's segment goes there (rather than being removed) when the run
+/// drops its last handle.
+fn adopt(
+    segments: &mut FxHashMap<String, Weak<Segment>>,
+    prefix: &str,
+    name: &str,
+    recycler: Option<&mpsc::Sender<(String, usize)>>,
+) -> io::Result<Arc<Segment>> {
     if let Some(segment) = segments.get(name).and_then(Weak::upgrade) {
         return Ok(segment);
     }
@@ -727,8 +846,12 @@ fn adopt(segments: &mut FxHashMap<String, Weak<Segment>>, prefix: &str, name: &s
             format!("{name} is not a segment of this executor"),
         ));
     }
-    let segment = Arc::new(Segment::open(name)?);
+    let mut segment = Segment::open(name)?;
     segment.own_name();
+    if let Some(recycler) = recycler.filter(|_| name[prefix.len()..].starts_with('w')) {
+        segment.recycle_to(recycler.clone());
+    }
+    let segment = Arc::new(segment);
     segments.insert(name.to_owned(), Arc::downgrade(&segment));
     Ok(segment)
 }

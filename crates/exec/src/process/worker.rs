@@ -12,7 +12,7 @@ use std::time::Duration;
 use rask_graph::arena::with_arena;
 use rask_graph::{Failure, Registry, Value};
 use rask_protocol::{frame, FromWorker, SharedRef, TaskDone, TaskFailure, ToWorker, WireValue};
-use rask_store::{traffic, Namespace, Segment, ShmArena};
+use rask_store::{traffic, Namespace, Segment, SegmentPool, ShmArena};
 
 use super::control::Control;
 use super::wire::{from_wire, park, spilled, to_wire};
@@ -49,7 +49,11 @@ pub(crate) fn serve(spec: &Spec) -> i32 {
         tracing::error!("cannot start the heartbeat thread: {e}");
         return 2;
     }
-    let namespace = Arc::new(Namespace::with_pid(spec.parent, &spec.tag));
+    let mut namespace = Namespace::with_pid(spec.parent, &spec.tag);
+    if spec.pool_cap > 0 {
+        namespace = namespace.with_pool(SegmentPool::new(spec.pool_cap));
+    }
+    let namespace = Arc::new(namespace);
     let arena = Arc::new(ShmArena::new(namespace.clone(), spec.inline_max + 1));
     let mut worker =
         Worker { control, slot: spec.slot, namespace, inline_max: spec.inline_max, registry: Registry::new() };
@@ -76,6 +80,7 @@ impl Worker<'_> {
                     idle = 0;
                     match frame::from_frame::<ToWorker>(&record, MAX_FRAME) {
                         Ok(ToWorker::Exit) => return 0,
+                        Ok(ToWorker::Recycle(segments)) => self.recycle(segments),
                         Ok(message) => {
                             let Some(done) = self.handle(message) else { return 3 };
                             self.send(&done, &mut out);
@@ -115,6 +120,19 @@ impl Worker<'_> {
         }
     }
 
+    /// Takes back segments of ours the executor says no one reads any more; removes those
+    /// the pool has no room for, and ignores names that are not ours.
+    fn recycle(&self, segments: Vec<(String, u64)>) {
+        let Some(pool) = self.namespace.pool() else { return };
+        for (name, size) in segments {
+            if name.starts_with(self.namespace.prefix()) {
+                if let Some(refused) = pool.put(name, size as usize) {
+                    let _ = rask_store::remove(&refused);
+                }
+            }
+        }
+    }
+
     /// The completion for one message; `None` if the message cannot be a task at all.
     fn handle(&mut self, message: ToWorker) -> Option<TaskDone> {
         match message {
@@ -126,7 +144,7 @@ impl Worker<'_> {
                     _ => None,
                 }
             }
-            ToWorker::Exit => None,
+            ToWorker::Exit | ToWorker::Recycle(_) => None,
         }
     }
 
