@@ -35,8 +35,8 @@ pub use duration::parse_duration;
 pub use error::ExecError;
 #[cfg(not(loom))]
 pub use process::{
-    worker_main_if_requested, ProcessExecutor, DEFAULT_INLINE_MAX, DEFAULT_SEGMENT_POOL, DEFAULT_STALL_TIMEOUT,
-    MAX_ATTEMPTS, WINDOW,
+    worker_main_if_requested, ProcessExecutor, DEFAULT_INLINE_MAX, DEFAULT_SEGMENT_POOL_FRACTION,
+    DEFAULT_STALL_TIMEOUT, MAX_ATTEMPTS, WINDOW,
 };
 
 /// Values to and from `rask_protocol::WireValue`: large arrays and bytes by shared-memory

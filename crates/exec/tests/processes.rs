@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rask_exec::{ExecError, Executor, ProcessExecutor, DEFAULT_SEGMENT_POOL, MAX_ATTEMPTS};
+use rask_exec::{ExecError, Executor, ProcessExecutor, MAX_ATTEMPTS};
 use rask_graph::{parse_graph, register, Arity, Key, Plan, PlanOptions, Registry, TaskError, Value};
 
 fn main() {
@@ -38,7 +38,7 @@ fn leftovers(executor: &ProcessExecutor) -> Vec<String> {
     let pooled = executor.pooled_segments();
     let pooled_bytes: u64 =
         pooled.iter().map(|n| std::fs::metadata(format!("/dev/shm/{n}")).map_or(0, |m| m.len())).sum();
-    assert!(pooled_bytes <= (executor.workers() * DEFAULT_SEGMENT_POOL) as u64, "{pooled_bytes} bytes pooled");
+    assert!(pooled_bytes <= (executor.workers() * executor.segment_pool_cap()) as u64, "{pooled_bytes} bytes pooled");
     rask_store::list().into_iter().filter(|n| n.starts_with(&prefix) && !pooled.contains(n)).collect()
 }
 

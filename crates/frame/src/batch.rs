@@ -30,11 +30,14 @@ impl ExtValue for Batch {
 
     fn encode(&self) -> Result<Vec<u8>, String> {
         let mut out = Vec::new();
-        let mut writer = StreamWriter::try_new(&mut out, &self.0.schema()).map_err(|e| e.to_string())?;
-        writer.write(&self.0).map_err(|e| e.to_string())?;
-        writer.finish().map_err(|e| e.to_string())?;
-        drop(writer);
+        self.encode_to(&mut out)?;
         Ok(out)
+    }
+
+    fn encode_to(&self, out: &mut dyn std::io::Write) -> Result<(), String> {
+        let mut writer = StreamWriter::try_new(out, &self.0.schema()).map_err(|e| e.to_string())?;
+        writer.write(&self.0).map_err(|e| e.to_string())?;
+        writer.finish().map_err(|e| e.to_string())
     }
 
     fn eq_ext(&self, other: &dyn ExtValue) -> bool {

@@ -38,16 +38,21 @@ pub fn allocation_limit() -> usize {
     }
 }
 
-/// Three quarters of physical memory (from `/proc/meminfo`), or 16 GiB where that cannot be
-/// read: a single result larger than that cannot be held anyway.
+/// Three quarters of physical memory: a single result larger than that cannot be held anyway.
 fn default_limit() -> usize {
-    static DEFAULT: OnceLock<usize> = OnceLock::new();
-    *DEFAULT.get_or_init(|| {
+    physical_memory() / 4 * 3
+}
+
+/// The machine's physical memory in bytes (from `/proc/meminfo`), or 16 GiB where that cannot
+/// be read.
+pub fn physical_memory() -> usize {
+    static TOTAL: OnceLock<usize> = OnceLock::new();
+    *TOTAL.get_or_init(|| {
         let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
             let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
             line.split_whitespace().nth(1)?.parse::<usize>().ok()
         });
-        total_kib.map_or(16 << 30, |kib| kib.saturating_mul(1024) / 4 * 3)
+        total_kib.map_or(16 << 30, |kib| kib.saturating_mul(1024))
     })
 }
 

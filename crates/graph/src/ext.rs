@@ -23,6 +23,13 @@ pub trait ExtValue: Send + Sync + 'static {
     fn nbytes(&self) -> usize;
     /// Bytes from which the registered codec rebuilds an equal value.
     fn encode(&self) -> Result<Vec<u8>, String>;
+    /// The same bytes as [`ExtValue::encode`], written to `out` as they are made: an executor
+    /// passes a writer into shared memory, so a large value is encoded once, in place, with no
+    /// buffer on the heap. The default writes what `encode` returns. A write error (the
+    /// destination is full) must be returned as an error, not ignored.
+    fn encode_to(&self, out: &mut dyn std::io::Write) -> Result<(), String> {
+        out.write_all(&self.encode()?).map_err(|e| e.to_string())
+    }
     fn eq_ext(&self, other: &dyn ExtValue) -> bool;
     /// How it prints inside a value's repr.
     fn fmt_repr(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
@@ -78,6 +85,11 @@ impl Ext {
     /// See [`ExtValue::encode`].
     pub fn encode(&self) -> Result<Vec<u8>, String> {
         self.0.encode()
+    }
+
+    /// See [`ExtValue::encode_to`].
+    pub fn encode_to(&self, out: &mut dyn std::io::Write) -> Result<(), String> {
+        self.0.encode_to(out)
     }
 
     /// See [`ExtValue::encoded_source`].

@@ -11,7 +11,8 @@
 //! name to anyone, or the one process that adopted it (the executor) drops its last handle and
 //! *knows* no task still reads it, and says so to the creator ([`SegmentPool::put`] on its
 //! behalf). Mappings readers still hold are never read again, so rewriting the pages under them
-//! is harmless. The pool holds at most `cap` bytes: past that a returned segment is removed.
+//! is harmless. The pool holds at most `cap` bytes: a full pool refuses what comes back (it is
+//! removed), and a request nothing fits removes the segments that came back longest ago.
 
 use std::sync::{Arc, Mutex};
 
@@ -28,6 +29,18 @@ struct Free {
     /// (size, name), in the order they came back.
     segments: Vec<(usize, String)>,
     bytes: usize,
+}
+
+impl Free {
+    /// Takes out the oldest segments until `size` more bytes fit under `cap`.
+    fn make_room(&mut self, cap: usize, size: usize) -> Vec<(usize, String)> {
+        let mut evict = 0;
+        while evict < self.segments.len() && self.bytes + size > cap {
+            self.bytes -= self.segments[evict].0;
+            evict += 1;
+        }
+        self.segments.drain(..evict).collect()
+    }
 }
 
 /// The size a pooled segment of `len` bytes is made with: `len` rounded up to one of four
@@ -65,7 +78,7 @@ impl SegmentPool {
     }
 
     /// Takes back segment `name` of `size` bytes, which no one reads any more; gives the name
-    /// back (for the caller to remove) if the pool is full.
+    /// back (for the caller to remove) if the pool has no room for it.
     pub fn put(&self, name: String, size: usize) -> Option<String> {
         let mut free = self.lock();
         if free.bytes + size > self.cap {
@@ -88,13 +101,25 @@ impl SegmentPool {
         loop {
             let (_, name) = {
                 let mut free = self.lock();
-                let (i, _) = free
+                let fit = free
                     .segments
                     .iter()
                     .enumerate()
                     .filter(|(_, (size, _))| *size >= len && *size / 2 <= len)
-                    .min_by_key(|(_, (size, _))| *size)?;
-                let taken = free.segments.swap_remove(i);
+                    .min_by_key(|(_, (size, _))| *size);
+                let Some((i, _)) = fit else {
+                    // None fits: make room for the segment the caller makes now, removing what
+                    // came back longest ago — sizes no longer asked for drain away, while a
+                    // pool of the sizes in use keeps what it has (a full pool refuses new ones
+                    // rather than churn when a run cycles through more than it holds).
+                    let evicted = free.make_room(self.cap, size_class(len));
+                    drop(free);
+                    for (_, name) in evicted {
+                        let _ = shm_unlink(&name);
+                    }
+                    return None;
+                };
+                let taken = free.segments.remove(i);
                 free.bytes -= taken.0;
                 taken
             };

@@ -206,6 +206,12 @@ impl SegmentMut {
         self.recycled
     }
 
+    /// Keeps only the first `len` bytes as the value (a writer that wrote less than it asked
+    /// for); the segment's size does not change.
+    pub fn truncate(&mut self, len: usize) {
+        self.segment.len = self.segment.len.min(len);
+    }
+
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: the creator is the only one that knows the name until `freeze`, and `&mut
         // self` makes this borrow unique.

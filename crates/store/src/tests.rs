@@ -143,7 +143,7 @@ fn a_pooled_segment_is_written_again_under_its_name_and_create_clears_it() {
 }
 
 #[test]
-fn a_full_pool_refuses_and_the_name_is_removed() {
+fn a_full_pool_refuses_and_a_size_no_longer_asked_for_drains_away() {
     let pool = SegmentPool::new(size_class(50_000));
     let ns = Namespace::new("t9").with_pool(pool.clone());
     let a = ns.create_uninit(50_000).unwrap().freeze();
@@ -152,8 +152,14 @@ fn a_full_pool_refuses_and_the_name_is_removed() {
     drop(a);
     drop(b);
     assert_eq!(pool.len(), 1);
-    assert_eq!(names_under(ns.prefix()), vec![a_name], "the second did not fit: removed");
+    assert_eq!(names_under(ns.prefix()), vec![a_name.clone()], "the second did not fit: removed");
     assert!(Segment::open(&b_name).is_err());
+    // A request the pooled segment cannot serve (it would waste more than half) evicts it.
+    let small = ns.create_uninit(10_000).unwrap();
+    assert!(!small.recycled());
+    assert!(Segment::open(&a_name).is_err(), "the old size made room for the new");
+    drop(small);
+    assert_eq!((pool.len(), pool.held()), (1, size_class(10_000)));
     drop(pool);
     drop(ns);
     assert!(names_under("rask-").iter().all(|n| !n.contains("-t9-")), "the pool's segments go with it");

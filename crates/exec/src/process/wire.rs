@@ -3,6 +3,7 @@
 use std::io;
 use std::sync::Arc;
 
+use rask_graph::ext::Ext;
 use rask_graph::{Array, Buffer, Value};
 use rask_protocol::{Layout, SharedRef, WireValue};
 use rask_store::{traffic, Namespace, Segment};
@@ -59,9 +60,9 @@ fn to_wire_one(
             if let Some(shared) = pass_on(value, hand_over) {
                 return Ok((shared, None));
             }
-            // Encoded once, into the segment the receiver decodes in place.
-            let bytes = e.encode().map_err(invalid)?;
-            return parked(park(namespace, &bytes, Layout::Ext { type_name: e.type_name().to_owned() }, hand_over)?);
+            // Encoded once, straight into the segment the receiver decodes in place.
+            let layout = Layout::Ext { type_name: e.type_name().to_owned() };
+            return parked(park_encoded(namespace, e, layout, hand_over)?);
         }
         _ => {
             let bytes = postcard::to_stdvec(value).map_err(|e| invalid(e.to_string()))?;
@@ -102,6 +103,65 @@ pub(crate) fn park(
     }
     let r = SharedRef { segment: segment.name().to_owned(), offset: 0, len: bytes.len() as u64, layout };
     Ok((r, segment))
+}
+
+/// `value` encoded straight into a new segment of `namespace` sized from its `nbytes` (the
+/// bytes are written once, with no buffer on the heap); if the encoding turns out larger than
+/// that, encoded on the heap and copied in as [`park`] does.
+fn park_encoded(
+    namespace: &Namespace,
+    value: &Ext,
+    layout: Layout,
+    hand_over: bool,
+) -> io::Result<(SharedRef, Segment)> {
+    let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidData, e);
+    let room = value.nbytes() + value.nbytes() / 16 + ENCODING_OVERHEAD;
+    let mut segment = namespace.create_uninit(room)?;
+    let mut fill = Fill { room: segment.bytes_mut(), at: 0, full: false };
+    match value.encode_to(&mut fill) {
+        Ok(()) if fill.at > 0 => {
+            let len = fill.at;
+            segment.truncate(len);
+            traffic::copied(len);
+            let segment = segment.freeze();
+            if hand_over {
+                segment.hand_over();
+            }
+            Ok((SharedRef { segment: segment.name().to_owned(), offset: 0, len: len as u64, layout }, segment))
+        }
+        Err(e) if !fill.full => Err(invalid(e)),
+        // Larger than guessed (or empty): the segment goes back, the heap takes the encoding.
+        _ => {
+            drop(segment);
+            park(namespace, &value.encode().map_err(invalid)?, layout, hand_over)
+        }
+    }
+}
+
+/// Room an encoding needs beyond its value's `nbytes` and a sixteenth: headers, schemas, padding.
+const ENCODING_OVERHEAD: usize = 16 << 10;
+
+/// A writer into a fixed slice that fails, and says so, when the slice is full.
+struct Fill<'a> {
+    room: &'a mut [u8],
+    at: usize,
+    full: bool,
+}
+
+impl io::Write for Fill<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let Some(dest) = self.room.get_mut(self.at..self.at + bytes.len()) else {
+            self.full = true;
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "the segment is full"));
+        };
+        dest.copy_from_slice(bytes);
+        self.at += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A reference to `value`'s bytes if they already live in a shared-memory segment (an array
@@ -165,4 +225,50 @@ pub(crate) fn spilled<T: serde::de::DeserializeOwned>(segment: &Segment, r: &Sha
     let bytes =
         range.and_then(|range| segment.as_ref().get(range)).ok_or("spilled message out of its segment's bounds")?;
     rask_protocol::frame::from_frame(bytes, usize::MAX).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rask_graph::ext::ExtValue;
+
+    /// A value whose encoding is `encoded` bytes while it claims `claimed` in memory.
+    struct Claims {
+        claimed: usize,
+        encoded: usize,
+    }
+
+    impl ExtValue for Claims {
+        fn type_name(&self) -> &'static str {
+            "test.Claims"
+        }
+        fn nbytes(&self) -> usize {
+            self.claimed
+        }
+        fn encode(&self) -> Result<Vec<u8>, String> {
+            Ok((0..self.encoded).map(|i| (i % 251) as u8).collect())
+        }
+        fn eq_ext(&self, _: &dyn ExtValue) -> bool {
+            false
+        }
+        fn fmt_repr(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Claims")
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    #[test]
+    fn an_encoding_goes_into_its_segment_in_place_or_by_the_heap_when_larger_than_claimed() {
+        let namespace = Namespace::new("wire-test");
+        for (claimed, encoded) in [(300_000, 300_000), (300_000, 100_000), (300_000, 2_000_000)] {
+            let value = Ext::new(Claims { claimed, encoded });
+            let layout = Layout::Ext { type_name: "test.Claims".into() };
+            let (r, segment) = park_encoded(&namespace, &value, layout, false).unwrap();
+            assert_eq!((r.offset, r.len, segment.len()), (0, encoded as u64, encoded), "{claimed} / {encoded}");
+            assert_eq!(segment.as_ref(), value.encode().unwrap().as_slice());
+        }
+        assert_eq!(namespace.sweep(), 0, "each segment went with its handle");
+    }
 }
