@@ -58,8 +58,10 @@ pub fn queries(data: &Path, runs: usize, dask: bool) {
         }
     }
     println!("\nrows moving between partitions, same dataset, seconds (medians):");
-    println!("| query | dask-threads | rask-threads | rask-processes | rask-threads vs Dask | checksums agree |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| query | dask-threads | rask-threads | rask-processes | rask-threads vs Dask | processes / threads (goal ≤ 1.2) | checksums agree |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for q in QUERIES {
         let cell = |e: &str| table.get(e).and_then(|m| m.get(q)).copied();
         let show = |e: &str| cell(e).map_or("–".into(), |(s, _)| format!("{s:.3}"));
@@ -67,10 +69,14 @@ pub fn queries(data: &Path, runs: usize, dask: bool) {
             (Some((d, _)), Some((r, _))) if r > 0.0 => format!("{:.1}×", d / r),
             _ => "–".into(),
         };
+        let processes_vs_threads = match (cell("rask-processes"), cell("rask-threads")) {
+            (Some((p, _)), Some((t, _))) if t > 0.0 => format!("{:.2}", p / t),
+            _ => "–".into(),
+        };
         let sums: Vec<f64> = table.values().filter_map(|m| m.get(q).map(|(_, c)| *c)).collect();
         let agree = sums.windows(2).all(|w| (w[0] - w[1]).abs() <= 1e-6 * (1.0 + w[0].abs()));
         println!(
-            "| {q} | {} | {} | {} | {ratio} | {} |",
+            "| {q} | {} | {} | {} | {ratio} | {processes_vs_threads} | {} |",
             show("dask-threads"),
             show("rask-threads"),
             show("rask-processes"),
