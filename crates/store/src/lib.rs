@@ -17,12 +17,14 @@
 //! a finished result with it), `shared_memory` is unmaintained and `ipc-channel` moves bytes
 //! through sockets — the copy this crate exists to avoid. The libc calls used are four.
 
+mod cache;
 mod pool;
 mod segment;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
+pub use cache::{cache_mappings, cached_bytes};
 pub use pool::{size_class, SegmentPool};
 pub use segment::{list, owned_by, remove, sweep, sweep_orphans, Namespace, Segment, SegmentMut};
 

@@ -10,6 +10,7 @@ use std::sync::{mpsc, Arc, OnceLock};
 
 use memmap2::{MmapOptions, MmapRaw};
 
+use crate::cache;
 use crate::pool::SegmentPool;
 
 /// Every segment of ours starts with this, then the creating process's pid.
@@ -22,7 +23,7 @@ const SHM_DIR: &str = "/dev/shm";
 /// name: its creator's until handed over, then its adopter's.
 pub struct Segment {
     name: String,
-    map: MmapRaw,
+    map: Arc<MmapRaw>,
     /// The bytes in use: all of a mapped segment, the written prefix of a recycled one.
     len: usize,
     owns_name: AtomicBool,
@@ -77,7 +78,11 @@ impl Segment {
             MmapOptions::new().len(size).map_raw(&file)
         })();
         match created {
-            Ok(map) => Ok(SegmentMut::new(name, map, len, pool, false)),
+            Ok(map) => {
+                let map = Arc::new(map);
+                cache::put(name, &map, true);
+                Ok(SegmentMut::new(name, map, len, pool, false))
+            }
             Err(e) => {
                 let _ = shm_unlink(name);
                 Err(e)
@@ -87,17 +92,29 @@ impl Segment {
 
     /// Maps an existing segment read-only. The handle does not own the name.
     pub fn open(name: &str) -> io::Result<Segment> {
-        let file = shm_open(name, libc::O_RDONLY)?;
-        let len = file.metadata()?.len() as usize;
-        if len == 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{name}: segment is empty")));
-        }
-        let map = MmapOptions::new().len(len).map_raw_read_only(&file)?;
+        let map = match cache::get(name, false) {
+            Some(map) => map,
+            None => {
+                let file = shm_open(name, libc::O_RDONLY)?;
+                let len = file.metadata()?.len() as usize;
+                if len == 0 {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{name}: segment is empty")));
+                }
+                let map = Arc::new(MmapOptions::new().len(len).map_raw_read_only(&file)?);
+                cache::put(name, &map, false);
+                map
+            }
+        };
+        let len = map.len();
         Ok(Segment { name: name.to_owned(), map, len, owns_name: AtomicBool::new(false), release: Release::Unlink })
     }
 
     /// Maps a recycled segment of ours for writing its first `len` bytes again (not zeroed).
     pub(crate) fn reopen(name: &str, len: usize, pool: Arc<SegmentPool>) -> io::Result<SegmentMut> {
+        if let Some(map) = cache::get(name, true).filter(|map| map.len() >= len) {
+            // Its pages are mapped and writable in this process already.
+            return Ok(SegmentMut::new(name, map, len, Some(pool), true));
+        }
         let file = shm_open(name, libc::O_RDWR)?;
         let size = file.metadata()?.len() as usize;
         if size < len {
@@ -109,6 +126,8 @@ impl Segment {
         // processes 4% faster). Old kernels refuse the advice; the faults then happen as usual.
         // SAFETY: a range inside our own fresh mapping.
         unsafe { libc::madvise(map.as_mut_ptr().cast(), len, libc::MADV_POPULATE_WRITE) };
+        let map = Arc::new(map);
+        cache::put(name, &map, true);
         Ok(SegmentMut::new(name, map, len, Some(pool), true))
     }
 
@@ -191,7 +210,7 @@ impl std::fmt::Debug for Segment {
 }
 
 impl SegmentMut {
-    fn new(name: &str, map: MmapRaw, len: usize, pool: Option<Arc<SegmentPool>>, recycled: bool) -> SegmentMut {
+    fn new(name: &str, map: Arc<MmapRaw>, len: usize, pool: Option<Arc<SegmentPool>>, recycled: bool) -> SegmentMut {
         let release = pool.map_or(Release::Unlink, Release::Pool);
         let segment = Segment { name: name.to_owned(), map, len, owns_name: AtomicBool::new(true), release };
         SegmentMut { segment, recycled }
@@ -355,6 +374,7 @@ fn shm_open(name: &str, flags: i32) -> io::Result<File> {
 }
 
 pub(crate) fn shm_unlink(name: &str) -> io::Result<()> {
+    cache::forget(name);
     let c = c_name(name)?;
     // SAFETY: a valid C string.
     if unsafe { libc::shm_unlink(c.as_ptr()) } != 0 {

@@ -52,6 +52,9 @@ pub(crate) fn serve(spec: &Spec) -> i32 {
     let mut namespace = Namespace::with_pid(spec.parent, &spec.tag);
     if spec.pool_cap > 0 {
         namespace = namespace.with_pool(SegmentPool::new(spec.pool_cap));
+        // The same budget again for mappings kept after use: a pooled segment read or written
+        // here again costs no page faults.
+        rask_store::cache_mappings(spec.pool_cap);
     }
     let namespace = Arc::new(namespace);
     let arena = Arc::new(ShmArena::new(namespace.clone(), spec.inline_max + 1));
