@@ -42,9 +42,11 @@ fn run(query: &str, root: &Path, ex: &dyn Executor) -> Result<f64, FrameError> {
 pub fn queries(data: &Path, runs: usize, dask: bool) {
     crate::frame::ensure_data(data);
     let mut table = crate::frame::peer_table(dask.then(|| crate::peer::dask_moves(data)));
+    let cluster = rask_distributed::LocalCluster::new(2, 1).expect("a local cluster");
     let executors: Vec<(&str, Box<dyn Executor>)> = vec![
         ("rask-threads", Box::new(ThreadedExecutor::new(2))),
         ("rask-processes", Box::new(ProcessExecutor::new(2))),
+        ("rask-local-cluster", Box::new(cluster.client().expect("connects"))),
     ];
     for (name, ex) in &executors {
         for q in QUERIES {
@@ -59,9 +61,10 @@ pub fn queries(data: &Path, runs: usize, dask: bool) {
     }
     println!("\nrows moving between partitions, same dataset, seconds (medians):");
     println!(
-        "| query | dask-threads | rask-threads | rask-processes | rask-threads vs Dask | processes / threads (goal ≤ 1.2) | checksums agree |"
+        "| query | dask-threads | rask-threads | rask-processes | rask-local-cluster (2 workers × 1 thread) | \
+         rask-threads vs Dask | processes / threads | cluster / threads (goal ≤ 1.2 each) | checksums agree |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for q in QUERIES {
         let cell = |e: &str| table.get(e).and_then(|m| m.get(q)).copied();
         let show = |e: &str| cell(e).map_or("–".into(), |(s, _)| format!("{s:.3}"));
@@ -69,17 +72,20 @@ pub fn queries(data: &Path, runs: usize, dask: bool) {
             (Some((d, _)), Some((r, _))) if r > 0.0 => format!("{:.1}×", d / r),
             _ => "–".into(),
         };
-        let processes_vs_threads = match (cell("rask-processes"), cell("rask-threads")) {
-            (Some((p, _)), Some((t, _))) if t > 0.0 => format!("{:.2}", p / t),
+        let vs_threads = |e: &str| match (cell(e), cell("rask-threads")) {
+            (Some((x, _)), Some((t, _))) if t > 0.0 => format!("{:.2}", x / t),
             _ => "–".into(),
         };
         let sums: Vec<f64> = table.values().filter_map(|m| m.get(q).map(|(_, c)| *c)).collect();
         let agree = sums.windows(2).all(|w| (w[0] - w[1]).abs() <= 1e-6 * (1.0 + w[0].abs()));
         println!(
-            "| {q} | {} | {} | {} | {ratio} | {processes_vs_threads} | {} |",
+            "| {q} | {} | {} | {} | {} | {ratio} | {} | {} | {} |",
             show("dask-threads"),
             show("rask-threads"),
             show("rask-processes"),
+            show("rask-local-cluster"),
+            vs_threads("rask-processes"),
+            vs_threads("rask-local-cluster"),
             if agree { "yes" } else { "NO" }
         );
     }

@@ -39,6 +39,7 @@ mod nested;
 mod peers;
 mod report;
 pub mod scheduler;
+mod sharing;
 pub mod store;
 mod stream;
 pub mod timeouts;

@@ -21,6 +21,9 @@ use crate::stream::Stream;
 use crate::tls::Security;
 use crate::{DistError, Timeouts};
 
+/// List positions wanted of some keys (see [`DataRequest::Get`]).
+pub(crate) type Picks = FxHashMap<Key, Vec<i64>>;
+
 /// The most results one batched request asks a holder for: its answer stays a bounded frame
 /// (by reference on one machine, a few names; by value, a few values).
 const BATCH_KEYS: usize = 64;
@@ -58,9 +61,20 @@ impl Peers {
     /// Fetches `keys` from the worker at `addr`; `None` for keys it does not hold. Fails
     /// with [`DistError::TimedOut`] if a step of the exchange misses the fetch timeout.
     pub(crate) async fn fetch(&self, addr: &str, keys: Vec<Key>) -> Result<Vec<(Key, Option<Value>)>, DistError> {
+        self.fetch_picked(addr, keys, &Picks::default()).await
+    }
+
+    /// [`Peers::fetch`], asking of the keys in `picks` only those list positions (the other
+    /// items arrive as `None`): what a task that picks items of its input needs.
+    pub(crate) async fn fetch_picked(
+        &self,
+        addr: &str,
+        keys: Vec<Key>,
+        picks: &Picks,
+    ) -> Result<Vec<(Key, Option<Value>)>, DistError> {
         let mut values = Vec::with_capacity(keys.len());
         let mut vanished = Vec::new();
-        for (key, wire) in self.request(addr, keys, false).await? {
+        for (key, wire) in self.request(addr, keys, false, picks).await? {
             match wire.map(|w| self.materialize(w)) {
                 Some(None) => vanished.push(key),
                 other => values.push((key, other.flatten())),
@@ -69,7 +83,7 @@ impl Peers {
         // A segment named in the reply was gone before we mapped it (the holder spilled or
         // released it meanwhile): ask for those values as bytes.
         if !vanished.is_empty() {
-            for (key, wire) in self.request(addr, vanished, true).await? {
+            for (key, wire) in self.request(addr, vanished, true, picks).await? {
                 values.push((key, wire.and_then(|w| self.materialize(w))));
             }
         }
@@ -84,6 +98,7 @@ impl Peers {
         addr: &str,
         keys: Vec<Key>,
         by_value: bool,
+        picks: &Picks,
     ) -> Result<Vec<(Key, Option<WireValue>)>, DistError> {
         let limit = self.timeouts.fetch;
         let timed_out = || DistError::TimedOut(format!("{addr} did not answer a fetch within {limit:?}"));
@@ -94,7 +109,8 @@ impl Peers {
             let mut keys = keys;
             // A holder answers a bounded number of bytes at a time: ask again for the rest.
             while !keys.is_empty() {
-                tokio::time::timeout(limit, write_msg(&mut *stream, &DataRequest::Get { keys, by_value }))
+                let picks = keys.iter().filter_map(|k| Some((k.clone(), picks.get(k)?.clone()))).collect();
+                tokio::time::timeout(limit, write_msg(&mut *stream, &DataRequest::Get { keys, by_value, picks }))
                     .await
                     .map_err(|_| timed_out())??;
                 let reply: DataReply = read_msg_idle(&mut *stream, MAX_FRAME, Some(limit))
@@ -145,7 +161,11 @@ impl Peers {
     /// arrived, each with its transfer (where from, when) for the first reader to take; a
     /// result missing from the answer is for the caller to fetch again ([`Peers::fetch_one`]
     /// tries its other holders).
-    pub(crate) async fn fetch_many(&self, wanted: Vec<(Key, &[String])>) -> FxHashMap<Key, (Value, Option<Transfer>)> {
+    pub(crate) async fn fetch_many(
+        &self,
+        wanted: Vec<(Key, &[String])>,
+        picks: &Picks,
+    ) -> FxHashMap<Key, (Value, Option<Transfer>)> {
         let mut by_holder: FxHashMap<&str, Vec<Key>> = FxHashMap::default();
         for (key, holders) in wanted {
             if let Some(first) = holders.first() {
@@ -157,7 +177,7 @@ impl Peers {
             .flat_map(|(addr, keys)| keys.chunks(BATCH_KEYS).map(|keys| (addr, keys.to_vec())).collect::<Vec<_>>());
         let answers = futures_util::future::join_all(requests.map(|(addr, keys)| async move {
             let start_us = crate::metrics::unix_us();
-            let values = self.fetch(addr, keys).await.unwrap_or_default();
+            let values = self.fetch_picked(addr, keys, picks).await.unwrap_or_default();
             (addr, start_us, crate::metrics::unix_us(), values)
         }))
         .await;

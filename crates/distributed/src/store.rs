@@ -135,6 +135,15 @@ impl Store {
         }
     }
 
+    /// Replaces the in-memory value of `key` with `value`, the same result in another form
+    /// (moved into shared memory for a peer); its place in the spill order and its counted
+    /// size stay. Nothing happens if the result has gone or been spilled meanwhile.
+    pub fn reform(&self, key: &Key, value: Value) {
+        if let Some(Slot::Memory(held, _)) = self.inner.lock().expect("store lock").slots.get_mut(key) {
+            *held = value;
+        }
+    }
+
     pub fn remove(&self, keys: &[Key]) {
         let mut inner = self.inner.lock().expect("store lock");
         for k in keys {

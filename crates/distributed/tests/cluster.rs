@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use rask_distributed::{Arg, Client, DistError, LocalCluster, SchedulerThread, Security, WorkerOptions};
-use rask_graph::{parse_graph, register, Arity, Expr, Graph, Key, TaskError, Value};
+use rask_graph::{parse_graph, register, Annotations, Arity, Array, Expr, Graph, Key, TaskError, Value};
 
 fn main() {
     rask_distributed::worker_main_if_requested();
@@ -30,6 +30,7 @@ fn main() {
         ("a_function_the_workers_lack_is_an_error_naming_it", unknown_function_on_workers),
         ("a_failing_task_is_the_same_error_as_on_a_local_executor", same_error_as_local),
         ("workers_on_one_machine_share_large_results_without_copies", shared_memory_between_workers),
+        ("a_task_picking_one_item_of_a_peer_s_list_fetches_only_that_item", picks_fetch_only_their_items),
         ("a_worker_over_its_limit_with_nothing_to_free_does_not_stay_paused", worker_over_its_limit),
     ];
     common::run_tests(tests);
@@ -113,6 +114,14 @@ fn die(_: &[Value]) -> Result<Value, TaskError> {
     std::process::abort();
 }
 register!("die", Arity::Exact(1), die);
+
+/// Four float64 arrays of `n` items, the k-th filled with k (a shuffle's split, in small).
+fn pieces(args: &[Value]) -> Result<Value, TaskError> {
+    let n = args[0].as_int().unwrap_or(0) as usize;
+    let arrays = (0..4).map(|k| Array::f64_with(n, |xs| xs.fill(k as f64)).map(Value::Array));
+    Ok(Value::list(arrays.collect::<Result<Vec<_>, _>>()?))
+}
+register!("pieces", Arity::Exact(1), pieces);
 
 fn task_that_kills_workers() {
     let cluster = LocalCluster::new(4, 1).unwrap();
@@ -314,4 +323,23 @@ fn worker_over_its_limit() {
     let futures = client.map("inc", (0..200).map(Value::Int)).unwrap();
     assert_eq!(client.gather(&futures).unwrap(), (1..=200).map(Value::Int).collect::<Vec<_>>());
     eventually("no worker stays paused", || client.stats().unwrap().workers_paused == 0);
+}
+
+fn picks_fetch_only_their_items() {
+    let cluster = LocalCluster::new(2, 1).unwrap();
+    let client = cluster.client().unwrap();
+    let stats = client.stats().unwrap();
+    let (a, b) = (stats.worker_status[0].addr.clone(), stats.worker_status[1].addr.clone());
+    let n = 1 << 20; // 8 MiB a piece, in shared memory
+    let parts = client.submit_with("pieces", [Arg::from(n as i64)], &Annotations::new().workers([a])).unwrap();
+    let on_b = Annotations::new().workers([b]);
+    let third = client.submit_with("getitem", [Arg::from(&parts), Arg::from(-2)], &on_b).unwrap();
+    let Value::Array(got) = third.result().unwrap() else { panic!("an array") };
+    assert_eq!((got.len(), got.as_f64().unwrap()[0]), (n, 2.0), "the item at -2 of four");
+    eventually("a heartbeat reports the fetch", || client.stats().unwrap().bytes_fetched_by_reference >= 8 << 20);
+    let fetched = client.stats().unwrap().bytes_fetched_by_reference;
+    assert_eq!(fetched, 8 << 20, "one piece of four crossed (mapped by name), not the whole list");
+    // Out of range still fails as on the whole list.
+    let beyond = client.submit_with("getitem", [Arg::from(&parts), Arg::from(4)], &on_b).unwrap();
+    assert!(beyond.result().unwrap_err().to_string().contains("IndexError"), "the error names the cause");
 }

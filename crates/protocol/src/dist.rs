@@ -88,6 +88,12 @@ impl EncodedOp {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Whether the op may call `name`: false for certain when the name's bytes are nowhere in
+    /// the encoding (function names travel as text), without decoding it.
+    pub fn may_call(&self, name: &str) -> bool {
+        self.0.windows(name.len()).any(|w| w == name.as_bytes())
+    }
 }
 
 impl std::fmt::Debug for EncodedOp {
@@ -500,7 +506,9 @@ pub enum DistFailure {
 pub enum DataRequest {
     /// With `by_value`, every value comes as bytes, never as a segment name (asked again when a
     /// named segment was gone by the time the peer mapped it: spilled or released meanwhile).
-    Get { keys: Vec<Key>, by_value: bool },
+    /// `picks` names keys of which only some list positions are wanted (a task that picks
+    /// items of its input, as a shuffle's do): the other items come back as `None`.
+    Get { keys: Vec<Key>, by_value: bool, picks: Vec<(Key, Vec<i64>)> },
 }
 
 /// Worker → peer: each requested key's value, or `None` if the worker does not hold it. A

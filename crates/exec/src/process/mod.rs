@@ -50,7 +50,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use self::control::Control;
 pub use self::wire::DEFAULT_INLINE_MAX;
-use self::wire::{from_wire, to_wire};
+use self::wire::{from_wire, only_items, to_wire};
 use crate::threaded::deque::Worker as Deque;
 use crate::threaded::Shared;
 use crate::{ExecError, Executor, Outcome, Progress};
@@ -809,15 +809,6 @@ impl<'a, 'p> Run<'a, 'p> {
             }
         }
     }
-}
-
-/// `items` with every item but those at positions `read` (negative ones from the end) replaced
-/// by `None`: what a task that only picks those items needs sent, its length kept so that a
-/// position out of range fails as it would on the whole list.
-fn only_items(items: &[Value], read: &[i64]) -> Value {
-    let len = items.len() as i64;
-    let wanted = |p: usize| read.iter().any(|&k| if k < 0 { k + len } else { k } == p as i64);
-    Value::list(items.iter().enumerate().map(|(p, v)| if wanted(p) { v.clone() } else { Value::None }))
 }
 
 fn stall_timeout_from_env() -> Duration {

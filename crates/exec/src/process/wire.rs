@@ -164,6 +164,15 @@ impl io::Write for Fill<'_> {
     }
 }
 
+/// `items` with every item but those at positions `read` (negative ones from the end) replaced
+/// by `None`: what a task that only picks those items needs sent, its length kept so that a
+/// position out of range fails as it would on the whole list.
+pub fn only_items(items: &[Value], read: &[i64]) -> Value {
+    let len = items.len() as i64;
+    let wanted = |p: usize| read.iter().any(|&k| if k < 0 { k + len } else { k } == p as i64);
+    Value::list(items.iter().enumerate().map(|(p, v)| if wanted(p) { v.clone() } else { Value::None }))
+}
+
 /// A reference to `value`'s bytes if they already live in a shared-memory segment (an array
 /// or bytes value made in an arena, or mapped from one; an extension value decoded in place
 /// from one): the segment and where in it they lie.

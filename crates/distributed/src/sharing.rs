@@ -1,0 +1,188 @@
+//! How a worker hands its results to whoever asks: by segment name to a peer on the same
+//! machine when the value lives in shared memory (moved there when made, or the first time
+//! such a peer asks), by value otherwise; within a byte budget per reply.
+
+use std::sync::Arc;
+
+use rask_graph::{Key, Value};
+use rask_protocol::dist::DataReply;
+use rask_protocol::WireValue;
+use rask_store::Namespace;
+
+use crate::store::Store;
+
+/// Arrays and bytes from this size up are made in shared memory.
+pub(crate) const SHARE_MIN: usize = 256 << 10;
+
+/// A value for a peer: by segment name if the peer is on this machine and the value lives in
+/// shared memory (it maps the same pages; a list item by item), else the value itself.
+fn share(value: Value, same_host: bool) -> WireValue {
+    if same_host {
+        if let Some((_, r)) = rask_exec::wire::by_reference(&value) {
+            return WireValue::Shared(r);
+        }
+        if let Value::List(items) = &value {
+            if items.iter().any(|v| rask_exec::wire::by_reference(v).is_some()) {
+                return WireValue::List(items.iter().map(|v| share(v.clone(), true)).collect());
+            }
+        }
+    }
+    WireValue::Inline(value)
+}
+
+/// A large extension value (an Arrow batch), or a list holding some, moved into shared memory:
+/// encoded once into a segment and read in place from then on, so that peers on this machine
+/// map it as they map arrays made in the arena. Anything that cannot be moved stays as it is.
+/// Task threads move their results as they make them; a value still on the heap when a peer
+/// on this machine asks (read back after a spill, say) is moved then, and kept moved.
+pub(crate) fn into_shared(value: &Value, namespace: &Namespace) -> Option<Value> {
+    match value {
+        Value::Ext(e) if e.nbytes() >= SHARE_MIN && e.encoded_source().is_none() => {
+            let bytes = e.encode().ok()?;
+            let segment = rask_store::put(namespace, &bytes).ok()?;
+            let buffer = rask_graph::Buffer::from_owner(Arc::new(segment)).slice(0, bytes.len());
+            rask_graph::ext::Ext::decode(e.type_name(), buffer).ok().map(Value::Ext)
+        }
+        Value::List(items) if value.nbytes() >= SHARE_MIN => {
+            let moved: Vec<Option<Value>> = items.iter().map(|v| into_shared(v, namespace)).collect();
+            moved
+                .iter()
+                .any(Option::is_some)
+                .then(|| Value::list(moved.into_iter().zip(items.iter()).map(|(m, v)| m.unwrap_or_else(|| v.clone()))))
+        }
+        _ => None,
+    }
+}
+
+/// Bytes of results one data reply carries, about: past it the rest of the request is
+/// deferred, so serving a large gather never loads every spilled result at once nor builds
+/// one frame of gigabytes.
+pub const REPLY_BUDGET: u64 = 64 << 20;
+
+/// The reply to a request for `keys`; of a list in `picks`, only the items at those positions
+/// (the others `None`), so a task picking one piece of a shuffle's split is sent that piece.
+pub(crate) fn answer(
+    store: &Store,
+    keys: Vec<Key>,
+    picks: &[(Key, Vec<i64>)],
+    same_host: bool,
+    namespace: &Namespace,
+) -> DataReply {
+    let mut values = Vec::new();
+    let mut deferred = Vec::new();
+    let mut budget = REPLY_BUDGET;
+    for key in keys {
+        let size = store.size_of(&key).unwrap_or(0);
+        if !values.is_empty() && size > budget {
+            deferred.push(key);
+            budget = 0;
+            continue;
+        }
+        budget = budget.saturating_sub(size);
+        let value = store.get(&key).map(|v| {
+            let v = match (&v, picks.iter().find(|(k, _)| *k == key)) {
+                (Value::List(items), Some((_, read))) => rask_exec::wire::only_items(items, read),
+                _ => v,
+            };
+            if !same_host {
+                return share(v, false);
+            }
+            match into_shared(&v, namespace) {
+                Some(shared) => {
+                    // Kept in its shared form: the next peer maps the same segment.
+                    store.reform(&key, shared.clone());
+                    share(shared, true)
+                }
+                None => share(v, true),
+            }
+        });
+        values.push((key, value));
+    }
+    DataReply { values, deferred }
+}
+
+/// Payload bytes of a reply (by reference or not: what the peer receives).
+pub(crate) fn reply_bytes(reply: &DataReply) -> u64 {
+    let wire_bytes = |w: &WireValue| match w {
+        WireValue::Inline(v) => v.nbytes() as u64,
+        shared => shared.shared_refs().iter().map(|r| r.len).sum(),
+    };
+    reply.values.iter().filter_map(|(_, v)| v.as_ref()).map(wire_bytes).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rask_graph::ext::{Ext, ExtValue};
+    use rask_graph::Buffer;
+
+    /// Bytes as an extension value; decoded in place from whatever holds them.
+    struct Blob(Buffer);
+
+    impl ExtValue for Blob {
+        fn type_name(&self) -> &'static str {
+            "test.Blob"
+        }
+        fn nbytes(&self) -> usize {
+            self.0.len()
+        }
+        fn encode(&self) -> Result<Vec<u8>, String> {
+            Ok(self.0.as_slice().to_vec())
+        }
+        fn eq_ext(&self, other: &dyn ExtValue) -> bool {
+            other.as_any().downcast_ref::<Blob>().is_some_and(|o| o.0.as_slice() == self.0.as_slice())
+        }
+        fn fmt_repr(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Blob({})", self.0.len())
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+        fn encoded_source(&self) -> Option<&Buffer> {
+            // Only a blob decoded from a segment: one made on the heap has no source yet.
+            self.0.owner::<rask_store::Segment>().map(|_| &self.0)
+        }
+    }
+
+    fn decode_blob(bytes: Buffer) -> Result<Ext, String> {
+        Ok(Ext::new(Blob(bytes)))
+    }
+
+    rask_graph::register_ext!("test.Blob", decode_blob);
+
+    fn blob(n: usize) -> Value {
+        Value::Ext(Ext::new(Blob(Buffer::from_vec((0..n).map(|i| i as u8).collect()))))
+    }
+
+    #[test]
+    fn a_large_value_still_on_the_heap_moves_into_shared_memory_when_a_peer_on_this_machine_asks() {
+        let dir = std::env::temp_dir().join(format!("rask-sharing-test-{}", std::process::id()));
+        let store = Store::new(0, dir);
+        let namespace = Namespace::new("sharing1");
+        let (big, small) = (Key::from("big"), Key::from("small"));
+        store.insert(big.clone(), blob(SHARE_MIN * 2));
+        store.insert(small.clone(), blob(100));
+        let in_shm = |key: &Key| rask_exec::wire::by_reference(&store.get(key).unwrap()).is_some();
+        assert!(!in_shm(&big), "made on the heap, and left there while no one asks");
+
+        // A peer on another machine gets the value itself; nothing moves.
+        let reply = answer(&store, vec![big.clone()], &[], false, &namespace);
+        assert!(matches!(&reply.values[0].1, Some(WireValue::Inline(_))));
+        assert!(!in_shm(&big) && rask_store::list().iter().all(|n| !n.starts_with(namespace.prefix())));
+
+        // A peer on this machine: the value moves once, and both peers get its name.
+        let counted = store.usage().in_memory;
+        let first = answer(&store, vec![big.clone(), small.clone()], &[], true, &namespace);
+        let Some(WireValue::Shared(r)) = &first.values[0].1 else { panic!("{:?}", first.values[0].1) };
+        assert_eq!(r.len as usize, SHARE_MIN * 2);
+        assert!(matches!(&first.values[1].1, Some(WireValue::Inline(_))), "small values travel as they are");
+        assert!(in_shm(&big), "kept in its shared form");
+        assert_eq!(store.get(&big).unwrap(), blob(SHARE_MIN * 2), "the same value");
+        let again = answer(&store, vec![big.clone()], &[], true, &namespace);
+        assert_eq!(again.values[0].1, first.values[0].1, "the second peer maps the same segment");
+        assert_eq!(store.usage().in_memory, counted, "its counted size is unchanged");
+
+        store.remove(&[big]);
+        assert!(rask_store::list().iter().all(|n| !n.starts_with(namespace.prefix())), "its segment goes with it");
+    }
+}
