@@ -28,6 +28,7 @@
 //!   owner's pid, so a crashed run's leftovers are swept when the next executor starts.
 
 mod control;
+mod recycle;
 mod ring;
 #[cfg(all(test, loom))]
 mod ring_loom;
@@ -44,11 +45,12 @@ use std::sync::{mpsc, Arc, Mutex, Once, Weak};
 use std::time::{Duration, Instant};
 
 use rask_graph::{Plan, Value};
-use rask_protocol::{frame, FromWorker, Layout, SharedRef, TaskFailure, ToWorker, ToWorkerRef};
+use rask_protocol::{frame, FromWorker, Layout, SharedRef, TaskFailure, ToWorker, ToWorkerRef, WireValue};
 use rask_store::{Namespace, Segment};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use self::control::Control;
+use self::recycle::adopt;
 pub use self::wire::DEFAULT_INLINE_MAX;
 use self::wire::{from_wire, only_items, to_wire};
 use crate::threaded::deque::Worker as Deque;
@@ -175,7 +177,7 @@ struct InFlight {
     /// the run's segments: unlinked when done, unless the result lives in one of them (a task
     /// that returns its input as it is shares the mapping, as any adopted result does).
     _keep: Vec<Arc<Segment>>,
-    /// The inputs sent, held so that no segment a running task reads is recycled under it.
+    /// The inputs sent by segment name, held so that none is recycled under a running task.
     _inputs: Vec<Value>,
 }
 
@@ -545,14 +547,15 @@ impl<'a, 'p> Run<'a, 'p> {
         let unrunnable = |cause: String| ExecError::Unrunnable { key: plan.key(task).clone(), cause };
         let mut keep = Vec::new();
         let mut inputs = Vec::with_capacity(plan.dependencies(task).len());
-        let mut values = Vec::with_capacity(plan.dependencies(task).len());
+        let mut values = Vec::new();
         for &i in plan.dependencies(task) {
             // SAFETY: `task` is ready (every dependency finished) and not yet complete.
-            let value: Value = unsafe { self.shared.result(i) };
-            let value = match (&value, plan.op(task).items_read(i)) {
-                (Value::List(items), Some(read)) => only_items(items, &read),
-                _ => value,
-            };
+            let mut value: Value = unsafe { self.shared.result(i) };
+            if let Value::List(items) = &value {
+                if let Some(read) = plan.op(task).items_read(i) {
+                    value = only_items(items, &read);
+                }
+            }
             let (wire, made) = to_wire(&value, &self.pool.namespace, self.exec.inline_max, false)
                 .map_err(|e| unrunnable(e.to_string()))?;
             for segment in made {
@@ -560,8 +563,10 @@ impl<'a, 'p> Run<'a, 'p> {
                 self.segments.insert(segment.name().to_owned(), Arc::downgrade(&segment));
                 keep.push(segment);
             }
+            if !matches!(wire, WireValue::Inline(_)) {
+                values.push(value);
+            }
             inputs.push((i, wire));
-            values.push(value);
         }
         self.frame.clear();
         frame::encode(&ToWorkerRef::run(self.run, task, plan.op(task), &inputs), MAX_FRAME, &mut self.frame)
@@ -678,47 +683,6 @@ impl<'a, 'p> Run<'a, 'p> {
         }
     }
 
-    fn adopt(&mut self, name: &str) -> io::Result<Arc<Segment>> {
-        self.pool.pooled.remove(name);
-        let recycler = (self.exec.pool_cap > 0).then_some(&self.pool.released);
-        adopt(&mut self.segments, &self.exec.segment_prefix(), name, recycler)
-    }
-
-    /// Sends segments the run has let go of back to the workers that made them, in batches;
-    /// a segment of a worker since replaced is removed instead.
-    fn recycle(&mut self) {
-        let prefix = self.exec.segment_prefix();
-        while let Ok((name, size)) = self.pool.released_rx.try_recv() {
-            let maker = name.strip_prefix(&prefix).and_then(maker_of);
-            match maker.and_then(|(s, incarnation)| Some((self.pool.slots.get_mut(s)?, incarnation))) {
-                Some((slot, incarnation)) if slot.child.is_some() && slot.incarnation == incarnation => {
-                    slot.recycle.push((name, size as u64));
-                }
-                _ => drop(rask_store::remove(&name)),
-            }
-        }
-        for s in 0..self.pool.slots.len() {
-            while !self.pool.slots[s].recycle.is_empty() {
-                let slot = &mut self.pool.slots[s];
-                let from = slot.recycle.len().saturating_sub(RECYCLE_BATCH);
-                self.frame.clear();
-                let message = ToWorker::Recycle(slot.recycle[from..].to_vec());
-                frame::encode(&message, MAX_FRAME, &mut self.frame).expect("names encode");
-                if !self.pool.control.tasks(s).try_push(&self.frame) {
-                    break; // a full ring: the worker is busy; the names go with a later call
-                }
-                self.pool.pooled.extend(slot.recycle.drain(from..).map(|(name, _)| name));
-            }
-        }
-        // A worker removes what its full pool refuses without saying so: forget such names
-        // now and then, so the set stays as small as the pools.
-        if self.pool.pooled.len() > self.pool.prune_pooled_at {
-            let existing: FxHashSet<String> = rask_store::list().into_iter().collect();
-            self.pool.pooled.retain(|name| existing.contains(name));
-            self.pool.prune_pooled_at = PRUNE_POOLED.max(2 * self.pool.pooled.len());
-        }
-    }
-
     fn check_health(&mut self) {
         self.last_health = Instant::now();
         for s in 0..self.pool.slots.len() {
@@ -817,41 +781,4 @@ fn stall_timeout_from_env() -> Duration {
         tracing::warn!("ignoring {STALL_ENV}={text:?}: {e}");
         DEFAULT_STALL_TIMEOUT
     })
-}
-
-/// The mapping of a worker's result segment, shared if already held; the first holder owns
-/// the name. Only names under this executor's prefix are taken (and so ever unlinked).
-/// The slot and incarnation of the worker that made a segment, from its name after the
-/// executor's prefix (`w<slot>.<incarnation>-<n>`).
-fn maker_of(rest: &str) -> Option<(usize, u32)> {
-    let (slot, rest) = rest.strip_prefix('w')?.split_once('.')?;
-    let (incarnation, _) = rest.split_once('-')?;
-    Some((slot.parse().ok()?, incarnation.parse().ok()?))
-}
-
-/// With `recycler`, a worker's segment goes there (rather than being removed) when the run
-/// drops its last handle.
-fn adopt(
-    segments: &mut FxHashMap<String, Weak<Segment>>,
-    prefix: &str,
-    name: &str,
-    recycler: Option<&mpsc::Sender<(String, usize)>>,
-) -> io::Result<Arc<Segment>> {
-    if let Some(segment) = segments.get(name).and_then(Weak::upgrade) {
-        return Ok(segment);
-    }
-    if !name.starts_with(prefix) {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!("{name} is not a segment of this executor"),
-        ));
-    }
-    let mut segment = Segment::open(name)?;
-    segment.own_name();
-    if let Some(recycler) = recycler.filter(|_| name[prefix.len()..].starts_with('w')) {
-        segment.recycle_to(recycler.clone());
-    }
-    let segment = Arc::new(segment);
-    segments.insert(name.to_owned(), Arc::downgrade(&segment));
-    Ok(segment)
 }
