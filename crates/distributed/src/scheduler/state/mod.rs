@@ -525,11 +525,17 @@ impl State {
         t
     }
 
+    /// Ends a submission's pins; checks for release only the tasks a pin may have kept (no
+    /// client wants them, no dependent still needs them): at the end of a 10M-task submission
+    /// nearly all are still waiting, and queueing every one made the scheduler loop stand
+    /// still for seconds.
     fn unpin(&mut self, pinned: Vec<TaskId>) {
         for t in pinned {
             if let Some(task) = self.tasks[t].as_mut() {
                 task.pins -= 1;
-                self.release_checks.push(t);
+                if task.wanted_by.is_empty() && task.active_dependents == 0 {
+                    self.release_checks.push(t);
+                }
             }
         }
     }
