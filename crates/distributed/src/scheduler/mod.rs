@@ -300,6 +300,27 @@ async fn actor(mut inbox: UnboundedReceiver<Event>, timeouts: Timeouts, address:
     }
 }
 
+/// Why the loop read no tick for a while.
+#[derive(Debug, PartialEq, Eq)]
+enum Stall {
+    /// Ticks were sent on time and waited in the inbox behind other events.
+    Busy,
+    /// Ticks were not even sent: the whole process stood still.
+    Stopped,
+}
+
+impl Stall {
+    /// Of a `gap` between two handled ticks, the second of which waited `latency` in the
+    /// inbox; `None` if the gap is no stall.
+    fn of(gap: Duration, latency: Duration) -> Option<Stall> {
+        match gap {
+            gap if gap <= STALLED_TICK => None,
+            gap if latency * 2 > gap => Some(Stall::Busy),
+            _ => Some(Stall::Stopped),
+        }
+    }
+}
+
 fn handle(
     state: &mut State,
     clients: &mut FxHashMap<ClientId, UnboundedSender<Outgoing>>,
@@ -320,12 +341,22 @@ fn handle(
         }
         Event::Tick(sent) => {
             let now = Instant::now();
-            state.set_loop_latency(now.saturating_duration_since(sent));
-            // Ticks come every second. A long gap means this process was stopped itself: the
-            // workers' heartbeats are waiting unread, so their silence proves nothing.
+            let latency = now.saturating_duration_since(sent);
+            state.set_loop_latency(latency);
+            // Ticks come every second. A long gap means the loop could not read its inbox:
+            // the workers' heartbeats are waiting unread, so their silence proves nothing.
+            // A tick that waited long in the inbox says the loop was busy (a backlog of
+            // events: a submission of millions of tasks, say); one sent late, that this
+            // process was stopped.
             let gap = now.duration_since(std::mem::replace(last_tick, now));
-            if gap > STALLED_TICK {
-                tracing::warn!("stalled for {gap:?} (stopped?): not expiring workers this round");
+            if let Some(stall) = Stall::of(gap, latency) {
+                match stall {
+                    Stall::Busy => tracing::info!(
+                        "the event loop was busy for {gap:?} (ticks waited {latency:?} behind other events): \
+                         not expiring workers this round"
+                    ),
+                    Stall::Stopped => tracing::warn!("stalled for {gap:?} (stopped?): not expiring workers this round"),
+                }
                 state.forgive_silence(now);
             }
             for w in state.expire_silent_workers(now, timeouts.heartbeat) {

@@ -5,7 +5,9 @@ use rask_graph::{parse_graph, Key, Plan, Registry};
 use rask_protocol::dist::{DistFailure, TaskDef, TaskRecord, ToClient};
 
 use super::state::{State, TaskState, WorkerReport, SATURATION};
+use super::Stall;
 use crate::client::plan_tasks;
+use std::time::Duration;
 
 fn tasks(src: &str, wanted: &[&str]) -> (Vec<TaskDef>, Vec<Key>) {
     let graph = parse_graph(src).unwrap();
@@ -569,4 +571,12 @@ fn a_restart_errs_every_wanted_key_and_forgets_every_task_and_worker() {
     run_assigned(&mut s);
     assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Memory));
     s.check_groups();
+}
+
+#[test]
+fn a_long_gap_between_ticks_is_told_apart_as_a_busy_loop_or_a_stopped_process() {
+    let s = Duration::from_secs;
+    assert_eq!(Stall::of(s(1), s(0)), None, "ticks on time");
+    assert_eq!(Stall::of(s(5), s(4)), Some(Stall::Busy), "the tick waited behind a backlog");
+    assert_eq!(Stall::of(s(5), Duration::from_millis(1)), Some(Stall::Stopped), "the tick itself came late");
 }
