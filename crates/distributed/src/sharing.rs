@@ -38,9 +38,10 @@ fn share(value: Value, same_host: bool) -> WireValue {
 pub(crate) fn into_shared(value: &Value, namespace: &Namespace) -> Option<Value> {
     match value {
         Value::Ext(e) if e.nbytes() >= SHARE_MIN && e.encoded_source().is_none() => {
-            let bytes = e.encode().ok()?;
-            let segment = rask_store::put(namespace, &bytes).ok()?;
-            let buffer = rask_graph::Buffer::from_owner(Arc::new(segment)).slice(0, bytes.len());
+            // Encoded straight into the segment, which this worker's store then owns.
+            let layout = rask_protocol::Layout::Ext { type_name: e.type_name().to_owned() };
+            let (r, segment) = rask_exec::wire::park_encoded(namespace, e, layout, false).ok()?;
+            let buffer = rask_graph::Buffer::from_owner(Arc::new(segment)).slice(0, r.len as usize);
             rask_graph::ext::Ext::decode(e.type_name(), buffer).ok().map(Value::Ext)
         }
         Value::List(items) if value.nbytes() >= SHARE_MIN => {

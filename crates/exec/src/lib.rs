@@ -44,7 +44,7 @@ pub use process::{
 /// machine).
 #[cfg(not(loom))]
 pub mod wire {
-    pub use crate::process::wire::{by_reference, from_wire, only_items};
+    pub use crate::process::wire::{by_reference, from_wire, only_items, park_encoded};
 }
 use rask_graph::{Graph, Key, Plan, Registry, Value};
 pub use sync::SyncExecutor;
