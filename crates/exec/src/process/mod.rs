@@ -425,6 +425,8 @@ struct Run<'a, 'p> {
     /// by a name we already hold (say, `identity` of a big array) shares the mapping and its
     /// single owner.
     segments: FxHashMap<String, Weak<Segment>>,
+    /// [`ProcessExecutor::segment_prefix`], made once (it asks the system for our pid).
+    prefix: String,
     attempts: FxHashMap<u32, u32>,
     /// Each retried task's earlier errors (its `retries` annotation).
     retried: FxHashMap<u32, Vec<String>>,
@@ -448,6 +450,7 @@ impl<'a, 'p> Run<'a, 'p> {
             local: Deque::new_lifo(),
             run,
             segments: FxHashMap::default(),
+            prefix: exec.segment_prefix(),
             attempts: FxHashMap::default(),
             retried: FxHashMap::default(),
             bytes_copied: 0,
@@ -651,12 +654,12 @@ impl<'a, 'p> Run<'a, 'p> {
         let key = self.plan.key(node);
         let value = match done.result {
             Ok(wire) => {
-                let (segments, prefix) = (&mut self.segments, self.exec.segment_prefix());
+                let (segments, prefix) = (&mut self.segments, &self.prefix);
                 let recycler = (self.exec.pool_cap > 0).then_some(&self.pool.released);
                 let pooled = &mut self.pool.pooled;
                 from_wire(wire, &mut |name| {
                     pooled.remove(name);
-                    adopt(segments, &prefix, name, recycler)
+                    adopt(segments, prefix, name, recycler)
                 })
                 .map_err(|cause| ExecError::Unrunnable { key: key.clone(), cause })
             }

@@ -15,15 +15,14 @@ impl Run<'_, '_> {
     pub(super) fn adopt(&mut self, name: &str) -> io::Result<Arc<Segment>> {
         self.pool.pooled.remove(name);
         let recycler = (self.exec.pool_cap > 0).then_some(&self.pool.released);
-        adopt(&mut self.segments, &self.exec.segment_prefix(), name, recycler)
+        adopt(&mut self.segments, &self.prefix, name, recycler)
     }
 
     /// Sends segments the run has let go of back to the workers that made them, in batches;
     /// a segment of a worker since replaced is removed instead.
     pub(super) fn recycle(&mut self) {
-        let prefix = self.exec.segment_prefix();
         while let Ok((name, size)) = self.pool.released_rx.try_recv() {
-            let maker = name.strip_prefix(&prefix).and_then(maker_of);
+            let maker = name.strip_prefix(&self.prefix).and_then(maker_of);
             match maker.and_then(|(s, incarnation)| Some((self.pool.slots.get_mut(s)?, incarnation))) {
                 Some((slot, incarnation)) if slot.child.is_some() && slot.incarnation == incarnation => {
                     slot.recycle.push((name, size as u64));
