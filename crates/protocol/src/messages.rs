@@ -91,6 +91,8 @@ pub struct TaskDone {
     /// decoding an encoded value), and bytes it passed or read by reference.
     pub bytes_copied: u64,
     pub bytes_shared: u64,
+    /// How long the task ran in the worker, in microseconds.
+    pub elapsed_us: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -157,6 +157,7 @@ fn done() -> TaskDone {
         })),
         bytes_copied: 0,
         bytes_shared: 80,
+        elapsed_us: 1_500,
     }
 }
 

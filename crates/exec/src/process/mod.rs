@@ -8,7 +8,9 @@
 //! - **The parent schedules with the threaded executor's state machine** (`threaded::Shared`:
 //!   the same dependency counters, priority-ordered root claiming, release of results after
 //!   their last consumer, error cancellation), driven from one thread that keeps each worker a
-//!   few dozen tasks ahead ([`WINDOW`]).
+//!   few dozen tasks ahead ([`WINDOW`]) when tasks are short, two when they run for
+//!   milliseconds (the rings have no work stealing: a long queue on one worker would leave the
+//!   other idle at the end).
 //! - **Tasks and completions travel through shared-memory rings** (see `ring.rs`), batched: a
 //!   worker wakes the parent once per [`worker::ANNOUNCE_EVERY`] completions or when it runs
 //!   dry, and nobody makes a system call while the other side is busy.
@@ -32,6 +34,7 @@ mod recycle;
 mod ring;
 #[cfg(all(test, loom))]
 mod ring_loom;
+mod spawner;
 pub(crate) mod wire;
 mod worker;
 
@@ -51,6 +54,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use self::control::Control;
 use self::recycle::adopt;
+use self::spawner::Spawner;
 pub use self::wire::DEFAULT_INLINE_MAX;
 use self::wire::{from_wire, only_items, to_wire};
 use crate::threaded::deque::Worker as Deque;
@@ -67,8 +71,13 @@ pub const DEFAULT_SEGMENT_POOL_FRACTION: usize = 16;
 const RECYCLE_BATCH: usize = 256;
 /// Names of pooled segments the executor remembers before it checks which still exist.
 const PRUNE_POOLED: usize = 1 << 14;
-/// Tasks sent to a worker and not yet completed, at most.
+/// Tasks sent to a worker and not yet completed, at most: for tasks of microseconds, enough
+/// that a worker never waits for the parent. Tasks known to run longer are dealt fewer at a
+/// time (see [`window_for`]), so that one worker is not left with a queue of long tasks while
+/// the other has nothing — the rings have no work stealing.
 pub const WINDOW: usize = 32;
+/// Work queued on a worker beyond what it runs, at most, once task times are known.
+const QUEUED_WORK_US: u64 = 2_000;
 /// Worker deaths a task may cause before it fails the run (Dask's `allowed-failures` is 3).
 pub const MAX_ATTEMPTS: u32 = 3;
 pub(crate) const MAX_FRAME: usize = 64 << 20;
@@ -328,42 +337,6 @@ impl ProcessExecutor {
     }
 }
 
-/// The thread that starts worker processes. `PR_SET_PDEATHSIG` fires when the *thread* that
-/// forked a child exits, not the process: so workers are forked by this thread, which lives
-/// exactly as long as the executor, rather than by whichever thread happened to run a plan.
-struct Spawner {
-    requests: Option<mpsc::Sender<(Command, mpsc::Sender<io::Result<Child>>)>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Spawner {
-    fn start() -> io::Result<Spawner> {
-        let (tx, rx) = mpsc::channel::<(Command, mpsc::Sender<io::Result<Child>>)>();
-        let thread = std::thread::Builder::new().name("rask-spawner".into()).spawn(move || {
-            for (mut command, reply) in rx {
-                let _ = reply.send(command.spawn());
-            }
-        })?;
-        Ok(Spawner { requests: Some(tx), thread: Some(thread) })
-    }
-
-    fn spawn(&self, command: Command) -> io::Result<Child> {
-        let gone = || io::Error::other("the spawner thread is gone");
-        let (tx, rx) = mpsc::channel();
-        self.requests.as_ref().ok_or_else(gone)?.send((command, tx)).map_err(|_| gone())?;
-        rx.recv().map_err(|_| gone())?
-    }
-}
-
-impl Drop for Spawner {
-    fn drop(&mut self) {
-        drop(self.requests.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 impl Default for ProcessExecutor {
     fn default() -> ProcessExecutor {
         ProcessExecutor::with_available_cores()
@@ -437,6 +410,10 @@ struct Run<'a, 'p> {
     record: Vec<u8>,
     last_health: Instant,
     next_slot: usize,
+    /// Tasks' running time in the workers, a moving average in microseconds (0: none yet).
+    task_us: u64,
+    /// Tasks sent to a worker and not yet completed, at most: [`window_for`] `task_us`.
+    window: usize,
 }
 
 impl<'a, 'p> Run<'a, 'p> {
@@ -460,6 +437,8 @@ impl<'a, 'p> Run<'a, 'p> {
             record: Vec::new(),
             last_health: Instant::now(),
             next_slot: 0,
+            task_us: 0,
+            window: WINDOW,
         }
     }
 
@@ -520,7 +499,7 @@ impl<'a, 'p> Run<'a, 'p> {
             for k in 0..n {
                 let s = (self.next_slot + k) % n;
                 let slot = &self.pool.slots[s];
-                if slot.child.is_none() || slot.in_flight.len() >= WINDOW {
+                if slot.child.is_none() || slot.in_flight.len() >= self.window {
                     continue;
                 }
                 let Some(task) = self.local.pop().or_else(|| self.shared.claim_roots(&self.local)) else { break 'fill };
@@ -650,6 +629,9 @@ impl<'a, 'p> Run<'a, 'p> {
         let flight = slot.in_flight.swap_remove(position);
         self.bytes_copied += done.bytes_copied;
         self.bytes_shared += done.bytes_shared;
+        self.task_us =
+            if self.task_us == 0 { done.elapsed_us.max(1) } else { (7 * self.task_us + done.elapsed_us) / 8 };
+        self.window = window_for(self.task_us);
         let node = done.node;
         let key = self.plan.key(node);
         let value = match done.result {
@@ -778,10 +760,27 @@ impl<'a, 'p> Run<'a, 'p> {
     }
 }
 
+/// How many tasks a worker is dealt ahead when tasks run `task_us` on average: one running
+/// and about [`QUEUED_WORK_US`] of work queued behind it; at least two (one waiting, so the
+/// worker never waits for the parent) and at most [`WINDOW`].
+fn window_for(task_us: u64) -> usize {
+    let queued = QUEUED_WORK_US / task_us.max(1);
+    (1 + queued as usize).clamp(2, WINDOW)
+}
+
 fn stall_timeout_from_env() -> Duration {
     let Ok(text) = std::env::var(STALL_ENV) else { return DEFAULT_STALL_TIMEOUT };
     crate::parse_duration(&text).unwrap_or_else(|e| {
         tracing::warn!("ignoring {STALL_ENV}={text:?}: {e}");
         DEFAULT_STALL_TIMEOUT
     })
+}
+
+#[cfg(test)]
+#[test]
+fn long_tasks_are_dealt_two_at_a_time_and_short_ones_a_window_ahead() {
+    assert_eq!(window_for(1), WINDOW);
+    assert_eq!(window_for(100), 21);
+    assert_eq!(window_for(1_000), 3);
+    assert_eq!(window_for(200_000), 2);
 }

@@ -153,9 +153,11 @@ impl Worker<'_> {
 
     fn run_task(&mut self, task: rask_protocol::RunTask) -> TaskDone {
         traffic::take();
+        let start = std::time::Instant::now();
         let result = self.evaluate(task.op, task.inputs);
+        let elapsed_us = start.elapsed().as_micros() as u64;
         let (bytes_copied, bytes_shared) = traffic::take();
-        TaskDone { run: task.run, node: task.node, result, bytes_copied, bytes_shared }
+        TaskDone { run: task.run, node: task.node, result, bytes_copied, bytes_shared, elapsed_us }
     }
 
     fn evaluate(&mut self, op: rask_protocol::OpMsg, inputs: Vec<(u32, WireValue)>) -> Result<WireValue, TaskFailure> {
