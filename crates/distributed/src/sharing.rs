@@ -81,21 +81,20 @@ pub(crate) fn answer(
         }
         budget = budget.saturating_sub(size);
         let value = store.get(&key).map(|v| {
+            // The whole value is moved and kept moved (the next peer maps the same segments);
+            // only then are the picked items taken out of it for this reply.
+            let v = match same_host.then(|| into_shared(&v, namespace)).flatten() {
+                Some(shared) => {
+                    store.reform(&key, shared.clone());
+                    shared
+                }
+                None => v,
+            };
             let v = match (&v, picks.iter().find(|(k, _)| *k == key)) {
                 (Value::List(items), Some((_, read))) => rask_exec::wire::only_items(items, read),
                 _ => v,
             };
-            if !same_host {
-                return share(v, false);
-            }
-            match into_shared(&v, namespace) {
-                Some(shared) => {
-                    // Kept in its shared form: the next peer maps the same segment.
-                    store.reform(&key, shared.clone());
-                    share(shared, true)
-                }
-                None => share(v, true),
-            }
+            share(v, same_host)
         });
         values.push((key, value));
     }
@@ -185,5 +184,26 @@ mod tests {
 
         store.remove(&[big]);
         assert!(rask_store::list().iter().all(|n| !n.starts_with(namespace.prefix())), "its segment goes with it");
+    }
+
+    #[test]
+    fn a_peer_picking_items_of_a_heap_list_gets_those_and_the_store_keeps_the_whole_list() {
+        let dir = std::env::temp_dir().join(format!("rask-sharing-test-picks-{}", std::process::id()));
+        let store = Store::new(0, dir);
+        let namespace = Namespace::new("sharing2");
+        let parts = Key::from("parts");
+        let whole = Value::list([blob(SHARE_MIN), blob(SHARE_MIN + 1), blob(SHARE_MIN + 2)]);
+        store.insert(parts.clone(), whole.clone());
+        let reply = answer(&store, vec![parts.clone()], &[(parts.clone(), vec![-1])], true, &namespace);
+        let Some(WireValue::List(items)) = &reply.values[0].1 else { panic!("{:?}", reply.values[0].1) };
+        assert!(
+            matches!(&items[..], [WireValue::Inline(Value::None), WireValue::Inline(Value::None), WireValue::Shared(r)]
+            if r.len as usize == SHARE_MIN + 2)
+        );
+        assert_eq!(store.get(&parts).unwrap(), whole, "every item is still held, now in shared memory");
+        let again = answer(&store, vec![parts.clone()], &[], true, &namespace);
+        let Some(WireValue::List(items)) = &again.values[0].1 else { panic!("{:?}", again.values[0].1) };
+        assert!(items.iter().all(|w| matches!(w, WireValue::Shared(_))), "{items:?}");
+        store.remove(&[parts]);
     }
 }
