@@ -77,16 +77,17 @@ impl SegmentPool {
         self.len() == 0
     }
 
-    /// Takes back segment `name` of `size` bytes, which no one reads any more; gives the name
-    /// back (for the caller to remove) if the pool has no room for it.
-    pub fn put(&self, name: String, size: usize) -> Option<String> {
+    /// Takes back segment `name` of `size` bytes, which no one reads any more; removes it if
+    /// the pool has no room for it.
+    pub fn put(&self, name: String, size: usize) {
         let mut free = self.lock();
         if free.bytes + size > self.cap {
-            return Some(name);
+            drop(free);
+            let _ = shm_unlink(&name);
+            return;
         }
         free.bytes += size;
         free.segments.push((size, name));
-        None
     }
 
     /// Removes every free segment; returns how many.

@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{mpsc, Arc, OnceLock};
+use std::sync::{mpsc, Arc};
 
 use memmap2::{MmapOptions, MmapRaw};
 
@@ -47,7 +47,7 @@ enum Release {
     /// Back to the creator's pool, to be written again.
     Pool(Arc<SegmentPool>),
     /// Sent (name, size) to whoever recycles it; removed if no one listens any more.
-    Notify(OnceLock<mpsc::Sender<(String, usize)>>),
+    Notify(mpsc::Sender<(String, usize)>),
 }
 
 impl Segment {
@@ -148,7 +148,7 @@ impl Segment {
     /// size to `recycler`, whose receiver then owns the name; if the receiver is gone by then,
     /// the name is removed as usual.
     pub fn recycle_to(&mut self, recycler: mpsc::Sender<(String, usize)>) {
-        self.release = Release::Notify(OnceLock::from(recycler));
+        self.release = Release::Notify(recycler);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -187,19 +187,15 @@ impl Drop for Segment {
             return;
         }
         let name = std::mem::take(&mut self.name);
-        let name = match &self.release {
-            Release::Unlink => name,
-            Release::Pool(pool) => match pool.put(name, self.map.len()) {
-                None => return,
-                Some(refused) => refused,
-            },
-            Release::Notify(recycler) => match recycler.get().map(|r| r.send((name, self.map.len()))) {
-                Some(Ok(())) => return,
-                Some(Err(mpsc::SendError((name, _)))) => name,
-                None => unreachable!("set when made"),
-            },
-        };
-        let _ = shm_unlink(&name);
+        match &self.release {
+            Release::Unlink => drop(shm_unlink(&name)),
+            Release::Pool(pool) => pool.put(name, self.map.len()),
+            Release::Notify(recycler) => {
+                if let Err(mpsc::SendError((name, _))) = recycler.send((name, self.map.len())) {
+                    let _ = shm_unlink(&name);
+                }
+            }
+        }
     }
 }
 

@@ -130,7 +130,8 @@ fn a_pooled_segment_is_written_again_under_its_name_and_create_clears_it() {
     assert_eq!(frozen.size(), size);
     drop(frozen);
     assert!(pool.is_empty(), "handed over: the receiver decides");
-    assert_eq!(pool.put(name.clone(), size), None);
+    pool.put(name.clone(), size);
+    assert_eq!((pool.len(), pool.held()), (1, size), "taken back");
     let mut zeroed = ns.create(8_000).unwrap();
     assert!(zeroed.recycled() && zeroed.bytes_mut().iter().all(|&b| b == 0), "create clears what it recycles");
     drop(zeroed);

@@ -23,7 +23,8 @@ fn mappings_outlive_their_handles_within_the_cap_and_go_with_their_names() {
     drop(read);
 
     // Back in the pool and taken again: written through the mapping it had.
-    assert_eq!(pool.put(name.clone(), size), None);
+    pool.put(name.clone(), size);
+    assert_eq!((pool.len(), pool.held()), (1, size), "taken back");
     let mut again = ns.create_uninit(90_000).unwrap();
     assert!(again.recycled());
     assert_eq!(again.name(), name);

@@ -123,16 +123,12 @@ impl Worker<'_> {
         }
     }
 
-    /// Takes back segments of ours the executor says no one reads any more; removes those
-    /// the pool has no room for, and ignores names that are not ours.
+    /// Takes back segments of ours the executor says no one reads any more (the pool removes
+    /// those it has no room for), and ignores names that are not ours.
     fn recycle(&self, segments: Vec<(String, u64)>) {
         let Some(pool) = self.namespace.pool() else { return };
-        for (name, size) in segments {
-            if name.starts_with(self.namespace.prefix()) {
-                if let Some(refused) = pool.put(name, size as usize) {
-                    let _ = rask_store::remove(&refused);
-                }
-            }
+        for (name, size) in segments.into_iter().filter(|(name, _)| name.starts_with(self.namespace.prefix())) {
+            pool.put(name, size as usize);
         }
     }
 
