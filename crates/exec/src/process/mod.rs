@@ -53,7 +53,6 @@ use rask_store::{Namespace, Segment};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use self::control::Control;
-use self::recycle::adopt;
 use self::spawner::Spawner;
 pub use self::wire::DEFAULT_INLINE_MAX;
 use self::wire::{from_wire, only_items, to_wire};
@@ -412,8 +411,6 @@ struct Run<'a, 'p> {
     next_slot: usize,
     /// Tasks' running time in the workers, a moving average in microseconds (0: none yet).
     task_us: u64,
-    /// Tasks sent to a worker and not yet completed, at most: [`window_for`] `task_us`.
-    window: usize,
 }
 
 impl<'a, 'p> Run<'a, 'p> {
@@ -438,7 +435,6 @@ impl<'a, 'p> Run<'a, 'p> {
             last_health: Instant::now(),
             next_slot: 0,
             task_us: 0,
-            window: WINDOW,
         }
     }
 
@@ -493,13 +489,14 @@ impl<'a, 'p> Run<'a, 'p> {
     /// spread over the pool.
     fn dispatch(&mut self) -> bool {
         let n = self.pool.slots.len();
+        let window = window_for(self.task_us);
         let mut sent = vec![false; n];
         'fill: while !self.shared.failed() {
             let mut progress = false;
             for k in 0..n {
                 let s = (self.next_slot + k) % n;
                 let slot = &self.pool.slots[s];
-                if slot.child.is_none() || slot.in_flight.len() >= self.window {
+                if slot.child.is_none() || slot.in_flight.len() >= window {
                     continue;
                 }
                 let Some(task) = self.local.pop().or_else(|| self.shared.claim_roots(&self.local)) else { break 'fill };
@@ -631,20 +628,12 @@ impl<'a, 'p> Run<'a, 'p> {
         self.bytes_shared += done.bytes_shared;
         self.task_us =
             if self.task_us == 0 { done.elapsed_us.max(1) } else { (7 * self.task_us + done.elapsed_us) / 8 };
-        self.window = window_for(self.task_us);
         let node = done.node;
-        let key = self.plan.key(node);
+        let plan = self.plan;
+        let key = plan.key(node);
         let value = match done.result {
-            Ok(wire) => {
-                let (segments, prefix) = (&mut self.segments, &self.prefix);
-                let recycler = (self.exec.pool_cap > 0).then_some(&self.pool.released);
-                let pooled = &mut self.pool.pooled;
-                from_wire(wire, &mut |name| {
-                    pooled.remove(name);
-                    adopt(segments, prefix, name, recycler)
-                })
-                .map_err(|cause| ExecError::Unrunnable { key: key.clone(), cause })
-            }
+            Ok(wire) => from_wire(wire, &mut |name| self.adopt(name))
+                .map_err(|cause| ExecError::Unrunnable { key: key.clone(), cause }),
             Err(TaskFailure::Failed(f)) => Err(ExecError::from_failure(key, f)),
             Err(TaskFailure::Unrunnable(cause)) => Err(ExecError::Unrunnable { key: key.clone(), cause }),
         };

@@ -65,7 +65,7 @@ fn maker_of(rest: &str) -> Option<(usize, u32)> {
 /// the name. Only names under this executor's prefix are taken (and so ever unlinked). With
 /// `recycler`, a worker's segment goes there (rather than being removed) when the run drops
 /// its last handle.
-pub(super) fn adopt(
+fn adopt(
     segments: &mut FxHashMap<String, Weak<Segment>>,
     prefix: &str,
     name: &str,
