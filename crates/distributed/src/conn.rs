@@ -33,6 +33,16 @@ pub const MAX_HANDSHAKE_FRAME: usize = 4 << 10;
 /// arrived rather than the length a peer announced.
 const READ_PIECE: u64 = 1 << 20;
 
+/// A connection's read half with a buffer in front: a stream of small messages (tasks,
+/// completions) costs one system call per buffer-full, not two per message (header, then
+/// payload). Large payloads bypass the buffer.
+pub fn buffered<R: AsyncRead>(r: R) -> tokio::io::BufReader<R> {
+    tokio::io::BufReader::with_capacity(READ_BUFFER, r)
+}
+
+/// The read buffer of [`buffered`].
+const READ_BUFFER: usize = 64 << 10;
+
 /// Reads one message of at most `max` payload bytes; `Ok(None)` on a clean end of stream
 /// between frames.
 pub async fn read_msg<T: DeserializeOwned>(

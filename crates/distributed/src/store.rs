@@ -76,6 +76,21 @@ impl Store {
         }
     }
 
+    /// Whether every one of `keys` that is held is in memory, together under `limit` bytes:
+    /// answering for them reads no disk and moves nothing into shared memory.
+    pub fn in_memory_below(&self, keys: &[Key], limit: u64) -> bool {
+        let inner = self.inner.lock().expect("store lock");
+        let mut total = 0;
+        keys.iter().all(|key| match inner.slots.get(key) {
+            Some(Slot::Memory(_, n)) => {
+                total += n;
+                total < limit
+            }
+            Some(Slot::Disk(..)) => false,
+            None => true,
+        })
+    }
+
     pub fn insert(&self, key: Key, value: Value) {
         let nbytes = value.nbytes() as u64;
         let mut inner = self.inner.lock().expect("store lock");

@@ -168,7 +168,8 @@ impl Client {
             next: AtomicU64::new(0),
             submitting: Mutex::new(()),
         });
-        let (mut rd, mut wr) = stream.into_split();
+        let (rd, mut wr) = stream.into_split();
+        let mut rd = conn::buffered(rd);
         inner.rt().spawn(async move {
             while let Some(out) = rx.recv().await {
                 let msg = match out {

@@ -170,7 +170,8 @@ async fn connection(
         }
     };
     let is_client = role == Role::Client;
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = conn::buffered(rd);
     let (tx, mut rx) = unbounded_channel::<Outgoing>();
     if events.send(Event::Joined { conn, role, tx }).is_err() {
         return;

@@ -6,24 +6,25 @@
 //! seconds and must not block the runtime). Completions are sent in batches: whatever finished
 //! since the last message.
 
-use std::cmp::Reverse;
+mod pool;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rask_graph::{Key, Registry, Value};
 use rask_protocol::dist::{
-    Assignment, DataRequest, DistFailure, FromDistWorker, Role, TaskRecord, ToDistWorker, Transfer, WorkerMetrics,
+    Assignment, DataRequest, FromDistWorker, Role, ToDistWorker, Transfer, WorkerMetrics,
 };
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tracing::Instrument;
 
 use crate::conn::{self, read_msg, read_msg_idle, write_msg_within, Accepting, MAX_FRAME, MAX_REQUEST_FRAME};
-use rask_graph::arena::with_arena;
-use rask_store::{Namespace, ShmArena};
+use rask_store::Namespace;
 
 use crate::memory::{self, Memory};
+use pool::{start_pool, Completions, Job, Jobs};
 use crate::peers::Peers;
 use crate::store::Store;
 use crate::stream::Stream;
@@ -62,94 +63,6 @@ impl WorkerOptions {
     }
 }
 
-struct Job {
-    assignment: Assignment,
-    inputs: Vec<Value>,
-    /// Inputs fetched from peers for this task.
-    transfers: Vec<Transfer>,
-}
-
-/// Tasks with their inputs, waiting for a thread; the scheduler may take back those not
-/// started (work stealing).
-#[derive(Default)]
-struct Jobs {
-    queue: Mutex<Queue>,
-    ready: std::sync::Condvar,
-}
-
-#[derive(Default)]
-struct Queue {
-    jobs: std::collections::VecDeque<Job>,
-    closed: bool,
-    /// Queued jobs with a user priority: while there are any, the highest goes first.
-    prioritized: usize,
-}
-
-fn user_priority(job: &Job) -> i32 {
-    job.assignment.task.hints.as_ref().map_or(0, |h| h.priority)
-}
-
-impl Jobs {
-    fn push(&self, job: Job) {
-        let mut q = self.queue.lock().expect("job queue");
-        q.prioritized += usize::from(user_priority(&job) != 0);
-        q.jobs.push_back(job);
-        drop(q);
-        self.ready.notify_one();
-    }
-
-    /// The next job (the first of the highest user priority); `None` once closed.
-    fn pop(&self) -> Option<Job> {
-        let mut q = self.queue.lock().expect("job queue");
-        loop {
-            let next = match q.prioritized {
-                0 => q.jobs.pop_front(),
-                _ => {
-                    let best = q.jobs.iter().enumerate().max_by_key(|(i, j)| (user_priority(j), Reverse(*i)));
-                    let i = best.map(|(i, _)| i);
-                    i.and_then(|i| q.jobs.remove(i))
-                }
-            };
-            if let Some(job) = next {
-                q.prioritized -= usize::from(user_priority(&job) != 0);
-                return Some(job);
-            }
-            if q.closed {
-                return None;
-            }
-            q = self.ready.wait(q).expect("job queue");
-        }
-    }
-
-    /// Removes the queued jobs among `keys`; returns their keys.
-    fn steal(&self, keys: &[Key]) -> Vec<Key> {
-        let wanted: rustc_hash::FxHashSet<&Key> = keys.iter().collect();
-        let mut q = self.queue.lock().expect("job queue");
-        let mut stolen = Vec::new();
-        let mut prioritized = 0;
-        q.jobs.retain(|job| {
-            let take = wanted.contains(&job.assignment.task.key);
-            if take {
-                stolen.push(job.assignment.task.key.clone());
-                prioritized += usize::from(user_priority(job) != 0);
-            }
-            !take
-        });
-        q.prioritized -= prioritized;
-        stolen
-    }
-
-    /// Jobs waiting for a thread.
-    fn len(&self) -> usize {
-        self.queue.lock().expect("job queue").jobs.len()
-    }
-
-    fn close(&self) {
-        self.queue.lock().expect("job queue").closed = true;
-        self.ready.notify_all();
-    }
-}
-
 /// Variables this process was started with and took out of its environment (so that what
 /// it starts does not inherit them), put back when it re-executes itself.
 static RESTORE_ON_RESTART: Mutex<Vec<(std::ffi::OsString, std::ffi::OsString)>> = Mutex::new(Vec::new());
@@ -171,7 +84,7 @@ enum Ending {
 /// Blocks the calling thread. A restart of the cluster starts it afresh in place (a new
 /// store, new task threads, joining again).
 pub fn run(options: WorkerOptions) -> Result<(), DistError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     // No signals here: the sender lives as long as the worker, and never sends.
     let (_never, mut stop) = unbounded_channel();
     loop {
@@ -187,7 +100,7 @@ pub fn run(options: WorkerOptions) -> Result<(), DistError> {
 /// raises its descriptor limit first.
 pub fn run_process(options: WorkerOptions) -> Result<(), DistError> {
     crate::raise_fd_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let ending = runtime.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
@@ -293,12 +206,15 @@ async fn serve_joined(
     tokio::spawn(serve_data(data, store.clone(), security, timeouts, served.clone()).in_current_span());
 
     let (out_tx, mut out_rx) = unbounded_channel::<FromDistWorker>();
-    let jobs = start_pool(nthreads, store.clone(), memory.clone(), out_tx.clone());
+    let completions = Arc::new(Completions::default());
+    let jobs = start_pool(nthreads, store.clone(), memory.clone(), out_tx.clone(), completions.clone());
 
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = conn::buffered(rd);
     tokio::spawn(async move {
         while let Some(first) = out_rx.recv().await {
-            // Everything finished since the last message goes in one `Done`.
+            // Everything finished since the last message goes in one `Done` (task threads
+            // ring with an empty one when they fill an empty outbox).
             let mut done = Vec::new();
             let mut others = Vec::new();
             let mut next = Some(first);
@@ -309,6 +225,7 @@ async fn serve_joined(
                 }
                 next = out_rx.try_recv().ok();
             }
+            done.extend(completions.take());
             if !done.is_empty()
                 && write_msg_within(&mut wr, &FromDistWorker::Done { tasks: done }, timeouts.write).await.is_err()
             {
@@ -444,13 +361,15 @@ fn dispatch(
     out: &UnboundedSender<FromDistWorker>,
 ) {
     let mut waiting = Vec::new();
+    let mut runnable = Vec::with_capacity(tasks.len());
     for assignment in tasks {
         let local: Option<Vec<Value>> = assignment.task.deps.iter().map(|d| store.get(d)).collect();
         match local {
-            Some(inputs) => jobs.push(Job { assignment, inputs, transfers: Vec::new() }),
+            Some(inputs) => runnable.push(Job { assignment, inputs, transfers: Vec::new() }),
             None => waiting.push(assignment),
         }
     }
+    jobs.push_all(runnable);
     if waiting.is_empty() {
         return;
     }
@@ -467,6 +386,8 @@ fn dispatch(
             .collect();
         let picks = picks(&waiting, &store);
         let mut fetched = peers.fetch_many(wanted, &picks).await;
+        // Queued together (one wake-up), except before a wait for a peer.
+        let mut ready = Vec::new();
         for assignment in waiting {
             let mut inputs = Vec::with_capacity(assignment.task.deps.len());
             let mut transfers = Vec::new();
@@ -482,6 +403,7 @@ fn dispatch(
                     continue;
                 }
                 // Not in the batch's answers: its holders one by one, as for a single task.
+                jobs.push_all(ready.drain(..));
                 let start_us = crate::metrics::unix_us();
                 match peers.fetch_one(dep, holders).await {
                     Ok((v, from)) => {
@@ -498,9 +420,10 @@ fn dispatch(
                 }
             }
             if inputs.len() == assignment.task.deps.len() {
-                jobs.push(Job { assignment, inputs, transfers });
+                ready.push(Job { assignment, inputs, transfers });
             }
         }
+        jobs.push_all(ready);
     });
 }
 
@@ -561,131 +484,6 @@ fn copy_from_peers(
     });
 }
 
-/// The worker's task threads: `nthreads` of them, plus one for each task seceded (waiting on
-/// its own subtasks) until it rejoins ([`crate::nested`]).
-struct TaskPool {
-    jobs: Arc<Jobs>,
-    store: Arc<Store>,
-    memory: Arc<Memory>,
-    out: UnboundedSender<FromDistWorker>,
-    surplus: AtomicUsize,
-    /// Threads started so far: the next one's number.
-    started: AtomicUsize,
-    span: tracing::Span,
-    this: std::sync::Weak<TaskPool>,
-}
-
-impl crate::nested::Pool for TaskPool {
-    fn add_thread(&self) {
-        if let Some(pool) = self.this.upgrade() {
-            pool.spawn_thread();
-        }
-    }
-
-    fn surplus(&self) -> &AtomicUsize {
-        &self.surplus
-    }
-
-    fn seceded(&self, key: &Key) {
-        let _ = self.out.send(FromDistWorker::Seceded { key: key.clone() });
-    }
-}
-
-impl TaskPool {
-    fn spawn_thread(self: Arc<Self>) {
-        let i = self.started.fetch_add(1, Relaxed);
-        std::thread::Builder::new()
-            .name(format!("rask-task-{i}"))
-            .spawn(move || self.serve(i))
-            .expect("spawning a task thread");
-    }
-
-    /// One task thread: runs jobs until the queue closes, it retires (surplus after a
-    /// rejoin), or its task seceded (a replacement took its place).
-    fn serve(self: Arc<Self>, i: usize) {
-        let _in_worker = self.span.enter();
-        let registry = Registry::new();
-        // Large arrays a task makes go straight into shared memory, where workers on this
-        // machine map them instead of receiving a copy; other large values are moved there
-        // once made.
-        let namespace = Arc::new(Namespace::new(&format!("dw{i}")));
-        let arena = Arc::new(ShmArena::new(namespace.clone(), crate::sharing::SHARE_MIN));
-        let pool: Arc<dyn crate::nested::Pool> = self.clone();
-        with_arena(arena, || loop {
-            if crate::nested::should_retire(&self.surplus) {
-                return;
-            }
-            self.memory.wait_while_paused();
-            let Some(mut job) = self.jobs.pop() else { return };
-            let key = job.assignment.task.key.clone();
-            let transfers = std::mem::take(&mut job.transfers);
-            let start_us = crate::metrics::unix_us();
-            let (result, seceded) =
-                crate::nested::run_seated(pool.clone(), &key, || self.memory.running(|| run_job(job, &registry)));
-            let message = match result {
-                Ok(value) => {
-                    // Moved into shared memory now, on this thread, while the next task waits
-                    // its turn rather than a peer on this machine (answering it later, on the
-                    // data server, put the copy on that peer's critical path: the shuffle of
-                    // the `moves` bench 0.25-0.33 s now, 0.33-0.37 s that way).
-                    let value = crate::sharing::into_shared(&value, &namespace).unwrap_or(value);
-                    let nbytes = value.nbytes() as u64;
-                    self.store.insert(key.clone(), value);
-                    let stop_us = crate::metrics::unix_us();
-                    let record = TaskRecord { key, nbytes, start_us, stop_us, thread: i as u32, transfers };
-                    FromDistWorker::Done { tasks: vec![record] }
-                }
-                Err(failure) => FromDistWorker::Erred { key, failure },
-            };
-            if self.out.send(message).is_err() || seceded {
-                return;
-            }
-        })
-    }
-}
-
-fn start_pool(
-    nthreads: usize,
-    store: Arc<Store>,
-    memory: Arc<Memory>,
-    out: UnboundedSender<FromDistWorker>,
-) -> Arc<Jobs> {
-    let jobs = Arc::new(Jobs::default());
-    let pool = Arc::new_cyclic(|this| TaskPool {
-        jobs: jobs.clone(),
-        store,
-        memory,
-        out,
-        surplus: AtomicUsize::new(0),
-        started: AtomicUsize::new(0),
-        span: tracing::Span::current(),
-        this: this.clone(),
-    });
-    for _ in 0..nthreads {
-        pool.clone().spawn_thread();
-    }
-    jobs
-}
-
-fn run_job(job: Job, registry: &Registry) -> Result<Value, DistFailure> {
-    let op = job.assignment.task.op.decode().map_err(|e| {
-        DistFailure::Unrunnable(format!(
-            "the task's op could not be read ({e}): is its client a different rask version?"
-        ))
-    })?;
-    let op = op.resolve(registry).map_err(|e| {
-        // Functions travel by name: say which binary lacks it, so the user knows which
-        // program to run as the worker.
-        let exe = std::env::current_exe().map_or_else(|_| "?".into(), |p| p.display().to_string());
-        DistFailure::Unrunnable(format!(
-            "{e} (this worker runs {exe}; start your own binary as the worker to serve its functions)"
-        ))
-    })?;
-    let inputs = job.inputs;
-    let input = |i: u32| inputs.get(i as usize).cloned().unwrap_or(Value::None);
-    op.eval(&input).map_err(DistFailure::Failed)
-}
-
 /// Answers peers' and clients' requests for results; `served` counts the payload bytes sent.
 async fn serve_data(
     listener: TcpListener,
@@ -715,15 +513,22 @@ async fn serve_data(
             loop {
                 match read_msg::<DataRequest>(&mut stream, MAX_REQUEST_FRAME).await {
                     Ok(Some(DataRequest::Get { keys, by_value, picks })) => {
-                        // Off the event loop: a value may be read back from disk, or encoded
-                        // into shared memory for a peer on this machine.
-                        let (store, namespace) = (store.clone(), namespace.clone());
                         let same_host = same_host && !by_value;
-                        let answered = tokio::task::spawn_blocking(move || {
+                        // Small values in memory are answered here; others off the event loop
+                        // (read back from disk, or encoded into shared memory for a peer on
+                        // this machine). A hop to the blocking pool costs more than a tree
+                        // reduction's tiny task.
+                        let reply = if store.in_memory_below(&keys, crate::sharing::SHARE_MIN as u64) {
                             crate::sharing::answer(&store, keys, &picks, same_host, &namespace)
-                        })
-                        .await;
-                        let Ok(reply) = answered else { return };
+                        } else {
+                            let (store, namespace) = (store.clone(), namespace.clone());
+                            let answered = tokio::task::spawn_blocking(move || {
+                                crate::sharing::answer(&store, keys, &picks, same_host, &namespace)
+                            })
+                            .await;
+                            let Ok(reply) = answered else { return };
+                            reply
+                        };
                         served.fetch_add(crate::sharing::reply_bytes(&reply), Relaxed);
                         if write_msg_within(&mut stream, &reply, timeouts.write).await.is_err() {
                             return;
