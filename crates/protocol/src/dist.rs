@@ -67,12 +67,50 @@ pub struct TaskDef {
 /// A task's op as its client encoded it (an [`OpMsg`], in postcard): the scheduler keeps and
 /// forwards these bytes without reading them — a few bytes a task instead of a tree of
 /// allocations held for every task it knows — and the worker that runs the task decodes them.
+/// Most ops (a function name and a few references) fit inline: no allocation to keep, copy
+/// into an assignment or free, for each of a million tasks.
 #[derive(Clone, PartialEq, Eq)]
-pub struct EncodedOp(Box<[u8]>);
+pub struct EncodedOp(OpBytes);
+
+/// Bytes held inline up to [`INLINE_OP`], else on the heap.
+#[derive(Clone, PartialEq, Eq)]
+enum OpBytes {
+    Inline { len: u8, bytes: [u8; INLINE_OP] },
+    Heap(Box<[u8]>),
+}
+
+/// The longest op held without an allocation (`EncodedOp` stays 24 bytes).
+const INLINE_OP: usize = 22;
+
+impl OpBytes {
+    fn new(bytes: &[u8]) -> OpBytes {
+        if bytes.len() <= INLINE_OP {
+            let mut inline = [0; INLINE_OP];
+            inline[..bytes.len()].copy_from_slice(bytes);
+            OpBytes::Inline { len: bytes.len() as u8, bytes: inline }
+        } else {
+            OpBytes::Heap(bytes.into())
+        }
+    }
+}
+
+impl std::ops::Deref for OpBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            OpBytes::Inline { len, bytes } => &bytes[..*len as usize],
+            OpBytes::Heap(bytes) => bytes,
+        }
+    }
+}
 
 impl EncodedOp {
     pub fn new(op: &OpMsg) -> EncodedOp {
-        EncodedOp(postcard::to_allocvec(op).expect("an op encodes").into_boxed_slice())
+        let mut buffer = [0u8; INLINE_OP];
+        match postcard::to_slice(op, &mut buffer) {
+            Ok(used) => EncodedOp(OpBytes::new(used)),
+            Err(_) => EncodedOp(OpBytes::Heap(postcard::to_allocvec(op).expect("an op encodes").into_boxed_slice())),
+        }
     }
 
     /// The op, or why these bytes are none (a peer that sent something else).
@@ -120,10 +158,13 @@ impl<'de> Deserialize<'de> for EncodedOp {
                 f.write_str("an encoded op (bytes)")
             }
             fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<EncodedOp, E> {
-                Ok(EncodedOp(bytes.into()))
+                Ok(EncodedOp(OpBytes::new(bytes)))
             }
             fn visit_byte_buf<E: serde::de::Error>(self, bytes: Vec<u8>) -> Result<EncodedOp, E> {
-                Ok(EncodedOp(bytes.into_boxed_slice()))
+                Ok(EncodedOp(match bytes.len() <= INLINE_OP {
+                    true => OpBytes::new(&bytes),
+                    false => OpBytes::Heap(bytes.into_boxed_slice()),
+                }))
             }
         }
         deserializer.deserialize_byte_buf(Bytes)

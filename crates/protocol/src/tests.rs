@@ -47,6 +47,22 @@ fn a_task_carries_its_op_as_bytes_the_scheduler_need_not_read() {
 }
 
 #[test]
+fn short_and_long_ops_keep_their_bytes_inline_or_not_and_travel_alike() {
+    use crate::dist::EncodedOp;
+    assert_eq!(std::mem::size_of::<EncodedOp>(), 24, "an op stays 24 bytes inline");
+    let short = OpMsg::Call("inc".into(), vec![OpMsg::Input(0)]);
+    let long = OpMsg::Call("a_function_with_a_long_name".into(), (0..40).map(OpMsg::Input).collect());
+    for (op, inline) in [(short, true), (long, false)] {
+        let encoded = EncodedOp::new(&op);
+        assert_eq!(encoded.len() <= 22, inline, "{op:?} is {} bytes", encoded.len());
+        assert_eq!(encoded.len(), postcard::to_allocvec(&op).unwrap().len());
+        let back: EncodedOp = postcard::from_bytes(&postcard::to_allocvec(&encoded).unwrap()).unwrap();
+        assert!(back == encoded && back.decode().unwrap() == op);
+        assert!(back.may_call(if inline { "inc" } else { "long_name" }) && !back.may_call("sum"));
+    }
+}
+
+#[test]
 fn resolved_ops_evaluate_like_the_originals() {
     let plan = sample_plan();
     let registry = Registry::new();

@@ -113,16 +113,14 @@ impl State {
     pub(super) fn err_caused(&mut self, t: TaskId, error: Arc<str>, cause: Option<Cause>) {
         let mut stack = vec![(t, error)];
         while let Some((x, e)) = stack.pop() {
-            if matches!(self.task(x).state, TaskState::Erred(_) | TaskState::Memory) {
+            if matches!(self.task(x).state, TaskState::Erred | TaskState::Memory) {
                 continue;
             }
             if let TaskState::Processing(w) = self.task(x).state {
                 self.workers.get_mut(&w).map(|wk| wk.processing.remove(&x));
             }
-            self.set_state(x, TaskState::Erred(e.clone()));
-            if let Some(cause) = &cause {
-                self.causes.insert(x, cause.clone());
-            }
+            self.errors.insert(x, (e.clone(), cause.clone()));
+            self.set_state(x, TaskState::Erred);
             let key = self.task(x).key.clone();
             for i in 0..self.task(x).wanted_by.len() {
                 let c = self.task(x).wanted_by[i];

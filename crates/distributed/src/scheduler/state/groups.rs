@@ -53,7 +53,7 @@ pub(crate) fn slot<'a>(counts: &'a mut StateCounts, state: &TaskState) -> &'a mu
         TaskState::Queued => &mut counts.queued,
         TaskState::Processing(_) => &mut counts.processing,
         TaskState::Memory => &mut counts.memory,
-        TaskState::Erred(_) => &mut counts.erred,
+        TaskState::Erred => &mut counts.erred,
     }
 }
 

@@ -54,7 +54,7 @@ pub type ClientId = u32;
 type TaskId = usize;
 /// Ready tasks run in this order, smallest first: the user's priority (higher first), then
 /// the submission, then the rank in the graph's order.
-type Priority = (Reverse<i32>, u64, u32);
+type Priority = (Reverse<i32>, u32, u32);
 
 /// Tasks a worker may have beyond one per thread: enough to hide a network round trip behind
 /// work, few enough that ready roots stay queued here.
@@ -71,7 +71,8 @@ pub enum TaskState {
     Queued,
     Processing(WorkerId),
     Memory,
-    Erred(Arc<str>),
+    /// Failed: the error is in `State::errors`, not here (a task is a few words smaller).
+    Erred,
 }
 
 impl TaskState {
@@ -199,7 +200,8 @@ pub struct State {
     clients: FxHashMap<ClientId, FxHashSet<TaskId>>,
     /// Wants registered before their task arrived (a submission in several chunks).
     pending_wants: FxHashMap<Key, SmallVec<[ClientId; 1]>>,
-    generation: u64,
+    /// Submissions so far (wrapping: only neighbouring submissions are ever compared in earnest).
+    generation: u32,
     /// Tasks of the current generation so far: the rank of the next.
     submitted: u32,
     stats: SchedulerStats,
@@ -211,8 +213,9 @@ pub struct State {
     pinned: FxHashMap<ClientId, Vec<TaskId>>,
     /// Since when tasks have been waiting with no worker connected to run them.
     workerless_since: Option<Instant>,
-    /// For erred tasks whose failure began in a task's function: that task and its failure.
-    causes: FxHashMap<TaskId, Cause>,
+    /// Per erred task, its error, and where the failure began in a task's function (that task
+    /// and its failure) if it did.
+    errors: FxHashMap<TaskId, (Arc<str>, Option<Cause>)>,
     groups: Groups,
     monitor: Monitor,
     /// Per client, its submissions' tasks: how many, how many finished.
@@ -283,13 +286,18 @@ impl State {
         self.index.get(key, &self.tasks).map(|t| &self.task(t).state)
     }
 
+    /// The error of an erred task.
+    pub fn error_of(&self, key: &Key) -> Option<&str> {
+        self.index.get(key, &self.tasks).and_then(|t| self.errors.get(&t)).map(|(e, _)| &**e)
+    }
+
     /// Every state change goes through here: it keeps dependencies' counts of active
     /// dependents (which decide when a result may be released) and the memory counters.
     fn set_state(&mut self, t: TaskId, new: TaskState) {
         let old = std::mem::replace(&mut self.task_mut(t).state, new);
         let task = self.tasks[t].as_ref().expect("live task id");
         self.groups.moved(task.group, &old, &task.state);
-        if matches!(task.state, TaskState::Memory | TaskState::Erred(_)) && !task.counted {
+        if matches!(task.state, TaskState::Memory | TaskState::Erred) && !task.counted {
             let owner = task.owner;
             self.task_mut(t).counted = true;
             if let Some(p) = self.progress.get_mut(&owner) {
@@ -405,9 +413,9 @@ impl State {
         let key = self.task(t).key.clone();
         match &self.task(t).state {
             TaskState::Memory => self.out.finished.entry(c).or_default().push(key),
-            TaskState::Erred(e) => {
-                let error = e.to_string();
-                let cause = self.causes.get(&t).map(|c| (**c).clone());
+            TaskState::Erred => {
+                let (error, cause) = self.errors.get(&t).expect("an erred task's error");
+                let (error, cause) = (error.to_string(), cause.as_ref().map(|c| (**c).clone()));
                 self.out.to_clients.push((c, ToClient::Erred { key, error, cause }))
             }
             TaskState::Released => self.need(t),
@@ -424,7 +432,7 @@ impl State {
     /// pinned, so that a later chunk's tasks find their dependencies.
     pub fn submit_chunk(&mut self, c: ClientId, defs: Vec<TaskDef>, last: bool) {
         if self.pinned.get(&c).is_none_or(|p| p.is_empty()) {
-            self.generation += 1;
+            self.generation = self.generation.wrapping_add(1);
             self.submitted = 0;
         }
         let mut fresh = Vec::with_capacity(defs.len());
@@ -435,7 +443,7 @@ impl State {
             if let Some(t) = self.index.get(&def.key, &self.tasks) {
                 // Keys are identities: a key already known is that task (Dask's rule), unless
                 // it failed, in which case the new definition gets a new chance.
-                if !matches!(self.task(t).state, TaskState::Erred(_)) {
+                if self.task(t).state != TaskState::Erred {
                     if !last {
                         self.task_mut(t).pins += 1;
                         pinned.push(t);
@@ -571,8 +579,11 @@ impl State {
                 self.stats.tasks_recomputed += 1;
             }
             self.task_mut(x).waiting = waiting as u32;
-            let erred_dep = self.task(x).deps.iter().find_map(|&d| match &self.task(d).state {
-                TaskState::Erred(e) => Some((self.task(d).key.clone(), e.clone(), self.causes.get(&d).cloned())),
+            let erred_dep = self.task(x).deps.iter().find_map(|&d| match self.task(d).state {
+                TaskState::Erred => {
+                    let (e, cause) = self.errors.get(&d).expect("an erred task's error");
+                    Some((self.task(d).key.clone(), e.clone(), cause.clone()))
+                }
                 _ => None,
             });
             if let Some((dep, e, cause)) = erred_dep {
@@ -721,7 +732,7 @@ impl State {
                 self.set_state(t, TaskState::Released);
             }
             let task = self.task(t);
-            let forgettable = matches!(task.state, TaskState::Released | TaskState::Erred(_))
+            let forgettable = matches!(task.state, TaskState::Released | TaskState::Erred)
                 && task.pins == 0
                 && task.dependents.iter().all(|&d| self.tasks[d].is_none());
             if forgettable {
@@ -744,7 +755,7 @@ impl State {
                 p.done += 1;
             }
         }
-        self.causes.remove(&t);
+        self.errors.remove(&t);
         self.retry_log.remove(&t);
         if !self.copying.is_empty() {
             self.copying.retain(|&(x, _), _| x != t);
@@ -775,7 +786,7 @@ impl State {
         self.retry_log = FxHashMap::default();
         self.index = KeyIndex::default();
         self.stealing = FxHashSet::default();
-        self.causes = FxHashMap::default();
+        self.errors = FxHashMap::default();
         self.copying = FxHashMap::default();
         self.monitor.compact();
     }
@@ -789,6 +800,6 @@ mod layout_tests {
     #[test]
     fn a_task_record_stays_within_its_documented_size() {
         let task = std::mem::size_of::<super::Task>();
-        assert!(task <= 224, "Task grew to {task} bytes");
+        assert!(task <= 208, "Task grew to {task} bytes");
     }
 }
