@@ -220,11 +220,27 @@ fn shared_secret() {
 fn wide_reduction_memory() {
     let cluster = LocalCluster::new(2, 1).unwrap();
     let client = cluster.client().unwrap();
+    // Leaves of 64 KiB: roots get the usual queue (32 beyond a worker's thread), and few
+    // leaves are made before the sums that consume them.
+    let (leaves, len) = (4_000, 8192);
+    let (mut graph, root) = common::tree_sum(leaves);
+    for i in 0..leaves as i64 {
+        graph.insert(("x", i), Expr::call("ones", [Expr::from(len)]));
+    }
+    let result = client.compute(&graph, &[root]).unwrap();
+    let Value::Array(sum) = &result[0] else { panic!("an array: {result:?}") };
+    assert!(sum.as_f64().unwrap().iter().all(|&x| x == leaves as f64));
+    let peak = client.stats().unwrap().peak_in_memory;
+    assert!(peak <= 400, "a {leaves}-leaf reduction of arrays held {peak} results at once");
+    // Leaves of a few bytes, each made in microseconds: a worker queues up to MAX_SATURATION
+    // of them, made ahead of the sums a round trip later, and holds more results (each a few
+    // bytes) — but a queue's worth, not the leaves' count.
     let leaves = 20_000;
     let (graph, root) = common::tree_sum(leaves);
     assert_eq!(client.compute(&graph, &[root]).unwrap(), vec![Value::Int((leaves * (leaves + 1) / 2) as i64)]);
     let peak = client.stats().unwrap().peak_in_memory;
-    assert!(peak <= 400, "a {leaves}-leaf reduction held {peak} results at once");
+    let queues = 2 * (1 + 512); // two workers, a thread and the scheduler's MAX_SATURATION
+    assert!(peak <= 2 * queues, "a {leaves}-leaf reduction held {peak} results at once");
 }
 
 fn memory_limit_spills() {

@@ -483,6 +483,9 @@ pub enum ToDistWorker {
 pub struct Assignment {
     pub task: TaskDef,
     pub holders: Vec<Vec<String>>,
+    /// Its place in the graph's order (the submission, then the rank): a worker runs its
+    /// queued tasks in this order, after the user's priority.
+    pub order: u64,
 }
 
 /// Worker → scheduler.

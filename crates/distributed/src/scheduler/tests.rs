@@ -16,7 +16,6 @@ fn tasks(src: &str, wanted: &[&str]) -> (Vec<TaskDef>, Vec<Key>) {
     (plan_tasks(&plan, |_| false).collect(), wanted)
 }
 
-/// A worker's record of finishing `key` with a result of `nbytes`.
 /// A state with workers `1..=n` (named `w1`…, one thread each, no memory limit, no
 /// resources) and client 7.
 fn with_workers(n: u32) -> State {
@@ -28,6 +27,7 @@ fn with_workers(n: u32) -> State {
     s
 }
 
+/// A worker's record of finishing `key` with a result of `nbytes`, after running 2 ms.
 fn rec(key: Key, nbytes: u64) -> TaskRecord {
     TaskRecord { key, nbytes, start_us: 1_000, stop_us: 3_000, thread: 0, transfers: Vec::new() }
 }
@@ -88,6 +88,104 @@ fn ready_roots_wait_on_the_scheduler_and_the_order_bounds_memory() {
     let peak = s.stats().peak_in_memory;
     assert!(peak <= 200, "a 20k-leaf reduction held {peak} results at once");
     s.check_groups();
+}
+
+/// `'x'`, then `n` tasks reading it and `roots` more roots: a plan's tasks, all wanted.
+fn fan_out(s: &mut State, n: usize, roots: usize) {
+    let readers = (0..n).map(|i| format!("('r', {i}): (inc, 'x')"));
+    let others = (0..roots).map(|i| format!("('q', {i}): (inc, {i})"));
+    let src = format!("{{'x': (inc, 0), {}}}", readers.chain(others).collect::<Vec<_>>().join(", "));
+    let graph = parse_graph(&src).unwrap();
+    let wanted: Vec<Key> = graph.keys().cloned().collect();
+    let options = rask_graph::PlanOptions::unoptimized();
+    let plan = Plan::build_with(&graph, &wanted, &Registry::new(), &options).unwrap();
+    s.want(7, &wanted);
+    s.submit(7, plan_tasks(&plan, |_| false).collect());
+}
+
+/// The keys of the tasks sent to `w` since last asked.
+fn sent(s: &mut State, w: u32) -> Vec<Key> {
+    s.out.compute.remove(&w).unwrap_or_default().into_iter().map(|a| a.task.key).collect()
+}
+
+/// A record of `key` having run for 4 µs.
+fn quick(key: Key) -> TaskRecord {
+    TaskRecord { start_us: 10, stop_us: 14, ..rec(key, 8) }
+}
+
+fn is_root(key: &Key) -> bool {
+    !key.to_string().contains("'r'")
+}
+
+#[test]
+fn a_worker_whose_tasks_take_microseconds_gets_a_deeper_queue() {
+    let mut s = with_workers(1);
+    fan_out(&mut s, 200, 1000);
+    let first = sent(&mut s, 1);
+    assert_eq!(first.len(), 1 + SATURATION, "nothing known of its tasks yet: the usual saturation");
+    assert!(first.contains(&Key::from("x")) && first.iter().all(is_root));
+    // They took 4 µs each: it is sent 2 ms of them (a thread's worth of queued work): the
+    // readers, then roots, since theirs are known to be small.
+    s.done(1, first.into_iter().map(quick).collect());
+    let second = sent(&mut s, 1);
+    assert_eq!(second.len(), 1 + 2000 / 4);
+    assert!(second.iter().filter(|k| is_root(k)).count() > 1 + SATURATION);
+    // These took 2 ms each: its queue is back to the usual depth.
+    s.done(1, second.into_iter().map(|key| rec(key, 8)).collect());
+    assert_eq!(sent(&mut s, 1).len(), 1 + SATURATION);
+    s.check_groups();
+}
+
+/// A queued root's result is made a round trip before its consumers arrive: roots get a
+/// deep queue only while their results fit in a megabyte per thread.
+#[test]
+fn roots_making_large_results_keep_the_usual_queue_however_quick() {
+    for (nbytes, depth) in [(8, 2000 / 4), (32 << 10, SATURATION), (256 << 10, SATURATION)] {
+        let mut s = with_workers(1);
+        fan_out(&mut s, 0, 2000);
+        let first = sent(&mut s, 1);
+        assert_eq!(first.len(), 1 + SATURATION);
+        s.done(1, first.into_iter().map(|key| TaskRecord { nbytes, ..quick(key) }).collect());
+        assert_eq!(sent(&mut s, 1).len(), 1 + depth, "roots of {nbytes} bytes");
+        s.check_groups();
+    }
+}
+
+/// Workers that die each time with a deep queue of tiny tasks: a task deep in the queue had
+/// not started, so those deaths count against it at half weight — erred after six such
+/// deaths, not three (a task that kills its worker is still erred in the end).
+#[test]
+fn deaths_deep_in_a_worker_s_queue_count_at_half_weight() {
+    let mut s = State::default();
+    s.add_client(7);
+    fan_out(&mut s, 4000, 0);
+    let erred = |s: &State| s.out.to_clients.iter().filter(|(_, m)| matches!(m, ToClient::Erred { .. })).count();
+    for round in 1..=6u32 {
+        // A fresh worker runs `'x'` (lost with the last one) in 4 µs and is sent a deep queue;
+        // it runs the first 33 of those, the client gathers and releases them, and it dies.
+        s.add_worker(round, format!("w{round}"), 1, 0, Vec::new());
+        let first = sent(&mut s, round);
+        s.done(round, first.into_iter().map(quick).collect());
+        let deep = sent(&mut s, round);
+        assert!(deep.len() > 1 + SATURATION);
+        let ran = &deep[..1 + SATURATION];
+        s.done(round, ran.iter().cloned().map(quick).collect());
+        s.release(7, ran);
+        s.remove_worker(round);
+        if round < 6 {
+            assert_eq!(erred(&s), 0, "round {round}: no task was at the head of a dying worker's queue three times");
+        }
+    }
+    let errors: Vec<&String> = s
+        .out
+        .to_clients
+        .iter()
+        .filter_map(|(_, m)| match m {
+            ToClient::Erred { error, .. } => Some(error),
+            _ => None,
+        })
+        .collect();
+    assert!(!errors.is_empty() && errors.iter().all(|e| e.contains("died 6 times")), "{errors:?}");
 }
 
 #[test]

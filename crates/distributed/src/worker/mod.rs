@@ -12,9 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rask_graph::{Key, Registry, Value};
-use rask_protocol::dist::{
-    Assignment, DataRequest, FromDistWorker, Role, ToDistWorker, Transfer, WorkerMetrics,
-};
+use rask_protocol::dist::{Assignment, DataRequest, FromDistWorker, Role, ToDistWorker, Transfer, WorkerMetrics};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
@@ -24,12 +22,12 @@ use crate::conn::{self, read_msg, read_msg_idle, write_msg_within, Accepting, MA
 use rask_store::Namespace;
 
 use crate::memory::{self, Memory};
-use pool::{start_pool, Completions, Job, Jobs};
 use crate::peers::Peers;
 use crate::store::Store;
 use crate::stream::Stream;
 use crate::tls::Security;
 use crate::{DistError, Timeouts};
+use pool::{start_pool, Completions, Job, Jobs};
 
 /// How a worker joins a cluster.
 #[derive(Clone, Debug)]

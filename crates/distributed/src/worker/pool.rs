@@ -7,6 +7,7 @@
 //! threads, and the outbox rings the connection's writer only when its first record goes in.
 
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
@@ -26,8 +27,11 @@ pub(super) struct Job {
     pub(super) transfers: Vec<Transfer>,
 }
 
-/// Tasks with their inputs, waiting for a thread; the scheduler may take back those not
-/// started (work stealing).
+/// Tasks with their inputs, waiting for a thread, run in the scheduler's priority order (the
+/// user's priority, then the graph's order): a task that consumes results jumps ahead of roots
+/// queued before it, as the order intends — with a deep queue run first come, first served, a
+/// wide reduction's leaves ran hundreds ahead of the sums that free them. The scheduler may
+/// take back jobs not started (work stealing).
 #[derive(Default)]
 pub(super) struct Jobs {
     queue: Mutex<Queue>,
@@ -36,17 +40,39 @@ pub(super) struct Jobs {
 
 #[derive(Default)]
 struct Queue {
-    jobs: std::collections::VecDeque<Job>,
+    jobs: BinaryHeap<Queued>,
+    /// Jobs queued so far: among equals, the earlier goes first.
+    pushed: u64,
     closed: bool,
-    /// Queued jobs with a user priority: while there are any, the highest goes first.
-    prioritized: usize,
     /// Task threads waiting for a job. Only then is the condition variable signalled: a
     /// signal is a system call even with no one waiting, and tiny tasks arrive by the thousand.
     idle: usize,
 }
 
-fn user_priority(job: &Job) -> i32 {
-    job.assignment.task.hints.as_ref().map_or(0, |h| h.priority)
+/// A job and its place in the queue: highest user priority, then lowest order, then first in.
+struct Queued {
+    rank: (i32, Reverse<u64>, Reverse<u64>),
+    job: Job,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank == other.rank
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank.cmp(&other.rank)
+    }
 }
 
 impl Jobs {
@@ -55,8 +81,10 @@ impl Jobs {
         let mut q = self.queue.lock().expect("job queue");
         let before = q.jobs.len();
         for job in jobs {
-            q.prioritized += usize::from(user_priority(&job) != 0);
-            q.jobs.push_back(job);
+            let user = job.assignment.task.hints.as_ref().map_or(0, |h| h.priority);
+            let rank = (user, Reverse(job.assignment.order), Reverse(q.pushed));
+            q.pushed += 1;
+            q.jobs.push(Queued { rank, job });
         }
         let wake = (q.jobs.len() - before).min(q.idle);
         drop(q);
@@ -65,21 +93,12 @@ impl Jobs {
         }
     }
 
-    /// The next job (the first of the highest user priority); `None` once closed.
+    /// The next job; `None` once closed.
     fn pop(&self) -> Option<Job> {
         let mut q = self.queue.lock().expect("job queue");
         loop {
-            let next = match q.prioritized {
-                0 => q.jobs.pop_front(),
-                _ => {
-                    let best = q.jobs.iter().enumerate().max_by_key(|(i, j)| (user_priority(j), Reverse(*i)));
-                    let i = best.map(|(i, _)| i);
-                    i.and_then(|i| q.jobs.remove(i))
-                }
-            };
-            if let Some(job) = next {
-                q.prioritized -= usize::from(user_priority(&job) != 0);
-                return Some(job);
+            if let Some(queued) = q.jobs.pop() {
+                return Some(queued.job);
             }
             if q.closed {
                 return None;
@@ -95,16 +114,13 @@ impl Jobs {
         let wanted: rustc_hash::FxHashSet<&Key> = keys.iter().collect();
         let mut q = self.queue.lock().expect("job queue");
         let mut stolen = Vec::new();
-        let mut prioritized = 0;
-        q.jobs.retain(|job| {
-            let take = wanted.contains(&job.assignment.task.key);
+        q.jobs.retain(|queued| {
+            let take = wanted.contains(&queued.job.assignment.task.key);
             if take {
-                stolen.push(job.assignment.task.key.clone());
-                prioritized += usize::from(user_priority(job) != 0);
+                stolen.push(queued.job.assignment.task.key.clone());
             }
             !take
         });
-        q.prioritized -= prioritized;
         stolen
     }
 
@@ -267,3 +283,44 @@ fn run_job(job: Job, registry: &Registry) -> Result<Value, DistFailure> {
     op.eval(&input).map_err(DistFailure::Failed)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rask_graph::Annotations;
+    use rask_protocol::dist::{EncodedOp, TaskDef};
+    use rask_protocol::OpMsg;
+
+    fn job(key: &str, priority: i32, order: u64) -> Job {
+        let hints = (priority != 0).then(|| Box::new(Annotations { priority, ..Annotations::default() }));
+        let op = EncodedOp::new(&OpMsg::Const(Value::Int(0)));
+        let task = TaskDef { key: Key::from(key), op, deps: Vec::new(), hints };
+        Job { assignment: Assignment { task, holders: Vec::new(), order }, inputs: Vec::new(), transfers: Vec::new() }
+    }
+
+    fn drain(jobs: &Jobs) -> Vec<String> {
+        jobs.close();
+        std::iter::from_fn(|| jobs.pop())
+            .map(|j| j.assignment.task.key.to_string().trim_matches('\'').to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn queued_jobs_run_by_user_priority_then_the_graph_s_order_then_arrival() {
+        let jobs = Jobs::default();
+        // Roots sent first, a consumer later but earlier in the graph's order, one urgent
+        // task, and two of equal order (arrival decides).
+        jobs.push_all([job("root-7", 0, 7), job("root-8", 0, 8), job("twin-a", 0, 9)]);
+        jobs.push_all([job("sum-3", 0, 3), job("urgent", 5, 100), job("twin-b", 0, 9), job("late", -1, 0)]);
+        assert_eq!(drain(&jobs), ["urgent", "sum-3", "root-7", "root-8", "twin-a", "twin-b", "late"]);
+    }
+
+    #[test]
+    fn stolen_jobs_leave_the_queue_and_the_rest_keep_their_order() {
+        let jobs = Jobs::default();
+        jobs.push_all((0..6).map(|i| job(&format!("t{i}"), 0, 5 - i)));
+        let stolen = jobs.steal(&[Key::from("t1"), Key::from("t4"), Key::from("absent")]);
+        assert_eq!(stolen.len(), 2);
+        assert_eq!(jobs.len(), 4);
+        assert_eq!(drain(&jobs), ["t5", "t3", "t2", "t0"]);
+    }
+}

@@ -2,14 +2,13 @@
 //! fetched, a worker dies or falls silent, or there is no worker at all. Every path ends in a
 //! retry, a recomputation or an error a client hears — never a task left waiting forever.
 
-use std::cmp::Reverse;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rask_graph::Key;
 use rask_protocol::dist::{DistFailure, TaskCause, ToClient};
 
-use super::{Cause, State, TaskId, TaskState, WorkerId, ALLOWED_FAILURES};
+use super::{Cause, State, TaskId, TaskState, WorkerId, ALLOWED_FAILURES, SATURATION};
 
 impl State {
     /// Workers silent for longer than `timeout` (hung, or cut off without the connection
@@ -85,9 +84,7 @@ impl State {
                     if (log.len() as u32) < retries {
                         log.push(error.to_string());
                         self.stats.tasks_retried += 1;
-                        let priority = self.task(t).priority;
-                        self.set_state(t, TaskState::Queued);
-                        self.ready.push(Reverse((priority, t)));
+                        self.enqueue(t);
                         self.schedule();
                         self.run_release_checks();
                         return;
@@ -159,12 +156,10 @@ impl State {
         }
         self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
         self.task_mut(t).attempts += 1;
-        if self.task(t).attempts > ALLOWED_FAILURES * 4 {
+        if u32::from(self.task(t).attempts) > ALLOWED_FAILURES * 4 {
             self.err(t, format!("task {key}: input {dep} could not be fetched from any holder").into());
         } else if self.task(d).state == TaskState::Memory {
-            let priority = self.task(t).priority;
-            self.set_state(t, TaskState::Queued);
-            self.ready.push(Reverse((priority, t)));
+            self.enqueue(t);
         } else {
             self.set_state(t, TaskState::Released);
             self.need(t);
@@ -187,28 +182,47 @@ impl State {
     pub(super) fn forget_worker(&mut self, w: WorkerId) {
         let Some(worker) = self.workers.remove(&w) else { return };
         self.copying.retain(|&(_, to), from| to != w && *from != Some(w));
+        // In priority order, the order the worker starts its tasks in: one deep in its queue
+        // had not started — unless the worker finished as many as were ahead of it and died
+        // before reporting them. Such a death counts against it only as a queued one.
         let mut running: Vec<TaskId> = worker.processing.into_iter().collect();
         running.sort_by_key(|&t| self.task(t).priority);
-        for t in running {
+        let window = worker.nthreads + SATURATION;
+        let mut requeued = Vec::new();
+        for (position, t) in running.into_iter().enumerate() {
             if self.task(t).state != TaskState::Processing(w) {
                 continue;
             }
-            self.task_mut(t).attempts += 1;
-            let attempts = self.task(t).attempts;
+            let task = self.task_mut(t);
+            match position < window {
+                true => task.attempts += 1,
+                false => task.deaths_queued += 1,
+            }
+            let (attempts, deaths) = (task.attempts, task.attempts + task.deaths_queued);
             // A task that has killed two workers is not handed the last one left.
             let last_worker_at_risk = attempts >= 2 && self.workers.len() == 1;
             if self.task(t).scattered {
                 let key = self.task(t).key.clone();
                 self.err(t, format!("{key} was scattered to a worker that died before it was stored").into());
-            } else if attempts >= ALLOWED_FAILURES || last_worker_at_risk {
+            } else if attempts >= ALLOWED_FAILURES as u16
+                || deaths >= 2 * ALLOWED_FAILURES as u16
+                || last_worker_at_risk
+            {
+                // Deaths while queued count too, at half weight: a task that kills its worker
+                // is erred even if it always started deep in a queue.
                 let key = self.task(t).key.clone();
                 let spared = if last_worker_at_risk { " (the last worker left is not risked on it)" } else { "" };
-                self.err(t, format!("task {key}: its worker died {attempts} times running it{spared}").into());
+                self.err(
+                    t,
+                    format!("task {key}: its worker died {deaths} times running it or with it queued{spared}").into(),
+                );
             } else {
-                let priority = self.task(t).priority;
-                self.set_state(t, TaskState::Queued);
-                self.ready.push(Reverse((priority, t)));
+                requeued.push(t);
             }
+        }
+        requeued.sort_by_key(|&t| self.task(t).priority);
+        for t in requeued {
+            self.enqueue(t);
         }
         let mut lost = Vec::new();
         for t in worker.holds {

@@ -8,13 +8,13 @@
 use rask_graph::ids_by_key::{key_hash, IdsByKey};
 use rask_graph::Key;
 
-use super::{Task, TaskId};
+use super::{Slots, Task, TaskId};
 
 #[derive(Default)]
 pub(super) struct KeyIndex(IdsByKey);
 
 /// Whether slot `id` holds a live task whose key is `key`.
-fn holds(tasks: &[Option<Task>], id: u32, key: &Key) -> bool {
+fn holds(tasks: &Slots<Task>, id: u32, key: &Key) -> bool {
     tasks[id as usize].as_ref().is_some_and(|task| &task.key == key)
 }
 
@@ -24,12 +24,12 @@ impl KeyIndex {
     }
 
     /// The task whose key is `key`.
-    pub(super) fn get(&self, key: &Key, tasks: &[Option<Task>]) -> Option<TaskId> {
+    pub(super) fn get(&self, key: &Key, tasks: &Slots<Task>) -> Option<TaskId> {
         self.0.find(key_hash(key), |id| holds(tasks, id, key)).map(|id| id as TaskId)
     }
 
     /// Makes `t` (already in `tasks`, holding `key`) the task of `key`, replacing any other.
-    pub(super) fn insert(&mut self, key: &Key, t: TaskId, tasks: &[Option<Task>]) {
+    pub(super) fn insert(&mut self, key: &Key, t: TaskId, tasks: &Slots<Task>) {
         let id = u32::try_from(t).expect("fewer than 2^32 task slots");
         self.0.insert(key_hash(key), id, |other| other != id && holds(tasks, other, key));
     }

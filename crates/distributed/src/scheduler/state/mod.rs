@@ -28,8 +28,11 @@ mod key_index;
 pub(crate) mod monitor;
 mod observe;
 mod placement;
+mod ready;
 mod retire;
 mod roots;
+mod saturation;
+mod slots;
 mod steal;
 
 use std::cmp::Reverse;
@@ -44,6 +47,9 @@ use self::groups::{GroupId, Groups};
 use self::key_index::KeyIndex;
 use self::monitor::Monitor;
 pub use self::observe::ClientProgress;
+use self::ready::Ready;
+pub use self::saturation::SATURATION;
+use self::slots::Slots;
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
@@ -56,9 +62,6 @@ type TaskId = usize;
 /// the submission, then the rank in the graph's order.
 type Priority = (Reverse<i32>, u32, u32);
 
-/// Tasks a worker may have beyond one per thread: enough to hide a network round trip behind
-/// work, few enough that ready roots stay queued here.
-pub const SATURATION: usize = 32;
 /// The client that wants a fired-and-forgotten task until it ends (none listens).
 const FIRED: ClientId = ClientId::MAX;
 /// Worker deaths a task may cause before it is erred (Dask's `allowed-failures`).
@@ -102,7 +105,12 @@ struct Task {
     nbytes: u64,
     wanted_by: SmallVec<[ClientId; 1]>,
     priority: Priority,
-    attempts: u32,
+    /// Deaths of its worker while it may have been running there, and failed fetches of its
+    /// inputs: past a limit it is erred.
+    attempts: u16,
+    /// Deaths of its worker while it sat deep in that worker's queue, where it cannot have
+    /// started unless the worker ran many tasks it had not yet reported (`forget_worker`).
+    deaths_queued: u16,
     /// Submissions in progress that include this task: until they end it is not forgotten,
     /// because their later chunks may add dependents (its result may still be released, and
     /// is recomputed if a later chunk needs it).
@@ -134,6 +142,8 @@ struct Worker {
     seceded: FxHashSet<TaskId>,
     /// Leaving gracefully (`retire.rs`): no new tasks, its results moved elsewhere first.
     retiring: bool,
+    /// Its tasks' running time, a moving average (µs); `None` until one has finished.
+    mean_task_us: Option<f64>,
 }
 
 /// What a worker's heartbeat says about it.
@@ -149,10 +159,6 @@ pub struct WorkerReport {
 }
 
 impl Worker {
-    fn has_room(&self) -> bool {
-        !self.report.paused && !self.retiring && self.occupied() < self.nthreads + SATURATION
-    }
-
     /// Tasks holding or waiting for one of its threads (seceded ones hold none).
     fn occupied(&self) -> usize {
         self.processing.len() - self.seceded.len()
@@ -186,10 +192,10 @@ pub struct Outbox {
 pub struct State {
     /// The task table: a slot per task known, reused once the task is forgotten (`free`), so
     /// its size follows the most tasks known at once, not how many were ever submitted.
-    tasks: Vec<Option<Task>>,
+    tasks: Slots<Task>,
     free: Vec<TaskId>,
     index: KeyIndex,
-    ready: BinaryHeap<Reverse<(Priority, TaskId)>>,
+    ready: Ready,
     /// Constrained ready tasks waiting for an allowed worker's room or resources.
     blocked: BinaryHeap<Reverse<(Priority, TaskId)>>,
     /// Constrained ready tasks no connected worker could run (retried when one joins).
@@ -386,6 +392,7 @@ impl State {
             report: WorkerReport::default(),
             processing: FxHashSet::default(),
             holds: FxHashSet::default(),
+            mean_task_us: None,
         };
         self.workers.insert(id, worker);
         self.retry_unrunnable();
@@ -512,6 +519,7 @@ impl State {
             wanted_by: SmallVec::new(),
             priority: (Reverse(user_priority), self.generation, rank),
             attempts: 0,
+            deaths_queued: 0,
             pins,
             group,
             owner: c,
@@ -591,9 +599,7 @@ impl State {
                 self.set_state(x, TaskState::Waiting);
                 self.err_caused(x, error, cause);
             } else if waiting == 0 {
-                self.set_state(x, TaskState::Queued);
-                let priority = self.task(x).priority;
-                self.ready.push(Reverse((priority, x)));
+                self.enqueue(x);
             } else {
                 self.set_state(x, TaskState::Waiting);
             }
@@ -610,7 +616,9 @@ impl State {
             if !self.workers.values().any(Worker::has_room) {
                 break;
             }
-            let Some(Reverse((p, t))) = self.ready.pop() else {
+            let root_bytes = self.ready.first_root().and_then(|t| self.root_mean_nbytes(t));
+            let roots = self.workers.values().any(|w| w.has_room_for_root(root_bytes));
+            let Some((p, t)) = self.ready.pop(roots) else {
                 self.balance();
                 break;
             };
@@ -621,10 +629,31 @@ impl State {
                 self.place_constrained(p, t);
                 continue;
             }
-            let w = if self.is_large_root(t) { self.root_worker() } else { Some(self.choose_worker(t)) };
-            w.map_or_else(|| waiting_roots.push(Reverse((p, t))), |w| self.assign(t, w));
+            let w = match self.task(t).deps.is_empty() {
+                true if self.is_large_root(t) => self.root_worker(),
+                true => {
+                    let nbytes = self.root_mean_nbytes(t);
+                    self.choose_worker_among(t, |w| w.has_room_for_root(nbytes))
+                }
+                false => Some(self.choose_worker(t)),
+            };
+            w.map_or_else(|| waiting_roots.push((p, t)), |w| self.assign(t, w));
         }
-        self.ready.extend(waiting_roots);
+        for (p, t) in waiting_roots {
+            self.ready.push(p, t, true);
+        }
+    }
+
+    /// The mean result of `t`'s group, if `t` is still known (a ready entry may be stale).
+    fn root_mean_nbytes(&self, t: TaskId) -> Option<u64> {
+        self.tasks[t].as_ref().and_then(|task| self.groups.mean_nbytes(task.group))
+    }
+
+    /// Makes `t` ready: queued here until a worker has room for it.
+    fn enqueue(&mut self, t: TaskId) {
+        self.set_state(t, TaskState::Queued);
+        let task = self.task(t);
+        self.ready.push(task.priority, t, task.deps.is_empty());
     }
 
     fn assign(&mut self, t: TaskId, w: WorkerId) {
@@ -650,12 +679,17 @@ impl State {
         let own = self.task(t);
         let deps = own.deps.iter().map(|&d| self.task(d).key.clone()).collect();
         let task = TaskDef { key: own.key.clone(), op: own.op.clone(), deps, hints: own.hints.clone() };
-        self.out.compute.entry(w).or_default().push(Assignment { task, holders });
+        let (_, generation, rank) = own.priority;
+        let order = u64::from(generation) << 32 | u64::from(rank);
+        self.out.compute.entry(w).or_default().push(Assignment { task, holders, order });
     }
 
     /// Worker `w` finished these tasks: each goes into the task stream, then to memory.
     pub fn done(&mut self, w: WorkerId, records: Vec<TaskRecord>) {
         self.monitor.count_done(records.len() as u64);
+        if let Some(worker) = self.workers.get_mut(&w) {
+            worker.timed(&records);
+        }
         for record in records {
             let (key, nbytes) = (record.key.clone(), record.nbytes);
             let known = self.index.get(&key, &self.tasks);
@@ -696,9 +730,7 @@ impl State {
                     let dep = self.task_mut(d);
                     dep.waiting -= 1;
                     if dep.waiting == 0 {
-                        let priority = dep.priority;
-                        self.set_state(d, TaskState::Queued);
-                        self.ready.push(Reverse((priority, d)));
+                        self.enqueue(d);
                     }
                 }
             }
@@ -778,9 +810,9 @@ impl State {
     /// Nothing is known any more: give the tables' memory back, so an idle scheduler is as
     /// small after a million tasks as before them. (Entries left in `ready` are all stale.)
     fn compact(&mut self) {
-        self.tasks = Vec::new();
+        self.tasks = Slots::default();
         self.free = Vec::new();
-        self.ready = BinaryHeap::new();
+        self.ready = Ready::default();
         self.blocked = BinaryHeap::new();
         self.unrunnable = Vec::new();
         self.retry_log = FxHashMap::default();

@@ -65,9 +65,7 @@ impl State {
                 continue;
             }
             self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
-            let priority = self.task(t).priority;
-            self.set_state(t, TaskState::Queued);
-            self.ready.push(Reverse((priority, t)));
+            self.enqueue(t);
         }
         self.schedule();
         self.run_release_checks();
