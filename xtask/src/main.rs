@@ -4,8 +4,9 @@
 //!   (targets: `parse`, `protocol`, `handshake`)
 //!   (installed on first use). The machine has one stable toolchain; cargo-fuzz needs nightly
 //!   flags, so we set `RUSTC_BOOTSTRAP=1`, which lets stable rustc accept them.
-//! - `cargo xtask loom [--planted]` — the executors' loom models (`--cfg loom`, release mode);
-//!   `--planted` plants a memory-ordering bug and requires the models to fail.
+//! - `cargo xtask loom [--planted]` — the executors' and hand-offs' loom models (`--cfg loom`,
+//!   release mode); `--planted` plants a memory-ordering bug and lost wake-ups and requires
+//!   the models to fail.
 //! - `cargo xtask bench [ARGS]` — the benchmark table, in release mode, beside Dask when a
 //!   Python with dask is found (`RASK_DASK_PYTHON` or `/tmp/daskenv/bin/python`).
 
@@ -129,7 +130,7 @@ fn loom(args: &[String]) -> Result<(), String> {
         return Err("the loom models did not catch the planted bug: they cannot fail".into());
     }
     // Each family of models must catch the bug planted in its own code.
-    for family in ["threaded::loom_tests", "process::ring_loom"] {
+    for family in ["threaded::loom_tests", "process::ring_loom", "handoff::loom_tests"] {
         if !log.contains(&format!("    {family}::")) {
             eprintln!("{log}");
             return Err(format!("no {family} model failed under the planted bug"));

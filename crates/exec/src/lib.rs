@@ -9,10 +9,12 @@
 //! What it is not: a graph model or optimizer (that is `rask-graph`, which every executor
 //! shares, so all of them agree on order, culling and errors), nor a network service.
 //!
-//! Main types: [`Executor`], [`Scheduler`], [`ExecError`], [`Outcome`], [`RunStats`].
+//! Main types: [`Executor`], [`Scheduler`], [`ExecError`], [`Outcome`], [`RunStats`]; and
+//! [`handoff`], the wake-on-demand job queue and outbox a cluster worker's threads share.
 
 mod duration;
 mod error;
+pub mod handoff;
 #[cfg(not(loom))]
 mod process;
 /// Under loom, only the shared-memory rings: the state the models check.

@@ -2,15 +2,16 @@
 //! tasks whose inputs are here, waiting for a thread; and [`Completions`], the tasks finished
 //! and not yet reported to the scheduler.
 //!
-//! Tiny tasks arrive and finish by the hundred thousand a second, so both are built to wake a
-//! thread only when one is waiting: a queue signals its condition variable only for idle
-//! threads, and the outbox rings the connection's writer only when its first record goes in.
+//! Tiny tasks arrive and finish by the hundred thousand a second, so both are built on
+//! `rask_exec::handoff` (loom-checked), which wakes a thread only when one is waiting: the
+//! queue signals its condition variable only for idle threads, and the outbox rings the
+//! connection's writer only when its first record goes in.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use rask_exec::handoff::{JobQueue, Outbox};
 use rask_graph::arena::with_arena;
 use rask_graph::{Key, Registry, Value};
 use rask_protocol::dist::{Assignment, DistFailure, FromDistWorker, TaskRecord, Transfer};
@@ -28,30 +29,17 @@ pub(super) struct Job {
 }
 
 /// Tasks with their inputs, waiting for a thread, run in the scheduler's priority order (the
-/// user's priority, then the graph's order): a task that consumes results jumps ahead of roots
-/// queued before it, as the order intends — with a deep queue run first come, first served, a
-/// wide reduction's leaves ran hundreds ahead of the sums that free them. The scheduler may
-/// take back jobs not started (work stealing).
+/// user's priority, then the graph's order, then arrival): a task that consumes results jumps
+/// ahead of roots queued before it, as the order intends — with a deep queue run first come,
+/// first served, a wide reduction's leaves ran hundreds ahead of the sums that free them. The
+/// scheduler may take back jobs not started (work stealing). The queue wakes a thread only
+/// when one waits (`rask_exec::handoff`, loom-checked).
 #[derive(Default)]
-pub(super) struct Jobs {
-    queue: Mutex<Queue>,
-    ready: std::sync::Condvar,
-}
+pub(super) struct Jobs(JobQueue<Queued>);
 
-#[derive(Default)]
-struct Queue {
-    jobs: BinaryHeap<Queued>,
-    /// Jobs queued so far: among equals, the earlier goes first.
-    pushed: u64,
-    closed: bool,
-    /// Task threads waiting for a job. Only then is the condition variable signalled: a
-    /// signal is a system call even with no one waiting, and tiny tasks arrive by the thousand.
-    idle: usize,
-}
-
-/// A job and its place in the queue: highest user priority, then lowest order, then first in.
+/// A job ranked for the queue: highest user priority, then lowest order.
 struct Queued {
-    rank: (i32, Reverse<u64>, Reverse<u64>),
+    rank: (i32, Reverse<u64>),
     job: Job,
 }
 
@@ -78,82 +66,38 @@ impl Ord for Queued {
 impl Jobs {
     /// Queues `jobs` under one lock, waking as many idle threads as there are new jobs.
     pub(super) fn push_all(&self, jobs: impl IntoIterator<Item = Job>) {
-        let mut q = self.queue.lock().expect("job queue");
-        let before = q.jobs.len();
-        for job in jobs {
+        self.0.push_all(jobs.into_iter().map(|job| {
             let user = job.assignment.task.hints.as_ref().map_or(0, |h| h.priority);
-            let rank = (user, Reverse(job.assignment.order), Reverse(q.pushed));
-            q.pushed += 1;
-            q.jobs.push(Queued { rank, job });
-        }
-        let wake = (q.jobs.len() - before).min(q.idle);
-        drop(q);
-        for _ in 0..wake {
-            self.ready.notify_one();
-        }
+            Queued { rank: (user, Reverse(job.assignment.order)), job }
+        }));
     }
 
     /// The next job; `None` once closed.
     fn pop(&self) -> Option<Job> {
-        let mut q = self.queue.lock().expect("job queue");
-        loop {
-            if let Some(queued) = q.jobs.pop() {
-                return Some(queued.job);
-            }
-            if q.closed {
-                return None;
-            }
-            q.idle += 1;
-            q = self.ready.wait(q).expect("job queue");
-            q.idle -= 1;
-        }
+        self.0.pop().map(|queued| queued.job)
     }
 
     /// Removes the queued jobs among `keys`; returns their keys.
     pub(super) fn steal(&self, keys: &[Key]) -> Vec<Key> {
         let wanted: rustc_hash::FxHashSet<&Key> = keys.iter().collect();
-        let mut q = self.queue.lock().expect("job queue");
-        let mut stolen = Vec::new();
-        q.jobs.retain(|queued| {
-            let take = wanted.contains(&queued.job.assignment.task.key);
-            if take {
-                stolen.push(queued.job.assignment.task.key.clone());
-            }
-            !take
-        });
-        stolen
+        let stolen = self.0.take_where(|queued| wanted.contains(&queued.job.assignment.task.key));
+        stolen.into_iter().map(|queued| queued.job.assignment.task.key).collect()
     }
 
     /// Jobs waiting for a thread.
     pub(super) fn len(&self) -> usize {
-        self.queue.lock().expect("job queue").jobs.len()
+        self.0.len()
     }
 
     pub(super) fn close(&self) {
-        self.queue.lock().expect("job queue").closed = true;
-        self.ready.notify_all();
+        self.0.close();
     }
 }
 
 /// Tasks finished and not yet reported. A task thread rings the connection's writer (an
 /// empty `Done` on its channel) only when it puts the first record in: while the writer wakes
 /// and writes, more completions pile up without a wake-up each — one `Done` for all of them.
-#[derive(Default)]
-pub(super) struct Completions(Mutex<Vec<TaskRecord>>);
-
-impl Completions {
-    /// Adds a record; true if the outbox was empty (the writer must be rung).
-    fn add(&self, record: TaskRecord) -> bool {
-        let mut outbox = self.0.lock().expect("completions");
-        outbox.push(record);
-        outbox.len() == 1
-    }
-
-    /// Everything added since the last take.
-    pub(super) fn take(&self) -> Vec<TaskRecord> {
-        std::mem::take(&mut *self.0.lock().expect("completions"))
-    }
-}
+pub(super) type Completions = Outbox<TaskRecord>;
 
 /// The worker's task threads: `nthreads` of them, plus one for each task seceded (waiting on
 /// its own subtasks) until it rejoins ([`crate::nested`]).
