@@ -17,15 +17,23 @@ pub const SPILL: f64 = 0.6;
 pub const PAUSE: f64 = 0.8;
 
 enum Slot {
-    Memory(Value, u64),
+    /// The value, its size, and its stamp in the spill order.
+    Memory(Value, u64, u64),
     Disk(PathBuf, u64),
 }
 
 #[derive(Default)]
 struct Inner {
     slots: FxHashMap<Key, Slot>,
-    /// Keys in memory, oldest first: the spill order.
-    order: VecDeque<Key>,
+    /// Keys put in memory, oldest first, with the stamp they were given: the spill order. An
+    /// entry whose key has since gone (removed, spilled, replaced: its slot no longer holds
+    /// that stamp) is skipped when met, and dropped in bulk once they are half the entries.
+    /// Finding a removed key's entry was a scan of all of them — with a deep queue of tiny
+    /// tasks, a quarter of the worker's event loop.
+    order: VecDeque<(u64, Key)>,
+    next_stamp: u64,
+    /// Results in memory (their entries in `order` are live).
+    held: usize,
     in_memory: u64,
     spilled: u64,
     next_file: u64,
@@ -59,7 +67,7 @@ impl Store {
     pub fn get(&self, key: &Key) -> Option<Value> {
         let inner = self.inner.lock().expect("store lock");
         match inner.slots.get(key)? {
-            Slot::Memory(v, _) => Some(v.clone()),
+            Slot::Memory(v, ..) => Some(v.clone()),
             Slot::Disk(path, _) => {
                 let path = path.clone();
                 drop(inner);
@@ -72,7 +80,7 @@ impl Store {
     /// The size of a held result, in memory or on disk.
     pub fn size_of(&self, key: &Key) -> Option<u64> {
         match self.inner.lock().expect("store lock").slots.get(key)? {
-            Slot::Memory(_, n) | Slot::Disk(_, n) => Some(*n),
+            Slot::Memory(_, n, _) | Slot::Disk(_, n) => Some(*n),
         }
     }
 
@@ -82,7 +90,7 @@ impl Store {
         let inner = self.inner.lock().expect("store lock");
         let mut total = 0;
         keys.iter().all(|key| match inner.slots.get(key) {
-            Some(Slot::Memory(_, n)) => {
+            Some(Slot::Memory(_, n, _)) => {
                 total += n;
                 total < limit
             }
@@ -94,15 +102,11 @@ impl Store {
     pub fn insert(&self, key: Key, value: Value) {
         let nbytes = value.nbytes() as u64;
         let mut inner = self.inner.lock().expect("store lock");
-        if let Some(old) = inner.slots.insert(key.clone(), Slot::Memory(value, nbytes)) {
-            forget(&mut inner, &key, old);
-        }
-        inner.in_memory += nbytes;
-        inner.order.push_back(key);
+        inner.keep(key, value, nbytes);
         if let Some(target) = self.target {
-            let mut tries = inner.order.len();
+            let mut tries = inner.held;
             while inner.in_memory > target && tries > 0 {
-                let Some(oldest) = inner.order.pop_front() else { break };
+                let Some(oldest) = inner.pop_oldest() else { break };
                 self.spill(&mut inner, oldest);
                 tries -= 1;
             }
@@ -113,7 +117,7 @@ impl Store {
     /// memory or the write failed.
     pub fn spill_oldest(&self) -> Option<u64> {
         let mut inner = self.inner.lock().expect("store lock");
-        let key = inner.order.pop_front()?;
+        let key = inner.pop_oldest()?;
         let before = inner.spilled;
         self.spill(&mut inner, key);
         (inner.spilled > before).then(|| inner.spilled - before)
@@ -122,7 +126,8 @@ impl Store {
     /// Streams the value to its file (no copy of it in memory: a spill must lower memory, not
     /// double it) and drops it, which unmaps and removes its shared-memory segment.
     fn spill(&self, inner: &mut Inner, key: Key) {
-        let Some(Slot::Memory(value, nbytes)) = inner.slots.remove(&key) else { return };
+        let Some(Slot::Memory(value, nbytes, _)) = inner.slots.remove(&key) else { return };
+        inner.held -= 1;
         let path = self.dir.join(format!("{}.spill", inner.next_file));
         inner.next_file += 1;
         let written = std::fs::create_dir_all(&self.dir).and_then(|()| {
@@ -144,8 +149,8 @@ impl Store {
                     tracing::error!("cannot spill to {}: {e}; keeping results in memory", self.dir.display());
                 }
                 inner.spill_failed = true;
-                inner.slots.insert(key.clone(), Slot::Memory(value, nbytes));
-                inner.order.push_back(key);
+                inner.in_memory -= nbytes;
+                inner.keep(key, value, nbytes);
             }
         }
     }
@@ -154,7 +159,7 @@ impl Store {
     /// (moved into shared memory for a peer); its place in the spill order and its counted
     /// size stay. Nothing happens if the result has gone or been spilled meanwhile.
     pub fn reform(&self, key: &Key, value: Value) {
-        if let Some(Slot::Memory(held, _)) = self.inner.lock().expect("store lock").slots.get_mut(key) {
+        if let Some(Slot::Memory(held, ..)) = self.inner.lock().expect("store lock").slots.get_mut(key) {
             *held = value;
         }
     }
@@ -163,7 +168,7 @@ impl Store {
         let mut inner = self.inner.lock().expect("store lock");
         for k in keys {
             if let Some(slot) = inner.slots.remove(k) {
-                forget(&mut inner, k, slot);
+                inner.forget(slot);
             }
         }
     }
@@ -187,19 +192,52 @@ impl Store {
     }
 }
 
-fn forget(inner: &mut Inner, key: &Key, slot: Slot) {
-    match slot {
-        Slot::Memory(_, n) => {
-            inner.in_memory -= n;
-            if let Some(i) = inner.order.iter().position(|k| k == key) {
-                inner.order.remove(i);
+impl Inner {
+    /// Holds `value` in memory as the newest in the spill order (replacing what `key` held).
+    fn keep(&mut self, key: Key, value: Value, nbytes: u64) {
+        let stamp = self.next_stamp;
+        self.next_stamp += 1;
+        if let Some(old) = self.slots.insert(key.clone(), Slot::Memory(value, nbytes, stamp)) {
+            self.forget(old);
+        }
+        self.in_memory += nbytes;
+        self.held += 1;
+        self.order.push_back((stamp, key));
+    }
+
+    /// Accounts for a slot that has left the store. Its entry in the spill order stays until
+    /// met or swept.
+    fn forget(&mut self, slot: Slot) {
+        match slot {
+            Slot::Memory(_, n, _) => {
+                self.in_memory -= n;
+                self.held -= 1;
+                if self.order.len() > 2 * self.held + 64 {
+                    let slots = &self.slots;
+                    self.order.retain(|(stamp, key)| is_live(slots, key, *stamp));
+                }
+            }
+            Slot::Disk(path, n) => {
+                self.spilled -= n;
+                let _ = std::fs::remove_file(path);
             }
         }
-        Slot::Disk(path, n) => {
-            inner.spilled -= n;
-            let _ = std::fs::remove_file(path);
-        }
     }
+
+    /// The oldest key held in memory, taken out of the spill order (its slot stays).
+    fn pop_oldest(&mut self) -> Option<Key> {
+        while let Some((stamp, key)) = self.order.pop_front() {
+            if is_live(&self.slots, &key, stamp) {
+                return Some(key);
+            }
+        }
+        None
+    }
+}
+
+/// Whether `key` is in memory under the spill-order entry `stamp`.
+fn is_live(slots: &FxHashMap<Key, Slot>, key: &Key, stamp: u64) -> bool {
+    matches!(slots.get(key), Some(Slot::Memory(_, _, s)) if *s == stamp)
 }
 
 impl Drop for Store {
@@ -272,6 +310,44 @@ mod tests {
         assert_eq!(store.usage().keys, 8);
         drop(store);
         assert!(!dir.exists(), "spill files go with the store");
+    }
+
+    /// Against a plain list scanned on every removal (what the store did before): the same
+    /// results spill, oldest first, through removals and replacements, and the order's stale
+    /// entries stay bounded.
+    #[test]
+    fn the_spill_order_is_oldest_first_through_removals_and_replacements() {
+        let dir = std::env::temp_dir().join(format!("rask-store-order-{}", std::process::id()));
+        let store = Store::new(0, dir);
+        let mut reference: VecDeque<i64> = VecDeque::new();
+        let mut seed = 0x2545_f491_u64;
+        for step in 0..20_000i64 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let k = (seed % 500) as i64;
+            if seed % 3 == 0 {
+                store.remove(&[Key::Int(k)]);
+                reference.retain(|&x| x != k);
+            } else {
+                store.insert(Key::Int(k), Value::Int(step));
+                reference.retain(|&x| x != k);
+                reference.push_back(k);
+            }
+            let inner = store.inner.lock().unwrap();
+            assert_eq!(inner.held, reference.len());
+            assert!(inner.order.len() <= 2 * inner.held + 64, "{} entries for {} held", inner.order.len(), inner.held);
+        }
+        let spilled: Vec<i64> = std::iter::from_fn(|| {
+            let key = store.inner.lock().unwrap().pop_oldest()?;
+            store.remove(std::slice::from_ref(&key));
+            Some(match key {
+                Key::Int(k) => k,
+                other => panic!("{other:?}"),
+            })
+        })
+        .collect();
+        assert_eq!(spilled, Vec::from(reference));
     }
 
     #[test]
