@@ -12,7 +12,7 @@
 
 /// `rask_protocol::frame::VERSION`, for the handshake target's seeds (the xtask builds none of
 /// the workspace's crates; a stale value only makes a seed that is refused).
-const PROTOCOL_VERSION: u8 = 3;
+const PROTOCOL_VERSION: u8 = 4;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

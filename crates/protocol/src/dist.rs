@@ -64,6 +64,28 @@ pub struct TaskDef {
     pub hints: Option<Box<Annotations>>,
 }
 
+/// A task as a client submits it: a [`TaskDef`] whose dependencies submitted earlier in the
+/// same submission are named by their position in it ([`Dep::Earlier`]) instead of by key.
+/// The scheduler then finds them in a table of the submission's tasks instead of reading,
+/// hashing and looking up a key per dependency — most of a large graph's dependencies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewTask {
+    pub key: Key,
+    pub op: EncodedOp,
+    pub deps: Vec<Dep>,
+    pub hints: Option<Box<Annotations>>,
+}
+
+/// A dependency of a [`NewTask`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Dep {
+    /// A key the scheduler knows from before this submission (or will be told of in it).
+    Key(Key),
+    /// The `n`-th task of this submission (counted from 0 across all its parts); it comes
+    /// before its dependents.
+    Earlier(u32),
+}
+
 /// A task's op as its client encoded it (an [`OpMsg`], in postcard): the scheduler keeps and
 /// forwards these bytes without reading them — a few bytes a task instead of a tree of
 /// allocations held for every task it knows — and the worker that runs the task decodes them.
@@ -179,7 +201,7 @@ pub enum ClientMsg {
     /// With `more`, further `Submit`s continue this submission (a large one is streamed in
     /// parts, so the scheduler starts on the first while the rest is on its way): until the
     /// part without `more` arrives, its tasks are kept for the parts still to come.
-    Submit { tasks: Vec<TaskDef>, wanted: Vec<Key>, more: bool },
+    Submit { tasks: Vec<NewTask>, wanted: Vec<Key>, more: bool },
     /// The client no longer wants these keys.
     Release { keys: Vec<Key> },
     /// Stop these keys (and what only they need) if not finished; they become errors.

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// The version this build speaks. Bumped whenever a message's encoding changes.
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
 /// Length prefix plus version byte.
 pub const HEADER_LEN: usize = 5;
 /// The default largest payload accepted: large data travels in shared memory or as many

@@ -20,7 +20,7 @@ use rask_exec::{ExecError, Executor, Outcome, Persisted, Progress, RunStats};
 use rask_graph::{Annotations, Expr, Graph, Key, Plan, Registry, Value};
 use rask_protocol::coord::CoordAnswer;
 use rask_protocol::dist::{
-    ClientMsg, EncodedOp, Role, SchedulerStats, TaskCause, TaskDef, TaskEvent, ToClient, WorkerSample,
+    ClientMsg, Dep, EncodedOp, NewTask, Role, SchedulerStats, TaskCause, TaskEvent, ToClient, WorkerSample,
 };
 use rask_protocol::OpMsg;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -414,13 +414,13 @@ impl Client {
 
     /// Sends tasks, in parts of [`SUBMIT_PART`] made as the previous one is on its way, and
     /// returns futures for `wanted`.
-    fn send_tasks(&self, tasks: impl Iterator<Item = TaskDef>, wanted: &[Key]) -> Vec<Future> {
+    fn send_tasks(&self, tasks: impl Iterator<Item = NewTask>, wanted: &[Key]) -> Vec<Future> {
         let futures = self.hold(wanted);
         let _one_at_a_time = self.inner.submitting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut tasks = tasks.peekable();
         let mut wanted = wanted.to_vec();
         loop {
-            let part: Vec<TaskDef> = tasks.by_ref().take(SUBMIT_PART).collect();
+            let part: Vec<NewTask> = tasks.by_ref().take(SUBMIT_PART).collect();
             let more = tasks.peek().is_some();
             let msg = ClientMsg::Submit { tasks: part, wanted: std::mem::take(&mut wanted), more };
             if self.inner.tx.send(Outgoing::Msg(msg)).is_err() || !more {
@@ -460,17 +460,29 @@ impl std::fmt::Debug for Client {
 pub(crate) fn plan_tasks<'p>(
     plan: &'p Plan,
     external: impl Fn(&Key) -> bool + 'p,
-) -> impl Iterator<Item = TaskDef> + 'p {
-    plan.order().iter().filter(move |&&n| !external(plan.key(n))).map(|&n| {
+) -> impl Iterator<Item = NewTask> + 'p {
+    // Each node's position among the tasks sent: a dependency sent before is named by it.
+    let mut position = vec![u32::MAX; plan.len()];
+    let mut sent = 0u32;
+    plan.order().iter().filter(move |&&n| !external(plan.key(n))).map(move |&n| {
         let deps = plan.dependencies(n);
         let mut op = OpMsg::from(plan.op(n));
         renumber(&mut op, deps);
-        TaskDef {
+        let task = NewTask {
             key: plan.key(n).clone(),
             op: EncodedOp::new(&op),
-            deps: deps.iter().map(|&d| plan.key(d).clone()).collect(),
+            deps: deps
+                .iter()
+                .map(|&d| match position[d as usize] {
+                    u32::MAX => Dep::Key(plan.key(d).clone()),
+                    earlier => Dep::Earlier(earlier),
+                })
+                .collect(),
             hints: plan.annotations(n).map(|a| Box::new(a.clone())),
-        }
+        };
+        position[n as usize] = sent;
+        sent += 1;
+        task
     })
 }
 

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rask_protocol::dist::{
-    ClientMsg, FromDistWorker, Role, SchedulerStats, TaskDef, TaskEvent, ToClient, ToDistWorker, WorkerSample,
+    ClientMsg, FromDistWorker, NewTask, Role, SchedulerStats, TaskEvent, ToClient, ToDistWorker, WorkerSample,
 };
 use rask_protocol::frame;
 use rustc_hash::FxHashMap;
@@ -61,7 +61,7 @@ enum Event {
     /// other connections' events are handled between chunks.
     Chunk {
         conn: u32,
-        tasks: Vec<TaskDef>,
+        tasks: Vec<NewTask>,
         last: bool,
         ack: oneshot::Sender<()>,
     },
@@ -225,7 +225,7 @@ async fn connection(
                     // time would copy it once per chunk (quadratic in the submission).
                     let mut tasks = tasks.into_iter();
                     while tasks.len() > 0 {
-                        let chunk: Vec<TaskDef> = tasks.by_ref().take(SUBMIT_CHUNK).collect();
+                        let chunk: Vec<NewTask> = tasks.by_ref().take(SUBMIT_CHUNK).collect();
                         let (ack, done) = oneshot::channel();
                         let last = tasks.len() == 0 && !more;
                         if events.send(Event::Chunk { conn, tasks: chunk, last, ack }).is_err() || done.await.is_err() {

@@ -2,14 +2,14 @@
 
 use rask_graph::workloads::tree_sum;
 use rask_graph::{parse_graph, Key, Plan, Registry};
-use rask_protocol::dist::{DistFailure, TaskDef, TaskRecord, ToClient};
+use rask_protocol::dist::{Dep, DistFailure, NewTask, TaskRecord, ToClient};
 
 use super::state::{State, TaskState, WorkerReport, SATURATION};
 use super::Stall;
 use crate::client::plan_tasks;
 use std::time::Duration;
 
-fn tasks(src: &str, wanted: &[&str]) -> (Vec<TaskDef>, Vec<Key>) {
+fn tasks(src: &str, wanted: &[&str]) -> (Vec<NewTask>, Vec<Key>) {
     let graph = parse_graph(src).unwrap();
     let wanted: Vec<Key> = wanted.iter().map(|k| Key::from(*k)).collect();
     let plan = Plan::build_with(&graph, &wanted, &Registry::new(), &rask_graph::PlanOptions::unoptimized()).unwrap();
@@ -264,11 +264,12 @@ fn the_task_table_reuses_slots_and_returns_to_empty() {
             &rask_graph::PlanOptions::unoptimized(),
         )
         .unwrap();
-        let defs: Vec<TaskDef> = plan_tasks(&plan, |_| false)
+        let defs: Vec<NewTask> = plan_tasks(&plan, |_| false)
             .map(|mut d| {
-                // Fresh keys for every run, as a client's graphs have.
+                // Fresh keys for every run, as a client's graphs have (dependencies are named
+                // by position in the submission).
                 d.key = Key::tuple([Key::from("run"), Key::Int(run), d.key]);
-                d.deps = d.deps.into_iter().map(|k| Key::tuple([Key::from("run"), Key::Int(run), k])).collect();
+                assert!(d.deps.iter().all(|dep| matches!(dep, Dep::Earlier(_))));
                 d
             })
             .collect();
@@ -675,4 +676,41 @@ fn a_long_gap_between_ticks_is_told_apart_as_a_busy_loop_or_a_stopped_process() 
     assert_eq!(Stall::of(s(1), s(0)), None, "ticks on time");
     assert_eq!(Stall::of(s(5), s(4)), Some(Stall::Busy), "the tick waited behind a backlog");
     assert_eq!(Stall::of(s(5), Duration::from_millis(1)), Some(Stall::Stopped), "the tick itself came late");
+}
+
+/// A submission streamed in chunks names dependencies in earlier chunks by position; a task
+/// whose dependency was refused, or names a position not yet sent, is an error naming it.
+#[test]
+fn a_submission_names_earlier_tasks_by_position_across_its_chunks() {
+    let mut s = with_workers(1);
+    let (mut defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 'a'), 'c': (add, 'a', 'b'), 'd': (inc, 'c')}", &["d"]);
+    assert!(defs.iter().flat_map(|d| &d.deps).all(|dep| matches!(dep, Dep::Earlier(_))));
+    let rest = defs.split_off(2);
+    s.want(7, &wanted);
+    s.submit_chunk(7, defs, false);
+    s.submit_chunk(7, rest, true);
+    assert_eq!(run_assigned(&mut s), 4);
+    assert!(s.out.finished.get(&7).is_some_and(|keys| keys.contains(&Key::from("d"))));
+
+    let mut s = with_workers(1);
+    let (mut defs, _) = tasks("{'p': (inc, 1), 'q': (inc, 'p'), 'r': (inc, 'q')}", &["r"]);
+    defs[0].deps.push(Dep::Earlier(9));
+    defs[1].deps = vec![Dep::Key(Key::from("nowhere"))];
+    s.want(7, &[Key::from("r")]);
+    s.submit(7, defs);
+    let errors: Vec<(String, String)> = s
+        .out
+        .to_clients
+        .iter()
+        .filter_map(|(_, m)| match m {
+            ToClient::Erred { key, error, .. } => Some((key.to_string(), error.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(errors[0].1.contains("task 9 of its submission, which has not been sent before it"), "{errors:?}");
+    assert!(errors[1].1.contains("'nowhere', which the scheduler does not know"), "{errors:?}");
+    assert!(errors[2].1.contains("task 1 of its submission, which was refused"), "{errors:?}");
+    assert_eq!(s.stats().tasks_known, 0);
+    s.check_groups();
 }

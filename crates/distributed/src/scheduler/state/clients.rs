@@ -106,9 +106,7 @@ impl State {
         let mut fx = Effects::default();
         self.coord.remove_client(c, &mut fx);
         self.apply(fx);
-        if let Some(pinned) = self.pinned.remove(&c) {
-            self.unpin(pinned);
-        }
+        self.end_submission(c);
         let Some(wants) = self.clients.remove(&c) else { return };
         for t in wants {
             if let Some(task) = self.tasks[t].as_mut() {

@@ -13,7 +13,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rask_graph::{Key, Value};
-use rask_protocol::dist::{EncodedOp, TaskDef, TaskRecord, ToClient};
+use rask_protocol::dist::{EncodedOp, TaskRecord, ToClient};
 use rask_protocol::OpMsg;
 
 use super::{ClientId, State, TaskId, TaskState, WorkerId};
@@ -35,10 +35,9 @@ impl State {
                 continue;
             };
             let op = EncodedOp::new(&OpMsg::Const(Value::None));
-            let def = TaskDef { key: key.clone(), op, deps: Vec::new(), hints: None };
             let rank = self.submitted;
             self.submitted += 1;
-            let t = self.insert_task(c, def, Default::default(), rank, 0);
+            let t = self.insert_task(c, key.clone(), op, None, Default::default(), rank);
             self.task_mut(t).scattered = true;
             self.set_state(t, TaskState::Processing(w));
             self.workers.get_mut(&w).expect("chosen worker").processing.insert(t);

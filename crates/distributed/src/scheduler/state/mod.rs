@@ -34,6 +34,7 @@ mod roots;
 mod saturation;
 mod slots;
 mod steal;
+mod submit;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -215,8 +216,8 @@ pub struct State {
     release_checks: Vec<TaskId>,
     /// Tasks asked back from their worker and not yet answered for.
     stealing: FxHashSet<TaskId>,
-    /// Per client, the tasks pinned by its submission in progress.
-    pinned: FxHashMap<ClientId, Vec<TaskId>>,
+    /// Per client, its submission in progress (`submit.rs`).
+    submissions: FxHashMap<ClientId, submit::Submission>,
     /// Since when tasks have been waiting with no worker connected to run them.
     workerless_since: Option<Instant>,
     /// Per erred task, its error, and where the failure began in a task's function (that task
@@ -430,81 +431,27 @@ impl State {
         }
     }
 
-    /// Adds tasks (dependencies first, in priority order) and starts what is ready.
-    pub fn submit(&mut self, c: ClientId, defs: Vec<TaskDef>) {
-        self.submit_chunk(c, defs, true);
-    }
-
-    /// One chunk of a submission; `last` ends it. Until then every task it mentioned is
-    /// pinned, so that a later chunk's tasks find their dependencies.
-    pub fn submit_chunk(&mut self, c: ClientId, defs: Vec<TaskDef>, last: bool) {
-        if self.pinned.get(&c).is_none_or(|p| p.is_empty()) {
-            self.generation = self.generation.wrapping_add(1);
-            self.submitted = 0;
-        }
-        let mut fresh = Vec::with_capacity(defs.len());
-        let mut pinned = self.pinned.remove(&c).unwrap_or_default();
-        for def in defs {
-            let rank = self.submitted;
-            self.submitted += 1;
-            if let Some(t) = self.index.get(&def.key, &self.tasks) {
-                // Keys are identities: a key already known is that task (Dask's rule), unless
-                // it failed, in which case the new definition gets a new chance.
-                if self.task(t).state != TaskState::Erred {
-                    if !last {
-                        self.task_mut(t).pins += 1;
-                        pinned.push(t);
-                    }
-                    continue;
-                }
-                self.forget_erred_for_resubmission(t);
-            }
-            let mut deps = TaskIds::with_capacity(def.deps.len());
-            let mut missing = None;
-            for d in &def.deps {
-                match self.index.get(d, &self.tasks) {
-                    Some(dt) => deps.push(dt),
-                    None => missing = Some(d.clone()),
-                }
-            }
-            if let Some(d) = missing {
-                let error = format!("task {} depends on {d}, which the scheduler does not know", def.key);
-                self.out.to_clients.push((c, ToClient::Erred { key: def.key, error, cause: None }));
-                continue;
-            }
-            let t = self.insert_task(c, def, deps, rank, u32::from(!last));
-            if !last {
-                pinned.push(t);
-            }
-            fresh.push(t);
-        }
-        // Submitted tasks are what the client's wanted keys need (the client culled them).
-        for t in fresh {
-            self.need(t);
-        }
-        if last {
-            self.unpin(pinned);
-        } else {
-            self.pinned.insert(c, pinned);
-        }
-        self.schedule();
-        self.run_release_checks();
-    }
-
     /// A new task (state `Released`) in a free slot, indexed, with the wants registered for
     /// its key before it arrived.
-    fn insert_task(&mut self, c: ClientId, def: TaskDef, deps: TaskIds, rank: u32, pins: u32) -> TaskId {
+    fn insert_task(
+        &mut self,
+        c: ClientId,
+        key: Key,
+        op: EncodedOp,
+        hints: Option<Box<Annotations>>,
+        deps: TaskIds,
+        rank: u32,
+    ) -> TaskId {
         let t = self.free.pop().unwrap_or(self.tasks.len());
         for &d in &deps {
             self.task_mut(d).dependents.push(t);
         }
-        let group = self.groups.add_task(&def.key, deps.iter().map(|&d| self.tasks[d].as_ref().map_or(0, |x| x.group)));
+        let group = self.groups.add_task(&key, deps.iter().map(|&d| self.tasks[d].as_ref().map_or(0, |x| x.group)));
         if let Some(p) = self.progress.get_mut(&c) {
             p.total += 1;
         }
-        let key = def.key.clone();
-        let user_priority = def.hints.as_ref().map_or(0, |h| h.priority);
-        let TaskDef { key: own_key, op, hints, .. } = def;
+        let own_key = key.clone();
+        let user_priority = hints.as_ref().map_or(0, |h| h.priority);
         let task = Some(Task {
             key: own_key,
             op,
@@ -520,7 +467,7 @@ impl State {
             priority: (Reverse(user_priority), self.generation, rank),
             attempts: 0,
             deaths_queued: 0,
-            pins,
+            pins: 0,
             group,
             owner: c,
             counted: false,
@@ -539,27 +486,6 @@ impl State {
             }
         }
         t
-    }
-
-    /// Ends a submission's pins; checks for release only the tasks a pin may have kept (no
-    /// client wants them, no dependent still needs them): at the end of a 10M-task submission
-    /// nearly all are still waiting, and queueing every one made the scheduler loop stand
-    /// still for seconds.
-    fn unpin(&mut self, pinned: Vec<TaskId>) {
-        for t in pinned {
-            if let Some(task) = self.tasks[t].as_mut() {
-                task.pins -= 1;
-                if task.wanted_by.is_empty() && task.active_dependents == 0 {
-                    self.release_checks.push(t);
-                }
-            }
-        }
-    }
-
-    fn forget_erred_for_resubmission(&mut self, t: TaskId) {
-        let key = self.task(t).key.clone();
-        self.index.remove(&key, t);
-        // Its dependents keep pointing at the old (erred) task; they were erred with it.
     }
 
     /// Makes sure `t`'s result will exist: revives it and, transitively, any released
