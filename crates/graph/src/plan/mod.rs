@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use crate::annotate::Annotations;
 use crate::error::{GraphError, ReadError};
 use crate::expr::{Expr, Graph};
@@ -348,19 +350,23 @@ impl Nodes {
         remove: impl Fn(usize, &Op) -> bool,
         provenance: Provenance,
     ) -> Vec<u32> {
-        let mut replacement: Vec<Option<Op>> = vec![None; self.len()];
+        // Replacements by node, only for the nodes removed: a pass often removes a handful of
+        // a million nodes, and a dense table (56 B a node) was fresh memory for the kernel to
+        // zero, a tenth of reading the peer graph.
+        let mut replacement: FxHashMap<u32, Op> = FxHashMap::default();
         let mut removed = vec![false; self.len()];
         for &i in topo {
             let i = i as usize;
             if dependencies.row(i).iter().any(|&d| removed[d as usize]) {
-                self.ops[i].substitute(&|j| replacement[j as usize].clone());
+                self.ops[i].substitute(&|j| replacement.get(&j).cloned());
             }
             if remove(i, &self.ops[i]) {
                 let op = std::mem::replace(&mut self.ops[i], Op::Input(u32::MAX));
-                replacement[i] = Some(match provenance {
+                let op = match provenance {
                     Provenance::Keep => Op::Fused(self.keys[i].clone(), Box::new(op)),
                     Provenance::Drop => op,
-                });
+                };
+                replacement.insert(i as u32, op);
                 removed[i] = true;
             }
         }
@@ -387,8 +393,15 @@ impl Nodes {
     }
 }
 
-fn keep_unremoved<T>(items: Vec<T>, removed: &[bool]) -> Vec<T> {
-    items.into_iter().zip(removed).filter(|(_, r)| !**r).map(|(x, _)| x).collect()
+/// `items` without the removed ones, in place.
+fn keep_unremoved<T>(mut items: Vec<T>, removed: &[bool]) -> Vec<T> {
+    let mut i = 0;
+    // `retain` visits each element once, in order.
+    items.retain(|_| {
+        i += 1;
+        !removed[i - 1]
+    });
+    items
 }
 
 /// The needed keys, their compiled ops, and the targets' node numbers.
