@@ -21,6 +21,7 @@ const QUEUED_WORK_US: f64 = 2000.0;
 /// roots: a root runs as soon as a thread is free, but its consumers arrive a round trip
 /// later, so every queued root is a result held (`ready.rs`).
 const ROOT_QUEUE_BYTES: u64 = 1 << 20;
+
 impl Worker {
     /// Room for one more task (roots: [`Worker::has_room_for_root`]).
     pub(super) fn has_room(&self) -> bool {
@@ -42,9 +43,9 @@ impl Worker {
     }
 
     /// Tasks it may have beyond one per thread: [`QUEUED_WORK_US`] of work per thread by its
-    /// tasks' mean running time, between [`SATURATION`] and [`MAX_SATURATION`]. A deeper queue
-    /// means more tasks blamed (counted as an attempt) if the worker dies, as in Dask, where
-    /// every task sent to a dead worker is suspect; tasks that long stay at 32.
+    /// tasks' mean running time, between [`SATURATION`] and [`MAX_SATURATION`]. If the worker
+    /// dies, only the first `nthreads + SATURATION` of its tasks in its running order count the
+    /// death as an attempt; the rest had not started (`failures.rs::forget_worker`).
     fn saturation(&self) -> usize {
         let Some(mean) = self.mean_task_us else { return SATURATION };
         let tasks = QUEUED_WORK_US * self.nthreads as f64 / mean.max(1.0);
