@@ -433,7 +433,13 @@ pub struct TaskRecord {
     pub thread: u32,
     /// Inputs fetched from peers for it.
     pub transfers: Vec<Transfer>,
+    /// Its assignment's [`Assignment::id`] (a hint, checked against the key; [`NO_ID`] for
+    /// a record not made from an assignment).
+    pub id: u32,
 }
+
+/// [`TaskRecord::id`] of a record not made from an assignment.
+pub const NO_ID: u32 = u32::MAX;
 
 /// One input fetched from a peer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -508,6 +514,9 @@ pub struct Assignment {
     /// Its place in the graph's order (the submission, then the rank): a worker runs its
     /// queued tasks in this order, after the user's priority.
     pub order: u64,
+    /// The scheduler's number for the task, echoed in its [`TaskRecord`] so the scheduler
+    /// finds it without a lookup by key.
+    pub id: u32,
 }
 
 /// Worker → scheduler.

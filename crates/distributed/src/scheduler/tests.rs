@@ -2,7 +2,7 @@
 
 use rask_graph::workloads::tree_sum;
 use rask_graph::{parse_graph, Key, Plan, Registry};
-use rask_protocol::dist::{Dep, DistFailure, NewTask, TaskRecord, ToClient};
+use rask_protocol::dist::{Dep, DistFailure, NewTask, TaskRecord, ToClient, NO_ID};
 
 use super::state::{State, TaskState, WorkerReport, SATURATION};
 use super::Stall;
@@ -29,7 +29,7 @@ fn with_workers(n: u32) -> State {
 
 /// A worker's record of finishing `key` with a result of `nbytes`, after running 2 ms.
 fn rec(key: Key, nbytes: u64) -> TaskRecord {
-    TaskRecord { key, nbytes, start_us: 1_000, stop_us: 3_000, thread: 0, transfers: Vec::new() }
+    TaskRecord { key, nbytes, start_us: 1_000, stop_us: 3_000, thread: 0, transfers: Vec::new(), id: NO_ID }
 }
 
 /// Plays worker: completes every assigned task, in assignment order; returns how many.
@@ -712,5 +712,29 @@ fn a_submission_names_earlier_tasks_by_position_across_its_chunks() {
     assert!(errors[1].1.contains("'nowhere', which the scheduler does not know"), "{errors:?}");
     assert!(errors[2].1.contains("task 1 of its submission, which was refused"), "{errors:?}");
     assert_eq!(s.stats().tasks_known, 0);
+    s.check_groups();
+}
+
+/// A record names its task by the assignment's id as well as by key: the id is only a hint.
+/// One whose id is out of range or now another task's still finds its task by key.
+#[test]
+fn a_record_s_id_is_a_hint_checked_against_its_key() {
+    let mut s = with_workers(1);
+    let (defs, wanted) = tasks("{'a': (inc, 1), 'b': (inc, 2), 'c': (add, 'a', 'b')}", &["c"]);
+    s.want(7, &wanted);
+    s.submit(7, defs);
+    let sent: Vec<_> = s.out.compute.remove(&1).unwrap();
+    let id_of = |k: &str| sent.iter().find(|a| a.task.key == Key::from(k)).map(|a| a.id).unwrap();
+    // 'a' reported under 'b''s id, 'b' under an id no task has.
+    let a = TaskRecord { id: id_of("b"), ..rec(Key::from("a"), 8) };
+    s.done(1, vec![a]);
+    assert_eq!(s.state_of(&Key::from("a")), Some(&TaskState::Memory));
+    assert_eq!(s.state_of(&Key::from("b")), Some(&TaskState::Processing(1)), "not taken for 'a'");
+    s.done(1, vec![TaskRecord { id: 1 << 30, ..rec(Key::from("b"), 8) }]);
+    assert_eq!(s.state_of(&Key::from("b")), Some(&TaskState::Memory));
+    // 'c' by its own id.
+    let c = s.out.compute.remove(&1).unwrap().remove(0);
+    s.done(1, vec![TaskRecord { id: c.id, ..rec(c.task.key, 8) }]);
+    assert!(s.out.finished.get(&7).is_some_and(|keys| keys.contains(&Key::from("c"))));
     s.check_groups();
 }

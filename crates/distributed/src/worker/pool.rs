@@ -156,7 +156,7 @@ impl TaskPool {
             }
             self.memory.wait_while_paused();
             let Some(mut job) = self.jobs.pop() else { return };
-            let key = job.assignment.task.key.clone();
+            let (key, id) = (job.assignment.task.key.clone(), job.assignment.id);
             let transfers = std::mem::take(&mut job.transfers);
             let start_us = crate::metrics::unix_us();
             let (result, seceded) =
@@ -171,7 +171,7 @@ impl TaskPool {
                     let nbytes = value.nbytes() as u64;
                     self.store.insert(key.clone(), value);
                     let stop_us = crate::metrics::unix_us();
-                    let record = TaskRecord { key, nbytes, start_us, stop_us, thread: i as u32, transfers };
+                    let record = TaskRecord { key, nbytes, start_us, stop_us, thread: i as u32, transfers, id };
                     self.completions.add(record).then(|| FromDistWorker::Done { tasks: Vec::new() })
                 }
                 Err(failure) => Some(FromDistWorker::Erred { key, failure }),
@@ -238,7 +238,8 @@ mod tests {
         let hints = (priority != 0).then(|| Box::new(Annotations { priority, ..Annotations::default() }));
         let op = EncodedOp::new(&OpMsg::Const(Value::Int(0)));
         let task = TaskDef { key: Key::from(key), op, deps: Vec::new(), hints };
-        Job { assignment: Assignment { task, holders: Vec::new(), order }, inputs: Vec::new(), transfers: Vec::new() }
+        let assignment = Assignment { task, holders: Vec::new(), order, id: 0 };
+        Job { assignment, inputs: Vec::new(), transfers: Vec::new() }
     }
 
     fn drain(jobs: &Jobs) -> Vec<String> {

@@ -13,7 +13,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rask_graph::{Key, Value};
-use rask_protocol::dist::{EncodedOp, TaskRecord, ToClient};
+use rask_protocol::dist::{EncodedOp, TaskRecord, ToClient, NO_ID};
 use rask_protocol::OpMsg;
 
 use super::{ClientId, State, TaskId, TaskState, WorkerId};
@@ -141,8 +141,15 @@ impl State {
             match self.task(t).state {
                 TaskState::Processing(p) if p == w && self.task(t).scattered => {
                     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
-                    let record =
-                        TaskRecord { key, nbytes, start_us: now, stop_us: now, thread: 0, transfers: Vec::new() };
+                    let record = TaskRecord {
+                        key,
+                        nbytes,
+                        start_us: now,
+                        stop_us: now,
+                        thread: 0,
+                        transfers: Vec::new(),
+                        id: NO_ID,
+                    };
                     self.done(w, vec![record]);
                 }
                 // A broadcast copy that landed before the first: a holder already.

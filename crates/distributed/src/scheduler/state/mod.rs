@@ -607,7 +607,8 @@ impl State {
         let task = TaskDef { key: own.key.clone(), op: own.op.clone(), deps, hints: own.hints.clone() };
         let (_, generation, rank) = own.priority;
         let order = u64::from(generation) << 32 | u64::from(rank);
-        self.out.compute.entry(w).or_default().push(Assignment { task, holders, order });
+        let id = t as u32; // task ids fit in 32 bits (`submit.rs`)
+        self.out.compute.entry(w).or_default().push(Assignment { task, holders, order, id });
     }
 
     /// Worker `w` finished these tasks: each goes into the task stream, then to memory.
@@ -618,7 +619,7 @@ impl State {
         }
         for record in records {
             let (key, nbytes) = (record.key.clone(), record.nbytes);
-            let known = self.index.get(&key, &self.tasks);
+            let known = self.task_of(record.id, &key);
             self.record(w, known, record);
             let Some(t) = known else {
                 self.out.release.entry(w).or_default().push(key);
@@ -663,6 +664,15 @@ impl State {
         }
         self.schedule();
         self.run_release_checks();
+    }
+
+    /// The task a worker's record is about: the one its assignment named, if that slot still
+    /// holds the key (no hashing), else by key.
+    fn task_of(&self, id: u32, key: &Key) -> Option<TaskId> {
+        match self.tasks.get(id as usize) {
+            Some(Some(task)) if task.key == *key => Some(id as usize),
+            _ => self.index.get(key, &self.tasks),
+        }
     }
 
     /// Releases results nobody needs any more and forgets tasks nothing can need again.

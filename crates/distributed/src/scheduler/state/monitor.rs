@@ -161,8 +161,15 @@ mod tests {
     use super::*;
 
     fn event(key: &str) -> Recorded {
-        let record =
-            TaskRecord { key: Key::str(key), nbytes: 8, start_us: 1, stop_us: 2, thread: 0, transfers: Vec::new() };
+        let record = TaskRecord {
+            key: Key::str(key),
+            nbytes: 8,
+            start_us: 1,
+            stop_us: 2,
+            thread: 0,
+            transfers: Vec::new(),
+            id: 0,
+        };
         Recorded::new("g".into(), "w".into(), record)
     }
 
@@ -208,6 +215,7 @@ mod tests {
                 stop_us: 2,
                 thread: 0,
                 transfers: Vec::new(),
+                id: 0,
             };
             m.push(Recorded::new("x".into(), "w".into(), record));
         }

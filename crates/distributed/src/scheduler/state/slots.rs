@@ -43,6 +43,11 @@ impl<T> Slots<T> {
         self.len += 1;
     }
 
+    /// Slot `i`, or `None` past the end.
+    pub(super) fn get(&self, i: usize) -> Option<&Option<T>> {
+        self.chunks.get(i >> CHUNK_BITS)?.get(i & (CHUNK - 1))
+    }
+
     /// Every slot, in index order.
     pub(super) fn iter(&self) -> impl Iterator<Item = &Option<T>> {
         self.chunks.iter().flatten()
