@@ -27,6 +27,15 @@ fn with_workers(n: u32) -> State {
     s
 }
 
+/// The errors clients were sent so far: each key and message.
+fn errors(s: &State) -> Vec<(Key, String)> {
+    let erred = s.out.to_clients.iter().filter_map(|(_, m)| match m {
+        ToClient::Erred { key, error, .. } => Some((key.clone(), error.clone())),
+        _ => None,
+    });
+    erred.collect()
+}
+
 /// A worker's record of finishing `key` with a result of `nbytes`, after running 2 ms.
 fn rec(key: Key, nbytes: u64) -> TaskRecord {
     TaskRecord { key, nbytes, start_us: 1_000, stop_us: 3_000, thread: 0, transfers: Vec::new(), id: NO_ID }
@@ -159,7 +168,6 @@ fn deaths_deep_in_a_worker_s_queue_count_at_half_weight() {
     let mut s = State::default();
     s.add_client(7);
     fan_out(&mut s, 4000, 0);
-    let erred = |s: &State| s.out.to_clients.iter().filter(|(_, m)| matches!(m, ToClient::Erred { .. })).count();
     for round in 1..=6u32 {
         // A fresh worker runs `'x'` (lost with the last one) in 4 µs and is sent a deep queue;
         // it runs the first 33 of those, the client gathers and releases them, and it dies.
@@ -173,19 +181,11 @@ fn deaths_deep_in_a_worker_s_queue_count_at_half_weight() {
         s.release(7, ran);
         s.remove_worker(round);
         if round < 6 {
-            assert_eq!(erred(&s), 0, "round {round}: no task was at the head of a dying worker's queue three times");
+            assert_eq!(errors(&s), [], "round {round}: no task was at the head of a dying worker's queue three times");
         }
     }
-    let errors: Vec<&String> = s
-        .out
-        .to_clients
-        .iter()
-        .filter_map(|(_, m)| match m {
-            ToClient::Erred { error, .. } => Some(error),
-            _ => None,
-        })
-        .collect();
-    assert!(!errors.is_empty() && errors.iter().all(|e| e.contains("died 6 times")), "{errors:?}");
+    let errors = errors(&s);
+    assert!(!errors.is_empty() && errors.iter().all(|(_, e)| e.contains("died 6 times")), "{errors:?}");
 }
 
 #[test]
@@ -698,15 +698,7 @@ fn a_submission_names_earlier_tasks_by_position_across_its_chunks() {
     defs[1].deps = vec![Dep::Key(Key::from("nowhere"))];
     s.want(7, &[Key::from("r")]);
     s.submit(7, defs);
-    let errors: Vec<(String, String)> = s
-        .out
-        .to_clients
-        .iter()
-        .filter_map(|(_, m)| match m {
-            ToClient::Erred { key, error, .. } => Some((key.to_string(), error.clone())),
-            _ => None,
-        })
-        .collect();
+    let errors = errors(&s);
     assert_eq!(errors.len(), 3, "{errors:?}");
     assert!(errors[0].1.contains("task 9 of its submission, which has not been sent before it"), "{errors:?}");
     assert!(errors[1].1.contains("'nowhere', which the scheduler does not know"), "{errors:?}");

@@ -160,16 +160,12 @@ fn fresh_copy(key: &Key) -> Key {
 mod tests {
     use super::*;
 
+    fn record(key: Key) -> TaskRecord {
+        TaskRecord { key, nbytes: 8, start_us: 1, stop_us: 2, thread: 0, transfers: Vec::new(), id: 0 }
+    }
+
     fn event(key: &str) -> Recorded {
-        let record = TaskRecord {
-            key: Key::str(key),
-            nbytes: 8,
-            start_us: 1,
-            stop_us: 2,
-            thread: 0,
-            transfers: Vec::new(),
-            id: 0,
-        };
+        let record = record(Key::str(key));
         Recorded::new("g".into(), "w".into(), record)
     }
 
@@ -208,16 +204,7 @@ mod tests {
         let mut m = Monitor::default();
         let shared = Key::tuple([Key::str("x"), Key::Int(1)]);
         for _ in 0..STREAM_EVENTS / 2 {
-            let record = TaskRecord {
-                key: shared.clone(),
-                nbytes: 8,
-                start_us: 1,
-                stop_us: 2,
-                thread: 0,
-                transfers: Vec::new(),
-                id: 0,
-            };
-            m.push(Recorded::new("x".into(), "w".into(), record));
+            m.push(Recorded::new("x".into(), "w".into(), record(shared.clone())));
         }
         let before = m.events_since(0);
         m.compact();
