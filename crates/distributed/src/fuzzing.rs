@@ -28,7 +28,7 @@ fn loopback() -> &'static Loopback {
     })
 }
 
-/// Sends `bytes` (then end of stream) to a fresh connection that [`conn::accept`]s it with
+/// Sends `bytes` (then end of stream) to a fresh connection that `conn::accept`s it with
 /// `security`; returns what the accepting side concluded. It must end, by itself, within the
 /// handshake deadline: an error for anything but a well-formed hello.
 pub fn accept_stranger(bytes: &[u8], security: &Security) -> Result<(), DistError> {

@@ -9,7 +9,7 @@
 //!
 //! One look-ahead, as `dask.order` has: the moment a node is placed, the dependents it makes
 //! ready are placed too (and so on) when that costs at most one more live result
-//! ([`LookAhead`]). A result read by two consumers in different subtrees — a block of `x` in
+//! (`LookAhead`). A result read by two consumers in different subtrees — a block of `x` in
 //! `(x + x.T)`, or an input of two requested reductions — is then consumed by both at once
 //! instead of waiting, alive, until the traversal reaches the second; without it a cluster,
 //! which follows the order strictly, held every such input at once. A result read by many —

@@ -2,7 +2,7 @@
 //! and types as tasks.
 //!
 //! What it is: a facade over the engine's crates (re-exported as [`graph`], [`exec`],
-//! [`distributed`], [`frame`], [`bag`], [`array`]), plus typed tasks: `#[rask::task]` turns a plain
+//! [`distributed`], [`frame`], [`bag`], [`array`](mod@array)), plus typed tasks: `#[rask::task]` turns a plain
 //! function into a constructor of [`Delayed`] values, any `serde` type is a task value
 //! ([`to_value`]/[`from_value`]: numbers, strings and numeric vectors take the engine's fast
 //! forms, so a large `Vec<f64>` crosses processes in shared memory), and [`executor`] names any

@@ -3,7 +3,7 @@
 //! What it is: [`generate`] writes the 8 tables as Parquet (one folder each) from `tpchgen`,
 //! the Rust port of dbgen; [`query`] builds each of the 22 queries with the `Frame` API, with
 //! the specification's validation parameters — one function per query in [`queries`], meant
-//! to be read as examples of real analytical work in rask; [`run`] computes them on any
+//! to be read as examples of real analytical work in rask; a query's `Frame` computes on any
 //! executor and [`to_csv`] writes a result as the expected-answer files are written.
 //!
 //! What it is not: a SQL engine. The queries are written by hand, as the public Dask and

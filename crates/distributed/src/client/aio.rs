@@ -31,7 +31,7 @@ use rask_protocol::dist::{SchedulerStats, TaskEvent, WorkerSample};
 use super::{Arg, Client, Future};
 use crate::DistError;
 
-/// A connection to a scheduler for async code: see the [module docs](self).
+/// A connection to a scheduler for async code: see the module docs (`rask_distributed::client::aio`).
 #[derive(Clone, Debug)]
 pub struct AsyncClient {
     client: Client,

@@ -72,7 +72,7 @@ const RECYCLE_BATCH: usize = 256;
 const PRUNE_POOLED: usize = 1 << 14;
 /// Tasks sent to a worker and not yet completed, at most: for tasks of microseconds, enough
 /// that a worker never waits for the parent. Tasks known to run longer are dealt fewer at a
-/// time (see [`window_for`]), so that one worker is not left with a queue of long tasks while
+/// time (see `window_for`), so that one worker is not left with a queue of long tasks while
 /// the other has nothing — the rings have no work stealing.
 pub const WINDOW: usize = 32;
 /// Work queued on a worker beyond what it runs, at most, once task times are known.

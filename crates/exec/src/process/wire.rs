@@ -107,7 +107,7 @@ pub(crate) fn park(
 
 /// `value` encoded straight into a new segment of `namespace` sized from its `nbytes` (the
 /// bytes are written once, with no buffer on the heap); if the encoding turns out larger than
-/// that, encoded on the heap and copied in as [`park`] does.
+/// that, encoded on the heap and copied in as `park` does.
 pub fn park_encoded(
     namespace: &Namespace,
     value: &Ext,

@@ -143,7 +143,7 @@ impl State {
     }
 
     /// Progress messages due: for each client whose counts changed, at most every
-    /// [`PROGRESS_EVERY`], and at once when all its tasks have finished. Called before the
+    /// `PROGRESS_EVERY`, and at once when all its tasks have finished. Called before the
     /// round's results are sent, so the final count arrives first.
     pub fn progress_due(&mut self, now: Instant) {
         for (&c, p) in self.progress.iter_mut() {

@@ -9,7 +9,7 @@ use super::Worker;
 
 /// Tasks a worker may have beyond one per thread: enough to hide a network round trip behind
 /// work, few enough that ready roots stay queued here. A worker whose tasks take microseconds
-/// gets more ([`Worker::saturation`]).
+/// gets more (`Worker::saturation`).
 pub const SATURATION: usize = 32;
 /// The most a worker may have beyond one per thread, however short its tasks.
 pub const MAX_SATURATION: usize = 512;
