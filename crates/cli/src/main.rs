@@ -80,7 +80,7 @@ enum Command {
         /// string key. Repeatable; without it every output key (one nothing depends on) is printed.
         #[arg(long = "key", short = 'k')]
         keys: Vec<String>,
-        /// sync, threads\[:N\], processes\[:N\], local\[:N\] (an embedded cluster of N worker
+        /// sync, threads[:N], processes[:N], local[:N] (an embedded cluster of N worker
         /// processes), tcp://HOST:PORT or tls://HOST:PORT.
         #[arg(long, default_value = "sync")]
         scheduler: String,
@@ -91,7 +91,7 @@ enum Command {
         #[arg(long, short = 'q')]
         quiet: bool,
         /// Write a performance report of the run (one self-contained HTML file: task
-        /// stream, durations, transfers, memory). Needs a cluster: local\[:N\] or tcp://HOST:PORT.
+        /// stream, durations, transfers, memory). Needs a cluster: local[:N] or tcp://HOST:PORT.
         #[arg(long)]
         report: Option<PathBuf>,
     },
