@@ -19,8 +19,48 @@ use crate::repr::write_str_repr;
 #[derive(Clone, Eq, Serialize, Deserialize)]
 pub enum Key {
     Int(i64),
-    Str(Arc<str>),
-    Tuple(#[serde(deserialize_with = "crate::value::deserialize_nested")] Arc<[Key]>),
+    Str(#[serde(deserialize_with = "deserialize_arc_str")] Arc<str>),
+    Tuple(#[serde(deserialize_with = "deserialize_tuple")] Arc<[Key]>),
+}
+
+// Keys are read by the million (every task names itself and its dependencies). serde's own
+// `Arc<str>` and `Arc<[T]>` go through a `String` or `Vec` and copy it into the `Arc`: two
+// allocations where one does.
+
+/// A string read into its `Arc` directly (borrowed from the input where the format allows).
+fn deserialize_arc_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+    struct Text;
+    impl serde::de::Visitor<'_> for Text {
+        type Value = Arc<str>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Arc<str>, E> {
+            Ok(Arc::from(s))
+        }
+    }
+    d.deserialize_str(Text)
+}
+
+/// A tuple's elements gathered on the stack, then put in one `Arc` allocation (nested no
+/// deeper than [`crate::MAX_DEPTH`], as values).
+fn deserialize_tuple<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Arc<[Key]>, D::Error> {
+    struct Parts;
+    impl<'de> serde::de::Visitor<'de> for Parts {
+        type Value = Arc<[Key]>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a tuple of keys")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Arc<[Key]>, A::Error> {
+            let mut parts: smallvec::SmallVec<[Key; 4]> = smallvec::SmallVec::new();
+            while let Some(part) = seq.next_element()? {
+                parts.push(part);
+            }
+            // Cloning a key is a copy or a count: cheaper than a `Vec` to move them out of.
+            Ok(Arc::from(parts.as_slice()))
+        }
+    }
+    crate::value::deserialize_nested_with(d, |d| d.deserialize_seq(Parts))
 }
 
 impl Key {

@@ -215,12 +215,20 @@ thread_local! {
 /// bytes from a peer must not be able to overflow the stack. For `#[serde(deserialize_with)]`
 /// on recursive fields, here and in the wire types built on these values.
 pub fn deserialize_nested<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    deserialize_nested_with(d, T::deserialize)
+}
+
+/// [`deserialize_nested`] with the reading done by `read`.
+pub(crate) fn deserialize_nested_with<'de, D: Deserializer<'de>, T>(
+    d: D,
+    read: impl FnOnce(D) -> Result<T, D::Error>,
+) -> Result<T, D::Error> {
     let depth = DEPTH.get() + 1;
     if depth > crate::MAX_DEPTH {
         return Err(serde::de::Error::custom(format!("values nested deeper than {} levels", crate::MAX_DEPTH)));
     }
     DEPTH.set(depth);
-    let result = T::deserialize(d);
+    let result = read(d);
     DEPTH.set(depth - 1);
     result
 }

@@ -147,6 +147,31 @@ fn deeply_nested_values_are_refused_without_overflowing_the_stack() {
 }
 
 #[test]
+fn keys_round_trip_and_deeply_nested_ones_are_refused() {
+    use rask_graph::Key;
+    let keys = [
+        Key::from("x"),
+        Key::Int(-3),
+        Key::tuple([Key::from("s"), Key::Int(3), Key::Int(12345)]),
+        Key::tuple([Key::tuple([Key::from("a"), Key::Int(1)]), Key::from("é"), Key::tuple([])]),
+        Key::tuple((0..40).map(Key::Int)),
+    ];
+    for key in keys {
+        let bytes = postcard::to_allocvec(&key).unwrap();
+        assert_eq!(frame::decode_payload::<Key>(&bytes), Ok(key));
+    }
+    // `Tuple` is variant 2 of Key; each level is [2, 1] (one element), the leaf `Int(0)` [0, 0].
+    let nested = |depth: usize| [[2u8, 1].repeat(depth), vec![0, 0]].concat();
+    let err = frame::decode_payload::<Key>(&nested(100_000)).unwrap_err();
+    assert!(matches!(err, FrameError::Corrupt(_)), "{err}");
+    let mut ok = Key::Int(0);
+    for _ in 0..150 {
+        ok = Key::tuple([ok]);
+    }
+    assert_eq!(frame::decode_payload::<Key>(&nested(150)), Ok(ok), "the same encoding within the limit");
+}
+
+#[test]
 fn streams_carry_frames_and_end_cleanly_or_report_truncation() {
     let mut buf = Vec::new();
     write_message(&mut buf, &ToWorker::Exit, MAX).unwrap();
