@@ -92,47 +92,66 @@ pub enum Dep {
 /// Most ops (a function name and a few references) fit inline: no allocation to keep, copy
 /// into an assignment or free, for each of a million tasks.
 #[derive(Clone, PartialEq, Eq)]
-pub struct EncodedOp(OpBytes);
+pub struct EncodedOp(InlineBytes);
 
-/// Bytes held inline up to [`INLINE_OP`], else on the heap.
-#[derive(Clone, PartialEq, Eq)]
-enum OpBytes {
-    Inline { len: u8, bytes: [u8; INLINE_OP] },
+/// A short byte string held inline up to [`INLINE_BYTES`] (the whole value stays 24 bytes), a
+/// longer one on the heap: encoded ops, and the keys the scheduler holds.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct InlineBytes(Repr);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Repr {
+    Inline { len: u8, bytes: [u8; INLINE_BYTES] },
     Heap(Box<[u8]>),
 }
 
-/// The longest op held without an allocation (`EncodedOp` stays 24 bytes).
-const INLINE_OP: usize = 22;
+/// The longest byte string held without an allocation.
+pub const INLINE_BYTES: usize = 22;
 
-impl OpBytes {
-    fn new(bytes: &[u8]) -> OpBytes {
-        if bytes.len() <= INLINE_OP {
-            let mut inline = [0; INLINE_OP];
+impl InlineBytes {
+    pub fn new(bytes: &[u8]) -> InlineBytes {
+        if bytes.len() <= INLINE_BYTES {
+            let mut inline = [0; INLINE_BYTES];
             inline[..bytes.len()].copy_from_slice(bytes);
-            OpBytes::Inline { len: bytes.len() as u8, bytes: inline }
+            InlineBytes(Repr::Inline { len: bytes.len() as u8, bytes: inline })
         } else {
-            OpBytes::Heap(bytes.into())
+            InlineBytes(Repr::Heap(bytes.into()))
+        }
+    }
+
+    /// `value` in postcard, inline when it fits.
+    pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<InlineBytes, postcard::Error> {
+        let mut buffer = [0u8; INLINE_BYTES];
+        match postcard::to_slice(value, &mut buffer) {
+            Ok(used) => Ok(InlineBytes::new(used)),
+            Err(postcard::Error::SerializeBufferFull) => {
+                Ok(InlineBytes(Repr::Heap(postcard::to_allocvec(value)?.into_boxed_slice())))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn from_vec(bytes: Vec<u8>) -> InlineBytes {
+        match bytes.len() <= INLINE_BYTES {
+            true => InlineBytes::new(&bytes),
+            false => InlineBytes(Repr::Heap(bytes.into_boxed_slice())),
         }
     }
 }
 
-impl std::ops::Deref for OpBytes {
+impl std::ops::Deref for InlineBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        match self {
-            OpBytes::Inline { len, bytes } => &bytes[..*len as usize],
-            OpBytes::Heap(bytes) => bytes,
+        match &self.0 {
+            Repr::Inline { len, bytes } => &bytes[..*len as usize],
+            Repr::Heap(bytes) => bytes,
         }
     }
 }
 
 impl EncodedOp {
     pub fn new(op: &OpMsg) -> EncodedOp {
-        let mut buffer = [0u8; INLINE_OP];
-        match postcard::to_slice(op, &mut buffer) {
-            Ok(used) => EncodedOp(OpBytes::new(used)),
-            Err(_) => EncodedOp(OpBytes::Heap(postcard::to_allocvec(op).expect("an op encodes").into_boxed_slice())),
-        }
+        EncodedOp(InlineBytes::encode(op).expect("an op encodes"))
     }
 
     /// The op, or why these bytes are none (a peer that sent something else).
@@ -180,13 +199,10 @@ impl<'de> Deserialize<'de> for EncodedOp {
                 f.write_str("an encoded op (bytes)")
             }
             fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<EncodedOp, E> {
-                Ok(EncodedOp(OpBytes::new(bytes)))
+                Ok(EncodedOp(InlineBytes::new(bytes)))
             }
             fn visit_byte_buf<E: serde::de::Error>(self, bytes: Vec<u8>) -> Result<EncodedOp, E> {
-                Ok(EncodedOp(match bytes.len() <= INLINE_OP {
-                    true => OpBytes::new(&bytes),
-                    false => OpBytes::Heap(bytes.into_boxed_slice()),
-                }))
+                Ok(EncodedOp(InlineBytes::from_vec(bytes)))
             }
         }
         deserializer.deserialize_byte_buf(Bytes)

@@ -117,7 +117,7 @@ impl State {
                 load[slot].1 += nbytes;
                 bytes -= nbytes;
                 self.copying.insert((t, to), Some(from));
-                let key = self.task(t).key.clone();
+                let key = self.task(t).key.key();
                 let addr = self.workers[&from].addr.clone();
                 self.out.fetch.entry(to).or_default().push((key, vec![addr]));
             }
@@ -198,7 +198,7 @@ impl State {
         ids.into_iter()
             .map(|w| {
                 let worker = &self.workers[w];
-                let mut keys: Vec<Key> = worker.holds.iter().map(|&t| self.task(t).key.clone()).collect();
+                let mut keys: Vec<Key> = worker.holds.iter().map(|&t| self.task(t).key.key()).collect();
                 keys.sort();
                 (worker.addr.clone(), keys)
             })

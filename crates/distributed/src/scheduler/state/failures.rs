@@ -118,7 +118,7 @@ impl State {
             }
             self.errors.insert(x, (e.clone(), cause.clone()));
             self.set_state(x, TaskState::Erred);
-            let key = self.task(x).key.clone();
+            let key = self.task(x).key.key();
             for i in 0..self.task(x).wanted_by.len() {
                 let c = self.task(x).wanted_by[i];
                 let cause = cause.as_ref().map(|c| (**c).clone());
@@ -202,7 +202,7 @@ impl State {
             // A task that has killed two workers is not handed the last one left.
             let last_worker_at_risk = attempts >= 2 && self.workers.len() == 1;
             if self.task(t).scattered {
-                let key = self.task(t).key.clone();
+                let key = self.task(t).key.key();
                 self.err(t, format!("{key} was scattered to a worker that died before it was stored").into());
             } else if attempts >= ALLOWED_FAILURES as u16
                 || deaths >= 2 * ALLOWED_FAILURES as u16
@@ -210,7 +210,7 @@ impl State {
             {
                 // Deaths while queued count too, at half weight: a task that kills its worker
                 // is erred even if it always started deep in a queue.
-                let key = self.task(t).key.clone();
+                let key = self.task(t).key.key();
                 let spared = if last_worker_at_risk { " (the last worker left is not risked on it)" } else { "" };
                 self.err(
                     t,

@@ -34,6 +34,7 @@ mod roots;
 mod saturation;
 mod slots;
 mod steal;
+mod stored_key;
 mod submit;
 
 use std::cmp::Reverse;
@@ -51,6 +52,7 @@ pub use self::observe::ClientProgress;
 use self::ready::Ready;
 pub use self::saturation::SATURATION;
 use self::slots::Slots;
+use self::stored_key::StoredKey;
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
@@ -91,8 +93,8 @@ type TaskIds = SmallVec<[TaskId; 2]>;
 
 struct Task {
     /// Its definition as submitted, less the dependency keys (those are `deps`' tasks' keys,
-    /// put back by `assign`).
-    key: Key,
+    /// put back by `assign`). The key is held encoded (`stored_key.rs`).
+    key: StoredKey,
     op: EncodedOp,
     hints: Option<Box<Annotations>>,
     deps: TaskIds,
@@ -418,7 +420,7 @@ impl State {
     fn attach_want(&mut self, c: ClientId, t: TaskId) {
         self.task_mut(t).wanted_by.push(c);
         self.clients.entry(c).or_default().insert(t);
-        let key = self.task(t).key.clone();
+        let key = self.task(t).key.key();
         match &self.task(t).state {
             TaskState::Memory => self.out.finished.entry(c).or_default().push(key),
             TaskState::Erred => {
@@ -450,10 +452,10 @@ impl State {
         if let Some(p) = self.progress.get_mut(&c) {
             p.total += 1;
         }
-        let own_key = key.clone();
+        let stored = StoredKey::new(&key);
         let user_priority = hints.as_ref().map_or(0, |h| h.priority);
         let task = Some(Task {
-            key: own_key,
+            key: stored.clone(),
             op,
             hints,
             deps,
@@ -478,8 +480,10 @@ impl State {
         } else {
             self.tasks[t] = task;
         }
-        self.index.insert(&key, t, &self.tasks);
-        if let Some(clients) = self.pending_wants.remove(&key) {
+        self.index.insert(&stored, t, &self.tasks);
+        // (Most submissions come with no wants ahead of them: no key to hash then.)
+        let pending = if self.pending_wants.is_empty() { None } else { self.pending_wants.remove(&key) };
+        if let Some(clients) = pending {
             for c in clients {
                 self.task_mut(t).wanted_by.push(c);
                 self.clients.entry(c).or_default().insert(t);
@@ -504,7 +508,7 @@ impl State {
         // Dependencies first, so that a revived task counts its revived dependencies as waiting.
         for &x in revive.iter().rev() {
             if self.task(x).scattered {
-                let key = self.task(x).key.clone();
+                let key = self.task(x).key.key();
                 self.err(x, format!("{key} was scattered data, lost with every worker that held it").into());
                 continue;
             }
@@ -516,7 +520,7 @@ impl State {
             let erred_dep = self.task(x).deps.iter().find_map(|&d| match self.task(d).state {
                 TaskState::Erred => {
                     let (e, cause) = self.errors.get(&d).expect("an erred task's error");
-                    Some((self.task(d).key.clone(), e.clone(), cause.clone()))
+                    Some((self.task(d).key.key(), e.clone(), cause.clone()))
                 }
                 _ => None,
             });
@@ -603,8 +607,8 @@ impl State {
             })
             .collect();
         let own = self.task(t);
-        let deps = own.deps.iter().map(|&d| self.task(d).key.clone()).collect();
-        let task = TaskDef { key: own.key.clone(), op: own.op.clone(), deps, hints: own.hints.clone() };
+        let deps = own.deps.iter().map(|&d| self.task(d).key.key()).collect();
+        let task = TaskDef { key: own.key.key(), op: own.op.clone(), deps, hints: own.hints.clone() };
         let (_, generation, rank) = own.priority;
         let order = u64::from(generation) << 32 | u64::from(rank);
         let id = t as u32; // task ids fit in 32 bits (`submit.rs`)
@@ -619,7 +623,7 @@ impl State {
         }
         for record in records {
             let (key, nbytes) = (record.key.clone(), record.nbytes);
-            let known = self.task_of(record.id, &key);
+            let known = self.task_of(record.id, &StoredKey::new(&key));
             self.record(w, known, record);
             let Some(t) = known else {
                 self.out.release.entry(w).or_default().push(key);
@@ -668,10 +672,10 @@ impl State {
 
     /// The task a worker's record is about: the one its assignment named, if that slot still
     /// holds the key (no hashing), else by key.
-    fn task_of(&self, id: u32, key: &Key) -> Option<TaskId> {
+    fn task_of(&self, id: u32, key: &StoredKey) -> Option<TaskId> {
         match self.tasks.get(id as usize) {
             Some(Some(task)) if task.key == *key => Some(id as usize),
-            _ => self.index.get(key, &self.tasks),
+            _ => self.index.get_stored(key, &self.tasks),
         }
     }
 
@@ -690,7 +694,7 @@ impl State {
             }
             if self.task(t).state == TaskState::Memory {
                 let holders = std::mem::take(&mut self.task_mut(t).who_has);
-                let key = self.task(t).key.clone();
+                let key = self.task(t).key.key();
                 for w in holders {
                     if let Some(worker) = self.workers.get_mut(&w) {
                         worker.holds.remove(&t);

@@ -115,7 +115,7 @@ impl State {
             for t in unique.into_iter().filter(|t| !in_flight.contains(t)) {
                 let Some(to) = loads.take(&[], self.task(t).nbytes) else { continue };
                 self.copying.insert((t, to), Some(w));
-                let key = self.task(t).key.clone();
+                let key = self.task(t).key.key();
                 self.out.fetch.entry(to).or_default().push((key, vec![addr.clone()]));
             }
         }
@@ -151,7 +151,7 @@ impl State {
     pub fn restart(&mut self, c: ClientId) {
         for task in self.tasks.iter().flatten() {
             for &w in &task.wanted_by {
-                let key = task.key.clone();
+                let key = task.key.key();
                 self.out.to_clients.push((w, ToClient::Erred { key, error: RESTARTED.into(), cause: None }));
             }
         }

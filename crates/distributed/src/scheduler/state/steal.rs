@@ -42,7 +42,7 @@ impl State {
         if tasks.is_empty() {
             return;
         }
-        let keys = tasks.iter().map(|&t| self.task(t).key.clone()).collect::<Vec<_>>();
+        let keys = tasks.iter().map(|&t| self.task(t).key.key()).collect::<Vec<_>>();
         self.stealing.extend(tasks);
         self.out.steal.entry(w).or_default().extend(keys);
     }
