@@ -56,9 +56,9 @@ pub enum Role {
 /// `deps` (`OpMsg::Input(i)` is the value of `deps[i]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskDef {
-    pub key: Key,
+    pub key: WireKey,
     pub op: EncodedOp,
-    pub deps: Vec<Key>,
+    pub deps: Vec<WireKey>,
     /// Scheduling hints (priority, retries, resources, restrictions); `None` for most tasks,
     /// which costs a byte on the wire.
     pub hints: Option<Box<Annotations>>,
@@ -86,6 +86,78 @@ pub enum Dep {
     Earlier(u32),
 }
 
+/// A key the scheduler sends a worker: on the wire, its own postcard encoding as bytes, so
+/// the scheduler, which holds its tasks' keys encoded, copies them into an assignment without
+/// decoding them (a task's key and its dependencies', for each of a million assignments). A
+/// receiver reads it decoded ([`WireKey::Key`]).
+#[derive(Clone, Debug)]
+pub enum WireKey {
+    Key(Key),
+    /// The key's encoding (what `postcard` makes of it).
+    Encoded(InlineBytes),
+}
+
+impl WireKey {
+    /// The key, decoded if it is still encoded.
+    pub fn key(&self) -> std::borrow::Cow<'_, Key> {
+        match self {
+            WireKey::Key(key) => std::borrow::Cow::Borrowed(key),
+            // Only a sender holds one encoded: it encoded the key itself.
+            WireKey::Encoded(bytes) => {
+                std::borrow::Cow::Owned(postcard::from_bytes(bytes).expect("a key this process encoded decodes"))
+            }
+        }
+    }
+
+    /// The key, decoded if it is still encoded.
+    pub fn into_key(self) -> Key {
+        match self {
+            WireKey::Key(key) => key,
+            encoded => encoded.key().into_owned(),
+        }
+    }
+}
+
+impl From<Key> for WireKey {
+    fn from(key: Key) -> WireKey {
+        WireKey::Key(key)
+    }
+}
+
+impl PartialEq for WireKey {
+    fn eq(&self, other: &WireKey) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Serialize for WireKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            WireKey::Key(key) => {
+                let bytes = InlineBytes::encode(key).map_err(serde::ser::Error::custom)?;
+                serializer.serialize_bytes(&bytes)
+            }
+            WireKey::Encoded(bytes) => serializer.serialize_bytes(bytes),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for WireKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<WireKey, D::Error> {
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = WireKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an encoded key (bytes)")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<WireKey, E> {
+                postcard::from_bytes(bytes).map(WireKey::Key).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_bytes(Bytes)
+    }
+}
+
 /// A task's op as its client encoded it (an [`OpMsg`], in postcard): the scheduler keeps and
 /// forwards these bytes without reading them — a few bytes a task instead of a tree of
 /// allocations held for every task it knows — and the worker that runs the task decodes them.
@@ -96,10 +168,10 @@ pub struct EncodedOp(InlineBytes);
 
 /// A short byte string held inline up to [`INLINE_BYTES`] (the whole value stays 24 bytes), a
 /// longer one on the heap: encoded ops, and the keys the scheduler holds.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct InlineBytes(Repr);
 
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 enum Repr {
     Inline { len: u8, bytes: [u8; INLINE_BYTES] },
     Heap(Box<[u8]>),

@@ -32,7 +32,8 @@ fn a_task_carries_its_op_as_bytes_the_scheduler_need_not_read() {
     let plan = sample_plan();
     for node in 0..plan.len() as u32 {
         let op = OpMsg::from(plan.op(node));
-        let def = TaskDef { key: plan.key(node).clone(), op: EncodedOp::new(&op), deps: Vec::new(), hints: None };
+        let def =
+            TaskDef { key: plan.key(node).clone().into(), op: EncodedOp::new(&op), deps: Vec::new(), hints: None };
         let wire = postcard::to_allocvec(&def).unwrap();
         let back: TaskDef = postcard::from_bytes(&wire).unwrap();
         assert_eq!(back.op.decode().unwrap(), op);
@@ -144,6 +145,25 @@ fn deeply_nested_values_are_refused_without_overflowing_the_stack() {
     assert_eq!(frame::decode_payload::<Value>(&nested(150)), Ok(ok.clone()), "the same encoding within the limit");
     let bytes = frame::to_frame(&ok, MAX).unwrap();
     assert_eq!(frame::from_frame::<Value>(&bytes, MAX), Ok(ok), "nesting within the limit round-trips");
+}
+
+#[test]
+fn a_key_sent_as_the_bytes_the_scheduler_holds_arrives_as_the_key() {
+    use crate::dist::{InlineBytes, WireKey};
+    use rask_graph::Key;
+    for key in [Key::from("x"), Key::tuple([Key::from("s"), Key::Int(3), Key::Int(123_456)])] {
+        let encoded = WireKey::Encoded(InlineBytes::encode(&key).unwrap());
+        let decoded = WireKey::Key(key.clone());
+        let wire = postcard::to_allocvec(&encoded).unwrap();
+        assert_eq!(wire, postcard::to_allocvec(&decoded).unwrap(), "one encoding either way");
+        let back: WireKey = postcard::from_bytes(&wire).unwrap();
+        assert!(matches!(&back, WireKey::Key(k) if *k == key));
+        assert_eq!(back, encoded);
+        assert_eq!(encoded.into_key(), key);
+    }
+    // Bytes that are no key are an error when read, not a panic.
+    let garbage = postcard::to_allocvec(&vec![0xffu8; 3]).unwrap();
+    assert!(postcard::from_bytes::<WireKey>(&garbage).is_err());
 }
 
 #[test]

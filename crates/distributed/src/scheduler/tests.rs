@@ -52,7 +52,7 @@ fn run_assigned(state: &mut State) -> usize {
         for (w, batch) in compute {
             for a in batch {
                 n += 1;
-                state.done(w, vec![rec(a.task.key, 8)]);
+                state.done(w, vec![rec(a.task.key.into_key(), 8)]);
             }
         }
         state.check_groups();
@@ -114,7 +114,7 @@ fn fan_out(s: &mut State, n: usize, roots: usize) {
 
 /// The keys of the tasks sent to `w` since last asked.
 fn sent(s: &mut State, w: u32) -> Vec<Key> {
-    s.out.compute.remove(&w).unwrap_or_default().into_iter().map(|a| a.task.key).collect()
+    s.out.compute.remove(&w).unwrap_or_default().into_iter().map(|a| a.task.key.into_key()).collect()
 }
 
 /// A record of `key` having run for 4 µs.
@@ -296,7 +296,9 @@ fn a_lost_input_sends_waiting_and_queued_dependents_back_to_waiting() {
     s.want(7, &wanted);
     s.submit(7, defs);
     let compute = std::mem::take(&mut s.out.compute);
-    let on = |key: &str| compute.iter().find(|(_, b)| b.iter().any(|a| a.task.key == Key::from(key))).map(|(w, _)| *w);
+    let on = |key: &str| {
+        compute.iter().find(|(_, b)| b.iter().any(|a| *a.task.key.key() == Key::from(key))).map(|(w, _)| *w)
+    };
     let (wa, wb) = (on("a").unwrap(), on("b").unwrap());
     assert_ne!(wa, wb);
     s.done(wa, vec![rec(Key::from("a"), 8)]);
@@ -513,12 +515,13 @@ fn roots_with_large_results_wait_for_room_on_the_scheduler() {
     let first = s.out.compute.remove(&1).unwrap_or_default();
     assert_eq!(first.len(), 1 + SATURATION);
     // Each makes 8 MB: from now on the worker holds at most nthreads + 1 of them.
-    let mut in_flight: Vec<Key> = first.into_iter().map(|a| a.task.key).collect();
+    let mut in_flight: Vec<Key> = first.into_iter().map(|a| a.task.key.into_key()).collect();
     let mut done = 0;
     while let Some(key) = in_flight.pop() {
         s.done(1, vec![rec(key, 8 << 20)]);
         done += 1;
-        let more: Vec<Key> = s.out.compute.remove(&1).unwrap_or_default().into_iter().map(|a| a.task.key).collect();
+        let more: Vec<Key> =
+            s.out.compute.remove(&1).unwrap_or_default().into_iter().map(|a| a.task.key.into_key()).collect();
         in_flight.extend(more);
         if done > SATURATION {
             assert!(in_flight.len() <= 2, "at most nthreads + 1 large roots in flight, not {}", in_flight.len());
@@ -584,7 +587,7 @@ fn resources_are_never_oversubscribed_and_a_task_no_worker_can_serve_waits_for_o
         assert!(processing <= 2, "two GPUs, {processing} tasks holding them");
         for a in batch {
             finished += 1;
-            s.done(1, vec![rec(a.task.key, 8)]);
+            s.done(1, vec![rec(a.task.key.into_key(), 8)]);
         }
     }
     assert_eq!(s.state_of(&Key::from("big")), Some(&TaskState::Queued), "waits, not erred");
@@ -603,7 +606,7 @@ fn a_retiring_worker_hands_over_what_only_it_holds_then_leaves_without_counting_
     s.submit(7, defs);
     for (w, batch) in std::mem::take(&mut s.out.compute) {
         for a in batch {
-            s.done(w, vec![rec(a.task.key, 8)]);
+            s.done(w, vec![rec(a.task.key.into_key(), 8)]);
         }
     }
     let on_w1: Vec<Key> =
@@ -716,7 +719,7 @@ fn a_record_s_id_is_a_hint_checked_against_its_key() {
     s.want(7, &wanted);
     s.submit(7, defs);
     let sent: Vec<_> = s.out.compute.remove(&1).unwrap();
-    let id_of = |k: &str| sent.iter().find(|a| a.task.key == Key::from(k)).map(|a| a.id).unwrap();
+    let id_of = |k: &str| sent.iter().find(|a| *a.task.key.key() == Key::from(k)).map(|a| a.id).unwrap();
     // 'a' reported under 'b''s id, 'b' under an id no task has.
     let a = TaskRecord { id: id_of("b"), ..rec(Key::from("a"), 8) };
     s.done(1, vec![a]);
@@ -726,7 +729,7 @@ fn a_record_s_id_is_a_hint_checked_against_its_key() {
     assert_eq!(s.state_of(&Key::from("b")), Some(&TaskState::Memory));
     // 'c' by its own id.
     let c = s.out.compute.remove(&1).unwrap().remove(0);
-    s.done(1, vec![TaskRecord { id: c.id, ..rec(c.task.key, 8) }]);
+    s.done(1, vec![TaskRecord { id: c.id, ..rec(c.task.key.into_key(), 8) }]);
     assert!(s.out.finished.get(&7).is_some_and(|keys| keys.contains(&Key::from("c"))));
     s.check_groups();
 }

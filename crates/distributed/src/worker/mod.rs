@@ -27,7 +27,7 @@ use crate::store::Store;
 use crate::stream::Stream;
 use crate::tls::Security;
 use crate::{DistError, Timeouts};
-use pool::{start_pool, Completions, Job, Jobs};
+use pool::{start_pool, Assigned, Completions, Job, Jobs};
 
 /// How a worker joins a cluster.
 #[derive(Clone, Debug)]
@@ -360,8 +360,8 @@ fn dispatch(
 ) {
     let mut waiting = Vec::new();
     let mut runnable = Vec::with_capacity(tasks.len());
-    for assignment in tasks {
-        let local: Option<Vec<Value>> = assignment.task.deps.iter().map(|d| store.get(d)).collect();
+    for assignment in tasks.into_iter().map(Assigned::from) {
+        let local: Option<Vec<Value>> = assignment.deps.iter().map(|d| store.get(d)).collect();
         match local {
             Some(inputs) => runnable.push(Job { assignment, inputs, transfers: Vec::new() }),
             None => waiting.push(assignment),
@@ -378,7 +378,7 @@ fn dispatch(
         let mut asked = rustc_hash::FxHashSet::default();
         let wanted = waiting
             .iter()
-            .flat_map(|a| a.task.deps.iter().zip(&a.holders))
+            .flat_map(|a| a.deps.iter().zip(&a.holders))
             .filter(|(dep, _)| store.size_of(dep).is_none() && asked.insert(*dep))
             .map(|(dep, holders)| (dep.clone(), holders.as_slice()))
             .collect();
@@ -387,9 +387,9 @@ fn dispatch(
         // Queued together (one wake-up), except before a wait for a peer.
         let mut ready = Vec::new();
         for assignment in waiting {
-            let mut inputs = Vec::with_capacity(assignment.task.deps.len());
+            let mut inputs = Vec::with_capacity(assignment.deps.len());
             let mut transfers = Vec::new();
-            for (dep, holders) in assignment.task.deps.iter().zip(&assignment.holders) {
+            for (dep, holders) in assignment.deps.iter().zip(&assignment.holders) {
                 if let Some(v) = store.get(dep) {
                     inputs.push(v);
                     continue;
@@ -410,14 +410,14 @@ fn dispatch(
                         inputs.push(v);
                     }
                     Err(failed) => {
-                        let (key, dep) = (assignment.task.key.clone(), dep.clone());
+                        let (key, dep) = (assignment.key.clone(), dep.clone());
                         let _ = out.send(FromDistWorker::Missing { key, dep, failed });
                         inputs.clear();
                         break;
                     }
                 }
             }
-            if inputs.len() == assignment.task.deps.len() {
+            if inputs.len() == assignment.deps.len() {
                 ready.push(Job { assignment, inputs, transfers });
             }
         }
@@ -428,16 +428,16 @@ fn dispatch(
 /// The list positions to fetch of inputs the `waiting` tasks lack, where every task reading
 /// such an input only picks items of it (a shuffle's concatenation of `getitem` picks): the
 /// rest of each list stays with its holder. An input any of them reads whole is fetched whole.
-fn picks(waiting: &[Assignment], store: &Store) -> crate::peers::Picks {
+fn picks(waiting: &[Assigned], store: &Store) -> crate::peers::Picks {
     static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
     let mut picks = crate::peers::Picks::default();
     let mut whole = rustc_hash::FxHashSet::default();
     for assignment in waiting {
-        let missing = |i: usize| store.size_of(&assignment.task.deps[i]).is_none();
+        let missing = |i: usize| store.size_of(&assignment.deps[i]).is_none();
         // Names travel as text: an op that cannot call `getitem` is not decoded here.
-        let op = assignment.task.op.may_call("getitem").then(|| assignment.task.op.decode().ok()).flatten();
+        let op = assignment.op.may_call("getitem").then(|| assignment.op.decode().ok()).flatten();
         let op = op.and_then(|op| op.resolve(REGISTRY.get_or_init(Registry::new)).ok());
-        for (i, dep) in assignment.task.deps.iter().enumerate().filter(|&(i, _)| missing(i)) {
+        for (i, dep) in assignment.deps.iter().enumerate().filter(|&(i, _)| missing(i)) {
             match op.as_ref().and_then(|op| op.items_read(i as u32)) {
                 Some(read) if !whole.contains(dep) => picks.entry(dep.clone()).or_insert_with(Vec::new).extend(read),
                 _ => {

@@ -13,16 +13,37 @@ use std::sync::Arc;
 
 use rask_exec::handoff::{JobQueue, Outbox};
 use rask_graph::arena::with_arena;
+use rask_graph::Annotations;
 use rask_graph::{Key, Registry, Value};
-use rask_protocol::dist::{Assignment, DistFailure, FromDistWorker, TaskRecord, Transfer};
+use rask_protocol::dist::{Assignment, DistFailure, EncodedOp, FromDistWorker, TaskDef, TaskRecord, Transfer, WireKey};
 use rask_store::{Namespace, ShmArena};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::memory::Memory;
 use crate::store::Store;
 
+/// A task assigned to this worker, its keys decoded (they travel encoded: `WireKey`).
+pub(super) struct Assigned {
+    pub(super) key: Key,
+    pub(super) deps: Vec<Key>,
+    pub(super) op: EncodedOp,
+    pub(super) hints: Option<Box<Annotations>>,
+    /// Per dependency, the addresses of workers holding it.
+    pub(super) holders: Vec<Vec<String>>,
+    pub(super) order: u64,
+    pub(super) id: u32,
+}
+
+impl From<Assignment> for Assigned {
+    fn from(a: Assignment) -> Assigned {
+        let TaskDef { key, op, deps, hints } = a.task;
+        let deps = deps.into_iter().map(WireKey::into_key).collect();
+        Assigned { key: key.into_key(), deps, op, hints, holders: a.holders, order: a.order, id: a.id }
+    }
+}
+
 pub(super) struct Job {
-    pub(super) assignment: Assignment,
+    pub(super) assignment: Assigned,
     pub(super) inputs: Vec<Value>,
     /// Inputs fetched from peers for this task.
     pub(super) transfers: Vec<Transfer>,
@@ -67,7 +88,7 @@ impl Jobs {
     /// Queues `jobs` under one lock, waking as many idle threads as there are new jobs.
     pub(super) fn push_all(&self, jobs: impl IntoIterator<Item = Job>) {
         self.0.push_all(jobs.into_iter().map(|job| {
-            let user = job.assignment.task.hints.as_ref().map_or(0, |h| h.priority);
+            let user = job.assignment.hints.as_ref().map_or(0, |h| h.priority);
             Queued { rank: (user, Reverse(job.assignment.order)), job }
         }));
     }
@@ -80,8 +101,8 @@ impl Jobs {
     /// Removes the queued jobs among `keys`; returns their keys.
     pub(super) fn steal(&self, keys: &[Key]) -> Vec<Key> {
         let wanted: rustc_hash::FxHashSet<&Key> = keys.iter().collect();
-        let stolen = self.0.take_where(|queued| wanted.contains(&queued.job.assignment.task.key));
-        stolen.into_iter().map(|queued| queued.job.assignment.task.key).collect()
+        let stolen = self.0.take_where(|queued| wanted.contains(&queued.job.assignment.key));
+        stolen.into_iter().map(|queued| queued.job.assignment.key).collect()
     }
 
     /// Jobs waiting for a thread.
@@ -156,7 +177,7 @@ impl TaskPool {
             }
             self.memory.wait_while_paused();
             let Some(mut job) = self.jobs.pop() else { return };
-            let (key, id) = (job.assignment.task.key.clone(), job.assignment.id);
+            let (key, id) = (job.assignment.key.clone(), job.assignment.id);
             let transfers = std::mem::take(&mut job.transfers);
             let start_us = crate::metrics::unix_us();
             let (result, seceded) =
@@ -209,7 +230,7 @@ pub(super) fn start_pool(
 }
 
 fn run_job(job: Job, registry: &Registry) -> Result<Value, DistFailure> {
-    let op = job.assignment.task.op.decode().map_err(|e| {
+    let op = job.assignment.op.decode().map_err(|e| {
         DistFailure::Unrunnable(format!(
             "the task's op could not be read ({e}): is its client a different rask version?"
         ))
@@ -230,23 +251,19 @@ fn run_job(job: Job, registry: &Registry) -> Result<Value, DistFailure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rask_graph::Annotations;
-    use rask_protocol::dist::{EncodedOp, TaskDef};
     use rask_protocol::OpMsg;
 
     fn job(key: &str, priority: i32, order: u64) -> Job {
         let hints = (priority != 0).then(|| Box::new(Annotations { priority, ..Annotations::default() }));
         let op = EncodedOp::new(&OpMsg::Const(Value::Int(0)));
-        let task = TaskDef { key: Key::from(key), op, deps: Vec::new(), hints };
-        let assignment = Assignment { task, holders: Vec::new(), order, id: 0 };
+        let assignment =
+            Assigned { key: Key::from(key), deps: Vec::new(), op, hints, holders: Vec::new(), order, id: 0 };
         Job { assignment, inputs: Vec::new(), transfers: Vec::new() }
     }
 
     fn drain(jobs: &Jobs) -> Vec<String> {
         jobs.close();
-        std::iter::from_fn(|| jobs.pop())
-            .map(|j| j.assignment.task.key.to_string().trim_matches('\'').to_owned())
-            .collect()
+        std::iter::from_fn(|| jobs.pop()).map(|j| j.assignment.key.to_string().trim_matches('\'').to_owned()).collect()
     }
 
     #[test]

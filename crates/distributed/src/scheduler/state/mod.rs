@@ -607,8 +607,9 @@ impl State {
             })
             .collect();
         let own = self.task(t);
-        let deps = own.deps.iter().map(|&d| self.task(d).key.key()).collect();
-        let task = TaskDef { key: own.key.key(), op: own.op.clone(), deps, hints: own.hints.clone() };
+        // Keys go out as the bytes held: a worker decodes them, the scheduler need not.
+        let deps = own.deps.iter().map(|&d| self.task(d).key.wire()).collect();
+        let task = TaskDef { key: own.key.wire(), op: own.op.clone(), deps, hints: own.hints.clone() };
         let (_, generation, rank) = own.priority;
         let order = u64::from(generation) << 32 | u64::from(rank);
         let id = t as u32; // task ids fit in 32 bits (`submit.rs`)

@@ -12,7 +12,7 @@ use std::hash::Hasher;
 
 use rask_graph::ids_by_key::hash_with;
 use rask_graph::Key;
-use rask_protocol::dist::InlineBytes;
+use rask_protocol::dist::{InlineBytes, WireKey};
 
 #[derive(Clone, PartialEq, Eq)]
 pub(super) struct StoredKey(InlineBytes);
@@ -25,6 +25,11 @@ impl StoredKey {
     /// The key, decoded (an allocation: for messages and errors).
     pub(super) fn key(&self) -> Key {
         postcard::from_bytes(&self.0).expect("the scheduler's own encoding of a key decodes")
+    }
+
+    /// The key as it travels to workers, still encoded.
+    pub(super) fn wire(&self) -> WireKey {
+        WireKey::Encoded(self.0.clone())
     }
 
     /// The hash the key index files it under.
