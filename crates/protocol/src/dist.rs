@@ -573,8 +573,8 @@ pub enum ToDistWorker {
     /// Run these tasks; `holders[i]` lists data addresses holding `deps[i]` (empty when the
     /// worker holds it itself).
     Compute { tasks: Vec<Assignment> },
-    /// Drop these results.
-    Release { keys: Vec<Key> },
+    /// Drop these results (keys as the scheduler holds them: [`WireKey`]).
+    Release { keys: Vec<WireKey> },
     /// Keep these values a client scattered; answered by [`FromDistWorker::Stored`].
     Store { items: Vec<(Key, rask_graph::Value)> },
     /// Copy these results from the workers listed (data addresses); answered by

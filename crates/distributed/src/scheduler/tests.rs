@@ -70,7 +70,7 @@ fn a_chain_runs_in_order_and_releases_what_is_consumed() {
     assert_eq!(run_assigned(&mut s), 3);
     assert_eq!(s.state_of(&Key::from("c")), Some(&TaskState::Memory));
     assert_eq!(s.out.finished.get(&7), Some(&vec![Key::from("c")]));
-    let released: Vec<Key> = s.out.release.values().flatten().cloned().collect();
+    let released: Vec<Key> = s.out.release.values().flatten().map(|k| k.key().into_owned()).collect();
     assert_eq!(released, vec![Key::from("a"), Key::from("b")], "each input released once consumed");
     assert_eq!(
         s.state_of(&Key::from("a")),
@@ -325,7 +325,7 @@ fn a_holder_that_does_not_answer_is_dropped_and_its_result_recomputed() {
     assert_eq!(s.state_of(&Key::from("b")), Some(&TaskState::Processing(2)));
     s.out.release.clear();
     s.missing(2, &Key::from("b"), &Key::from("a"), &["w1".to_owned()]);
-    assert_eq!(s.out.release.get(&1), Some(&vec![Key::from("a")]), "w1 is told to drop its copy");
+    assert_eq!(s.out.release.get(&1), Some(&vec![Key::from("a").into()]), "w1 is told to drop its copy");
     assert_eq!(s.state_of(&Key::from("a")), Some(&TaskState::Processing(2)), "a is recomputed where it can run");
     assert_eq!(s.state_of(&Key::from("b")), Some(&TaskState::Waiting));
     s.check_groups();

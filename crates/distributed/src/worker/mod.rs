@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rask_graph::{Key, Registry, Value};
-use rask_protocol::dist::{Assignment, DataRequest, FromDistWorker, Role, ToDistWorker, Transfer, WorkerMetrics};
+use rask_protocol::dist::{
+    Assignment, DataRequest, FromDistWorker, Role, ToDistWorker, Transfer, WireKey, WorkerMetrics,
+};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
@@ -299,7 +301,10 @@ async fn serve_joined(
         };
         match read {
             Ok(Some(ToDistWorker::Compute { tasks })) => dispatch(tasks, &store, &peers, &jobs, &out_tx),
-            Ok(Some(ToDistWorker::Release { keys })) => store.remove(&keys),
+            Ok(Some(ToDistWorker::Release { keys })) => {
+                let keys: Vec<Key> = keys.into_iter().map(WireKey::into_key).collect();
+                store.remove(&keys)
+            }
             Ok(Some(ToDistWorker::Store { items })) => {
                 let items = items
                     .into_iter()

@@ -135,7 +135,7 @@ impl State {
         }
         for (key, nbytes) in items {
             let Some(t) = self.index.get(&key, &self.tasks) else {
-                self.out.release.entry(w).or_default().push(key);
+                self.out.release.entry(w).or_default().push(key.into());
                 continue;
             };
             match self.task(t).state {
@@ -167,11 +167,11 @@ impl State {
                         self.task_mut(t).who_has.retain(|h| *h != from);
                         if let Some(worker) = self.workers.get_mut(&from) {
                             worker.holds.remove(&t);
-                            self.out.release.entry(from).or_default().push(key);
+                            self.out.release.entry(from).or_default().push(key.into());
                         }
                     }
                 }
-                _ => self.out.release.entry(w).or_default().push(key),
+                _ => self.out.release.entry(w).or_default().push(key.into()),
             }
         }
         self.settle_copies();

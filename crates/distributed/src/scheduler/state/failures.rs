@@ -146,7 +146,7 @@ impl State {
             if let Some(i) = self.task(d).who_has.iter().position(|x| *x == h) {
                 self.task_mut(d).who_has.swap_remove(i);
                 self.workers.get_mut(&h).map(|x| x.holds.remove(&d));
-                self.out.release.entry(h).or_default().push(dep.clone());
+                self.out.release.entry(h).or_default().push(dep.clone().into());
             }
         }
         if self.task(d).state == TaskState::Memory && self.task(d).who_has.is_empty() {

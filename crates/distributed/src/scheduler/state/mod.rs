@@ -43,7 +43,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rask_graph::{Annotations, Key};
-use rask_protocol::dist::{Assignment, EncodedOp, SchedulerStats, TaskCause, TaskDef, TaskRecord, ToClient};
+use rask_protocol::dist::{Assignment, EncodedOp, SchedulerStats, TaskCause, TaskDef, TaskRecord, ToClient, WireKey};
 
 use self::groups::{GroupId, Groups};
 use self::key_index::KeyIndex;
@@ -172,7 +172,7 @@ impl Worker {
 #[derive(Default)]
 pub struct Outbox {
     pub compute: FxHashMap<WorkerId, Vec<Assignment>>,
-    pub release: FxHashMap<WorkerId, Vec<Key>>,
+    pub release: FxHashMap<WorkerId, Vec<WireKey>>,
     pub steal: FxHashMap<WorkerId, Vec<Key>>,
     /// Workers retired: to be told to leave, and cut off.
     pub retired: Vec<WorkerId>,
@@ -627,14 +627,14 @@ impl State {
             let known = self.task_of(record.id, &StoredKey::new(&key));
             self.record(w, known, record);
             let Some(t) = known else {
-                self.out.release.entry(w).or_default().push(key);
+                self.out.release.entry(w).or_default().push(key.into());
                 continue;
             };
             if self.task(t).state != TaskState::Processing(w) {
                 // Stale (cancelled, or re-assigned after a suspected loss): keep a copy only if
                 // the result is in memory anyway and this worker is now a holder.
                 if self.task(t).state != TaskState::Memory {
-                    self.out.release.entry(w).or_default().push(key);
+                    self.out.release.entry(w).or_default().push(key.into());
                     continue;
                 }
             } else {
@@ -695,7 +695,7 @@ impl State {
             }
             if self.task(t).state == TaskState::Memory {
                 let holders = std::mem::take(&mut self.task_mut(t).who_has);
-                let key = self.task(t).key.key();
+                let key = self.task(t).key.wire();
                 for w in holders {
                     if let Some(worker) = self.workers.get_mut(&w) {
                         worker.holds.remove(&t);
