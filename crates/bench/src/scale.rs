@@ -143,17 +143,22 @@ fn end_to_end(rask: &Path, file: &Path, scheduler: &str, runs: usize) -> (Durati
     (wall, peak)
 }
 
-/// Waits for `child`; whether it succeeded, and its peak resident set in bytes (the kernel's
-/// `ru_maxrss`).
-fn wait_with_peak(child: Child) -> (bool, u64) {
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: plain system call on structures we own; the child is ours and not waited yet.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    std::mem::forget(child);
-    let ok = waited == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    (ok, usage.ru_maxrss as u64 * 1024)
+/// Waits for `child`; whether it succeeded, and its peak resident set in bytes, read from its
+/// `VmHWM` every few milliseconds until it exits. Not `wait4`'s `ru_maxrss`: a child started
+/// with `posix_spawn` (a `vfork`) counts the high-water mark of the memory it shared with this
+/// process until its `exec`, so the row read this bench's own peak (the text and plan it had
+/// read) whenever that was larger — 494 B a task where the run itself held 407.
+fn wait_with_peak(mut child: Child) -> (bool, u64) {
+    let pid = child.id();
+    let mut peak = 0;
+    loop {
+        peak = peak.max(status_bytes(pid, "VmHWM:"));
+        match child.try_wait() {
+            Ok(Some(status)) => return (status.success(), peak),
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(_) => return (false, peak),
+        }
+    }
 }
 
 /// A scheduler process and two workers: the scheduler's resident memory idle, and its peak
