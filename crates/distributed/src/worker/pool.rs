@@ -56,53 +56,28 @@ pub(super) struct Job {
 /// scheduler may take back jobs not started (work stealing). The queue wakes a thread only
 /// when one waits (`rask_exec::handoff`, loom-checked).
 #[derive(Default)]
-pub(super) struct Jobs(JobQueue<Queued>);
-
-/// A job ranked for the queue: highest user priority, then lowest order.
-struct Queued {
-    rank: (i32, Reverse<u64>),
-    job: Job,
-}
-
-impl PartialEq for Queued {
-    fn eq(&self, other: &Self) -> bool {
-        self.rank == other.rank
-    }
-}
-
-impl Eq for Queued {}
-
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Queued {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.rank.cmp(&other.rank)
-    }
-}
+pub(super) struct Jobs(JobQueue<(i32, Reverse<u64>), Job>);
 
 impl Jobs {
     /// Queues `jobs` under one lock, waking as many idle threads as there are new jobs.
     pub(super) fn push_all(&self, jobs: impl IntoIterator<Item = Job>) {
+        // Highest user priority first, then lowest order.
         self.0.push_all(jobs.into_iter().map(|job| {
             let user = job.assignment.hints.as_ref().map_or(0, |h| h.priority);
-            Queued { rank: (user, Reverse(job.assignment.order)), job }
+            ((user, Reverse(job.assignment.order)), job)
         }));
     }
 
     /// The next job; `None` once closed.
     fn pop(&self) -> Option<Job> {
-        self.0.pop().map(|queued| queued.job)
+        self.0.pop()
     }
 
     /// Removes the queued jobs among `keys`; returns their keys.
     pub(super) fn steal(&self, keys: &[Key]) -> Vec<Key> {
         let wanted: rustc_hash::FxHashSet<&Key> = keys.iter().collect();
-        let stolen = self.0.take_where(|queued| wanted.contains(&queued.job.assignment.key));
-        stolen.into_iter().map(|queued| queued.job.assignment.key).collect()
+        let stolen = self.0.take_where(|job| wanted.contains(&job.assignment.key));
+        stolen.into_iter().map(|job| job.assignment.key).collect()
     }
 
     /// Jobs waiting for a thread.

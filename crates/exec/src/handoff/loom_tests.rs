@@ -26,8 +26,8 @@ fn loom_a_waiting_thread_is_woken_for_each_batch() {
                 }
             })
         };
-        queue.push_all([1u32]);
-        queue.push_all([2u32, 3]);
+        queue.push_all([(0, 1u32)]);
+        queue.push_all([(0, 2u32), (0, 3)]);
         let mut seen: Vec<u32> = (0..3).map(|_| reports.recv().expect("a job ran")).collect();
         queue.close();
         consumer.join().expect("consumer");
@@ -41,7 +41,7 @@ fn loom_a_waiting_thread_is_woken_for_each_batch() {
 fn loom_jobs_taken_back_are_never_also_run() {
     loom::model(|| {
         let queue = Arc::new(JobQueue::default());
-        queue.push_all([1u32, 2]);
+        queue.push_all([(0, 1u32), (0, 2)]);
         let consumer = {
             let queue = queue.clone();
             thread::spawn(move || std::iter::from_fn(|| queue.pop()).collect::<Vec<u32>>())

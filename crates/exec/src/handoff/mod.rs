@@ -17,16 +17,16 @@ use std::collections::BinaryHeap;
 
 use crate::shim::{Condvar, Mutex};
 
-/// Jobs waiting for a thread, the greatest (by `Ord`) first and, among equals, the first
-/// queued. A thread that finds none waits; pushing wakes only as many waiting threads as
-/// there are new jobs.
-pub struct JobQueue<T> {
-    state: Mutex<QueueState<T>>,
+/// Jobs waiting for a thread, each pushed with a rank: the greatest rank first and, among
+/// equal ranks, the first queued. A thread that finds none waits; pushing wakes only as many
+/// waiting threads as there are new jobs.
+pub struct JobQueue<R, T> {
+    state: Mutex<QueueState<R, T>>,
     ready: Condvar,
 }
 
-struct QueueState<T> {
-    jobs: BinaryHeap<Queued<T>>,
+struct QueueState<R, T> {
+    jobs: BinaryHeap<Queued<R, T>>,
     /// Jobs queued so far: the arrival number of the next.
     pushed: u64,
     closed: bool,
@@ -34,33 +34,35 @@ struct QueueState<T> {
     idle: usize,
 }
 
-/// A job and its arrival: equal jobs leave in the order they came.
-struct Queued<T> {
-    job: T,
+/// A job, its rank and its arrival: ordered by rank, then first come (the job itself is not
+/// compared).
+struct Queued<R, T> {
+    rank: R,
     arrival: std::cmp::Reverse<u64>,
+    job: T,
 }
 
-impl<T: Ord> PartialEq for Queued<T> {
+impl<R: Ord, T> PartialEq for Queued<R, T> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == std::cmp::Ordering::Equal
     }
 }
 
-impl<T: Ord> Eq for Queued<T> {}
+impl<R: Ord, T> Eq for Queued<R, T> {}
 
-impl<T: Ord> PartialOrd for Queued<T> {
+impl<R: Ord, T> PartialOrd for Queued<R, T> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl<T: Ord> Ord for Queued<T> {
+impl<R: Ord, T> Ord for Queued<R, T> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.job.cmp(&other.job).then(self.arrival.cmp(&other.arrival))
+        self.rank.cmp(&other.rank).then(self.arrival.cmp(&other.arrival))
     }
 }
 
-impl<T: Ord> Default for JobQueue<T> {
+impl<R: Ord, T> Default for JobQueue<R, T> {
     fn default() -> Self {
         JobQueue {
             state: Mutex::new(QueueState { jobs: BinaryHeap::new(), pushed: 0, closed: false, idle: 0 }),
@@ -69,15 +71,16 @@ impl<T: Ord> Default for JobQueue<T> {
     }
 }
 
-impl<T: Ord> JobQueue<T> {
-    /// Queues `jobs` under one lock, waking as many waiting threads as there are new jobs.
-    pub fn push_all(&self, jobs: impl IntoIterator<Item = T>) {
+impl<R: Ord, T> JobQueue<R, T> {
+    /// Queues `jobs`, each with its rank, under one lock, waking as many waiting threads as
+    /// there are new jobs.
+    pub fn push_all(&self, jobs: impl IntoIterator<Item = (R, T)>) {
         let mut q = self.state.lock().expect("job queue");
         let before = q.jobs.len();
-        for job in jobs {
+        for (rank, job) in jobs {
             let arrival = std::cmp::Reverse(q.pushed);
             q.pushed += 1;
-            q.jobs.push(Queued { job, arrival });
+            q.jobs.push(Queued { rank, arrival, job });
         }
         let wake = (q.jobs.len() - before).min(q.idle);
         drop(q);
@@ -178,14 +181,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn jobs_leave_greatest_first_and_equals_in_arrival_order() {
+    fn jobs_leave_greatest_rank_first_and_equal_ranks_in_arrival_order() {
         let queue = JobQueue::default();
-        queue.push_all([(1, 'a'), (3, 'b'), (1, 'c')].map(|(rank, name)| Job { rank, name }));
-        queue.push_all([Job { rank: 2, name: 'd' }, Job { rank: 1, name: 'e' }]);
-        let taken = queue.take_where(|j| j.name == 'c');
-        assert_eq!(taken.len(), 1);
+        queue.push_all([(1, 'a'), (3, 'b'), (1, 'c')]);
+        queue.push_all([(2, 'd'), (1, 'e')]);
+        let taken = queue.take_where(|&j| j == 'c');
+        assert_eq!(taken, ['c']);
         queue.close();
-        let order: String = std::iter::from_fn(|| queue.pop()).map(|j| j.name).collect();
+        let order: String = std::iter::from_fn(|| queue.pop()).collect();
         assert_eq!(order, "bdae");
     }
 
@@ -196,28 +199,5 @@ mod tests {
         assert!(!outbox.add(2));
         assert_eq!(outbox.take(), vec![1, 2]);
         assert!(outbox.add(3), "emptied by the take: ring again");
-    }
-
-    /// Ordered by rank only, so that equal ranks show the arrival order.
-    struct Job {
-        rank: u32,
-        name: char,
-    }
-
-    impl PartialEq for Job {
-        fn eq(&self, other: &Self) -> bool {
-            self.rank == other.rank
-        }
-    }
-    impl Eq for Job {}
-    impl PartialOrd for Job {
-        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-            Some(self.cmp(other))
-        }
-    }
-    impl Ord for Job {
-        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-            self.rank.cmp(&other.rank)
-        }
     }
 }
