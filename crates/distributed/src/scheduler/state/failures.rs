@@ -188,15 +188,15 @@ impl State {
         let mut running: Vec<TaskId> = worker.processing.into_iter().collect();
         running.sort_by_key(|&t| self.task(t).priority);
         let window = worker.nthreads + SATURATION;
-        let mut requeued = Vec::new();
         for (position, t) in running.into_iter().enumerate() {
             if self.task(t).state != TaskState::Processing(w) {
                 continue;
             }
             let task = self.task_mut(t);
-            match position < window {
-                true => task.attempts += 1,
-                false => task.deaths_queued += 1,
+            if position < window {
+                task.attempts += 1;
+            } else {
+                task.deaths_queued += 1;
             }
             let (attempts, deaths) = (task.attempts, task.attempts + task.deaths_queued);
             // A task that has killed two workers is not handed the last one left.
@@ -217,12 +217,8 @@ impl State {
                     format!("task {key}: its worker died {deaths} times running it or with it queued{spared}").into(),
                 );
             } else {
-                requeued.push(t);
+                self.enqueue(t);
             }
-        }
-        requeued.sort_by_key(|&t| self.task(t).priority);
-        for t in requeued {
-            self.enqueue(t);
         }
         let mut lost = Vec::new();
         for t in worker.holds {
