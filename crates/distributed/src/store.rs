@@ -127,7 +127,9 @@ impl Store {
     /// double it) and drops it, which unmaps and removes its shared-memory segment.
     fn spill(&self, inner: &mut Inner, key: Key) {
         let Some(Slot::Memory(value, nbytes, _)) = inner.slots.remove(&key) else { return };
+        // Out of memory's accounts now; a failed write puts it back (`keep`).
         inner.held -= 1;
+        inner.in_memory -= nbytes;
         let path = self.dir.join(format!("{}.spill", inner.next_file));
         inner.next_file += 1;
         let written = std::fs::create_dir_all(&self.dir).and_then(|()| {
@@ -137,7 +139,6 @@ impl Store {
         });
         match written {
             Ok(()) => {
-                inner.in_memory -= nbytes;
                 inner.spilled += nbytes;
                 inner.slots.insert(key, Slot::Disk(path, nbytes));
             }
@@ -149,7 +150,6 @@ impl Store {
                     tracing::error!("cannot spill to {}: {e}; keeping results in memory", self.dir.display());
                 }
                 inner.spill_failed = true;
-                inner.in_memory -= nbytes;
                 inner.keep(key, value, nbytes);
             }
         }
