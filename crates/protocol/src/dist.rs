@@ -79,7 +79,7 @@ pub struct NewTask {
 /// A dependency of a [`NewTask`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Dep {
-    /// A key the scheduler knows from before this submission (or will be told of in it).
+    /// A key the scheduler knows from before this submission.
     Key(Key),
     /// The `n`-th task of this submission (counted from 0 across all its parts); it comes
     /// before its dependents.
@@ -104,7 +104,7 @@ impl WireKey {
             WireKey::Key(key) => std::borrow::Cow::Borrowed(key),
             // Only a sender holds one encoded: it encoded the key itself.
             WireKey::Encoded(bytes) => {
-                std::borrow::Cow::Owned(postcard::from_bytes(bytes).expect("a key this process encoded decodes"))
+                std::borrow::Cow::Owned(bytes.decode().expect("a key this process encoded decodes"))
             }
         }
     }
@@ -203,6 +203,11 @@ impl InlineBytes {
         }
     }
 
+    /// The value these bytes encode in postcard (what [`InlineBytes::encode`] made).
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, postcard::Error> {
+        postcard::from_bytes(self)
+    }
+
     fn from_vec(bytes: Vec<u8>) -> InlineBytes {
         match bytes.len() <= INLINE_BYTES {
             true => InlineBytes::new(&bytes),
@@ -228,7 +233,7 @@ impl EncodedOp {
 
     /// The op, or why these bytes are none (a peer that sent something else).
     pub fn decode(&self) -> Result<OpMsg, postcard::Error> {
-        postcard::from_bytes(&self.0)
+        self.0.decode()
     }
 
     /// Bytes, as encoded.

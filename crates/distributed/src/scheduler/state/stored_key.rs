@@ -24,7 +24,7 @@ impl StoredKey {
 
     /// The key, decoded (an allocation: for messages and errors).
     pub(super) fn key(&self) -> Key {
-        postcard::from_bytes(&self.0).expect("the scheduler's own encoding of a key decodes")
+        self.0.decode().expect("the scheduler's own encoding of a key decodes")
     }
 
     /// The key as it travels to workers, still encoded.
