@@ -18,7 +18,7 @@ impl Executor for SyncExecutor {
     fn execute(&self, plan: &Plan, progress: Option<&dyn Progress>) -> Result<Outcome, ExecError> {
         let n = plan.len();
         let mut results: Vec<Option<Value>> = vec![None; n];
-        let mut pending: Vec<u32> = (0..n as u32).map(|i| plan.consumers(i)).collect();
+        let mut pending: Vec<u32> = plan.consumer_counts();
         let mut live = 0usize;
         let mut stats = RunStats::default();
         let report_every = n.div_ceil(100).max(1);

@@ -40,7 +40,7 @@ pub use error::{GraphError, ParseError, ReadError};
 pub use expr::{Call, Expr, Graph};
 pub use json::{graph_from_json, graph_to_json, value_to_json};
 pub use key::Key;
-pub use op::{panic_message, Csr, Failure, FailureCause, Op};
+pub use op::{panic_message, Csr, Failure, FailureCause, Literal, Op};
 pub use parse::{parse_graph, parse_key, MAX_DEPTH};
 pub use plan::{Plan, PlanOptions};
 pub use print::to_dask_string;

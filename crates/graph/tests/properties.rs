@@ -73,7 +73,7 @@ fn reference(g: &Graph, key: &Key, registry: &Registry, memo: &mut HashMap<Key, 
 /// Runs a plan in its order on one thread; returns target values and the peak of live results.
 fn run(plan: &Plan) -> (Vec<Value>, usize) {
     let mut results: Vec<Option<Value>> = vec![None; plan.len()];
-    let mut pending: Vec<u32> = (0..plan.len() as u32).map(|i| plan.consumers(i)).collect();
+    let mut pending: Vec<u32> = plan.consumer_counts();
     let (mut live, mut peak) = (0, 0);
     for &n in plan.order() {
         let v = plan.op(n).eval(&|i| results[i as usize].clone().expect("dependency ran first")).unwrap();

@@ -31,7 +31,7 @@ impl OpMsg {
     /// like a parsed graph is, never trusted.
     pub fn resolve(self, registry: &Registry) -> Result<Op, ResolveError> {
         Ok(match self {
-            OpMsg::Const(v) => Op::Const(v),
+            OpMsg::Const(v) => Op::Const(v.into()),
             OpMsg::Input(i) => Op::Input(i),
             OpMsg::Call(name, args) => {
                 let f = registry.get(&name).ok_or_else(|| ResolveError::UnknownFunction(name.clone()))?;
@@ -42,7 +42,7 @@ impl OpMsg {
                 Op::Call(f, args.into_iter().map(|a| a.resolve(registry)).collect::<Result<_, _>>()?)
             }
             OpMsg::List(items) => Op::List(items.into_iter().map(|a| a.resolve(registry)).collect::<Result<_, _>>()?),
-            OpMsg::Fused(key, op) => Op::Fused(key, Box::new(op.resolve(registry)?)),
+            OpMsg::Fused(key, op) => Op::Fused(Box::new((key, op.resolve(registry)?))),
         })
     }
 }
@@ -50,11 +50,11 @@ impl OpMsg {
 impl From<&Op> for OpMsg {
     fn from(op: &Op) -> OpMsg {
         match op {
-            Op::Const(v) => OpMsg::Const(v.clone()),
+            Op::Const(v) => OpMsg::Const(v.value()),
             Op::Input(i) => OpMsg::Input(*i),
             Op::Call(f, args) => OpMsg::Call(f.name().to_owned(), args.iter().map(OpMsg::from).collect()),
             Op::List(items) => OpMsg::List(items.iter().map(OpMsg::from).collect()),
-            Op::Fused(key, op) => OpMsg::Fused(key.clone(), Box::new(OpMsg::from(&**op))),
+            Op::Fused(fused) => OpMsg::Fused(fused.0.clone(), Box::new(OpMsg::from(&fused.1))),
         }
     }
 }
@@ -76,10 +76,10 @@ impl Serialize for OpRef<'_> {
                 t.end()
             }
             Op::List(items) => s.serialize_newtype_variant("OpMsg", 3, "List", &Ops(items)),
-            Op::Fused(key, op) => {
+            Op::Fused(fused) => {
                 let mut t = s.serialize_tuple_variant("OpMsg", 4, "Fused", 2)?;
-                t.serialize_field(key)?;
-                t.serialize_field(&OpRef(op))?;
+                t.serialize_field(&fused.0)?;
+                t.serialize_field(&OpRef(&fused.1))?;
                 t.end()
             }
         }

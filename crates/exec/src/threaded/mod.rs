@@ -136,7 +136,7 @@ impl<'p> Shared<'p> {
         Shared {
             plan,
             waiting: (0..n as u32).map(|i| AtomicU32::new(plan.dependencies(i).len() as u32)).collect(),
-            consumers: (0..n as u32).map(|i| AtomicU32::new(plan.consumers(i))).collect(),
+            consumers: plan.consumer_counts().into_iter().map(AtomicU32::new).collect(),
             results: (0..n).map(|_| Cell::new(None)).collect(),
             roots: plan.order().iter().copied().filter(|&i| plan.dependencies(i).is_empty()).collect(),
             next_root: AtomicUsize::new(0),

@@ -322,7 +322,7 @@ impl<'r> Reader<'r> {
                 Ok(list_op(items))
             }
             Node::Ident(name) => Err(name_as_value(lexer, s.pos, &name).into()),
-            _ => Ok(Op::Const(s.into_value(lexer)?)),
+            _ => Ok(Op::Const(s.into_value(lexer)?.into())),
         }
     }
 
@@ -361,13 +361,13 @@ impl<'r> Reader<'r> {
         }
         // Graphs written in dependency order define each key before any reference to it, so
         // slots and nodes coincide and inputs keep their numbers.
-        let Table { keys: slot_keys, nodes, .. } = self.table;
+        let Table { keys: mut slot_keys, nodes, .. } = self.table;
         let same_numbers = nodes.iter().enumerate().all(|(slot, &node)| node == slot as u32);
         let keys = if same_numbers {
             slot_keys
         } else {
             let resolved = |slot: u32| match nodes[slot as usize] {
-                UNDEFINED => Op::Const(slot_keys[slot as usize].to_value()),
+                UNDEFINED => Op::Const(slot_keys[slot as usize].to_value().into()),
                 node => Op::Input(node),
             };
             let undefined = nodes.contains(&UNDEFINED);
@@ -377,7 +377,8 @@ impl<'r> Reader<'r> {
                     fold_constant_lists(op);
                 }
             }
-            self.slots.iter().map(|&slot| slot_keys[slot as usize].clone()).collect()
+            // Each node has a slot of its own: its key is moved out, not counted again.
+            self.slots.iter().map(|&slot| std::mem::replace(&mut slot_keys[slot as usize], Key::Int(0))).collect()
         };
         let targets = outputs(&keys, &self.ops);
         (keys, self.ops, targets)
@@ -389,10 +390,13 @@ fn list_op(items: Vec<Op>) -> Op {
     if !items.iter().all(|item| matches!(item, Op::Const(_))) {
         return Op::List(items.into());
     }
-    Op::Const(Value::list(items.into_iter().map(|item| match item {
-        Op::Const(v) => v,
-        _ => unreachable!("checked above"),
-    })))
+    Op::Const(
+        Value::list(items.into_iter().map(|item| match item {
+            Op::Const(v) => v.value(),
+            _ => unreachable!("checked above"),
+        }))
+        .into(),
+    )
 }
 
 /// Makes lists of constants one constant again, as `Expr::list` does, once what looked like
@@ -413,7 +417,7 @@ fn fold_constant_lists(op: &mut Op) {
 fn resolve_late(op: &mut Op, kinds: u8, table: &Table) {
     match op {
         Op::Const(value) => {
-            if let Some(resolved) = late_value(value, kinds, table) {
+            if let Some(resolved) = late_value(&value.value(), kinds, table) {
                 *op = resolved;
             }
         }
@@ -441,7 +445,7 @@ fn late_value(value: &Value, kinds: u8, table: &Table) -> Option<Op> {
     if resolved.iter().all(Option::is_none) {
         return None;
     }
-    let ops = items.iter().zip(resolved).map(|(item, r)| r.unwrap_or_else(|| Op::Const(item.clone())));
+    let ops = items.iter().zip(resolved).map(|(item, r)| r.unwrap_or_else(|| Op::Const(item.clone().into())));
     Some(Op::List(ops.collect()))
 }
 

@@ -155,13 +155,40 @@ fn annotations_survive_culling_and_fusion_and_stop_fusion_where_they_differ() {
 }
 
 /// A plan's per-node vectors, inline parts (ARCHITECTURE.md, "memory layout"): a key, an op,
-/// and six `u32`s besides the CSR rows. Growing `Key` or `Op` grows every plan.
+/// `order` and `priority` and the two CSR offsets (four `u32`s) besides the CSR rows. Growing
+/// `Key` or `Op` grows every plan.
 #[test]
 fn a_plan_node_stays_within_its_documented_size() {
     let (key, op) = (std::mem::size_of::<crate::Key>(), std::mem::size_of::<crate::op::Op>());
     println!("Key {key} bytes, Op {op} bytes");
     assert!(key <= 24, "Key grew to {key} bytes");
-    assert!(op <= 56, "Op grew to {op} bytes");
+    assert!(op <= 32, "Op grew to {op} bytes");
+}
+
+/// Numbers, booleans and `None` sit in the op itself; anything else is boxed; either way an
+/// op gives back the value it was made from.
+#[test]
+fn a_literal_holds_small_values_inline_and_gives_back_what_it_was_made_from() {
+    use crate::op::Literal;
+    use crate::Value;
+    assert!(std::mem::size_of::<Literal>() <= 16);
+    let values = [
+        (Value::None, true),
+        (Value::Bool(true), true),
+        (Value::Int(-7), true),
+        (Value::Float(2.5), true),
+        (Value::str("x"), false),
+        (Value::list([Value::Int(1), Value::str("a")]), false),
+        (Value::tuple([Value::str("k"), Value::Int(1)]), false),
+    ];
+    for (value, inline) in values {
+        let literal = Literal::from(value.clone());
+        assert_eq!(!matches!(literal, Literal::Boxed(_)), inline, "{value:?}");
+        assert_eq!(literal.value(), value);
+        assert_eq!(literal.nbytes(), value.nbytes());
+        let op = Op::Const(literal);
+        assert_eq!(op.eval(&|_| unreachable!("no inputs")).unwrap(), value);
+    }
 }
 
 #[test]
