@@ -39,7 +39,7 @@ impl State {
             self.workerless_since = None;
             return 0;
         }
-        let waiting: Vec<TaskId> = (0..self.tasks.len())
+        let waiting: Vec<TaskId> = (0..self.tasks.next_index())
             .filter(|&t| self.tasks[t].as_ref().is_some_and(|task| task.state.is_active()))
             .collect();
         if waiting.is_empty() {

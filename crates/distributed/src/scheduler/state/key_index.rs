@@ -16,7 +16,7 @@ pub(super) struct KeyIndex(IdsByKey);
 
 /// Whether slot `id` holds a live task whose key is `key`.
 fn holds(tasks: &Slots<Task>, id: u32, key: &StoredKey) -> bool {
-    tasks[id as usize].as_ref().is_some_and(|task| &task.key == key)
+    tasks[id].as_ref().is_some_and(|task| &task.key == key)
 }
 
 impl KeyIndex {
@@ -31,17 +31,16 @@ impl KeyIndex {
 
     /// The task whose key is `key`, already encoded.
     pub(super) fn get_stored(&self, key: &StoredKey, tasks: &Slots<Task>) -> Option<TaskId> {
-        self.0.find(key.hash(), |id| holds(tasks, id, key)).map(|id| id as TaskId)
+        self.0.find(key.hash(), |id| holds(tasks, id, key))
     }
 
     /// Makes `t` (already in `tasks`, holding `key`) the task of `key`, replacing any other.
     pub(super) fn insert(&mut self, key: &StoredKey, t: TaskId, tasks: &Slots<Task>) {
-        let id = u32::try_from(t).expect("fewer than 2^32 task slots");
-        self.0.insert(key.hash(), id, |other| other != id && holds(tasks, other, key));
+        self.0.insert(key.hash(), t, |other| other != t && holds(tasks, other, key));
     }
 
     /// Forgets that `t` is the task of `key` (`t`'s slot may be empty already).
     pub(super) fn remove(&mut self, key: &StoredKey, t: TaskId) {
-        self.0.remove(key.hash(), t as u32);
+        self.0.remove(key.hash(), t);
     }
 }

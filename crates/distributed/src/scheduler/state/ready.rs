@@ -54,7 +54,7 @@ mod tests {
         let mut ready = Ready::default();
         let p = |rank: u32| (Reverse(0), 1, rank);
         for (rank, root) in [(3, true), (1, false), (2, true), (5, false), (4, true)] {
-            ready.push(p(rank), rank as TaskId, root);
+            ready.push(p(rank), rank, root);
         }
         assert_eq!(ready.pop(true), Some((p(1), 1)));
         assert_eq!(ready.pop(false), Some((p(5), 5)), "roots skipped: the next other task");

@@ -103,7 +103,7 @@ impl State {
                 .holds
                 .iter()
                 .copied()
-                .filter(|&t| self.task(t).state == TaskState::Memory && self.task(t).who_has.as_slice() == [w])
+                .filter(|&t| self.task(t).state == TaskState::Memory && self.task(t).who_has[..] == [w])
                 .collect();
             if unique.is_empty() {
                 self.stats.workers_retired += 1;

@@ -12,8 +12,8 @@ use std::ops::{Index, IndexMut};
 const CHUNK_BITS: u32 = 14;
 const CHUNK: usize = 1 << CHUNK_BITS;
 
-/// A growable table of `Option<T>` slots indexed by `usize`, like a `Vec<Option<T>>` that
-/// only grows at its end.
+/// A growable table of `Option<T>` slots indexed by `u32` (a task id: 4 bytes in every list of
+/// ids), like a `Vec<Option<T>>` that only grows at its end.
 pub(super) struct Slots<T> {
     chunks: Vec<Vec<Option<T>>>,
     len: usize,
@@ -34,6 +34,12 @@ impl<T> Slots<T> {
         self.len == 0
     }
 
+    /// The index the next [`Slots::push`] fills. Four billion slots would take hundreds of
+    /// gigabytes of tasks before this could overflow.
+    pub(super) fn next_index(&self) -> u32 {
+        u32::try_from(self.len).expect("fewer than 2^32 task slots")
+    }
+
     /// Adds a slot at the end (index `len()`).
     pub(super) fn push(&mut self, slot: Option<T>) {
         if self.len % CHUNK == 0 {
@@ -44,7 +50,8 @@ impl<T> Slots<T> {
     }
 
     /// Slot `i`, or `None` past the end.
-    pub(super) fn get(&self, i: usize) -> Option<&Option<T>> {
+    pub(super) fn get(&self, i: u32) -> Option<&Option<T>> {
+        let i = i as usize;
         self.chunks.get(i >> CHUNK_BITS)?.get(i & (CHUNK - 1))
     }
 
@@ -54,15 +61,17 @@ impl<T> Slots<T> {
     }
 }
 
-impl<T> Index<usize> for Slots<T> {
+impl<T> Index<u32> for Slots<T> {
     type Output = Option<T>;
-    fn index(&self, i: usize) -> &Option<T> {
+    fn index(&self, i: u32) -> &Option<T> {
+        let i = i as usize;
         &self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]
     }
 }
 
-impl<T> IndexMut<usize> for Slots<T> {
-    fn index_mut(&mut self, i: usize) -> &mut Option<T> {
+impl<T> IndexMut<u32> for Slots<T> {
+    fn index_mut(&mut self, i: u32) -> &mut Option<T> {
+        let i = i as usize;
         &mut self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]
     }
 }
@@ -85,15 +94,15 @@ mod tests {
             seed ^= seed << 17;
             let j = seed as usize % reference.len();
             if seed % 3 == 0 {
-                assert_eq!(slots[j].take(), reference[j].take());
+                assert_eq!(slots[j as u32].take(), reference[j].take());
             } else {
-                slots[j] = Some(j * 7);
+                slots[j as u32] = Some(j * 7);
                 reference[j] = Some(j * 7);
             }
         }
         assert_eq!(slots.len(), reference.len());
         assert!(!slots.is_empty() && Slots::<u8>::default().is_empty());
-        assert!((0..reference.len()).all(|i| slots[i] == reference[i]));
+        assert!((0..reference.len()).all(|i| slots[i as u32] == reference[i]));
         assert!(slots.iter().eq(reference.iter()));
     }
 
@@ -102,6 +111,6 @@ mod tests {
     fn a_slot_past_the_end_is_out_of_bounds() {
         let mut slots = Slots::default();
         slots.push(Some(1));
-        let _ = slots[CHUNK];
+        let _ = slots[CHUNK as u32];
     }
 }

@@ -19,9 +19,8 @@ pub(super) struct Submission {
     /// The tasks it pinned.
     pinned: Vec<TaskId>,
     /// The task each of its `NewTask`s became, by position; [`REFUSED`] for one that was not
-    /// added (a dependency missing). Task ids fit in 32 bits: the slot table would need
-    /// hundreds of gigabytes first.
-    tasks: Vec<u32>,
+    /// added (a dependency missing).
+    tasks: Vec<TaskId>,
 }
 
 const REFUSED: u32 = u32::MAX;
@@ -51,7 +50,7 @@ impl State {
                         self.task_mut(t).pins += 1;
                         sub.pinned.push(t);
                     }
-                    sub.tasks.push(t as u32);
+                    sub.tasks.push(t);
                     continue;
                 }
                 self.forget_erred_for_resubmission(t);
@@ -89,13 +88,13 @@ impl State {
 
     /// The tasks `deps` name; or what is missing, said for the client.
     fn resolve(&self, deps: &[Dep], sub: &Submission) -> Result<TaskIds, String> {
-        let mut ids = TaskIds::with_capacity(deps.len());
+        let mut ids = TaskIds::new();
         for d in deps {
             let found = match d {
                 Dep::Key(k) => self.index.get(k, &self.tasks).ok_or_else(|| unknown(k)),
                 Dep::Earlier(i) => match sub.tasks.get(*i as usize) {
                     Some(&REFUSED) => Err(format!("task {i} of its submission, which was refused (see its error)")),
-                    Some(&t) => Ok(t as TaskId),
+                    Some(&t) => Ok(t),
                     None => Err(format!("task {i} of its submission, which has not been sent before it")),
                 },
             };
