@@ -83,9 +83,13 @@ impl Parser<'_> {
         if !self.tok.is(&Tok::LParen) {
             return Ok(None);
         }
+        let mut parts = SmallVec::new();
+        if self.lexer.plain_key_tuple(&mut parts) {
+            self.bump()?;
+            return Ok(Some(parts));
+        }
         let start = (self.lexer.mark(), self.tok.clone(), self.pos);
         self.bump()?;
-        let mut parts = SmallVec::new();
         let mut trailing = false;
         loop {
             let part = match &self.tok {

@@ -50,6 +50,38 @@ fn a_kind_of_key_defined_late_turns_earlier_literals_into_references() {
     assert_same("{'t': [('x', 0), 'x'], ('x', 0): 1}");
 }
 
+/// Tuple keys read by the byte scan (`Lexer::plain_key_tuple`) and those it leaves to the token
+/// reader give the plans (or errors) the two-step path gives, as keys and as references.
+#[test]
+fn plain_key_tuples_and_their_near_misses_read_as_the_token_reader_reads_them() {
+    for key in [
+        "('x', 0)",
+        "(\"x\", 0)",
+        "('x',)",
+        "( 'x' ,  0 , )",
+        "('x', -7, 'y')",
+        "('', 0)",
+        "('x',\n0)",
+        "('x', 0 # c\n)",
+        "('x\\'', 0)",
+        "('x\\', 'y', 0)",
+        "('x\n', 0)",
+        "(b'x', 0)",
+        "('''x''', 0)",
+        "('x', 0.0)",
+        "('x', 0j)",
+        "('x', 00)",
+        "('x', 0_0)",
+        "('x', 99999999999999999999)",
+        "('x', (1, 2))",
+        "(0)",
+        "()",
+    ] {
+        assert_same(&format!("{{{key}: 1, 'b': (inc, {key})}}"));
+        assert_same(&format!("{{'b': (inc, {key}), {key}: 1}}"));
+    }
+}
+
 #[test]
 fn errors_name_the_key_and_the_place() {
     let registry = Registry::new();
@@ -115,6 +147,17 @@ fn value() -> impl Strategy<Value = String> {
             "(('x', 0), 1)",
             "('x', 0, 2.5)",
             "( 'x' , 1 , )",
+            // Spellings the byte scan of plain key tuples must take exactly or leave to the
+            // token reader: other quotes, signs, escapes, prefixes, radixes, line breaks.
+            "(\"x\", 1)",
+            "('x', -0)",
+            "('x', +1)",
+            "('x\\'', 1)",
+            "(r'x', 1)",
+            "('x', 0x1)",
+            "('x',\n 1)",
+            "('''x''', 1)",
+            "('', 1)",
         ])
         .prop_map(str::to_owned),
     ];
@@ -148,6 +191,12 @@ fn graph_text() -> impl Strategy<Value = String> {
         "('x',)",
         "(('x', 0), 1)",
         "('x')",
+        "(\"x\", 1)",
+        "('x', -1)",
+        "( 'x', 3 ,)",
+        "('x', 01)",
+        "('x', 1e1)",
+        "('x', 9999999999999999999)",
     ]);
     prop::collection::vec((key, value()), 1..8).prop_map(|entries| {
         let body: Vec<String> = entries.iter().map(|(k, v)| format!("{k}: {v}")).collect();
