@@ -272,6 +272,11 @@ impl Csr {
         self.offsets.len() - 1
     }
 
+    /// How many items all rows hold together.
+    pub fn edges(&self) -> usize {
+        self.items.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

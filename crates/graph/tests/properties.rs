@@ -102,6 +102,22 @@ fn is_topological(plan: &Plan) -> bool {
     seen.iter().all(|s| *s)
 }
 
+/// Each node's dependencies are its op's distinct inputs in the order it reads them, and its
+/// dependents are the nodes that list it: what rewrites that renumber and substitute ops must
+/// keep true of the edges they update.
+fn edges_match_ops(plan: &Plan) -> bool {
+    (0..plan.len() as u32).all(|n| {
+        let mut inputs = Vec::new();
+        plan.op(n).for_each_input(&mut |i| {
+            if !inputs.contains(&i) {
+                inputs.push(i);
+            }
+        });
+        let dependents: Vec<u32> = (0..plan.len() as u32).filter(|&m| plan.dependencies(m).contains(&n)).collect();
+        plan.dependencies(n) == inputs && plan.dependents(n) == dependents
+    })
+}
+
 fn targets_of(g: &Graph, picks: &[usize]) -> Vec<Key> {
     let keys: Vec<&Key> = g.keys().collect();
     picks.iter().map(|&p| keys[p % keys.len()].clone()).collect()
@@ -119,6 +135,7 @@ proptest! {
         for options in [PlanOptions::unoptimized(), PlanOptions::default(), PlanOptions { fuse: false, ..PlanOptions::default() }] {
             let plan = Plan::build_with(&g, &targets, &registry, &options).unwrap();
             prop_assert!(is_topological(&plan));
+            prop_assert!(edges_match_ops(&plan));
             prop_assert_eq!(&run(&plan).0, &want);
         }
     }

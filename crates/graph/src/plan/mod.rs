@@ -129,8 +129,8 @@ impl Plan {
                     }
             };
             if nodes.ops.iter().enumerate().any(|(i, op)| inlinable(i, op)) {
-                topo = nodes.eliminate(&topo, &dependencies, inlinable, Provenance::Drop);
-                (dependencies, dependents) = nodes.edges_anew(dependencies, dependents);
+                (topo, dependencies, dependents) =
+                    nodes.eliminate(&topo, dependencies, dependents, inlinable, Provenance::Drop);
             }
         }
         if options.fuse {
@@ -147,8 +147,9 @@ impl Plan {
             let fusable: Vec<bool> = (0..nodes.len()).map(fusable).collect();
             if fusable.contains(&true) {
                 let max_depth = options.max_fused_depth;
-                nodes.eliminate(&topo, &dependencies, |i, op| fusable[i] && op.depth() < max_depth, Provenance::Keep);
-                (dependencies, dependents) = nodes.edges_anew(dependencies, dependents);
+                let fuse = |i: usize, op: &Op| fusable[i] && op.depth() < max_depth;
+                (_, dependencies, dependents) =
+                    nodes.eliminate(&topo, dependencies, dependents, fuse, Provenance::Keep);
             }
         }
         let order = dfs_order(&dependencies, &dependents, &nodes.targets);
@@ -334,35 +335,33 @@ impl Nodes {
         Err(GraphError::Cycle(path[seen_at[at]..].iter().map(|&i| self.keys[i].clone()).collect()))
     }
 
-    /// The edges after a rewrite, the old ones dropped first: with both alive, a million-node
-    /// plan's peak held 16 MB more than it needs.
-    fn edges_anew(&self, old_dependencies: Csr, old_dependents: Csr) -> (Csr, Csr) {
-        drop((old_dependencies, old_dependents));
-        let dependencies = self.dependencies();
-        let dependents = dependencies.transpose(self.len());
-        (dependencies, dependents)
-    }
-
     /// Removes every node for which `remove(node, op)` holds (after its own inputs were
     /// substituted), substituting its op into the nodes that use it. `topo` must list
-    /// dependencies before dependents, so substitutions compose along chains.
-    /// Returns `topo` for the nodes that remain.
+    /// dependencies before dependents, so substitutions compose along chains. Returns `topo`
+    /// for the nodes that remain, and the edges among them.
+    ///
+    /// A pass often removes a handful of a million nodes (the odd ends of a tree's levels
+    /// fuse), so what it touches besides is kept to flat arrays read in order: the ops walked
+    /// again (a cache miss each, into their boxed arguments) are only those whose inputs were
+    /// renumbered or substituted, and the edges of the rest are their old rows renumbered.
     fn eliminate(
         &mut self,
         topo: &[u32],
-        dependencies: &Csr,
+        dependencies: Csr,
+        dependents: Csr,
         remove: impl Fn(usize, &Op) -> bool,
         provenance: Provenance,
-    ) -> Vec<u32> {
-        // Replacements by node, only for the nodes removed: a pass often removes a handful of
-        // a million nodes, and a dense table (56 B a node) was fresh memory for the kernel to
-        // zero, a tenth of reading the peer graph.
+    ) -> (Vec<u32>, Csr, Csr) {
+        // Replacements by node, only for the nodes removed: a dense table (56 B a node) was
+        // fresh memory for the kernel to zero, a tenth of reading the peer graph.
         let mut replacement: FxHashMap<u32, Op> = FxHashMap::default();
         let mut removed = vec![false; self.len()];
+        let mut changed = Vec::new();
         for &i in topo {
             let i = i as usize;
             if dependencies.row(i).iter().any(|&d| removed[d as usize]) {
                 self.ops[i].substitute(&|j| replacement.get(&j).cloned());
+                changed.push(i);
             }
             if remove(i, &self.ops[i]) {
                 let op = std::mem::replace(&mut self.ops[i], Op::Input(u32::MAX));
@@ -374,6 +373,9 @@ impl Nodes {
                 removed[i] = true;
             }
         }
+        drop(dependents);
+        let mut was_changed = vec![false; self.len()];
+        changed.iter().for_each(|&i| was_changed[i] = true);
         let mut new_index = vec![u32::MAX; self.len()];
         let mut next = 0u32;
         for (i, r) in removed.iter().enumerate() {
@@ -382,18 +384,42 @@ impl Nodes {
                 next += 1;
             }
         }
+        // Nodes before the first removed one keep their numbers.
+        let first_removed = removed.iter().position(|&r| r).unwrap_or(self.len()) as u32;
+        for (i, op) in self.ops.iter_mut().enumerate() {
+            if !removed[i] && (was_changed[i] || dependencies.row(i).iter().any(|&d| d >= first_removed)) {
+                op.for_each_input_mut(&mut |d| *d = new_index[*d as usize]);
+            }
+        }
+        let mut offsets = Vec::with_capacity(next as usize + 1);
+        let mut items = Vec::with_capacity(dependencies.edges());
+        offsets.push(0);
+        for i in (0..self.len()).filter(|&i| !removed[i]) {
+            let row = items.len();
+            if was_changed[i] {
+                self.ops[i].for_each_input(&mut |d| {
+                    if !items[row..].contains(&d) {
+                        items.push(d);
+                    }
+                });
+            } else {
+                items.extend(dependencies.row(i).iter().map(|&d| new_index[d as usize]));
+            }
+            offsets.push(items.len() as u32);
+        }
+        drop(dependencies);
         self.keys = keep_unremoved(std::mem::take(&mut self.keys), &removed);
         self.ops = keep_unremoved(std::mem::take(&mut self.ops), &removed);
         if !self.annotations.is_empty() {
             self.annotations = keep_unremoved(std::mem::take(&mut self.annotations), &removed);
         }
-        for op in &mut self.ops {
-            op.for_each_input_mut(&mut |i| *i = new_index[*i as usize]);
-        }
         for t in &mut self.targets {
             *t = new_index[*t as usize];
         }
-        topo.iter().map(|&i| new_index[i as usize]).filter(|&i| i != u32::MAX).collect()
+        let dependencies = Csr::from_parts(offsets, items);
+        let dependents = dependencies.transpose(self.len());
+        let topo = topo.iter().map(|&i| new_index[i as usize]).filter(|&i| i != u32::MAX).collect();
+        (topo, dependencies, dependents)
     }
 }
 
