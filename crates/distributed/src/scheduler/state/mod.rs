@@ -625,8 +625,9 @@ impl State {
         }
         for record in records {
             let (key, nbytes) = (record.key.clone(), record.nbytes);
-            let known = self.task_of(record.id, &StoredKey::new(&key));
-            self.record(w, known, record);
+            let stored = StoredKey::new(&key);
+            let known = self.task_of(record.id, &stored);
+            self.record(w, known, stored, record);
             let Some(t) = known else {
                 self.out.release.entry(w).or_default().push(key.into());
                 continue;

@@ -6,8 +6,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rask_graph::Key;
-use rask_protocol::dist::{TaskEvent, TaskRecord, WorkerSample};
+use rask_protocol::dist::{TaskEvent, TaskRecord, Transfer, WorkerSample};
+
+use super::stored_key::StoredKey;
 
 /// Task events kept (Dask keeps 100k too).
 pub const STREAM_EVENTS: usize = 100_000;
@@ -17,31 +18,39 @@ pub const SAMPLES: usize = 3_600;
 const THROUGHPUT_WINDOW: u64 = 5;
 
 /// A finished task as the ring keeps it: cheap to record (reference-counted names, the key
-/// as it is), turned into a [`TaskEvent`] only when someone reads it.
+/// as its encoded bytes — inline for most keys, where a decoded tuple key is an allocation of
+/// its own, a hundred thousand of them in a full ring), turned into a [`TaskEvent`] only when
+/// someone reads it.
 pub(crate) struct Recorded {
     seq: u64,
-    pub(crate) group: Arc<str>,
-    pub(crate) worker: Arc<str>,
-    pub(crate) record: TaskRecord,
+    group: Arc<str>,
+    worker: Arc<str>,
+    key: StoredKey,
+    nbytes: u64,
+    start_us: u64,
+    stop_us: u64,
+    thread: u32,
+    transfers: Vec<Transfer>,
 }
 
 impl Recorded {
-    pub(crate) fn new(group: Arc<str>, worker: Arc<str>, record: TaskRecord) -> Recorded {
-        Recorded { seq: 0, group, worker, record }
+    /// `record`'s event; `key` is its key, stored.
+    pub(super) fn new(group: Arc<str>, worker: Arc<str>, key: StoredKey, record: TaskRecord) -> Recorded {
+        let TaskRecord { nbytes, start_us, stop_us, thread, transfers, .. } = record;
+        Recorded { seq: 0, group, worker, key, nbytes, start_us, stop_us, thread, transfers }
     }
 
     fn event(&self) -> TaskEvent {
-        let r = &self.record;
         TaskEvent {
             seq: self.seq,
-            key: r.key.to_string(),
+            key: self.key.key().to_string(),
             group: self.group.to_string(),
             worker: self.worker.to_string(),
-            thread: r.thread,
-            start_us: r.start_us,
-            stop_us: r.stop_us,
-            nbytes: r.nbytes,
-            transfers: r.transfers.clone(),
+            thread: self.thread,
+            start_us: self.start_us,
+            stop_us: self.stop_us,
+            nbytes: self.nbytes,
+            transfers: self.transfers.clone(),
         }
     }
 }
@@ -65,7 +74,9 @@ impl Default for Monitor {
     fn default() -> Monitor {
         Monitor {
             started: Instant::now(),
-            events: VecDeque::new(),
+            // Its full size at once (pages are only touched as it fills): grown by doubling it
+            // would copy itself into 131,072 slots, both copies alive during the move.
+            events: VecDeque::with_capacity(STREAM_EVENTS),
             next_seq: 1,
             samples: VecDeque::new(),
             per_second: VecDeque::new(),
@@ -87,19 +98,20 @@ impl Monitor {
         self.since_compacted += 1;
     }
 
-    /// Called when the scheduler becomes idle: the newest records point at keys allocated
-    /// while their tasks ran, scattered among the freed task tables, and those few live
-    /// objects would keep whole pages from being returned to the system. Copying them
-    /// together lets an idle scheduler shrink back. Only records new since the last call are
-    /// copied (older ones were copied then), so each record is copied once.
+    /// Called when the scheduler becomes idle: the newest records may point at allocations
+    /// made while their tasks ran (keys too long to keep inline, transfer lists), scattered
+    /// among the freed task tables, and those few live objects would keep whole pages from
+    /// being returned to the system. Copying them together lets an idle scheduler shrink
+    /// back. Only records new since the last call are copied (older ones were copied then),
+    /// so each record is copied once.
     pub(crate) fn compact(&mut self) {
         let new = std::mem::take(&mut self.since_compacted).min(self.events.len());
         let start = self.events.len() - new;
         for event in self.events.range_mut(start..) {
-            let record = &mut event.record;
-            record.key = fresh_copy(&record.key);
-            if !record.transfers.is_empty() {
-                record.transfers = record.transfers.clone();
+            // A copy of inline bytes, a fresh allocation for long ones.
+            event.key = event.key.clone();
+            if !event.transfers.is_empty() {
+                event.transfers = event.transfers.clone();
             }
         }
     }
@@ -147,26 +159,27 @@ impl Monitor {
     }
 }
 
-/// `key` in new allocations of its own (`Key::clone` shares them).
-fn fresh_copy(key: &Key) -> Key {
-    match key {
-        Key::Int(i) => Key::Int(*i),
-        Key::Str(s) => Key::str(s),
-        Key::Tuple(parts) => Key::tuple(parts.iter().map(fresh_copy)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rask_graph::Key;
 
-    fn record(key: Key) -> TaskRecord {
-        TaskRecord { key, nbytes: 8, start_us: 1, stop_us: 2, thread: 0, transfers: Vec::new(), id: 0 }
+    fn record(key: &Key) -> (StoredKey, TaskRecord) {
+        let record = TaskRecord {
+            key: key.clone(),
+            nbytes: 8,
+            start_us: 1,
+            stop_us: 2,
+            thread: 0,
+            transfers: Vec::new(),
+            id: 0,
+        };
+        (StoredKey::new(key), record)
     }
 
     fn event(key: &str) -> Recorded {
-        let record = record(Key::str(key));
-        Recorded::new("g".into(), "w".into(), record)
+        let (key, record) = record(&Key::str(key));
+        Recorded::new("g".into(), "w".into(), key, record)
     }
 
     #[test]
@@ -200,23 +213,25 @@ mod tests {
     }
 
     #[test]
-    fn compaction_copies_new_keys_apart_from_the_tasks_that_made_them_and_keeps_the_stream() {
+    fn compaction_copies_new_records_allocations_apart_and_keeps_the_stream() {
         let mut m = Monitor::default();
-        let shared = Key::tuple([Key::str("x"), Key::Int(1)]);
+        let long = Key::tuple([Key::str("a key too long to be kept inline by its bytes"), Key::Int(1)]);
+        let transfer = Transfer { from: "tcp://peer".into(), nbytes: 8, start_us: 1, stop_us: 2 };
         for _ in 0..STREAM_EVENTS / 2 {
-            m.push(Recorded::new("x".into(), "w".into(), record(shared.clone())));
+            let (key, mut record) = record(&long);
+            record.transfers = vec![transfer.clone()];
+            m.push(Recorded::new("x".into(), "w".into(), key, record));
         }
         let before = m.events_since(0);
+        let first = m.events[0].transfers.as_ptr();
         m.compact();
         assert_eq!(m.events_since(0), before, "the same stream");
-        let Key::Tuple(parts) = &m.events[0].record.key else { panic!("a tuple key") };
-        let Key::Tuple(original) = &shared else { unreachable!() };
-        assert!(!std::sync::Arc::ptr_eq(parts, original), "the ring's key is a copy of its own");
-        let Key::Tuple(first_copy) = m.events[0].record.key.clone() else { unreachable!() };
+        let copied = m.events[0].transfers.as_ptr();
+        assert_ne!(copied, first, "the ring's transfer list is a copy of its own");
         m.push(event("one more"));
         m.compact();
-        let Key::Tuple(again) = &m.events[0].record.key else { panic!("a tuple key") };
-        assert!(std::sync::Arc::ptr_eq(again, &first_copy), "an old record is copied once, not again");
+        assert_eq!(m.events[0].transfers.as_ptr(), copied, "an old record is copied once, not again");
+        assert_eq!(m.events_since(0).0[0].key, long.to_string());
     }
 
     #[test]

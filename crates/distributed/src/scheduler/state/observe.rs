@@ -10,6 +10,7 @@ use rask_protocol::dist::{
 };
 
 use super::monitor::Recorded;
+use super::stored_key::StoredKey;
 #[cfg(test)]
 use super::ClientId;
 use super::{State, WorkerId};
@@ -128,7 +129,7 @@ impl State {
 
     /// A finished task into the stream and its group's figures; `task` is its slot, if the
     /// scheduler still knows it.
-    pub(super) fn record(&mut self, w: WorkerId, task: Option<super::TaskId>, record: TaskRecord) {
+    pub(super) fn record(&mut self, w: WorkerId, task: Option<super::TaskId>, key: StoredKey, record: TaskRecord) {
         let duration = record.stop_us.saturating_sub(record.start_us);
         let group = match task {
             Some(t) => {
@@ -139,7 +140,7 @@ impl State {
             None => Arc::from(key_group(&record.key)),
         };
         let worker = self.workers.get(&w).map_or_else(|| Arc::from(""), |x| x.name.clone());
-        self.monitor.push(Recorded::new(group, worker, record));
+        self.monitor.push(Recorded::new(group, worker, key, record));
     }
 
     /// Progress messages due: for each client whose counts changed, at most every
