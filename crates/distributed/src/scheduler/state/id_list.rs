@@ -4,7 +4,8 @@
 //! A `SmallVec<[u32; 2]>` takes 24 bytes (its capacity word beside the inline items or the
 //! heap pointer and length); this takes 16 — two ids inline, a boxed `Vec` past that, which
 //! few tasks need (most have one or two dependencies, one dependent, one holder, and no or
-//! one client) — four lists, 32 bytes a task off the scheduler's table.
+//! one client) — four lists, 32 bytes a task off the scheduler's table. The clients' list is
+//! a [`RareIdList`], 8 bytes, boxed only while some client wants the task.
 
 use std::fmt;
 use std::ops::Deref;
@@ -83,6 +84,62 @@ impl<T: Copy + Default> IdList<T> {
     }
 }
 
+/// An [`IdList`] that is empty for most tasks (the clients wanting a task's result: only the
+/// requested keys' tasks have any): one word, boxed only while it holds ids.
+#[derive(Clone, Default)]
+pub(crate) struct RareIdList<T: Copy>(Option<Box<IdList<T>>>);
+
+impl<T: Copy + Default> RareIdList<T> {
+    pub(crate) fn new() -> Self {
+        RareIdList(None)
+    }
+
+    pub(crate) fn push(&mut self, id: T) {
+        self.0.get_or_insert_with(Box::default).push(id);
+    }
+
+    /// As [`IdList::retain`]; the box goes once nothing is left.
+    pub(crate) fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
+        if let Some(list) = &mut self.0 {
+            list.retain(keep);
+            if list.is_empty() {
+                self.0 = None;
+            }
+        }
+    }
+
+    /// As [`IdList::swap_remove`]; the box goes once nothing is left.
+    pub(crate) fn swap_remove(&mut self, i: usize) -> T {
+        let list = self.0.as_mut().expect("swap_remove from an empty list");
+        let id = list.swap_remove(i);
+        if list.is_empty() {
+            self.0 = None;
+        }
+        id
+    }
+}
+
+impl<T: Copy> Deref for RareIdList<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        self.0.as_deref().map_or(&[], |list| list)
+    }
+}
+
+impl<'a, T: Copy> IntoIterator for &'a RareIdList<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T: Copy + fmt::Debug> fmt::Debug for RareIdList<T> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 impl<T: Copy> Deref for IdList<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
@@ -120,8 +177,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_id_list_is_sixteen_bytes() {
+    fn an_id_list_is_sixteen_bytes_and_a_rare_one_eight() {
         assert_eq!(std::mem::size_of::<IdList<u32>>(), 16);
+        assert_eq!(std::mem::size_of::<RareIdList<u32>>(), 8);
+    }
+
+    /// The same operations on a rare list, checked against a `Vec`; emptied, it holds no box.
+    #[test]
+    fn a_rare_id_list_behaves_like_a_vector_and_drops_its_box_when_empty() {
+        let (mut list, mut reference) = (RareIdList::<u32>::new(), Vec::new());
+        for id in 0..5 {
+            list.push(id);
+            reference.push(id);
+        }
+        list.retain(|&x| x % 2 == 0);
+        reference.retain(|&x| x % 2 == 0);
+        assert_eq!(list.swap_remove(0), reference.swap_remove(0));
+        assert_eq!(&*list, reference.as_slice());
+        list.retain(|_| false);
+        assert!(list.0.is_none() && list.is_empty());
+        list.push(7);
+        assert_eq!(list.swap_remove(0), 7);
+        assert!(list.0.is_none());
     }
 
     /// Pushes, retains and swap-removes across the inline/heap boundary, checked against a

@@ -47,7 +47,7 @@ use rask_graph::{Annotations, Key};
 use rask_protocol::dist::{Assignment, EncodedOp, SchedulerStats, TaskCause, TaskDef, TaskRecord, ToClient, WireKey};
 
 use self::groups::{GroupId, Groups};
-use self::id_list::IdList;
+use self::id_list::{IdList, RareIdList};
 use self::key_index::KeyIndex;
 use self::monitor::Monitor;
 pub use self::observe::ClientProgress;
@@ -108,7 +108,7 @@ struct Task {
     active_dependents: u32,
     who_has: IdList<WorkerId>,
     nbytes: u64,
-    wanted_by: IdList<ClientId>,
+    wanted_by: RareIdList<ClientId>,
     priority: Priority,
     /// Deaths of its worker while it may have been running there, and failed fetches of its
     /// inputs: past a limit it is erred.
@@ -467,7 +467,7 @@ impl State {
             active_dependents: 0,
             who_has: IdList::new(),
             nbytes: 0,
-            wanted_by: IdList::new(),
+            wanted_by: RareIdList::new(),
             priority: (Reverse(user_priority), self.generation, rank),
             attempts: 0,
             deaths_queued: 0,
@@ -776,6 +776,6 @@ mod layout_tests {
     fn a_task_record_stays_within_its_documented_size() {
         let task = std::mem::size_of::<super::Task>();
         println!("Task {task} bytes");
-        assert!(task <= 176, "Task grew to {task} bytes");
+        assert!(task <= 168, "Task grew to {task} bytes");
     }
 }
