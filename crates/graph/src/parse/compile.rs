@@ -257,15 +257,7 @@ impl<'r> Reader<'r> {
             return Err(p.lexer.error(p.pos, format!("nesting deeper than {MAX_DEPTH} levels")).into());
         }
         let open = p.pos;
-        if p.tok.is(&Tok::LParen) && p.lexer.next_is_plain_name() {
-            p.bump()?;
-            let (name_at, Tok::Ident(name)) = (p.pos, p.bump()?) else { unreachable!("a plain name is next") };
-            match p.tok {
-                // `(f)` is a name in parentheses, not a task.
-                Tok::RParen => return Err(name_as_value(&p.lexer, name_at, name).into()),
-                Tok::Comma => drop(p.bump()?),
-                _ => return Err(p.unexpected("',' or ')'").into()),
-            }
+        if let Some(name) = task_head(p)? {
             let mut args = Vec::new();
             p.each_item(open, &Tok::RParen, "')'", |p| {
                 args.push(self.compile_next(p, depth + 1, node)?);
@@ -386,6 +378,32 @@ impl<'r> Reader<'r> {
         };
         let targets = outputs(&keys, &self.ops);
         (keys, self.ops, targets)
+    }
+}
+
+/// At a `(` that opens a task: its function's name, with the parser at its first
+/// argument; `None`, with nothing read, at anything else.
+fn task_head<'a>(p: &mut Parser<'a>) -> Result<Option<&'a str>, ReadError> {
+    if !p.tok.is(&Tok::LParen) {
+        return Ok(None);
+    }
+    if let Some(name) = p.lexer.plain_task_head() {
+        p.bump()?;
+        return Ok(Some(name));
+    }
+    if !p.lexer.next_is_plain_name() {
+        return Ok(None);
+    }
+    p.bump()?;
+    let (name_at, Tok::Ident(name)) = (p.pos, p.bump()?) else { unreachable!("a plain name is next") };
+    match p.tok {
+        // `(f)` is a name in parentheses, not a task.
+        Tok::RParen => Err(name_as_value(&p.lexer, name_at, name).into()),
+        Tok::Comma => {
+            p.bump()?;
+            Ok(Some(name))
+        }
+        _ => Err(p.unexpected("',' or ')'").into()),
     }
 }
 

@@ -131,16 +131,10 @@ impl<'a> Lexer<'a> {
     /// prefixes, floats, comments, line breaks — which the token reader then reads.
     pub(crate) fn plain_key_tuple(&mut self, parts: &mut SmallVec<[Key; 4]>) -> bool {
         let start = self.pos;
-        let spaces = |bytes: &[u8], mut pos: usize| {
-            while bytes.get(pos) == Some(&b' ') {
-                pos += 1;
-            }
-            pos
-        };
         let mut pos = start;
         let mut trailing = false;
         loop {
-            pos = spaces(self.bytes, pos);
+            pos = self.spaces_end(pos);
             match self.bytes.get(pos) {
                 Some(b')') if parts.len() > 1 || (parts.len() == 1 && trailing) => {
                     self.pos = pos + 1;
@@ -166,7 +160,7 @@ impl<'a> Lexer<'a> {
                 },
                 _ => break,
             }
-            pos = spaces(self.bytes, pos);
+            pos = self.spaces_end(pos);
             match self.bytes.get(pos) {
                 Some(b',') => {
                     trailing = true;
@@ -179,6 +173,37 @@ impl<'a> Lexer<'a> {
         parts.clear();
         self.pos = start;
         false
+    }
+
+    /// After a `(`: a task's function name and the comma after it (`(inc, `) read straight
+    /// from the bytes: the name, with the lexer past the comma. `None`, with nothing read, for
+    /// anything else, which the token reader then decides: a constant (`None`), a string
+    /// prefix (`b'…'`), a call (`float('nan')`), `(f)`, comments or line breaks in between.
+    pub(crate) fn plain_task_head(&mut self) -> Option<&'a str> {
+        let start = self.spaces_end(self.pos);
+        if !self.bytes.get(start).is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') {
+            return None;
+        }
+        let mut end = start + 1;
+        while self.bytes.get(end).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.') {
+            end += 1;
+        }
+        let name = &self.src[start..end];
+        let comma = self.spaces_end(end);
+        if matches!(name, "True" | "False" | "None") || self.bytes.get(comma) != Some(&b',') {
+            return None;
+        }
+        self.pos = comma + 1;
+        Some(name)
+    }
+
+    /// Where the spaces from `pos` end (only spaces: the fast paths leave anything else to the
+    /// token reader).
+    fn spaces_end(&self, mut pos: usize) -> usize {
+        while self.bytes.get(pos) == Some(&b' ') {
+            pos += 1;
+        }
+        pos
     }
 
     /// The next token and the byte offset where it starts.

@@ -82,6 +82,31 @@ fn plain_key_tuples_and_their_near_misses_read_as_the_token_reader_reads_them() 
     }
 }
 
+/// Task heads read by the byte scan (`Lexer::plain_task_head`) and those it leaves to the
+/// token reader give the plans (or errors) the two-step path gives.
+#[test]
+fn plain_task_heads_and_their_near_misses_read_as_the_token_reader_reads_them() {
+    for task in [
+        "(inc, 1)",
+        "(inc,1)",
+        "( inc , 1)",
+        "(inc\n, 1)",
+        "(inc, )",
+        "(inc,)",
+        "(inc)",
+        "(add, 1, 2)",
+        "(None, 1)",
+        "(True, 1)",
+        "(nope, 1)",
+        "(inc # c\n, 1)",
+        "(float('nan'), 1)",
+        "(b'x', 1)",
+        "(inc, (inc, 1))",
+    ] {
+        assert_same(&format!("{{'a': {task}, 'b': [{task}, 2]}}"));
+    }
+}
+
 #[test]
 fn errors_name_the_key_and_the_place() {
     let registry = Registry::new();
