@@ -11,6 +11,15 @@ use rask_store::Namespace;
 
 use crate::store::Store;
 
+/// The segments a worker's task threads made and no other process ever mapped, kept to be
+/// written again (`rask_store::SegmentPool`): a thirty-second of physical memory, a worker
+/// process's share when a machine runs a few (the process executor splits a sixteenth between
+/// its workers). Segments whose names went to a peer are removed as before.
+pub(crate) fn segment_pool() -> Arc<rask_store::SegmentPool> {
+    static POOL: std::sync::OnceLock<Arc<rask_store::SegmentPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| rask_store::SegmentPool::new(rask_graph::arena::physical_memory() / 32)).clone()
+}
+
 /// Arrays and bytes from this size up are made in shared memory.
 pub(crate) const SHARE_MIN: usize = 256 << 10;
 
@@ -18,7 +27,9 @@ pub(crate) const SHARE_MIN: usize = 256 << 10;
 /// shared memory (it maps the same pages; a list item by item), else the value itself.
 fn share(value: Value, same_host: bool) -> WireValue {
     if same_host {
-        if let Some((_, r)) = rask_exec::wire::by_reference(&value) {
+        if let Some((segment, r)) = rask_exec::wire::by_reference(&value) {
+            // The peer maps it and may keep it: never back to this worker's pool.
+            segment.mark_shared();
             return WireValue::Shared(r);
         }
         if let Value::List(items) = &value {
@@ -152,6 +163,32 @@ mod tests {
 
     fn blob(n: usize) -> Value {
         Value::Ext(Ext::new(Blob(Buffer::from_vec((0..n).map(|i| i as u8).collect()))))
+    }
+
+    /// A task thread's result no other process mapped goes back to the worker's pool when
+    /// dropped, to be written again; one whose name went to a peer on this machine is removed
+    /// instead — the peer may still read it.
+    #[test]
+    fn only_segments_no_peer_mapped_go_back_to_the_pool() {
+        let dir = std::env::temp_dir().join(format!("rask-sharing-pool-{}", std::process::id()));
+        let store = Store::new(0, dir);
+        let pool = rask_store::SegmentPool::new(64 << 20);
+        let namespace = Namespace::new("sharing2").with_pool(pool.clone());
+        let (mine, theirs) = (Key::from("mine"), Key::from("theirs"));
+        for key in [&mine, &theirs] {
+            let value = into_shared(&blob(SHARE_MIN * 2), &namespace).expect("moved into a segment");
+            store.insert(key.clone(), value);
+        }
+        let reply = answer(&store, vec![theirs.clone()], &[], true, &namespace);
+        let Some(WireValue::Shared(r)) = &reply.values[0].1 else { panic!("{:?}", reply.values[0].1) };
+        let shared_name = r.segment.clone();
+        store.remove(&[mine, theirs]);
+        assert_eq!(pool.len(), 1, "the unshared segment is pooled");
+        let names = rask_store::list();
+        assert!(!names.contains(&shared_name), "the shared segment is removed");
+        assert_eq!(names.iter().filter(|n| n.starts_with(namespace.prefix())).count(), 1);
+        pool.clear();
+        assert!(rask_store::list().iter().all(|n| !n.starts_with(namespace.prefix())));
     }
 
     #[test]

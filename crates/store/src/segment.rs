@@ -29,6 +29,8 @@ pub struct Segment {
     owns_name: AtomicBool,
     /// Where the name goes instead of being removed when its owning handle is dropped.
     release: Release,
+    /// The name was given to another process to map ([`Segment::mark_shared`]).
+    shared: AtomicBool,
 }
 
 /// A segment being written by its creator, not yet visible to anyone else. Dropped unfrozen
@@ -106,7 +108,8 @@ impl Segment {
             }
         };
         let len = map.len();
-        Ok(Segment { name: name.to_owned(), map, len, owns_name: AtomicBool::new(false), release: Release::Unlink })
+        let (owns_name, shared) = (AtomicBool::new(false), AtomicBool::new(false));
+        Ok(Segment { name: name.to_owned(), map, len, owns_name, release: Release::Unlink, shared })
     }
 
     /// Maps a recycled segment of ours for writing its first `len` bytes again (not zeroed).
@@ -160,6 +163,14 @@ impl Segment {
         self.owns_name.store(true, Relaxed);
     }
 
+    /// Says the name was given to another process, which maps the segment and may read it for
+    /// as long as it keeps that mapping (a cluster peer keeps what it fetched): the owner's
+    /// drop then removes the name rather than returning the segment to a pool to be written
+    /// again under that reader.
+    pub fn mark_shared(&self) {
+        self.shared.store(true, Relaxed);
+    }
+
     /// Gives up responsibility for the name: its receiver adopts it (or a sweep removes it).
     pub fn hand_over(&self) {
         self.owns_name.store(false, Relaxed);
@@ -188,8 +199,8 @@ impl Drop for Segment {
         }
         let name = std::mem::take(&mut self.name);
         match &self.release {
-            Release::Unlink => drop(shm_unlink(&name)),
-            Release::Pool(pool) => pool.put(name, self.map.len()),
+            Release::Pool(pool) if !self.shared.load(Relaxed) => pool.put(name, self.map.len()),
+            Release::Unlink | Release::Pool(_) => drop(shm_unlink(&name)),
             Release::Notify(recycler) => {
                 if let Err(mpsc::SendError((name, _))) = recycler.send((name, self.map.len())) {
                     let _ = shm_unlink(&name);
@@ -208,7 +219,8 @@ impl std::fmt::Debug for Segment {
 impl SegmentMut {
     fn new(name: &str, map: Arc<MmapRaw>, len: usize, pool: Option<Arc<SegmentPool>>, recycled: bool) -> SegmentMut {
         let release = pool.map_or(Release::Unlink, Release::Pool);
-        let segment = Segment { name: name.to_owned(), map, len, owns_name: AtomicBool::new(true), release };
+        let (owns_name, shared) = (AtomicBool::new(true), AtomicBool::new(false));
+        let segment = Segment { name: name.to_owned(), map, len, owns_name, release, shared };
         SegmentMut { segment, recycled }
     }
 

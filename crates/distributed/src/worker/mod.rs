@@ -346,6 +346,9 @@ async fn serve_joined(
     jobs.close();
     memory.stop();
     store.close();
+    // The segments its results gave back to the pool (a task still running when the worker
+    // left may return one later: a sweep of dead workers' segments removes it).
+    crate::sharing::segment_pool().clear();
     ended
 }
 

@@ -143,7 +143,7 @@ impl TaskPool {
         // Large arrays a task makes go straight into shared memory, where workers on this
         // machine map them instead of receiving a copy; other large values are moved there
         // once made.
-        let namespace = Arc::new(Namespace::new(&format!("dw{i}")));
+        let namespace = Arc::new(Namespace::new(&format!("dw{i}")).with_pool(crate::sharing::segment_pool()));
         let arena = Arc::new(ShmArena::new(namespace.clone(), crate::sharing::SHARE_MIN));
         let pool: Arc<dyn crate::nested::Pool> = self.clone();
         with_arena(arena, || loop {
