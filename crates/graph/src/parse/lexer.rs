@@ -110,18 +110,26 @@ impl<'a> Lexer<'a> {
     /// Whether the next token is a name that is neither a constant (`None`…), a string prefix
     /// (`b'…'`) nor called (`float('nan')`): after a `(`, what starts a task.
     pub(crate) fn next_is_plain_name(&self) -> bool {
-        let start = self.trivia_end(self.pos);
+        let Some(end) = self.plain_name_end(self.trivia_end(self.pos)) else { return false };
+        !matches!(self.bytes.get(end), Some(b'\'' | b'"')) && self.bytes.get(self.trivia_end(end)) != Some(&b'(')
+    }
+
+    /// Where the name starting at `start` ends, if a name starts there and is no constant
+    /// (`True`, `False`, `None`).
+    fn plain_name_end(&self, start: usize) -> Option<usize> {
         if !self.bytes.get(start).is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') {
-            return false;
+            return None;
         }
-        let mut end = start;
+        let end = self.word_end(start);
+        (!matches!(&self.src[start..end], "True" | "False" | "None")).then_some(end)
+    }
+
+    /// Where the word (letters, digits, `_` and `.`) starting at `start` ends.
+    fn word_end(&self, mut end: usize) -> usize {
         while self.bytes.get(end).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.') {
             end += 1;
         }
-        let after = self.trivia_end(end);
-        !matches!(&self.src[start..end], "True" | "False" | "None")
-            && !matches!(self.bytes.get(end), Some(b'\'' | b'"'))
-            && self.bytes.get(after) != Some(&b'(')
+        end
     }
 
     /// After a `(`: a tuple of plain strings and integers up to its `)` (`('x', 5)`, the keys
@@ -181,20 +189,13 @@ impl<'a> Lexer<'a> {
     /// prefix (`b'…'`), a call (`float('nan')`), `(f)`, comments or line breaks in between.
     pub(crate) fn plain_task_head(&mut self) -> Option<&'a str> {
         let start = self.spaces_end(self.pos);
-        if !self.bytes.get(start).is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') {
-            return None;
-        }
-        let mut end = start + 1;
-        while self.bytes.get(end).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.') {
-            end += 1;
-        }
-        let name = &self.src[start..end];
+        let end = self.plain_name_end(start)?;
         let comma = self.spaces_end(end);
-        if matches!(name, "True" | "False" | "None") || self.bytes.get(comma) != Some(&b',') {
+        if self.bytes.get(comma) != Some(&b',') {
             return None;
         }
         self.pos = comma + 1;
-        Some(name)
+        Some(&self.src[start..end])
     }
 
     /// Where the spaces from `pos` end (only spaces: the fast paths leave anything else to the
@@ -244,10 +245,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn word(&mut self, start: usize) -> Result<Tok<'a>, ParseError> {
-        let mut end = start;
-        while self.bytes.get(end).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.') {
-            end += 1;
-        }
+        let end = self.word_end(start);
         let word = &self.src[start..end];
         if matches!(self.bytes.get(end), Some(b'\'' | b'"')) {
             let prefix = word.to_ascii_lowercase();
