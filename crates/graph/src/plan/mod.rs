@@ -288,12 +288,7 @@ impl Nodes {
         let mut items = Vec::with_capacity(self.len() * 2);
         offsets.push(0);
         for op in &self.ops {
-            let row = items.len();
-            op.for_each_input(&mut |i| {
-                if !items[row..].contains(&i) {
-                    items.push(i);
-                }
-            });
+            push_distinct_inputs(op, &mut items);
             offsets.push(items.len() as u32);
         }
         Csr::from_parts(offsets, items)
@@ -356,12 +351,12 @@ impl Nodes {
         // fresh memory for the kernel to zero, a tenth of reading the peer graph.
         let mut replacement: FxHashMap<u32, Op> = FxHashMap::default();
         let mut removed = vec![false; self.len()];
-        let mut changed = Vec::new();
+        let mut changed = vec![false; self.len()];
         for &i in topo {
             let i = i as usize;
             if dependencies.row(i).iter().any(|&d| removed[d as usize]) {
                 self.ops[i].substitute(&|j| replacement.get(&j).cloned());
-                changed.push(i);
+                changed[i] = true;
             }
             if remove(i, &self.ops[i]) {
                 let op = std::mem::replace(&mut self.ops[i], Op::Input(u32::MAX));
@@ -374,8 +369,6 @@ impl Nodes {
             }
         }
         drop(dependents);
-        let mut was_changed = vec![false; self.len()];
-        changed.iter().for_each(|&i| was_changed[i] = true);
         let mut new_index = vec![u32::MAX; self.len()];
         let mut next = 0u32;
         for (i, r) in removed.iter().enumerate() {
@@ -387,7 +380,7 @@ impl Nodes {
         // Nodes before the first removed one keep their numbers.
         let first_removed = removed.iter().position(|&r| r).unwrap_or(self.len()) as u32;
         for (i, op) in self.ops.iter_mut().enumerate() {
-            if !removed[i] && (was_changed[i] || dependencies.row(i).iter().any(|&d| d >= first_removed)) {
+            if !removed[i] && (changed[i] || dependencies.row(i).iter().any(|&d| d >= first_removed)) {
                 op.for_each_input_mut(&mut |d| *d = new_index[*d as usize]);
             }
         }
@@ -395,13 +388,8 @@ impl Nodes {
         let mut items = Vec::with_capacity(dependencies.edges());
         offsets.push(0);
         for i in (0..self.len()).filter(|&i| !removed[i]) {
-            let row = items.len();
-            if was_changed[i] {
-                self.ops[i].for_each_input(&mut |d| {
-                    if !items[row..].contains(&d) {
-                        items.push(d);
-                    }
-                });
+            if changed[i] {
+                push_distinct_inputs(&self.ops[i], &mut items);
             } else {
                 items.extend(dependencies.row(i).iter().map(|&d| new_index[d as usize]));
             }
@@ -421,6 +409,16 @@ impl Nodes {
         let topo = topo.iter().map(|&i| new_index[i as usize]).filter(|&i| i != u32::MAX).collect();
         (topo, dependencies, dependents)
     }
+}
+
+/// Appends `op`'s inputs to `items` as a new CSR row: each once, in the order first read.
+fn push_distinct_inputs(op: &Op, items: &mut Vec<u32>) {
+    let row = items.len();
+    op.for_each_input(&mut |i| {
+        if !items[row..].contains(&i) {
+            items.push(i);
+        }
+    });
 }
 
 /// `items` without the removed ones, in place.
