@@ -4,7 +4,7 @@
 //!   (targets: `parse`, `protocol`, `handshake`)
 //!   (installed on first use). The machine has one stable toolchain; cargo-fuzz needs nightly
 //!   flags, so we set `RUSTC_BOOTSTRAP=1`, which lets stable rustc accept them.
-//! - `cargo xtask loom [--planted]` — the executors' and hand-offs' loom models (`--cfg loom`,
+//! - `cargo xtask loom [--planted]` — the executors', hand-offs' and leases' loom models (`--cfg loom`,
 //!   release mode); `--planted` plants a memory-ordering bug and lost wake-ups and requires
 //!   the models to fail.
 //! - `cargo xtask bench [ARGS]` — the benchmark table, in release mode, beside Dask when a
@@ -113,10 +113,14 @@ fn loom(args: &[String]) -> Result<(), String> {
     let flags = if planted { "--cfg loom --cfg rask_planted_bug" } else { "--cfg loom" };
     c.env("RUSTFLAGS", flags)
         .env("LOOM_MAX_PREEMPTIONS", std::env::var("LOOM_MAX_PREEMPTIONS").unwrap_or_else(|_| "2".into()))
-        .args(["test", "--release", "-p", "rask-exec", "--lib", "--target-dir"])
+        .args(["test", "--release", "-p", "rask-exec", "-p", "rask-store", "--lib", "--target-dir"])
         .arg(if planted { "target/loom-planted" } else { "target/loom" })
         .arg("loom_")
         .args(rest);
+    if planted {
+        // Every crate's models must run, not just those of the first crate that fails.
+        c.arg("--no-fail-fast");
+    }
     if !planted {
         return run(c);
     }
@@ -130,7 +134,7 @@ fn loom(args: &[String]) -> Result<(), String> {
         return Err("the loom models did not catch the planted bug: they cannot fail".into());
     }
     // Each family of models must catch the bug planted in its own code.
-    for family in ["threaded::loom_tests", "process::ring_loom", "handoff::loom_tests"] {
+    for family in ["threaded::loom_tests", "process::ring_loom", "handoff::loom_tests", "lease::loom_tests"] {
         if !log.contains(&format!("    {family}::")) {
             eprintln!("{log}");
             return Err(format!("no {family} model failed under the planted bug"));

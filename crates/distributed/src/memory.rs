@@ -4,8 +4,9 @@
 //! - past [`SPILL`](crate::store::SPILL) (60%) of *managed* memory — the results the store
 //!   holds, shared-memory segments included — the store spills its oldest results as they
 //!   arrive;
-//! - past [`PROCESS_SPILL`] (70%) of the process's resident memory, the monitor spills oldest
-//!   results until resident memory is back under 60%, or nothing is left to spill;
+//! - past [`PROCESS_SPILL`] (70%) of the process's resident memory, the monitor first lets go
+//!   of the free segments and kept mappings (`sharing::shed`), then spills oldest results
+//!   until resident memory is back under 60%, or nothing is left to spill;
 //! - past [`PAUSE`](crate::store::PAUSE) (80%) of resident memory the worker pauses: task
 //!   threads start nothing new and the scheduler sends nothing (and takes back what has not
 //!   started).
@@ -89,6 +90,7 @@ impl Memory {
         }
         let at = |fraction: f64| (self.limit as f64 * fraction) as u64;
         if resident() > at(PROCESS_SPILL) {
+            crate::sharing::shed();
             while resident() > at(SPILL) && store.spill_oldest().is_some() {}
         }
         let rss = resident();

@@ -11,13 +11,52 @@ use rask_store::Namespace;
 
 use crate::store::Store;
 
-/// The segments a worker's task threads made and no other process ever mapped, kept to be
-/// written again (`rask_store::SegmentPool`): a thirty-second of physical memory, a worker
-/// process's share when a machine runs a few (the process executor splits a sixteenth between
-/// its workers). Segments whose names went to a peer are removed as before.
+/// The segments a worker made and no process reads any more, kept to be written again
+/// (`rask_store::SegmentPool`). Its segments are leased: one whose name went to peers comes
+/// back once every peer has let go of it (`rask_store::Segment::lend`).
 pub(crate) fn segment_pool() -> Arc<rask_store::SegmentPool> {
     static POOL: std::sync::OnceLock<Arc<rask_store::SegmentPool>> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| rask_store::SegmentPool::new(rask_graph::arena::physical_memory() / 32)).clone()
+    POOL.get_or_init(|| rask_store::SegmentPool::new(pool_cap(0))).clone()
+}
+
+/// Bytes a worker keeps in its pool, and again in mappings it keeps (of segments it made or
+/// fetched, see `rask_store::cache_mappings`): a thirty-second of physical memory, a worker
+/// process's share when a machine runs a few (the process executor splits a sixteenth between
+/// its workers); at most an eighth of the worker's memory limit, if it has one — both count in
+/// its resident memory.
+fn pool_cap(memory_limit: u64) -> usize {
+    let share = rask_graph::arena::physical_memory() / 32;
+    if memory_limit == 0 {
+        return share;
+    }
+    share.min((memory_limit / 8) as usize)
+}
+
+/// A namespace for a worker's segments (`tag` tells its task threads and data server apart),
+/// served from its pool.
+pub(crate) fn namespace(tag: &str) -> Namespace {
+    Namespace::new(tag).with_pool(segment_pool()).leased()
+}
+
+/// Set up as a worker joins: its pool's cap, and mappings kept so that segments written and
+/// read again under the same names cost no page faults the second time.
+pub(crate) fn start(memory_limit: u64) {
+    segment_pool().set_cap(pool_cap(memory_limit));
+    rask_store::cache_mappings(pool_cap(memory_limit));
+}
+
+/// Memory given back under pressure, before any result is spilled: the pooled segments, and
+/// the mappings kept of segments no handle holds (their pages, if their names are gone).
+pub(crate) fn shed() {
+    let pool = segment_pool();
+    pool.clear();
+    rask_store::cache_mappings(pool.cap());
+}
+
+/// Undone as a worker leaves: its pooled segments are removed, its kept mappings let go.
+pub(crate) fn finish() {
+    segment_pool().clear();
+    rask_store::cache_mappings(0);
 }
 
 /// Arrays and bytes from this size up are made in shared memory.
@@ -28,8 +67,9 @@ pub(crate) const SHARE_MIN: usize = 256 << 10;
 fn share(value: Value, same_host: bool) -> WireValue {
     if same_host {
         if let Some((segment, r)) = rask_exec::wire::by_reference(&value) {
-            // The peer maps it and may keep it: never back to this worker's pool.
-            segment.mark_shared();
+            // The peer maps it and may keep it: lent, so that the segment goes back to its
+            // creator's pool only once the peer is done with it.
+            segment.lend();
             return WireValue::Shared(r);
         }
         if let Value::List(items) = &value {
@@ -165,15 +205,15 @@ mod tests {
         Value::Ext(Ext::new(Blob(Buffer::from_vec((0..n).map(|i| i as u8).collect()))))
     }
 
-    /// A task thread's result no other process mapped goes back to the worker's pool when
-    /// dropped, to be written again; one whose name went to a peer on this machine is removed
-    /// instead — the peer may still read it.
+    /// A task thread's result goes back to the worker's pool when released: at once if no
+    /// peer mapped it, only once the peer let go of it if one did (its lease, given back when
+    /// its handle drops). Until then it is set aside, never written again.
     #[test]
-    fn only_segments_no_peer_mapped_go_back_to_the_pool() {
+    fn a_segment_lent_to_a_peer_goes_back_to_the_pool_once_the_peer_lets_go() {
         let dir = std::env::temp_dir().join(format!("rask-sharing-pool-{}", std::process::id()));
         let store = Store::new(0, dir);
         let pool = rask_store::SegmentPool::new(64 << 20);
-        let namespace = Namespace::new("sharing2").with_pool(pool.clone());
+        let namespace = Namespace::new("sharing2").with_pool(pool.clone()).leased();
         let (mine, theirs) = (Key::from("mine"), Key::from("theirs"));
         for key in [&mine, &theirs] {
             let value = into_shared(&blob(SHARE_MIN * 2), &namespace).expect("moved into a segment");
@@ -181,12 +221,24 @@ mod tests {
         }
         let reply = answer(&store, vec![theirs.clone()], &[], true, &namespace);
         let Some(WireValue::Shared(r)) = &reply.values[0].1 else { panic!("{:?}", reply.values[0].1) };
-        let shared_name = r.segment.clone();
+        // The peer maps what it was sent (as `Peers::materialize` does).
+        let peer_copy = rask_store::Segment::open(&r.segment).expect("the peer maps it");
         store.remove(&[mine, theirs]);
-        assert_eq!(pool.len(), 1, "the unshared segment is pooled");
-        let names = rask_store::list();
-        assert!(!names.contains(&shared_name), "the shared segment is removed");
-        assert_eq!(names.iter().filter(|n| n.starts_with(namespace.prefix())).count(), 1);
+        assert_eq!((pool.len(), pool.lent()), (1, 1), "the unshared segment is pooled, the lent one set aside");
+        drop(peer_copy);
+        let names: Vec<String> = (0..2)
+            .map(|_| {
+                let again = namespace.create_uninit(SHARE_MIN * 2).unwrap();
+                assert!(again.recycled(), "both came back");
+                let name = again.name().to_owned();
+                std::mem::forget(again.freeze());
+                name
+            })
+            .collect();
+        assert!(names.contains(&r.segment), "{names:?}");
+        for name in names {
+            rask_store::remove(&name).unwrap();
+        }
         pool.clear();
         assert!(rask_store::list().iter().all(|n| !n.starts_with(namespace.prefix())));
     }

@@ -6,7 +6,8 @@
 //! directly in a segment; [`Namespace`]s that name segments after the process and executor that
 //! own them, so leftovers of a crashed run are found and removed ([`sweep_orphans`]); a
 //! [`SegmentPool`] that keeps segments no one reads any more for the next results of their
-//! process; and [`traffic`] counters of the payload bytes copied versus passed by reference.
+//! process, and [leased](Namespace::leased) segments that count the other processes holding
+//! them, so that a pool gets back even those whose names went out; and [`traffic`] counters of the payload bytes copied versus passed by reference.
 //!
 //! What it is not: a scheduler of who needs what. Executors own the reference counts: a
 //! segment is unlinked when its owning handle is dropped or [`Segment::unlink`]ed, and its
@@ -18,6 +19,7 @@
 //! through sockets — the copy this crate exists to avoid. The libc calls used are four.
 
 mod cache;
+mod lease;
 mod pool;
 mod segment;
 

@@ -14,13 +14,17 @@
 //! is harmless. The pool holds at most `cap` bytes: a full pool refuses what comes back (it is
 //! removed), and a request nothing fits removes the segments that came back longest ago.
 
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
+use memmap2::MmapRaw;
+
+use crate::lease;
 use crate::segment::{shm_unlink, Segment, SegmentMut};
 
 /// Free segments of one process, by name and size, up to a cap in bytes.
 pub struct SegmentPool {
-    cap: usize,
+    cap: AtomicUsize,
     free: Mutex<Free>,
 }
 
@@ -29,6 +33,10 @@ struct Free {
     /// (size, name), in the order they came back.
     segments: Vec<(usize, String)>,
     bytes: usize,
+    /// Leased segments whose owner let go while other processes still held them, with the
+    /// owner's mapping (to read their counts), in the order they came back.
+    lent: Vec<(String, Arc<MmapRaw>)>,
+    lent_bytes: usize,
 }
 
 impl Free {
@@ -56,11 +64,17 @@ pub fn size_class(len: usize) -> usize {
 impl SegmentPool {
     /// A pool holding at most `cap` bytes of free segments (0: it keeps none).
     pub fn new(cap: usize) -> Arc<SegmentPool> {
-        Arc::new(SegmentPool { cap, free: Mutex::new(Free::default()) })
+        Arc::new(SegmentPool { cap: AtomicUsize::new(cap), free: Mutex::new(Free::default()) })
     }
 
     pub fn cap(&self) -> usize {
-        self.cap
+        self.cap.load(Relaxed)
+    }
+
+    /// Holds at most `cap` bytes from now on (a worker told its memory limit); what is over
+    /// goes the next time a segment is asked for or comes back.
+    pub fn set_cap(&self, cap: usize) {
+        self.cap.store(cap, Relaxed);
     }
 
     /// Bytes of free segments held now.
@@ -81,7 +95,7 @@ impl SegmentPool {
     /// the pool has no room for it.
     pub fn put(&self, name: String, size: usize) {
         let mut free = self.lock();
-        if free.bytes + size > self.cap {
+        if free.bytes + size > self.cap() {
             drop(free);
             let _ = shm_unlink(&name);
             return;
@@ -90,15 +104,75 @@ impl SegmentPool {
         free.segments.push((size, name));
     }
 
-    /// Removes every free segment; returns how many.
+    /// Takes back a leased segment its owner let go of (`map` is the owner's mapping): free at
+    /// once if no other process holds it, else kept aside until they are all done (see
+    /// `lease.rs`). Lent segments beyond the cap are removed, those that came back longest
+    /// ago first: their holders keep their mappings, the pages go when the last one lets go.
+    pub(crate) fn put_leased(&self, name: String, map: Arc<MmapRaw>) {
+        // SAFETY: the owner's mapping of a leased segment: writable and whole.
+        if lease::unread(unsafe { lease::count_at(map.as_mut_ptr(), map.len()) }) {
+            return self.put(name, map.len());
+        }
+        let mut free = self.lock();
+        free.lent_bytes += map.len();
+        free.lent.push((name, map));
+        let mut evicted = Vec::new();
+        while free.lent_bytes > self.cap() {
+            let (name, map) = free.lent.remove(0);
+            free.lent_bytes -= map.len();
+            evicted.push(name);
+        }
+        drop(free);
+        for name in evicted {
+            let _ = shm_unlink(&name);
+        }
+    }
+
+    /// Moves the lent segments no one holds any more to the free list (or removes them, if it
+    /// is full).
+    fn reclaim(&self) {
+        let mut returned = Vec::new();
+        {
+            let mut free = self.lock();
+            if free.lent.is_empty() {
+                return;
+            }
+            let mut i = 0;
+            while i < free.lent.len() {
+                let map = &free.lent[i].1;
+                // SAFETY: as in `put_leased`.
+                if lease::unread(unsafe { lease::count_at(map.as_mut_ptr(), map.len()) }) {
+                    let (name, map) = free.lent.swap_remove(i);
+                    free.lent_bytes -= map.len();
+                    returned.push((name, map.len()));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        for (name, size) in returned {
+            self.put(name, size);
+        }
+    }
+
+    /// Segments set aside until their readers in other processes are done.
+    pub fn lent(&self) -> usize {
+        self.lock().lent.len()
+    }
+
+    /// Removes every free and lent segment; returns how many.
     pub fn clear(&self) -> usize {
-        let segments = std::mem::take(&mut *self.lock()).segments;
-        segments.iter().filter(|(_, name)| shm_unlink(name).is_ok()).count()
+        let Free { segments, lent, .. } = std::mem::take(&mut *self.lock());
+        let names = segments.into_iter().map(|(_, name)| name).chain(lent.into_iter().map(|(name, _)| name));
+        names.filter(|name| shm_unlink(name).is_ok()).count()
     }
 
     /// The smallest free segment that holds `len` bytes without wasting more than its half,
     /// mapped for writing; `None` if there is none (or it is gone: swept by someone else).
+    /// A leased segment's room includes its count.
     pub(crate) fn take(self: &Arc<Self>, len: usize) -> Option<SegmentMut> {
+        self.reclaim();
+        let room = |name: &str| len + if lease::is_leased(name) { lease::TRAILER } else { 0 };
         loop {
             let (_, name) = {
                 let mut free = self.lock();
@@ -106,14 +180,14 @@ impl SegmentPool {
                     .segments
                     .iter()
                     .enumerate()
-                    .filter(|(_, (size, _))| *size >= len && *size / 2 <= len)
+                    .filter(|(_, (size, name))| *size >= room(name) && *size / 2 <= len)
                     .min_by_key(|(_, (size, _))| *size);
                 let Some((i, _)) = fit else {
                     // None fits: make room for the segment the caller makes now, removing what
                     // came back longest ago — sizes no longer asked for drain away, while a
                     // pool of the sizes in use keeps what it has (a full pool refuses new ones
                     // rather than churn when a run cycles through more than it holds).
-                    let evicted = free.make_room(self.cap, size_class(len));
+                    let evicted = free.make_room(self.cap(), size_class(len));
                     drop(free);
                     for (_, name) in evicted {
                         let _ = shm_unlink(&name);
@@ -126,8 +200,11 @@ impl SegmentPool {
             };
             // One that cannot be mapped again (removed by a sweep) is dropped from the pool:
             // nothing is lost, the caller makes a new one.
-            match Segment::reopen(&name, len, self.clone()) {
-                Ok(segment) => return Some(segment),
+            match Segment::reopen(&name, room(&name), self.clone()) {
+                Ok(mut segment) => {
+                    segment.truncate(len);
+                    return Some(segment);
+                }
                 Err(_) => drop(shm_unlink(&name)),
             }
         }

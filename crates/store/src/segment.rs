@@ -10,8 +10,8 @@ use std::sync::{mpsc, Arc};
 
 use memmap2::{MmapOptions, MmapRaw};
 
-use crate::cache;
 use crate::pool::SegmentPool;
+use crate::{cache, lease};
 
 /// Every segment of ours starts with this, then the creating process's pid.
 const PREFIX: &str = "rask-";
@@ -29,8 +29,14 @@ pub struct Segment {
     owns_name: AtomicBool,
     /// Where the name goes instead of being removed when its owning handle is dropped.
     release: Release,
-    /// The name was given to another process to map ([`Segment::mark_shared`]).
+    /// The name was given to another process to map ([`Segment::lend`]), and the segment
+    /// keeps no count of its readers: never written again.
     shared: AtomicBool,
+    /// The name is a leased segment's (see `lease.rs`): its last bytes count its readers.
+    leased: bool,
+    /// This handle was opened from a name lent to this process, and gives the lease back when
+    /// dropped.
+    holds_lease: bool,
 }
 
 /// A segment being written by its creator, not yet visible to anyone else. Dropped unfrozen
@@ -68,6 +74,10 @@ impl Segment {
         len: usize,
         pool: Option<Arc<SegmentPool>>,
     ) -> io::Result<SegmentMut> {
+        if lease::is_leased(name) && size < len + lease::TRAILER {
+            let why = format!("{name}: a leased segment needs {} bytes beyond its value", lease::TRAILER);
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+        }
         let file = shm_open(name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL)?;
         let created = (|| {
             // Reserve the pages now: a sparse file on a full /dev/shm would map fine and then
@@ -92,24 +102,32 @@ impl Segment {
         }
     }
 
-    /// Maps an existing segment read-only. The handle does not own the name.
+    /// Maps an existing segment read-only. The handle does not own the name. A leased name
+    /// (see [`Namespace::leased`]) must have been lent to this process by whoever sent it: the
+    /// handle gives that lease back when dropped (and maps the segment writable, for its count).
     pub fn open(name: &str) -> io::Result<Segment> {
-        let map = match cache::get(name, false) {
+        let leased = lease::is_leased(name);
+        let map = match cache::get(name, leased) {
             Some(map) => map,
             None => {
-                let file = shm_open(name, libc::O_RDONLY)?;
-                let len = file.metadata()?.len() as usize;
-                if len == 0 {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{name}: segment is empty")));
+                let file = shm_open(name, if leased { libc::O_RDWR } else { libc::O_RDONLY })?;
+                let size = file.metadata()?.len() as usize;
+                let malformed = if leased { size < lease::TRAILER || size % 4096 != 0 } else { size == 0 };
+                if malformed {
+                    let why = format!("{name}: a segment of {size} bytes cannot be read");
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, why));
                 }
-                let map = Arc::new(MmapOptions::new().len(len).map_raw_read_only(&file)?);
-                cache::put(name, &map, false);
+                let mut options = MmapOptions::new();
+                options.len(size);
+                let map = Arc::new(if leased { options.map_raw(&file)? } else { options.map_raw_read_only(&file)? });
+                cache::put(name, &map, leased);
                 map
             }
         };
-        let len = map.len();
+        let len = if leased { map.len() - lease::TRAILER } else { map.len() };
         let (owns_name, shared) = (AtomicBool::new(false), AtomicBool::new(false));
-        Ok(Segment { name: name.to_owned(), map, len, owns_name, release: Release::Unlink, shared })
+        let release = Release::Unlink;
+        Ok(Segment { name: name.to_owned(), map, len, owns_name, release, shared, leased, holds_lease: leased })
     }
 
     /// Maps a recycled segment of ours for writing its first `len` bytes again (not zeroed).
@@ -163,12 +181,30 @@ impl Segment {
         self.owns_name.store(true, Relaxed);
     }
 
-    /// Says the name was given to another process, which maps the segment and may read it for
-    /// as long as it keeps that mapping (a cluster peer keeps what it fetched): the owner's
-    /// drop then removes the name rather than returning the segment to a pool to be written
-    /// again under that reader.
-    pub fn mark_shared(&self) {
-        self.shared.store(true, Relaxed);
+    /// Says the name is about to go to another process, which maps the segment and may read
+    /// it for as long as it keeps that mapping (a cluster peer keeps what it fetched). Call it
+    /// before sending the name. A leased segment counts one more reader, which the receiver's
+    /// handle gives back when dropped: its creator's pool writes it again only once every
+    /// reader is done. Any other segment is never written again: its owner's drop removes the
+    /// name rather than returning it to a pool.
+    pub fn lend(&self) {
+        if self.leased {
+            lease::lend(self.lease_count());
+        } else {
+            self.shared.store(true, Relaxed);
+        }
+    }
+
+    /// Whether other processes hold leases on this segment now (always false for a segment
+    /// that is not leased).
+    pub fn is_lent(&self) -> bool {
+        self.leased && !lease::unread(self.lease_count())
+    }
+
+    fn lease_count(&self) -> &lease::Count {
+        // SAFETY: a leased segment is mapped writable whole by every handle (`open`, and its
+        // creator's), for as long as the handle lives.
+        unsafe { lease::count_at(self.map.as_mut_ptr(), self.map.len()) }
     }
 
     /// Gives up responsibility for the name: its receiver adopts it (or a sweep removes it).
@@ -194,11 +230,15 @@ impl AsRef<[u8]> for Segment {
 
 impl Drop for Segment {
     fn drop(&mut self) {
+        if self.holds_lease {
+            lease::give_back(self.lease_count());
+        }
         if !self.owns_name.swap(false, Relaxed) {
             return;
         }
         let name = std::mem::take(&mut self.name);
         match &self.release {
+            Release::Pool(pool) if self.leased => pool.put_leased(name, self.map.clone()),
             Release::Pool(pool) if !self.shared.load(Relaxed) => pool.put(name, self.map.len()),
             Release::Unlink | Release::Pool(_) => drop(shm_unlink(&name)),
             Release::Notify(recycler) => {
@@ -220,7 +260,9 @@ impl SegmentMut {
     fn new(name: &str, map: Arc<MmapRaw>, len: usize, pool: Option<Arc<SegmentPool>>, recycled: bool) -> SegmentMut {
         let release = pool.map_or(Release::Unlink, Release::Pool);
         let (owns_name, shared) = (AtomicBool::new(true), AtomicBool::new(false));
-        let segment = Segment { name: name.to_owned(), map, len, owns_name, release, shared };
+        let leased = lease::is_leased(name);
+        let segment =
+            Segment { name: name.to_owned(), map, len, owns_name, release, shared, leased, holds_lease: false };
         SegmentMut { segment, recycled }
     }
 
@@ -260,6 +302,7 @@ pub struct Namespace {
     prefix: String,
     next: AtomicU64,
     pool: Option<Arc<SegmentPool>>,
+    leased: bool,
 }
 
 impl Namespace {
@@ -271,7 +314,16 @@ impl Namespace {
     /// Segments created on behalf of process `pid` (a worker names its results after the
     /// executor process that will own them).
     pub fn with_pid(pid: u32, tag: &str) -> Namespace {
-        Namespace { prefix: format!("{PREFIX}{pid}-{tag}-"), next: AtomicU64::new(0), pool: None }
+        Namespace { prefix: format!("{PREFIX}{pid}-{tag}-"), next: AtomicU64::new(0), pool: None, leased: false }
+    }
+
+    /// Makes leased segments (see [`Segment::lend`]): each keeps a count of the other
+    /// processes holding it, so that one whose name went to other processes still comes back
+    /// to this namespace's pool once they are all done with it. Costs 64 bytes a segment, and
+    /// every process that opens one maps it writable.
+    pub fn leased(mut self) -> Namespace {
+        self.leased = true;
+        self
     }
 
     /// Serves new segments from `pool` first, and gives it back those dropped by their owner.
@@ -301,18 +353,23 @@ impl Namespace {
     /// A segment of `len` bytes the caller overwrites whole: a recycled one keeps its old
     /// contents until then.
     pub fn create_uninit(&self, len: usize) -> io::Result<SegmentMut> {
+        let trailer = if self.leased { lease::TRAILER } else { 0 };
         let pool = match &self.pool {
             Some(pool) if len > 0 => pool,
+            _ if self.leased && len > 0 => {
+                return Segment::create_sized(&self.next_name(), crate::pool::size_class(len + trailer), len, None)
+            }
             _ => return Segment::create(&self.next_name(), len),
         };
         if let Some(segment) = pool.take(len) {
             return Ok(segment);
         }
-        Segment::create_sized(&self.next_name(), crate::pool::size_class(len), len, Some(pool.clone()))
+        Segment::create_sized(&self.next_name(), crate::pool::size_class(len + trailer), len, Some(pool.clone()))
     }
 
     fn next_name(&self) -> String {
-        format!("{}{}", self.prefix, self.next.fetch_add(1, Relaxed))
+        let suffix = if self.leased { lease::SUFFIX } else { "" };
+        format!("{}{}{suffix}", self.prefix, self.next.fetch_add(1, Relaxed))
     }
 
     /// Removes every segment under this namespace's prefix.

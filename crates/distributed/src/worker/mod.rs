@@ -21,7 +21,6 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tracing::Instrument;
 
 use crate::conn::{self, read_msg, read_msg_idle, write_msg_within, Accepting, MAX_FRAME, MAX_REQUEST_FRAME};
-use rask_store::Namespace;
 
 use crate::memory::{self, Memory};
 use crate::peers::Peers;
@@ -196,6 +195,7 @@ async fn serve_joined(
     let store = Arc::new(Store::new(options.memory_limit, crate::store::spill_dir(std::process::id())));
     let memory = Memory::new(options.memory_limit);
     memory::start_monitor(memory.clone(), store.clone());
+    crate::sharing::start(options.memory_limit);
     if options.memory_limit > 0 {
         // No single result may be larger than the whole limit: it is a MemoryError naming
         // the task, not a worker killed by the kernel.
@@ -348,7 +348,7 @@ async fn serve_joined(
     store.close();
     // The segments its results gave back to the pool (a task still running when the worker
     // left may return one later: a sweep of dead workers' segments removes it).
-    crate::sharing::segment_pool().clear();
+    crate::sharing::finish();
     ended
 }
 
@@ -499,7 +499,7 @@ async fn serve_data(
     served: Arc<AtomicU64>,
 ) {
     let mut accepting = Accepting::new("rask worker data server");
-    let namespace = Arc::new(Namespace::new("dwdata"));
+    let namespace = Arc::new(crate::sharing::namespace("dwdata"));
     loop {
         let Some((stream, peer, permit)) = accepting.next(&listener).await else { continue };
         let (store, security, served) = (store.clone(), security.clone(), served.clone());

@@ -16,7 +16,7 @@ use rask_graph::arena::with_arena;
 use rask_graph::Annotations;
 use rask_graph::{Key, Registry, Value};
 use rask_protocol::dist::{Assignment, DistFailure, EncodedOp, FromDistWorker, TaskDef, TaskRecord, Transfer, WireKey};
-use rask_store::{Namespace, ShmArena};
+use rask_store::ShmArena;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::memory::Memory;
@@ -143,7 +143,7 @@ impl TaskPool {
         // Large arrays a task makes go straight into shared memory, where workers on this
         // machine map them instead of receiving a copy; other large values are moved there
         // once made.
-        let namespace = Arc::new(Namespace::new(&format!("dw{i}")).with_pool(crate::sharing::segment_pool()));
+        let namespace = Arc::new(crate::sharing::namespace(&format!("dw{i}")));
         let arena = Arc::new(ShmArena::new(namespace.clone(), crate::sharing::SHARE_MIN));
         let pool: Arc<dyn crate::nested::Pool> = self.clone();
         with_arena(arena, || loop {

@@ -82,6 +82,7 @@ fn to_wire_one(
 fn pass_on(value: &Value, hand_over: bool) -> Option<WireValue> {
     let (segment, r) = by_reference(value)?;
     traffic::shared(r.len as usize);
+    segment.lend();
     if hand_over {
         segment.hand_over();
     }
