@@ -78,7 +78,7 @@ fn main() {
             "scale" => scale::table(options.quick),
             "controls" => distributed::controls(if options.quick { 100_000 } else { 500_000 }, runs),
             "frame" => frame::queries(&frame_data(), runs, options.dask),
-            "moves" => moves::queries(&frame_data(), runs.min(3), options.dask),
+            "moves" => moves::queries(&frame_data(), runs.max(5), options.dask),
             "tpch" => {
                 let sf = args
                     .iter()
@@ -154,7 +154,7 @@ fn main() {
     distributed::controls(large, runs);
     order::table(options.dask);
     frame::queries(&frame_data(), 3, options.dask);
-    moves::queries(&frame_data(), 3, options.dask);
+    moves::queries(&frame_data(), runs.max(5), options.dask);
     array::table(options.quick, options.dask, 3);
     if let Some(note) = dask.note() {
         println!("\n{note}");

@@ -3,7 +3,7 @@
 //! large sides, a group-by with many groups (`split_out`), and `set_index` + `loc`.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rask_exec::{Executor, ProcessExecutor, ThreadedExecutor};
 use rask_frame::{col, Frame, FrameError, GroupAgg, How, JoinStrategy, MergeOptions};
@@ -48,18 +48,24 @@ pub fn queries(data: &Path, runs: usize, dask: bool) {
         ("rask-processes", Box::new(ProcessExecutor::new(2))),
         ("rask-local-cluster", Box::new(cluster.client().expect("connects"))),
     ];
-    for (name, ex) in &executors {
-        for q in QUERIES {
-            let mut checksum = f64::NAN;
-            let t = median(runs, || {
+    // Run by run, the executors take turns on each query: on a noisy machine, a slow spell
+    // then costs each of them a run rather than all the runs of one.
+    for q in QUERIES {
+        let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(runs); executors.len()];
+        let mut checksums = vec![f64::NAN; executors.len()];
+        for _ in 0..runs {
+            for (i, (_, ex)) in executors.iter().enumerate() {
                 let start = Instant::now();
-                checksum = run(q, data, ex.as_ref()).expect("the query runs");
-                start.elapsed()
-            });
-            table.entry(name.to_string()).or_default().insert(q.to_string(), (t.as_secs_f64(), checksum));
+                checksums[i] = run(q, data, ex.as_ref()).expect("the query runs");
+                times[i].push(start.elapsed());
+            }
+        }
+        for (i, (name, _)) in executors.iter().enumerate() {
+            let t = median(runs, || times[i].pop().expect("one time per run"));
+            table.entry(name.to_string()).or_default().insert(q.to_string(), (t.as_secs_f64(), checksums[i]));
         }
     }
-    println!("\nrows moving between partitions, same dataset, seconds (medians):");
+    println!("\nrows moving between partitions, same dataset, seconds (medians of {runs}, executors taking turns):");
     println!(
         "| query | dask-threads | rask-threads | rask-processes | rask-local-cluster (2 workers × 1 thread) | \
          rask-threads vs Dask | processes / threads | cluster / threads (goal ≤ 1.2 each) | checksums agree |"

@@ -8,6 +8,8 @@
 //! first), so other clients and workers are served between chunks.
 
 pub(crate) mod dashboard;
+#[cfg(test)]
+mod placement_tests;
 pub mod state;
 #[cfg(test)]
 mod tests;

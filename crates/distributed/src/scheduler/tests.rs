@@ -9,7 +9,7 @@ use super::Stall;
 use crate::client::plan_tasks;
 use std::time::Duration;
 
-fn tasks(src: &str, wanted: &[&str]) -> (Vec<NewTask>, Vec<Key>) {
+pub(super) fn tasks(src: &str, wanted: &[&str]) -> (Vec<NewTask>, Vec<Key>) {
     let graph = parse_graph(src).unwrap();
     let wanted: Vec<Key> = wanted.iter().map(|k| Key::from(*k)).collect();
     let plan = Plan::build_with(&graph, &wanted, &Registry::new(), &rask_graph::PlanOptions::unoptimized()).unwrap();
@@ -113,7 +113,7 @@ fn fan_out(s: &mut State, n: usize, roots: usize) {
 }
 
 /// The keys of the tasks sent to `w` since last asked.
-fn sent(s: &mut State, w: u32) -> Vec<Key> {
+pub(super) fn sent(s: &mut State, w: u32) -> Vec<Key> {
     s.out.compute.remove(&w).unwrap_or_default().into_iter().map(|a| a.task.key.into_key()).collect()
 }
 
@@ -139,9 +139,10 @@ fn a_worker_whose_tasks_take_microseconds_gets_a_deeper_queue() {
     let second = sent(&mut s, 1);
     assert_eq!(second.len(), 1 + 2000 / 4);
     assert!(second.iter().filter(|k| is_root(k)).count() > 1 + SATURATION);
-    // These took 2 ms each: its queue is back to the usual depth.
+    // These took 2 ms each: 2 ms of queued work is one of them; the rest wait here for
+    // whichever worker frees a thread first.
     s.done(1, second.into_iter().map(|key| rec(key, 8)).collect());
-    assert_eq!(sent(&mut s, 1).len(), 1 + SATURATION);
+    assert_eq!(sent(&mut s, 1).len(), 1 + 1);
     s.check_groups();
 }
 
@@ -400,11 +401,11 @@ fn an_idle_worker_steals_half_of_a_busy_worker_s_backlog() {
     assert_eq!(s.out.compute.remove(&1).map(|b| b.len()), Some(20), "all 20 fit w1's saturation");
     s.add_worker(2, "w2".into(), 1, 0, Vec::new());
     let asked = s.out.steal.remove(&1).expect("w1 is asked for its backlog");
-    assert_eq!(asked.len(), 9, "half of what w1 cannot start at once");
+    assert_eq!(asked.len(), 10, "half of what w1 cannot start at once, rounded up");
     assert!(asked.contains(&Key::from("t19")), "the last in priority order go first");
     // w1 had already started one of them; it gives back the rest.
     s.stolen(1, &asked[1..]);
-    assert_eq!(s.out.compute.get(&2).map(Vec::len), Some(8));
+    assert_eq!(s.out.compute.get(&2).map(Vec::len), Some(9));
     assert_eq!(s.state_of(&asked[0]), Some(&TaskState::Processing(1)));
     run_assigned(&mut s);
     s.done(1, (0..20).map(|i| rec(Key::from(format!("t{i}").as_str()), 8)).collect());

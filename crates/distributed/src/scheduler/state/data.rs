@@ -40,7 +40,8 @@ impl State {
             let t = self.insert_task(c, key.clone(), op, None, Default::default(), rank);
             self.task_mut(t).scattered = true;
             self.set_state(t, TaskState::Processing(w));
-            self.workers.get_mut(&w).expect("chosen worker").processing.insert(t);
+            let group = self.task(t).group;
+            self.workers.get_mut(&w).expect("chosen worker").take_on(t, group);
             if broadcast {
                 let others: Vec<WorkerId> = self.workers.keys().copied().filter(|&x| x != w).collect();
                 for x in others {

@@ -74,7 +74,7 @@ impl State {
         if self.task(t).state != TaskState::Processing(w) {
             return;
         }
-        self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
+        self.unassign(w, t);
         let (error, cause): (Arc<str>, _) = match failure {
             DistFailure::Failed(f) => {
                 let error = rask_exec::ExecError::from_failure(key, f.clone());
@@ -114,7 +114,7 @@ impl State {
                 continue;
             }
             if let TaskState::Processing(w) = self.task(x).state {
-                self.workers.get_mut(&w).map(|wk| wk.processing.remove(&x));
+                self.unassign(w, x);
             }
             self.errors.insert(x, (e.clone(), cause.clone()));
             self.set_state(x, TaskState::Erred);
@@ -154,7 +154,7 @@ impl State {
             self.set_state(d, TaskState::Released);
             self.need(d);
         }
-        self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
+        self.unassign(w, t);
         self.task_mut(t).attempts += 1;
         if u32::from(self.task(t).attempts) > ALLOWED_FAILURES * 4 {
             self.err(t, format!("task {key}: input {dep} could not be fetched from any holder").into());

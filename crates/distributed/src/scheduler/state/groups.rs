@@ -145,6 +145,12 @@ impl Groups {
         (group.runs > 0).then(|| group.nbytes / group.runs)
     }
 
+    /// The mean running time of group `g`'s tasks so far (µs), once one has run.
+    pub(crate) fn mean_duration_us(&self, g: GroupId) -> Option<f64> {
+        let group = self.slots.get(g as usize)?.as_ref()?;
+        (group.runs > 0).then(|| group.duration_us as f64 / group.runs as f64)
+    }
+
     pub(crate) fn name(&self, g: GroupId) -> Arc<str> {
         self.slots[g as usize].as_ref().map_or_else(|| Arc::from(""), |group| group.name.clone())
     }

@@ -131,6 +131,8 @@ struct Task {
 
 struct Worker {
     addr: String,
+    /// Its host, hashed: workers on one host fetch from each other through shared memory.
+    host: u64,
     /// The address again, shared by every task-stream entry of this worker.
     name: Arc<str>,
     nthreads: usize,
@@ -149,6 +151,9 @@ struct Worker {
     retiring: bool,
     /// Its tasks' running time, a moving average (µs); `None` until one has finished.
     mean_task_us: Option<f64>,
+    /// How many of the tasks it is processing each group has (`placement.rs`: what its
+    /// queue is expected to take).
+    work: SmallVec<[(GroupId, u32); 4]>,
 }
 
 /// What a worker's heartbeat says about it.
@@ -390,6 +395,7 @@ impl State {
             retiring: false,
             resources,
             name: Arc::from(addr.as_str()),
+            host: placement::host_of(&addr),
             addr,
             nthreads: nthreads.max(1),
             memory_limit,
@@ -398,6 +404,7 @@ impl State {
             processing: FxHashSet::default(),
             holds: FxHashSet::default(),
             mean_task_us: None,
+            work: SmallVec::new(),
         };
         self.workers.insert(id, worker);
         self.retry_unrunnable();
@@ -546,6 +553,7 @@ impl State {
         let mut waiting_roots = Vec::new();
         loop {
             if !self.workers.values().any(Worker::has_room) {
+                self.place_urgent();
                 break;
             }
             let root_bytes = self.ready.first_root().and_then(|t| self.root_mean_nbytes(t));
@@ -576,6 +584,28 @@ impl State {
         }
     }
 
+    /// Tasks a user marked urgent (priority above 0) go to a worker even when none has room
+    /// by its saturation: queues are short for long tasks, and the worker runs the urgent one
+    /// next instead of the scheduler holding it until a queued task finishes.
+    fn place_urgent(&mut self) {
+        while let Some((p, t)) = self.ready.pop_urgent() {
+            if self.tasks[t].as_ref().is_none_or(|task| task.state != TaskState::Queued) {
+                continue;
+            }
+            if self.constraints(t).is_some() {
+                self.place_constrained(p, t);
+                continue;
+            }
+            match self.choose_worker_among(t, |w| !w.report.paused && !w.retiring) {
+                Some(w) => self.assign(t, w),
+                None => {
+                    self.ready.push(p, t, self.task(t).deps.is_empty());
+                    return;
+                }
+            }
+        }
+    }
+
     /// The mean result of `t`'s group, if `t` is still known (a ready entry may be stale).
     fn root_mean_nbytes(&self, t: TaskId) -> Option<u64> {
         self.tasks[t].as_ref().and_then(|task| self.groups.mean_nbytes(task.group))
@@ -590,8 +620,9 @@ impl State {
 
     fn assign(&mut self, t: TaskId, w: WorkerId) {
         self.set_state(t, TaskState::Processing(w));
+        let group = self.task(t).group;
         let worker = self.workers.get_mut(&w).expect("chosen worker");
-        worker.processing.insert(t);
+        worker.take_on(t, group);
         if let Some(hints) = self.tasks[t].as_ref().and_then(|x| x.hints.as_deref()) {
             worker.account(hints, -1.0);
         }
@@ -640,7 +671,7 @@ impl State {
                     continue;
                 }
             } else {
-                self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
+                self.unassign(w, t);
             }
             self.stats.tasks_done += 1;
             let task = self.task_mut(t);
@@ -669,6 +700,7 @@ impl State {
                 }
             }
         }
+        self.trim_queue(w);
         self.schedule();
         self.run_release_checks();
     }

@@ -1,5 +1,7 @@
-//! Where a task may run: the worker holding most of its inputs, then the least loaded; and
-//! worker restrictions (`workers`, `allow_other_workers`) and abstract resources (`GPU=1`),
+//! Where a task may run: the worker expected to *start* it first — the work queued ahead of it
+//! there, plus fetching the inputs it lacks (a round trip, and bytes at shared-memory speed
+//! from a peer on the same host, at network speed from elsewhere) — then the one holding most
+//! of its inputs, then the least loaded (Dask's `worker_objective`); and worker restrictions (`workers`, `allow_other_workers`) and abstract resources (`GPU=1`),
 //! from the task's hints.
 //!
 //! A constrained task that cannot be placed now is *blocked*: it leaves the ready heap for
@@ -11,14 +13,27 @@
 
 use std::cmp::Reverse;
 
-use smallvec::SmallVec;
-
 use rask_graph::Annotations;
 
+use super::groups::GroupId;
 use super::{Priority, State, TaskId, TaskState, Worker, WorkerId};
 
 /// Blocked tasks tried in one round after the last one placed.
 const BLOCKED_TRIES: usize = 16;
+/// A fetch's round trip to a peer, µs, whatever it carries.
+const FETCH_US: f64 = 100.0;
+/// Bytes a µs a worker receives from a peer on its host (it maps the peer's segment) and from
+/// one elsewhere (Dask's default bandwidth estimate, 100 MB/s).
+const SAME_HOST_BYTES_PER_US: f64 = 4000.0;
+const NETWORK_BYTES_PER_US: f64 = 100.0;
+
+/// The host part of a worker's address, hashed (`tcp://10.0.0.5:4000` → `10.0.0.5`).
+pub(super) fn host_of(addr: &str) -> u64 {
+    use std::hash::BuildHasher;
+    let rest = addr.split_once("://").map_or(addr, |(_, rest)| rest);
+    let host = rest.rsplit_once(':').map_or(rest, |(host, _)| host);
+    rustc_hash::FxBuildHasher.hash_one(host)
+}
 
 /// Why a constrained task was not placed.
 enum Blocked {
@@ -29,6 +44,30 @@ enum Blocked {
 }
 
 impl Worker {
+    /// `t`, of group `group`, is sent here.
+    pub(super) fn take_on(&mut self, t: TaskId, group: GroupId) {
+        if !self.processing.insert(t) {
+            return;
+        }
+        match self.work.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, n)) => *n += 1,
+            None => self.work.push((group, 1)),
+        }
+    }
+
+    /// `t`, of group `group`, is done here (finished, failed, given back).
+    fn let_go(&mut self, t: TaskId, group: GroupId) {
+        if !self.processing.remove(&t) {
+            return;
+        }
+        if let Some(i) = self.work.iter().position(|(g, _)| *g == group) {
+            self.work[i].1 -= 1;
+            if self.work[i].1 == 0 {
+                self.work.swap_remove(i);
+            }
+        }
+    }
+
     /// Whether this worker has `hints`' resources in total (free or not).
     fn could_hold(&self, hints: &Annotations) -> bool {
         hints.resources.iter().all(|(name, amount)| self.resource(name).is_some_and(|(total, _)| total >= *amount))
@@ -56,34 +95,66 @@ impl Worker {
 }
 
 impl State {
-    /// Of the workers `eligible` accepts, the one holding most of `t`'s inputs, then the least
-    /// loaded.
+    /// How long until a task sent to worker `w` now would start there (µs): 0 while a thread
+    /// is free, else the work it is processing spread over its threads — each task at its
+    /// group's mean running time (the worker's mean for a group none of which has run yet),
+    /// not at the worker's mean, which a run of tiny tasks drags to nothing while long ones
+    /// queue.
+    pub(super) fn backlog_us(&self, w: &Worker) -> f64 {
+        if w.occupied() < w.nthreads {
+            return 0.0;
+        }
+        let fallback = w.mean_task_us.unwrap_or(0.0);
+        let work: f64 =
+            w.work.iter().map(|&(g, n)| f64::from(n) * self.groups.mean_duration_us(g).unwrap_or(fallback)).sum();
+        work / w.nthreads as f64
+    }
+
+    /// `t` leaves worker `w`'s processing set.
+    pub(super) fn unassign(&mut self, w: WorkerId, t: TaskId) {
+        let group = self.task(t).group;
+        if let Some(worker) = self.workers.get_mut(&w) {
+            worker.let_go(t, group);
+        }
+    }
+
     /// The worker for `t` among those with room (`schedule` checked that one has).
     pub(super) fn choose_worker(&self, t: TaskId) -> WorkerId {
         self.choose_worker_among(t, Worker::has_room).expect("schedule checked that some worker has room")
     }
 
+    /// Of the workers `eligible` accepts, the one expected to start `t` first (see above).
     pub(super) fn choose_worker_among(&self, t: TaskId, eligible: impl Fn(&Worker) -> bool) -> Option<WorkerId> {
-        let mut local_bytes: SmallVec<[(WorkerId, u64); 4]> = SmallVec::new();
-        for &d in &self.task(t).deps {
-            let dep = self.task(d);
-            for &w in &dep.who_has {
-                match local_bytes.iter_mut().find(|(x, _)| *x == w) {
-                    Some((_, b)) => *b += dep.nbytes.max(1),
-                    None => local_bytes.push((w, dep.nbytes.max(1))),
-                }
-            }
-        }
         self.workers
             .iter()
             .filter(|(_, w)| eligible(w))
-            .max_by_key(|(id, w)| {
-                let local = local_bytes.iter().find(|(x, _)| x == *id).map_or(0, |(_, b)| *b);
-                // More local bytes first; then the emptier worker (relative to its threads);
-                // then the lower id, for determinism.
-                (local, Reverse(w.processing.len() * 64 / w.nthreads), Reverse(**id))
+            .min_by_key(|(&id, w)| {
+                let (local, fetch_us) = self.inputs_at(t, id);
+                // Soonest start first; then more local bytes; then the emptier worker (relative
+                // to its threads); then the lower id, for determinism.
+                let start_us = (self.backlog_us(w) + fetch_us) as u64;
+                (start_us, Reverse(local), w.processing.len() * 64 / w.nthreads, id)
             })
             .map(|(&id, _)| id)
+    }
+
+    /// Bytes of `t`'s inputs worker `w` holds, and how long fetching the rest would take it
+    /// (µs).
+    pub(super) fn inputs_at(&self, t: TaskId, w: WorkerId) -> (u64, f64) {
+        let host = self.workers[&w].host;
+        let (mut local, mut fetch_us) = (0, 0.0);
+        for &d in &self.task(t).deps {
+            let dep = self.task(d);
+            if dep.who_has.contains(&w) {
+                local += dep.nbytes.max(1);
+                continue;
+            }
+            let near = dep.who_has.iter().any(|h| self.workers.get(h).is_some_and(|x| x.host == host));
+            let speed = if near { SAME_HOST_BYTES_PER_US } else { NETWORK_BYTES_PER_US };
+            fetch_us += dep.nbytes as f64 / speed;
+        }
+        let lacks = self.task(t).deps.iter().any(|&d| !self.task(d).who_has.contains(&w));
+        (local, fetch_us + if lacks { FETCH_US } else { 0.0 })
     }
 
     /// The task's hints, when they restrict where it runs.

@@ -28,6 +28,19 @@ impl Ready {
         heap.push(Reverse((priority, t)));
     }
 
+    /// The first task in priority order if its user priority is above the default (it goes
+    /// to a worker whether or not one has room: `State::place_urgent`).
+    pub(super) fn pop_urgent(&mut self) -> Option<(Priority, TaskId)> {
+        let urgent = |heap: &Heap| heap.peek().filter(|Reverse(((Reverse(user), _, _), _))| *user > 0).copied();
+        let heap = match (urgent(&self.roots), urgent(&self.others)) {
+            (Some(r), Some(o)) if r > o => &mut self.roots,
+            (Some(_), None) => &mut self.roots,
+            (_, Some(_)) => &mut self.others,
+            (None, None) => return None,
+        };
+        heap.pop().map(|Reverse(entry)| entry)
+    }
+
     /// The root `pop` would return if roots were allowed and came first.
     pub(super) fn first_root(&self) -> Option<TaskId> {
         self.roots.peek().map(|Reverse((_, t))| *t)

@@ -43,13 +43,16 @@ impl Worker {
     }
 
     /// Tasks it may have beyond one per thread: [`QUEUED_WORK_US`] of work per thread by its
-    /// tasks' mean running time, between [`SATURATION`] and [`MAX_SATURATION`]. If the worker
+    /// tasks' mean running time, between one per thread and [`MAX_SATURATION`] ([`SATURATION`]
+    /// until one has finished). Tasks of milliseconds and more wait in the scheduler rather
+    /// than behind each other on one worker, and go to whichever worker frees a thread first
+    /// (a deep queue of 60 ms tasks on one worker left the other idle). If the worker
     /// dies, only the first `nthreads + SATURATION` of its tasks in its running order count the
     /// death as an attempt; the rest had not started (`failures.rs::forget_worker`).
-    fn saturation(&self) -> usize {
+    pub(super) fn saturation(&self) -> usize {
         let Some(mean) = self.mean_task_us else { return SATURATION };
         let tasks = QUEUED_WORK_US * self.nthreads as f64 / mean.max(1.0);
-        tasks.clamp(SATURATION as f64, MAX_SATURATION as f64) as usize
+        tasks.clamp(self.nthreads as f64, MAX_SATURATION as f64) as usize
     }
 
     /// Counts the running times of tasks it finished into its mean.

@@ -1,5 +1,7 @@
 //! Work stealing: when nothing is queued and a worker has idle threads, the busiest worker is
-//! asked for part of its backlog; what it has not started comes back and is queued again.
+//! asked for part of its backlog — tasks worth moving, whose inputs an idle worker would fetch
+//! in less time than the task takes to run; what it has not started comes back and is queued
+//! again, and placement (`placement.rs`) sends it where it starts first.
 
 use std::cmp::Reverse;
 
@@ -7,33 +9,69 @@ use rask_graph::Key;
 
 use super::{State, TaskId, TaskState, WorkerId};
 
+/// Tasks whose inputs total less than this move whatever their running time (unknown yet).
+const CHEAP_TO_MOVE: u64 = 1 << 20;
+
 impl State {
     /// Nothing is queued but a worker has idle threads: ask the busiest worker for half of its
-    /// backlog (tasks whose inputs are small, so moving them costs little).
+    /// backlog (at least one task), of the tasks worth moving.
     pub(super) fn balance(&mut self) {
-        const CHEAP_TO_MOVE: u64 = 1 << 20;
-        let idle = self.workers.values().any(|w| !w.report.paused && !w.retiring && w.occupied() < w.nthreads);
-        if !idle {
+        let idle: Vec<WorkerId> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| !w.report.paused && !w.retiring && w.occupied() < w.nthreads)
+            .map(|(&id, _)| id)
+            .collect();
+        if idle.is_empty() {
             return;
         }
         let victim = self
             .workers
             .iter()
-            .filter(|(_, w)| w.occupied() > w.nthreads + 1)
+            .filter(|(_, w)| w.occupied() > w.nthreads)
             .max_by_key(|(id, w)| (w.occupied() - w.nthreads, Reverse(**id)))
-            .map(|(&id, w)| (id, (w.occupied() - w.nthreads) / 2));
+            .map(|(&id, w)| (id, (w.occupied() - w.nthreads).div_ceil(2)));
         let Some((victim, count)) = victim else { return };
         let mut candidates: Vec<TaskId> = self.workers[&victim]
             .processing
             .iter()
             .copied()
             .filter(|t| !self.stealing.contains(t))
-            .filter(|&t| self.task(t).deps.iter().map(|&d| self.task(d).nbytes).sum::<u64>() < CHEAP_TO_MOVE)
+            .filter(|&t| self.worth_moving(t, &idle))
             .collect();
         // The last in priority order are the last the victim would start.
         candidates.sort_by_key(|&t| Reverse(self.task(t).priority));
         candidates.truncate(count);
         self.ask_back(victim, candidates);
+    }
+
+    /// Whether one of the `idle` workers would fetch `t`'s inputs in less time than `t` is
+    /// expected to run (its group's mean); tasks of small inputs always are.
+    fn worth_moving(&self, t: TaskId, idle: &[WorkerId]) -> bool {
+        let task = self.task(t);
+        if task.deps.iter().map(|&d| self.task(d).nbytes).sum::<u64>() < CHEAP_TO_MOVE {
+            return true;
+        }
+        let Some(runs_us) = self.groups.mean_duration_us(task.group) else { return false };
+        idle.iter().any(|&w| self.inputs_at(t, w).1 < runs_us)
+    }
+
+    /// Worker `w`'s tasks turned out long: its queue, filled while nothing was known of them,
+    /// is now more than twice as deep as it may be (`saturation.rs`). What it has not started
+    /// of the excess comes back, the last in priority order first, so that urgent tasks and
+    /// idle workers need not wait behind it.
+    pub(super) fn trim_queue(&mut self, w: WorkerId) {
+        let Some(worker) = self.workers.get(&w) else { return };
+        let allowed = worker.nthreads + worker.saturation();
+        if worker.report.paused || worker.occupied() <= 2 * allowed {
+            return;
+        }
+        let excess = worker.occupied() - allowed;
+        let mut queued: Vec<TaskId> =
+            worker.processing.iter().copied().filter(|t| !self.stealing.contains(t)).collect();
+        queued.sort_by_key(|&t| Reverse(self.task(t).priority));
+        queued.truncate(excess);
+        self.ask_back(w, queued);
     }
 
     /// Asks worker `w` to give back those of `tasks` it has not started (answered by
@@ -64,7 +102,7 @@ impl State {
             if !self.stealing.remove(&t) || self.task(t).state != TaskState::Processing(w) {
                 continue;
             }
-            self.workers.get_mut(&w).map(|x| x.processing.remove(&t));
+            self.unassign(w, t);
             self.enqueue(t);
         }
         self.schedule();
