@@ -96,7 +96,7 @@ impl Array {
             .map(|out_idx| {
                 let out_shape: Vec<usize> = out_idx.iter().zip(target).map(|(&j, c)| c[j]).collect();
                 let lists: Vec<usize> = out_idx.iter().enumerate().map(|(a, &j)| per_axis[a][j].len()).collect();
-                let pieces: Vec<Task> = grid(&lists)
+                let pieces: Vec<(Task, Task)> = grid(&lists)
                     .into_iter()
                     .map(|pick| {
                         let parts: Vec<_> = pick.iter().enumerate().map(|(a, &k)| per_axis[a][out_idx[a]][k]).collect();
@@ -111,12 +111,20 @@ impl Array {
                             Task::call("array_slice", [block, Task::from(specs), Task::from(Value::list([]))])
                         };
                         let at = ints(&parts.iter().map(|p| p.3).collect::<Vec<_>>());
-                        Task::list([Task::from(at), piece])
+                        (Task::from(at), piece)
                     })
                     .collect();
-                let dims = ints(&out_shape);
-                let task =
-                    Task::call("array_assemble", [Task::from(dims), Task::from(dtype.clone()), Task::list(pieces)]);
+                // One piece is the whole output block: it is the task itself, so the slice is
+                // the task's result (made in an executor's shared memory, not on the heap as
+                // an argument of `array_assemble` would be).
+                let task = match <[_; 1]>::try_from(pieces) {
+                    Ok([(_, piece)]) => piece,
+                    Err(pieces) => {
+                        let pieces = Task::list(pieces.into_iter().map(|(at, piece)| Task::list([at, piece])));
+                        let dims = Task::from(ints(&out_shape));
+                        Task::call("array_assemble", [dims, Task::from(dtype.clone()), pieces])
+                    }
+                };
                 (block_key(&name, &out_idx), task)
             })
             .collect();

@@ -81,13 +81,21 @@ fn share(value: Value, same_host: bool) -> WireValue {
     WireValue::Inline(value)
 }
 
-/// A large extension value (an Arrow batch), or a list holding some, moved into shared memory:
-/// encoded once into a segment and read in place from then on, so that peers on this machine
-/// map it as they map arrays made in the arena. Anything that cannot be moved stays as it is.
-/// Task threads move their results as they make them; a value still on the heap when a peer
-/// on this machine asks (read back after a spill, say) is moved then, and kept moved.
+/// A large value on the heap — an array or bytes a function made there (a user's own, or an
+/// intermediate returned whole), an extension value (an Arrow batch), or a list holding some —
+/// moved into shared memory: copied or encoded once into a segment and read in place from then
+/// on, so that peers on this machine map it as they map arrays made in the arena. Anything that
+/// cannot be moved stays as it is. Task threads move their results as they make them; a value
+/// still on the heap when a peer on this machine asks (read back after a spill, say) is moved
+/// then, and kept moved.
 pub(crate) fn into_shared(value: &Value, namespace: &Namespace) -> Option<Value> {
+    let on_heap = |b: &rask_graph::Buffer| b.len() >= SHARE_MIN && b.owner::<rask_store::Segment>().is_none();
     match value {
+        Value::Array(a) if on_heap(a.buffer()) => {
+            let buffer = copied_into_segment(a.buffer(), namespace)?;
+            rask_graph::Array::from_buffer(a.dtype(), a.shape(), buffer).ok().map(Value::Array)
+        }
+        Value::Bytes(b) if on_heap(b) => copied_into_segment(b, namespace).map(Value::Bytes),
         Value::Ext(e) if e.nbytes() >= SHARE_MIN && e.encoded_source().is_none() => {
             // Encoded straight into the segment, which this worker's store then owns.
             let layout = rask_protocol::Layout::Ext { type_name: e.type_name().to_owned() };
@@ -104,6 +112,14 @@ pub(crate) fn into_shared(value: &Value, namespace: &Namespace) -> Option<Value>
         }
         _ => None,
     }
+}
+
+/// `bytes` copied into a segment of `namespace`, as a buffer over it.
+fn copied_into_segment(bytes: &rask_graph::Buffer, namespace: &Namespace) -> Option<rask_graph::Buffer> {
+    let mut segment = namespace.create_uninit(bytes.len()).ok()?;
+    segment.bytes_mut().copy_from_slice(bytes.as_slice());
+    rask_store::traffic::copied(bytes.len());
+    Some(rask_graph::Buffer::from_owner(Arc::new(segment.freeze())).slice(0, bytes.len()))
 }
 
 /// Bytes of results one data reply carries, about: past it the rest of the request is
@@ -273,6 +289,27 @@ mod tests {
 
         store.remove(&[big]);
         assert!(rask_store::list().iter().all(|n| !n.starts_with(namespace.prefix())), "its segment goes with it");
+    }
+
+    /// An array or bytes a function made on the heap (not in the task thread's arena) is
+    /// copied into a segment once, so peers on this machine map it instead of receiving it
+    /// through a socket; small ones stay where they are.
+    #[test]
+    fn large_arrays_and_bytes_made_on_the_heap_move_into_shared_memory() {
+        let namespace = Namespace::new("sharing3");
+        let n = SHARE_MIN / 8 * 2;
+        let heap = Value::Array(rask_graph::Array::from_vec((0..n).map(|i| i as f64).collect::<Vec<_>>()));
+        let bytes = Value::Bytes(Buffer::from_vec(vec![7u8; SHARE_MIN]));
+        for value in [heap, bytes] {
+            assert!(rask_exec::wire::by_reference(&value).is_none(), "made on the heap");
+            let moved = into_shared(&value, &namespace).expect("moved");
+            assert!(rask_exec::wire::by_reference(&moved).is_some(), "now in a segment");
+            assert_eq!(moved, value, "the same value");
+            assert!(into_shared(&moved, &namespace).is_none(), "moved once");
+        }
+        let small = Value::Array(rask_graph::Array::from_vec(vec![1.0f64; 16]));
+        assert!(into_shared(&small, &namespace).is_none());
+        assert!(rask_store::list().iter().all(|n| !n.starts_with(namespace.prefix())), "gone with the values");
     }
 
     #[test]
