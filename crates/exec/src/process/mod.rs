@@ -9,8 +9,9 @@
 //!   the same dependency counters, priority-ordered root claiming, release of results after
 //!   their last consumer, error cancellation), driven from one thread that keeps each worker a
 //!   few dozen tasks ahead ([`WINDOW`]) when tasks are short, two when they run for
-//!   milliseconds (the rings have no work stealing: a long queue on one worker would leave the
-//!   other idle at the end).
+//!   milliseconds, and a task whose function is known to take milliseconds only to a worker
+//!   with nothing in flight (`deal.rs`; the rings have no work stealing: a long queue on one
+//!   worker would leave the other idle at the end).
 //! - **Tasks and completions travel through shared-memory rings** (see `ring.rs`), batched: a
 //!   worker wakes the parent once per [`worker::ANNOUNCE_EVERY`] completions or when it runs
 //!   dry, and nobody makes a system call while the other side is busy.
@@ -30,6 +31,7 @@
 //!   owner's pid, so a crashed run's leftovers are swept when the next executor starts.
 
 mod control;
+mod deal;
 mod recycle;
 mod ring;
 #[cfg(all(test, loom))]
@@ -167,6 +169,9 @@ struct Pool {
     /// (or removed, if full).
     pooled: FxHashSet<String>,
     prune_pooled_at: usize,
+    /// Running time by the function a task calls, a moving average in microseconds, kept
+    /// across runs (`deal.rs`).
+    kind_us: FxHashMap<String, u64>,
 }
 
 struct Slot {
@@ -291,6 +296,7 @@ impl ProcessExecutor {
             released_rx,
             pooled: FxHashSet::default(),
             prune_pooled_at: PRUNE_POOLED,
+            kind_us: FxHashMap::default(),
         };
         for slot in 0..self.workers {
             let child = self.spawn(&pool.spawner, &pool.control, slot, 0);
@@ -485,43 +491,8 @@ impl<'a, 'p> Run<'a, 'p> {
         Ok(outcome)
     }
 
-    /// Sends ready tasks to workers with room, one each in turn so that a few ready tasks
-    /// spread over the pool.
-    fn dispatch(&mut self) -> bool {
-        let n = self.pool.slots.len();
-        let window = window_for(self.task_us);
-        let mut sent = vec![false; n];
-        'fill: while !self.shared.failed() {
-            let mut progress = false;
-            for k in 0..n {
-                let s = (self.next_slot + k) % n;
-                let slot = &self.pool.slots[s];
-                if slot.child.is_none() || slot.in_flight.len() >= window {
-                    continue;
-                }
-                let Some(task) = self.local.pop().or_else(|| self.shared.claim_roots(&self.local)) else { break 'fill };
-                match self.send(s, task) {
-                    Ok(true) => {
-                        sent[s] = true;
-                        progress = true;
-                    }
-                    Ok(false) => self.local.push(task),
-                    Err(e) => self.shared.fail(e),
-                }
-            }
-            if !progress {
-                break;
-            }
-        }
-        self.next_slot = (self.next_slot + 1) % n;
-        for (s, _) in sent.iter().enumerate().filter(|(_, &sent)| sent) {
-            self.pool.control.tasks(s).notify();
-        }
-        sent.contains(&true)
-    }
-
     /// Encodes `task` with its inputs into slot `s`'s ring; false if the ring is full.
-    fn send(&mut self, s: usize, task: u32) -> Result<bool, ExecError> {
+    pub(super) fn send(&mut self, s: usize, task: u32) -> Result<bool, ExecError> {
         let plan = self.plan;
         let unrunnable = |cause: String| ExecError::Unrunnable { key: plan.key(task).clone(), cause };
         let mut keep = Vec::new();
@@ -626,8 +597,7 @@ impl<'a, 'p> Run<'a, 'p> {
         let flight = slot.in_flight.swap_remove(position);
         self.bytes_copied += done.bytes_copied;
         self.bytes_shared += done.bytes_shared;
-        self.task_us =
-            if self.task_us == 0 { done.elapsed_us.max(1) } else { (7 * self.task_us + done.elapsed_us) / 8 };
+        self.timed(done.node, done.elapsed_us);
         let node = done.node;
         let plan = self.plan;
         let key = plan.key(node);
@@ -749,27 +719,10 @@ impl<'a, 'p> Run<'a, 'p> {
     }
 }
 
-/// How many tasks a worker is dealt ahead when tasks run `task_us` on average: one running
-/// and about [`QUEUED_WORK_US`] of work queued behind it; at least two (one waiting, so the
-/// worker never waits for the parent) and at most [`WINDOW`].
-fn window_for(task_us: u64) -> usize {
-    let queued = QUEUED_WORK_US / task_us.max(1);
-    (1 + queued as usize).clamp(2, WINDOW)
-}
-
 fn stall_timeout_from_env() -> Duration {
     let Ok(text) = std::env::var(STALL_ENV) else { return DEFAULT_STALL_TIMEOUT };
     crate::parse_duration(&text).unwrap_or_else(|e| {
         tracing::warn!("ignoring {STALL_ENV}={text:?}: {e}");
         DEFAULT_STALL_TIMEOUT
     })
-}
-
-#[cfg(test)]
-#[test]
-fn long_tasks_are_dealt_two_at_a_time_and_short_ones_a_window_ahead() {
-    assert_eq!(window_for(1), WINDOW);
-    assert_eq!(window_for(100), 21);
-    assert_eq!(window_for(1_000), 3);
-    assert_eq!(window_for(200_000), 2);
 }
