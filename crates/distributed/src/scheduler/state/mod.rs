@@ -585,8 +585,9 @@ impl State {
     }
 
     /// Tasks a user marked urgent (priority above 0) go to a worker even when none has room
-    /// by its saturation: queues are short for long tasks, and the worker runs the urgent one
-    /// next instead of the scheduler holding it until a queued task finishes.
+    /// by its saturation — up to twice it, so that a whole graph marked urgent is still
+    /// queued here: queues are short for long tasks, and the worker runs the urgent one next
+    /// instead of the scheduler holding it until a queued task finishes.
     fn place_urgent(&mut self) {
         while let Some((p, t)) = self.ready.pop_urgent() {
             if self.tasks[t].as_ref().is_none_or(|task| task.state != TaskState::Queued) {
@@ -596,7 +597,8 @@ impl State {
                 self.place_constrained(p, t);
                 continue;
             }
-            match self.choose_worker_among(t, |w| !w.report.paused && !w.retiring) {
+            let room = |w: &Worker| w.occupied() < 2 * (w.nthreads + w.saturation());
+            match self.choose_worker_among(t, |w| !w.report.paused && !w.retiring && room(w)) {
                 Some(w) => self.assign(t, w),
                 None => {
                     self.ready.push(p, t, self.task(t).deps.is_empty());

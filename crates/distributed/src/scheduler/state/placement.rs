@@ -14,6 +14,7 @@
 use std::cmp::Reverse;
 
 use rask_graph::Annotations;
+use smallvec::SmallVec;
 
 use super::groups::GroupId;
 use super::{Priority, State, TaskId, TaskState, Worker, WorkerId};
@@ -125,11 +126,12 @@ impl State {
 
     /// Of the workers `eligible` accepts, the one expected to start `t` first (see above).
     pub(super) fn choose_worker_among(&self, t: TaskId, eligible: impl Fn(&Worker) -> bool) -> Option<WorkerId> {
+        let inputs = self.inputs(t);
         self.workers
             .iter()
             .filter(|(_, w)| eligible(w))
             .min_by_key(|(&id, w)| {
-                let (local, fetch_us) = self.inputs_at(t, id);
+                let (local, fetch_us) = inputs.at(id, w.host);
                 // Soonest start first; then more local bytes; then the emptier worker (relative
                 // to its threads); then the lower id, for determinism.
                 let start_us = (self.backlog_us(w) + fetch_us) as u64;
@@ -138,25 +140,69 @@ impl State {
             .map(|(&id, _)| id)
     }
 
-    /// Bytes of `t`'s inputs worker `w` holds, and how long fetching the rest would take it
-    /// (µs).
-    pub(super) fn inputs_at(&self, t: TaskId, w: WorkerId) -> (u64, f64) {
-        let host = self.workers[&w].host;
-        let (mut local, mut fetch_us) = (0, 0.0);
+    /// Where `t`'s inputs are: one pass over its dependencies and their holders, so that
+    /// weighing every worker costs a lookup each, not another pass.
+    pub(super) fn inputs(&self, t: TaskId) -> Inputs {
+        let mut inputs = Inputs::default();
         for &d in &self.task(t).deps {
             let dep = self.task(d);
-            if dep.who_has.contains(&w) {
-                local += dep.nbytes.max(1);
-                continue;
+            inputs.count += 1;
+            inputs.bytes += dep.nbytes;
+            let mut hosts: SmallVec<[u64; 2]> = SmallVec::new();
+            for &w in dep.who_has.iter() {
+                add(&mut inputs.by_worker, w, dep.nbytes);
+                let host = self.workers.get(&w).map_or(0, |x| x.host);
+                if !hosts.contains(&host) {
+                    hosts.push(host);
+                    add(&mut inputs.by_host, host, dep.nbytes);
+                }
             }
-            let near = dep.who_has.iter().any(|h| self.workers.get(h).is_some_and(|x| x.host == host));
-            let speed = if near { SAME_HOST_BYTES_PER_US } else { NETWORK_BYTES_PER_US };
-            fetch_us += dep.nbytes as f64 / speed;
         }
-        let lacks = self.task(t).deps.iter().any(|&d| !self.task(d).who_has.contains(&w));
-        (local, fetch_us + if lacks { FETCH_US } else { 0.0 })
+        inputs
     }
+}
 
+/// A task's inputs by where they are (`State::inputs`).
+#[derive(Default)]
+pub(super) struct Inputs {
+    count: u32,
+    bytes: u64,
+    /// (worker, inputs it holds, their bytes).
+    by_worker: SmallVec<[(WorkerId, u32, u64); 4]>,
+    /// (host, inputs some worker there holds, their bytes).
+    by_host: SmallVec<[(u64, u32, u64); 4]>,
+}
+
+fn add<K: PartialEq>(sums: &mut SmallVec<[(K, u32, u64); 4]>, key: K, nbytes: u64) {
+    match sums.iter_mut().find(|(k, _, _)| *k == key) {
+        Some((_, n, b)) => {
+            *n += 1;
+            *b += nbytes;
+        }
+        None => sums.push((key, 1, nbytes)),
+    }
+}
+
+/// (count, bytes) summed under `key`.
+fn sum_of<K: PartialEq>(sums: &SmallVec<[(K, u32, u64); 4]>, key: K) -> (u32, u64) {
+    sums.iter().find(|(k, _, _)| *k == key).map_or((0, 0), |&(_, n, b)| (n, b))
+}
+
+impl Inputs {
+    /// Bytes of the inputs worker `w` (on `host`) holds (each at least 1), and how long
+    /// fetching the rest would take it (µs).
+    pub(super) fn at(&self, w: WorkerId, host: u64) -> (u64, f64) {
+        let (held, held_bytes) = sum_of(&self.by_worker, w);
+        let (_, near_bytes) = sum_of(&self.by_host, host);
+        let near = near_bytes - held_bytes;
+        let far = self.bytes - near_bytes;
+        let fetch_us = near as f64 / SAME_HOST_BYTES_PER_US + far as f64 / NETWORK_BYTES_PER_US;
+        let lacks = held < self.count;
+        (held_bytes.max(u64::from(held)), fetch_us + if lacks { FETCH_US } else { 0.0 })
+    }
+}
+
+impl State {
     /// The task's hints, when they restrict where it runs.
     pub(super) fn constraints(&self, t: TaskId) -> Option<&Annotations> {
         self.task(t).hints.as_deref().filter(|h| !h.resources.is_empty() || !h.workers.is_empty())

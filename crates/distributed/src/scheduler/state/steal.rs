@@ -53,7 +53,8 @@ impl State {
             return true;
         }
         let Some(runs_us) = self.groups.mean_duration_us(task.group) else { return false };
-        idle.iter().any(|&w| self.inputs_at(t, w).1 < runs_us)
+        let inputs = self.inputs(t);
+        idle.iter().any(|&w| self.workers.get(&w).is_some_and(|x| inputs.at(w, x.host).1 < runs_us))
     }
 
     /// Worker `w`'s tasks turned out long: its queue, filled while nothing was known of them,
