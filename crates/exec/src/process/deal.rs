@@ -5,7 +5,8 @@
 //! for milliseconds only to a worker with nothing queued — it waits in the parent, a ring's
 //! round trip (microseconds) from whichever worker frees up first, instead of behind another
 //! long task while the other worker idles. A task's expectation is the running time of earlier
-//! tasks calling the same function, kept across runs; the run's mean while there are none.
+//! tasks calling the same function (remembered once one took milliseconds, kept across runs);
+//! the run's mean otherwise.
 
 use rask_graph::{Op, Plan};
 
@@ -49,20 +50,28 @@ impl Run<'_, '_> {
 
     /// How many tasks a worker may have in flight for `task` to be sent to it.
     fn window_for_task(&self, task: u32) -> usize {
-        let expected = kind(self.plan, task).and_then(|k| self.pool.kind_us.get(k).copied());
+        // Only functions seen taking milliseconds are remembered: a run of tiny tasks looks
+        // nothing up.
+        let known = !self.pool.kind_us.is_empty();
+        let expected = known.then(|| kind(self.plan, task).and_then(|k| self.pool.kind_us.get(k).copied())).flatten();
         window(expected, self.task_us)
     }
 
     /// Task `node` ran for `us` in a worker.
     pub(super) fn timed(&mut self, node: u32, us: u64) {
         self.task_us = if self.task_us == 0 { us.max(1) } else { (7 * self.task_us + us) / 8 };
-        if let Some(k) = kind(self.plan, node) {
-            match self.pool.kind_us.get_mut(k) {
-                Some(mean) => *mean = (3 * *mean + us) / 4,
-                None => {
-                    self.pool.kind_us.insert(k.to_owned(), us);
-                }
+        // A function is remembered once a call of it takes milliseconds, and followed from
+        // then on (a million tiny tasks cost no lookups: the parent deals them all).
+        if us < QUEUED_WORK_US && self.pool.kind_us.is_empty() {
+            return;
+        }
+        let Some(k) = kind(self.plan, node) else { return };
+        match self.pool.kind_us.get_mut(k) {
+            Some(mean) => *mean = (3 * *mean + us) / 4,
+            None if us >= QUEUED_WORK_US => {
+                self.pool.kind_us.insert(k.to_owned(), us);
             }
+            None => {}
         }
     }
 }
