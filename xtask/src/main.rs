@@ -4,9 +4,9 @@
 //!   (targets: `parse`, `protocol`, `handshake`)
 //!   (installed on first use). The machine has one stable toolchain; cargo-fuzz needs nightly
 //!   flags, so we set `RUSTC_BOOTSTRAP=1`, which lets stable rustc accept them.
-//! - `cargo xtask loom [--planted]` — the executors', hand-offs' and leases' loom models (`--cfg loom`,
-//!   release mode); `--planted` plants a memory-ordering bug and lost wake-ups and requires
-//!   the models to fail.
+//! - `cargo xtask loom [--planted]` — the executors', hand-offs' and leases' loom models
+//!   (`--cfg loom`, release mode); `--planted` plants a memory-ordering bug and lost wake-ups
+//!   and requires the models to fail.
 //! - `cargo xtask bench [ARGS]` — the benchmark table, in release mode, beside Dask when a
 //!   Python with dask is found (`RASK_DASK_PYTHON` or `/tmp/daskenv/bin/python`).
 
@@ -117,13 +117,11 @@ fn loom(args: &[String]) -> Result<(), String> {
         .arg(if planted { "target/loom-planted" } else { "target/loom" })
         .arg("loom_")
         .args(rest);
-    if planted {
-        // Every crate's models must run, not just those of the first crate that fails.
-        c.arg("--no-fail-fast");
-    }
     if !planted {
         return run(c);
     }
+    // Every crate's models must run, not just those of the first crate that fails.
+    c.arg("--no-fail-fast");
     // The expected failures are captured, not printed: a log should not show failing tests
     // when the check passed.
     let out = c.output().map_err(|e| format!("cannot start {c:?}: {e}"))?;

@@ -116,10 +116,8 @@ pub(crate) fn into_shared(value: &Value, namespace: &Namespace) -> Option<Value>
 
 /// `bytes` copied into a segment of `namespace`, as a buffer over it.
 fn copied_into_segment(bytes: &rask_graph::Buffer, namespace: &Namespace) -> Option<rask_graph::Buffer> {
-    let mut segment = namespace.create_uninit(bytes.len()).ok()?;
-    segment.bytes_mut().copy_from_slice(bytes.as_slice());
-    rask_store::traffic::copied(bytes.len());
-    Some(rask_graph::Buffer::from_owner(Arc::new(segment.freeze())).slice(0, bytes.len()))
+    let segment = rask_store::put(namespace, bytes.as_slice()).ok()?;
+    Some(rask_graph::Buffer::from_owner(Arc::new(segment)))
 }
 
 /// Bytes of results one data reply carries, about: past it the rest of the request is

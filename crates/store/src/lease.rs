@@ -25,6 +25,8 @@ use loom::sync::atomic::AtomicU64;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
+use memmap2::MmapRaw;
+
 /// A leased segment's count of the processes holding it.
 pub(crate) type Count = AtomicU64;
 
@@ -62,15 +64,15 @@ pub(crate) fn unread(count: &AtomicU64) -> bool {
     count.load(Acquire) == 0
 }
 
-/// The count of a leased segment mapped at `base` with `size` bytes.
+/// The count of the leased segment `map` maps.
 ///
 /// # Safety
-/// `base..base + size` must be a live, writable mapping of a leased segment (`size` at least
-/// [`TRAILER`], page-aligned), valid for `'a`. (Under `--cfg loom` only the models run.)
-pub(crate) unsafe fn count_at<'a>(base: *mut u8, size: usize) -> &'a AtomicU64 {
+/// `map` must be a writable mapping of a whole leased segment (at least [`TRAILER`] bytes,
+/// whole pages). (Under `--cfg loom` only the models run.)
+pub(crate) unsafe fn count_of(map: &MmapRaw) -> &AtomicU64 {
     // SAFETY: the trailer is inside the mapping and 8-aligned (the size is whole pages);
     // every process touches it only through atomics.
-    unsafe { &*base.add(size - TRAILER).cast::<AtomicU64>() }
+    unsafe { &*map.as_mut_ptr().add(map.len() - TRAILER).cast::<AtomicU64>() }
 }
 
 #[cfg(all(test, loom))]

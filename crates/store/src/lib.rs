@@ -7,7 +7,8 @@
 //! own them, so leftovers of a crashed run are found and removed ([`sweep_orphans`]); a
 //! [`SegmentPool`] that keeps segments no one reads any more for the next results of their
 //! process, and [leased](Namespace::leased) segments that count the other processes holding
-//! them, so that a pool gets back even those whose names went out; and [`traffic`] counters of the payload bytes copied versus passed by reference.
+//! them, so that a pool gets back even those whose names went out; and [`traffic`] counters
+//! of the payload bytes copied versus passed by reference.
 //!
 //! What it is not: a scheduler of who needs what. Executors own the reference counts: a
 //! segment is unlinked when its owning handle is dropped or [`Segment::unlink`]ed, and its

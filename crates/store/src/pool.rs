@@ -110,7 +110,7 @@ impl SegmentPool {
     /// ago first: their holders keep their mappings, the pages go when the last one lets go.
     pub(crate) fn put_leased(&self, name: String, map: Arc<MmapRaw>) {
         // SAFETY: the owner's mapping of a leased segment: writable and whole.
-        if lease::unread(unsafe { lease::count_at(map.as_mut_ptr(), map.len()) }) {
+        if lease::unread(unsafe { lease::count_of(&map) }) {
             return self.put(name, map.len());
         }
         let mut free = self.lock();
@@ -141,7 +141,7 @@ impl SegmentPool {
             while i < free.lent.len() {
                 let map = &free.lent[i].1;
                 // SAFETY: as in `put_leased`.
-                if lease::unread(unsafe { lease::count_at(map.as_mut_ptr(), map.len()) }) {
+                if lease::unread(unsafe { lease::count_of(map) }) {
                     let (name, map) = free.lent.swap_remove(i);
                     free.lent_bytes -= map.len();
                     returned.push((name, map.len()));

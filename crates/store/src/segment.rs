@@ -204,7 +204,7 @@ impl Segment {
     fn lease_count(&self) -> &lease::Count {
         // SAFETY: a leased segment is mapped writable whole by every handle (`open`, and its
         // creator's), for as long as the handle lives.
-        unsafe { lease::count_at(self.map.as_mut_ptr(), self.map.len()) }
+        unsafe { lease::count_of(&self.map) }
     }
 
     /// Gives up responsibility for the name: its receiver adopts it (or a sweep removes it).

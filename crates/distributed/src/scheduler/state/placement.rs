@@ -1,8 +1,8 @@
 //! Where a task may run: the worker expected to *start* it first — the work queued ahead of it
 //! there, plus fetching the inputs it lacks (a round trip, and bytes at shared-memory speed
 //! from a peer on the same host, at network speed from elsewhere) — then the one holding most
-//! of its inputs, then the least loaded (Dask's `worker_objective`); and worker restrictions (`workers`, `allow_other_workers`) and abstract resources (`GPU=1`),
-//! from the task's hints.
+//! of its inputs, then the least loaded (Dask's `worker_objective`); and worker restrictions
+//! (`workers`, `allow_other_workers`) and abstract resources (`GPU=1`), from the task's hints.
 //!
 //! A constrained task that cannot be placed now is *blocked*: it leaves the ready heap for
 //! `blocked` (some worker could run it once something finishes) or `unrunnable` (no connected
@@ -160,49 +160,7 @@ impl State {
         }
         inputs
     }
-}
 
-/// A task's inputs by where they are (`State::inputs`).
-#[derive(Default)]
-pub(super) struct Inputs {
-    count: u32,
-    bytes: u64,
-    /// (worker, inputs it holds, their bytes).
-    by_worker: SmallVec<[(WorkerId, u32, u64); 4]>,
-    /// (host, inputs some worker there holds, their bytes).
-    by_host: SmallVec<[(u64, u32, u64); 4]>,
-}
-
-fn add<K: PartialEq>(sums: &mut SmallVec<[(K, u32, u64); 4]>, key: K, nbytes: u64) {
-    match sums.iter_mut().find(|(k, _, _)| *k == key) {
-        Some((_, n, b)) => {
-            *n += 1;
-            *b += nbytes;
-        }
-        None => sums.push((key, 1, nbytes)),
-    }
-}
-
-/// (count, bytes) summed under `key`.
-fn sum_of<K: PartialEq>(sums: &SmallVec<[(K, u32, u64); 4]>, key: K) -> (u32, u64) {
-    sums.iter().find(|(k, _, _)| *k == key).map_or((0, 0), |&(_, n, b)| (n, b))
-}
-
-impl Inputs {
-    /// Bytes of the inputs worker `w` (on `host`) holds (each at least 1), and how long
-    /// fetching the rest would take it (µs).
-    pub(super) fn at(&self, w: WorkerId, host: u64) -> (u64, f64) {
-        let (held, held_bytes) = sum_of(&self.by_worker, w);
-        let (_, near_bytes) = sum_of(&self.by_host, host);
-        let near = near_bytes - held_bytes;
-        let far = self.bytes - near_bytes;
-        let fetch_us = near as f64 / SAME_HOST_BYTES_PER_US + far as f64 / NETWORK_BYTES_PER_US;
-        let lacks = held < self.count;
-        (held_bytes.max(u64::from(held)), fetch_us + if lacks { FETCH_US } else { 0.0 })
-    }
-}
-
-impl State {
     /// The task's hints, when they restrict where it runs.
     pub(super) fn constraints(&self, t: TaskId) -> Option<&Annotations> {
         self.task(t).hints.as_deref().filter(|h| !h.resources.is_empty() || !h.workers.is_empty())
@@ -276,5 +234,50 @@ impl State {
         let tasks: rustc_hash::FxHashSet<TaskId> =
             self.unrunnable.iter().map(|&(_, t)| t).filter(|&t| live(t)).collect();
         tasks.len() as u64
+    }
+}
+
+/// A task's inputs by where they are (`State::inputs`).
+#[derive(Default)]
+pub(super) struct Inputs {
+    count: u32,
+    bytes: u64,
+    /// (worker, inputs it holds, their bytes).
+    by_worker: SmallVec<[(WorkerId, u32, u64); 4]>,
+    /// (host, inputs some worker there holds, their bytes).
+    by_host: SmallVec<[(u64, u32, u64); 4]>,
+}
+
+fn add<K: PartialEq>(sums: &mut SmallVec<[(K, u32, u64); 4]>, key: K, nbytes: u64) {
+    match sums.iter_mut().find(|(k, _, _)| *k == key) {
+        Some((_, n, b)) => {
+            *n += 1;
+            *b += nbytes;
+        }
+        None => sums.push((key, 1, nbytes)),
+    }
+}
+
+/// (count, bytes) summed under `key`.
+fn sum_of<K: PartialEq>(sums: &SmallVec<[(K, u32, u64); 4]>, key: K) -> (u32, u64) {
+    sums.iter().find(|(k, _, _)| *k == key).map_or((0, 0), |&(_, n, b)| (n, b))
+}
+
+impl Inputs {
+    /// Bytes of all the inputs.
+    pub(super) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Bytes of the inputs worker `w` (on `host`) holds (each at least 1), and how long
+    /// fetching the rest would take it (µs).
+    pub(super) fn at(&self, w: WorkerId, host: u64) -> (u64, f64) {
+        let (held, held_bytes) = sum_of(&self.by_worker, w);
+        let (_, near_bytes) = sum_of(&self.by_host, host);
+        let near = near_bytes - held_bytes;
+        let far = self.bytes - near_bytes;
+        let fetch_us = near as f64 / SAME_HOST_BYTES_PER_US + far as f64 / NETWORK_BYTES_PER_US;
+        let lacks = held < self.count;
+        (held_bytes.max(u64::from(held)), fetch_us + if lacks { FETCH_US } else { 0.0 })
     }
 }

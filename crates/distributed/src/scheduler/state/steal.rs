@@ -48,12 +48,11 @@ impl State {
     /// Whether one of the `idle` workers would fetch `t`'s inputs in less time than `t` is
     /// expected to run (its group's mean); tasks of small inputs always are.
     fn worth_moving(&self, t: TaskId, idle: &[WorkerId]) -> bool {
-        let task = self.task(t);
-        if task.deps.iter().map(|&d| self.task(d).nbytes).sum::<u64>() < CHEAP_TO_MOVE {
+        let inputs = self.inputs(t);
+        if inputs.bytes() < CHEAP_TO_MOVE {
             return true;
         }
-        let Some(runs_us) = self.groups.mean_duration_us(task.group) else { return false };
-        let inputs = self.inputs(t);
+        let Some(runs_us) = self.groups.mean_duration_us(self.task(t).group) else { return false };
         idle.iter().any(|&w| self.workers.get(&w).is_some_and(|x| inputs.at(w, x.host).1 < runs_us))
     }
 
