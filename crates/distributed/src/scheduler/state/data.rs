@@ -38,7 +38,7 @@ impl State {
             let rank = self.submitted;
             self.submitted += 1;
             let t = self.insert_task(c, key.clone(), op, None, Default::default(), rank);
-            self.task_mut(t).scattered = true;
+            self.rare_mut(t).scattered = true;
             self.set_state(t, TaskState::Processing(w));
             let group = self.task(t).group;
             self.workers.get_mut(&w).expect("chosen worker").take_on(t, group);
@@ -140,7 +140,7 @@ impl State {
                 continue;
             };
             match self.task(t).state {
-                TaskState::Processing(p) if p == w && self.task(t).scattered => {
+                TaskState::Processing(p) if p == w && self.is_scattered(t) => {
                     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
                     let record = TaskRecord {
                         key,
@@ -154,7 +154,7 @@ impl State {
                     self.done(w, vec![record]);
                 }
                 // A broadcast copy that landed before the first: a holder already.
-                TaskState::Processing(_) if self.task(t).scattered => {
+                TaskState::Processing(_) if self.is_scattered(t) => {
                     self.task_mut(t).who_has.push(w);
                     self.workers.get_mut(&w).map(|x| x.holds.insert(t));
                 }

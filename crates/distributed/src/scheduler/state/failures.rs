@@ -78,7 +78,7 @@ impl State {
         let (error, cause): (Arc<str>, _) = match failure {
             DistFailure::Failed(f) => {
                 let error = rask_exec::ExecError::from_failure(key, f.clone());
-                let retries = self.task(t).hints.as_ref().map_or(0, |h| h.retries);
+                let retries = self.hints(t).map_or(0, |h| h.retries);
                 if retries > 0 {
                     let log = self.retry_log.entry(t).or_default();
                     if (log.len() as u32) < retries {
@@ -155,8 +155,8 @@ impl State {
             self.need(d);
         }
         self.unassign(w, t);
-        self.task_mut(t).attempts += 1;
-        if u32::from(self.task(t).attempts) > ALLOWED_FAILURES * 4 {
+        self.rare_mut(t).attempts += 1;
+        if u32::from(self.attempts(t)) > ALLOWED_FAILURES * 4 {
             self.err(t, format!("task {key}: input {dep} could not be fetched from any holder").into());
         } else if self.task(d).state == TaskState::Memory {
             self.enqueue(t);
@@ -192,16 +192,17 @@ impl State {
             if self.task(t).state != TaskState::Processing(w) {
                 continue;
             }
-            let task = self.task_mut(t);
+            let rare = self.rare_mut(t);
             if position < window {
-                task.attempts += 1;
+                rare.attempts += 1;
             } else {
-                task.deaths_queued += 1;
+                rare.deaths_queued += 1;
             }
-            let (attempts, deaths) = (task.attempts, task.attempts + task.deaths_queued);
+            let (attempts, deaths) = (rare.attempts, rare.attempts + rare.deaths_queued);
+            let scattered = rare.scattered;
             // A task that has killed two workers is not handed the last one left.
             let last_worker_at_risk = attempts >= 2 && self.workers.len() == 1;
-            if self.task(t).scattered {
+            if scattered {
                 let key = self.task(t).key.key();
                 self.err(t, format!("{key} was scattered to a worker that died before it was stored").into());
             } else if attempts >= ALLOWED_FAILURES as u16

@@ -29,6 +29,7 @@ mod key_index;
 pub(crate) mod monitor;
 mod observe;
 mod placement;
+mod rare;
 mod ready;
 mod retire;
 mod roots;
@@ -69,6 +70,8 @@ type Priority = (Reverse<i32>, u32, u32);
 
 /// The client that wants a fired-and-forgotten task until it ends (none listens).
 const FIRED: ClientId = ClientId::MAX;
+/// In place of a task's client once its progress counted it (`Task::uncounted_for`).
+const COUNTED: ClientId = ClientId::MAX - 2;
 /// Worker deaths a task may cause before it is erred (Dask's `allowed-failures`).
 pub const ALLOWED_FAILURES: u32 = 3;
 
@@ -98,7 +101,6 @@ struct Task {
     /// put back by `assign`). The key is held encoded (`stored_key.rs`).
     key: StoredKey,
     op: EncodedOp,
-    hints: Option<Box<Annotations>>,
     deps: TaskIds,
     dependents: TaskIds,
     state: TaskState,
@@ -110,23 +112,14 @@ struct Task {
     nbytes: u64,
     wanted_by: RareIdList<ClientId>,
     priority: Priority,
-    /// Deaths of its worker while it may have been running there, and failed fetches of its
-    /// inputs: past a limit it is erred.
-    attempts: u16,
-    /// Deaths of its worker while it sat deep in that worker's queue, where it cannot have
-    /// started unless the worker ran many tasks it had not yet reported (`forget_worker`).
-    deaths_queued: u16,
     /// Submissions in progress that include this task: until they end it is not forgotten,
     /// because their later chunks may add dependents (its result may still be released, and
     /// is recomputed if a later chunk needs it).
     pins: u32,
     group: GroupId,
-    /// The client whose submission added it (its progress counts this task).
-    owner: ClientId,
-    /// Counted as done in its owner's progress (a recomputation is not counted again).
-    counted: bool,
-    /// Data a client scattered: it has no computation, so a lost copy cannot be remade.
-    scattered: bool,
+    /// The client whose submission added it, while its progress has yet to count this task
+    /// as done; [`COUNTED`] once it has (a recomputation is not counted again).
+    uncounted_for: ClientId,
 }
 
 struct Worker {
@@ -212,6 +205,8 @@ pub struct State {
     unrunnable: Vec<(Priority, TaskId)>,
     /// Per task with retries, the errors of its failed runs so far.
     retry_log: FxHashMap<TaskId, Vec<String>>,
+    /// What only some tasks have (`rare.rs`).
+    rare: FxHashMap<TaskId, rare::Rare>,
     workers: FxHashMap<WorkerId, Worker>,
     clients: FxHashMap<ClientId, FxHashSet<TaskId>>,
     /// Wants registered before their task arrived (a submission in several chunks).
@@ -313,19 +308,18 @@ impl State {
         let old = std::mem::replace(&mut self.task_mut(t).state, new);
         let task = self.tasks[t].as_ref().expect("live task id");
         self.groups.moved(task.group, &old, &task.state);
-        if matches!(task.state, TaskState::Memory | TaskState::Erred) && !task.counted {
-            let owner = task.owner;
-            self.task_mut(t).counted = true;
+        if matches!(task.state, TaskState::Memory | TaskState::Erred) && task.uncounted_for != COUNTED {
+            let owner = std::mem::replace(&mut self.task_mut(t).uncounted_for, COUNTED);
             if let Some(p) = self.progress.get_mut(&owner) {
                 p.done += 1;
             }
         }
         if let TaskState::Processing(w) = old {
             self.stealing.remove(&t);
-            let task = self.tasks[t].as_ref().expect("live task id");
+            let hints = if self.rare.is_empty() { None } else { self.rare.get(&t).and_then(|r| r.hints.as_deref()) };
             if let Some(worker) = self.workers.get_mut(&w) {
                 worker.seceded.remove(&t);
-                if let Some(hints) = task.hints.as_deref() {
+                if let Some(hints) = hints {
                     worker.account(hints, 1.0);
                 }
             }
@@ -463,10 +457,12 @@ impl State {
         }
         let stored = StoredKey::new(&key);
         let user_priority = hints.as_ref().map_or(0, |h| h.priority);
+        if hints.is_some() {
+            self.rare_mut(t).hints = hints;
+        }
         let task = Some(Task {
             key: stored.clone(),
             op,
-            hints,
             deps,
             dependents: IdList::new(),
             state: TaskState::Released,
@@ -476,13 +472,9 @@ impl State {
             nbytes: 0,
             wanted_by: RareIdList::new(),
             priority: (Reverse(user_priority), self.generation, rank),
-            attempts: 0,
-            deaths_queued: 0,
             pins: 0,
             group,
-            owner: c,
-            counted: false,
-            scattered: false,
+            uncounted_for: c,
         });
         if t == self.tasks.next_index() {
             self.tasks.push(task);
@@ -516,13 +508,13 @@ impl State {
         }
         // Dependencies first, so that a revived task counts its revived dependencies as waiting.
         for &x in revive.iter().rev() {
-            if self.task(x).scattered {
+            if self.is_scattered(x) {
                 let key = self.task(x).key.key();
                 self.err(x, format!("{key} was scattered data, lost with every worker that held it").into());
                 continue;
             }
             let waiting = self.task(x).deps.iter().filter(|&&d| self.task(d).state != TaskState::Memory).count();
-            if self.task(x).nbytes > 0 || self.task(x).attempts > 0 {
+            if self.task(x).nbytes > 0 || self.attempts(x) > 0 {
                 self.stats.tasks_recomputed += 1;
             }
             self.task_mut(x).waiting = waiting as u32;
@@ -625,7 +617,8 @@ impl State {
         let group = self.task(t).group;
         let worker = self.workers.get_mut(&w).expect("chosen worker");
         worker.take_on(t, group);
-        if let Some(hints) = self.tasks[t].as_ref().and_then(|x| x.hints.as_deref()) {
+        let hints = if self.rare.is_empty() { None } else { self.rare.get(&t).and_then(|r| r.hints.as_deref()) };
+        if let Some(hints) = hints {
             worker.account(hints, -1.0);
         }
         let holders = self
@@ -644,7 +637,12 @@ impl State {
         let own = self.task(t);
         // Keys go out as the bytes held: a worker decodes them, the scheduler need not.
         let deps = own.deps.iter().map(|&d| self.task(d).key.wire()).collect();
-        let task = TaskDef { key: own.key.wire(), op: own.op.clone(), deps, hints: own.hints.clone() };
+        let task = TaskDef {
+            key: own.key.wire(),
+            op: own.op.clone(),
+            deps,
+            hints: self.rare(t).and_then(|r| r.hints.clone()),
+        };
         let (_, generation, rank) = own.priority;
         let order = u64::from(generation) << 32 | u64::from(rank);
         self.out.compute.entry(w).or_default().push(Assignment { task, holders, order, id: t });
@@ -757,15 +755,16 @@ impl State {
     fn forget(&mut self, t: TaskId) {
         let task = self.tasks[t].take().expect("a live task");
         self.groups.forgotten(task.group, &task.state);
-        if !task.counted {
-            // Released before it finished (its futures dropped): no longer pending for its
-            // client, so its progress still reaches its total.
-            if let Some(p) = self.progress.get_mut(&task.owner) {
-                p.done += 1;
-            }
+        // Released before it finished (its futures dropped): no longer pending for its
+        // client, so its progress still reaches its total. (`COUNTED` has no progress.)
+        if let Some(p) = self.progress.get_mut(&task.uncounted_for) {
+            p.done += 1;
         }
         self.errors.remove(&t);
         self.retry_log.remove(&t);
+        if !self.rare.is_empty() {
+            self.rare.remove(&t);
+        }
         if !self.copying.is_empty() {
             self.copying.retain(|&(x, _), _| x != t);
             self.settle_copies();
@@ -793,6 +792,7 @@ impl State {
         self.blocked = BinaryHeap::new();
         self.unrunnable = Vec::new();
         self.retry_log = FxHashMap::default();
+        self.rare = FxHashMap::default();
         self.index = KeyIndex::default();
         self.stealing = FxHashSet::default();
         self.errors = FxHashMap::default();
@@ -810,6 +810,6 @@ mod layout_tests {
     fn a_task_record_stays_within_its_documented_size() {
         let task = std::mem::size_of::<super::Task>();
         println!("Task {task} bytes");
-        assert!(task <= 168, "Task grew to {task} bytes");
+        assert!(task <= 152, "Task grew to {task} bytes");
     }
 }

@@ -163,7 +163,7 @@ impl State {
 
     /// The task's hints, when they restrict where it runs.
     pub(super) fn constraints(&self, t: TaskId) -> Option<&Annotations> {
-        self.task(t).hints.as_deref().filter(|h| !h.resources.is_empty() || !h.workers.is_empty())
+        self.hints(t).filter(|h| !h.resources.is_empty() || !h.workers.is_empty())
     }
 
     /// Places a constrained ready task, or sets it aside as blocked.
