@@ -26,6 +26,7 @@ fn main() {
         ("messages_too_large_for_a_ring_still_arrive", messages_too_large_for_a_ring_still_arrive),
         ("closures_are_refused", closures_are_refused),
         ("segments_no_one_reads_are_written_again", segments_no_one_reads_are_written_again),
+        ("the_parent_maps_only_the_results_it_returns", the_parent_maps_only_the_results_it_returns),
         ("the_executor_runs_many_plans_and_leaves_no_segments", many_plans_and_no_segments_left),
     ];
     common::run_tests(tests);
@@ -325,4 +326,38 @@ fn segments_no_one_reads_are_written_again() {
     made_in_five_runs(&not_recycling);
     assert!(not_recycling.pooled_segments().is_empty());
     assert_eq!(leftovers(&not_recycling), Vec::<String>::new());
+}
+
+/// This process's mappings of `executor`'s segments, from the kernel's list of its mappings.
+fn mapped_segments(executor: &ProcessExecutor) -> Vec<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let prefix = executor.segment_prefix();
+    maps.lines().filter_map(|l| l.rsplit('/').next().filter(|n| n.starts_with(&prefix)).map(str::to_owned)).collect()
+}
+
+fn the_parent_maps_only_the_results_it_returns() {
+    // Four 8 MB arrays, each read by two tasks: 'gate', which reads them all, and a sum that
+    // runs after it. While they are held, and as they are sent on by name, the parent maps
+    // none of them.
+    let n = 1 << 20;
+    let arrays: Vec<String> =
+        (0..4).map(|i| format!("'a{i}': (ones, {n}), 's{i}': (add, (sum, 'a{i}'), 'gate')")).collect();
+    let gate = "'gate': (sum, [(sum, 'a0'), (sum, 'a1'), (sum, 'a2'), (sum, 'a3')])";
+    let graph = parse_graph(&format!("{{{gate}, {}}}", arrays.join(", "))).unwrap();
+    let targets: Vec<Key> = ["s0", "s1", "s2", "s3", "a3"].into_iter().map(Key::from).collect();
+    let plan = Plan::build_with(&graph, &targets, &Registry::new(), &PlanOptions::unoptimized()).unwrap();
+    let executor = ProcessExecutor::new(2);
+    let most = std::sync::atomic::AtomicUsize::new(0);
+    let watch = |_: usize, _: usize| {
+        most.fetch_max(mapped_segments(&executor).len(), std::sync::atomic::Ordering::Relaxed);
+    };
+    let outcome = executor.execute(&plan, Some(&watch)).unwrap();
+    assert_eq!(outcome.values[..4], vec![Value::Float(5.0 * n as f64); 4]);
+    assert_eq!(most.into_inner(), 0, "no result was mapped while the run went on");
+    let Value::Array(a3) = &outcome.values[4] else { panic!("an array: {}", outcome.values[4]) };
+    assert!(a3.as_f64().unwrap().iter().all(|&x| x == 1.0));
+    assert_eq!(mapped_segments(&executor).len(), 1, "the one array returned is mapped, for its caller");
+    drop(outcome);
+    assert_eq!(mapped_segments(&executor), Vec::<String>::new());
+    assert_eq!(leftovers(&executor), Vec::<String>::new());
 }

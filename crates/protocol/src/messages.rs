@@ -59,9 +59,9 @@ pub enum ToWorker {
     /// literal); the worker reads the frame from there.
     Spilled(SharedRef),
     Exit,
-    /// Segments the worker made whose results no one reads any more, (name, size): it may
-    /// write them again (see `rask_store::SegmentPool`).
-    Recycle(Vec<(String, u64)>),
+    /// Segments the worker made whose results no one reads any more: it may write them
+    /// again (see `rask_store::SegmentPool`).
+    Recycle(Vec<String>),
 }
 
 /// Run node `node`'s op of run `run`, with these inputs (node index, value).

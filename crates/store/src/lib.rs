@@ -7,7 +7,8 @@
 //! own them, so leftovers of a crashed run are found and removed ([`sweep_orphans`]); a
 //! [`SegmentPool`] that keeps segments no one reads any more for the next results of their
 //! process, and [leased](Namespace::leased) segments that count the other processes holding
-//! them, so that a pool gets back even those whose names went out; and [`traffic`] counters
+//! them, so that a pool gets back even those whose names went out; [`Claim`]s, which own a
+//! name without mapping it (for a process that only passes results along); and [`traffic`] counters
 //! of the payload bytes copied versus passed by reference.
 //!
 //! What it is not: a scheduler of who needs what. Executors own the reference counts: a
@@ -20,6 +21,7 @@
 //! through sockets — the copy this crate exists to avoid. The libc calls used are four.
 
 mod cache;
+mod claim;
 mod lease;
 mod pool;
 mod segment;
@@ -28,6 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 pub use cache::{cache_mappings, cached_bytes};
+pub use claim::{size_of, Claim};
 pub use pool::{size_class, SegmentPool};
 pub use segment::{list, owned_by, remove, sweep, sweep_orphans, Namespace, Segment, SegmentMut};
 

@@ -8,7 +8,7 @@
 //!
 //! **The rule for returning one**: a segment goes back to its creator's pool only when no
 //! process will read it again — either its creator drops it without ever having handed its
-//! name to anyone, or the one process that adopted it (the executor) drops its last handle and
+//! name to anyone, or the one process that claimed it (the executor) drops its last claim and
 //! *knows* no task still reads it, and says so to the creator ([`SegmentPool::put`] on its
 //! behalf). Mappings readers still hold are never read again, so rewriting the pages under them
 //! is harmless. The pool holds at most `cap` bytes: a full pool refuses what comes back (it is

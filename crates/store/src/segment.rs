@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
 use memmap2::{MmapOptions, MmapRaw};
 
@@ -54,8 +54,6 @@ enum Release {
     Unlink,
     /// Back to the creator's pool, to be written again.
     Pool(Arc<SegmentPool>),
-    /// Sent (name, size) to whoever recycles it; removed if no one listens any more.
-    Notify(mpsc::Sender<(String, usize)>),
 }
 
 impl Segment {
@@ -165,13 +163,6 @@ impl Segment {
         self.map.len()
     }
 
-    /// Instead of removing the name when this (owning) handle is dropped, sends it with its
-    /// size to `recycler`, whose receiver then owns the name; if the receiver is gone by then,
-    /// the name is removed as usual.
-    pub fn recycle_to(&mut self, recycler: mpsc::Sender<(String, usize)>) {
-        self.release = Release::Notify(recycler);
-    }
-
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -241,11 +232,6 @@ impl Drop for Segment {
             Release::Pool(pool) if self.leased => pool.put_leased(name, self.map.clone()),
             Release::Pool(pool) if !self.shared.load(Relaxed) => pool.put(name, self.map.len()),
             Release::Unlink | Release::Pool(_) => drop(shm_unlink(&name)),
-            Release::Notify(recycler) => {
-                if let Err(mpsc::SendError((name, _))) = recycler.send((name, self.map.len())) {
-                    let _ = shm_unlink(&name);
-                }
-            }
         }
     }
 }
@@ -424,7 +410,7 @@ fn c_name(name: &str) -> io::Result<CString> {
     CString::new(format!("/{name}")).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
 }
 
-fn shm_open(name: &str, flags: i32) -> io::Result<File> {
+pub(crate) fn shm_open(name: &str, flags: i32) -> io::Result<File> {
     let c = c_name(name)?;
     // SAFETY: a valid C string; the returned fd is owned by the File.
     let fd = unsafe { libc::shm_open(c.as_ptr(), flags | libc::O_CLOEXEC, 0o600) };

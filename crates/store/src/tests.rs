@@ -167,22 +167,26 @@ fn a_full_pool_refuses_and_a_size_no_longer_asked_for_drains_away() {
 }
 
 #[test]
-fn a_recycled_name_goes_to_its_listener_or_is_removed_when_no_one_listens() {
+fn a_claimed_name_goes_to_its_listener_or_is_removed_when_no_one_listens() {
     let ns = Namespace::new("t10");
     let made = ns.create(100).unwrap().freeze();
     made.hand_over();
     let name = made.name().to_owned();
+    drop(made);
+    assert_eq!(crate::size_of(&name).unwrap(), 100);
     let (tx, rx) = std::sync::mpsc::channel();
-    let mut adopted = Segment::open(&name).unwrap();
-    adopted.own_name();
-    adopted.recycle_to(tx.clone());
-    drop(adopted);
-    assert_eq!(rx.try_recv(), Ok((name.clone(), 100)));
+    drop(crate::Claim::adopt(&name).recycle_to(tx.clone()));
+    assert_eq!(rx.try_recv(), Ok(name.clone()));
     assert!(Segment::open(&name).is_ok(), "the listener owns the name now");
-    let mut again = Segment::open(&name).unwrap();
-    again.own_name();
-    again.recycle_to(tx);
+    let again = crate::Claim::adopt(&name).recycle_to(tx);
     drop(rx);
     drop(again);
     assert!(Segment::open(&name).is_err(), "no listener: removed as usual");
+    let made = ns.create(100).unwrap().freeze();
+    made.hand_over();
+    let unlinked = crate::Claim::adopt(made.name());
+    drop(made);
+    assert!(Segment::open(unlinked.name()).is_ok(), "handed over: the claim owns it");
+    unlinked.unlink();
+    assert!(Segment::open(unlinked.name()).is_err(), "unlinked at once");
 }

@@ -17,8 +17,10 @@
 //!   dry, and nobody makes a system call while the other side is busy.
 //! - **Results never pass through the parent's hands**: small ones are inline in messages;
 //!   large ones are written once into a `/dev/shm` segment (task functions allocate their big
-//!   outputs there directly, see [`rask_graph::arena`]) and every later reader maps it. A task
-//!   that only picks items of a list input is sent those items alone.
+//!   outputs there directly, see [`rask_graph::arena`]) and every later reader maps it. The
+//!   parent holds such a result by its name without mapping it (`held.rs`) and maps only the
+//!   results the caller asked for. A task that only picks items of a list input is sent those
+//!   items alone.
 //! - **Segments are recycled**: when the parent lets go of a worker's segment (its result
 //!   released, no running task reading it), the name goes back to that worker, whose pool
 //!   writes its next results there instead of making new segments.
@@ -32,6 +34,7 @@
 
 mod control;
 mod deal;
+mod held;
 mod recycle;
 mod ring;
 #[cfg(all(test, loom))]
@@ -51,13 +54,13 @@ use std::time::{Duration, Instant};
 
 use rask_graph::{Plan, Value};
 use rask_protocol::{frame, FromWorker, Layout, SharedRef, TaskFailure, ToWorker, ToWorkerRef, WireValue};
-use rask_store::{Namespace, Segment};
+use rask_store::{Claim, Namespace, Segment};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use self::control::Control;
 use self::spawner::Spawner;
 pub use self::wire::DEFAULT_INLINE_MAX;
-use self::wire::{from_wire, only_items, to_wire};
+use self::wire::{only_items, to_wire};
 use crate::threaded::deque::Worker as Deque;
 use crate::threaded::Shared;
 use crate::{ExecError, Executor, Outcome, Progress};
@@ -161,10 +164,10 @@ struct Pool {
     slots: Vec<Slot>,
     namespace: Namespace,
     next_run: u64,
-    /// Workers' segments the executor dropped its last handle to, (name, size), on their
-    /// way back to the worker that made them.
-    released: mpsc::Sender<(String, usize)>,
-    released_rx: mpsc::Receiver<(String, usize)>,
+    /// Workers' segments the executor dropped its last claim to, on their way back to the
+    /// worker that made them.
+    released: mpsc::Sender<String>,
+    released_rx: mpsc::Receiver<String>,
     /// Names sent back to workers and not seen in a result since: what their pools hold
     /// (or removed, if full).
     pooled: FxHashSet<String>,
@@ -179,7 +182,7 @@ struct Slot {
     incarnation: u32,
     in_flight: Vec<InFlight>,
     /// Its segments no one reads any more, not yet sent back to it.
-    recycle: Vec<(String, u64)>,
+    recycle: Vec<String>,
     /// The worker's heartbeat count when last seen to change, and when.
     beat: (u64, Instant),
 }
@@ -188,7 +191,7 @@ struct InFlight {
     node: u32,
     /// Segments made to send this task (a spilled message, a copied input), registered with
     /// the run's segments: unlinked when done, unless the result lives in one of them (a task
-    /// that returns its input as it is shares the mapping, as any adopted result does).
+    /// that returns its input as it is shares the mapping).
     _keep: Vec<Arc<Segment>>,
     /// The inputs sent by segment name, held so that none is recycled under a running task.
     _inputs: Vec<Value>,
@@ -399,10 +402,12 @@ struct Run<'a, 'p> {
     shared: Shared<'p>,
     local: Deque<u32>,
     run: u64,
-    /// Segments adopted from workers or made to send inputs, by name: a result that comes back
-    /// by a name we already hold (say, `identity` of a big array) shares the mapping and its
-    /// single owner.
-    segments: FxHashMap<String, Weak<Segment>>,
+    /// Workers' result segments held (`held.rs`), by name: one claim per name, however many
+    /// results lie in it.
+    claims: FxHashMap<String, Weak<Claim>>,
+    /// Segments made here to send inputs, by name: a result that comes back by one of these
+    /// names (say, `identity` of a big array) shares the mapping and its single owner.
+    made: FxHashMap<String, Weak<Segment>>,
     /// [`ProcessExecutor::segment_prefix`], made once (it asks the system for our pid).
     prefix: String,
     attempts: FxHashMap<u32, u32>,
@@ -429,7 +434,8 @@ impl<'a, 'p> Run<'a, 'p> {
             shared: Shared::new(plan, Vec::new(), progress),
             local: Deque::new_lifo(),
             run,
-            segments: FxHashMap::default(),
+            claims: FxHashMap::default(),
+            made: FxHashMap::default(),
             prefix: exec.segment_prefix(),
             attempts: FxHashMap::default(),
             retried: FxHashMap::default(),
@@ -478,13 +484,24 @@ impl<'a, 'p> Run<'a, 'p> {
             control.parent_bell().wait(|| (0..slots).any(|s| !control.done(s).is_empty()), Some(HEALTH_EVERY));
             self.check_health();
         }
+        let (bytes_copied, bytes_shared, replaced) = (self.bytes_copied, self.bytes_shared, self.replaced);
+        let (shared, claims, made) = (self.shared, std::mem::take(&mut self.claims), std::mem::take(&mut self.made));
+        let mut held = Vec::new();
+        let outcome = shared.into_outcome().and_then(|mut outcome| {
+            held = std::mem::take(&mut outcome.values);
+            outcome.values = held::materialize(self.plan, &held)?;
+            Ok(outcome)
+        });
         // Results handed back to the caller keep their mappings; the names go now, so nothing
         // of this run remains in /dev/shm whatever the caller does with the values.
-        for segment in self.segments.values().filter_map(Weak::upgrade) {
+        for claim in claims.values().filter_map(Weak::upgrade) {
+            claim.unlink();
+        }
+        for segment in made.values().filter_map(Weak::upgrade) {
             segment.unlink();
         }
-        let (bytes_copied, bytes_shared, replaced) = (self.bytes_copied, self.bytes_shared, self.replaced);
-        let mut outcome = self.shared.into_outcome()?;
+        drop(held);
+        let mut outcome = outcome?;
         outcome.stats.bytes_copied = bytes_copied;
         outcome.stats.bytes_shared = bytes_shared;
         outcome.stats.workers_replaced = replaced;
@@ -510,7 +527,7 @@ impl<'a, 'p> Run<'a, 'p> {
                 .map_err(|e| unrunnable(e.to_string()))?;
             for segment in made {
                 let segment = Arc::new(segment);
-                self.segments.insert(segment.name().to_owned(), Arc::downgrade(&segment));
+                self.made.insert(segment.name().to_owned(), Arc::downgrade(&segment));
                 keep.push(segment);
             }
             if !matches!(wire, WireValue::Inline(_)) {
@@ -576,7 +593,8 @@ impl<'a, 'p> Run<'a, 'p> {
 
     /// The completion a worker parked in a segment; the segment goes once it is read.
     fn unspill(&mut self, r: &SharedRef) -> Result<FromWorker, String> {
-        let segment = self.adopt(&r.segment).map_err(|e| e.to_string())?;
+        let _claim = self.claim(&r.segment).map_err(|e| e.to_string())?;
+        let segment = Segment::open(&r.segment).map_err(|e| e.to_string())?;
         wire::spilled(&segment, r)
     }
 
@@ -584,16 +602,16 @@ impl<'a, 'p> Run<'a, 'p> {
         let slot = &mut self.pool.slots[s];
         let position = slot.in_flight.iter().position(|f| f.node == done.node);
         let (Some(position), true) = (position, done.run == self.run) else {
-            // A result of an earlier run (which failed before it came back): take its segment
-            // only to remove it.
+            // A result of an earlier run (which failed before it came back): claim its segment
+            // only to let it go.
             if let Ok(wire) = &done.result {
                 for r in wire.shared_refs() {
-                    let _ = self.adopt(&r.segment);
+                    let _ = self.claim(&r.segment);
                 }
             }
             return;
         };
-        // Held until the result is decoded: a result living in one of its segments shares it.
+        // Held until the result is held: a result living in one of its segments shares it.
         let flight = slot.in_flight.swap_remove(position);
         self.bytes_copied += done.bytes_copied;
         self.bytes_shared += done.bytes_shared;
@@ -602,8 +620,7 @@ impl<'a, 'p> Run<'a, 'p> {
         let plan = self.plan;
         let key = plan.key(node);
         let value = match done.result {
-            Ok(wire) => from_wire(wire, &mut |name| self.adopt(name))
-                .map_err(|cause| ExecError::Unrunnable { key: key.clone(), cause }),
+            Ok(wire) => self.hold(wire).map_err(|cause| ExecError::Unrunnable { key: key.clone(), cause }),
             Err(TaskFailure::Failed(f)) => Err(ExecError::from_failure(key, f)),
             Err(TaskFailure::Unrunnable(cause)) => Err(ExecError::Unrunnable { key: key.clone(), cause }),
         };
@@ -700,7 +717,7 @@ impl<'a, 'p> Run<'a, 'p> {
         slot.recycle.clear();
         let dead_prefix = format!("rask-{}-{}-", std::process::id(), self.exec.worker_tag(s, slot.incarnation));
         for name in rask_store::list().into_iter().filter(|n| n.starts_with(&dead_prefix)) {
-            if self.segments.get(&name).is_none_or(|w| w.strong_count() == 0) {
+            if self.claims.get(&name).is_none_or(|w| w.strong_count() == 0) {
                 let _ = rask_store::remove(&name);
             }
         }

@@ -8,6 +8,8 @@ use rask_graph::{Array, Buffer, Value};
 use rask_protocol::{Layout, SharedRef, WireValue};
 use rask_store::{traffic, Namespace, Segment};
 
+use super::held::Held;
+
 /// Values up to this many bytes travel inside messages by default; larger ones in segments.
 /// Measured with `cargo xtask bench --only inline`: on this class of machine a segment costs
 /// ~80 µs of system calls and first-touch page faults per hop, so inline wins by 5× up to
@@ -27,9 +29,9 @@ pub(crate) fn to_wire(
     hand_over: bool,
 ) -> io::Result<(WireValue, Vec<Segment>)> {
     if let Value::List(items) = value {
-        if value.nbytes() > inline_max {
+        if value.nbytes() > inline_max || holds_any(value) {
             // Item by item: each large item goes by reference on its own, so a consumer of
-            // one item (a shuffle's pick) maps only that one.
+            // one item (a shuffle's pick) maps only that one; a held one goes by its name.
             let mut made = Vec::new();
             let mut wires = Vec::with_capacity(items.len());
             for item in items.iter() {
@@ -50,6 +52,10 @@ fn to_wire_one(
     inline_max: usize,
     hand_over: bool,
 ) -> io::Result<(WireValue, Option<Segment>)> {
+    if let Some(held) = Held::of(value) {
+        traffic::shared(held.at().len as usize);
+        return Ok((WireValue::Shared(held.at().clone()), None));
+    }
     let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidData, e);
     let parked = |(r, segment)| Ok((WireValue::Shared(r), Some(segment)));
     let (buffer, layout) = match value {
@@ -76,6 +82,14 @@ fn to_wire_one(
         return Ok((WireValue::Inline(value.clone()), None));
     }
     parked(park(namespace, buffer.as_slice(), layout, hand_over)?)
+}
+
+/// Whether `value` is, or a list in it holds, a result the parent holds by name.
+fn holds_any(value: &Value) -> bool {
+    match value {
+        Value::List(items) => items.iter().any(holds_any),
+        _ => Held::of(value).is_some(),
+    }
 }
 
 /// `value` by the name of the segment it already lives in, if it does (counted as shared).

@@ -2,7 +2,7 @@
 //! ring, maps their inputs, runs them, writes each result where the parent can read it.
 //!
 //! A worker keeps nothing between tasks but its open mappings' names: every result is either
-//! inside the completion message or in a segment the parent adopts. So a worker that dies takes
+//! inside the completion message or in a segment the parent claims. So a worker that dies takes
 //! no finished result with it, only the tasks it was running.
 
 use std::io;
@@ -125,10 +125,14 @@ impl Worker<'_> {
 
     /// Takes back segments of ours the executor says no one reads any more (the pool removes
     /// those it has no room for), and ignores names that are not ours.
-    fn recycle(&self, segments: Vec<(String, u64)>) {
+    fn recycle(&self, segments: Vec<String>) {
         let Some(pool) = self.namespace.pool() else { return };
-        for (name, size) in segments.into_iter().filter(|(name, _)| name.starts_with(self.namespace.prefix())) {
-            pool.put(name, size as usize);
+        for name in segments.into_iter().filter(|name| name.starts_with(self.namespace.prefix())) {
+            // Its size from our own mapping of it, kept since we wrote it (else the file's).
+            match rask_store::size_of(&name) {
+                Ok(size) => pool.put(name, size),
+                Err(_) => drop(rask_store::remove(&name)),
+            }
         }
     }
 
