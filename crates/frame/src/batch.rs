@@ -62,7 +62,7 @@ impl ExtValue for Batch {
 /// Keeps the bytes an Arrow buffer points into alive (Arrow wants an unwind-safe owner).
 struct Keep(#[allow(dead_code)] std::panic::AssertUnwindSafe<Buffer>);
 
-fn decode(bytes: Buffer) -> Result<Ext, String> {
+pub(crate) fn decode(bytes: Buffer) -> Result<Ext, String> {
     let slice = bytes.as_slice();
     let ptr = std::ptr::NonNull::new(slice.as_ptr().cast_mut()).ok_or("a null buffer")?;
     // SAFETY: `ptr..ptr+len` is `bytes`' memory, immutable and alive while `Keep` holds it.

@@ -33,6 +33,7 @@ mod describe;
 mod expr;
 mod frame;
 mod groupby;
+mod image;
 mod join;
 mod kernels;
 mod keys;

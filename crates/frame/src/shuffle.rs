@@ -129,13 +129,24 @@ pub(crate) fn numeric_keys(batch: &RecordBatch, name: &str) -> Result<ArrayRef, 
     Ok(arrow_cast::cast(&c, &DataType::Float64)?)
 }
 
-/// `batch`'s rows by `digit(target)`: `branch` pieces (a piece may be empty), rows in order.
-fn split_by(batch: &RecordBatch, targets: &[u32], divisor: u32, branch: u32) -> Result<Vec<RecordBatch>, FrameError> {
+/// The rows of each of `branch` pieces by `digit(target)` (a piece may have none), in order.
+fn rows_by_digit(targets: &[u32], divisor: u32, branch: u32) -> Vec<Vec<u32>> {
     let mut rows: Vec<Vec<u32>> = vec![Vec::new(); branch as usize];
     for (row, t) in targets.iter().enumerate() {
         rows[((t / divisor) % branch) as usize].push(row as u32);
     }
-    rows.into_iter().map(|r| Ok(arrow_select::take::take_record_batch(batch, &UInt32Array::from(r))?)).collect()
+    rows
+}
+
+/// `batch`'s rows in pieces, as task values: written straight into shared memory where this
+/// thread has an arena (`image.rs`), else taken on the heap.
+fn take_pieces(batch: &RecordBatch, rows: Vec<Vec<u32>>) -> Result<Vec<Value>, FrameError> {
+    if let Some(pieces) = crate::image::take_pieces(batch, &rows) {
+        return pieces.map_err(FrameError::Type);
+    }
+    rows.into_iter()
+        .map(|r| Ok(to_value(arrow_select::take::take_record_batch(batch, &UInt32Array::from(r))?)))
+        .collect()
 }
 
 /// `(frame_shuffle_split, batch, target, cuts, divisor, branch)`: a list of `branch` pieces.
@@ -154,8 +165,8 @@ fn split(args: &[Value]) -> Result<Value, TaskError> {
         }
     }
     .map_err(|e| frame_error(F, e))?;
-    let pieces = split_by(batch, &targets, divisor, branch).map_err(|e| frame_error(F, e))?;
-    Ok(Value::list(pieces.into_iter().map(to_value).collect::<Vec<_>>()))
+    let pieces = take_pieces(batch, rows_by_digit(&targets, divisor, branch)).map_err(|e| frame_error(F, e))?;
+    Ok(Value::list(pieces))
 }
 
 register!("frame_shuffle_split", Arity::Exact(5), split);

@@ -89,6 +89,13 @@ pub trait Arena: Send + Sync {
     /// A zero-filled, 8-byte-aligned block of exactly `len` bytes, or `None` to let the caller
     /// use the heap (for example because `len` is below the arena's threshold).
     fn allocate(&self, len: usize) -> Option<Box<dyn BlockMut>>;
+
+    /// As [`Arena::allocate`], but the bytes may be anything (a recycled block keeps what was
+    /// last written in it): for a caller that writes every one of them. Zero-filled unless an
+    /// arena saves the clearing.
+    fn allocate_for_overwrite(&self, len: usize) -> Option<Box<dyn BlockMut>> {
+        self.allocate(len)
+    }
 }
 
 /// A block being filled by its one writer; [`BlockMut::freeze`] turns it into a read-only,
@@ -129,7 +136,17 @@ fn with_installed<R>(arena: Option<Arc<dyn Arena>>, f: impl FnOnce() -> R) -> R 
 
 /// A block from the installed arena, if there is one and it takes `len` bytes.
 pub(crate) fn allocate(len: usize) -> Option<Box<dyn BlockMut>> {
+    installed()?.allocate(len)
+}
+
+/// A block of `len` bytes from this thread's arena, its contents unspecified, if an arena is
+/// installed and takes it: for a task function that writes a large result whole and in place
+/// (an Arrow batch's encoded form, say). `None` means: build it on the heap.
+pub fn block_for_overwrite(len: usize) -> Option<Box<dyn BlockMut>> {
+    installed()?.allocate_for_overwrite(len)
+}
+
+fn installed() -> Option<Arc<dyn Arena>> {
     // Cloned out first so an arena may itself allocate values without re-entering the cell.
-    let arena = ARENA.with(|a| a.borrow().clone())?;
-    arena.allocate(len)
+    ARENA.with(|a| a.borrow().clone())
 }

@@ -81,6 +81,13 @@ impl Arena for ShmArena {
         // copied into a segment later if it must cross (and counted then).
         self.namespace.create(len).ok().map(|s| Box::new(s) as Box<dyn BlockMut>)
     }
+
+    fn allocate_for_overwrite(&self, len: usize) -> Option<Box<dyn BlockMut>> {
+        if len < self.threshold {
+            return None;
+        }
+        self.namespace.create_uninit(len).ok().map(|s| Box::new(s) as Box<dyn BlockMut>)
+    }
 }
 
 impl BlockMut for SegmentMut {
