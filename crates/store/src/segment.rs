@@ -167,7 +167,8 @@ impl Segment {
         self.len() == 0
     }
 
-    /// Makes this handle responsible for removing the name (the executor adopting a result).
+    /// Makes this handle responsible for removing the name (adopting a handed-over segment one
+    /// also reads; one that only keeps the name holds a [`Claim`](crate::Claim) instead).
     pub fn own_name(&self) {
         self.owns_name.store(true, Relaxed);
     }

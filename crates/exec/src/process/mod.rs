@@ -611,7 +611,7 @@ impl<'a, 'p> Run<'a, 'p> {
             }
             return;
         };
-        // Held until the result is held: a result living in one of its segments shares it.
+        // Kept until the result is held: a result living in one of its segments shares it.
         let flight = slot.in_flight.swap_remove(position);
         self.bytes_copied += done.bytes_copied;
         self.bytes_shared += done.bytes_shared;
