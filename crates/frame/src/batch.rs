@@ -25,7 +25,13 @@ impl ExtValue for Batch {
     }
 
     fn nbytes(&self) -> usize {
-        self.0.get_array_memory_size()
+        // Decoded in place, every column's buffers report the whole stream they point into as
+        // their capacity (Arrow knows only the custom allocation's size): the stream's length
+        // is what the batch holds.
+        match &self.1 {
+            Some(source) => source.len(),
+            None => self.0.get_array_memory_size(),
+        }
     }
 
     fn encode(&self) -> Result<Vec<u8>, String> {
