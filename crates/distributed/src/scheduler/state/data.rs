@@ -66,7 +66,7 @@ impl State {
             let want = (n as usize).min(self.workers.len());
             let mut taken: Vec<WorkerId> = source.to_vec();
             while taken.len() < want {
-                let Some(to) = loads.take(&taken, self.task(t).nbytes) else { break };
+                let Some(to) = loads.take(&taken, self.task(t).nbytes()) else { break };
                 taken.push(to);
                 self.copying.insert((t, to), None);
                 let from = source.iter().map(|h| self.workers[h].addr.clone()).collect();
@@ -102,19 +102,19 @@ impl State {
                 .filter(|&t| self.task(t).state == TaskState::Memory && self.task(t).active_dependents == 0)
                 .filter(|&t| self.task(t).who_has.len() == 1)
                 .collect();
-            movable.sort_by_key(|&t| (std::cmp::Reverse(self.task(t).nbytes), t));
+            movable.sort_by_key(|&t| (std::cmp::Reverse(self.task(t).nbytes()), t));
             for t in movable {
                 if bytes <= mean {
                     break;
                 }
                 let Some(slot) = load
                     .iter()
-                    .position(|&(w, b)| w != from && b + self.task(t).nbytes <= mean + self.task(t).nbytes / 2)
+                    .position(|&(w, b)| w != from && b + self.task(t).nbytes() <= mean + self.task(t).nbytes() / 2)
                 else {
                     continue;
                 };
                 let to = load[slot].0;
-                let nbytes = self.task(t).nbytes;
+                let nbytes = self.task(t).nbytes();
                 load[slot].1 += nbytes;
                 bytes -= nbytes;
                 self.copying.insert((t, to), Some(from));
@@ -208,7 +208,7 @@ impl State {
 
     /// Bytes of results worker `w` holds, by the scheduler's count.
     fn held_bytes(&self, w: WorkerId) -> u64 {
-        self.workers[&w].holds.iter().map(|&t| self.task(t).nbytes).sum()
+        self.workers[&w].holds.iter().map(|&t| self.task(t).nbytes()).sum()
     }
 
     /// Each worker's load (bytes held, plus one per task it runs), retiring ones left out:

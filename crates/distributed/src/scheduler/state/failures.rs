@@ -78,7 +78,7 @@ impl State {
         let (error, cause): (Arc<str>, _) = match failure {
             DistFailure::Failed(f) => {
                 let error = rask_exec::ExecError::from_failure(key, f.clone());
-                let retries = self.hints(t).map_or(0, |h| h.retries);
+                let retries = self.task(t).hints.as_ref().map_or(0, |h| h.retries);
                 if retries > 0 {
                     let log = self.retry_log.entry(t).or_default();
                     if (log.len() as u32) < retries {
@@ -186,7 +186,7 @@ impl State {
         // had not started — unless the worker finished as many as were ahead of it and died
         // before reporting them. Such a death counts against it only as a queued one.
         let mut running: Vec<TaskId> = worker.processing.into_iter().collect();
-        running.sort_by_key(|&t| self.task(t).priority);
+        running.sort_by_key(|&t| self.task(t).priority());
         let window = worker.nthreads + SATURATION;
         for (position, t) in running.into_iter().enumerate() {
             if self.task(t).state != TaskState::Processing(w) {
@@ -229,7 +229,7 @@ impl State {
                 lost.push(t);
             }
         }
-        lost.sort_by_key(|&t| self.task(t).priority);
+        lost.sort_by_key(|&t| self.task(t).priority());
         for &t in &lost {
             self.set_state(t, TaskState::Released);
         }

@@ -34,6 +34,7 @@ mod ready;
 mod retire;
 mod roots;
 mod saturation;
+mod size;
 mod slots;
 mod steal;
 mod stored_key;
@@ -101,6 +102,8 @@ struct Task {
     /// put back by `assign`). The key is held encoded (`stored_key.rs`).
     key: StoredKey,
     op: EncodedOp,
+    /// Its annotations, as submitted (resources, workers, retries, priority).
+    hints: Option<Box<Annotations>>,
     deps: TaskIds,
     dependents: TaskIds,
     state: TaskState,
@@ -109,9 +112,11 @@ struct Task {
     /// Dependents in an active state: while non-zero, the result must be kept.
     active_dependents: u32,
     who_has: IdList<WorkerId>,
-    nbytes: u64,
+    size: size::Size,
     wanted_by: RareIdList<ClientId>,
-    priority: Priority,
+    /// Its submission and its rank in that submission's order: with the user's priority (in
+    /// `hints`), its [`Task::priority`].
+    order: (u32, u32),
     /// Submissions in progress that include this task: until they end it is not forgotten,
     /// because their later chunks may add dependents (its result may still be released, and
     /// is recomputed if a later chunk needs it).
@@ -120,6 +125,19 @@ struct Task {
     /// The client whose submission added it, while its progress has yet to count this task
     /// as done; [`COUNTED`] once it has (a recomputation is not counted again).
     uncounted_for: ClientId,
+}
+
+impl Task {
+    /// Ready tasks run in this order, smallest first.
+    fn priority(&self) -> Priority {
+        let user = self.hints.as_ref().map_or(0, |h| h.priority);
+        (Reverse(user), self.order.0, self.order.1)
+    }
+
+    /// Its result's size, once it has one.
+    fn nbytes(&self) -> u64 {
+        self.size.bytes()
+    }
 }
 
 struct Worker {
@@ -316,7 +334,7 @@ impl State {
         }
         if let TaskState::Processing(w) = old {
             self.stealing.remove(&t);
-            let hints = if self.rare.is_empty() { None } else { self.rare.get(&t).and_then(|r| r.hints.as_deref()) };
+            let hints = self.tasks[t].as_ref().and_then(|task| task.hints.as_deref());
             if let Some(worker) = self.workers.get_mut(&w) {
                 worker.seceded.remove(&t);
                 if let Some(hints) = hints {
@@ -456,22 +474,19 @@ impl State {
             p.total += 1;
         }
         let stored = StoredKey::new(&key);
-        let user_priority = hints.as_ref().map_or(0, |h| h.priority);
-        if hints.is_some() {
-            self.rare_mut(t).hints = hints;
-        }
         let task = Some(Task {
             key: stored.clone(),
             op,
+            hints,
             deps,
             dependents: IdList::new(),
             state: TaskState::Released,
             waiting: 0,
             active_dependents: 0,
             who_has: IdList::new(),
-            nbytes: 0,
+            size: size::Size::default(),
             wanted_by: RareIdList::new(),
-            priority: (Reverse(user_priority), self.generation, rank),
+            order: (self.generation, rank),
             pins: 0,
             group,
             uncounted_for: c,
@@ -514,7 +529,7 @@ impl State {
                 continue;
             }
             let waiting = self.task(x).deps.iter().filter(|&&d| self.task(d).state != TaskState::Memory).count();
-            if self.task(x).nbytes > 0 || self.attempts(x) > 0 {
+            if self.task(x).nbytes() > 0 || self.attempts(x) > 0 {
                 self.stats.tasks_recomputed += 1;
             }
             self.task_mut(x).waiting = waiting as u32;
@@ -609,7 +624,7 @@ impl State {
     fn enqueue(&mut self, t: TaskId) {
         self.set_state(t, TaskState::Queued);
         let task = self.task(t);
-        self.ready.push(task.priority, t, task.deps.is_empty());
+        self.ready.push(task.priority(), t, task.deps.is_empty());
     }
 
     fn assign(&mut self, t: TaskId, w: WorkerId) {
@@ -617,8 +632,7 @@ impl State {
         let group = self.task(t).group;
         let worker = self.workers.get_mut(&w).expect("chosen worker");
         worker.take_on(t, group);
-        let hints = if self.rare.is_empty() { None } else { self.rare.get(&t).and_then(|r| r.hints.as_deref()) };
-        if let Some(hints) = hints {
+        if let Some(hints) = self.tasks[t].as_ref().and_then(|x| x.hints.as_deref()) {
             worker.account(hints, -1.0);
         }
         let holders = self
@@ -637,13 +651,8 @@ impl State {
         let own = self.task(t);
         // Keys go out as the bytes held: a worker decodes them, the scheduler need not.
         let deps = own.deps.iter().map(|&d| self.task(d).key.wire()).collect();
-        let task = TaskDef {
-            key: own.key.wire(),
-            op: own.op.clone(),
-            deps,
-            hints: self.rare(t).and_then(|r| r.hints.clone()),
-        };
-        let (_, generation, rank) = own.priority;
+        let task = TaskDef { key: own.key.wire(), op: own.op.clone(), deps, hints: own.hints.clone() };
+        let (generation, rank) = own.order;
         let order = u64::from(generation) << 32 | u64::from(rank);
         self.out.compute.entry(w).or_default().push(Assignment { task, holders, order, id: t });
     }
@@ -675,7 +684,7 @@ impl State {
             }
             self.stats.tasks_done += 1;
             let task = self.task_mut(t);
-            task.nbytes = nbytes;
+            task.size = size::Size::new(nbytes);
             if !task.who_has.contains(&w) {
                 task.who_has.push(w);
             }

@@ -147,14 +147,14 @@ impl State {
         for &d in &self.task(t).deps {
             let dep = self.task(d);
             inputs.count += 1;
-            inputs.bytes += dep.nbytes;
+            inputs.bytes += dep.nbytes();
             let mut hosts: SmallVec<[u64; 2]> = SmallVec::new();
             for &w in dep.who_has.iter() {
-                add(&mut inputs.by_worker, w, dep.nbytes);
+                add(&mut inputs.by_worker, w, dep.nbytes());
                 let host = self.workers.get(&w).map_or(0, |x| x.host);
                 if !hosts.contains(&host) {
                     hosts.push(host);
-                    add(&mut inputs.by_host, host, dep.nbytes);
+                    add(&mut inputs.by_host, host, dep.nbytes());
                 }
             }
         }
@@ -163,7 +163,7 @@ impl State {
 
     /// The task's hints, when they restrict where it runs.
     pub(super) fn constraints(&self, t: TaskId) -> Option<&Annotations> {
-        self.hints(t).filter(|h| !h.resources.is_empty() || !h.workers.is_empty())
+        self.task(t).hints.as_deref().filter(|h| !h.resources.is_empty() || !h.workers.is_empty())
     }
 
     /// Places a constrained ready task, or sets it aside as blocked.

@@ -1,22 +1,19 @@
-//! What only some tasks have, kept beside the task table instead of in every [`Task`]:
-//! annotations, the deaths and failed fetches counted against a task, and whether it is
-//! scattered data. A million plain tasks carry none of it; inline it took 14 of a task's
-//! bytes (`hints` a word, two `u16` counters, a flag, and the padding they round up to).
+//! What only some tasks have, kept beside the task table instead of in every [`Task`]: the
+//! worker deaths and failed fetches counted against a task, and whether it is scattered
+//! data — touched only when something went wrong, or by a client's scatter. A million plain
+//! tasks carry none of it. (Annotations stay in the task: a graph annotated throughout would
+//! look them up at every placement and state change, 13% slower on the controls bench.)
 //!
 //! The entry goes with the task (`State::forget`), so a reused slot starts clean. Lookups
 //! are skipped while no task has an entry: a graph without annotations pays nothing.
 //!
 //! [`Task`]: super::Task
 
-use rask_graph::Annotations;
-
 use super::{State, TaskId};
 
 /// The rare facts of one task.
 #[derive(Default)]
 pub(super) struct Rare {
-    /// Its annotations (resources, workers, retries, priority), as submitted.
-    pub(super) hints: Option<Box<Annotations>>,
     /// Deaths of its worker while it may have been running there, and failed fetches of its
     /// inputs: past a limit it is erred.
     pub(super) attempts: u16,
@@ -40,11 +37,6 @@ impl State {
     /// Task `t`'s rare facts, made (all default) if it had none.
     pub(super) fn rare_mut(&mut self, t: TaskId) -> &mut Rare {
         self.rare.entry(t).or_default()
-    }
-
-    /// Task `t`'s annotations.
-    pub(super) fn hints(&self, t: TaskId) -> Option<&Annotations> {
-        self.rare(t).and_then(|r| r.hints.as_deref())
     }
 
     pub(super) fn is_scattered(&self, t: TaskId) -> bool {

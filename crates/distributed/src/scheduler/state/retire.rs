@@ -113,7 +113,7 @@ impl State {
             }
             let addr = self.workers[&w].addr.clone();
             for t in unique.into_iter().filter(|t| !in_flight.contains(t)) {
-                let Some(to) = loads.take(&[], self.task(t).nbytes) else { continue };
+                let Some(to) = loads.take(&[], self.task(t).nbytes()) else { continue };
                 self.copying.insert((t, to), Some(w));
                 let key = self.task(t).key.key();
                 self.out.fetch.entry(to).or_default().push((key, vec![addr.clone()]));

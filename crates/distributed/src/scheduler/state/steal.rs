@@ -40,7 +40,7 @@ impl State {
             .filter(|&t| self.worth_moving(t, &idle))
             .collect();
         // The last in priority order are the last the victim would start.
-        candidates.sort_by_key(|&t| Reverse(self.task(t).priority));
+        candidates.sort_by_key(|&t| Reverse(self.task(t).priority()));
         candidates.truncate(count);
         self.ask_back(victim, candidates);
     }
@@ -69,7 +69,7 @@ impl State {
         let excess = worker.occupied() - allowed;
         let mut queued: Vec<TaskId> =
             worker.processing.iter().copied().filter(|t| !self.stealing.contains(t)).collect();
-        queued.sort_by_key(|&t| Reverse(self.task(t).priority));
+        queued.sort_by_key(|&t| Reverse(self.task(t).priority()));
         queued.truncate(excess);
         self.ask_back(w, queued);
     }
