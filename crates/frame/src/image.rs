@@ -18,6 +18,7 @@ use std::ops::Range;
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_data::ArrayData;
 use arrow_ipc::writer::{DictionaryTracker, IpcDataGenerator, IpcWriteOptions};
 use arrow_schema::DataType;
 use rask_graph::{arena, Value};
@@ -51,6 +52,30 @@ fn layout(data_type: &DataType) -> Option<Layout> {
     }
 }
 
+/// A string or binary column's offsets, 32- or 64-bit (the layout's width).
+enum Offsets<'a> {
+    Narrow(&'a [i32]),
+    Wide(&'a [i64]),
+}
+
+impl Offsets<'_> {
+    fn of(source: &ArrayData, width: usize) -> Offsets<'_> {
+        if width == 4 {
+            Offsets::Narrow(source.buffer::<i32>(0))
+        } else {
+            Offsets::Wide(source.buffer::<i64>(0))
+        }
+    }
+
+    /// Where row `r`'s bytes lie in the column's data buffer.
+    fn span(&self, r: usize) -> Range<usize> {
+        match self {
+            Offsets::Narrow(o) => o[r] as usize..o[r + 1] as usize,
+            Offsets::Wide(o) => o[r] as usize..o[r + 1] as usize,
+        }
+    }
+}
+
 /// A piece's stream, planned: its rows, and each column's null count and buffers' lengths.
 struct Piece<'r> {
     rows: &'r [u32],
@@ -81,6 +106,8 @@ pub(crate) fn take_pieces(batch: &RecordBatch, rows: &[Vec<u32>]) -> Option<Resu
     let layouts: Vec<Layout> =
         batch.schema().fields().iter().map(|f| layout(f.data_type())).collect::<Option<Vec<_>>>()?;
     let columns = batch.columns();
+    // Each column's buffers, taken out once for every piece.
+    let sources: Vec<ArrayData> = columns.iter().map(|c| c.to_data()).collect();
     let schema_message = IpcDataGenerator::default()
         .schema_to_bytes_with_dictionary_tracker(
             &batch.schema(),
@@ -88,7 +115,7 @@ pub(crate) fn take_pieces(batch: &RecordBatch, rows: &[Vec<u32>]) -> Option<Resu
             &IpcWriteOptions::default(),
         )
         .ipc_message;
-    let pieces: Vec<Piece> = rows.iter().map(|rows| plan(columns, &layouts, rows)).collect();
+    let pieces: Vec<Piece> = rows.iter().map(|rows| plan(columns, &sources, &layouts, rows)).collect();
     let total = pieces.iter().map(|p| pad(p.len(schema_message.len()))).sum::<usize>();
     let mut block = arena::block_for_overwrite(total)?;
     let bytes = block.bytes_mut();
@@ -97,7 +124,7 @@ pub(crate) fn take_pieces(batch: &RecordBatch, rows: &[Vec<u32>]) -> Option<Resu
     for piece in &pieces {
         let len = piece.len(schema_message.len());
         let room = &mut bytes[at..at + pad(len)];
-        write(room, &schema_message, piece, columns, &layouts);
+        write(room, &schema_message, piece, columns, &sources, &layouts);
         streams.push(at..at + len);
         at += pad(len);
     }
@@ -105,11 +132,11 @@ pub(crate) fn take_pieces(batch: &RecordBatch, rows: &[Vec<u32>]) -> Option<Resu
     Some(streams.into_iter().map(|s| crate::batch::decode(frozen.slice(s.start, s.len())).map(Value::Ext)).collect())
 }
 
-fn plan<'r>(columns: &[ArrayRef], layouts: &[Layout], rows: &'r [u32]) -> Piece<'r> {
+fn plan<'r>(columns: &[ArrayRef], sources: &[ArrayData], layouts: &[Layout], rows: &'r [u32]) -> Piece<'r> {
     let n = rows.len();
     let mut nulls = Vec::with_capacity(columns.len());
     let mut buffers = Vec::with_capacity(columns.len());
-    for (column, &layout) in columns.iter().zip(layouts) {
+    for ((column, source), &layout) in columns.iter().zip(sources).zip(layouts) {
         let null_count = match column.nulls() {
             Some(mask) if mask.null_count() > 0 => rows.iter().filter(|&&r| mask.is_null(r as usize)).count(),
             _ => 0,
@@ -119,15 +146,8 @@ fn plan<'r>(columns: &[ArrayRef], layouts: &[Layout], rows: &'r [u32]) -> Piece<
             Layout::Fixed(width) => [validity, n * width, 0],
             Layout::Bits => [validity, n.div_ceil(8), 0],
             Layout::Offsets(width) => {
-                let source = column.to_data();
-                let data = if width == 4 {
-                    let o = source.buffer::<i32>(0);
-                    rows.iter().map(|&r| (o[r as usize + 1] - o[r as usize]) as usize).sum()
-                } else {
-                    let o = source.buffer::<i64>(0);
-                    rows.iter().map(|&r| (o[r as usize + 1] - o[r as usize]) as usize).sum()
-                };
-                [validity, (n + 1) * width, data]
+                let offsets = Offsets::of(source, width);
+                [validity, (n + 1) * width, rows.iter().map(|&r| offsets.span(r as usize).len()).sum()]
             }
         });
         nulls.push(null_count);
@@ -172,10 +192,17 @@ fn batch_message(piece: &Piece, layouts: &[Layout]) -> Vec<u8> {
 
 /// Writes a piece's whole stream into `room` (its length rounded up to [`ALIGN`]), padding
 /// included: the block may hold old bytes.
-fn write(room: &mut [u8], schema_message: &[u8], piece: &Piece, columns: &[ArrayRef], layouts: &[Layout]) {
+fn write(
+    room: &mut [u8],
+    schema_message: &[u8],
+    piece: &Piece,
+    columns: &[ArrayRef],
+    sources: &[ArrayData],
+    layouts: &[Layout],
+) {
     let mut at = frame_message(room, 0, schema_message);
     at = frame_message(room, at, &piece.message);
-    for ((column, layout), lens) in columns.iter().zip(layouts).zip(&piece.buffers) {
+    for (((column, source), layout), lens) in columns.iter().zip(sources).zip(layouts).zip(&piece.buffers) {
         let [validity, values, data] = *lens;
         if validity > 0 {
             let mask = column.nulls().expect("a column with nulls has a mask");
@@ -185,7 +212,6 @@ fn write(room: &mut [u8], schema_message: &[u8], piece: &Piece, columns: &[Array
         let (out, rest) = room[at..].split_at_mut(pad(values));
         match *layout {
             Layout::Fixed(width) => {
-                let source = column.to_data();
                 let start = source.offset() * width;
                 gather_fixed(&source.buffers()[0].as_slice()[start..], width, piece.rows, out);
             }
@@ -194,18 +220,9 @@ fn write(room: &mut [u8], schema_message: &[u8], piece: &Piece, columns: &[Array
                 write_bits(out, piece.rows, |r| values.value(r));
             }
             Layout::Offsets(width) => {
-                let source = column.to_data();
+                let offsets = Offsets::of(source, width);
                 let bytes = source.buffers()[1].as_slice();
-                let out_data = &mut rest[..pad(data)];
-                if width == 4 {
-                    let o = source.buffer::<i32>(0);
-                    let span = |r: usize| o[r] as usize..o[r + 1] as usize;
-                    gather_spans(bytes, span, width, piece.rows, out, out_data);
-                } else {
-                    let o = source.buffer::<i64>(0);
-                    let span = |r: usize| o[r] as usize..o[r + 1] as usize;
-                    gather_spans(bytes, span, width, piece.rows, out, out_data);
-                }
+                gather_spans(bytes, |r| offsets.span(r), width, piece.rows, out, &mut rest[..pad(data)]);
             }
         }
         at += pad(values) + pad(data);
