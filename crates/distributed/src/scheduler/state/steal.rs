@@ -32,17 +32,14 @@ impl State {
             .max_by_key(|(id, w)| (w.occupied() - w.nthreads, Reverse(**id)))
             .map(|(&id, w)| (id, (w.occupied() - w.nthreads).div_ceil(2)));
         let Some((victim, count)) = victim else { return };
-        let mut candidates: Vec<TaskId> = self.workers[&victim]
+        let candidates: Vec<TaskId> = self.workers[&victim]
             .processing
             .iter()
             .copied()
             .filter(|t| !self.stealing.contains(t))
             .filter(|&t| self.worth_moving(t, &idle))
             .collect();
-        // The last in priority order are the last the victim would start.
-        candidates.sort_by_key(|&t| Reverse(self.task(t).priority()));
-        candidates.truncate(count);
-        self.ask_back(victim, candidates);
+        self.ask_back_last(victim, candidates, count);
     }
 
     /// Whether one of the `idle` workers would fetch `t`'s inputs in less time than `t` is
@@ -67,11 +64,16 @@ impl State {
             return;
         }
         let excess = worker.occupied() - allowed;
-        let mut queued: Vec<TaskId> =
-            worker.processing.iter().copied().filter(|t| !self.stealing.contains(t)).collect();
-        queued.sort_by_key(|&t| Reverse(self.task(t).priority()));
-        queued.truncate(excess);
-        self.ask_back(w, queued);
+        let queued: Vec<TaskId> = worker.processing.iter().copied().filter(|t| !self.stealing.contains(t)).collect();
+        self.ask_back_last(w, queued, excess);
+    }
+
+    /// Asks worker `w` back for the `count` of `tasks` last in priority order: the last it
+    /// would start.
+    fn ask_back_last(&mut self, w: WorkerId, mut tasks: Vec<TaskId>, count: usize) {
+        tasks.sort_by_key(|&t| Reverse(self.task(t).priority()));
+        tasks.truncate(count);
+        self.ask_back(w, tasks);
     }
 
     /// Asks worker `w` to give back those of `tasks` it has not started (answered by
