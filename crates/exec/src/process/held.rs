@@ -111,9 +111,17 @@ fn read(value: &Value) -> Result<Value, String> {
         return from_wire(WireValue::Shared(held.at.clone()), open);
     }
     match value {
-        Value::List(items) if items.iter().any(|v| Held::of(v).is_some() || matches!(v, Value::List(_))) => {
+        Value::List(items) if holds_any(value) => {
             Ok(Value::list(items.iter().map(read).collect::<Result<Vec<_>, _>>()?))
         }
         other => Ok(other.clone()),
+    }
+}
+
+/// Whether `value` is, or a list in it holds, a result the parent holds by name.
+pub(super) fn holds_any(value: &Value) -> bool {
+    match value {
+        Value::List(items) => items.iter().any(holds_any),
+        _ => Held::of(value).is_some(),
     }
 }

@@ -8,7 +8,7 @@ use rask_graph::{Array, Buffer, Value};
 use rask_protocol::{Layout, SharedRef, WireValue};
 use rask_store::{traffic, Namespace, Segment};
 
-use super::held::Held;
+use super::held::{holds_any, Held};
 
 /// Values up to this many bytes travel inside messages by default; larger ones in segments.
 /// Measured with `cargo xtask bench --only inline`: on this class of machine a segment costs
@@ -82,14 +82,6 @@ fn to_wire_one(
         return Ok((WireValue::Inline(value.clone()), None));
     }
     parked(park(namespace, buffer.as_slice(), layout, hand_over)?)
-}
-
-/// Whether `value` is, or a list in it holds, a result the parent holds by name.
-fn holds_any(value: &Value) -> bool {
-    match value {
-        Value::List(items) => items.iter().any(holds_any),
-        _ => Held::of(value).is_some(),
-    }
 }
 
 /// `value` by the name of the segment it already lives in, if it does (counted as shared).
