@@ -5,7 +5,8 @@
 //! look them up at every placement and state change, 13% slower on the controls bench.)
 //!
 //! The entry goes with the task (`State::forget`), so a reused slot starts clean. Lookups
-//! are skipped while no task has an entry: a graph without annotations pays nothing.
+//! are skipped while no task has an entry: a run in which no worker died, no fetch failed and
+//! nothing was scattered pays nothing.
 //!
 //! [`Task`]: super::Task
 
